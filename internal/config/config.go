@@ -1,0 +1,233 @@
+// Package config loads and checks the service's YAML configuration.
+//
+// A Config is an immutable value: Load builds a new one, fully validated, with
+// its secrets read from files, its matchers parsed and its templates
+// test-rendered, so nothing later has to handle a half-valid config.
+package config
+
+import (
+	"bytes"
+	_ "embed"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/prometheus/alertmanager/pkg/labels"
+	"github.com/prometheus/common/model"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/alertmanager-sipgate/alertmanager-sipgate/templates"
+)
+
+// DefaultFile is the embedded configuration used when no --config.file is
+// given: a dry run that logs the SMS it would send, so the service runs out
+// of the box without a sipgate account.
+//
+//go:embed default.yml
+var DefaultFile []byte
+
+// Defaults that are not obvious from the field they fill.
+const (
+	DefaultSipgateURL   = "https://api.sipgate.com/v2"
+	DefaultSMSID        = "s0"
+	DefaultMaxBodyBytes = 4 << 20
+	DefaultMaxLength    = 160
+)
+
+// Config is the whole configuration file.
+type Config struct {
+	Sipgate  Sipgate  `yaml:"sipgate"`
+	Webhook  Webhook  `yaml:"webhook"`
+	Delivery Delivery `yaml:"delivery"`
+	// Templates are globs of Alertmanager-style .tmpl files, relative to the
+	// config file's directory.
+	Templates []string           `yaml:"templates,omitempty"`
+	Contacts  map[string]Contact `yaml:"contacts" validate:"dive"`
+	// Groups are teams: a name for a list of contacts.
+	Groups map[string][]string `yaml:"groups,omitempty"`
+	// Routes are tried in order for every alert.
+	Routes []*Route `yaml:"routes" validate:"required,dive"`
+	// DefaultRoute names the route for alerts that no route matches.
+	DefaultRoute string `yaml:"default_route,omitempty"`
+	// RejectUnmatched answers a notification with alerts that no route
+	// matches with 422 instead of using DefaultRoute.
+	RejectUnmatched bool `yaml:"reject_unmatched,omitempty"`
+
+	// Engine renders the routes' templates; built at load.
+	Engine *templates.Engine `yaml:"-"`
+	// File is where the config was read from, for messages.
+	File string `yaml:"-"`
+}
+
+// Sipgate holds how to reach the sipgate API.
+type Sipgate struct {
+	URL string `yaml:"url" validate:"required,http_url"`
+	// TokenID and Token are a personal access token, which sipgate
+	// recommends for integrations; Username and Password the account login.
+	TokenID      string         `yaml:"token_id,omitempty"`
+	Token        Secret         `yaml:"token,omitempty"`
+	TokenFile    string         `yaml:"token_file,omitempty"`
+	Username     string         `yaml:"username,omitempty"`
+	Password     Secret         `yaml:"password,omitempty"`
+	PasswordFile string         `yaml:"password_file,omitempty"`
+	SMSID        string         `yaml:"sms_id" validate:"required,sms_id"`
+	Timeout      model.Duration `yaml:"timeout" validate:"gt=0"`
+	// DryRun logs every SMS instead of sending it.
+	DryRun bool `yaml:"dry_run,omitempty"`
+}
+
+// Credentials returns the HTTP Basic user and password for sipgate.
+func (s Sipgate) Credentials() (user string, password Secret) {
+	if s.TokenID != "" {
+		return s.TokenID, s.Token
+	}
+	return s.Username, s.Password
+}
+
+// Webhook configures the endpoint Alertmanager posts to.
+type Webhook struct {
+	MaxBodyBytes int64 `yaml:"max_body_bytes" validate:"gt=0"`
+	// Timeout bounds the handling of one notification, sends and retries
+	// included. Keep it below Alertmanager's webhook timeout and
+	// group_interval so that Alertmanager hears our answer.
+	Timeout model.Duration `yaml:"timeout" validate:"gt=0"`
+	// BearerToken or BasicAuth, when set, must match Alertmanager's
+	// http_config of the webhook receiver.
+	BearerToken     Secret     `yaml:"bearer_token,omitempty"`
+	BearerTokenFile string     `yaml:"bearer_token_file,omitempty"`
+	BasicAuth       *BasicAuth `yaml:"basic_auth,omitempty"`
+}
+
+// BasicAuth is a user name and password that clients must present.
+type BasicAuth struct {
+	Username     string `yaml:"username" validate:"required"`
+	Password     Secret `yaml:"password,omitempty"`
+	PasswordFile string `yaml:"password_file,omitempty"`
+}
+
+// Delivery configures sending and de-duplication.
+type Delivery struct {
+	// DedupWindow is how long the ledger remembers that a notification
+	// reached a recipient. It must stay below Alertmanager's
+	// repeat_interval, or deliberate repeats are swallowed.
+	DedupWindow model.Duration `yaml:"dedup_window" validate:"gt=0"`
+	// Concurrency bounds the parallel sends of one notification.
+	Concurrency int `yaml:"concurrency" validate:"gt=0"`
+}
+
+// Contact is a person who can be paged.
+type Contact struct {
+	Number string `yaml:"number" validate:"required,phone"`
+}
+
+// Route decides, per alert, whom to page and how.
+type Route struct {
+	Name string `yaml:"name" validate:"required"`
+	// Receiver matches the Alertmanager receiver name; empty matches any.
+	Receiver string `yaml:"receiver,omitempty"`
+	// Matchers use Alertmanager's matcher syntax; all must match.
+	Matchers []string `yaml:"matchers,omitempty"`
+	// To lists contacts, groups or E.164 numbers.
+	To        []string `yaml:"to" validate:"required,min=1"`
+	Template  string   `yaml:"template"`
+	MaxLength int      `yaml:"max_length" validate:"gt=0"`
+	// Continue goes on to later routes after this one matched.
+	Continue bool `yaml:"continue,omitempty"`
+
+	// Parsed matchers, filled at load.
+	LabelMatchers labels.Matchers `yaml:"-"`
+	// Recipients are the resolved To entries, filled at load.
+	Recipients []Recipient `yaml:"-"`
+}
+
+// Recipient is one phone number a route pages.
+type Recipient struct {
+	// Name is the contact's name, or empty for a number written in a route.
+	Name   string
+	Number string
+}
+
+// Label is how logs and metrics name the recipient without its number.
+func (r Recipient) Label() string {
+	if r.Name == "" {
+		return "number"
+	}
+	return r.Name
+}
+
+// Route returns the route with that name, or nil.
+func (c *Config) Route(name string) *Route {
+	for _, r := range c.Routes {
+		if r.Name == name {
+			return r
+		}
+	}
+	return nil
+}
+
+// Load reads, decodes, validates and completes the config file at path.
+func Load(path string) (*Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("load config: %w", err)
+	}
+	return Parse(b, path)
+}
+
+// Parse is Load for a config already in memory; name is used in errors and
+// as the base for relative paths.
+func Parse(b []byte, name string) (*Config, error) {
+	c := defaults()
+	c.File = name
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("%s: %s", name, strings.ReplaceAll(strings.TrimPrefix(err.Error(), "yaml: unmarshal errors:\n  "), "\n  ", "; "))
+	}
+	for _, r := range c.Routes {
+		if r == nil {
+			return nil, fmt.Errorf("%s: routes: empty route", name)
+		}
+		if r.Template == "" {
+			r.Template = templates.DefaultTemplate
+		}
+		if r.MaxLength == 0 {
+			r.MaxLength = DefaultMaxLength
+		}
+	}
+	if err := c.complete(filepath.Dir(name)); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func defaults() *Config {
+	return &Config{
+		Sipgate: Sipgate{
+			URL:     DefaultSipgateURL,
+			SMSID:   DefaultSMSID,
+			Timeout: model.Duration(10 * time.Second),
+		},
+		Webhook: Webhook{
+			MaxBodyBytes: DefaultMaxBodyBytes,
+			Timeout:      model.Duration(9 * time.Second),
+		},
+		Delivery: Delivery{
+			DedupWindow: model.Duration(10 * time.Minute),
+			Concurrency: 8,
+		},
+	}
+}
+
+// String prints the effective config with secrets hidden.
+func (c *Config) String() string {
+	b, err := yaml.Marshal(c)
+	if err != nil {
+		return fmt.Sprintf("<config: %v>", err)
+	}
+	return string(b)
+}

@@ -1,0 +1,337 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/go-playground/validator/v10"
+	"github.com/prometheus/alertmanager/matcher/compat"
+
+	"github.com/alertmanager-sipgate/alertmanager-sipgate/templates"
+)
+
+// Error lists every problem of a config file at once, each with the path
+// of the field it concerns, so that one run fixes them all.
+type Error struct {
+	File     string
+	Problems []string
+}
+
+func (e *Error) Error() string {
+	lines := make([]string, len(e.Problems))
+	for i, p := range e.Problems {
+		lines[i] = e.File + ": " + p
+	}
+	return strings.Join(lines, "\n")
+}
+
+type problems []string
+
+func (p *problems) add(path, format string, args ...any) {
+	*p = append(*p, path+": "+fmt.Sprintf(format, args...))
+}
+
+var (
+	smsIDPattern = regexp.MustCompile(`^s[0-9]+$`)
+	// E.164 with its plus: the country code never starts with 0.
+	phonePattern = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
+)
+
+func newValidator() *validator.Validate {
+	v := validator.New(validator.WithRequiredStructEnabled())
+	v.RegisterTagNameFunc(func(f reflect.StructField) string {
+		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if name == "-" {
+			return ""
+		}
+		return name
+	})
+	// Registration errors only happen for empty tags: they cannot occur here.
+	_ = v.RegisterValidation("sms_id", func(fl validator.FieldLevel) bool {
+		return smsIDPattern.MatchString(fl.Field().String())
+	})
+	_ = v.RegisterValidation("phone", func(fl validator.FieldLevel) bool {
+		return phonePattern.MatchString(fl.Field().String())
+	})
+	return v
+}
+
+// fieldPath turns validator's "Config.contacts[alice].number" into the
+// path a user reads in the file: "contacts.alice.number".
+func fieldPath(namespace string) string {
+	_, path, _ := strings.Cut(namespace, ".")
+	var b strings.Builder
+	for i := 0; i < len(path); i++ {
+		c := path[i]
+		if c != '[' {
+			b.WriteByte(c)
+			continue
+		}
+		end := strings.IndexByte(path[i:], ']')
+		if end < 0 {
+			b.WriteString(path[i:])
+			break
+		}
+		key := path[i+1 : i+end]
+		if strings.Trim(key, "0123456789") == "" {
+			b.WriteString("[" + key + "]")
+		} else {
+			b.WriteString("." + key)
+		}
+		i += end
+	}
+	return b.String()
+}
+
+func describe(fe validator.FieldError) string {
+	switch fe.Tag() {
+	case "required":
+		return "is required"
+	case "min":
+		return fmt.Sprintf("needs at least %s entries", fe.Param())
+	case "gt":
+		return fmt.Sprintf("must be greater than %s", fe.Param())
+	case "phone":
+		return fmt.Sprintf("%q is not an E.164 number (+4915112345678)", fe.Value())
+	case "sms_id":
+		return fmt.Sprintf("%q is not a sipgate SMS extension id (s0, s1, …)", fe.Value())
+	case "http_url":
+		return fmt.Sprintf("%q is not an http(s) URL", fe.Value())
+	default:
+		return fmt.Sprintf("fails the %q check", fe.Tag())
+	}
+}
+
+// complete validates the decoded config and fills in what is derived from
+// it: secrets from files, parsed matchers, resolved recipients, templates.
+func (c *Config) complete(dir string) error {
+	var p problems
+	if err := newValidator().Struct(c); err != nil {
+		var verrs validator.ValidationErrors
+		if !errors.As(err, &verrs) {
+			return fmt.Errorf("%s: validate: %w", c.File, err)
+		}
+		for _, fe := range verrs {
+			p.add(fieldPath(fe.Namespace()), "%s", describe(fe))
+		}
+	}
+	c.readSecrets(dir, &p)
+	c.checkCredentials(&p)
+	c.checkContacts(&p)
+	c.checkRoutes(dir, &p)
+	if len(p) > 0 {
+		return &Error{File: c.File, Problems: p}
+	}
+	return nil
+}
+
+func readSecret(dir, path, file string, into *Secret, p *problems) {
+	if file == "" {
+		return
+	}
+	if *into != "" {
+		p.add(path, "set either the value or the _file, not both")
+		return
+	}
+	if !filepath.IsAbs(file) {
+		file = filepath.Join(dir, file)
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		p.add(path+"_file", "%v", err)
+		return
+	}
+	*into = Secret(strings.TrimSpace(string(b)))
+}
+
+func (c *Config) readSecrets(dir string, p *problems) {
+	readSecret(dir, "sipgate.token", c.Sipgate.TokenFile, &c.Sipgate.Token, p)
+	readSecret(dir, "sipgate.password", c.Sipgate.PasswordFile, &c.Sipgate.Password, p)
+	readSecret(dir, "webhook.bearer_token", c.Webhook.BearerTokenFile, &c.Webhook.BearerToken, p)
+	if ba := c.Webhook.BasicAuth; ba != nil {
+		readSecret(dir, "webhook.basic_auth.password", ba.PasswordFile, &ba.Password, p)
+		if ba.Password == "" {
+			p.add("webhook.basic_auth.password", "is required")
+		}
+	}
+	if c.Webhook.BearerToken != "" && c.Webhook.BasicAuth != nil {
+		p.add("webhook", "set either bearer_token or basic_auth, not both")
+	}
+}
+
+func (c *Config) checkCredentials(p *problems) {
+	s := c.Sipgate
+	switch {
+	case s.TokenID != "" && s.Username != "":
+		p.add("sipgate", "set either token_id and token or username and password, not both")
+	case s.TokenID != "":
+		if s.Token == "" {
+			p.add("sipgate.token", "is required with token_id")
+		}
+	case s.Username != "":
+		if s.Password == "" {
+			p.add("sipgate.password", "is required with username")
+		}
+	case !s.DryRun:
+		p.add("sipgate", "needs credentials: token_id and token (or token_file), or username and password (or password_file); or dry_run: true")
+	}
+}
+
+func (c *Config) checkContacts(p *problems) {
+	for _, name := range sortedKeys(c.Groups) {
+		if _, ok := c.Contacts[name]; ok {
+			p.add("groups."+name, "%q is already a contact's name", name)
+		}
+		for i, member := range c.Groups[name] {
+			if _, ok := c.Contacts[member]; !ok {
+				p.add(fmt.Sprintf("groups.%s[%d]", name, i), "unknown contact %q%s", member, suggest(member, sortedKeys(c.Contacts)))
+			}
+		}
+	}
+}
+
+func (c *Config) checkRoutes(dir string, p *problems) {
+	globs := make([]string, len(c.Templates))
+	for i, g := range c.Templates {
+		if !filepath.IsAbs(g) {
+			g = filepath.Join(dir, g)
+		}
+		globs[i] = g
+	}
+	engine, err := templates.New(globs)
+	if err != nil {
+		p.add("templates", "%v", err)
+	}
+	c.Engine = engine
+
+	// Like Alertmanager's default: the UTF-8 matcher syntax, falling back to
+	// the classic one, so any matcher valid in alertmanager.yml is valid here.
+	parseMatchers := compat.FallbackMatchersParser(slog.New(slog.DiscardHandler))
+	seen := map[string]bool{}
+	catchAll := false
+	for i, r := range c.Routes {
+		path := fmt.Sprintf("routes[%d]", i)
+		if r.Name != "" {
+			if seen[r.Name] {
+				p.add(path+".name", "%q is used by an earlier route", r.Name)
+			}
+			seen[r.Name] = true
+		}
+		r.LabelMatchers = nil
+		for j, m := range r.Matchers {
+			ms, err := parseMatchers(m, path)
+			if err != nil {
+				p.add(fmt.Sprintf("%s.matchers[%d]", path, j), "%q: %v", m, err)
+				continue
+			}
+			r.LabelMatchers = append(r.LabelMatchers, ms...)
+		}
+		if r.Receiver == "" && len(r.Matchers) == 0 {
+			catchAll = true
+		}
+		r.Recipients = c.resolve(path, r.To, p)
+		if engine != nil {
+			if err := engine.Check(r.Template); err != nil {
+				p.add(path+".template", "%v", err)
+			}
+		}
+	}
+	switch {
+	case c.DefaultRoute != "" && !seen[c.DefaultRoute]:
+		p.add("default_route", "unknown route %q%s", c.DefaultRoute, suggest(c.DefaultRoute, sortedKeys(seen)))
+	case c.DefaultRoute != "" && c.RejectUnmatched:
+		p.add("default_route", "set either default_route or reject_unmatched, not both")
+	case c.DefaultRoute == "" && !c.RejectUnmatched && !catchAll && len(c.Routes) > 0:
+		p.add("routes", "no route matches every alert: add one without receiver and matchers, set default_route, or set reject_unmatched: true")
+	}
+}
+
+// resolve turns a route's To entries into phone numbers, each once.
+func (c *Config) resolve(path string, to []string, p *problems) []Recipient {
+	var out []Recipient
+	seen := map[string]bool{}
+	add := func(r Recipient) {
+		if !seen[r.Number] {
+			seen[r.Number] = true
+			out = append(out, r)
+		}
+	}
+	for i, name := range to {
+		if contact, ok := c.Contacts[name]; ok {
+			add(Recipient{Name: name, Number: contact.Number})
+			continue
+		}
+		if members, ok := c.Groups[name]; ok {
+			for _, m := range members {
+				if contact, ok := c.Contacts[m]; ok {
+					add(Recipient{Name: m, Number: contact.Number})
+				}
+			}
+			continue
+		}
+		if phonePattern.MatchString(name) {
+			add(Recipient{Number: name})
+			continue
+		}
+		names := append(sortedKeys(c.Contacts), sortedKeys(c.Groups)...)
+		p.add(fmt.Sprintf("%s.to[%d]", path, i), "unknown contact or group %q and not an E.164 number%s", name, suggest(name, names))
+	}
+	return out
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// suggest names the closest known name when a typo is likely.
+func suggest(name string, known []string) string {
+	best, bestDist := "", 3
+	for _, k := range known {
+		if d := distance(name, k); d < bestDist {
+			best, bestDist = k, d
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (did you mean %q?)", best)
+}
+
+// distance is the Levenshtein edit distance, with an adjacent swap
+// counting as one edit, since "alcie" for "alice" is the common typo.
+func distance(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	d := make([][]int, len(ra)+1)
+	for i := range d {
+		d[i] = make([]int, len(rb)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		for j := 1; j <= len(rb); j++ {
+			cost := 1
+			if ra[i-1] == rb[j-1] {
+				cost = 0
+			}
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
+		}
+	}
+	return d[len(ra)][len(rb)]
+}

@@ -1,0 +1,66 @@
+// Package metrics defines what the service exposes on /metrics.
+package metrics
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+const namespace = "alertmanager_sipgate"
+
+// Results of one SMS, the values of the "result" label.
+const (
+	ResultAccepted        = "accepted"
+	ResultDeduplicated    = "deduplicated"
+	ResultFailedPermanent = "failed_permanent"
+	ResultFailedRetryable = "failed_retryable"
+)
+
+// Metrics are the service's own metrics. Labels hold route and contact
+// names, results and status codes; never a phone number or message text.
+type Metrics struct {
+	WebhooksReceived *prometheus.CounterVec
+	AlertsReceived   *prometheus.CounterVec
+	SMSSent          *prometheus.CounterVec
+	SipgateDuration  *prometheus.HistogramVec
+	Retries          *prometheus.CounterVec
+	TemplateErrors   *prometheus.CounterVec
+}
+
+// New creates the metrics and registers them with reg.
+func New(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		WebhooksReceived: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace,
+			Name:      "webhooks_received_total",
+			Help:      "Webhook requests received, by Alertmanager receiver and the HTTP status code answered.",
+		}, []string{"receiver", "code"}),
+		AlertsReceived: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace,
+			Name:      "alerts_received_total",
+			Help:      "Alerts received in valid webhooks, by status (firing, resolved).",
+		}, []string{"status"}),
+		SMSSent: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace,
+			Name:      "sms_total",
+			Help:      "SMS handled, by route and result (accepted, deduplicated, failed_permanent, failed_retryable).",
+		}, []string{"route", "result"}),
+		SipgateDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: namespace,
+			Name:      "sipgate_request_duration_seconds",
+			Help:      "Duration of sipgate API requests, by HTTP status code (\"error\" when no response came).",
+			Buckets:   []float64{.05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"code"}),
+		Retries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace,
+			Name:      "sipgate_retries_total",
+			Help:      "Retries of sipgate requests, by reason (the HTTP status code, or \"error\" for a transport failure).",
+		}, []string{"reason"}),
+		TemplateErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace,
+			Name:      "template_errors_total",
+			Help:      "SMS texts that failed to render, by route.",
+		}, []string{"route"}),
+	}
+	reg.MustRegister(m.WebhooksReceived, m.AlertsReceived, m.SMSSent, m.SipgateDuration, m.Retries, m.TemplateErrors)
+	return m
+}
