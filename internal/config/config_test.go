@@ -1,0 +1,232 @@
+package config
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+const valid = `
+sipgate:
+  token_id: token-ABC123
+  token: s3cr3t-token
+  sms_id: s1
+contacts:
+  alice: {number: "+4915112345678"}
+  bob: {number: "+4915187654321"}
+groups:
+  infra: [alice, bob]
+routes:
+  - name: critical
+    matchers: ['severity="critical"', 'team=~"db|infra"']
+    to: [infra, "+4930123456"]
+    continue: true
+  - name: default
+    to: [alice]
+`
+
+func TestParseValid(t *testing.T) {
+	c, err := Parse([]byte(valid), "config.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Sipgate.URL != DefaultSipgateURL || c.Sipgate.SMSID != "s1" || time.Duration(c.Delivery.DedupWindow) != 10*time.Minute {
+		t.Errorf("defaults not applied: %+v %+v", c.Sipgate, c.Delivery)
+	}
+	r := c.Route("critical")
+	if len(r.LabelMatchers) != 2 || r.MaxLength != DefaultMaxLength || r.Template == "" {
+		t.Errorf("route not completed: %+v", r)
+	}
+	want := []Recipient{{"alice", "+4915112345678"}, {"bob", "+4915187654321"}, {"", "+4930123456"}}
+	if fmt.Sprint(r.Recipients) != fmt.Sprint(want) {
+		t.Errorf("recipients = %v, want %v", r.Recipients, want)
+	}
+	user, pass := c.Sipgate.Credentials()
+	if user != "token-ABC123" || pass.Value() != "s3cr3t-token" {
+		t.Errorf("credentials = %q, %q", user, pass.Value())
+	}
+	if c.Engine == nil {
+		t.Error("no template engine")
+	}
+}
+
+func TestDefaultFileIsValid(t *testing.T) {
+	c, err := Parse(DefaultFile, "default.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Sipgate.DryRun {
+		t.Error("embedded default is not a dry run")
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	tests := []struct {
+		name   string
+		config string
+		want   []string
+	}{
+		{
+			name:   "unknown key",
+			config: "sipgate:\n  dry_run: true\n  tokn: x\n",
+			want:   []string{"config.yml: line 3: field tokn not found"},
+		},
+		{
+			name: "bad number",
+			config: `
+sipgate: {dry_run: true}
+contacts:
+  alice: {number: "0151 123"}
+routes: [{name: r, to: [alice]}]`,
+			want: []string{`config.yml: contacts.alice.number: "0151 123" is not an E.164 number (+4915112345678)`},
+		},
+		{
+			name: "unknown contact with suggestion",
+			config: `
+sipgate: {dry_run: true}
+contacts:
+  alice: {number: "+4915112345678"}
+routes: [{name: r, to: [alcie]}]`,
+			want: []string{`config.yml: routes[0].to[0]: unknown contact or group "alcie" and not an E.164 number (did you mean "alice"?)`},
+		},
+		{
+			name: "every problem at once",
+			config: `
+sipgate: {sms_id: x1, url: "not a url"}
+webhook: {max_body_bytes: -1}
+routes:
+  - name: r
+    matchers: ['severity=~"(']
+    template: '{{ nosuchfunc . }}'
+    to: []
+  - name: r
+    receiver: x
+    to: ["+4915112345678"]
+default_route: nope`,
+			want: []string{
+				`sipgate.url: "not a url" is not an http(s) URL`,
+				`sipgate.sms_id: "x1" is not a sipgate SMS extension id`,
+				`webhook.max_body_bytes: must be greater than 0`,
+				`routes[0].to: needs at least 1 entries`,
+				`sipgate: needs credentials`,
+				`routes[0].matchers[0]:`,
+				`routes[0].template:`,
+				`routes[1].name: "r" is used by an earlier route`,
+				`default_route: unknown route "nope"`,
+			},
+		},
+		{
+			name: "no catch-all route",
+			config: `
+sipgate: {dry_run: true}
+routes: [{name: r, matchers: ['a="b"'], to: ["+4915112345678"]}]`,
+			want: []string{"routes: no route matches every alert"},
+		},
+		{
+			name: "both credential kinds",
+			config: `
+sipgate: {token_id: t, token: x, username: u, password: p}
+routes: [{name: r, to: ["+4915112345678"]}]`,
+			want: []string{"sipgate: set either token_id and token or username and password"},
+		},
+		{
+			name: "token without secret",
+			config: `
+sipgate: {token_id: t}
+routes: [{name: r, to: ["+4915112345678"]}]`,
+			want: []string{"sipgate.token: is required with token_id"},
+		},
+		{
+			name: "group with unknown member",
+			config: `
+sipgate: {dry_run: true}
+contacts: {alice: {number: "+4915112345678"}}
+groups: {ops: [alice, bobb]}
+routes: [{name: r, to: [ops]}]`,
+			want: []string{`groups.ops[1]: unknown contact "bobb"`},
+		},
+		{
+			name: "missing token file",
+			config: `
+sipgate: {token_id: t, token_file: /nonexistent/token}
+routes: [{name: r, to: ["+4915112345678"]}]`,
+			want: []string{"sipgate.token_file: open /nonexistent/token"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse([]byte(tt.config), "config.yml")
+			if err == nil {
+				t.Fatal("no error")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error does not contain %q:\n%v", w, err)
+				}
+			}
+			for _, line := range strings.Split(err.Error(), "\n") {
+				if !strings.HasPrefix(line, "config.yml: ") {
+					t.Errorf("line does not name the file: %q", line)
+				}
+			}
+		})
+	}
+}
+
+func TestSecretsFromFilesAndHidden(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "token"), []byte("file-token\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "hook"), []byte("hook-pass"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "config.yml")
+	cfg := `
+sipgate: {token_id: token-1, token_file: token}
+webhook:
+  basic_auth: {username: am, password_file: hook}
+routes: [{name: r, to: ["+4915112345678"]}]`
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, pass := c.Sipgate.Credentials(); pass.Value() != "file-token" {
+		t.Errorf("token from file = %q", pass.Value())
+	}
+	if c.Webhook.BasicAuth.Password.Value() != "hook-pass" {
+		t.Errorf("basic auth password from file = %q", c.Webhook.BasicAuth.Password.Value())
+	}
+	for _, out := range []string{c.String(), fmt.Sprintf("%v %+v %#v", c.Sipgate, c.Sipgate, c.Sipgate)} {
+		if strings.Contains(out, "file-token") || strings.Contains(out, "hook-pass") {
+			t.Errorf("secret printed:\n%s", out)
+		}
+	}
+	if !strings.Contains(c.String(), "<secret>") {
+		t.Errorf("printed config does not mark the secret:\n%s", c.String())
+	}
+}
+
+func TestTemplatesRelativeToConfigFile(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "my.tmpl"), []byte(`{{ define "my.sms" }}ALERT {{ .Status }}{{ end }}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "config.yml")
+	cfg := `
+sipgate: {dry_run: true}
+templates: ['*.tmpl']
+routes: [{name: r, to: ["+4915112345678"], template: '{{ template "my.sms" . }}'}]`
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(path); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,177 @@
+package receiver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/metrics"
+)
+
+// notifier records what it is asked and answers err.
+type notifier struct {
+	mu     sync.Mutex
+	got    []*Notification
+	routes []string
+	err    error
+}
+
+func (n *notifier) Notify(ctx context.Context, no *Notification, route string) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if _, ok := ctx.Deadline(); !ok {
+		return errors.New("no deadline")
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	n.got = append(n.got, no)
+	n.routes = append(n.routes, route)
+	return n.err
+}
+
+func newHandler(n Notifier, o Options) (*Handler, *metrics.Metrics) {
+	m := metrics.New(prometheus.NewRegistry())
+	o.Metrics = m
+	o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	if o.MaxBodyBytes == 0 {
+		o.MaxBodyBytes = 4 << 20
+	}
+	if o.Timeout == 0 {
+		o.Timeout = time.Second
+	}
+	return New(n, o), m
+}
+
+func fixture(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile("testdata/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func TestBadRequests(t *testing.T) {
+	valid := fixture(t, "webhook-firing-2-alerts.json")
+	tests := []struct {
+		name        string
+		method      string
+		contentType string
+		body        string
+		opts        Options
+		auth        func(*http.Request)
+		want        int
+		reason      string
+	}{
+		{name: "malformed JSON", body: `{"version":`, want: 400, reason: "malformed JSON"},
+		{name: "wrong version", body: strings.Replace(valid, `"version":"4"`, `"version":"3"`, 1), want: 400, reason: `unsupported webhook version "3"`},
+		{name: "no alerts", body: `{"version":"4","groupKey":"g","receiver":"r","status":"firing","alerts":[]}`, want: 400, reason: "alerts is empty"},
+		{name: "bad alert status", body: strings.Replace(valid, `"status":"firing","labels"`, `"status":"burning","labels"`, 1), want: 400, reason: `alerts[0].status "burning" is not one of firing, resolved`},
+		{name: "missing group key", body: strings.Replace(valid, `"groupKey"`, `"groupKeyX"`, 1), want: 400, reason: "groupKey is required"},
+		{name: "not JSON", contentType: "text/plain", body: valid, want: 415, reason: "is not application/json"},
+		{name: "too large", body: valid, opts: Options{MaxBodyBytes: 100}, want: 413, reason: "body larger than 100 bytes"},
+		{name: "wrong method", method: http.MethodGet, want: 405},
+		{name: "missing bearer", body: valid, opts: Options{BearerToken: "tok"}, want: 401},
+		{name: "wrong bearer", body: valid, opts: Options{BearerToken: "tok"}, auth: func(r *http.Request) { r.Header.Set("Authorization", "Bearer tok2") }, want: 401},
+		{name: "wrong basic", body: valid, opts: Options{BasicAuthUsername: "am", BasicAuthPassword: "pw"}, auth: func(r *http.Request) { r.SetBasicAuth("am", "px") }, want: 401},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			n := &notifier{}
+			h, _ := newHandler(n, tt.opts)
+			method := tt.method
+			if method == "" {
+				method = http.MethodPost
+			}
+			r := httptest.NewRequest(method, "/api/v1/alerts", strings.NewReader(tt.body))
+			ct := tt.contentType
+			if ct == "" {
+				ct = "application/json"
+			}
+			r.Header.Set("Content-Type", ct)
+			if tt.auth != nil {
+				tt.auth(r)
+			}
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+			if w.Code != tt.want {
+				t.Errorf("code = %d, want %d (%s)", w.Code, tt.want, w.Body)
+			}
+			body := w.Body.String()
+			if !strings.Contains(body, tt.reason) || strings.Count(strings.TrimSpace(body), "\n") > 0 {
+				t.Errorf("body = %q, want one line containing %q", body, tt.reason)
+			}
+			if len(n.got) != 0 {
+				t.Error("bad request reached the notifier")
+			}
+		})
+	}
+}
+
+func TestOutcomes(t *testing.T) {
+	valid := fixture(t, "webhook-firing-2-alerts.json")
+	tests := []struct {
+		name string
+		err  error
+		want int
+	}{
+		{"delivered", nil, 200},
+		{"retry may help", errors.New("2 of 3 SMS failed"), 503},
+		{"unknown route", fmt.Errorf("%w: unknown route %q", ErrNotFound, "x"), 404},
+		{"unmatched", fmt.Errorf("%w: no route matches", ErrUnprocessable), 422},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			n := &notifier{err: tt.err}
+			h, m := newHandler(n, Options{BasicAuthUsername: "am", BasicAuthPassword: "s3cret"})
+			r := httptest.NewRequest(http.MethodPost, "/api/v1/alerts/pinned", strings.NewReader(valid))
+			r.Header.Set("Content-Type", "application/json; charset=utf-8")
+			r.SetBasicAuth("am", "s3cret")
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+			if w.Code != tt.want {
+				t.Fatalf("code = %d, want %d (%s)", w.Code, tt.want, w.Body)
+			}
+			if len(n.got) != 1 || n.routes[0] != "pinned" {
+				t.Fatalf("notifier got %d notifications, routes %v", len(n.got), n.routes)
+			}
+			got := n.got[0]
+			if got.GroupKey != `{}:{alertname="HighErrorRate"}` || len(got.Alerts) != 2 || got.Alerts[1].Labels["instance"] != "web-2:8080" {
+				t.Errorf("decoded notification = %+v", got)
+			}
+			if c := testutil.ToFloat64(m.WebhooksReceived.WithLabelValues("sms-bridge", fmt.Sprint(tt.want))); c != 1 {
+				t.Errorf("webhooks_received_total{code=%d} = %v, want 1", tt.want, c)
+			}
+			if c := testutil.ToFloat64(m.AlertsReceived.WithLabelValues("firing")); c != 2 {
+				t.Errorf("alerts_received_total{status=firing} = %v, want 2", c)
+			}
+		})
+	}
+}
+
+func TestNotifyOutlivesClientDisconnect(t *testing.T) {
+	n := &notifier{}
+	h, _ := newHandler(n, Options{})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	r := httptest.NewRequestWithContext(ctx, http.MethodPost, "/api/v1/alerts", strings.NewReader(fixture(t, "webhook-resolved-2-alerts.json")))
+	r.Header.Set("Content-Type", "application/json")
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	if w.Code != 200 || len(n.got) != 1 || n.got[0].Status != "resolved" {
+		t.Errorf("code = %d, notifications = %d; want 200 and the notification handled", w.Code, len(n.got))
+	}
+}

@@ -1,0 +1,488 @@
+package templates
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/prometheus/alertmanager/template"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.golden from the current output")
+
+// smsLength is the length of one GSM-7 SMS, the limit the default message is written for.
+const smsLength = 160
+
+// webhookMessage is the body of an Alertmanager webhook, like notify/webhook.Message.
+type webhookMessage struct {
+	*template.Data
+	Version         string `json:"version"`
+	GroupKey        string `json:"groupKey"`
+	TruncatedAlerts uint64 `json:"truncatedAlerts"`
+}
+
+func newEngine(t *testing.T, globs ...string) *Engine {
+	t.Helper()
+	e, err := New(globs)
+	if err != nil {
+		t.Fatalf("New(%q): %v", globs, err)
+	}
+	return e
+}
+
+func writeFile(t *testing.T, dir, name, content string) string {
+	t.Helper()
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestGolden renders the webhook bodies a real Alertmanager v0.34.2 sent (copied from
+// shared/alertmanager) with the default template. Refresh with: go test ./templates/ -update
+func TestGolden(t *testing.T) {
+	fixtures, err := filepath.Glob(filepath.Join("testdata", "*.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fixtures) < 4 {
+		t.Fatalf("found %d webhook fixtures in testdata, want the 4 from shared/alertmanager", len(fixtures))
+	}
+	e := newEngine(t)
+	for _, fixture := range fixtures {
+		name := strings.TrimSuffix(filepath.Base(fixture), ".json")
+		t.Run(name, func(t *testing.T) {
+			body, err := os.ReadFile(fixture)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var msg webhookMessage
+			if err := json.Unmarshal(body, &msg); err != nil {
+				t.Fatalf("decode %s: %v", fixture, err)
+			}
+			if msg.Data == nil || msg.Status == "" || len(msg.Alerts) == 0 {
+				t.Fatalf("%s decoded to no notification: %+v", fixture, msg)
+			}
+
+			got, err := e.Render(DefaultTemplate, msg.Data, smsLength)
+			if err != nil {
+				t.Fatalf("Render: %v", err)
+			}
+			if n := utf8.RuneCountInString(got); n > smsLength {
+				t.Errorf("message is %d characters, want at most %d: %q", n, smsLength, got)
+			}
+			// The template itself must emit a clean line (it also works inside Alertmanager),
+			// not rely on Render to squeeze out stray spaces and newlines.
+			raw, err := e.tmpl.ExecuteTextString(DefaultTemplate, msg.Data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if raw != got {
+				t.Errorf("template output %q differs from the rendered message %q", raw, got)
+			}
+
+			golden := filepath.Join("testdata", name+".golden")
+			if *update {
+				if err := os.WriteFile(golden, []byte(got+"\n"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run go test ./templates/ -update to create it)", err)
+			}
+			if got+"\n" != string(want) {
+				t.Errorf("rendered\n  %q\nwant (%s)\n  %q", got, golden, strings.TrimSuffix(string(want), "\n"))
+			}
+		})
+	}
+}
+
+func alert(status string, labels, annotations template.KV) template.Alert {
+	if annotations == nil {
+		annotations = template.KV{}
+	}
+	return template.Alert{Status: status, Labels: labels, Annotations: annotations}
+}
+
+func TestDefaultMessage(t *testing.T) {
+	latency := template.KV{"summary": "p99 latency 2.3s"}
+	tests := []struct {
+		name string
+		data *template.Data
+		want string
+	}{
+		{
+			name: "more instances than shown",
+			data: &template.Data{
+				Status: "firing",
+				Alerts: template.Alerts{
+					alert("firing", template.KV{"alertname": "HighLatency", "instance": "api-1"}, latency),
+					alert("firing", template.KV{"alertname": "HighLatency", "instance": "api-2"}, latency),
+					alert("firing", template.KV{"alertname": "HighLatency", "instance": "api-3"}, latency),
+				},
+				CommonLabels:      template.KV{"alertname": "HighLatency", "severity": "critical"},
+				CommonAnnotations: latency,
+			},
+			want: "FIRING 3 HighLatency api-1,api-2,+1 critical: p99 latency 2.3s",
+		},
+		{
+			name: "an instance is listed and counted once",
+			data: &template.Data{
+				Status: "firing",
+				Alerts: template.Alerts{
+					alert("firing", template.KV{"alertname": "A", "instance": "a", "path": "/x"}, nil),
+					alert("firing", template.KV{"alertname": "A", "instance": "a", "path": "/y"}, nil),
+					alert("firing", template.KV{"alertname": "A", "instance": "b"}, nil),
+					alert("firing", template.KV{"alertname": "A", "instance": "b", "path": "/z"}, nil),
+				},
+				CommonLabels: template.KV{"alertname": "A"},
+			},
+			want: "FIRING 4 A a,b",
+		},
+		{
+			name: "pod, host and job stand in for a missing instance",
+			data: &template.Data{
+				Status: "firing",
+				Alerts: template.Alerts{
+					alert("firing", template.KV{"alertname": "A", "pod": "p-1", "job": "ignored"}, nil),
+					alert("firing", template.KV{"alertname": "A", "host": "h-1", "job": "ignored"}, nil),
+					alert("firing", template.KV{"alertname": "A", "job": "j"}, nil),
+					alert("firing", template.KV{"alertname": "A"}, nil),
+				},
+			},
+			want: "FIRING 4 A p-1,h-1,+1",
+		},
+		{
+			name: "a firing group counts and lists only its firing alerts",
+			data: &template.Data{
+				Status: "firing",
+				Alerts: template.Alerts{
+					alert("resolved", template.KV{"alertname": "Down", "instance": "web-1"}, template.KV{"summary": "web-1 down"}),
+					alert("firing", template.KV{"alertname": "Down", "instance": "web-2"}, template.KV{"summary": "web-2 down"}),
+					alert("resolved", template.KV{"alertname": "Down", "instance": "web-3"}, template.KV{"summary": "web-3 down"}),
+				},
+				GroupLabels:  template.KV{"alertname": "Down"},
+				CommonLabels: template.KV{"alertname": "Down", "severity": "page"},
+			},
+			want: "FIRING 1 Down web-2 page: web-2 down",
+		},
+		{
+			name: "alertname from the group labels",
+			data: &template.Data{
+				Status: "resolved",
+				Alerts: template.Alerts{
+					alert("resolved", template.KV{"alertname": "Grouped", "instance": "x", "severity": "warning"}, nil),
+					alert("resolved", template.KV{"alertname": "Grouped", "instance": "y", "severity": "critical"}, nil),
+				},
+				GroupLabels:       template.KV{"alertname": "Grouped"},
+				CommonLabels:      template.KV{},
+				CommonAnnotations: template.KV{"summary": "all good"},
+			},
+			want: "RESOLVED 2 Grouped x,y: all good",
+		},
+		{
+			name: "alertname, summary from the first alert",
+			data: &template.Data{
+				Status: "firing",
+				Alerts: template.Alerts{
+					alert("firing", template.KV{"alertname": "First", "instance": "i-1"}, template.KV{"summary": "first summary"}),
+					alert("firing", template.KV{"alertname": "Second", "instance": "i-2"}, template.KV{"summary": "second summary"}),
+				},
+				GroupLabels: template.KV{"team": "db"},
+			},
+			want: "FIRING 2 First i-1,i-2: first summary",
+		},
+		{
+			name: "description when there is no summary",
+			data: &template.Data{
+				Status: "firing",
+				Alerts: template.Alerts{
+					alert("firing", template.KV{"alertname": "A"}, template.KV{"description": "the description"}),
+				},
+			},
+			want: "FIRING 1 A: the description",
+		},
+		{
+			name: "message annotation when there is no summary nor description",
+			data: &template.Data{
+				Status: "firing",
+				Alerts: template.Alerts{
+					alert("firing", template.KV{"alertname": "A"}, template.KV{"message": "the message"}),
+				},
+			},
+			want: "FIRING 1 A: the message",
+		},
+		{
+			name: "no summary leaves no colon",
+			data: &template.Data{
+				Status: "firing",
+				Alerts: template.Alerts{
+					alert("firing", template.KV{"alertname": "DiskFull", "instance": "db-1"}, template.KV{"runbook": "http://x"}),
+				},
+				CommonLabels: template.KV{"alertname": "DiskFull", "instance": "db-1", "severity": "warning"},
+			},
+			want: "FIRING 1 DiskFull db-1 warning",
+		},
+		{
+			name: "no alerts at all",
+			data: &template.Data{Status: "firing"},
+			want: "FIRING",
+		},
+		{
+			name: "a multi-line summary becomes one line",
+			data: &template.Data{
+				Status: "firing",
+				Alerts: template.Alerts{
+					alert("firing", template.KV{"alertname": "A"}, nil),
+				},
+				CommonAnnotations: template.KV{"summary": "\n  line one\n\n\tline two  \n"},
+			},
+			want: "FIRING 1 A: line one line two",
+		},
+	}
+	e := newEngine(t)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := e.Render(DefaultTemplate, tt.data, 0)
+			if err != nil {
+				t.Fatalf("Render: %v", err)
+			}
+			if got != tt.want {
+				t.Errorf("Render = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestRender(t *testing.T) {
+	data := samples()[0].data
+	tests := []struct {
+		name      string
+		text      string
+		maxLength int
+		want      string
+	}{
+		{name: "shorter than the limit", text: "abcdef", maxLength: 10, want: "abcdef"},
+		{name: "exactly the limit", text: "abcdefghij", maxLength: 10, want: "abcdefghij"},
+		{name: "one over the limit", text: "abcdefghijk", maxLength: 10, want: "abcdefghi…"},
+		{name: "far over the limit", text: strings.Repeat("x", 500), maxLength: 160, want: strings.Repeat("x", 159) + "…"},
+		{name: "no space before the ellipsis", text: "abcdefgh ijk", maxLength: 10, want: "abcdefgh…"},
+		{name: "counts runes, not bytes", text: "äöüäöüäöüäöü", maxLength: 10, want: "äöüäöüäöü…"},
+		{name: "limit of one", text: "abc", maxLength: 1, want: "…"},
+		{name: "zero is no limit", text: strings.Repeat("y", 1000), maxLength: 0, want: strings.Repeat("y", 1000)},
+		{name: "negative is no limit", text: strings.Repeat("y", 1000), maxLength: -1, want: strings.Repeat("y", 1000)},
+		{name: "surrounding whitespace trimmed", text: " \n\t hello \n ", want: "hello"},
+		{name: "whitespace runs collapsed", text: "a  b\n\nc\t\td \r\n e", want: "a b c d e"},
+		{name: "collapsed before truncation", text: "ab          cd          ef", maxLength: 5, want: "ab c…"},
+		{name: "collapses what the data brings", text: "{{ .Status }}\n{{ range .Alerts }}  {{ .Labels.instance }}\n{{ end }}", want: "firing web-1:8080 web-2:8080"},
+		{name: "Alertmanager functions", text: `{{ .CommonLabels.alertname | toLower }} {{ .CommonLabels.Values | join "/" }}`, want: "higherrorrate HighErrorRate/checkout/critical"},
+		{name: "Alertmanager's own templates", text: `{{ template "__subject" . }}`, want: "[FIRING:2] HighErrorRate (checkout critical)"},
+	}
+	e := newEngine(t)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := e.Render(tt.text, data, tt.maxLength)
+			if err != nil {
+				t.Fatalf("Render: %v", err)
+			}
+			if got != tt.want {
+				t.Errorf("Render = %q, want %q", got, tt.want)
+			}
+			if tt.maxLength > 0 && utf8.RuneCountInString(got) > tt.maxLength {
+				t.Errorf("Render = %d runes, more than maxLength %d", utf8.RuneCountInString(got), tt.maxLength)
+			}
+		})
+	}
+}
+
+func TestRenderErrors(t *testing.T) {
+	data := samples()[0].data
+	tests := []struct {
+		name      string
+		text      string
+		data      *template.Data
+		wantEmpty bool   // the error wraps ErrEmptyMessage
+		wantText  string // the error contains this
+	}{
+		{name: "empty text", text: "", data: data, wantEmpty: true},
+		{name: "only whitespace", text: " \n\t ", data: data, wantEmpty: true},
+		{name: "renders nothing", text: `{{ if false }}x{{ end }}`, data: data, wantEmpty: true},
+		{name: "renders a missing label", text: ` {{ .CommonLabels.nothere }} `, data: data, wantEmpty: true},
+		{name: "fails to execute", text: `{{ index .Alerts 9 }}`, data: data, wantText: "index out of range"},
+		{name: "does not parse", text: `{{ .Status `, data: data, wantText: "unclosed action"},
+		{name: "no data", text: DefaultTemplate, data: nil, wantText: "no notification data"},
+	}
+	e := newEngine(t)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := e.Render(tt.text, tt.data, smsLength)
+			if err == nil {
+				t.Fatalf("Render = %q, want an error", got)
+			}
+			if got != "" {
+				t.Errorf("Render returned %q along with error %v", got, err)
+			}
+			if errors.Is(err, ErrEmptyMessage) != tt.wantEmpty {
+				t.Errorf("errors.Is(%v, ErrEmptyMessage) = %t, want %t", err, !tt.wantEmpty, tt.wantEmpty)
+			}
+			if !strings.Contains(err.Error(), tt.wantText) {
+				t.Errorf("error %q does not contain %q", err, tt.wantText)
+			}
+		})
+	}
+}
+
+func TestUserTemplates(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "override.tmpl", `{{ define "sms.default.message" }}CUSTOM {{ .Status }} {{ template "team" . }}{{ end }}`)
+	writeFile(t, dir, "added.tmpl", `{{ define "team" }}team={{ .CommonLabels.team }}{{ end }}
+{{ define "my.sms" }}{{ .Alerts.Firing | len }} firing on {{ .CommonLabels.job }}{{ end }}`)
+	writeFile(t, dir, "ignored.txt", `{{ this is not a template`)
+
+	data := samples()[0].data
+	data.CommonLabels["team"] = "payments"
+	tests := []struct {
+		name  string
+		globs []string
+		text  string
+		want  string
+	}{
+		{name: "no user templates", text: DefaultTemplate, want: "FIRING 2 HighErrorRate web-1:8080,web-2:8080 critical: Checkout 5xx rate above 5%"},
+		{name: "overrides the built-in default", globs: []string{filepath.Join(dir, "*.tmpl")}, text: DefaultTemplate, want: "CUSTOM firing team=payments"},
+		{name: "adds a template", globs: []string{filepath.Join(dir, "*.tmpl")}, text: `{{ template "my.sms" . }}`, want: "2 firing on checkout"},
+		{name: "a glob that matches nothing", globs: []string{filepath.Join(dir, "none", "*.tmpl"), filepath.Join(dir, "added.tmpl")}, text: DefaultTemplate, want: "FIRING 2 HighErrorRate web-1:8080,web-2:8080 critical: Checkout 5xx rate above 5%"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEngine(t, tt.globs...)
+			if err := e.Check(tt.text); err != nil {
+				t.Errorf("Check: %v", err)
+			}
+			got, err := e.Render(tt.text, data, smsLength)
+			if err != nil {
+				t.Fatalf("Render: %v", err)
+			}
+			if got != tt.want {
+				t.Errorf("Render = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestNewErrors(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "good.tmpl", `{{ define "good" }}ok{{ end }}`)
+	writeFile(t, dir, "broken.tmpl", `{{ define "broken" }}{{ foo . }}{{ end }}`)
+	tests := []struct {
+		name  string
+		globs []string
+		want  []string // the error contains each
+	}{
+		{name: "undefined function", globs: []string{filepath.Join(dir, "*.tmpl")}, want: []string{"broken.tmpl", `function "foo" not defined`}},
+		{name: "bad glob", globs: []string{filepath.Join(dir, "[")}, want: []string{"syntax error in pattern"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e, err := New(tt.globs)
+			if err == nil {
+				t.Fatalf("New(%q) = %v, want an error", tt.globs, e)
+			}
+			for _, want := range tt.want {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error %q does not contain %q", err, want)
+				}
+			}
+		})
+	}
+}
+
+func TestCheck(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "user.tmpl", `{{ define "user.sms" }}{{ .Status }} {{ .CommonLabels.alertname }}{{ end }}`)
+	e := newEngine(t, filepath.Join(dir, "*.tmpl"))
+
+	tests := []struct {
+		name      string
+		text      string
+		wantErr   []string // the error contains each; none means valid
+		wantEmpty bool     // the error wraps ErrEmptyMessage
+	}{
+		{name: "default template", text: DefaultTemplate},
+		{name: "Alertmanager functions", text: `{{ .CommonLabels.alertname | toLower }}: {{ len .Alerts.Firing }} firing since {{ (index .Alerts 0).StartsAt | date "15:04" }}`},
+		{name: "Alertmanager's own templates", text: `{{ template "__subject" . }}`},
+		{name: "user template", text: `{{ template "user.sms" . }}`},
+		{name: "branches on status", text: `{{ if eq .Status "firing" }}{{ len .Alerts.Firing }} firing{{ else }}all resolved{{ end }}`},
+		{name: "undefined function", text: `{{ .Status | foo }}`, wantErr: []string{`function "foo" not defined`}},
+		{name: "does not parse", text: `{{ if .Status }}x`, wantErr: []string{"unexpected EOF"}},
+		{name: "missing named template", text: `{{ template "nope" . }}`, wantErr: []string{`template "nope" not defined`, "firing"}},
+		{name: "fails on execution", text: `{{ index .Alerts 7 }}`, wantErr: []string{"index out of range", "firing"}},
+		{name: "fails only when resolved", text: `{{ (index .Alerts.Firing 0).Labels.instance }}`, wantErr: []string{"index out of range", "resolved"}},
+		{name: "unknown time zone", text: `{{ now | tz "Nowhere/Atlantis" }}`, wantErr: []string{"Nowhere/Atlantis"}},
+		{name: "empty", text: "", wantErr: []string{"firing"}, wantEmpty: true},
+		{name: "empty when resolved", text: `{{ if eq .Status "firing" }}fire{{ end }}`, wantErr: []string{"resolved"}, wantEmpty: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := e.Check(tt.text)
+			if len(tt.wantErr) == 0 {
+				if err != nil {
+					t.Errorf("Check: %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("Check accepted the template, want an error")
+			}
+			for _, want := range tt.wantErr {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error %q does not contain %q", err, want)
+				}
+			}
+			if errors.Is(err, ErrEmptyMessage) != tt.wantEmpty {
+				t.Errorf("errors.Is(%v, ErrEmptyMessage) = %t, want %t", err, !tt.wantEmpty, tt.wantEmpty)
+			}
+		})
+	}
+}
+
+// TestConcurrentUse runs under -race: one Engine serves every request.
+func TestConcurrentUse(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "user.tmpl", `{{ define "user.sms" }}{{ .Status }} {{ len .Alerts }}{{ end }}`)
+	e := newEngine(t, filepath.Join(dir, "*.tmpl"))
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	for i := range 16 {
+		wg.Go(func() {
+			s := samples()[i%2]
+			for range 20 {
+				if err := e.Check(`{{ template "user.sms" . }}`); err != nil {
+					errs <- err
+					return
+				}
+				got, err := e.Render(DefaultTemplate, s.data, smsLength)
+				if err != nil {
+					errs <- err
+					return
+				}
+				if !strings.HasPrefix(got, strings.ToUpper(s.data.Status)+" 2 HighErrorRate") {
+					errs <- errors.New("unexpected message " + got)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
