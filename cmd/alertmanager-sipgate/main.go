@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -45,6 +46,13 @@ func main() {
 }
 
 func run(args []string) int {
+	if version.Version == "" {
+		// Not built with the release ldflags: say what the module knows.
+		version.Version = "devel"
+		if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+			version.Version = bi.Main.Version
+		}
+	}
 	app := kingpin.New(name, "Pages on-call staff by SMS through sipgate for Alertmanager notifications.")
 	configFile := app.Flag("config.file", "Configuration file; without it, an embedded dry-run config that logs the SMS it would send.").String()
 	checkConfig := app.Flag("config.check", "Validate the configuration, print it with defaults filled in and secrets hidden, and exit.").Bool()

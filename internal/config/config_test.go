@@ -230,3 +230,26 @@ routes: [{name: r, to: ["+4915112345678"], template: '{{ template "my.sms" . }}'
 		t.Fatal(err)
 	}
 }
+
+// TestExamples keeps examples/config.yml valid: its secret files are put
+// into a temporary directory in place of /etc/alertmanager-sipgate.
+func TestExamples(t *testing.T) {
+	b, err := os.ReadFile("../../examples/config.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for _, f := range []string{"sipgate-token", "webhook-password"} {
+		if err := os.WriteFile(filepath.Join(dir, f), []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b = []byte(strings.ReplaceAll(string(b), "/etc/alertmanager-sipgate", dir))
+	c, err := Parse(b, "../../examples/config.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := len(c.Route("database").Recipients); got != 2 {
+		t.Errorf("database route has %d recipients, want 2", got)
+	}
+}

@@ -1,0 +1,301 @@
+// Package e2e drives a real Alertmanager against the real service binary
+// and a fake sipgate, all on 127.0.0.1.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/sipgate/sipgatetest"
+)
+
+const (
+	alice = "+4915100000001"
+	bob   = "+4915100000002"
+	carol = "+4915100000003"
+
+	tokenID = "token-E2E"
+	token   = "e2e-sipgate-token-secret"
+	hookPW  = "e2e-webhook-password"
+)
+
+type stack struct {
+	fake    *sipgatetest.Server
+	service *process
+	svcAddr string
+	amAddr  string
+}
+
+func startStack(t *testing.T) *stack {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("end-to-end test builds and runs a real Alertmanager")
+	}
+	amBin := alertmanagerBinary(t)
+	svcBin := buildService(t)
+	dir := t.TempDir()
+
+	fake := sipgatetest.NewServer(tokenID, token)
+	t.Cleanup(fake.Close)
+
+	svcAddr := freeAddr(t)
+	svcConfig := writeFile(t, dir, "sipgate.yml", fmt.Sprintf(`
+sipgate:
+  url: %s
+  token_id: %s
+  token_file: token
+  sms_id: s1
+webhook:
+  timeout: 1s
+  basic_auth: {username: am, password: %s}
+contacts:
+  alice: {number: "%s"}
+  bob: {number: "%s"}
+  carol: {number: "%s"}
+groups:
+  oncall: [alice, bob]
+routes:
+  - name: critical
+    receiver: sms
+    matchers: ['severity="critical"']
+    to: [oncall]
+  - name: default
+    to: [carol]
+`, fake.URL, tokenID, hookPW, alice, bob, carol))
+	writeFile(t, dir, "token", token+"\n")
+	service := start(t, "alertmanager-sipgate", svcBin,
+		"--config.file="+svcConfig,
+		"--web.listen-address="+svcAddr,
+		"--storage.path="+filepath.Join(dir, "data"),
+		"--log.level=debug",
+	)
+	waitReady(t, service, url(svcAddr, "/-/ready"))
+
+	amAddr := freeAddr(t)
+	amConfig := writeFile(t, dir, "alertmanager.yml", fmt.Sprintf(`
+route:
+  receiver: sms
+  group_by: [alertname]
+  group_wait: 1s
+  group_interval: 2s
+  repeat_interval: 1h
+receivers:
+  - name: sms
+    webhook_configs:
+      - url: http://%s/api/v1/alerts
+        send_resolved: true
+        http_config:
+          basic_auth: {username: am, password: %s}
+`, svcAddr, hookPW))
+	am := start(t, "alertmanager", amBin,
+		"--config.file="+amConfig,
+		"--storage.path="+filepath.Join(dir, "am"),
+		"--web.listen-address="+amAddr,
+		"--web.external-url=http://"+amAddr,
+		"--cluster.listen-address=",
+	)
+	waitReady(t, am, url(amAddr, "/-/ready"))
+	return &stack{fake: fake, service: service, svcAddr: svcAddr, amAddr: amAddr}
+}
+
+type amAlert struct {
+	Labels      map[string]string `json:"labels"`
+	Annotations map[string]string `json:"annotations"`
+	StartsAt    time.Time         `json:"startsAt"`
+	EndsAt      time.Time         `json:"endsAt,omitzero"`
+}
+
+func (s *stack) postAlerts(t *testing.T, alerts ...amAlert) {
+	t.Helper()
+	body, err := json.Marshal(alerts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Post(url(s.amAddr, "/api/v2/alerts"), "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("post alerts to Alertmanager: %s", resp.Status)
+	}
+}
+
+// received returns the accepted SMS as sorted "recipient: text" lines.
+func received(msgs []sipgatetest.Message) []string {
+	var out []string
+	for _, m := range msgs {
+		out = append(out, m.Recipient+": "+m.Message)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func waitFor(t *testing.T, fake *sipgatetest.Server, n int) []sipgatetest.Message {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	msgs, err := fake.WaitMessages(ctx, n)
+	if err != nil {
+		t.Fatalf("%v; got %q", err, received(msgs))
+	}
+	return msgs
+}
+
+func assertLines(t *testing.T, what string, got, want []string) {
+	t.Helper()
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("%s:\n got %q\nwant %q", what, got, want)
+	}
+}
+
+func TestAlertmanagerToSMS(t *testing.T) {
+	s := startStack(t)
+	started := time.Now().Add(-time.Minute).UTC().Truncate(time.Second)
+	alerts := []amAlert{
+		{
+			Labels:      map[string]string{"alertname": "HighLatency", "instance": "api-1", "severity": "critical"},
+			Annotations: map[string]string{"summary": "p99 latency 2.3s"},
+			StartsAt:    started,
+		},
+		{
+			Labels:      map[string]string{"alertname": "HighLatency", "instance": "api-2", "severity": "warning"},
+			Annotations: map[string]string{"summary": "p99 latency 0.9s"},
+			StartsAt:    started,
+		},
+	}
+
+	// bob's SMS fails until told otherwise: the service answers 503, and
+	// Alertmanager retries the whole notification.
+	s.fake.FailRecipient(bob, http.StatusInternalServerError)
+	s.postAlerts(t, alerts...)
+	waitFor(t, s.fake, 2)
+	eventually(t, 30*time.Second, "a 503 answer to Alertmanager", func() bool {
+		return strings.Contains(getBody(t, url(s.svcAddr, "/metrics")), `alertmanager_sipgate_webhooks_received_total{code="503",receiver="sms"}`)
+	})
+	s.fake.FailRecipient(bob, 0)
+	firing := waitFor(t, s.fake, 3)
+	// Time for any further retry of Alertmanager's to arrive.
+	time.Sleep(3 * time.Second)
+	firing = s.fake.Messages()
+	assertLines(t, "firing SMS", received(firing), []string{
+		alice + ": FIRING 1 HighLatency api-1 critical: p99 latency 2.3s",
+		bob + ": FIRING 1 HighLatency api-1 critical: p99 latency 2.3s",
+		carol + ": FIRING 1 HighLatency api-2 warning: p99 latency 0.9s",
+	})
+	for _, m := range firing {
+		if m.SMSID != "s1" {
+			t.Errorf("smsId = %q, want s1", m.SMSID)
+		}
+	}
+
+	// Resolve both: everyone who got the firing SMS gets a resolved one.
+	for i := range alerts {
+		alerts[i].EndsAt = time.Now().UTC()
+	}
+	s.postAlerts(t, alerts...)
+	all := waitFor(t, s.fake, 6)
+	time.Sleep(3 * time.Second)
+	all = s.fake.Messages()
+	assertLines(t, "resolved SMS", received(all[len(firing):]), []string{
+		alice + ": RESOLVED 1 HighLatency api-1 critical: p99 latency 2.3s",
+		bob + ": RESOLVED 1 HighLatency api-1 critical: p99 latency 2.3s",
+		carol + ": RESOLVED 1 HighLatency api-2 warning: p99 latency 0.9s",
+	})
+
+	metrics := getBody(t, url(s.svcAddr, "/metrics"))
+	for _, want := range []*regexp.Regexp{
+		regexp.MustCompile(`alertmanager_sipgate_sms_total\{result="accepted",route="critical"\} 4`),
+		regexp.MustCompile(`alertmanager_sipgate_sms_total\{result="accepted",route="default"\} 2`),
+		regexp.MustCompile(`alertmanager_sipgate_sms_total\{result="deduplicated",route="(critical|default)"\} [1-9]`),
+		regexp.MustCompile(`alertmanager_sipgate_sms_total\{result="failed_retryable",route="critical"\} [1-9]`),
+		regexp.MustCompile(`alertmanager_sipgate_sipgate_request_duration_seconds_count\{code="204"\} 6`),
+		regexp.MustCompile(`alertmanager_sipgate_sipgate_retries_total\{reason="500"\} [1-9]`),
+		regexp.MustCompile(`alertmanager_sipgate_alerts_received_total\{status="resolved"\} [1-9]`),
+		regexp.MustCompile(`alertmanager_sipgate_ledger_entries [1-9]`),
+		regexp.MustCompile(`alertmanager_sipgate_build_info\{`),
+	} {
+		if !want.MatchString(metrics) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	logs := s.service.output.String()
+	for _, secret := range []string{token, hookPW, alice, bob, carol} {
+		if strings.Contains(metrics, secret) || strings.Contains(logs, secret) {
+			t.Errorf("%q appears in metrics or logs", secret)
+		}
+	}
+	if !strings.Contains(logs, "+49151******01") {
+		t.Errorf("logs lack the masked number +49151******01")
+	}
+
+	if err := s.service.stop(t, 15*time.Second); err != nil {
+		t.Errorf("service exited with %v after SIGTERM", err)
+	}
+}
+
+// TestHADuplicateAndBadInput posts to the service directly what the two
+// replicas of an HA pair send: the same notification with a different
+// externalURL. Only the first pages.
+func TestHADuplicateAndBadInput(t *testing.T) {
+	s := startStack(t)
+	body, err := os.ReadFile("../../receiver/testdata/webhook-firing-2-alerts.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	post := func(path, contentType string, body []byte, auth bool) (int, string) {
+		req, err := http.NewRequest(http.MethodPost, url(s.svcAddr, path), bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", contentType)
+		if auth {
+			req.SetBasicAuth("am", hookPW)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var b bytes.Buffer
+		b.ReadFrom(resp.Body)
+		return resp.StatusCode, b.String()
+	}
+
+	replica2 := bytes.ReplaceAll(body, []byte(`"externalURL":"http://vm:9093"`), []byte(`"externalURL":"http://vm2:9093"`))
+	for i, b := range [][]byte{body, replica2} {
+		if code, reason := post("/api/v1/alerts/default", "application/json", b, true); code != http.StatusOK {
+			t.Fatalf("replica %d: %d %s", i+1, code, reason)
+		}
+	}
+	msgs := s.fake.Messages()
+	assertLines(t, "SMS for an HA pair's notification", received(msgs), []string{
+		carol + ": FIRING 2 HighErrorRate web-1:8080,web-2:8080 critical: Checkout 5xx rate above 5%",
+	})
+
+	for _, tc := range []struct {
+		name, path, contentType string
+		body                    []byte
+		auth                    bool
+		want                    int
+	}{
+		{"no auth", "/api/v1/alerts", "application/json", body, false, 401},
+		{"unknown route", "/api/v1/alerts/nope", "application/json", body, true, 404},
+		{"malformed", "/api/v1/alerts", "application/json", []byte("{"), true, 400},
+		{"not JSON", "/api/v1/alerts", "text/plain", body, true, 415},
+	} {
+		if code, reason := post(tc.path, tc.contentType, tc.body, tc.auth); code != tc.want {
+			t.Errorf("%s: %d %q, want %d", tc.name, code, reason, tc.want)
+		}
+	}
+}

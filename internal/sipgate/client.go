@@ -1,0 +1,172 @@
+// Package sipgate sends SMS through the sipgate REST API.
+package sipgate
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// DefaultBaseURL is sipgate's API, used when Options.BaseURL is empty.
+const DefaultBaseURL = "https://api.sipgate.com/v2"
+
+// defaultTimeout bounds a call when the caller brings no HTTP client, so
+// that a hanging sipgate cannot hold a page forever.
+const defaultTimeout = 10 * time.Second
+
+// Options configure a Client.
+type Options struct {
+	BaseURL    string // e.g. https://api.sipgate.com/v2; DefaultBaseURL when empty
+	SMSID      string // the Web SMS extension that sends, e.g. "s0"
+	Username   string // token id or account e-mail
+	Password   string // token or password; never appears in an error
+	HTTPClient *http.Client
+	UserAgent  string
+	// Duration observes each API call's latency in seconds, labelled by
+	// "code": the HTTP status, or "error" when no response came. May be nil.
+	Duration *prometheus.HistogramVec
+}
+
+// Client sends SMS through one sipgate account and SMS extension. It is
+// safe for concurrent use and never retries: the caller decides that, from
+// the *Error it returns.
+type Client struct {
+	o        Options
+	endpoint string
+	badURL   error // why BaseURL is unusable, nil when it is fine
+}
+
+// New returns a client for o. An unusable BaseURL is reported by every
+// SendSMS as a permanent *Error.
+func New(o Options) *Client {
+	if o.BaseURL == "" {
+		o.BaseURL = DefaultBaseURL
+	}
+	if o.HTTPClient == nil {
+		o.HTTPClient = &http.Client{Timeout: defaultTimeout}
+	}
+	c := &Client{o: o, endpoint: strings.TrimRight(o.BaseURL, "/") + "/sessions/sms"}
+	if u, err := url.Parse(c.endpoint); err != nil {
+		c.badURL = fmt.Errorf("%w: invalid base URL: %w", errBuild, err)
+	} else if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		c.badURL = fmt.Errorf("%w: invalid base URL %q: want http(s)://host/path", errBuild, o.BaseURL)
+	}
+	return c
+}
+
+// SMS is one text to one phone number.
+type SMS struct {
+	Recipient string    // phone number, E.164 (+4915112345678)
+	Message   string    // the text; sipgate rejects empty or blank ones
+	SendAt    time.Time // when sipgate should send it; zero means now
+}
+
+type request struct {
+	SMSID     string `json:"smsId"`
+	Recipient string `json:"recipient"`
+	Message   string `json:"message"`
+	SendAt    *int64 `json:"sendAt,omitempty"`
+}
+
+// SendSMS asks sipgate to send sms. It returns nil once sipgate accepted it
+// (any 2xx), which is all sipgate can tell: delivery to the phone is not
+// confirmed.
+//
+// Every failure is an *Error saying whether a retry may help, except when
+// ctx ends first: then the error wraps ctx.Err() and is no *Error, because
+// the caller gave up, not sipgate.
+func (c *Client) SendSMS(ctx context.Context, sms SMS) error {
+	if c.badURL != nil {
+		return &Error{Err: c.badURL}
+	}
+	body := request{SMSID: c.o.SMSID, Recipient: sms.Recipient, Message: sms.Message}
+	if !sms.SendAt.IsZero() {
+		sec := sms.SendAt.Unix()
+		body.SendAt = &sec
+	}
+	b, err := json.Marshal(body)
+	if err != nil {
+		return &Error{Err: fmt.Errorf("%w: %w", errBuild, err)}
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.endpoint, bytes.NewReader(b))
+	if err != nil {
+		return &Error{Err: fmt.Errorf("%w: %w", errBuild, err)}
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
+	if c.o.UserAgent != "" {
+		req.Header.Set("User-Agent", c.o.UserAgent)
+	}
+	req.SetBasicAuth(c.o.Username, c.o.Password)
+
+	start := time.Now()
+	resp, err := c.o.HTTPClient.Do(req)
+	if err != nil {
+		c.observe("error", start)
+		if ctx.Err() != nil {
+			return fmt.Errorf("sipgate: send SMS: %w", ctx.Err())
+		}
+		// The *url.Error names the URL, which carries no credentials:
+		// they travel in the Authorization header only.
+		return &Error{Err: err}
+	}
+	defer resp.Body.Close()
+	c.observe(strconv.Itoa(resp.StatusCode), start)
+
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		// Drain so that the connection can be reused.
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		return nil
+	}
+	head, _ := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	return &Error{
+		StatusCode: resp.StatusCode,
+		Retry:      retryAfter(resp.Header.Get("Retry-After"), time.Now()),
+		Body:       oneLine(head),
+	}
+}
+
+func (c *Client) observe(code string, start time.Time) {
+	if c.o.Duration != nil {
+		c.o.Duration.WithLabelValues(code).Observe(time.Since(start).Seconds())
+	}
+}
+
+// maxRetryAfter caps Retry-After so that a bogus header cannot overflow a
+// Duration or park a page for days.
+const maxRetryAfter = 24 * time.Hour
+
+// retryAfter parses a Retry-After header, in seconds or as an HTTP date;
+// 0 when absent, invalid or in the past.
+func retryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if sec, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if sec <= 0 {
+			return 0
+		}
+		return time.Duration(min(sec, int64(maxRetryAfter/time.Second))) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return min(t.Sub(now), maxRetryAfter)
+	}
+	return 0
+}
+
+// oneLine makes the head of a response body fit one log line: whitespace
+// collapsed, invalid UTF-8 (such as a rune cut at maxBody) dropped.
+func oneLine(b []byte) string {
+	return strings.Join(strings.Fields(strings.ToValidUTF8(string(b), "")), " ")
+}

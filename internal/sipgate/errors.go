@@ -1,0 +1,92 @@
+package sipgate
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+)
+
+// maxBody is how much of an error response's body an Error quotes: enough
+// for sipgate's explanation, too little to flood a log line.
+const maxBody = 200
+
+// errBuild marks a request that cannot even be built, such as one for an
+// invalid base URL; no retry fixes that.
+var errBuild = errors.New("cannot build the sipgate request")
+
+// Error is every failure of SendSMS other than the caller's own context
+// ending. It is classified here, where the status codes are understood, so
+// that callers ask Temporary instead of parsing codes.
+type Error struct {
+	StatusCode int           // HTTP status; 0 when no response came
+	Retry      time.Duration // from the Retry-After header, 0 if none
+	Err        error         // the transport error, nil when a response came
+	// Body is the head of the response body, on one line, for statuses
+	// whose body explains them.
+	Body string
+}
+
+// Error says what went wrong and, where it can, what the operator should
+// check. It never contains the password.
+func (e *Error) Error() string {
+	var msg string
+	switch code := e.StatusCode; {
+	case code == 0:
+		return "sipgate request failed: " + e.Err.Error()
+	case code == http.StatusBadRequest:
+		msg = "sipgate rejected the request as invalid (400)" + e.quote()
+	case code == http.StatusUnauthorized:
+		msg = "sipgate rejected the credentials (401)"
+	case code == http.StatusPaymentRequired:
+		msg = "sipgate account balance is too low (402)"
+	case code == http.StatusForbidden:
+		msg = "sipgate denied the SMS extension: check sms_id and that SMS is booked (403)"
+	case code == http.StatusNotFound:
+		msg = "sipgate endpoint not found: check the base URL (404)"
+	case code == http.StatusMethodNotAllowed:
+		msg = "sipgate does not allow the method on this endpoint: check the base URL (405)"
+	case code == http.StatusRequestTimeout:
+		msg = "sipgate timed out reading the request (408)"
+	case code == http.StatusUnsupportedMediaType:
+		msg = "sipgate rejected the content type (415)"
+	case code == http.StatusTooManyRequests:
+		msg = "sipgate rate limit reached (429)"
+	case code >= 500:
+		msg = fmt.Sprintf("sipgate server error (%d)", code)
+	default:
+		msg = fmt.Sprintf("sipgate answered unexpected status %d%s", code, e.quote())
+	}
+	if e.Retry > 0 {
+		msg += fmt.Sprintf(", retry after %s", e.Retry)
+	}
+	return msg
+}
+
+func (e *Error) quote() string {
+	if e.Body == "" {
+		return ""
+	}
+	return ": " + e.Body
+}
+
+// Unwrap returns the transport error, if any, so that errors.Is sees
+// timeouts and refused connections.
+func (e *Error) Unwrap() error { return e.Err }
+
+// Temporary reports whether sending the same SMS again may succeed: after a
+// transport failure, a timeout, rate limiting or a server error. Other 4xx
+// mean the request, credentials or account must change first.
+func (e *Error) Temporary() bool {
+	switch code := e.StatusCode; {
+	case code == 0:
+		return !errors.Is(e.Err, errBuild)
+	case code == http.StatusRequestTimeout, code == http.StatusTooManyRequests:
+		return true
+	default:
+		return code >= 500
+	}
+}
+
+// RetryAfter is how long sipgate asked the caller to wait, 0 if it did not.
+func (e *Error) RetryAfter() time.Duration { return e.Retry }
