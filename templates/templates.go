@@ -1,10 +1,25 @@
 // Package templates renders the SMS text of a notification with Alertmanager's template engine.
+//
+// Besides Alertmanager's template functions, templates have these, which mark up the text for
+// sms.Fit (see RenderSMS) or measure it:
+//
+//	shorten TEXT        TEXT may be cut to fit the budget, ending in "..." (or "…" in a UCS-2
+//	                    message), or as a last resort left out.
+//	items LIST SEP      the items of LIST joined with SEP; to fit, the last items may be
+//	                    replaced by one item "+N more". LIST is a []string, what Alertmanager's
+//	                    list and append make, or a template.Strings such as .CommonLabels.Values.
+//	smsSegments TEXT    how many SMS segments TEXT costs as it stands.
+//	smsTruncate N TEXT  TEXT cut to at most N characters, the last of them "..." (or "…" when
+//	                    TEXT is UCS-2 anyway), e.g. {{ .Annotations.summary | smsTruncate 40 }}.
+//
+// Render and Check see the text without the markup: they keep all that shorten and items wrap.
 package templates
 
 import (
 	_ "embed"
 	"errors"
 	"fmt"
+	tmplhtml "html/template"
 	"strings"
 	tmpltext "text/template"
 	"time"
@@ -12,6 +27,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/prometheus/alertmanager/template"
+
+	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/sms"
 )
 
 // DefaultTemplate is the text a route uses when it names no template of its own.
@@ -39,7 +56,7 @@ type Engine struct {
 // not an error (like Alertmanager); a parse error is, wrapped with the glob (the error of the
 // template parser names the file).
 func New(globs []string) (*Engine, error) {
-	t, err := template.FromGlobs(nil)
+	t, err := template.FromGlobs(nil, smsFuncs())
 	if err != nil {
 		return nil, fmt.Errorf("load Alertmanager's default templates: %w", err)
 	}
@@ -68,17 +85,20 @@ func (e *Engine) Check(text string) error {
 		case err != nil:
 			// Not an ExecError: the text does not parse, which is the same with every sample.
 			return err
-		case strings.TrimSpace(out) == "":
+		case strings.TrimSpace(sms.Strip(out)) == "":
 			return fmt.Errorf("with the sample %s notification: %w", s.name, ErrEmptyMessage)
 		}
 	}
 	return nil
 }
 
-// Render executes text with data, then makes it SMS-ready: surrounding whitespace is trimmed,
-// every run of whitespace (newlines included) becomes one space, and a result longer than
-// maxLength runes is cut to maxLength-1 runes plus "…". maxLength <= 0 means no limit.
-// A result that is empty after trimming is an error wrapping ErrEmptyMessage.
+// Render executes text with data, then makes it SMS-ready: the markup of shorten and items is
+// removed (keeping all they wrap), surrounding whitespace is trimmed, every run of whitespace
+// (newlines included) becomes one space, and a result longer than maxLength runes is cut to
+// maxLength-1 runes plus "…". maxLength <= 0 means no limit. A result that is empty after
+// trimming is an error wrapping ErrEmptyMessage.
+//
+// RenderSMS, which fits the message to a budget of segments instead, replaces it.
 func (e *Engine) Render(text string, data *template.Data, maxLength int) (string, error) {
 	if data == nil {
 		return "", errors.New("render SMS text: no notification data")
@@ -87,11 +107,101 @@ func (e *Engine) Render(text string, data *template.Data, maxLength int) (string
 	if err != nil {
 		return "", fmt.Errorf("render SMS text: %w", err)
 	}
-	msg := strings.Join(strings.Fields(out), " ")
+	msg := strings.Join(strings.Fields(sms.Strip(out)), " ")
 	if msg == "" {
 		return "", fmt.Errorf("render SMS text: %w", ErrEmptyMessage)
 	}
 	return truncate(msg, maxLength), nil
+}
+
+// RenderSMS executes text with data, normalises whitespace like Render (surrounding whitespace
+// trimmed, every run of it one space) and fits the result to b with sms.Fit, which cuts what
+// the template marked with shorten and items first. A result that is empty (also one that
+// transliteration left empty) is an error wrapping ErrEmptyMessage.
+func (e *Engine) RenderSMS(text string, data *template.Data, b sms.Budget) (sms.Result, error) {
+	if data == nil {
+		return sms.Result{}, errors.New("render SMS text: no notification data")
+	}
+	out, err := e.tmpl.ExecuteTextString(text, data)
+	if err != nil {
+		return sms.Result{}, fmt.Errorf("render SMS text: %w", err)
+	}
+	fit := sms.Fit(collapse(out), b)
+	if strings.TrimSpace(fit.Text) == "" {
+		return sms.Result{}, fmt.Errorf("render SMS text: %w", ErrEmptyMessage)
+	}
+	return fit, nil
+}
+
+// collapse trims surrounding whitespace and turns every run of whitespace into one space, seeing
+// through the markers of shorten and items: the space of a run goes before any markers in it,
+// so that sms.Strip(collapse(s)) is what collapsing sms.Strip(s) would give.
+func collapse(s string) string {
+	var b strings.Builder
+	b.Grow(len(s))
+	var held []rune // markers that came after whitespace, written after its one space
+	content, space := false, false
+	for _, r := range s {
+		switch {
+		case unicode.IsSpace(r):
+			space = content
+		case sms.IsMarker(r):
+			if space {
+				held = append(held, r)
+			} else {
+				b.WriteRune(r)
+			}
+		default:
+			if space {
+				b.WriteByte(' ')
+				space = false
+			}
+			for _, m := range held {
+				b.WriteRune(m)
+			}
+			held = held[:0]
+			b.WriteRune(r)
+			content = true
+		}
+	}
+	for _, m := range held {
+		b.WriteRune(m)
+	}
+	return b.String()
+}
+
+// smsFuncs adds the template functions of the package doc.
+func smsFuncs() template.Option {
+	funcs := map[string]any{
+		"shorten":     sms.Shorten,
+		"items":       items,
+		"smsSegments": func(s string) int { return sms.Measure(sms.Strip(s)).Segments },
+		"smsTruncate": func(n int, s string) string { return sms.Truncate(sms.Strip(s), n) },
+	}
+	return func(text *tmpltext.Template, html *tmplhtml.Template) {
+		text.Funcs(funcs)
+		html.Funcs(funcs)
+	}
+}
+
+// items is the template function items: list is what Alertmanager's templates make lists of.
+func items(list any, sep string) (string, error) {
+	var ss []string
+	switch l := list.(type) {
+	case nil:
+	case []string:
+		ss = l
+	case template.Strings:
+		ss = l
+	case []any:
+		ss = make([]string, len(l))
+		for i, v := range l {
+			ss[i] = fmt.Sprint(v)
+		}
+	default:
+		return "", fmt.Errorf("items: want a list of strings, got %T", list)
+	}
+	return sms.List(ss, sep), nil
 }
 
 // truncate cuts s to at most maxLength runes, the last of them an ellipsis; s has no runs of

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +13,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/prometheus/alertmanager/template"
+
+	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/sms"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden from the current output")
@@ -46,16 +49,19 @@ func writeFile(t *testing.T, dir, name, content string) string {
 }
 
 // TestGolden renders the webhook bodies a real Alertmanager v0.34.2 sent (copied from
-// shared/alertmanager) with the default template. Refresh with: go test ./templates/ -update
+// shared/alertmanager), and a made-up group of 50 alerts whose summary has typographic quotes
+// and an emoji, with the default template into one GSM-7 segment.
+// Refresh with: go test ./templates/ -update
 func TestGolden(t *testing.T) {
 	fixtures, err := filepath.Glob(filepath.Join("testdata", "*.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(fixtures) < 4 {
-		t.Fatalf("found %d webhook fixtures in testdata, want the 4 from shared/alertmanager", len(fixtures))
+	if len(fixtures) < 5 {
+		t.Fatalf("found %d webhook fixtures in testdata, want the 4 from shared/alertmanager and the 50 alerts", len(fixtures))
 	}
 	e := newEngine(t)
+	budget := sms.Budget{MaxSegments: 1, GSM7Only: true}
 	for _, fixture := range fixtures {
 		name := strings.TrimSuffix(filepath.Base(fixture), ".json")
 		t.Run(name, func(t *testing.T) {
@@ -71,26 +77,29 @@ func TestGolden(t *testing.T) {
 				t.Fatalf("%s decoded to no notification: %+v", fixture, msg)
 			}
 
-			got, err := e.Render(DefaultTemplate, msg.Data, smsLength)
+			got, err := e.RenderSMS(DefaultTemplate, msg.Data, budget)
 			if err != nil {
-				t.Fatalf("Render: %v", err)
+				t.Fatalf("RenderSMS: %v", err)
 			}
-			if n := utf8.RuneCountInString(got); n > smsLength {
-				t.Errorf("message is %d characters, want at most %d: %q", n, smsLength, got)
+			if want := (sms.Size{Encoding: sms.GSM7, Units: got.Size.Units, Segments: 1}); got.Size != want || got.Size != sms.Measure(got.Text) {
+				t.Errorf("message %q is %+v, want one GSM-7 segment", got.Text, got.Size)
 			}
-			// The template itself must emit a clean line (it also works inside Alertmanager),
-			// not rely on Render to squeeze out stray spaces and newlines.
+			// The template itself must emit a clean line, not rely on RenderSMS to squeeze out
+			// stray spaces and newlines.
 			raw, err := e.tmpl.ExecuteTextString(DefaultTemplate, msg.Data)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if raw != got {
-				t.Errorf("template output %q differs from the rendered message %q", raw, got)
+			if stripped := sms.Strip(raw); stripped != strings.Join(strings.Fields(stripped), " ") {
+				t.Errorf("template output %q is not one clean line", stripped)
+			}
+			if !got.Truncated && !got.Transliterated && got.Text != sms.Strip(raw) {
+				t.Errorf("template output %q differs from the rendered message %q", sms.Strip(raw), got.Text)
 			}
 
-			golden := filepath.Join("testdata", name+".golden")
+			golden := filepath.Join("testdata", name+".sms.golden")
 			if *update {
-				if err := os.WriteFile(golden, []byte(got+"\n"), 0o644); err != nil {
+				if err := os.WriteFile(golden, []byte(got.Text+"\n"), 0o644); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -98,8 +107,8 @@ func TestGolden(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%v (run go test ./templates/ -update to create it)", err)
 			}
-			if got+"\n" != string(want) {
-				t.Errorf("rendered\n  %q\nwant (%s)\n  %q", got, golden, strings.TrimSuffix(string(want), "\n"))
+			if got.Text+"\n" != string(want) {
+				t.Errorf("rendered\n  %q\nwant (%s)\n  %q", got.Text, golden, strings.TrimSuffix(string(want), "\n"))
 			}
 		})
 	}
@@ -120,7 +129,7 @@ func TestDefaultMessage(t *testing.T) {
 		want string
 	}{
 		{
-			name: "more instances than shown",
+			name: "all instances when they fit",
 			data: &template.Data{
 				Status: "firing",
 				Alerts: template.Alerts{
@@ -131,7 +140,51 @@ func TestDefaultMessage(t *testing.T) {
 				CommonLabels:      template.KV{"alertname": "HighLatency", "severity": "critical"},
 				CommonAnnotations: latency,
 			},
-			want: "FIRING 3 HighLatency api-1,api-2,+1 critical: p99 latency 2.3s",
+			want: "FIRING 3 HighLatency critical api-1,api-2,api-3: p99 latency 2.3s",
+		},
+		{
+			name: "instances that do not fit become +N more",
+			data: &template.Data{
+				Status: "firing",
+				Alerts: template.Alerts{
+					alert("firing", template.KV{"alertname": "HighLatency", "instance": longHost(1)}, latency),
+					alert("firing", template.KV{"alertname": "HighLatency", "instance": longHost(2)}, latency),
+					alert("firing", template.KV{"alertname": "HighLatency", "instance": longHost(3)}, latency),
+				},
+				CommonLabels:      template.KV{"alertname": "HighLatency", "severity": "critical"},
+				CommonAnnotations: latency,
+			},
+			want: "FIRING 3 HighLatency critical " + longHost(1) + "," + longHost(2) + ",+1 more: p99 latency 2.3s",
+		},
+		{
+			name: "a long summary is shortened",
+			data: &template.Data{
+				Status: "firing",
+				Alerts: template.Alerts{
+					alert("firing", template.KV{"alertname": "A", "instance": "i-1"}, nil),
+					alert("firing", template.KV{"alertname": "A", "instance": "i-2"}, nil),
+				},
+				CommonLabels:      template.KV{"alertname": "A", "severity": "critical"},
+				CommonAnnotations: template.KV{"summary": strings.Repeat("x", 200)},
+			},
+			want: "FIRING 2 A critical i-1,i-2: " + strings.Repeat("x", 128) + "...",
+		},
+		{
+			name: "many instances and a long summary",
+			data: &template.Data{
+				Status: "firing",
+				Alerts: func() template.Alerts {
+					var as template.Alerts
+					for i := range 40 {
+						as = append(as, alert("firing", template.KV{"alertname": "A", "instance": fmt.Sprintf("web-%02d", i+1)}, nil))
+					}
+					return as
+				}(),
+				CommonLabels:      template.KV{"alertname": "A", "severity": "critical"},
+				CommonAnnotations: template.KV{"summary": "Checkout p99 latency above the 500ms SLO, customers see timeouts"},
+			},
+			// 20 + 17 * 7 + 8 + 16 = 163 with 17 instances; 16 leave the summary 20.
+			want: "FIRING 40 A critical web-01,web-02,web-03,web-04,web-05,web-06,web-07,web-08,web-09,web-10,web-11,web-12,web-13,web-14,web-15,web-16,+24 more: Checkout p99 l...",
 		},
 		{
 			name: "an instance is listed and counted once",
@@ -158,7 +211,7 @@ func TestDefaultMessage(t *testing.T) {
 					alert("firing", template.KV{"alertname": "A"}, nil),
 				},
 			},
-			want: "FIRING 4 A p-1,h-1,+1",
+			want: "FIRING 4 A p-1,h-1,j",
 		},
 		{
 			name: "a firing group counts and lists only its firing alerts",
@@ -172,7 +225,7 @@ func TestDefaultMessage(t *testing.T) {
 				GroupLabels:  template.KV{"alertname": "Down"},
 				CommonLabels: template.KV{"alertname": "Down", "severity": "page"},
 			},
-			want: "FIRING 1 Down web-2 page: web-2 down",
+			want: "FIRING 1 Down page web-2: web-2 down",
 		},
 		{
 			name: "alertname from the group labels",
@@ -229,7 +282,7 @@ func TestDefaultMessage(t *testing.T) {
 				},
 				CommonLabels: template.KV{"alertname": "DiskFull", "instance": "db-1", "severity": "warning"},
 			},
-			want: "FIRING 1 DiskFull db-1 warning",
+			want: "FIRING 1 DiskFull warning db-1",
 		},
 		{
 			name: "no alerts at all",
@@ -251,15 +304,20 @@ func TestDefaultMessage(t *testing.T) {
 	e := newEngine(t)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := e.Render(DefaultTemplate, tt.data, 0)
+			got, err := e.RenderSMS(DefaultTemplate, tt.data, sms.Budget{MaxSegments: 1})
 			if err != nil {
-				t.Fatalf("Render: %v", err)
+				t.Fatalf("RenderSMS: %v", err)
 			}
-			if got != tt.want {
-				t.Errorf("Render = %q, want %q", got, tt.want)
+			if got.Text != tt.want {
+				t.Errorf("RenderSMS =\n  %q\nwant\n  %q", got.Text, tt.want)
 			}
 		})
 	}
+}
+
+// longHost is an instance name of 49 characters.
+func longHost(i int) string {
+	return fmt.Sprintf("api-%d.checkout.eu-central-1.prod.example.com:8443", i)
 }
 
 func TestRender(t *testing.T) {
@@ -285,6 +343,8 @@ func TestRender(t *testing.T) {
 		{name: "collapses what the data brings", text: "{{ .Status }}\n{{ range .Alerts }}  {{ .Labels.instance }}\n{{ end }}", want: "firing web-1:8080 web-2:8080"},
 		{name: "Alertmanager functions", text: `{{ .CommonLabels.alertname | toLower }} {{ .CommonLabels.Values | join "/" }}`, want: "higherrorrate HighErrorRate/checkout/critical"},
 		{name: "Alertmanager's own templates", text: `{{ template "__subject" . }}`, want: "[FIRING:2] HighErrorRate (checkout critical)"},
+		{name: "markup removed", text: `{{ shorten "a  b" }}  {{ items (list "c" "d") ", " }}`, want: "a b c, d"},
+		{name: "markup removed before truncation", text: `{{ shorten "abcdefgh" }}`, maxLength: 5, want: "abcd…"},
 	}
 	e := newEngine(t)
 	for _, tt := range tests {
@@ -340,6 +400,197 @@ func TestRenderErrors(t *testing.T) {
 	}
 }
 
+func TestRenderSMS(t *testing.T) {
+	data := samples()[0].data
+	one := sms.Budget{MaxSegments: 1}
+	tests := []struct {
+		name   string
+		text   string
+		budget sms.Budget
+		want   sms.Result
+	}{
+		{
+			name:   "fits",
+			text:   `{{ .Status }} {{ len .Alerts.Firing }} {{ items (list "a" "b") "," }}`,
+			budget: one,
+			want:   sms.Result{Text: "firing 2 a,b", Size: sms.Size{Encoding: sms.GSM7, Units: 12, Segments: 1}},
+		},
+		{
+			name:   "whitespace collapsed across the markup",
+			text:   "\n {{ .Status }}  \n {{ shorten \"  x  \\n y \" }} \n {{ items (list \"a\" \" b\") \",  \" }}\t!\n",
+			budget: one,
+			want:   sms.Result{Text: "firing x y a, b !", Size: sms.Size{Encoding: sms.GSM7, Units: 17, Segments: 1}},
+		},
+		{
+			name:   "cut to the budget",
+			text:   `{{ .Status }} {{ items (list "a" "b" "c") "," }}{{ shorten (printf "%0200d" 0) }}`,
+			budget: one,
+			want: sms.Result{
+				Text:      "firing a,b,c" + strings.Repeat("0", 145) + "...",
+				Size:      sms.Size{Encoding: sms.GSM7, Units: 160, Segments: 1},
+				Truncated: true,
+			},
+		},
+		{
+			name:   "UCS-2 when the budget allows",
+			text:   `{{ .Status }} {{ shorten "“5xx” 🔥" }}`,
+			budget: one,
+			want:   sms.Result{Text: "firing “5xx” 🔥", Size: sms.Size{Encoding: sms.UCS2, Units: 15, Segments: 1}},
+		},
+		{
+			name:   "transliterated for gsm7",
+			text:   `{{ .Status }} {{ shorten "“5xx” 🔥" }}`,
+			budget: sms.Budget{MaxSegments: 1, GSM7Only: true},
+			want: sms.Result{
+				Text:           `firing "5xx" ?`,
+				Size:           sms.Size{Encoding: sms.GSM7, Units: 14, Segments: 1},
+				Transliterated: true,
+			},
+		},
+		{
+			name:   "markers in the data are plain text",
+			text:   `{{ items (list "a\ue003" "\ue004b") "," }} {{ shorten "\ue001c" }}`,
+			budget: one,
+			want:   sms.Result{Text: "a,b c", Size: sms.Size{Encoding: sms.GSM7, Units: 5, Segments: 1}},
+		},
+	}
+	e := newEngine(t)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := e.RenderSMS(tt.text, data, tt.budget)
+			if err != nil {
+				t.Fatalf("RenderSMS: %v", err)
+			}
+			if got != tt.want {
+				t.Errorf("RenderSMS =\n  %+v\nwant\n  %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestCollapse: normalising whitespace sees through the markup, so that stripping the markup
+// afterwards gives what normalising after stripping would.
+func TestCollapse(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		want string // sms.Strip(collapse(in))
+	}{
+		{"plain", "  a \n\t b  ", "a b"},
+		{"span inside a run", "a \ue000 b \ue001 c", "a b c"},
+		{"markup at the ends", " \ue000 a\ue001 ", "a"},
+		{"list separator with a space", "x \ue002a\ue004, \ue005b\ue003 y", "x a, b y"},
+		{"separator of only whitespace", "x\ue002a\ue004  \n\ue005b\ue003", "xa b"},
+		{"only markup and whitespace", " \ue000 \ue001 ", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := collapse(tt.in)
+			if s := sms.Strip(got); s != tt.want {
+				t.Errorf("Strip(collapse(%q)) = %q, want %q", tt.in, s, tt.want)
+			}
+			if want := strings.Join(strings.Fields(sms.Strip(tt.in)), " "); tt.want != want {
+				t.Errorf("test case: want %q, but collapsing after Strip gives %q", tt.want, want)
+			}
+			if n := strings.Count(got, "\ue000") + strings.Count(got, "\ue002"); n != strings.Count(tt.in, "\ue000")+strings.Count(tt.in, "\ue002") {
+				t.Errorf("collapse(%q) = %q lost markers", tt.in, got)
+			}
+		})
+	}
+}
+
+func TestRenderSMSErrors(t *testing.T) {
+	data := samples()[0].data
+	tests := []struct {
+		name      string
+		text      string
+		data      *template.Data
+		budget    sms.Budget
+		wantEmpty bool   // the error wraps ErrEmptyMessage
+		wantText  string // the error contains this
+	}{
+		{name: "empty text", text: "", data: data, wantEmpty: true},
+		{name: "only whitespace", text: " \n\t ", data: data, wantEmpty: true},
+		{name: "only markup", text: `{{ items (list "" " ") "" }} {{ shorten " " }}`, data: data, wantEmpty: true},
+		{name: "transliterated to nothing", text: "\u200b\ufeff", data: data, budget: sms.Budget{GSM7Only: true}, wantEmpty: true},
+		{name: "fails to execute", text: `{{ index .Alerts 9 }}`, data: data, wantText: "index out of range"},
+		{name: "items of no list", text: `{{ items .Status "," }}`, data: data, wantText: "items: want a list of strings, got string"},
+		{name: "does not parse", text: `{{ .Status `, data: data, wantText: "unclosed action"},
+		{name: "no data", text: DefaultTemplate, data: nil, wantText: "no notification data"},
+	}
+	e := newEngine(t)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := e.RenderSMS(tt.text, tt.data, tt.budget)
+			if err == nil {
+				t.Fatalf("RenderSMS = %+v, want an error", got)
+			}
+			if got != (sms.Result{}) {
+				t.Errorf("RenderSMS returned %+v along with error %v", got, err)
+			}
+			if errors.Is(err, ErrEmptyMessage) != tt.wantEmpty {
+				t.Errorf("errors.Is(%v, ErrEmptyMessage) = %t, want %t", err, !tt.wantEmpty, tt.wantEmpty)
+			}
+			if !strings.Contains(err.Error(), tt.wantText) {
+				t.Errorf("error %q does not contain %q", err, tt.wantText)
+			}
+		})
+	}
+}
+
+func TestTemplateFuncs(t *testing.T) {
+	data := samples()[0].data
+	tests := []struct {
+		name string
+		text string
+		want string
+	}{
+		{name: "shorten", text: `{{ shorten "abc" }}`, want: "abc"},
+		{name: "items of list", text: `{{ items (list "a" "b" 3) "," }}`, want: "a,b,3"},
+		{name: "items of append", text: `{{ items (append (list "a") "b") ", " }}`, want: "a, b"},
+		{name: "items of stringSlice", text: `{{ items (stringSlice "a" "b") "/" }}`, want: "a/b"},
+		{name: "items of template.Strings", text: `{{ items .CommonLabels.Values " " }}`, want: "HighErrorRate checkout critical"},
+		{name: "items of an empty list", text: `x{{ items (list) "," }}`, want: "x"},
+		{name: "smsSegments of one", text: `{{ smsSegments "abc" }}`, want: "1"},
+		{name: "smsSegments of 161 septets", text: `{{ smsSegments (printf "%0161d" 0) }}`, want: "2"},
+		{name: "smsSegments of 71 UCS-2 units", text: `{{ smsSegments (printf "%069d" 0 | printf "%s😀") }}`, want: "2"},
+		{name: "smsSegments ignores markup", text: `{{ smsSegments (shorten (printf "%0160d" 0)) }}`, want: "1"},
+		{name: "smsTruncate GSM-7", text: `{{ "abcdefghij" | smsTruncate 6 }}`, want: "abc..."},
+		{name: "smsTruncate UCS-2", text: `{{ smsTruncate 3 "жжжжж" }}`, want: "жж…"},
+		{name: "smsTruncate short enough", text: `{{ smsTruncate 3 "abc" }}`, want: "abc"},
+		{name: "smsTruncate removes markup", text: `{{ shorten "abcdefghij" | smsTruncate 6 }}`, want: "abc..."},
+	}
+	e := newEngine(t)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := e.Check(tt.text); err != nil {
+				t.Errorf("Check: %v", err)
+			}
+			got, err := e.RenderSMS(tt.text, data, sms.Budget{MaxSegments: 10})
+			if err != nil {
+				t.Fatalf("RenderSMS: %v", err)
+			}
+			if got.Text != tt.want {
+				t.Errorf("RenderSMS = %q, want %q", got.Text, tt.want)
+			}
+		})
+	}
+}
+
+// TestUserTemplateFuncs: the functions also work in a user's template files.
+func TestUserTemplateFuncs(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "user.tmpl", `{{ define "user.sms" }}{{ .Status }} {{ items (stringSlice "a" "b" "c") "," }}{{ shorten ": summary" }}{{ end }}`)
+	e := newEngine(t, filepath.Join(dir, "*.tmpl"))
+	got, err := e.RenderSMS(`{{ template "user.sms" . }}`, samples()[0].data, sms.Budget{MaxSegments: 1})
+	if err != nil {
+		t.Fatalf("RenderSMS: %v", err)
+	}
+	if want := "firing a,b,c: summary"; got.Text != want {
+		t.Errorf("RenderSMS = %q, want %q", got.Text, want)
+	}
+}
+
 func TestUserTemplates(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, dir, "override.tmpl", `{{ define "sms.default.message" }}CUSTOM {{ .Status }} {{ template "team" . }}{{ end }}`)
@@ -355,10 +606,10 @@ func TestUserTemplates(t *testing.T) {
 		text  string
 		want  string
 	}{
-		{name: "no user templates", text: DefaultTemplate, want: "FIRING 2 HighErrorRate web-1:8080,web-2:8080 critical: Checkout 5xx rate above 5%"},
+		{name: "no user templates", text: DefaultTemplate, want: "FIRING 2 HighErrorRate critical web-1:8080,web-2:8080: Checkout 5xx rate above 5%"},
 		{name: "overrides the built-in default", globs: []string{filepath.Join(dir, "*.tmpl")}, text: DefaultTemplate, want: "CUSTOM firing team=payments"},
 		{name: "adds a template", globs: []string{filepath.Join(dir, "*.tmpl")}, text: `{{ template "my.sms" . }}`, want: "2 firing on checkout"},
-		{name: "a glob that matches nothing", globs: []string{filepath.Join(dir, "none", "*.tmpl"), filepath.Join(dir, "added.tmpl")}, text: DefaultTemplate, want: "FIRING 2 HighErrorRate web-1:8080,web-2:8080 critical: Checkout 5xx rate above 5%"},
+		{name: "a glob that matches nothing", globs: []string{filepath.Join(dir, "none", "*.tmpl"), filepath.Join(dir, "added.tmpl")}, text: DefaultTemplate, want: "FIRING 2 HighErrorRate critical web-1:8080,web-2:8080: Checkout 5xx rate above 5%"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -428,6 +679,9 @@ func TestCheck(t *testing.T) {
 		{name: "unknown time zone", text: `{{ now | tz "Nowhere/Atlantis" }}`, wantErr: []string{"Nowhere/Atlantis"}},
 		{name: "empty", text: "", wantErr: []string{"firing"}, wantEmpty: true},
 		{name: "empty when resolved", text: `{{ if eq .Status "firing" }}fire{{ end }}`, wantErr: []string{"resolved"}, wantEmpty: true},
+		{name: "SMS functions", text: `{{ .Status }} {{ items .CommonLabels.Values "," }}{{ shorten .CommonAnnotations.summary }} {{ smsSegments .Status }} {{ .Status | smsTruncate 4 }}`},
+		{name: "only markup", text: `{{ items (list "") "," }} {{ shorten "" }}`, wantErr: []string{"firing"}, wantEmpty: true},
+		{name: "items of no list", text: `{{ items 42 "," }}`, wantErr: []string{"items: want a list of strings, got int", "firing"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -475,6 +729,15 @@ func TestConcurrentUse(t *testing.T) {
 				}
 				if !strings.HasPrefix(got, strings.ToUpper(s.data.Status)+" 2 HighErrorRate") {
 					errs <- errors.New("unexpected message " + got)
+					return
+				}
+				fit, err := e.RenderSMS(DefaultTemplate, s.data, sms.Budget{MaxSegments: 1})
+				if err != nil {
+					errs <- err
+					return
+				}
+				if fit.Text != got {
+					errs <- errors.New("RenderSMS " + fit.Text + " differs from Render " + got)
 					return
 				}
 			}

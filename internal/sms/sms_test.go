@@ -1,0 +1,574 @@
+package sms
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+func TestEncodingString(t *testing.T) {
+	tests := []struct {
+		e    Encoding
+		want string
+	}{
+		{GSM7, "gsm7"},
+		{UCS2, "ucs2"},
+		{Encoding(7), "Encoding(7)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.want, func(t *testing.T) {
+			if got := tt.e.String(); got != tt.want {
+				t.Errorf("String() = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestAlphabet guards the tables against a typo: 128 basic characters minus the escape, 10 in
+// the extension table, none twice.
+func TestAlphabet(t *testing.T) {
+	tests := []struct {
+		name  string
+		chars string
+		want  int
+	}{
+		{"basic", gsmBasic, 127},
+		{"extension", gsmExtension, 10},
+		{"both", gsmBasic + gsmExtension, 137},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rs := []rune(tt.chars)
+			if len(rs) != tt.want {
+				t.Errorf("%d characters, want %d", len(rs), tt.want)
+			}
+			slices.Sort(rs)
+			if len(slices.Compact(rs)) != len([]rune(tt.chars)) {
+				t.Error("a character is listed twice")
+			}
+		})
+	}
+}
+
+func TestMeasure(t *testing.T) {
+	x := func(n int) string { return strings.Repeat("x", n) }
+	zh := func(n int) string { return strings.Repeat("ж", n) } // in the BMP, not in GSM-7
+	tests := []struct {
+		name string
+		text string
+		want Size
+	}{
+		{"empty", "", Size{GSM7, 0, 1}},
+		{"ascii", "FIRING 1 DiskFull", Size{GSM7, 17, 1}},
+		{"basic table beyond ASCII", "@£$¥èéùìòÇØøÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ¤¡ÄÖÑÜ§¿äöñüà\n\r", Size{GSM7, 44, 1}},
+		{"extension table costs 2", "^{}\\[~]|€\f", Size{GSM7, 20, 1}},
+		{"159 septets", x(159), Size{GSM7, 159, 1}},
+		{"160 septets", x(160), Size{GSM7, 160, 1}},
+		{"161 septets", x(161), Size{GSM7, 161, 2}},
+		{"306 septets", x(306), Size{GSM7, 306, 2}},
+		{"307 septets", x(307), Size{GSM7, 307, 3}},
+		{"extension char at the 160 boundary", x(158) + "€", Size{GSM7, 160, 1}},
+		{"extension char over the 160 boundary", x(159) + "€", Size{GSM7, 161, 2}},
+		// 152 + 2 would split the €: it opens segment 2, which then overflows into segment 3.
+		{"extension char at a 153 boundary moves on", x(152) + "€" + x(152), Size{GSM7, 306, 3}},
+		{"extension char just before a 153 boundary", x(151) + "€" + x(153), Size{GSM7, 306, 2}},
+		{"backtick is not GSM-7", "`", Size{UCS2, 1, 1}},
+		{"one accent outside GSM-7", x(100) + "á", Size{UCS2, 101, 2}},
+		{"70 UCS-2 units", zh(70), Size{UCS2, 70, 1}},
+		{"71 UCS-2 units", zh(71), Size{UCS2, 71, 2}},
+		{"134 UCS-2 units", zh(134), Size{UCS2, 134, 2}},
+		{"135 UCS-2 units", zh(135), Size{UCS2, 135, 3}},
+		{"emoji is a surrogate pair", "🔥", Size{UCS2, 2, 1}},
+		{"emoji makes 69 units 71", zh(69) + "🔥", Size{UCS2, 71, 2}},
+		// 66 + 2 would split the pair: it opens segment 2, which then overflows into segment 3.
+		{"surrogate pair straddling the 67 boundary", zh(66) + "🔥" + zh(66), Size{UCS2, 134, 3}},
+		{"surrogate pair ending at the 67 boundary", zh(65) + "🔥" + zh(67), Size{UCS2, 134, 2}},
+		{"ASCII text with one emoji", x(100) + "🔥", Size{UCS2, 102, 2}},
+		{"invalid UTF-8 is U+FFFD", "a\xffb", Size{UCS2, 3, 1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Measure(tt.text); got != tt.want {
+				t.Errorf("Measure = %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestTransliterate(t *testing.T) {
+	tests := []struct {
+		name string
+		text string
+		want string
+	}{
+		{"GSM-7 unchanged", "FIRING 3 HighLatency Ç ß € {x}: 5% @ 12:00", "FIRING 3 HighLatency Ç ß € {x}: 5% @ 12:00"},
+		{"empty", "", ""},
+		{"typographic quotes", "‘a’ ‚b‛ “c” „d‟ «e»", `'a' 'b' "c" "d" "e"`},
+		{"dashes", "a‐b‑c‒d–e—f―g−h", "a-b-c-d-e-f-g-h"},
+		{"ellipsis", "wait…", "wait..."},
+		{"Unicode spaces", "a\u00a0b\u2009c\u3000d\u202fe\tf", "a b c d e f"},
+		{"accents GSM-7 lacks", "áâãêëíîóôõúûçłšžőűÁÓŠŽŐ", "aaaeeiiooouuclszöüAOSZÖ"},
+		{"accents GSM-7 has", "èéùìòÇØøÅåÆæßÉÄÖÑÜäöñüà", "èéùìòÇØøÅåÆæßÉÄÖÑÜäöñüà"},
+		{"capitals whose lower case GSM-7 has", "ÀÈÌÒÙ", "AEIOU"},
+		{"ligatures", "Œuvre œil Ĳssel", "OEuvre oeil IJssel"},
+		{"signs", "3×4 • 5µs ≥ 95% ± 1 °", "3x4 * 5us >= 95% +/- 1 ?"},
+		{"backtick", "`cmd`", "'cmd'"},
+		{"emoji", "disk 🔥 full", "disk ? full"},
+		{"emoji with variation selector", "⚠️ warn", "? warn"},
+		{"emoji with skin tone", "👍🏽", "?"},
+		{"CJK", "中文", "??"},
+		{"Cyrillic", "ошибка", "??????"},
+		{"combining accent", "Cafe\u0301", "Cafe"},
+		{"invisible characters", "a\u200bb\u00adc\ufeffd", "abcd"},
+		{"invalid UTF-8", "a\xffb", "a?b"},
+		{"control character", "a\x00b", "a?b"},
+		{"marker runes are plain text here", "a\ue000b", "a?b"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, changed := Transliterate(tt.text)
+			if got != tt.want {
+				t.Errorf("Transliterate(%q) = %q, want %q", tt.text, got, tt.want)
+			}
+			if changed != (tt.text != tt.want) {
+				t.Errorf("changed = %t, want %t", changed, !changed)
+			}
+			if e := Measure(got).Encoding; e != GSM7 {
+				t.Errorf("Transliterate(%q) = %q is %v", tt.text, got, e)
+			}
+		})
+	}
+}
+
+// TestReplacements guards the transliteration table: every replacement is GSM-7, every replaced
+// character is not (else the entry is dead), and no character is listed twice.
+func TestReplacements(t *testing.T) {
+	seen := map[rune]string{}
+	for _, e := range replacements {
+		t.Run(e.to, func(t *testing.T) {
+			if !isGSM([]rune(e.to)) {
+				t.Errorf("replacement %q is not GSM-7", e.to)
+			}
+			for _, r := range e.from {
+				if septets(r) != 0 {
+					t.Errorf("%q is in GSM-7 already", r)
+				}
+				if prev, ok := seen[r]; ok {
+					t.Errorf("%q replaced by %q and by %q", r, prev, e.to)
+				}
+				seen[r] = e.to
+			}
+		})
+	}
+}
+
+func TestMarkup(t *testing.T) {
+	tests := []struct {
+		name   string
+		marked string
+		strip  string
+	}{
+		{"shorten", "a " + Shorten("b c"), "a b c"},
+		{"shorten empty", Shorten(""), ""},
+		{"list", List([]string{"x", "y", "z"}, ", "), "x, y, z"},
+		{"list of one", List([]string{"x"}, ","), "x"},
+		{"no list", List(nil, ","), ""},
+		{"shorten drops forged markers", Shorten("a\ue001b\ue000c\ue003"), "abc"},
+		{"list drops forged markers", List([]string{"a\ue003", "\ue004b\ue005"}, ",\ue002"), "a,b"},
+		{"stray markers", "a\ue000b\ue003c\ue004d\ue005e\ue002f\ue001", "abcdef"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Strip(tt.marked); got != tt.strip {
+				t.Errorf("Strip(%q) = %q, want %q", tt.marked, got, tt.strip)
+			}
+		})
+	}
+}
+
+func TestTruncate(t *testing.T) {
+	tests := []struct {
+		name string
+		s    string
+		n    int
+		want string
+	}{
+		{"shorter", "abc", 5, "abc"},
+		{"exactly", "abcde", 5, "abcde"},
+		{"GSM-7 gets three dots", "abcdefgh", 6, "abc..."},
+		{"UCS-2 gets the ellipsis", "ж abcdefgh", 6, "ж abc…"},
+		{"UCS-2 only in the cut part", "abcdefgh ж", 6, "abc..."},
+		{"no space before the mark", "ab cdefgh", 6, "ab..."},
+		{"too short for a mark", "abcdef", 3, "abc"},
+		{"too short for three dots", "жжжжж", 3, "жж…"},
+		{"too short for any mark", "жжжжж", 1, "ж"},
+		{"zero", "abc", 0, ""},
+		{"negative", "abc", -1, ""},
+		{"counts runes", "äöüäöüäöü", 6, "äöü..."},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Truncate(tt.s, tt.n); got != tt.want {
+				t.Errorf("Truncate(%q, %d) = %q, want %q", tt.s, tt.n, got, tt.want)
+			}
+		})
+	}
+}
+
+// words is n runes of text with a space every fifth, so that a cut may land on a space.
+func words(n int) string {
+	var b strings.Builder
+	for i := range n {
+		if i%5 == 4 {
+			b.WriteByte(' ')
+		} else {
+			b.WriteByte(byte('a' + i%26))
+		}
+	}
+	return b.String()
+}
+
+// nocut is n runes of text without a space.
+func nocut(n int) string {
+	var b strings.Builder
+	for i := range n {
+		b.WriteByte(byte('a' + i%26))
+	}
+	return b.String()
+}
+
+func hosts(n int) []string {
+	var hs []string
+	for i := 1; i <= n; i++ {
+		hs = append(hs, fmt.Sprintf("host-%02d", i))
+	}
+	return hs
+}
+
+func letters(n int) []string {
+	var ls []string
+	for i := range n {
+		ls = append(ls, string(rune('a'+i%26)))
+	}
+	return ls
+}
+
+func TestFit(t *testing.T) {
+	long := ": " + nocut(300)
+	tests := []struct {
+		name               string
+		marked             string
+		budget             Budget
+		want               string
+		wantTruncated      bool
+		wantTransliterated bool
+		wantEncoding       Encoding
+	}{
+		{
+			name:   "fits unchanged",
+			marked: "FIRING 2 A " + List([]string{"h1", "h2"}, ",") + Shorten(": disk full"),
+			budget: Budget{MaxSegments: 1},
+			want:   "FIRING 2 A h1,h2: disk full",
+		},
+		{
+			name:   "exactly 160 fits",
+			marked: "x " + Shorten(nocut(158)),
+			budget: Budget{MaxSegments: 1},
+			want:   "x " + nocut(158),
+		},
+		{
+			name:   "empty",
+			marked: "",
+			budget: Budget{MaxSegments: 1},
+			want:   "",
+		},
+		{
+			// 20 fixed characters leave the span 140, the cut mark included.
+			name:          "span shortened, all items kept",
+			marked:        "FIRING 2 Alert " + List([]string{"h1", "h2"}, ",") + Shorten(long),
+			budget:        Budget{MaxSegments: 1},
+			want:          "FIRING 2 Alert h1,h2" + long[:137] + "...",
+			wantTruncated: true,
+		},
+		{
+			// 22 fixed characters leave the span 138: 135 runes, the last a space, and the mark.
+			name:          "no space before the cut mark",
+			marked:        "FIRING 12 Alerts " + List([]string{"h1", "h2"}, ",") + Shorten(words(300)),
+			budget:        Budget{MaxSegments: 1},
+			want:          "FIRING 12 Alerts h1,h2" + words(134) + "...",
+			wantTruncated: true,
+		},
+		{
+			name:          "a span shorter than the limit stays whole",
+			marked:        "A " + Shorten("short summary") + " " + Shorten(nocut(300)),
+			budget:        Budget{MaxSegments: 1},
+			want:          "A short summary " + nocut(141) + "...",
+			wantTruncated: true,
+		},
+		{
+			name:          "span with extension characters",
+			marked:        "A " + Shorten(strings.Repeat("{", 200)),
+			budget:        Budget{MaxSegments: 1},
+			want:          "A " + strings.Repeat("{", 77) + "...",
+			wantTruncated: true,
+		},
+		{
+			// 146 + "a,b,c,+47 more" is 160; a fourth item would need 162.
+			name:          "50-item list",
+			marked:        nocut(145) + " " + List(letters(50), ","),
+			budget:        Budget{MaxSegments: 1},
+			want:          nocut(145) + " a,b,c,+47 more",
+			wantTruncated: true,
+		},
+		{
+			// With the summary at 16, 15 hosts fit (12 + 15*8 + "+35 more" + 16 = 156); the
+			// summary then gets the 4 characters left: 20.
+			name:          "items dropped, then the span regrows",
+			marked:        "FIRING 50 X " + List(hosts(50), ",") + Shorten(long),
+			budget:        Budget{MaxSegments: 1},
+			want:          "FIRING 50 X " + strings.Join(hosts(15), ",") + ",+35 more" + long[:17] + "...",
+			wantTruncated: true,
+		},
+		{
+			name:          "all items dropped before the span goes below 16",
+			marked:        nocut(140) + " " + List(hosts(3), ",") + Shorten(long),
+			budget:        Budget{MaxSegments: 1},
+			want:          nocut(140) + " +3 more" + long[:9] + "...",
+			wantTruncated: true,
+		},
+		{
+			name:          "span left out",
+			marked:        nocut(150) + " " + List(hosts(3), ",") + Shorten(long),
+			budget:        Budget{MaxSegments: 1},
+			want:          nocut(150) + " +3 more",
+			wantTruncated: true,
+		},
+		{
+			name:          "span below 16 without a list",
+			marked:        nocut(150) + Shorten(long),
+			budget:        Budget{MaxSegments: 1},
+			want:          nocut(150) + long[:7] + "...",
+			wantTruncated: true,
+		},
+		{
+			name:          "must-survive parts too long: hard cut",
+			marked:        words(200) + List(hosts(3), ",") + Shorten(long),
+			budget:        Budget{MaxSegments: 1},
+			want:          words(157) + "...",
+			wantTruncated: true,
+		},
+		{
+			name:          "many spans share the room",
+			marked:        strings.Repeat(Shorten(nocut(26)), 20),
+			budget:        Budget{MaxSegments: 1},
+			want:          strings.Repeat("abcde...", 20),
+			wantTruncated: true,
+		},
+		{
+			name:          "only spans, too many: hard cut rather than nothing",
+			marked:        strings.Repeat(Shorten(nocut(26)), 60),
+			budget:        Budget{MaxSegments: 1},
+			want:          strings.Repeat(nocut(26), 6) + nocut(1) + "...",
+			wantTruncated: true,
+		},
+		{
+			name:               "GSM7Only with an emoji",
+			marked:             "FIRING 1 Disk " + Shorten("“data” 🔥 full — 95%"),
+			budget:             Budget{MaxSegments: 1, GSM7Only: true},
+			want:               `FIRING 1 Disk "data" ? full - 95%`,
+			wantTransliterated: true,
+		},
+		{
+			name:               "GSM7Only cut gets three dots",
+			marked:             "FIRING 1 Disk " + Shorten("🔥 "+nocut(300)),
+			budget:             Budget{MaxSegments: 1, GSM7Only: true},
+			want:               "FIRING 1 Disk ? " + nocut(141) + "...",
+			wantTruncated:      true,
+			wantTransliterated: true,
+		},
+		{
+			// UCS-2: 70 units. 11 fixed + the span: 57 runes (58 units, the emoji is 2) + "…".
+			name:          "auto with an emoji",
+			marked:        "FIRING 1 A " + Shorten(": 🔥 "+nocut(300)),
+			budget:        Budget{MaxSegments: 1},
+			want:          "FIRING 1 A : 🔥 " + nocut(53) + "…",
+			wantTruncated: true,
+			wantEncoding:  UCS2,
+		},
+		{
+			name:          "auto with an emoji in the part cut off",
+			marked:        "FIRING 1 A " + Shorten(": "+nocut(300)+"🔥"),
+			budget:        Budget{MaxSegments: 1},
+			want:          "FIRING 1 A : " + nocut(144) + "...",
+			wantTruncated: true,
+		},
+		{
+			name:         "auto UCS-2 text that fits",
+			marked:       "ошибка " + Shorten("диск"),
+			budget:       Budget{MaxSegments: 1},
+			want:         "ошибка диск",
+			wantEncoding: UCS2,
+		},
+		{
+			name:          "markers forged in the data",
+			marked:        nocut(145) + " " + List(append([]string{"a\ue003", "\ue004b"}, letters(50)[2:]...), ",\ue005"),
+			budget:        Budget{MaxSegments: 1},
+			want:          nocut(145) + " a,b,c,+47 more",
+			wantTruncated: true,
+		},
+		{
+			name:          "span markers forged in the data",
+			marked:        "A " + Shorten(nocut(100)+"\ue001 "+nocut(200)),
+			budget:        Budget{MaxSegments: 1},
+			want:          "A " + nocut(100) + " " + nocut(54) + "...",
+			wantTruncated: true,
+		},
+		{
+			name:   "unbalanced markers are plain text",
+			marked: "FIRING\ue000 x\ue001\ue001 y\ue002 z\ue004 w\ue003\ue005",
+			budget: Budget{MaxSegments: 1},
+			want:   "FIRING x y z w",
+		},
+		{
+			name:          "unbalanced markers in a text to cut",
+			marked:        "\ue002" + nocut(100) + "\ue000" + nocut(100) + "\ue004",
+			budget:        Budget{MaxSegments: 1},
+			want:          nocut(100) + nocut(57) + "...",
+			wantTruncated: true,
+		},
+		{
+			// 2 segments of 153: 9 fixed + 297 for the span.
+			name:          "MaxSegments 2",
+			marked:        "FIRING 1 " + Shorten(nocut(400)),
+			budget:        Budget{MaxSegments: 2},
+			want:          "FIRING 1 " + nocut(294) + "...",
+			wantTruncated: true,
+		},
+		{
+			name:          "MaxSegments 0 counts as 1",
+			marked:        "FIRING 1 " + Shorten(nocut(400)),
+			budget:        Budget{},
+			want:          "FIRING 1 " + nocut(148) + "...",
+			wantTruncated: true,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := Fit(tt.marked, tt.budget)
+			if got.Text != tt.want {
+				t.Errorf("Fit().Text =\n  %q\nwant\n  %q", got.Text, tt.want)
+			}
+			if got.Truncated != tt.wantTruncated {
+				t.Errorf("Truncated = %t, want %t", got.Truncated, tt.wantTruncated)
+			}
+			if got.Transliterated != tt.wantTransliterated {
+				t.Errorf("Transliterated = %t, want %t", got.Transliterated, tt.wantTransliterated)
+			}
+			if got.Size != Measure(got.Text) {
+				t.Errorf("Size = %+v, want Measure(Text) = %+v", got.Size, Measure(got.Text))
+			}
+			if got.Size.Encoding != tt.wantEncoding {
+				t.Errorf("Encoding = %v, want %v", got.Size.Encoding, tt.wantEncoding)
+			}
+			if limit := max(tt.budget.MaxSegments, 1); got.Size.Segments > limit {
+				t.Errorf("%d segments, budget %d", got.Size.Segments, limit)
+			}
+		})
+	}
+}
+
+// TestDropOrder: the items at the highest position of all lists go first, of two lists with as
+// many items left the later one's.
+func TestDropOrder(t *testing.T) {
+	tests := []struct {
+		name   string
+		marked string
+		want   []int
+	}{
+		{"one list", List(letters(3), ","), []int{0, 0, 0}},
+		{"two lists", List(letters(3), ",") + " " + List(letters(2), ",") + Shorten("x"), []int{0, 1, 0, 1, 0}},
+		{"no list", Shorten("x"), []int{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := newFitter(tt.marked, Budget{}).order; !slices.Equal(got, tt.want) {
+				t.Errorf("order = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func FuzzFit(f *testing.F) {
+	seeds := []string{
+		"",
+		"FIRING 3 HighLatency critical " + List([]string{"api-1", "api-2", "api-3"}, ",") + Shorten(": p99 latency 2.3s"),
+		nocut(145) + " " + List(letters(50), ","),
+		"FIRING 50 X " + List(hosts(50), ", ") + Shorten(": “quoted” 🔥 "+words(200)),
+		List(hosts(20), ",") + " " + List(hosts(30), "/") + Shorten(nocut(100)) + Shorten("ж"+nocut(100)),
+		"\ue002\ue004\ue005\ue003\ue000\ue001\ue002a\ue004b\ue003",
+		"\ue000" + strings.Repeat("€", 200),
+		words(400) + "\ue002" + strings.Repeat("😀", 100),
+		"a\xff\xfeb" + Shorten("\xff"+nocut(300)),
+	}
+	for i, s := range seeds {
+		f.Add(s, uint8(i), i%2 == 0)
+	}
+	f.Fuzz(func(t *testing.T, marked string, segments uint8, gsm7 bool) {
+		b := Budget{MaxSegments: int(segments % 5), GSM7Only: gsm7}
+		got := Fit(marked, b)
+		if limit := max(b.MaxSegments, 1); Measure(got.Text).Segments > limit {
+			t.Fatalf("Fit(%q, %+v) = %q, %d segments", marked, b, got.Text, Measure(got.Text).Segments)
+		}
+		if got.Size != Measure(got.Text) {
+			t.Fatalf("Size = %+v, want %+v", got.Size, Measure(got.Text))
+		}
+		if strings.ContainsFunc(got.Text, IsMarker) || strings.ContainsFunc(Strip(got.Text), IsMarker) {
+			t.Fatalf("Fit(%q) = %q contains a marker", marked, got.Text)
+		}
+		if !utf8.ValidString(got.Text) {
+			t.Fatalf("Fit(%q) = %q is not valid UTF-8", marked, got.Text)
+		}
+		if gsm7 && got.Size.Encoding != GSM7 {
+			t.Fatalf("Fit(%q) with GSM7Only = %q is %v", marked, got.Text, got.Size.Encoding)
+		}
+		want := Strip(marked)
+		if gsm7 {
+			want, _ = Transliterate(want)
+		}
+		if strings.TrimSpace(want) != "" && strings.TrimSpace(got.Text) == "" {
+			t.Fatalf("Fit(%q) = %q, cut to nothing", marked, got.Text)
+		}
+		if !got.Truncated {
+			if got.Text != want {
+				t.Fatalf("Fit(%q) = %q, not truncated, want %q", marked, got.Text, want)
+			}
+		}
+	})
+}
+
+// BenchmarkFit fits what the default template makes of a group of 50 firing alerts.
+func BenchmarkFit(b *testing.B) {
+	var instances []string
+	for i := 1; i <= 50; i++ {
+		instances = append(instances, fmt.Sprintf("checkout-%02d.prod.example.com:8080", i))
+	}
+	marked := "FIRING 50 HighLatency critical " + List(instances, ",") +
+		Shorten(": p99 latency of “checkout” above the 500ms SLO 🔥 — customers see timeouts at payment")
+	for _, bb := range []struct {
+		name   string
+		budget Budget
+	}{
+		{"gsm7-1", Budget{MaxSegments: 1, GSM7Only: true}},
+		{"auto-1", Budget{MaxSegments: 1}},
+		{"auto-3", Budget{MaxSegments: 3}},
+	} {
+		b.Run(bb.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				Fit(marked, bb.budget)
+			}
+		})
+	}
+}
