@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -105,7 +106,12 @@ func serve(cfg *config.Config, storagePath string, webConfig *web.FlagConfig, lo
 	)
 	m := metrics.New(reg)
 
-	led, err := ledger.Open(filepath.Join(storagePath, "ledger.db"), time.Duration(cfg.Delivery.DedupWindow))
+	perRecipient, budget, longest := limits(cfg.Limits)
+	led, err := ledger.Open(filepath.Join(storagePath, "ledger.db"), ledger.Options{
+		DedupWindow:    time.Duration(cfg.Delivery.DedupWindow),
+		PagedRetention: pagedRetention,
+		SendsRetention: longest,
+	})
 	if err != nil {
 		return err
 	}
@@ -133,11 +139,13 @@ func serve(cfg *config.Config, storagePath string, webConfig *web.FlagConfig, lo
 		})
 	}
 	deliverer := delivery.New(delivery.Options{
-		Sender:      sender,
-		Ledger:      led,
-		Metrics:     m,
-		Logger:      logger,
-		Concurrency: cfg.Delivery.Concurrency,
+		Sender:       sender,
+		Ledger:       led,
+		Metrics:      m,
+		Logger:       logger,
+		Concurrency:  cfg.Delivery.Concurrency,
+		PerRecipient: perRecipient,
+		Budget:       budget,
 	})
 	opts := receiver.Options{
 		MaxBodyBytes: cfg.Webhook.MaxBodyBytes,
@@ -149,7 +157,7 @@ func serve(cfg *config.Config, storagePath string, webConfig *web.FlagConfig, lo
 	if ba := cfg.Webhook.BasicAuth; ba != nil {
 		opts.BasicAuthUsername, opts.BasicAuthPassword = ba.Username, ba.Password.Value()
 	}
-	webhook := receiver.New(pager.New(cfg, deliverer, m, logger), opts)
+	webhook := receiver.New(pager.New(cfg, deliverer, led, m, logger), opts)
 
 	var ready atomic.Bool
 	mux := http.NewServeMux()
@@ -183,13 +191,19 @@ func serve(cfg *config.Config, storagePath string, webConfig *web.FlagConfig, lo
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	purged := make(chan struct{})
-	go func() {
-		defer close(purged)
-		purgeLedger(ctx, led, logger)
-	}()
-	// The purge loop must be gone before the deferred close of the ledger.
-	defer func() { stop(); <-purged }()
+	var loops sync.WaitGroup
+	loops.Go(func() { purgeLedger(ctx, led, logger) })
+	loops.Go(func() {
+		every(ctx, time.Duration(cfg.Limits.DigestCheck), func() {
+			sendCtx, cancel := context.WithTimeout(ctx, time.Duration(cfg.Webhook.Timeout))
+			defer cancel()
+			if err := deliverer.SendDigests(sendCtx); err != nil {
+				logger.Error("send digests", "err", err)
+			}
+		})
+	})
+	// The loops must be gone before the deferred close of the ledger.
+	defer func() { stop(); loops.Wait() }()
 
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan error, 1)
@@ -216,20 +230,44 @@ func serve(cfg *config.Config, storagePath string, webConfig *web.FlagConfig, lo
 	return nil
 }
 
+// pagedRetention is how long the ledger remembers which alerts reached
+// whom, so that send_resolved: if_paged works for alerts that fire this long.
+const pagedRetention = 30 * 24 * time.Hour
+
+// limits converts the configured limits for the ledger and returns the
+// longest window, how long sends must be remembered.
+func limits(c config.Limits) (perRecipient []ledger.Window, budget ledger.Window, longest time.Duration) {
+	longest = time.Hour
+	for _, w := range append([]config.Window{c.Budget}, c.PerRecipient...) {
+		longest = max(longest, time.Duration(w.Per))
+	}
+	for _, w := range c.PerRecipient {
+		perRecipient = append(perRecipient, ledger.Window{Max: w.Max, Per: time.Duration(w.Per)})
+	}
+	return perRecipient, ledger.Window{Max: c.Budget.Max, Per: time.Duration(c.Budget.Per)}, longest
+}
+
 // purgeLedger deletes expired ledger entries every minute until ctx ends.
 func purgeLedger(ctx context.Context, led *ledger.Ledger, logger *slog.Logger) {
-	t := time.NewTicker(time.Minute)
+	every(ctx, time.Minute, func() {
+		if n, err := led.Purge(); err != nil {
+			logger.Error("purge ledger", "err", err)
+		} else if n > 0 {
+			logger.Debug("purged ledger", "entries", n)
+		}
+	})
+}
+
+// every calls f every interval until ctx ends.
+func every(ctx context.Context, interval time.Duration, f func()) {
+	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if n, err := led.Purge(); err != nil {
-				logger.Error("purge ledger", "err", err)
-			} else if n > 0 {
-				logger.Debug("purged ledger", "entries", n)
-			}
+			f()
 		}
 	}
 }

@@ -35,7 +35,31 @@ const (
 	DefaultSipgateURL   = "https://api.sipgate.com/v2"
 	DefaultSMSID        = "s0"
 	DefaultMaxBodyBytes = 4 << 20
-	DefaultMaxLength    = 160
+	DefaultMaxSegments  = 1
+)
+
+// Encodings of the encoding setting.
+const (
+	// EncodingAuto sends GSM-7 when every character allows it, else UCS-2.
+	EncodingAuto = "auto"
+	// EncodingGSM7 transliterates what would force UCS-2, so that a stray
+	// emoji does not cut the room of a message from 160 to 70 characters.
+	EncodingGSM7 = "gsm7"
+)
+
+// Modes of a route.
+const (
+	ModeGrouped  = "grouped"
+	ModePerAlert = "per_alert"
+)
+
+// Values of send_resolved.
+const (
+	ResolvedAlways = "always"
+	ResolvedNever  = "never"
+	// ResolvedIfPaged sends a resolved alert only to the people its firing
+	// SMS reached.
+	ResolvedIfPaged = "if_paged"
 )
 
 // Config is the whole configuration file.
@@ -43,6 +67,9 @@ type Config struct {
 	Sipgate  Sipgate  `yaml:"sipgate"`
 	Webhook  Webhook  `yaml:"webhook"`
 	Delivery Delivery `yaml:"delivery"`
+	// SMS holds the defaults of every route's SMS settings.
+	SMS    SMS    `yaml:"sms"`
+	Limits Limits `yaml:"limits"`
 	// Templates are globs of Alertmanager-style .tmpl files, relative to the
 	// config file's directory.
 	Templates []string           `yaml:"templates,omitempty"`
@@ -119,6 +146,33 @@ type Delivery struct {
 	Concurrency int `yaml:"concurrency" validate:"gt=0"`
 }
 
+// SMS shapes the text of a message; a route may override each field.
+type SMS struct {
+	// MaxSegments is the most SMS segments one message may cost.
+	MaxSegments int    `yaml:"max_segments" validate:"gt=0,lte=10"`
+	Encoding    string `yaml:"encoding" validate:"oneof=auto gsm7"`
+}
+
+// Limits keep an alert storm from flooding phones and the budget.
+type Limits struct {
+	// PerRecipient are sliding windows, each a most number of SMS one
+	// person gets in that time; all must allow a send.
+	PerRecipient []Window `yaml:"per_recipient,omitempty" validate:"dive"`
+	// Budget is the most SMS of all recipients together in Period.
+	Budget Window `yaml:"budget,omitempty"`
+	// SeverityOrder ranks the severity label's values, most severe first:
+	// when limits force a choice, those go first.
+	SeverityOrder []string `yaml:"severity_order"`
+	// DigestCheck is how often suppressed SMS are checked for a digest.
+	DigestCheck model.Duration `yaml:"digest_check" validate:"gt=0"`
+}
+
+// Window is a number of SMS per period; Max 0 means no limit.
+type Window struct {
+	Max int            `yaml:"max" validate:"gte=0"`
+	Per model.Duration `yaml:"per" validate:"required_with=Max,gte=0"`
+}
+
 // Contact is a person who can be paged.
 type Contact struct {
 	Number string `yaml:"number" validate:"required,phone"`
@@ -132,9 +186,17 @@ type Route struct {
 	// Matchers use Alertmanager's matcher syntax; all must match.
 	Matchers []string `yaml:"matchers,omitempty"`
 	// To lists contacts, groups or E.164 numbers.
-	To        []string `yaml:"to" validate:"required,min=1"`
-	Template  string   `yaml:"template"`
-	MaxLength int      `yaml:"max_length" validate:"gt=0"`
+	To       []string `yaml:"to" validate:"required,min=1"`
+	Template string   `yaml:"template"`
+	SMS      `yaml:",inline"`
+	// Mode is grouped (one SMS per notification) or per_alert.
+	Mode string `yaml:"mode" validate:"oneof=grouped per_alert"`
+	// SummaryAbove, in per_alert mode, sends one grouped SMS instead when
+	// a notification has more alerts than this; 0 never does.
+	SummaryAbove int    `yaml:"summary_above,omitempty" validate:"gte=0"`
+	SendResolved string `yaml:"send_resolved" validate:"oneof=always never if_paged"`
+	// BypassLimits exempts the route from the flood limits.
+	BypassLimits bool `yaml:"bypass_limits,omitempty"`
 	// Continue goes on to later routes after this one matched.
 	Continue bool `yaml:"continue,omitempty"`
 
@@ -195,8 +257,17 @@ func Parse(b []byte, name string) (*Config, error) {
 		if r.Template == "" {
 			r.Template = templates.DefaultTemplate
 		}
-		if r.MaxLength == 0 {
-			r.MaxLength = DefaultMaxLength
+		if r.MaxSegments == 0 {
+			r.MaxSegments = c.SMS.MaxSegments
+		}
+		if r.Encoding == "" {
+			r.Encoding = c.SMS.Encoding
+		}
+		if r.Mode == "" {
+			r.Mode = ModeGrouped
+		}
+		if r.SendResolved == "" {
+			r.SendResolved = ResolvedAlways
 		}
 	}
 	if err := c.complete(filepath.Dir(name)); err != nil {
@@ -219,6 +290,14 @@ func defaults() *Config {
 		Delivery: Delivery{
 			DedupWindow: model.Duration(10 * time.Minute),
 			Concurrency: 8,
+		},
+		SMS: SMS{
+			MaxSegments: DefaultMaxSegments,
+			Encoding:    EncodingAuto,
+		},
+		Limits: Limits{
+			SeverityOrder: []string{"critical", "error", "warning", "info"},
+			DigestCheck:   model.Duration(30 * time.Second),
 		},
 	}
 }

@@ -37,7 +37,7 @@ func TestParseValid(t *testing.T) {
 		t.Errorf("defaults not applied: %+v %+v", c.Sipgate, c.Delivery)
 	}
 	r := c.Route("critical")
-	if len(r.LabelMatchers) != 2 || r.MaxLength != DefaultMaxLength || r.Template == "" {
+	if len(r.LabelMatchers) != 2 || r.MaxSegments != DefaultMaxSegments || r.Encoding != EncodingAuto || r.Mode != ModeGrouped || r.SendResolved != ResolvedAlways || r.Template == "" {
 		t.Errorf("route not completed: %+v", r)
 	}
 	want := []Recipient{{"alice", "+4915112345678"}, {"bob", "+4915187654321"}, {"", "+4930123456"}}

@@ -236,6 +236,9 @@ func (c *Config) checkRoutes(dir string, p *problems) {
 		if r.Receiver == "" && len(r.Matchers) == 0 {
 			catchAll = true
 		}
+		if r.SummaryAbove > 0 && r.Mode != ModePerAlert {
+			p.add(path+".summary_above", "needs mode: per_alert")
+		}
 		r.Recipients = c.resolve(path, r.To, p)
 		if engine != nil {
 			if err := engine.Check(r.Template); err != nil {

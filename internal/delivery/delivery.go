@@ -8,14 +8,18 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
 
+	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/ledger"
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/metrics"
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/phone"
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/sipgate"
+	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/sms"
 )
 
 // Sender sends one SMS; *sipgate.Client is the real one.
@@ -23,11 +27,17 @@ type Sender interface {
 	SendSMS(ctx context.Context, sms sipgate.SMS) error
 }
 
-// Ledger remembers which messages were delivered; *ledger.Ledger is the
-// real one.
+// Ledger remembers what was delivered and counts sends against limits;
+// *ledger.Ledger is the real one.
 type Ledger interface {
 	Delivered(key string) (bool, error)
 	Record(key string) error
+	MarkPaged(number string, alerts []string) error
+	Take(number string, perRecipient []ledger.Window, budget ledger.Window, force bool) (time.Time, bool, error)
+	Refund(number string, at time.Time) error
+	Suppress(number, contact string, alerts int, url string) error
+	Pending() (map[string]ledger.Suppressed, error)
+	Digested(number string, covered ledger.Suppressed) error
 }
 
 // Message is one SMS to one recipient.
@@ -39,6 +49,19 @@ type Message struct {
 	Contact string // for logs and metrics, never the number
 	Number  string
 	Text    string
+	// Encoding and Segments are what the text costs, for metrics.
+	Encoding string
+	Segments int
+	// Severity ranks the message, 0 most severe: when limits force a
+	// choice, lower ranks go first.
+	Severity int
+	// Alerts is how many alerts the message tells of, for digests.
+	Alerts int
+	// Paged are the firing alerts to remember as paged once accepted.
+	Paged []string
+	// ExternalURL is the Alertmanager to point a digest to.
+	ExternalURL  string
+	BypassLimits bool
 }
 
 // Options are a Deliverer's dependencies and tuning.
@@ -52,6 +75,11 @@ type Options struct {
 	// InitialBackoff and MaxBackoff shape the exponential backoff between
 	// retries of one SMS; zero means 250ms and 5s.
 	InitialBackoff, MaxBackoff time.Duration
+	// PerRecipient and Budget are the flood limits; see ledger.Take.
+	PerRecipient []ledger.Window
+	Budget       ledger.Window
+	// Location is the time zone of the times in digests.
+	Location *time.Location
 }
 
 // Deliverer sends messages; safe for concurrent use.
@@ -76,6 +104,9 @@ func New(o Options) *Deliverer {
 	if o.MaxBackoff <= 0 {
 		o.MaxBackoff = 5 * time.Second
 	}
+	if o.Location == nil {
+		o.Location = time.Local
+	}
 	return &Deliverer{o: o, inflight: map[string]chan struct{}{}}
 }
 
@@ -96,19 +127,29 @@ func (e *RetryableError) Unwrap() error { return e.Err }
 func (e *RetryableError) Temporary() bool { return true }
 
 // Deliver sends every message and waits for all. It returns nil when each
-// was accepted, already delivered before, or failed permanently (logged and
-// counted: a retry cannot fix it), and a *RetryableError otherwise.
+// was accepted, already delivered before, suppressed by a limit (owed in a
+// digest), or failed permanently (logged and counted: a retry cannot fix
+// it), and a *RetryableError otherwise.
 func (d *Deliverer) Deliver(ctx context.Context, msgs []Message) error {
+	msgs = slices.Clone(msgs)
+	slices.SortStableFunc(msgs, func(a, b Message) int { return a.Severity - b.Severity })
 	errs := make([]error, len(msgs))
 	sem := make(chan struct{}, d.o.Concurrency)
 	var wg sync.WaitGroup
+	// Sends run concurrently, but each takes its turn at the limits in
+	// severity order: turn[i] closes once message i was counted.
+	turn := make([]chan struct{}, len(msgs)+1)
+	for i := range turn {
+		turn[i] = make(chan struct{})
+	}
+	close(turn[0])
 	for i, m := range msgs {
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			errs[i] = d.deliver(ctx, m)
+			errs[i] = d.deliver(ctx, m, turn[i], turn[i+1])
 		}()
 	}
 	wg.Wait()
@@ -130,14 +171,24 @@ func (d *Deliverer) Deliver(ctx context.Context, msgs []Message) error {
 }
 
 // deliver sends one message and returns an error only when a retry of the
-// whole notification may help.
-func (d *Deliverer) deliver(ctx context.Context, m Message) error {
+// whole notification may help. It waits for myTurn before counting against
+// the limits and closes done once it did or never will.
+func (d *Deliverer) deliver(ctx context.Context, m Message, myTurn <-chan struct{}, done chan<- struct{}) error {
 	log := d.o.Logger.With("route", m.Route, "contact", m.Contact, "number", phone.Mask(m.Number))
-	result, err := d.deliverOnce(ctx, m)
+	var once sync.Once
+	// The turn passes on only in order, whether or not this message
+	// counted against the limits.
+	passTurn := func() { once.Do(func() { <-myTurn; close(done) }) }
+	defer passTurn()
+	result, err := d.deliverOnce(ctx, m, func() { <-myTurn }, passTurn)
 	d.o.Metrics.SMSSent.WithLabelValues(m.Route, result).Inc()
 	switch result {
 	case metrics.ResultAccepted:
-		log.Info("sms accepted")
+		d.o.Metrics.Segments.WithLabelValues(m.Route, m.Encoding).Add(float64(m.Segments))
+		log.Info("sms accepted", "segments", m.Segments)
+	case metrics.ResultSuppressed:
+		d.o.Metrics.AlertsSuppressed.WithLabelValues(m.Route).Add(float64(m.Alerts))
+		log.Warn("sms suppressed by a limit, owed in a digest", "alerts", m.Alerts)
 	case metrics.ResultDeduplicated:
 		log.Info("sms already delivered for this notification, not sent again")
 	case metrics.ResultFailedPermanent:
@@ -150,7 +201,7 @@ func (d *Deliverer) deliver(ctx context.Context, m Message) error {
 	return nil
 }
 
-func (d *Deliverer) deliverOnce(ctx context.Context, m Message) (result string, err error) {
+func (d *Deliverer) deliverOnce(ctx context.Context, m Message, waitTurn, passTurn func()) (result string, err error) {
 	release, err := d.claim(ctx, m.Key)
 	if err != nil {
 		return metrics.ResultFailedRetryable, err
@@ -164,18 +215,97 @@ func (d *Deliverer) deliverOnce(ctx context.Context, m Message) (result string, 
 	if delivered {
 		return metrics.ResultDeduplicated, nil
 	}
-	if err := d.send(ctx, m); err != nil {
+	waitTurn()
+	at, allowed, err := d.o.Ledger.Take(m.Number, d.o.PerRecipient, d.o.Budget, m.BypassLimits)
+	passTurn()
+	if err != nil {
+		return metrics.ResultFailedRetryable, err
+	}
+	if !allowed {
+		if err := d.o.Ledger.Suppress(m.Number, m.Contact, m.Alerts, m.ExternalURL); err != nil {
+			return metrics.ResultFailedRetryable, err
+		}
+		// Handled: a retry of the notification must not count it twice.
+		d.record(m)
+		return metrics.ResultSuppressed, nil
+	}
+	if err := d.send(ctx, m.Number, m.Text, m.Route, m.Contact); err != nil {
+		if rerr := d.o.Ledger.Refund(m.Number, at); rerr != nil {
+			d.o.Logger.Error("refund a failed send to the limits", "route", m.Route, "contact", m.Contact, "err", rerr)
+		}
 		if permanent(err) {
 			return metrics.ResultFailedPermanent, err
 		}
 		return metrics.ResultFailedRetryable, err
 	}
-	if err := d.o.Ledger.Record(m.Key); err != nil {
-		// The SMS is out: report it as such. Only a retry of this very
-		// notification could now page the recipient twice.
-		d.o.Logger.Error("sms accepted but not recorded in the ledger", "route", m.Route, "contact", m.Contact, "err", err)
-	}
+	d.record(m)
 	return metrics.ResultAccepted, nil
+}
+
+// record notes a handled message in the ledger. Failing that only risks a
+// second SMS on a retry of this very notification: logged, not returned.
+func (d *Deliverer) record(m Message) {
+	if err := d.o.Ledger.Record(m.Key); err != nil {
+		d.o.Logger.Error("sms handled but not recorded in the ledger", "route", m.Route, "contact", m.Contact, "err", err)
+	}
+	if err := d.o.Ledger.MarkPaged(m.Number, m.Paged); err != nil {
+		d.o.Logger.Error("sms handled but its alerts not recorded as paged", "route", m.Route, "contact", m.Contact, "err", err)
+	}
+}
+
+// SendDigests sends each recipient whose limits allow it again one SMS
+// that says how many alerts were suppressed since when. It is called
+// periodically; a digest that fails stays owed for the next call.
+func (d *Deliverer) SendDigests(ctx context.Context) error {
+	pending, err := d.o.Ledger.Pending()
+	if err != nil {
+		return err
+	}
+	for _, number := range slices.Sorted(maps.Keys(pending)) {
+		s := pending[number]
+		log := d.o.Logger.With("contact", s.Contact, "number", phone.Mask(number))
+		at, allowed, err := d.o.Ledger.Take(number, d.o.PerRecipient, d.o.Budget, false)
+		if err != nil {
+			return err
+		}
+		if !allowed {
+			continue
+		}
+		fit := sms.Fit(d.digestText(s), sms.Budget{MaxSegments: 1, GSM7Only: true})
+		if err := d.send(ctx, number, fit.Text, "digest", s.Contact); err != nil {
+			d.o.Metrics.Digests.WithLabelValues(metrics.ResultFailedRetryable).Inc()
+			log.Warn("digest not sent, will try again", "err", err)
+			if rerr := d.o.Ledger.Refund(number, at); rerr != nil {
+				log.Error("refund a failed digest to the limits", "err", rerr)
+			}
+			continue
+		}
+		d.o.Metrics.Digests.WithLabelValues(metrics.ResultAccepted).Inc()
+		log.Info("digest sent", "alerts", s.Alerts, "since", s.Since)
+		if err := d.o.Ledger.Digested(number, s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// digestText is the SMS a recipient gets once a limit lets them have one
+// again: "12 more alerts suppressed since 03:12, see http://am:9093".
+func (d *Deliverer) digestText(s ledger.Suppressed) string {
+	since := s.Since.In(d.o.Location)
+	now := time.Now().In(d.o.Location)
+	layout := "15:04"
+	if since.YearDay() != now.YearDay() || since.Year() != now.Year() {
+		layout = "Jan 2 15:04"
+	}
+	text := fmt.Sprintf("%d more alerts suppressed since %s", s.Alerts, since.Format(layout))
+	if s.Alerts == 1 {
+		text = fmt.Sprintf("1 more alert suppressed since %s", since.Format(layout))
+	}
+	if s.URL != "" {
+		text += ", see " + sms.Shorten(s.URL)
+	}
+	return text
 }
 
 // claim waits until no other request is sending the same key and marks it
@@ -207,8 +337,8 @@ func (d *Deliverer) claim(ctx context.Context, key string) (release func(), err 
 // send calls the sender, retrying temporary failures with exponential
 // backoff and jitter, honouring Retry-After, and giving up early when the
 // next wait would pass the context's deadline.
-func (d *Deliverer) send(ctx context.Context, m Message) error {
-	sms := sipgate.SMS{Recipient: m.Number, Message: m.Text}
+func (d *Deliverer) send(ctx context.Context, number, text, route, contact string) error {
+	sms := sipgate.SMS{Recipient: number, Message: text}
 	for attempt := 0; ; attempt++ {
 		err := d.o.Sender.SendSMS(ctx, sms)
 		if err == nil || permanent(err) || ctx.Err() != nil {
@@ -223,7 +353,7 @@ func (d *Deliverer) send(ctx context.Context, m Message) error {
 			return fmt.Errorf("%w (no time left for a retry in %s)", err, wait.Round(time.Millisecond))
 		}
 		d.o.Metrics.Retries.WithLabelValues(reason(err)).Inc()
-		d.o.Logger.Debug("retrying sms", "route", m.Route, "contact", m.Contact, "attempt", attempt+1, "wait", wait, "err", err)
+		d.o.Logger.Debug("retrying sms", "route", route, "contact", contact, "attempt", attempt+1, "wait", wait, "err", err)
 		t := time.NewTimer(wait)
 		select {
 		case <-t.C:

@@ -3,9 +3,11 @@ package delivery
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"path/filepath"
+	"regexp"
 	"sync"
 	"testing"
 	"time"
@@ -23,13 +25,16 @@ type fixture struct {
 	fake    *sipgatetest.Server
 	metrics *metrics.Metrics
 	d       *Deliverer
+	ledger  *ledger.Ledger
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t *testing.T, limits ...ledger.Window) *fixture {
 	t.Helper()
 	fake := sipgatetest.NewServer("token-1", "secret")
 	t.Cleanup(fake.Close)
-	led, err := ledger.Open(filepath.Join(t.TempDir(), "ledger.db"), 10*time.Minute)
+	led, err := ledger.Open(filepath.Join(t.TempDir(), "ledger.db"), ledger.Options{
+		DedupWindow: 10 * time.Minute, PagedRetention: time.Hour, SendsRetention: 24 * time.Hour,
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,8 +49,10 @@ func newFixture(t *testing.T) *fixture {
 		Concurrency:    4,
 		InitialBackoff: time.Millisecond,
 		MaxBackoff:     10 * time.Millisecond,
+		PerRecipient:   limits,
+		Location:       time.UTC,
 	})
-	return &fixture{fake: fake, metrics: m, d: d}
+	return &fixture{fake: fake, metrics: m, d: d, ledger: led}
 }
 
 func (f *fixture) count(route, result string) int {
@@ -55,7 +62,7 @@ func (f *fixture) count(route, result string) int {
 func msgs(key string, numbers ...string) []Message {
 	var out []Message
 	for _, n := range numbers {
-		out = append(out, Message{Key: key + "/" + n, Route: "r", Contact: "c" + n[len(n)-1:], Number: n, Text: "FIRING 1 Test"})
+		out = append(out, Message{Key: key + "/" + n, Route: "r", Contact: "c" + n[len(n)-1:], Number: n, Text: "FIRING 1 Test", Alerts: 1, ExternalURL: "http://am:9093"})
 	}
 	return out
 }
@@ -164,5 +171,81 @@ func TestConcurrentDuplicatesSendOnce(t *testing.T) {
 	}
 	if got := len(f.fake.Messages()); got != 2 {
 		t.Errorf("accepted %d SMS for 10 concurrent duplicates to 2 people, want 2", got)
+	}
+}
+
+func TestLimitsSuppressLeastSevereAndOweADigest(t *testing.T) {
+	f := newFixture(t, ledger.Window{Max: 2, Per: time.Hour})
+	ctx := context.Background()
+	var batch []Message
+	for i, sev := range []int{3, 0, 2, 1} {
+		batch = append(batch, Message{
+			Key: fmt.Sprintf("n%d", i), Route: "r", Contact: "alice", Number: "+4915100000001",
+			Text: fmt.Sprintf("severity %d", sev), Severity: sev, Alerts: 5, ExternalURL: "http://am:9093",
+		})
+	}
+	if err := f.d.Deliver(ctx, batch); err != nil {
+		t.Fatalf("suppression must answer success, got %v", err)
+	}
+	var texts []string
+	for _, m := range f.fake.Messages() {
+		texts = append(texts, m.Message)
+	}
+	if fmt.Sprint(texts) != "[severity 0 severity 1]" {
+		t.Errorf("sent %q, want the two most severe", texts)
+	}
+	if got := testutil.ToFloat64(f.metrics.AlertsSuppressed.WithLabelValues("r")); got != 10 {
+		t.Errorf("alerts_suppressed_total = %v, want 10", got)
+	}
+	// A retry of the same messages counts nothing twice.
+	if err := f.d.Deliver(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	if got := testutil.ToFloat64(f.metrics.AlertsSuppressed.WithLabelValues("r")); got != 10 {
+		t.Errorf("after a retry: alerts_suppressed_total = %v, want 10", got)
+	}
+	// A bypassing message goes out anyway.
+	if err := f.d.Deliver(ctx, []Message{{Key: "crit", Route: "crit", Contact: "alice", Number: "+4915100000001", Text: "bypass", BypassLimits: true}}); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(f.fake.Messages()); n != 3 {
+		t.Fatalf("accepted %d, want 3 with the bypassing one", n)
+	}
+
+	// The window is still full: no digest yet.
+	if err := f.d.SendDigests(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(f.fake.Messages()); n != 3 {
+		t.Fatalf("digest sent while the limit is reached")
+	}
+	pending, err := f.ledger.Pending()
+	if err != nil || pending["+4915100000001"].Alerts != 10 {
+		t.Fatalf("pending = %+v, %v; want 10 alerts owed", pending, err)
+	}
+}
+
+func TestDigestWhenWindowOpens(t *testing.T) {
+	f := newFixture(t, ledger.Window{Max: 1, Per: 300 * time.Millisecond})
+	ctx := context.Background()
+	if err := f.d.Deliver(ctx, append(msgs("a", "+4915100000001"), msgs("b", "+4915100000001")...)); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(f.fake.Messages()); n != 1 {
+		t.Fatalf("accepted %d, want 1", n)
+	}
+	time.Sleep(350 * time.Millisecond)
+	if err := f.d.SendDigests(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got := f.fake.Messages()
+	if len(got) != 2 || !regexp.MustCompile(`^1 more alert suppressed since \d\d:\d\d, see http://am:9093$`).MatchString(got[1].Message) {
+		t.Fatalf("messages = %+v, want a digest second", got)
+	}
+	if c := testutil.ToFloat64(f.metrics.Digests.WithLabelValues(metrics.ResultAccepted)); c != 1 {
+		t.Errorf("digests_total{accepted} = %v", c)
+	}
+	if pending, _ := f.ledger.Pending(); len(pending) != 0 {
+		t.Errorf("digest still pending: %+v", pending)
 	}
 }

@@ -1,10 +1,14 @@
-// Package ledger remembers, across restarts, which recipient was already
-// paged for which notification, so that a notification Alertmanager retries
-// or that both replicas of an HA pair send pages nobody twice.
+// Package ledger is the service's memory across restarts: which recipient
+// was already paged for which notification (so a retried or HA-duplicated
+// notification pages nobody twice), which alerts reached whom, how many SMS
+// each person got lately (so limits survive a restart), and what a limit
+// suppressed.
 package ledger
 
 import (
+	"bytes"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -14,20 +18,37 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-var bucket = []byte("delivered")
+var (
+	bucketDelivered  = []byte("delivered")
+	bucketPaged      = []byte("paged")
+	bucketSends      = []byte("sends")      // number 0 time -> nothing
+	bucketSendsByAge = []byte("sends_time") // time number -> nothing
+	bucketSuppressed = []byte("suppressed") // number -> Suppressed
+	buckets          = [][]byte{bucketDelivered, bucketPaged, bucketSends, bucketSendsByAge, bucketSuppressed}
+)
 
-// Ledger is a persistent set of delivery keys that expire after a window.
-// It is safe for concurrent use.
-type Ledger struct {
-	db     *bolt.DB
-	window time.Duration
-	now    func() time.Time
+// Options say how long the ledger remembers what.
+type Options struct {
+	// DedupWindow is how long a delivery counts as done. It must stay below
+	// Alertmanager's repeat_interval, or deliberate repeats are swallowed.
+	DedupWindow time.Duration
+	// PagedRetention is how long the ledger remembers which alerts reached
+	// whom, for sending resolved alerts only to those paged.
+	PagedRetention time.Duration
+	// SendsRetention is how long sends are kept for rate limits: at least
+	// the longest limit window.
+	SendsRetention time.Duration
 }
 
-// Open opens or creates the ledger file at path. Entries older than window
-// count as absent: the window must stay below Alertmanager's
-// repeat_interval, or deliberate repeats would be swallowed.
-func Open(path string, window time.Duration) (*Ledger, error) {
+// Ledger is safe for concurrent use.
+type Ledger struct {
+	db  *bolt.DB
+	o   Options
+	now func() time.Time
+}
+
+// Open opens or creates the ledger file at path.
+func Open(path string, o Options) (*Ledger, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, fmt.Errorf("open ledger %s: %w", path, err)
 	}
@@ -41,55 +62,280 @@ func Open(path string, window time.Duration) (*Ledger, error) {
 		return nil, fmt.Errorf("open ledger %s: %w", path, err)
 	}
 	if err := db.Update(func(tx *bolt.Tx) error {
-		_, err := tx.CreateBucketIfNotExists(bucket)
-		return err
+		for _, b := range buckets {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
 	}); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open ledger %s: %w", path, err)
 	}
-	return &Ledger{db: db, window: window, now: time.Now}, nil
+	return &Ledger{db: db, o: o, now: time.Now}, nil
 }
 
-// Delivered reports whether key was recorded within the window.
+func encodeTime(t time.Time) []byte {
+	return binary.BigEndian.AppendUint64(nil, uint64(t.UnixNano()))
+}
+
+func decodeTime(b []byte) time.Time {
+	if len(b) != 8 {
+		return time.Time{}
+	}
+	return time.Unix(0, int64(binary.BigEndian.Uint64(b)))
+}
+
+// within reports whether the time stored in v lies within d before now.
+func (l *Ledger) within(v []byte, d time.Duration) bool {
+	at := decodeTime(v)
+	return !at.IsZero() && l.now().Sub(at) < d
+}
+
+// Delivered reports whether key was recorded within the dedup window.
 func (l *Ledger) Delivered(key string) (bool, error) {
-	var at time.Time
+	var ok bool
 	err := l.db.View(func(tx *bolt.Tx) error {
-		if v := tx.Bucket(bucket).Get([]byte(key)); len(v) == 8 {
-			at = time.Unix(0, int64(binary.BigEndian.Uint64(v)))
-		}
+		ok = l.within(tx.Bucket(bucketDelivered).Get([]byte(key)), l.o.DedupWindow)
 		return nil
 	})
 	if err != nil {
 		return false, fmt.Errorf("ledger lookup: %w", err)
 	}
-	return !at.IsZero() && l.now().Sub(at) < l.window, nil
+	return ok, nil
 }
 
 // Record notes that key was delivered now. It is synced to disk before it
 // returns, so a crash right after a send does not forget it.
 func (l *Ledger) Record(key string) error {
-	v := binary.BigEndian.AppendUint64(nil, uint64(l.now().UnixNano()))
 	if err := l.db.Update(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucket).Put([]byte(key), v)
+		return tx.Bucket(bucketDelivered).Put([]byte(key), encodeTime(l.now()))
 	}); err != nil {
 		return fmt.Errorf("ledger record: %w", err)
 	}
 	return nil
 }
 
-// Purge deletes the entries that have expired and returns how many.
+func pagedKey(number, alert string) []byte {
+	return []byte(number + "\x00" + alert)
+}
+
+// MarkPaged notes that the firing alerts (opaque ids) reached number.
+func (l *Ledger) MarkPaged(number string, alerts []string) error {
+	if len(alerts) == 0 {
+		return nil
+	}
+	now := encodeTime(l.now())
+	if err := l.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketPaged)
+		for _, a := range alerts {
+			if err := b.Put(pagedKey(number, a), now); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		return fmt.Errorf("ledger mark paged: %w", err)
+	}
+	return nil
+}
+
+// WasPaged reports whether the alert's firing SMS reached number.
+func (l *Ledger) WasPaged(number, alert string) (bool, error) {
+	var ok bool
+	err := l.db.View(func(tx *bolt.Tx) error {
+		ok = l.within(tx.Bucket(bucketPaged).Get(pagedKey(number, alert)), l.o.PagedRetention)
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("ledger lookup paged: %w", err)
+	}
+	return ok, nil
+}
+
+// Window is a most number of SMS in a sliding period; Max 0 is no limit.
+type Window struct {
+	Max int
+	Per time.Duration
+}
+
+func sendKey(number string, at []byte) []byte {
+	return append([]byte(number+"\x00"), at...)
+}
+
+func sendByAgeKey(number string, at []byte) []byte {
+	return append(append([]byte(nil), at...), number...)
+}
+
+// Take counts an SMS to number against the limits: when every per-recipient
+// window and the budget (all recipients together) allow one more, or force
+// is set, the send is recorded and Take returns true and the time to give
+// back with Refund should the send fail. Check and record happen in one
+// transaction, so concurrent sends cannot overrun a limit.
+func (l *Ledger) Take(number string, perRecipient []Window, budget Window, force bool) (at time.Time, ok bool, err error) {
+	now := l.now()
+	err = l.db.Update(func(tx *bolt.Tx) error {
+		sends, byAge := tx.Bucket(bucketSends), tx.Bucket(bucketSendsByAge)
+		if !force {
+			for _, w := range perRecipient {
+				if w.Max > 0 && countSince(sends.Cursor(), []byte(number+"\x00"), now.Add(-w.Per)) >= w.Max {
+					return nil
+				}
+			}
+			if budget.Max > 0 && countSince(byAge.Cursor(), nil, now.Add(-budget.Per)) >= budget.Max {
+				return nil
+			}
+		}
+		// Nanosecond keys collide only for sends to one number within the
+		// same nanosecond; move on until the key is free.
+		for sends.Get(sendKey(number, encodeTime(now))) != nil {
+			now = now.Add(time.Nanosecond)
+		}
+		t := encodeTime(now)
+		if err := sends.Put(sendKey(number, t), nil); err != nil {
+			return err
+		}
+		ok = true
+		return byAge.Put(sendByAgeKey(number, t), nil)
+	})
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("ledger take: %w", err)
+	}
+	return now, ok, nil
+}
+
+// countSince counts the keys below prefix whose 8 time bytes right after
+// the prefix are after since.
+func countSince(c *bolt.Cursor, prefix []byte, since time.Time) int {
+	n := 0
+	for k, _ := c.Seek(append(append([]byte(nil), prefix...), encodeTime(since.Add(time.Nanosecond))...)); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		n++
+	}
+	return n
+}
+
+// Refund gives back a send that Take counted but that failed.
+func (l *Ledger) Refund(number string, at time.Time) error {
+	t := encodeTime(at)
+	if err := l.db.Update(func(tx *bolt.Tx) error {
+		if err := tx.Bucket(bucketSends).Delete(sendKey(number, t)); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketSendsByAge).Delete(sendByAgeKey(number, t))
+	}); err != nil {
+		return fmt.Errorf("ledger refund: %w", err)
+	}
+	return nil
+}
+
+// Suppressed is what limits kept from one recipient since the last digest.
+type Suppressed struct {
+	Contact string    `json:"contact"`
+	Alerts  int       `json:"alerts"`
+	Since   time.Time `json:"since"`
+	// URL is where to look: the Alertmanager of the latest suppressed SMS.
+	URL string `json:"url"`
+}
+
+// Suppress adds alerts that a limit kept from number to its digest.
+func (l *Ledger) Suppress(number, contact string, alerts int, url string) error {
+	if err := l.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketSuppressed)
+		s := Suppressed{Since: l.now()}
+		if v := b.Get([]byte(number)); v != nil {
+			if err := json.Unmarshal(v, &s); err != nil {
+				return err
+			}
+		}
+		s.Contact, s.Alerts, s.URL = contact, s.Alerts+alerts, url
+		v, err := json.Marshal(s)
+		if err != nil {
+			return err
+		}
+		return b.Put([]byte(number), v)
+	}); err != nil {
+		return fmt.Errorf("ledger suppress: %w", err)
+	}
+	return nil
+}
+
+// Pending returns the digests owed, by number.
+func (l *Ledger) Pending() (map[string]Suppressed, error) {
+	out := map[string]Suppressed{}
+	err := l.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketSuppressed).ForEach(func(k, v []byte) error {
+			var s Suppressed
+			if err := json.Unmarshal(v, &s); err != nil {
+				return fmt.Errorf("suppressed entry: %w", err)
+			}
+			out[string(k)] = s
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("ledger pending digests: %w", err)
+	}
+	return out, nil
+}
+
+// Digested removes what a sent digest covered; alerts suppressed after
+// the digest was composed stay for the next one.
+func (l *Ledger) Digested(number string, covered Suppressed) error {
+	if err := l.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketSuppressed)
+		var s Suppressed
+		if v := b.Get([]byte(number)); v != nil {
+			if err := json.Unmarshal(v, &s); err != nil {
+				return err
+			}
+		}
+		if s.Alerts <= covered.Alerts {
+			return b.Delete([]byte(number))
+		}
+		s.Alerts -= covered.Alerts
+		s.Since = l.now()
+		v, err := json.Marshal(s)
+		if err != nil {
+			return err
+		}
+		return b.Put([]byte(number), v)
+	}); err != nil {
+		return fmt.Errorf("ledger digested: %w", err)
+	}
+	return nil
+}
+
+// Purge deletes what is past its retention and returns how many entries.
 func (l *Ledger) Purge() (int, error) {
-	cutoff := l.now().Add(-l.window).UnixNano()
+	now := l.now()
 	n := 0
 	err := l.db.Update(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bucket).Cursor()
-		for k, v := c.First(); k != nil; k, v = c.Next() {
-			if len(v) != 8 || int64(binary.BigEndian.Uint64(v)) < cutoff {
-				if err := c.Delete(); err != nil {
-					return err
+		for _, b := range []struct {
+			name []byte
+			keep time.Duration
+		}{{bucketDelivered, l.o.DedupWindow}, {bucketPaged, l.o.PagedRetention}} {
+			c := tx.Bucket(b.name).Cursor()
+			for k, v := c.First(); k != nil; k, v = c.Next() {
+				if !l.within(v, b.keep) {
+					if err := c.Delete(); err != nil {
+						return err
+					}
+					n++
 				}
-				n++
 			}
+		}
+		// Sends by age are sorted by time: delete from the start.
+		cutoff := encodeTime(now.Add(-l.o.SendsRetention))
+		sends := tx.Bucket(bucketSends)
+		c := tx.Bucket(bucketSendsByAge).Cursor()
+		for k, _ := c.First(); k != nil && len(k) >= 8 && bytes.Compare(k[:8], cutoff) < 0; k, _ = c.First() {
+			if err := sends.Delete(sendKey(string(k[8:]), k[:8])); err != nil {
+				return err
+			}
+			if err := c.Delete(); err != nil {
+				return err
+			}
+			n++
 		}
 		return nil
 	})
@@ -99,13 +345,14 @@ func (l *Ledger) Purge() (int, error) {
 	return n, nil
 }
 
-// Len returns the number of entries, expired ones not yet purged included.
+// Len returns the number of delivery entries, expired ones not yet purged
+// included.
 func (l *Ledger) Len() int {
 	n := 0
 	// A failed read transaction of an open database only happens when it
 	// was closed; reporting 0 then is right.
 	_ = l.db.View(func(tx *bolt.Tx) error {
-		n = tx.Bucket(bucket).Stats().KeyN
+		n = tx.Bucket(bucketDelivered).Stats().KeyN
 		return nil
 	})
 	return n

@@ -9,7 +9,7 @@ import (
 
 func open(t *testing.T, path string, now *time.Time) *Ledger {
 	t.Helper()
-	l, err := Open(path, 10*time.Minute)
+	l, err := Open(path, Options{DedupWindow: 10 * time.Minute, PagedRetention: time.Hour, SendsRetention: 24 * time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +68,7 @@ func TestPurgeDeletesOnlyExpired(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n != 2 || l.Len() != 1 {
+	if n != 2 || l.Len() != 1 { // the deliveries a and b
 		t.Fatalf("Purge removed %d, %d left; want 2 removed, 1 left", n, l.Len())
 	}
 	if ok, _ := l.Delivered("c"); !ok {
@@ -81,8 +81,133 @@ func TestOpenLockedFileFailsClearly(t *testing.T) {
 	now := time.Now()
 	l := open(t, path, &now)
 	defer l.Close()
-	_, err := Open(path, time.Minute)
+	_, err := Open(path, Options{})
 	if err == nil || !strings.Contains(err.Error(), "locked") || !strings.Contains(err.Error(), path) {
 		t.Fatalf("second Open: err = %v, want a locked-file error naming the path", err)
+	}
+}
+
+func TestPaged(t *testing.T) {
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	l := open(t, filepath.Join(t.TempDir(), "ledger.db"), &now)
+	defer l.Close()
+	if err := l.MarkPaged("+491", []string{"fp1|1", "fp2|1"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		number, alert string
+		want          bool
+	}{{"+491", "fp1|1", true}, {"+491", "fp2|1", true}, {"+492", "fp1|1", false}, {"+491", "fp1|2", false}} {
+		if got, err := l.WasPaged(tc.number, tc.alert); err != nil || got != tc.want {
+			t.Errorf("WasPaged(%s, %s) = %v, %v; want %v", tc.number, tc.alert, got, err, tc.want)
+		}
+	}
+	now = now.Add(time.Hour)
+	if got, _ := l.WasPaged("+491", "fp1|1"); got {
+		t.Error("paged alert remembered past its retention")
+	}
+}
+
+func TestTakeEnforcesWindowsAndBudget(t *testing.T) {
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	path := filepath.Join(t.TempDir(), "ledger.db")
+	l := open(t, path, &now)
+	perRecipient := []Window{{Max: 2, Per: 10 * time.Minute}, {Max: 3, Per: time.Hour}}
+	budget := Window{Max: 4, Per: 24 * time.Hour}
+	take := func(number string, force bool) bool {
+		t.Helper()
+		_, ok, err := l.Take(number, perRecipient, budget, force)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	if !take("+491", false) || !take("+491", false) {
+		t.Fatal("first two sends refused")
+	}
+	if take("+491", false) {
+		t.Fatal("third send within 10m allowed")
+	}
+	now = now.Add(10 * time.Minute)
+	if !take("+491", false) {
+		t.Fatal("send after the 10m window refused")
+	}
+	now = now.Add(10 * time.Minute)
+	if take("+491", false) {
+		t.Fatal("fourth send within the hour allowed")
+	}
+	if !take("+491", true) {
+		t.Fatal("forced send refused")
+	}
+	// The budget counts all recipients: 4 sends so far, including the forced one.
+	if take("+492", false) {
+		t.Fatal("send over the budget allowed")
+	}
+
+	// Refund gives a failed send back; limits survive a restart.
+	at, ok, err := l.Take("+493", nil, Window{}, false)
+	if err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	if err := l.Refund("+493", at); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l = open(t, path, &now)
+	defer l.Close()
+	if take("+492", false) {
+		t.Fatal("budget forgotten across restart")
+	}
+	now = now.Add(24 * time.Hour)
+	if !take("+492", false) {
+		t.Fatal("budget still exhausted a day later")
+	}
+	n, err := l.Purge()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 3 {
+		t.Errorf("purged %d sends, want the 3 older than a day", n)
+	}
+}
+
+func TestSuppressAndDigest(t *testing.T) {
+	now := time.Date(2026, 11, 25, 3, 12, 0, 0, time.UTC)
+	l := open(t, filepath.Join(t.TempDir(), "ledger.db"), &now)
+	defer l.Close()
+	if err := l.Suppress("+491", "alice", 3, "http://am-1"); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(time.Minute)
+	if err := l.Suppress("+491", "alice", 2, "http://am-2"); err != nil {
+		t.Fatal(err)
+	}
+	pending, err := l.Pending()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := pending["+491"]
+	want := Suppressed{Contact: "alice", Alerts: 5, Since: time.Date(2026, 11, 25, 3, 12, 0, 0, time.UTC), URL: "http://am-2"}
+	if len(pending) != 1 || !got.Since.Equal(want.Since) || got.Alerts != want.Alerts || got.URL != want.URL || got.Contact != want.Contact {
+		t.Fatalf("pending = %+v, want %+v", pending, want)
+	}
+	// One more is suppressed while the digest of five is being sent.
+	if err := l.Suppress("+491", "alice", 1, "http://am-2"); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Digested("+491", got); err != nil {
+		t.Fatal(err)
+	}
+	pending, _ = l.Pending()
+	if pending["+491"].Alerts != 1 {
+		t.Fatalf("after the digest: pending = %+v, want 1 alert left", pending)
+	}
+	if err := l.Digested("+491", pending["+491"]); err != nil {
+		t.Fatal(err)
+	}
+	if pending, _ = l.Pending(); len(pending) != 0 {
+		t.Fatalf("pending = %+v, want none", pending)
 	}
 }

@@ -13,6 +13,9 @@ const (
 	ResultDeduplicated    = "deduplicated"
 	ResultFailedPermanent = "failed_permanent"
 	ResultFailedRetryable = "failed_retryable"
+	// ResultSuppressed is an SMS a flood limit held back; its alerts are
+	// owed to the recipient in a digest.
+	ResultSuppressed = "suppressed"
 )
 
 // Metrics are the service's own metrics. Labels hold route and contact
@@ -24,6 +27,11 @@ type Metrics struct {
 	SipgateDuration  *prometheus.HistogramVec
 	Retries          *prometheus.CounterVec
 	TemplateErrors   *prometheus.CounterVec
+	Segments         *prometheus.CounterVec
+	Truncated        *prometheus.CounterVec
+	Transliterated   *prometheus.CounterVec
+	AlertsSuppressed *prometheus.CounterVec
+	Digests          *prometheus.CounterVec
 }
 
 // New creates the metrics and registers them with reg.
@@ -42,7 +50,7 @@ func New(reg prometheus.Registerer) *Metrics {
 		SMSSent: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace,
 			Name:      "sms_total",
-			Help:      "SMS handled, by route and result (accepted, deduplicated, failed_permanent, failed_retryable).",
+			Help:      "SMS handled, by route and result (accepted, deduplicated, suppressed, failed_permanent, failed_retryable).",
 		}, []string{"route", "result"}),
 		SipgateDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: namespace,
@@ -60,7 +68,33 @@ func New(reg prometheus.Registerer) *Metrics {
 			Name:      "template_errors_total",
 			Help:      "SMS texts that failed to render, by route.",
 		}, []string{"route"}),
+		Segments: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace,
+			Name:      "sms_segments_total",
+			Help:      "SMS segments accepted by sipgate, the unit sipgate bills, by route and encoding (gsm7, ucs2).",
+		}, []string{"route", "encoding"}),
+		Truncated: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace,
+			Name:      "sms_truncated_total",
+			Help:      "SMS texts shortened to fit their segment budget, by route.",
+		}, []string{"route"}),
+		Transliterated: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace,
+			Name:      "sms_transliterated_total",
+			Help:      "SMS texts whose characters outside GSM-7 were replaced (encoding: gsm7), by route.",
+		}, []string{"route"}),
+		AlertsSuppressed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace,
+			Name:      "alerts_suppressed_total",
+			Help:      "Alerts in SMS that a flood limit held back, owed in a digest, by route.",
+		}, []string{"route"}),
+		Digests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace,
+			Name:      "digests_total",
+			Help:      "Digest SMS about suppressed alerts, by result (accepted, failed_retryable).",
+		}, []string{"result"}),
 	}
-	reg.MustRegister(m.WebhooksReceived, m.AlertsReceived, m.SMSSent, m.SipgateDuration, m.Retries, m.TemplateErrors)
+	reg.MustRegister(m.WebhooksReceived, m.AlertsReceived, m.SMSSent, m.SipgateDuration, m.Retries, m.TemplateErrors,
+		m.Segments, m.Truncated, m.Transliterated, m.AlertsSuppressed, m.Digests)
 	return m
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/delivery"
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/metrics"
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/route"
+	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/sms"
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/receiver"
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/templates"
 )
@@ -28,17 +29,28 @@ type Deliverer interface {
 	Deliver(ctx context.Context, msgs []delivery.Message) error
 }
 
+// PagedLedger knows which firing alerts reached whom.
+type PagedLedger interface {
+	WasPaged(number, alert string) (bool, error)
+}
+
 // Pager implements receiver.Notifier.
 type Pager struct {
 	config    *config.Config
 	deliverer Deliverer
+	paged     PagedLedger
 	metrics   *metrics.Metrics
 	logger    *slog.Logger
+	severity  map[string]int
 }
 
 // New returns a Pager for one immutable config.
-func New(c *config.Config, d Deliverer, m *metrics.Metrics, l *slog.Logger) *Pager {
-	return &Pager{config: c, deliverer: d, metrics: m, logger: l}
+func New(c *config.Config, d Deliverer, paged PagedLedger, m *metrics.Metrics, l *slog.Logger) *Pager {
+	severity := map[string]int{}
+	for i, s := range c.Limits.SeverityOrder {
+		severity[s] = i
+	}
+	return &Pager{config: c, deliverer: d, paged: paged, metrics: m, logger: l, severity: severity}
 }
 
 // Notify routes, renders and delivers the notification.
@@ -53,41 +65,126 @@ func (p *Pager) Notify(ctx context.Context, n *receiver.Notification, pinned str
 		return fmt.Errorf("route notification: %w", err)
 	}
 
-	key := Key(n)
-	msgs := make([]delivery.Message, 0, len(pages))
+	var msgs []delivery.Message
 	for _, page := range pages {
-		text, err := p.render(page, n.Data)
+		alerts, err := p.resolvedFilter(page)
 		if err != nil {
 			return err
 		}
-		msgs = append(msgs, delivery.Message{
-			Key:     key + "/" + page.Recipient.Number,
-			Route:   page.Route.Name,
-			Contact: page.Recipient.Label(),
-			Number:  page.Recipient.Number,
-			Text:    text,
-		})
+		if len(alerts) == 0 {
+			continue
+		}
+		r := page.Route
+		if r.Mode == config.ModePerAlert && (r.SummaryAbove == 0 || len(alerts) <= r.SummaryAbove) {
+			for _, a := range alerts {
+				m, err := p.message(page, n, template.Alerts{a})
+				if err != nil {
+					return err
+				}
+				msgs = append(msgs, m)
+			}
+			continue
+		}
+		m, err := p.message(page, n, alerts)
+		if err != nil {
+			return err
+		}
+		msgs = append(msgs, m)
 	}
 	return p.deliverer.Deliver(ctx, msgs)
 }
 
-// render renders the page's route template. A template that passed the
-// check at load can still fail on real data (an index out of range, say);
-// then the built-in template stands in, because a page must not be lost to
-// a template bug.
-func (p *Pager) render(page route.Page, all *template.Data) (string, error) {
-	data := subset(all, page.Alerts)
-	text, err := p.config.Engine.Render(page.Route.Template, data, page.Route.MaxLength)
-	if err == nil {
-		return text, nil
+// resolvedFilter drops the resolved alerts the route does not send to
+// this recipient.
+func (p *Pager) resolvedFilter(page route.Page) (template.Alerts, error) {
+	switch page.Route.SendResolved {
+	case config.ResolvedNever:
+		return page.Alerts.Firing(), nil
+	case config.ResolvedIfPaged:
+		var out template.Alerts
+		for _, a := range page.Alerts {
+			if a.Status == "resolved" {
+				paged, err := p.paged.WasPaged(page.Recipient.Number, alertID(a))
+				if err != nil {
+					return nil, err
+				}
+				if !paged {
+					continue
+				}
+			}
+			out = append(out, a)
+		}
+		return out, nil
+	default:
+		return page.Alerts, nil
 	}
-	p.metrics.TemplateErrors.WithLabelValues(page.Route.Name).Inc()
-	p.logger.Error("template failed, using the built-in one", "route", page.Route.Name, "err", err)
-	text, err2 := p.config.Engine.Render(templates.DefaultTemplate, data, page.Route.MaxLength)
-	if err2 != nil {
-		return "", fmt.Errorf("render route %s: %w; built-in template: %w", page.Route.Name, err, err2)
+}
+
+// message renders the SMS about alerts for the page's recipient.
+func (p *Pager) message(page route.Page, n *receiver.Notification, alerts template.Alerts) (delivery.Message, error) {
+	fit, err := p.render(page.Route, subset(n.Data, alerts))
+	if err != nil {
+		return delivery.Message{}, err
 	}
-	return text, nil
+	var paged []string
+	severity := len(p.severity)
+	for _, a := range alerts {
+		if a.Status == "firing" {
+			paged = append(paged, alertID(a))
+		}
+		if rank, ok := p.severity[a.Labels["severity"]]; ok && rank < severity {
+			severity = rank
+		}
+	}
+	return delivery.Message{
+		Key:          Key(n, alerts) + "/" + page.Recipient.Number,
+		Route:        page.Route.Name,
+		Contact:      page.Recipient.Label(),
+		Number:       page.Recipient.Number,
+		Text:         fit.Text,
+		Encoding:     fit.Size.Encoding.String(),
+		Segments:     fit.Size.Segments,
+		Severity:     severity,
+		Alerts:       len(alerts),
+		Paged:        paged,
+		ExternalURL:  n.ExternalURL,
+		BypassLimits: page.Route.BypassLimits,
+	}, nil
+}
+
+// render renders the route's template. A template that passed the check
+// at load can still fail on real data (an index out of range, say); then
+// the built-in template stands in, because a page must not be lost to a
+// template bug.
+func (p *Pager) render(r *config.Route, data *template.Data) (sms.Result, error) {
+	budget := sms.Budget{MaxSegments: r.MaxSegments, GSM7Only: r.Encoding == config.EncodingGSM7}
+	fit, err := p.config.Engine.RenderSMS(r.Template, data, budget)
+	if err != nil {
+		p.metrics.TemplateErrors.WithLabelValues(r.Name).Inc()
+		p.logger.Error("template failed, using the built-in one", "route", r.Name, "err", err)
+		var err2 error
+		fit, err2 = p.config.Engine.RenderSMS(templates.DefaultTemplate, data, budget)
+		if err2 != nil {
+			return sms.Result{}, fmt.Errorf("render route %s: %w; built-in template: %w", r.Name, err, err2)
+		}
+	}
+	if fit.Truncated {
+		p.metrics.Truncated.WithLabelValues(r.Name).Inc()
+	}
+	if fit.Transliterated {
+		p.metrics.Transliterated.WithLabelValues(r.Name).Inc()
+	}
+	return fit, nil
+}
+
+// alertID tells one firing of an alert from another.
+func alertID(a template.Alert) string {
+	fp := a.Fingerprint
+	if fp == "" {
+		// Alertmanager always sends one; hand-made posts may not.
+		fp = a.Labels.SortedPairs().String()
+	}
+	return fp + "|" + strconv.FormatInt(a.StartsAt.UnixNano(), 10)
 }
 
 // subset is the notification as one recipient sees it: only their alerts,
@@ -125,14 +222,17 @@ func common(alerts template.Alerts, kv func(template.Alert) template.KV) templat
 	return out
 }
 
-// Key identifies a notification for the ledger. It covers what makes a
-// page: the group, the receiver, and each alert's identity, status and
-// start, so that an alert that fires again later pages again. It leaves out
-// externalURL, so the two replicas of an HA pair produce the same key.
-func Key(n *receiver.Notification) string {
-	alerts := make([]string, len(n.Alerts))
-	for i, a := range n.Alerts {
-		alerts[i] = a.Fingerprint + "|" + a.Status + "|" + strconv.FormatInt(a.StartsAt.UnixNano(), 10)
+// Key identifies the page one recipient gets about alerts of a
+// notification, for the ledger. It covers what makes the page: the group,
+// the receiver, and each alert's identity, status and start, so that an
+// alert that fires again later pages again. It leaves out externalURL, so
+// the two replicas of an HA pair produce the same key, and the alerts of
+// the group that are not in this page, so that a notification which only
+// adds alerts for others does not page this recipient again.
+func Key(n *receiver.Notification, page template.Alerts) string {
+	alerts := make([]string, len(page))
+	for i, a := range page {
+		alerts[i] = alertID(a) + "|" + a.Status
 	}
 	sort.Strings(alerts)
 	h := sha256.New()

@@ -7,9 +7,12 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"reflect"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/prometheus/alertmanager/template"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
@@ -20,6 +23,11 @@ import (
 )
 
 type recorder struct{ msgs []delivery.Message }
+
+// pagedSet is a PagedLedger of number/alert pairs.
+type pagedSet map[string]bool
+
+func (p pagedSet) WasPaged(number, alert string) (bool, error) { return p[number+"/"+alert], nil }
 
 func (r *recorder) Deliver(_ context.Context, msgs []delivery.Message) error {
 	r.msgs = append(r.msgs, msgs...)
@@ -39,7 +47,7 @@ func load(t *testing.T, name string) *receiver.Notification {
 	return &n
 }
 
-func newPager(t *testing.T, cfg string) (*Pager, *recorder, *metrics.Metrics) {
+func newPager(t *testing.T, cfg string, paged ...string) (*Pager, *recorder, *metrics.Metrics) {
 	t.Helper()
 	c, err := config.Parse([]byte(cfg), "test.yml")
 	if err != nil {
@@ -47,7 +55,11 @@ func newPager(t *testing.T, cfg string) (*Pager, *recorder, *metrics.Metrics) {
 	}
 	rec := &recorder{}
 	m := metrics.New(prometheus.NewRegistry())
-	return New(c, rec, m, slog.New(slog.NewTextHandler(io.Discard, nil))), rec, m
+	set := pagedSet{}
+	for _, p := range paged {
+		set[p] = true
+	}
+	return New(c, rec, set, m, slog.New(slog.NewTextHandler(io.Discard, nil))), rec, m
 }
 
 func TestNotifyRendersPerRecipient(t *testing.T) {
@@ -68,17 +80,20 @@ routes:
 	if err := p.Notify(context.Background(), n, ""); err != nil {
 		t.Fatal(err)
 	}
+	ids := []string{alertID(n.Alerts[0]), alertID(n.Alerts[1])}
 	want := []delivery.Message{
-		{Route: "web1", Contact: "alice", Number: "+4915100000001", Text: "FIRING 1 HighErrorRate web-1:8080 critical: Checkout 5xx rate above 5%"},
-		{Route: "all", Contact: "bob", Number: "+4915100000002", Text: "FIRING 2 HighErrorRate web-1:8080,web-2:8080 critical: Checkout 5xx rate above 5%"},
+		{Route: "web1", Contact: "alice", Number: "+4915100000001", Text: "FIRING 1 HighErrorRate critical web-1:8080: Checkout 5xx rate above 5%",
+			Alerts: 1, Paged: ids[:1]},
+		{Route: "all", Contact: "bob", Number: "+4915100000002", Text: "FIRING 2 HighErrorRate critical web-1:8080,web-2:8080: Checkout 5xx rate above 5%",
+			Alerts: 2, Paged: ids},
 	}
 	if len(rec.msgs) != len(want) {
 		t.Fatalf("messages = %+v", rec.msgs)
 	}
 	for i, w := range want {
-		got := rec.msgs[i]
-		w.Key = Key(n) + "/" + w.Number
-		if got != w {
+		w.Key = Key(n, n.Alerts[:w.Alerts]) + "/" + w.Number
+		w.Encoding, w.Segments, w.ExternalURL = "gsm7", 1, "http://vm:9093"
+		if got := rec.msgs[i]; !reflect.DeepEqual(got, w) {
 			t.Errorf("message %d:\n got %+v\nwant %+v", i, got, w)
 		}
 	}
@@ -102,7 +117,7 @@ routes:
 	if err := p.Notify(context.Background(), n, ""); err != nil {
 		t.Fatal(err)
 	}
-	if len(rec.msgs) != 2 || rec.msgs[0].Text != "web-2:8080" || rec.msgs[1].Text != "FIRING 1 HighErrorRate web-1:8080 critical: Checkout 5xx rate above 5%" {
+	if len(rec.msgs) != 2 || rec.msgs[0].Text != "web-2:8080" || rec.msgs[1].Text != "FIRING 1 HighErrorRate critical web-1:8080: Checkout 5xx rate above 5%" {
 		t.Errorf("messages = %+v", rec.msgs)
 	}
 	if got := testutil.ToFloat64(m.TemplateErrors.WithLabelValues("r")); got != 1 {
@@ -127,13 +142,18 @@ routes: [{name: r, matchers: ['severity="page"'], to: ["+4915100000001"]}]
 
 func TestKey(t *testing.T) {
 	base := load(t, "webhook-firing-2-alerts.json")
-	k := Key(base)
+	k := Key(base, base.Alerts)
 
 	replica := load(t, "webhook-firing-2-alerts.json")
 	replica.ExternalURL = "http://am-2:9093"
 	replica.Alerts[0], replica.Alerts[1] = replica.Alerts[1], replica.Alerts[0]
-	if Key(replica) != k {
+	if Key(replica, replica.Alerts) != k {
 		t.Error("HA replica (other externalURL, other order) has another key")
+	}
+	// A later notification of the group with more alerts: a page about
+	// the first alert alone is the same page.
+	if Key(base, base.Alerts[:1]) != Key(replica, replica.Alerts[1:]) {
+		t.Error("the same alert in a grown group has another key")
 	}
 
 	refired := load(t, "webhook-firing-2-alerts.json")
@@ -143,8 +163,95 @@ func TestKey(t *testing.T) {
 	otherReceiver := load(t, "webhook-firing-2-alerts.json")
 	otherReceiver.Receiver = "other"
 	for name, n := range map[string]*receiver.Notification{"refired": refired, "resolved": resolved, "other receiver": otherReceiver} {
-		if Key(n) == k {
+		if Key(n, n.Alerts) == k {
 			t.Errorf("%s notification has the same key", name)
 		}
+	}
+}
+
+func TestModes(t *testing.T) {
+	firing := load(t, "webhook-firing-2-alerts.json")
+	resolved := load(t, "webhook-resolved-2-alerts.json")
+	tests := []struct {
+		name  string
+		route string
+		n     *receiver.Notification
+		paged []string
+		want  []string // "alerts of the key: text"
+	}{
+		{
+			name:  "per alert",
+			route: "mode: per_alert",
+			n:     firing,
+			want: []string{
+				"0: FIRING 1 HighErrorRate critical web-1:8080: Checkout 5xx rate above 5%",
+				"1: FIRING 1 HighErrorRate critical web-2:8080: Checkout 5xx rate above 5%",
+			},
+		},
+		{
+			name:  "per alert up to a summary",
+			route: "{mode: per_alert, summary_above: 1}",
+			n:     firing,
+			want:  []string{"01: FIRING 2 HighErrorRate critical web-1:8080,web-2:8080: Checkout 5xx rate above 5%"},
+		},
+		{
+			name:  "resolved never",
+			route: "send_resolved: never",
+			n:     resolved,
+		},
+		{
+			name:  "resolved if paged",
+			route: "send_resolved: if_paged",
+			n:     resolved,
+			paged: []string{"+4915100000001/" + alertID(resolved.Alerts[1])},
+			want:  []string{"1: RESOLVED 1 HighErrorRate critical web-2:8080: Checkout 5xx rate above 5%"},
+		},
+		{
+			name:  "two segments, gsm7",
+			route: "{max_segments: 2, encoding: gsm7, template: '{{ range .Alerts }}{{ .Annotations.description }} “quoted” {{ end }}'}",
+			n:     firing,
+			want:  []string{"01: 5xx ratio is 7.3% over the last 5m on web-1:8080 \"quoted\" 5xx ratio is 9.1% over the last 5m on web-2:8080 \"quoted\""},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			route := strings.TrimPrefix(strings.TrimSuffix(tt.route, "}"), "{")
+			p, rec, _ := newPager(t, "sipgate: {dry_run: true}\nroutes: [{name: r, to: [\"+4915100000001\"], "+route+"}]\n", tt.paged...)
+			if err := p.Notify(context.Background(), tt.n, ""); err != nil {
+				t.Fatal(err)
+			}
+			// Name each key by the indexes of the alerts it covers.
+			keys := map[string]string{}
+			for _, set := range []string{"0", "1", "01"} {
+				var alerts template.Alerts
+				for _, c := range set {
+					alerts = append(alerts, tt.n.Alerts[c-'0'])
+				}
+				keys[Key(tt.n, alerts)+"/+4915100000001"] = set
+			}
+			var got []string
+			for _, m := range rec.msgs {
+				got = append(got, keys[m.Key]+": "+m.Text)
+			}
+			if strings.Join(got, "\n") != strings.Join(tt.want, "\n") {
+				t.Errorf("messages:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
+			}
+		})
+	}
+}
+
+func TestSeverityRank(t *testing.T) {
+	p, rec, _ := newPager(t, `
+sipgate: {dry_run: true}
+limits: {severity_order: [page, critical]}
+routes: [{name: r, to: ["+4915100000001"], mode: per_alert}]
+`)
+	n := load(t, "webhook-firing-2-alerts.json")
+	n.Alerts[1].Labels = template.KV{"alertname": "X", "severity": "page"}
+	if err := p.Notify(context.Background(), n, ""); err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.msgs) != 2 || rec.msgs[0].Severity != 1 || rec.msgs[1].Severity != 0 {
+		t.Errorf("severities = %+v, want 1 (critical) and 0 (page)", rec.msgs)
 	}
 }
