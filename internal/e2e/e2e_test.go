@@ -36,7 +36,21 @@ type stack struct {
 	amAddr  string
 }
 
-func startStack(t *testing.T) *stack {
+// defaultRoutes page the on-call group for critical alerts of receiver
+// sms and carol for everything else.
+const defaultRoutes = `
+routes:
+  - name: critical
+    receiver: sms
+    matchers: ['severity="critical"']
+    to: [oncall]
+  - name: default
+    to: [carol]
+`
+
+// startStack starts a fake sipgate, the service with routes (YAML of
+// routes, limits and the like) and a real Alertmanager that sends to it.
+func startStack(t *testing.T, routes string) *stack {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("end-to-end test builds and runs a real Alertmanager")
@@ -64,14 +78,7 @@ contacts:
   carol: {number: "%s"}
 groups:
   oncall: [alice, bob]
-routes:
-  - name: critical
-    receiver: sms
-    matchers: ['severity="critical"']
-    to: [oncall]
-  - name: default
-    to: [carol]
-`, fake.URL, tokenID, hookPW, alice, bob, carol))
+`, fake.URL, tokenID, hookPW, alice, bob, carol)+routes)
 	writeFile(t, dir, "token", token+"\n")
 	service := start(t, "alertmanager-sipgate", svcBin,
 		"--config.file="+svcConfig,
@@ -160,7 +167,7 @@ func assertLines(t *testing.T, what string, got, want []string) {
 }
 
 func TestAlertmanagerToSMS(t *testing.T) {
-	s := startStack(t)
+	s := startStack(t, defaultRoutes)
 	started := time.Now().Add(-time.Minute).UTC().Truncate(time.Second)
 	alerts := []amAlert{
 		{
@@ -189,9 +196,9 @@ func TestAlertmanagerToSMS(t *testing.T) {
 	time.Sleep(3 * time.Second)
 	firing = s.fake.Messages()
 	assertLines(t, "firing SMS", received(firing), []string{
-		alice + ": FIRING 1 HighLatency api-1 critical: p99 latency 2.3s",
-		bob + ": FIRING 1 HighLatency api-1 critical: p99 latency 2.3s",
-		carol + ": FIRING 1 HighLatency api-2 warning: p99 latency 0.9s",
+		alice + ": FIRING 1 HighLatency critical api-1: p99 latency 2.3s",
+		bob + ": FIRING 1 HighLatency critical api-1: p99 latency 2.3s",
+		carol + ": FIRING 1 HighLatency warning api-2: p99 latency 0.9s",
 	})
 	for _, m := range firing {
 		if m.SMSID != "s1" {
@@ -208,9 +215,9 @@ func TestAlertmanagerToSMS(t *testing.T) {
 	time.Sleep(3 * time.Second)
 	all = s.fake.Messages()
 	assertLines(t, "resolved SMS", received(all[len(firing):]), []string{
-		alice + ": RESOLVED 1 HighLatency api-1 critical: p99 latency 2.3s",
-		bob + ": RESOLVED 1 HighLatency api-1 critical: p99 latency 2.3s",
-		carol + ": RESOLVED 1 HighLatency api-2 warning: p99 latency 0.9s",
+		alice + ": RESOLVED 1 HighLatency critical api-1: p99 latency 2.3s",
+		bob + ": RESOLVED 1 HighLatency critical api-1: p99 latency 2.3s",
+		carol + ": RESOLVED 1 HighLatency warning api-2: p99 latency 0.9s",
 	})
 
 	metrics := getBody(t, url(s.svcAddr, "/metrics"))
@@ -248,7 +255,7 @@ func TestAlertmanagerToSMS(t *testing.T) {
 // replicas of an HA pair send: the same notification with a different
 // externalURL. Only the first pages.
 func TestHADuplicateAndBadInput(t *testing.T) {
-	s := startStack(t)
+	s := startStack(t, defaultRoutes)
 	body, err := os.ReadFile("../../receiver/testdata/webhook-firing-2-alerts.json")
 	if err != nil {
 		t.Fatal(err)
@@ -280,7 +287,7 @@ func TestHADuplicateAndBadInput(t *testing.T) {
 	}
 	msgs := s.fake.Messages()
 	assertLines(t, "SMS for an HA pair's notification", received(msgs), []string{
-		carol + ": FIRING 2 HighErrorRate web-1:8080,web-2:8080 critical: Checkout 5xx rate above 5%",
+		carol + ": FIRING 2 HighErrorRate critical web-1:8080,web-2:8080: Checkout 5xx rate above 5%",
 	})
 
 	for _, tc := range []struct {
