@@ -140,6 +140,24 @@ routes: [{name: r, to: ["+4915112345678"]}]`,
 			want: []string{"sipgate.token: is required with token_id"},
 		},
 		{
+			name: "sms and limit settings",
+			config: `
+sipgate: {dry_run: true}
+sms: {max_segments: 0, encoding: utf8}
+limits:
+  per_recipient: [{max: 5}]
+routes:
+  - {name: r, to: ["+4915112345678"], mode: burst, send_resolved: sometimes, summary_above: 3}`,
+			want: []string{
+				"sms.max_segments: must be greater than 0",
+				`sms.encoding: "utf8" is not one of auto, gsm7`,
+				"limits.per_recipient[0].per: is required with max",
+				`routes[0].mode: "burst" is not one of grouped, per_alert`,
+				`routes[0].send_resolved: "sometimes" is not one of always, never, if_paged`,
+				"routes[0].summary_above: needs mode: per_alert",
+			},
+		},
+		{
 			name: "group with unknown member",
 			config: `
 sipgate: {dry_run: true}

@@ -102,6 +102,12 @@ func describe(fe validator.FieldError) string {
 		return fmt.Sprintf("%q is not an E.164 number (+4915112345678)", fe.Value())
 	case "sms_id":
 		return fmt.Sprintf("%q is not a sipgate SMS extension id (s0, s1, …)", fe.Value())
+	case "oneof":
+		return fmt.Sprintf("%q is not one of %s", fe.Value(), strings.ReplaceAll(fe.Param(), " ", ", "))
+	case "required_with":
+		return "is required with " + strings.ToLower(fe.Param())
+	case "lte":
+		return fmt.Sprintf("must be at most %s", fe.Param())
 	case "http_url":
 		return fmt.Sprintf("%q is not an http(s) URL", fe.Value())
 	default:

@@ -226,7 +226,8 @@ func (d *Deliverer) deliverOnce(ctx context.Context, m Message, waitTurn, passTu
 			return metrics.ResultFailedRetryable, err
 		}
 		// Handled: a retry of the notification must not count it twice.
-		d.record(m)
+		// Not paged, though: send_resolved: if_paged owes no resolved SMS.
+		d.record(m, false)
 		return metrics.ResultSuppressed, nil
 	}
 	if err := d.send(ctx, m.Number, m.Text, m.Route, m.Contact); err != nil {
@@ -238,15 +239,19 @@ func (d *Deliverer) deliverOnce(ctx context.Context, m Message, waitTurn, passTu
 		}
 		return metrics.ResultFailedRetryable, err
 	}
-	d.record(m)
+	d.record(m, true)
 	return metrics.ResultAccepted, nil
 }
 
-// record notes a handled message in the ledger. Failing that only risks a
-// second SMS on a retry of this very notification: logged, not returned.
-func (d *Deliverer) record(m Message) {
+// record notes a handled message in the ledger, and its alerts as paged
+// when it was sent. Failing that only risks a second SMS on a retry of this
+// very notification: logged, not returned.
+func (d *Deliverer) record(m Message, paged bool) {
 	if err := d.o.Ledger.Record(m.Key); err != nil {
 		d.o.Logger.Error("sms handled but not recorded in the ledger", "route", m.Route, "contact", m.Contact, "err", err)
+	}
+	if !paged {
+		return
 	}
 	if err := d.o.Ledger.MarkPaged(m.Number, m.Paged); err != nil {
 		d.o.Logger.Error("sms handled but its alerts not recorded as paged", "route", m.Route, "contact", m.Contact, "err", err)

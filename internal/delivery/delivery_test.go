@@ -179,10 +179,14 @@ func TestLimitsSuppressLeastSevereAndOweADigest(t *testing.T) {
 	ctx := context.Background()
 	var batch []Message
 	for i, sev := range []int{3, 0, 2, 1} {
-		batch = append(batch, Message{
+		m := Message{
 			Key: fmt.Sprintf("n%d", i), Route: "r", Contact: "alice", Number: "+4915100000001",
 			Text: fmt.Sprintf("severity %d", sev), Severity: sev, Alerts: 5, ExternalURL: "http://am:9093",
-		})
+		}
+		if sev > 1 { // the two least severe, which the limit holds back
+			m.Paged = []string{"suppressed-alert"}
+		}
+		batch = append(batch, m)
 	}
 	if err := f.d.Deliver(ctx, batch); err != nil {
 		t.Fatalf("suppression must answer success, got %v", err)
@@ -196,6 +200,9 @@ func TestLimitsSuppressLeastSevereAndOweADigest(t *testing.T) {
 	}
 	if got := testutil.ToFloat64(f.metrics.AlertsSuppressed.WithLabelValues("r")); got != 10 {
 		t.Errorf("alerts_suppressed_total = %v, want 10", got)
+	}
+	if paged, _ := f.ledger.WasPaged("+4915100000001", "suppressed-alert"); paged {
+		t.Error("a suppressed alert counts as paged")
 	}
 	// A retry of the same messages counts nothing twice.
 	if err := f.d.Deliver(ctx, batch); err != nil {
@@ -247,5 +254,21 @@ func TestDigestWhenWindowOpens(t *testing.T) {
 	}
 	if pending, _ := f.ledger.Pending(); len(pending) != 0 {
 		t.Errorf("digest still pending: %+v", pending)
+	}
+}
+
+func TestAcceptedAlertsAreRememberedAsPaged(t *testing.T) {
+	f := newFixture(t)
+	m := msgs("n1", "+4915100000001", "+4915100000002")
+	m[0].Paged = []string{"fp1|1"}
+	m[1].Paged = []string{"fp1|1"}
+	f.fake.FailRecipient("+4915100000002", 402)
+	if err := f.d.Deliver(context.Background(), m); err != nil {
+		t.Fatal(err)
+	}
+	for number, want := range map[string]bool{"+4915100000001": true, "+4915100000002": false} {
+		if got, err := f.ledger.WasPaged(number, "fp1|1"); err != nil || got != want {
+			t.Errorf("WasPaged(%s) = %v, %v; want %v", number, got, err, want)
+		}
 	}
 }
