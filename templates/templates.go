@@ -12,7 +12,8 @@
 //	smsTruncate N TEXT  TEXT cut to at most N characters, the last of them "..." (or "…" when
 //	                    TEXT is UCS-2 anyway), e.g. {{ .Annotations.summary | smsTruncate 40 }}.
 //
-// Render and Check see the text without the markup: they keep all that shorten and items wrap.
+// Check, and the message RenderSMS returns, see the text without the markup: they keep all that
+// shorten and items wrap, except what RenderSMS has to cut to fit the budget.
 package templates
 
 import (
@@ -24,7 +25,6 @@ import (
 	tmpltext "text/template"
 	"time"
 	"unicode"
-	"unicode/utf8"
 
 	"github.com/prometheus/alertmanager/template"
 
@@ -33,9 +33,6 @@ import (
 
 // DefaultTemplate is the text a route uses when it names no template of its own.
 const DefaultTemplate = `{{ template "sms.default.message" . }}`
-
-// ellipsis marks a message that Render cut to its maximum length.
-const ellipsis = "…"
 
 //go:embed default.tmpl
 var defaultTmpl string
@@ -74,7 +71,7 @@ func New(globs []string) (*Engine, error) {
 // Check parses text and test-renders it against built-in sample notifications (a firing group
 // of 2 alerts and a resolved one), so a broken template is found at config load and never at
 // run time. A parse error is returned as the template parser reports it; an error while
-// executing, or an empty result (which Render would refuse), names the sample it happened with.
+// executing, or an empty result (which RenderSMS would refuse), names the sample it happened with.
 func (e *Engine) Check(text string) error {
 	for _, s := range samples() {
 		out, err := e.tmpl.ExecuteTextString(text, s.data)
@@ -92,31 +89,10 @@ func (e *Engine) Check(text string) error {
 	return nil
 }
 
-// Render executes text with data, then makes it SMS-ready: the markup of shorten and items is
-// removed (keeping all they wrap), surrounding whitespace is trimmed, every run of whitespace
-// (newlines included) becomes one space, and a result longer than maxLength runes is cut to
-// maxLength-1 runes plus "…". maxLength <= 0 means no limit. A result that is empty after
-// trimming is an error wrapping ErrEmptyMessage.
-//
-// RenderSMS, which fits the message to a budget of segments instead, replaces it.
-func (e *Engine) Render(text string, data *template.Data, maxLength int) (string, error) {
-	if data == nil {
-		return "", errors.New("render SMS text: no notification data")
-	}
-	out, err := e.tmpl.ExecuteTextString(text, data)
-	if err != nil {
-		return "", fmt.Errorf("render SMS text: %w", err)
-	}
-	msg := strings.Join(strings.Fields(sms.Strip(out)), " ")
-	if msg == "" {
-		return "", fmt.Errorf("render SMS text: %w", ErrEmptyMessage)
-	}
-	return truncate(msg, maxLength), nil
-}
-
-// RenderSMS executes text with data, normalises whitespace like Render (surrounding whitespace
-// trimmed, every run of it one space) and fits the result to b with sms.Fit, which cuts what
-// the template marked with shorten and items first. A result that is empty (also one that
+// RenderSMS executes text with data, then makes it SMS-ready: surrounding whitespace is
+// trimmed and every run of whitespace (newlines included) becomes one space, then sms.Fit fits
+// the result to b, cutting what the template marked with shorten and items first, and removes
+// that markup (keeping all it wraps that fits). A result that is empty (also one that
 // transliteration left empty) is an error wrapping ErrEmptyMessage.
 func (e *Engine) RenderSMS(text string, data *template.Data, b sms.Budget) (sms.Result, error) {
 	if data == nil {
@@ -202,16 +178,6 @@ func items(list any, sep string) (string, error) {
 		return "", fmt.Errorf("items: want a list of strings, got %T", list)
 	}
 	return sms.List(ss, sep), nil
-}
-
-// truncate cuts s to at most maxLength runes, the last of them an ellipsis; s has no runs of
-// whitespace, so at most one space needs trimming before the ellipsis.
-func truncate(s string, maxLength int) string {
-	if maxLength <= 0 || utf8.RuneCountInString(s) <= maxLength {
-		return s
-	}
-	r := []rune(s)
-	return strings.TrimRightFunc(string(r[:maxLength-1]), unicode.IsSpace) + ellipsis
 }
 
 type sample struct {

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"unicode/utf8"
 
 	"github.com/prometheus/alertmanager/template"
 
@@ -18,9 +17,6 @@ import (
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden from the current output")
-
-// smsLength is the length of one GSM-7 SMS, the limit the default message is written for.
-const smsLength = 160
 
 // webhookMessage is the body of an Alertmanager webhook, like notify/webhook.Message.
 type webhookMessage struct {
@@ -320,81 +316,42 @@ func longHost(i int) string {
 	return fmt.Sprintf("api-%d.checkout.eu-central-1.prod.example.com:8443", i)
 }
 
-func TestRender(t *testing.T) {
+// TestRenderSMSText: the text RenderSMS makes of a template's output in one segment. How a
+// text is cut to fit (rune counts, the cut mark) is sms.Fit's, tested in internal/sms.
+func TestRenderSMSText(t *testing.T) {
 	data := samples()[0].data
 	tests := []struct {
-		name      string
-		text      string
-		maxLength int
-		want      string
+		name          string
+		text          string
+		want          string
+		wantTruncated bool
 	}{
-		{name: "shorter than the limit", text: "abcdef", maxLength: 10, want: "abcdef"},
-		{name: "exactly the limit", text: "abcdefghij", maxLength: 10, want: "abcdefghij"},
-		{name: "one over the limit", text: "abcdefghijk", maxLength: 10, want: "abcdefghi…"},
-		{name: "far over the limit", text: strings.Repeat("x", 500), maxLength: 160, want: strings.Repeat("x", 159) + "…"},
-		{name: "no space before the ellipsis", text: "abcdefgh ijk", maxLength: 10, want: "abcdefgh…"},
-		{name: "counts runes, not bytes", text: "äöüäöüäöüäöü", maxLength: 10, want: "äöüäöüäöü…"},
-		{name: "limit of one", text: "abc", maxLength: 1, want: "…"},
-		{name: "zero is no limit", text: strings.Repeat("y", 1000), maxLength: 0, want: strings.Repeat("y", 1000)},
-		{name: "negative is no limit", text: strings.Repeat("y", 1000), maxLength: -1, want: strings.Repeat("y", 1000)},
+		{name: "fits", text: "abcdef", want: "abcdef"},
+		{name: "over the budget: hard cut", text: strings.Repeat("x", 500), want: strings.Repeat("x", 157) + "...", wantTruncated: true},
 		{name: "surrounding whitespace trimmed", text: " \n\t hello \n ", want: "hello"},
 		{name: "whitespace runs collapsed", text: "a  b\n\nc\t\td \r\n e", want: "a b c d e"},
-		{name: "collapsed before truncation", text: "ab          cd          ef", maxLength: 5, want: "ab c…"},
+		{name: "collapsed before fitting", text: "ab" + strings.Repeat(" ", 200) + "cd" + strings.Repeat("\n", 200) + "ef", want: "ab cd ef"},
 		{name: "collapses what the data brings", text: "{{ .Status }}\n{{ range .Alerts }}  {{ .Labels.instance }}\n{{ end }}", want: "firing web-1:8080 web-2:8080"},
 		{name: "Alertmanager functions", text: `{{ .CommonLabels.alertname | toLower }} {{ .CommonLabels.Values | join "/" }}`, want: "higherrorrate HighErrorRate/checkout/critical"},
 		{name: "Alertmanager's own templates", text: `{{ template "__subject" . }}`, want: "[FIRING:2] HighErrorRate (checkout critical)"},
 		{name: "markup removed", text: `{{ shorten "a  b" }}  {{ items (list "c" "d") ", " }}`, want: "a b c, d"},
-		{name: "markup removed before truncation", text: `{{ shorten "abcdefgh" }}`, maxLength: 5, want: "abcd…"},
+		{name: "markup does not count toward the budget", text: `{{ .Status }} {{ shorten (printf "%0153d" 0) }}`, want: "firing " + strings.Repeat("0", 153)},
 	}
 	e := newEngine(t)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := e.Render(tt.text, data, tt.maxLength)
+			got, err := e.RenderSMS(tt.text, data, sms.Budget{MaxSegments: 1})
 			if err != nil {
-				t.Fatalf("Render: %v", err)
+				t.Fatalf("RenderSMS: %v", err)
 			}
-			if got != tt.want {
-				t.Errorf("Render = %q, want %q", got, tt.want)
+			if got.Text != tt.want {
+				t.Errorf("RenderSMS = %q, want %q", got.Text, tt.want)
 			}
-			if tt.maxLength > 0 && utf8.RuneCountInString(got) > tt.maxLength {
-				t.Errorf("Render = %d runes, more than maxLength %d", utf8.RuneCountInString(got), tt.maxLength)
+			if got.Truncated != tt.wantTruncated {
+				t.Errorf("Truncated = %t, want %t", got.Truncated, tt.wantTruncated)
 			}
-		})
-	}
-}
-
-func TestRenderErrors(t *testing.T) {
-	data := samples()[0].data
-	tests := []struct {
-		name      string
-		text      string
-		data      *template.Data
-		wantEmpty bool   // the error wraps ErrEmptyMessage
-		wantText  string // the error contains this
-	}{
-		{name: "empty text", text: "", data: data, wantEmpty: true},
-		{name: "only whitespace", text: " \n\t ", data: data, wantEmpty: true},
-		{name: "renders nothing", text: `{{ if false }}x{{ end }}`, data: data, wantEmpty: true},
-		{name: "renders a missing label", text: ` {{ .CommonLabels.nothere }} `, data: data, wantEmpty: true},
-		{name: "fails to execute", text: `{{ index .Alerts 9 }}`, data: data, wantText: "index out of range"},
-		{name: "does not parse", text: `{{ .Status `, data: data, wantText: "unclosed action"},
-		{name: "no data", text: DefaultTemplate, data: nil, wantText: "no notification data"},
-	}
-	e := newEngine(t)
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := e.Render(tt.text, tt.data, smsLength)
-			if err == nil {
-				t.Fatalf("Render = %q, want an error", got)
-			}
-			if got != "" {
-				t.Errorf("Render returned %q along with error %v", got, err)
-			}
-			if errors.Is(err, ErrEmptyMessage) != tt.wantEmpty {
-				t.Errorf("errors.Is(%v, ErrEmptyMessage) = %t, want %t", err, !tt.wantEmpty, tt.wantEmpty)
-			}
-			if !strings.Contains(err.Error(), tt.wantText) {
-				t.Errorf("error %q does not contain %q", err, tt.wantText)
+			if got.Size != sms.Measure(got.Text) || got.Size.Segments != 1 {
+				t.Errorf("Size = %+v, want one segment, Measure(Text) = %+v", got.Size, sms.Measure(got.Text))
 			}
 		})
 	}
@@ -511,6 +468,8 @@ func TestRenderSMSErrors(t *testing.T) {
 	}{
 		{name: "empty text", text: "", data: data, wantEmpty: true},
 		{name: "only whitespace", text: " \n\t ", data: data, wantEmpty: true},
+		{name: "renders nothing", text: `{{ if false }}x{{ end }}`, data: data, wantEmpty: true},
+		{name: "renders a missing label", text: ` {{ .CommonLabels.nothere }} `, data: data, wantEmpty: true},
 		{name: "only markup", text: `{{ items (list "" " ") "" }} {{ shorten " " }}`, data: data, wantEmpty: true},
 		{name: "transliterated to nothing", text: "\u200b\ufeff", data: data, budget: sms.Budget{GSM7Only: true}, wantEmpty: true},
 		{name: "fails to execute", text: `{{ index .Alerts 9 }}`, data: data, wantText: "index out of range"},
@@ -617,12 +576,12 @@ func TestUserTemplates(t *testing.T) {
 			if err := e.Check(tt.text); err != nil {
 				t.Errorf("Check: %v", err)
 			}
-			got, err := e.Render(tt.text, data, smsLength)
+			got, err := e.RenderSMS(tt.text, data, sms.Budget{MaxSegments: 1})
 			if err != nil {
-				t.Fatalf("Render: %v", err)
+				t.Fatalf("RenderSMS: %v", err)
 			}
-			if got != tt.want {
-				t.Errorf("Render = %q, want %q", got, tt.want)
+			if got.Text != tt.want {
+				t.Errorf("RenderSMS = %q, want %q", got.Text, tt.want)
 			}
 		})
 	}
@@ -707,11 +666,24 @@ func TestCheck(t *testing.T) {
 	}
 }
 
-// TestConcurrentUse runs under -race: one Engine serves every request.
+// TestConcurrentUse runs under -race: one Engine serves every request, and every render of the
+// same notification gives the same message.
 func TestConcurrentUse(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, dir, "user.tmpl", `{{ define "user.sms" }}{{ .Status }} {{ len .Alerts }}{{ end }}`)
 	e := newEngine(t, filepath.Join(dir, "*.tmpl"))
+	budget := sms.Budget{MaxSegments: 1}
+	var want []sms.Result
+	for _, s := range samples() {
+		r, err := e.RenderSMS(DefaultTemplate, s.data, budget)
+		if err != nil {
+			t.Fatalf("RenderSMS with the sample %s notification: %v", s.name, err)
+		}
+		if !strings.HasPrefix(r.Text, strings.ToUpper(s.data.Status)+" 2 HighErrorRate") {
+			t.Fatalf("unexpected message %q", r.Text)
+		}
+		want = append(want, r)
+	}
 	var wg sync.WaitGroup
 	errs := make(chan error, 64)
 	for i := range 16 {
@@ -722,22 +694,13 @@ func TestConcurrentUse(t *testing.T) {
 					errs <- err
 					return
 				}
-				got, err := e.Render(DefaultTemplate, s.data, smsLength)
+				got, err := e.RenderSMS(DefaultTemplate, s.data, budget)
 				if err != nil {
 					errs <- err
 					return
 				}
-				if !strings.HasPrefix(got, strings.ToUpper(s.data.Status)+" 2 HighErrorRate") {
-					errs <- errors.New("unexpected message " + got)
-					return
-				}
-				fit, err := e.RenderSMS(DefaultTemplate, s.data, sms.Budget{MaxSegments: 1})
-				if err != nil {
-					errs <- err
-					return
-				}
-				if fit.Text != got {
-					errs <- errors.New("RenderSMS " + fit.Text + " differs from Render " + got)
+				if got != want[i%2] {
+					errs <- fmt.Errorf("RenderSMS = %+v, want %+v", got, want[i%2])
 					return
 				}
 			}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -269,6 +270,34 @@ func TestAcceptedAlertsAreRememberedAsPaged(t *testing.T) {
 	for number, want := range map[string]bool{"+4915100000001": true, "+4915100000002": false} {
 		if got, err := f.ledger.WasPaged(number, "fp1|1"); err != nil || got != want {
 			t.Errorf("WasPaged(%s) = %v, %v; want %v", number, got, err, want)
+		}
+	}
+}
+
+type noopSender struct{}
+
+func (noopSender) SendSMS(context.Context, sipgate.SMS) error { return nil }
+
+// BenchmarkDeliver delivers a notification to three recipients through the
+// real bbolt ledger (each accepted SMS is synced to disk) and a sender that
+// answers at once: the service's own cost per notification.
+func BenchmarkDeliver(b *testing.B) {
+	led, err := ledger.Open(filepath.Join(b.TempDir(), "ledger.db"), ledger.Options{DedupWindow: time.Hour, SendsRetention: time.Hour})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer led.Close()
+	d := New(Options{
+		Sender: noopSender{}, Ledger: led, Metrics: metrics.New(prometheus.NewRegistry()),
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Concurrency: 8,
+		PerRecipient: []ledger.Window{{Max: 1000000, Per: time.Hour}},
+	})
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		i++
+		if err := d.Deliver(context.Background(), msgs(strconv.Itoa(i), "+4915100000001", "+4915100000002", "+4915100000003")); err != nil {
+			b.Fatal(err)
 		}
 	}
 }

@@ -255,3 +255,39 @@ routes: [{name: r, to: ["+4915100000001"], mode: per_alert}]
 		t.Errorf("severities = %+v, want 1 (critical) and 0 (page)", rec.msgs)
 	}
 }
+
+// BenchmarkNotify routes and renders a real two-alert notification for
+// three recipients, the work done per webhook before any I/O.
+func BenchmarkNotify(b *testing.B) {
+	c, err := config.Parse([]byte(`
+sipgate: {dry_run: true}
+contacts:
+  alice: {number: "+4915100000001"}
+  bob: {number: "+4915100000002"}
+routes:
+  - {name: crit, matchers: ['severity="critical"'], to: [alice, bob], continue: true}
+  - {name: all, to: ["+4915100000003"]}
+`), "bench.yml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	raw, err := os.ReadFile("../../receiver/testdata/webhook-firing-2-alerts.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	var n receiver.Notification
+	if err := json.Unmarshal(raw, &n); err != nil {
+		b.Fatal(err)
+	}
+	p := New(c, discard{}, pagedSet{}, metrics.New(prometheus.NewRegistry()), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := p.Notify(context.Background(), &n, ""); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+type discard struct{}
+
+func (discard) Deliver(context.Context, []delivery.Message) error { return nil }
