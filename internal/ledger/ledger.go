@@ -16,6 +16,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/phone"
 )
 
 var (
@@ -239,24 +241,13 @@ type Suppressed struct {
 
 // Suppress adds alerts that a limit kept from number to its digest.
 func (l *Ledger) Suppress(number, contact string, alerts int, url string) error {
-	if err := l.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketSuppressed)
-		s := Suppressed{Since: l.now()}
-		if v := b.Get([]byte(number)); v != nil {
-			if err := json.Unmarshal(v, &s); err != nil {
-				return err
-			}
+	return l.updateSuppressed(number, func(s *Suppressed) bool {
+		if s.Alerts == 0 {
+			s.Since = l.now()
 		}
 		s.Contact, s.Alerts, s.URL = contact, s.Alerts+alerts, url
-		v, err := json.Marshal(s)
-		if err != nil {
-			return err
-		}
-		return b.Put([]byte(number), v)
-	}); err != nil {
-		return fmt.Errorf("ledger suppress: %w", err)
-	}
-	return nil
+		return true
+	})
 }
 
 // Pending returns the digests owed, by number.
@@ -281,6 +272,19 @@ func (l *Ledger) Pending() (map[string]Suppressed, error) {
 // Digested removes what a sent digest covered; alerts suppressed after
 // the digest was composed stay for the next one.
 func (l *Ledger) Digested(number string, covered Suppressed) error {
+	return l.updateSuppressed(number, func(s *Suppressed) bool {
+		if s.Alerts <= covered.Alerts {
+			return false
+		}
+		s.Alerts -= covered.Alerts
+		s.Since = l.now()
+		return true
+	})
+}
+
+// updateSuppressed changes the digest owed to number in one transaction;
+// change returns false to delete it.
+func (l *Ledger) updateSuppressed(number string, change func(*Suppressed) (keep bool)) error {
 	if err := l.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketSuppressed)
 		var s Suppressed
@@ -289,18 +293,16 @@ func (l *Ledger) Digested(number string, covered Suppressed) error {
 				return err
 			}
 		}
-		if s.Alerts <= covered.Alerts {
+		if !change(&s) {
 			return b.Delete([]byte(number))
 		}
-		s.Alerts -= covered.Alerts
-		s.Since = l.now()
 		v, err := json.Marshal(s)
 		if err != nil {
 			return err
 		}
 		return b.Put([]byte(number), v)
 	}); err != nil {
-		return fmt.Errorf("ledger digested: %w", err)
+		return fmt.Errorf("ledger update digest of %s: %w", phone.Mask(number), err)
 	}
 	return nil
 }
