@@ -81,6 +81,8 @@ func run(args []string) int {
 	logger.Info("starting "+name, "version", version.Info(), "build_context", version.BuildContext(), "config", cfg.File)
 	if cfg.Sipgate.DryRun {
 		logger.Warn("dry run: SMS are logged, not sent")
+	} else if cfg.Webhook.BearerToken == "" && cfg.Webhook.BasicAuth == nil {
+		logger.Warn("the webhook needs no credentials: anyone who reaches it can send paid SMS; set webhook.basic_auth or webhook.bearer_token")
 	}
 	if err := serve(cfg, *storagePath, webConfig, logger); err != nil {
 		logger.Error("stopped", "err", err)
@@ -195,9 +197,7 @@ func serve(cfg *config.Config, storagePath string, webConfig *web.FlagConfig, lo
 	loops.Go(func() { purgeLedger(ctx, led, logger) })
 	loops.Go(func() {
 		every(ctx, time.Duration(cfg.Limits.DigestCheck), func() {
-			sendCtx, cancel := context.WithTimeout(ctx, time.Duration(cfg.Webhook.Timeout))
-			defer cancel()
-			if err := deliverer.SendDigests(sendCtx); err != nil {
+			if err := deliverer.SendDigests(ctx, time.Duration(cfg.Webhook.Timeout)); err != nil {
 				logger.Error("send digests", "err", err)
 			}
 		})

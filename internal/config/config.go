@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/common/model"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/sipgate"
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/templates"
 )
 
@@ -32,7 +33,7 @@ var DefaultFile []byte
 
 // Defaults that are not obvious from the field they fill.
 const (
-	DefaultSipgateURL   = "https://api.sipgate.com/v2"
+	DefaultSipgateURL   = sipgate.DefaultBaseURL
 	DefaultSMSID        = "s0"
 	DefaultMaxBodyBytes = 4 << 20
 	DefaultMaxSegments  = 1
@@ -75,9 +76,9 @@ type Config struct {
 	Templates []string           `yaml:"templates,omitempty"`
 	Contacts  map[string]Contact `yaml:"contacts" validate:"dive"`
 	// Groups are teams: a name for a list of contacts.
-	Groups map[string][]string `yaml:"groups,omitempty"`
+	Groups map[string][]string `yaml:"groups,omitempty" validate:"dive,min=1"`
 	// Routes are tried in order for every alert.
-	Routes []*Route `yaml:"routes" validate:"required,dive"`
+	Routes []*Route `yaml:"routes" validate:"min=1,dive"`
 	// DefaultRoute names the route for alerts that no route matches.
 	DefaultRoute string `yaml:"default_route,omitempty"`
 	// RejectUnmatched answers a notification with alerts that no route

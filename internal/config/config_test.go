@@ -158,6 +158,19 @@ routes:
 			},
 		},
 		{
+			name:   "no routes",
+			config: "sipgate: {dry_run: true}\nroutes: []\n",
+			want:   []string{"routes: needs at least 1 entries"},
+		},
+		{
+			name: "empty group pages nobody",
+			config: `
+sipgate: {dry_run: true}
+groups: {dba: []}
+routes: [{name: r, to: [dba]}]`,
+			want: []string{"groups.dba: needs at least 1 entries", "routes[0].to: pages nobody"},
+		},
+		{
 			name: "group with unknown member",
 			config: `
 sipgate: {dry_run: true}

@@ -246,6 +246,9 @@ func (c *Config) checkRoutes(dir string, p *problems) {
 			p.add(path+".summary_above", "needs mode: per_alert")
 		}
 		r.Recipients = c.resolve(path, r.To, p)
+		if len(r.To) > 0 && len(r.Recipients) == 0 {
+			p.add(path+".to", "pages nobody")
+		}
 		if engine != nil {
 			if err := engine.Check(r.Template); err != nil {
 				p.add(path+".template", "%v", err)

@@ -202,6 +202,10 @@ func (d *Deliverer) deliver(ctx context.Context, m Message, myTurn <-chan struct
 }
 
 func (d *Deliverer) deliverOnce(ctx context.Context, m Message, waitTurn, passTurn func()) (result string, err error) {
+	// The turn comes before the claim: whoever holds a claim has had its
+	// turn and waits for nothing but I/O, so two requests that share keys
+	// in a different order cannot wait for each other.
+	waitTurn()
 	release, err := d.claim(ctx, m.Key)
 	if err != nil {
 		return metrics.ResultFailedRetryable, err
@@ -215,7 +219,6 @@ func (d *Deliverer) deliverOnce(ctx context.Context, m Message, waitTurn, passTu
 	if delivered {
 		return metrics.ResultDeduplicated, nil
 	}
-	waitTurn()
 	at, allowed, err := d.o.Ledger.Take(m.Number, d.o.PerRecipient, d.o.Budget, m.BypassLimits)
 	passTurn()
 	if err != nil {
@@ -260,38 +263,51 @@ func (d *Deliverer) record(m Message, paged bool) {
 
 // SendDigests sends each recipient whose limits allow it again one SMS
 // that says how many alerts were suppressed since when. It is called
-// periodically; a digest that fails stays owed for the next call.
-func (d *Deliverer) SendDigests(ctx context.Context) error {
+// periodically with timeout for each digest; a digest that fails in a way a
+// retry may fix stays owed for the next call.
+func (d *Deliverer) SendDigests(ctx context.Context, timeout time.Duration) error {
 	pending, err := d.o.Ledger.Pending()
 	if err != nil {
 		return err
 	}
+	var errs []error
 	for _, number := range slices.Sorted(maps.Keys(pending)) {
-		s := pending[number]
-		log := d.o.Logger.With("contact", s.Contact, "number", phone.Mask(number))
-		at, allowed, err := d.o.Ledger.Take(number, d.o.PerRecipient, d.o.Budget, false)
-		if err != nil {
-			return err
-		}
-		if !allowed {
-			continue
-		}
-		fit := sms.Fit(d.digestText(s), sms.Budget{MaxSegments: 1, GSM7Only: true})
-		if err := d.send(ctx, number, fit.Text, "digest", s.Contact); err != nil {
-			d.o.Metrics.Digests.WithLabelValues(metrics.ResultFailedRetryable).Inc()
-			log.Warn("digest not sent, will try again", "err", err)
-			if rerr := d.o.Ledger.Refund(number, at); rerr != nil {
-				log.Error("refund a failed digest to the limits", "err", rerr)
-			}
-			continue
-		}
-		d.o.Metrics.Digests.WithLabelValues(metrics.ResultAccepted).Inc()
-		log.Info("digest sent", "alerts", s.Alerts, "since", s.Since)
-		if err := d.o.Ledger.Digested(number, s); err != nil {
-			return err
+		if err := d.sendDigest(ctx, timeout, number, pending[number]); err != nil {
+			errs = append(errs, err)
 		}
 	}
-	return nil
+	return errors.Join(errs...)
+}
+
+func (d *Deliverer) sendDigest(ctx context.Context, timeout time.Duration, number string, s ledger.Suppressed) error {
+	log := d.o.Logger.With("contact", s.Contact, "number", phone.Mask(number))
+	at, allowed, err := d.o.Ledger.Take(number, d.o.PerRecipient, d.o.Budget, false)
+	if err != nil || !allowed {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	fit := sms.Fit(d.digestText(s), sms.Budget{MaxSegments: 1, GSM7Only: true})
+	err = d.send(ctx, number, fit.Text, "digest", s.Contact)
+	if err != nil {
+		// Nothing was sent: it does not count against the limits.
+		if rerr := d.o.Ledger.Refund(number, at); rerr != nil {
+			log.Error("refund a failed digest to the limits", "err", rerr)
+		}
+	}
+	switch {
+	case err == nil:
+		d.o.Metrics.Digests.WithLabelValues(metrics.ResultAccepted).Inc()
+		log.Info("digest sent", "alerts", s.Alerts, "since", s.Since)
+	case permanent(err):
+		d.o.Metrics.Digests.WithLabelValues(metrics.ResultFailedPermanent).Inc()
+		log.Error("digest not sent, a retry cannot help: dropped", "alerts", s.Alerts, "err", err)
+	default:
+		d.o.Metrics.Digests.WithLabelValues(metrics.ResultFailedRetryable).Inc()
+		log.Warn("digest not sent, will try again", "err", err)
+		return nil
+	}
+	return d.o.Ledger.Digested(number, s)
 }
 
 // digestText is the SMS a recipient gets once a limit lets them have one

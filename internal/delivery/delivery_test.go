@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -157,11 +158,23 @@ func TestConcurrentDuplicatesSendOnce(t *testing.T) {
 	f := newFixture(t)
 	var wg sync.WaitGroup
 	errs := make([]error, 10)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
 	for i := range errs {
+		// The same keys, in one order or the other, and once twice in one
+		// call: none may wait for another until the deadline, which would
+		// fail it with a retryable error.
+		batch := msgs("ha", "+4915100000001", "+4915100000002")
+		switch i % 3 {
+		case 1:
+			slices.Reverse(batch)
+		case 2:
+			batch = append(batch, batch[0])
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = f.d.Deliver(context.Background(), msgs("ha", "+4915100000001", "+4915100000002"))
+			errs[i] = f.d.Deliver(ctx, batch)
 		}()
 	}
 	wg.Wait()
@@ -196,6 +209,9 @@ func TestLimitsSuppressLeastSevereAndOweADigest(t *testing.T) {
 	for _, m := range f.fake.Messages() {
 		texts = append(texts, m.Message)
 	}
+	// The limit is decided in severity order; the sends then run
+	// concurrently and may arrive in any order.
+	slices.Sort(texts)
 	if fmt.Sprint(texts) != "[severity 0 severity 1]" {
 		t.Errorf("sent %q, want the two most severe", texts)
 	}
@@ -221,7 +237,7 @@ func TestLimitsSuppressLeastSevereAndOweADigest(t *testing.T) {
 	}
 
 	// The window is still full: no digest yet.
-	if err := f.d.SendDigests(ctx); err != nil {
+	if err := f.d.SendDigests(ctx, time.Second); err != nil {
 		t.Fatal(err)
 	}
 	if n := len(f.fake.Messages()); n != 3 {
@@ -243,7 +259,7 @@ func TestDigestWhenWindowOpens(t *testing.T) {
 		t.Fatalf("accepted %d, want 1", n)
 	}
 	time.Sleep(350 * time.Millisecond)
-	if err := f.d.SendDigests(ctx); err != nil {
+	if err := f.d.SendDigests(ctx, time.Second); err != nil {
 		t.Fatal(err)
 	}
 	got := f.fake.Messages()

@@ -91,7 +91,7 @@ func New(reg prometheus.Registerer) *Metrics {
 		Digests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace,
 			Name:      "digests_total",
-			Help:      "Digest SMS about suppressed alerts, by result (accepted, failed_retryable).",
+			Help:      "Digest SMS about suppressed alerts, by result (accepted, failed_retryable, failed_permanent: dropped).",
 		}, []string{"result"}),
 	}
 	reg.MustRegister(m.WebhooksReceived, m.AlertsReceived, m.SMSSent, m.SipgateDuration, m.Retries, m.TemplateErrors,

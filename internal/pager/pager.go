@@ -148,7 +148,7 @@ func (p *Pager) message(page route.Page, n *receiver.Notification, alerts templa
 		Alerts:       len(alerts),
 		Paged:        paged,
 		ExternalURL:  n.ExternalURL,
-		BypassLimits: page.Route.BypassLimits,
+		BypassLimits: page.BypassLimits,
 	}, nil
 }
 

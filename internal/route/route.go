@@ -26,6 +26,9 @@ type Page struct {
 	Route     *config.Route
 	Recipient config.Recipient
 	Alerts    template.Alerts
+	// BypassLimits is set when any route that reached the recipient
+	// bypasses the limits, not only the first.
+	BypassLimits bool
 }
 
 // Pages routes every alert of a notification and gathers the result per
@@ -44,7 +47,9 @@ func Pages(c *config.Config, data *template.Data, pinned string) ([]Page, error)
 				p = &Page{Route: r, Recipient: rcpt}
 				byNumber[rcpt.Number] = p
 				pages = append(pages, p)
-			} else if lastAlert[rcpt.Number] == i {
+			}
+			p.BypassLimits = p.BypassLimits || r.BypassLimits
+			if len(p.Alerts) > 0 && lastAlert[rcpt.Number] == i {
 				continue
 			}
 			lastAlert[rcpt.Number] = i

@@ -30,6 +30,7 @@ routes:
   - name: ops-receiver
     receiver: ops.team
     to: [bob]
+    bypass_limits: true
   - name: catch-all
     to: [carol]
 `
@@ -42,7 +43,8 @@ func alert(name string, labels ...string) template.Alert {
 	return template.Alert{Status: "firing", Labels: kv, Fingerprint: name}
 }
 
-// summary renders pages as "route:contact=alert,alert" for comparison.
+// summary renders pages as "route:contact=alert,alert" for comparison, with
+// a "!" after the contact when the page bypasses limits.
 func summary(pages []Page) string {
 	var parts []string
 	for _, p := range pages {
@@ -50,7 +52,11 @@ func summary(pages []Page) string {
 		for _, a := range p.Alerts {
 			names = append(names, a.Labels["alertname"])
 		}
-		parts = append(parts, fmt.Sprintf("%s:%s=%s", p.Route.Name, p.Recipient.Label(), strings.Join(names, ",")))
+		bypass := ""
+		if p.BypassLimits {
+			bypass = "!"
+		}
+		parts = append(parts, fmt.Sprintf("%s:%s%s=%s", p.Route.Name, p.Recipient.Label(), bypass, strings.Join(names, ",")))
 	}
 	return strings.Join(parts, " ")
 }
@@ -81,7 +87,7 @@ func TestPages(t *testing.T) {
 			name:     "receiver name unquoted as Alertmanager quotes it",
 			receiver: `ops\.team`,
 			alerts:   []template.Alert{alert("X", "severity", "info")},
-			want:     "ops-receiver:bob=X",
+			want:     "ops-receiver:bob!=X",
 		},
 		{
 			name:     "other receiver falls through to catch-all",
@@ -93,7 +99,7 @@ func TestPages(t *testing.T) {
 			name:   "pinned route ignores matchers",
 			pinned: "ops-receiver",
 			alerts: []template.Alert{alert("A", "severity", "critical", "team", "db"), alert("B")},
-			want:   "ops-receiver:bob=A,B",
+			want:   "ops-receiver:bob!=A,B",
 		},
 	}
 	for _, tt := range tests {
@@ -144,5 +150,29 @@ routes:
 	}
 	if got := summary(pages); got != "fallback:number=Warn" {
 		t.Errorf("pages = %s", got)
+	}
+}
+
+func TestBypassOfALaterRoute(t *testing.T) {
+	c, err := config.Parse([]byte(`
+sipgate: {dry_run: true}
+routes:
+  - {name: all, to: ["+4915100000001"], continue: true}
+  - {name: crit, matchers: ['severity="critical"'], to: ["+4915100000001"], bypass_limits: true}
+`), "test.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		severity string
+		want     string
+	}{{"critical", "all:number!=A"}, {"warning", "all:number=A"}} {
+		pages, err := Pages(c, &template.Data{Alerts: []template.Alert{alert("A", "severity", tc.severity)}}, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := summary(pages); got != tc.want {
+			t.Errorf("%s: pages = %s, want %s", tc.severity, got, tc.want)
+		}
 	}
 }

@@ -9,11 +9,14 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/phone"
 )
 
 // DefaultBaseURL is sipgate's API, used when Options.BaseURL is empty.
@@ -132,7 +135,7 @@ func (c *Client) SendSMS(ctx context.Context, sms SMS) error {
 	return &Error{
 		StatusCode: resp.StatusCode,
 		Retry:      retryAfter(resp.Header.Get("Retry-After"), time.Now()),
-		Body:       oneLine(head),
+		Body:       maskNumbers(oneLine(head)),
 	}
 }
 
@@ -169,4 +172,13 @@ func retryAfter(v string, now time.Time) time.Duration {
 // collapsed, invalid UTF-8 (such as a rune cut at maxBody) dropped.
 func oneLine(b []byte) string {
 	return strings.Join(strings.Fields(strings.ToValidUTF8(string(b), "")), " ")
+}
+
+// phoneNumber finds what looks like a phone number in a response body.
+var phoneNumber = regexp.MustCompile(`\+?[0-9][0-9 ]{5,}[0-9]`)
+
+// maskNumbers hides phone numbers that sipgate may echo in an error body,
+// since the body ends up in error logs.
+func maskNumbers(s string) string {
+	return phoneNumber.ReplaceAllStringFunc(s, phone.Mask)
 }

@@ -404,3 +404,22 @@ func TestSendSMSDuration(t *testing.T) {
 		}
 	}
 }
+
+func TestSendSMSMasksNumbersInErrorBody(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, `{"message":"invalid recipient +4915112345678 (0151 1234567)"}`, http.StatusBadRequest)
+	}))
+	defer srv.Close()
+	err := New(Options{BaseURL: srv.URL, SMSID: "s0"}).SendSMS(context.Background(), SMS{Recipient: "+4915112345678", Message: "x"})
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, leak := range []string{"+4915112345678", "0151 1234567"} {
+		if strings.Contains(err.Error(), leak) {
+			t.Errorf("error %q shows the number %q", err, leak)
+		}
+	}
+	if !strings.Contains(err.Error(), "invalid recipient +49151******78") {
+		t.Errorf("error %q lacks the masked number", err)
+	}
+}
