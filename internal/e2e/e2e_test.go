@@ -33,7 +33,10 @@ type stack struct {
 	fake    *sipgatetest.Server
 	service *process
 	svcAddr string
-	amAddr  string
+	amAddr  string   // the first Alertmanager
+	amAddrs []string // all of them
+	amBin   string
+	dir     string
 }
 
 // defaultRoutes page the on-call group for critical alerts of receiver
@@ -49,8 +52,9 @@ routes:
 `
 
 // startStack starts a fake sipgate, the service with routes (YAML of
-// routes, limits and the like) and a real Alertmanager that sends to it.
-func startStack(t *testing.T, routes string) *stack {
+// routes, limits and the like) and as many real Alertmanagers sending to
+// it: one alone, or two as an HA pair.
+func startStack(t *testing.T, routes string, alertmanagers int) *stack {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("end-to-end test builds and runs a real Alertmanager")
@@ -88,8 +92,39 @@ groups:
 	)
 	waitReady(t, service, url(svcAddr, "/-/ready"))
 
-	amAddr := freeAddr(t)
-	amConfig := writeFile(t, dir, "alertmanager.yml", fmt.Sprintf(`
+	s := &stack{fake: fake, service: service, svcAddr: svcAddr, amBin: amBin, dir: dir}
+	switch alertmanagers {
+	case 1:
+		s.startAlertmanager(t, "--cluster.listen-address=")
+	case 2:
+		// Gossip slowed down and no wait for the peer: both replicas send
+		// each notification, as they do when gossip is late.
+		peers := []string{freeAddr(t), freeAddr(t)}
+		for i, own := range peers {
+			s.startAlertmanager(t,
+				"--cluster.listen-address="+own,
+				"--cluster.advertise-address="+own,
+				"--cluster.peer="+peers[1-i],
+				"--cluster.peer-timeout=1ms",
+				"--cluster.gossip-interval=30s",
+				"--cluster.pushpull-interval=1m",
+				"--cluster.settle-timeout=1s",
+			)
+		}
+	}
+	if len(s.amAddrs) > 0 {
+		s.amAddr = s.amAddrs[0]
+	}
+	return s
+}
+
+// startAlertmanager starts one more Alertmanager that sends to the
+// service, with the cluster flags given, and returns its address.
+func (s *stack) startAlertmanager(t *testing.T, clusterArgs ...string) string {
+	t.Helper()
+	addr := freeAddr(t)
+	name := fmt.Sprintf("alertmanager-%d", len(s.amAddrs)+1)
+	config := writeFile(t, s.dir, name+".yml", fmt.Sprintf(`
 route:
   receiver: sms
   group_by: [alertname]
@@ -103,16 +138,17 @@ receivers:
         send_resolved: true
         http_config:
           basic_auth: {username: am, password: %s}
-`, svcAddr, hookPW))
-	am := start(t, "alertmanager", amBin,
-		"--config.file="+amConfig,
-		"--storage.path="+filepath.Join(dir, "am"),
-		"--web.listen-address="+amAddr,
-		"--web.external-url=http://"+amAddr,
-		"--cluster.listen-address=",
-	)
-	waitReady(t, am, url(amAddr, "/-/ready"))
-	return &stack{fake: fake, service: service, svcAddr: svcAddr, amAddr: amAddr}
+`, s.svcAddr, hookPW))
+	am := start(t, name, s.amBin, append([]string{
+		"--config.file=" + config,
+		"--storage.path=" + filepath.Join(s.dir, name),
+		"--web.listen-address=" + addr,
+		"--web.external-url=http://" + addr,
+		"--log.level=debug",
+	}, clusterArgs...)...)
+	waitReady(t, am, url(addr, "/-/ready"))
+	s.amAddrs = append(s.amAddrs, addr)
+	return addr
 }
 
 type amAlert struct {
@@ -122,19 +158,23 @@ type amAlert struct {
 	EndsAt      time.Time         `json:"endsAt,omitzero"`
 }
 
+// postAlerts posts the alerts to every Alertmanager, as Prometheus does to
+// each replica of an HA pair.
 func (s *stack) postAlerts(t *testing.T, alerts ...amAlert) {
 	t.Helper()
 	body, err := json.Marshal(alerts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, err := http.Post(url(s.amAddr, "/api/v2/alerts"), "application/json", bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("post alerts to Alertmanager: %s", resp.Status)
+	for _, addr := range s.amAddrs {
+		resp, err := http.Post(url(addr, "/api/v2/alerts"), "application/json", bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("post alerts to Alertmanager %s: %s", addr, resp.Status)
+		}
 	}
 }
 
@@ -167,7 +207,7 @@ func assertLines(t *testing.T, what string, got, want []string) {
 }
 
 func TestAlertmanagerToSMS(t *testing.T) {
-	s := startStack(t, defaultRoutes)
+	s := startStack(t, defaultRoutes, 1)
 	started := time.Now().Add(-time.Minute).UTC().Truncate(time.Second)
 	alerts := []amAlert{
 		{
@@ -255,7 +295,7 @@ func TestAlertmanagerToSMS(t *testing.T) {
 // replicas of an HA pair send: the same notification with a different
 // externalURL. Only the first pages.
 func TestHADuplicateAndBadInput(t *testing.T) {
-	s := startStack(t, defaultRoutes)
+	s := startStack(t, defaultRoutes, 0)
 	body, err := os.ReadFile("../../receiver/testdata/webhook-firing-2-alerts.json")
 	if err != nil {
 		t.Fatal(err)
@@ -304,5 +344,32 @@ func TestHADuplicateAndBadInput(t *testing.T) {
 		if code, reason := post(tc.path, tc.contentType, tc.body, tc.auth); code != tc.want {
 			t.Errorf("%s: %d %q, want %d", tc.name, code, reason, tc.want)
 		}
+	}
+}
+
+// TestHAPair runs two clustered Alertmanagers that both send every
+// notification, with different external URLs: each person still gets one
+// SMS.
+func TestHAPair(t *testing.T) {
+	s := startStack(t, defaultRoutes, 2)
+	// Once gossip settled (--cluster.settle-timeout), a new alert: both
+	// replicas flush it after group_wait at the same moment, before either
+	// hears of the other's notification.
+	time.Sleep(2 * time.Second)
+	s.postAlerts(t, amAlert{
+		Labels:      map[string]string{"alertname": "HAPair", "instance": "db-1", "severity": "critical"},
+		Annotations: map[string]string{"summary": "replicated"},
+		StartsAt:    time.Now().UTC(),
+	})
+	eventually(t, 30*time.Second, "a webhook from each replica", func() bool {
+		return metricValue(getBody(t, url(s.svcAddr, "/metrics")), `alertmanager_sipgate_webhooks_received_total{code="200",receiver="sms"}`) >= 2
+	})
+	time.Sleep(2 * time.Second)
+	assertLines(t, "SMS from an HA pair", received(s.fake.Messages()), []string{
+		alice + ": FIRING 1 HAPair critical db-1: replicated",
+		bob + ": FIRING 1 HAPair critical db-1: replicated",
+	})
+	if got := metricValue(getBody(t, url(s.svcAddr, "/metrics")), `alertmanager_sipgate_sms_total{result="deduplicated",route="critical"}`); got < 2 {
+		t.Errorf("deduplicated = %v, want the second replica's 2", got)
 	}
 }

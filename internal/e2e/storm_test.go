@@ -27,7 +27,7 @@ routes:
     bypass_limits: true
   - name: storm
     to: [alice]
-`, window))
+`, window), 1)
 
 	var alerts []amAlert
 	started := time.Now().Add(-time.Minute).UTC().Truncate(time.Second)
