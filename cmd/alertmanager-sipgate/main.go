@@ -84,7 +84,7 @@ func run(args []string) int {
 	} else if cfg.Webhook.BearerToken == "" && cfg.Webhook.BasicAuth == nil {
 		logger.Warn("the webhook needs no credentials: anyone who reaches it can send paid SMS; set webhook.basic_auth or webhook.bearer_token")
 	}
-	if err := serve(cfg, *storagePath, webConfig, logger); err != nil {
+	if err := serve(cfg, *configFile, *storagePath, webConfig, logger); err != nil {
 		logger.Error("stopped", "err", err)
 		return 1
 	}
@@ -99,7 +99,7 @@ func loadConfig(file string) (*config.Config, error) {
 }
 
 // serve wires the service together and runs it until SIGTERM or SIGINT.
-func serve(cfg *config.Config, storagePath string, webConfig *web.FlagConfig, logger *slog.Logger) error {
+func serve(cfg *config.Config, configFile, storagePath string, webConfig *web.FlagConfig, logger *slog.Logger) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
 		collectors.NewGoCollector(),
@@ -108,11 +108,9 @@ func serve(cfg *config.Config, storagePath string, webConfig *web.FlagConfig, lo
 	)
 	m := metrics.New(reg)
 
-	perRecipient, budget, longest := limits(cfg.Limits)
 	led, err := ledger.Open(filepath.Join(storagePath, "ledger.db"), ledger.Options{
 		DedupWindow:    time.Duration(cfg.Delivery.DedupWindow),
 		PagedRetention: pagedRetention,
-		SendsRetention: longest,
 	})
 	if err != nil {
 		return err
@@ -141,13 +139,11 @@ func serve(cfg *config.Config, storagePath string, webConfig *web.FlagConfig, lo
 		})
 	}
 	deliverer := delivery.New(delivery.Options{
-		Sender:       sender,
-		Ledger:       led,
-		Metrics:      m,
-		Logger:       logger,
-		Concurrency:  cfg.Delivery.Concurrency,
-		PerRecipient: perRecipient,
-		Budget:       budget,
+		Sender:      sender,
+		Ledger:      led,
+		Metrics:     m,
+		Logger:      logger,
+		Concurrency: cfg.Delivery.Concurrency,
 	})
 	opts := receiver.Options{
 		MaxBodyBytes: cfg.Webhook.MaxBodyBytes,
@@ -159,7 +155,10 @@ func serve(cfg *config.Config, storagePath string, webConfig *web.FlagConfig, lo
 	if ba := cfg.Webhook.BasicAuth; ba != nil {
 		opts.BasicAuthUsername, opts.BasicAuthPassword = ba.Username, ba.Password.Value()
 	}
-	webhook := receiver.New(pager.New(cfg, deliverer, led, m, logger), opts)
+	pagers := newReloader(configFile, cfg, func(c *config.Config) *pager.Pager {
+		return pager.New(c, deliverer, led, m, logger)
+	}, reg, logger)
+	webhook := receiver.New(pagers, opts)
 
 	var ready atomic.Bool
 	mux := http.NewServeMux()
@@ -169,6 +168,7 @@ func serve(cfg *config.Config, storagePath string, webConfig *web.FlagConfig, lo
 	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "Healthy")
 	})
+	mux.HandleFunc("POST /-/reload", pagers.serveReload)
 	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) {
 		if !ready.Load() {
 			http.Error(w, "Not ready", http.StatusServiceUnavailable)
@@ -194,13 +194,36 @@ func serve(cfg *config.Config, storagePath string, webConfig *web.FlagConfig, lo
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	var loops sync.WaitGroup
-	loops.Go(func() { purgeLedger(ctx, led, logger) })
+	loops.Go(func() {
+		every(ctx, time.Minute, func() {
+			if n, err := led.Purge(longestWindow(pagers.Limits())); err != nil {
+				logger.Error("purge ledger", "err", err)
+			} else if n > 0 {
+				logger.Debug("purged ledger", "entries", n)
+			}
+		})
+	})
 	loops.Go(func() {
 		every(ctx, time.Duration(cfg.Limits.DigestCheck), func() {
-			if err := deliverer.SendDigests(ctx, time.Duration(cfg.Webhook.Timeout)); err != nil {
+			if err := deliverer.SendDigests(ctx, time.Duration(cfg.Webhook.Timeout), pagers.Limits()); err != nil {
 				logger.Error("send digests", "err", err)
 			}
 		})
+	})
+	loops.Go(func() {
+		hup := make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		defer signal.Stop(hup)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				if err := pagers.Reload(); err != nil {
+					logger.Error("config reload failed, the running config stays", "err", err)
+				}
+			}
+		}
 	})
 	// The loops must be gone before the deferred close of the ledger.
 	defer func() { stop(); loops.Wait() }()
@@ -233,30 +256,6 @@ func serve(cfg *config.Config, storagePath string, webConfig *web.FlagConfig, lo
 // pagedRetention is how long the ledger remembers which alerts reached
 // whom, so that send_resolved: if_paged works for alerts that fire this long.
 const pagedRetention = 30 * 24 * time.Hour
-
-// limits converts the configured limits for the ledger and returns the
-// longest window, how long sends must be remembered.
-func limits(c config.Limits) (perRecipient []ledger.Window, budget ledger.Window, longest time.Duration) {
-	longest = time.Hour
-	for _, w := range append([]config.Window{c.Budget}, c.PerRecipient...) {
-		longest = max(longest, time.Duration(w.Per))
-	}
-	for _, w := range c.PerRecipient {
-		perRecipient = append(perRecipient, ledger.Window{Max: w.Max, Per: time.Duration(w.Per)})
-	}
-	return perRecipient, ledger.Window{Max: c.Budget.Max, Per: time.Duration(c.Budget.Per)}, longest
-}
-
-// purgeLedger deletes expired ledger entries every minute until ctx ends.
-func purgeLedger(ctx context.Context, led *ledger.Ledger, logger *slog.Logger) {
-	every(ctx, time.Minute, func() {
-		if n, err := led.Purge(); err != nil {
-			logger.Error("purge ledger", "err", err)
-		} else if n > 0 {
-			logger.Debug("purged ledger", "entries", n)
-		}
-	})
-}
 
 // every calls f every interval until ctx ends.
 func every(ctx context.Context, interval time.Duration, f func()) {

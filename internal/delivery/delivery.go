@@ -40,6 +40,12 @@ type Ledger interface {
 	Digested(number string, covered ledger.Suppressed) error
 }
 
+// Limits are the flood limits a message counts against; see ledger.Take.
+type Limits struct {
+	PerRecipient []ledger.Window
+	Budget       ledger.Window
+}
+
 // Message is one SMS to one recipient.
 type Message struct {
 	// Key identifies the notification and recipient in the ledger: two
@@ -61,6 +67,7 @@ type Message struct {
 	Paged []string
 	// ExternalURL is the Alertmanager to point a digest to.
 	ExternalURL  string
+	Limits       Limits
 	BypassLimits bool
 }
 
@@ -75,9 +82,6 @@ type Options struct {
 	// InitialBackoff and MaxBackoff shape the exponential backoff between
 	// retries of one SMS; zero means 250ms and 5s.
 	InitialBackoff, MaxBackoff time.Duration
-	// PerRecipient and Budget are the flood limits; see ledger.Take.
-	PerRecipient []ledger.Window
-	Budget       ledger.Window
 	// Location is the time zone of the times in digests.
 	Location *time.Location
 }
@@ -219,7 +223,7 @@ func (d *Deliverer) deliverOnce(ctx context.Context, m Message, waitTurn, passTu
 	if delivered {
 		return metrics.ResultDeduplicated, nil
 	}
-	at, allowed, err := d.o.Ledger.Take(m.Number, d.o.PerRecipient, d.o.Budget, m.BypassLimits)
+	at, allowed, err := d.o.Ledger.Take(m.Number, m.Limits.PerRecipient, m.Limits.Budget, m.BypassLimits)
 	passTurn()
 	if err != nil {
 		return metrics.ResultFailedRetryable, err
@@ -265,23 +269,23 @@ func (d *Deliverer) record(m Message, paged bool) {
 // that says how many alerts were suppressed since when. It is called
 // periodically with timeout for each digest; a digest that fails in a way a
 // retry may fix stays owed for the next call.
-func (d *Deliverer) SendDigests(ctx context.Context, timeout time.Duration) error {
+func (d *Deliverer) SendDigests(ctx context.Context, timeout time.Duration, limits Limits) error {
 	pending, err := d.o.Ledger.Pending()
 	if err != nil {
 		return err
 	}
 	var errs []error
 	for _, number := range slices.Sorted(maps.Keys(pending)) {
-		if err := d.sendDigest(ctx, timeout, number, pending[number]); err != nil {
+		if err := d.sendDigest(ctx, timeout, limits, number, pending[number]); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
 }
 
-func (d *Deliverer) sendDigest(ctx context.Context, timeout time.Duration, number string, s ledger.Suppressed) error {
+func (d *Deliverer) sendDigest(ctx context.Context, timeout time.Duration, limits Limits, number string, s ledger.Suppressed) error {
 	log := d.o.Logger.With("contact", s.Contact, "number", phone.Mask(number))
-	at, allowed, err := d.o.Ledger.Take(number, d.o.PerRecipient, d.o.Budget, false)
+	at, allowed, err := d.o.Ledger.Take(number, limits.PerRecipient, limits.Budget, false)
 	if err != nil || !allowed {
 		return err
 	}

@@ -28,6 +28,15 @@ type fixture struct {
 	metrics *metrics.Metrics
 	d       *Deliverer
 	ledger  *ledger.Ledger
+	limits  Limits
+}
+
+// deliver is Deliver with the fixture's limits on every message.
+func (f *fixture) deliver(ctx context.Context, batch []Message) error {
+	for i := range batch {
+		batch[i].Limits = f.limits
+	}
+	return f.d.Deliver(ctx, batch)
 }
 
 func newFixture(t *testing.T, limits ...ledger.Window) *fixture {
@@ -35,7 +44,7 @@ func newFixture(t *testing.T, limits ...ledger.Window) *fixture {
 	fake := sipgatetest.NewServer("token-1", "secret")
 	t.Cleanup(fake.Close)
 	led, err := ledger.Open(filepath.Join(t.TempDir(), "ledger.db"), ledger.Options{
-		DedupWindow: 10 * time.Minute, PagedRetention: time.Hour, SendsRetention: 24 * time.Hour,
+		DedupWindow: 10 * time.Minute, PagedRetention: time.Hour,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -51,10 +60,9 @@ func newFixture(t *testing.T, limits ...ledger.Window) *fixture {
 		Concurrency:    4,
 		InitialBackoff: time.Millisecond,
 		MaxBackoff:     10 * time.Millisecond,
-		PerRecipient:   limits,
 		Location:       time.UTC,
 	})
-	return &fixture{fake: fake, metrics: m, d: d, ledger: led}
+	return &fixture{fake: fake, metrics: m, d: d, ledger: led, limits: Limits{PerRecipient: limits}}
 }
 
 func (f *fixture) count(route, result string) int {
@@ -74,7 +82,7 @@ func TestDeliverRetriesTransientFailures(t *testing.T) {
 	f.fake.FailNext(2, 503, "")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := f.d.Deliver(ctx, msgs("n1", "+4915100000001")); err != nil {
+	if err := f.deliver(ctx, msgs("n1", "+4915100000001")); err != nil {
 		t.Fatal(err)
 	}
 	if got := len(f.fake.Messages()); got != 1 {
@@ -96,7 +104,7 @@ func TestDeliverNeverSendsTwice(t *testing.T) {
 	f.fake.FailRecipient("+4915100000003", 402)
 	f.fake.FailNext(100, 500, "")
 	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
-	err := f.d.Deliver(short, msgs("n1", "+4915100000001", "+4915100000002", "+4915100000003"))
+	err := f.deliver(short, msgs("n1", "+4915100000001", "+4915100000002", "+4915100000003"))
 	cancel()
 	var rerr *RetryableError
 	if !errors.As(err, &rerr) || !rerr.Temporary() {
@@ -104,10 +112,10 @@ func TestDeliverNeverSendsTwice(t *testing.T) {
 	}
 
 	f.fake.FailNext(0, 0, "")
-	if err := f.d.Deliver(ctx, msgs("n1", "+4915100000001", "+4915100000002", "+4915100000003")); err != nil {
+	if err := f.deliver(ctx, msgs("n1", "+4915100000001", "+4915100000002", "+4915100000003")); err != nil {
 		t.Fatalf("second attempt: %v", err)
 	}
-	if err := f.d.Deliver(ctx, msgs("n1", "+4915100000001", "+4915100000002", "+4915100000003")); err != nil {
+	if err := f.deliver(ctx, msgs("n1", "+4915100000001", "+4915100000002", "+4915100000003")); err != nil {
 		t.Fatalf("third attempt: %v", err)
 	}
 	got := map[string]int{}
@@ -128,7 +136,7 @@ func TestDeliverNeverSendsTwice(t *testing.T) {
 func TestDeliverPermanentFailureIsNotRetried(t *testing.T) {
 	f := newFixture(t)
 	f.fake.FailNext(1, 401, "")
-	if err := f.d.Deliver(context.Background(), msgs("n1", "+4915100000001")); err != nil {
+	if err := f.deliver(context.Background(), msgs("n1", "+4915100000001")); err != nil {
 		t.Fatalf("permanent failure: err = %v, want nil (deliberately not sent)", err)
 	}
 	if got := f.fake.Requests(); got != 1 {
@@ -142,7 +150,7 @@ func TestDeliverStopsBeforeDeadline(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	start := time.Now()
-	err := f.d.Deliver(ctx, msgs("n1", "+4915100000001"))
+	err := f.deliver(ctx, msgs("n1", "+4915100000001"))
 	if err == nil {
 		t.Fatal("err = nil, want a retryable error")
 	}
@@ -174,7 +182,7 @@ func TestConcurrentDuplicatesSendOnce(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = f.d.Deliver(ctx, batch)
+			errs[i] = f.deliver(ctx, batch)
 		}()
 	}
 	wg.Wait()
@@ -202,7 +210,7 @@ func TestLimitsSuppressLeastSevereAndOweADigest(t *testing.T) {
 		}
 		batch = append(batch, m)
 	}
-	if err := f.d.Deliver(ctx, batch); err != nil {
+	if err := f.deliver(ctx, batch); err != nil {
 		t.Fatalf("suppression must answer success, got %v", err)
 	}
 	var texts []string
@@ -222,14 +230,14 @@ func TestLimitsSuppressLeastSevereAndOweADigest(t *testing.T) {
 		t.Error("a suppressed alert counts as paged")
 	}
 	// A retry of the same messages counts nothing twice.
-	if err := f.d.Deliver(ctx, batch); err != nil {
+	if err := f.deliver(ctx, batch); err != nil {
 		t.Fatal(err)
 	}
 	if got := testutil.ToFloat64(f.metrics.AlertsSuppressed.WithLabelValues("r")); got != 10 {
 		t.Errorf("after a retry: alerts_suppressed_total = %v, want 10", got)
 	}
 	// A bypassing message goes out anyway.
-	if err := f.d.Deliver(ctx, []Message{{Key: "crit", Route: "crit", Contact: "alice", Number: "+4915100000001", Text: "bypass", BypassLimits: true}}); err != nil {
+	if err := f.deliver(ctx, []Message{{Key: "crit", Route: "crit", Contact: "alice", Number: "+4915100000001", Text: "bypass", BypassLimits: true}}); err != nil {
 		t.Fatal(err)
 	}
 	if n := len(f.fake.Messages()); n != 3 {
@@ -237,7 +245,7 @@ func TestLimitsSuppressLeastSevereAndOweADigest(t *testing.T) {
 	}
 
 	// The window is still full: no digest yet.
-	if err := f.d.SendDigests(ctx, time.Second); err != nil {
+	if err := f.d.SendDigests(ctx, time.Second, f.limits); err != nil {
 		t.Fatal(err)
 	}
 	if n := len(f.fake.Messages()); n != 3 {
@@ -252,14 +260,14 @@ func TestLimitsSuppressLeastSevereAndOweADigest(t *testing.T) {
 func TestDigestWhenWindowOpens(t *testing.T) {
 	f := newFixture(t, ledger.Window{Max: 1, Per: 300 * time.Millisecond})
 	ctx := context.Background()
-	if err := f.d.Deliver(ctx, append(msgs("a", "+4915100000001"), msgs("b", "+4915100000001")...)); err != nil {
+	if err := f.deliver(ctx, append(msgs("a", "+4915100000001"), msgs("b", "+4915100000001")...)); err != nil {
 		t.Fatal(err)
 	}
 	if n := len(f.fake.Messages()); n != 1 {
 		t.Fatalf("accepted %d, want 1", n)
 	}
 	time.Sleep(350 * time.Millisecond)
-	if err := f.d.SendDigests(ctx, time.Second); err != nil {
+	if err := f.d.SendDigests(ctx, time.Second, f.limits); err != nil {
 		t.Fatal(err)
 	}
 	got := f.fake.Messages()
@@ -280,7 +288,7 @@ func TestAcceptedAlertsAreRememberedAsPaged(t *testing.T) {
 	m[0].Paged = []string{"fp1|1"}
 	m[1].Paged = []string{"fp1|1"}
 	f.fake.FailRecipient("+4915100000002", 402)
-	if err := f.d.Deliver(context.Background(), m); err != nil {
+	if err := f.deliver(context.Background(), m); err != nil {
 		t.Fatal(err)
 	}
 	for number, want := range map[string]bool{"+4915100000001": true, "+4915100000002": false} {
@@ -298,7 +306,7 @@ func (noopSender) SendSMS(context.Context, sipgate.SMS) error { return nil }
 // real bbolt ledger (each accepted SMS is synced to disk) and a sender that
 // answers at once: the service's own cost per notification.
 func BenchmarkDeliver(b *testing.B) {
-	led, err := ledger.Open(filepath.Join(b.TempDir(), "ledger.db"), ledger.Options{DedupWindow: time.Hour, SendsRetention: time.Hour})
+	led, err := ledger.Open(filepath.Join(b.TempDir(), "ledger.db"), ledger.Options{DedupWindow: time.Hour})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -306,13 +314,16 @@ func BenchmarkDeliver(b *testing.B) {
 	d := New(Options{
 		Sender: noopSender{}, Ledger: led, Metrics: metrics.New(prometheus.NewRegistry()),
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Concurrency: 8,
-		PerRecipient: []ledger.Window{{Max: 1000000, Per: time.Hour}},
 	})
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
 		i++
-		if err := d.Deliver(context.Background(), msgs(strconv.Itoa(i), "+4915100000001", "+4915100000002", "+4915100000003")); err != nil {
+		batch := msgs(strconv.Itoa(i), "+4915100000001", "+4915100000002", "+4915100000003")
+		for j := range batch {
+			batch[j].Limits = Limits{PerRecipient: []ledger.Window{{Max: 1000000, Per: time.Hour}}}
+		}
+		if err := d.Deliver(context.Background(), batch); err != nil {
 			b.Fatal(err)
 		}
 	}

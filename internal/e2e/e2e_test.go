@@ -37,6 +37,9 @@ type stack struct {
 	amAddrs []string // all of them
 	amBin   string
 	dir     string
+	// svcConfig is the service's config file, svcBase its part before the
+	// routes.
+	svcConfig, svcBase string
 }
 
 // defaultRoutes page the on-call group for critical alerts of receiver
@@ -67,7 +70,7 @@ func startStack(t *testing.T, routes string, alertmanagers int) *stack {
 	t.Cleanup(fake.Close)
 
 	svcAddr := freeAddr(t)
-	svcConfig := writeFile(t, dir, "sipgate.yml", fmt.Sprintf(`
+	base := fmt.Sprintf(`
 sipgate:
   url: %s
   token_id: %s
@@ -82,7 +85,8 @@ contacts:
   carol: {number: "%s"}
 groups:
   oncall: [alice, bob]
-`, fake.URL, tokenID, hookPW, alice, bob, carol)+routes)
+`, fake.URL, tokenID, hookPW, alice, bob, carol)
+	svcConfig := writeFile(t, dir, "sipgate.yml", base+routes)
 	writeFile(t, dir, "token", token+"\n")
 	service := start(t, "alertmanager-sipgate", svcBin,
 		"--config.file="+svcConfig,
@@ -92,7 +96,7 @@ groups:
 	)
 	waitReady(t, service, url(svcAddr, "/-/ready"))
 
-	s := &stack{fake: fake, service: service, svcAddr: svcAddr, amBin: amBin, dir: dir}
+	s := &stack{fake: fake, service: service, svcAddr: svcAddr, amBin: amBin, dir: dir, svcConfig: svcConfig, svcBase: base}
 	switch alertmanagers {
 	case 1:
 		s.startAlertmanager(t, "--cluster.listen-address=")

@@ -37,9 +37,6 @@ type Options struct {
 	// PagedRetention is how long the ledger remembers which alerts reached
 	// whom, for sending resolved alerts only to those paged.
 	PagedRetention time.Duration
-	// SendsRetention is how long sends are kept for rate limits: at least
-	// the longest limit window.
-	SendsRetention time.Duration
 }
 
 // Ledger is safe for concurrent use.
@@ -307,8 +304,9 @@ func (l *Ledger) updateSuppressed(number string, change func(*Suppressed) (keep 
 	return nil
 }
 
-// Purge deletes what is past its retention and returns how many entries.
-func (l *Ledger) Purge() (int, error) {
+// Purge deletes what is past its retention, sends older than keepSends
+// (at least the longest limit window), and returns how many entries.
+func (l *Ledger) Purge(keepSends time.Duration) (int, error) {
 	now := l.now()
 	n := 0
 	err := l.db.Update(func(tx *bolt.Tx) error {
@@ -327,7 +325,7 @@ func (l *Ledger) Purge() (int, error) {
 			}
 		}
 		// Sends by age are sorted by time: delete from the start.
-		cutoff := encodeTime(now.Add(-l.o.SendsRetention))
+		cutoff := encodeTime(now.Add(-keepSends))
 		sends := tx.Bucket(bucketSends)
 		c := tx.Bucket(bucketSendsByAge).Cursor()
 		for k, _ := c.First(); k != nil && len(k) >= 8 && bytes.Compare(k[:8], cutoff) < 0; k, _ = c.First() {

@@ -9,7 +9,7 @@ import (
 
 func open(t *testing.T, path string, now *time.Time) *Ledger {
 	t.Helper()
-	l, err := Open(path, Options{DedupWindow: 10 * time.Minute, PagedRetention: time.Hour, SendsRetention: 24 * time.Hour})
+	l, err := Open(path, Options{DedupWindow: 10 * time.Minute, PagedRetention: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +64,7 @@ func TestPurgeDeletesOnlyExpired(t *testing.T) {
 		t.Fatal(err)
 	}
 	now = now.Add(5 * time.Minute)
-	n, err := l.Purge()
+	n, err := l.Purge(24 * time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,7 +164,7 @@ func TestTakeEnforcesWindowsAndBudget(t *testing.T) {
 	if !take("+492", false) {
 		t.Fatal("budget still exhausted a day later")
 	}
-	n, err := l.Purge()
+	n, err := l.Purge(24 * time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}

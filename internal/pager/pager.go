@@ -12,11 +12,13 @@ import (
 	"log/slog"
 	"sort"
 	"strconv"
+	"time"
 
 	"github.com/prometheus/alertmanager/template"
 
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/config"
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/delivery"
+	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/ledger"
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/metrics"
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/route"
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/sms"
@@ -34,7 +36,8 @@ type PagedLedger interface {
 	WasPaged(number, alert string) (bool, error)
 }
 
-// Pager implements receiver.Notifier.
+// Pager implements receiver.Notifier for one immutable config; a reload
+// makes a new Pager.
 type Pager struct {
 	config    *config.Config
 	deliverer Deliverer
@@ -42,16 +45,24 @@ type Pager struct {
 	metrics   *metrics.Metrics
 	logger    *slog.Logger
 	severity  map[string]int
+	limits    delivery.Limits
 }
 
-// New returns a Pager for one immutable config.
+// New returns a Pager for the config.
 func New(c *config.Config, d Deliverer, paged PagedLedger, m *metrics.Metrics, l *slog.Logger) *Pager {
 	severity := map[string]int{}
 	for i, s := range c.Limits.SeverityOrder {
 		severity[s] = i
 	}
-	return &Pager{config: c, deliverer: d, paged: paged, metrics: m, logger: l, severity: severity}
+	limits := delivery.Limits{Budget: ledger.Window{Max: c.Limits.Budget.Max, Per: time.Duration(c.Limits.Budget.Per)}}
+	for _, w := range c.Limits.PerRecipient {
+		limits.PerRecipient = append(limits.PerRecipient, ledger.Window{Max: w.Max, Per: time.Duration(w.Per)})
+	}
+	return &Pager{config: c, deliverer: d, paged: paged, metrics: m, logger: l, severity: severity, limits: limits}
 }
+
+// Limits are the flood limits of the config, for the digests.
+func (p *Pager) Limits() delivery.Limits { return p.limits }
 
 // Notify routes, renders and delivers the notification.
 func (p *Pager) Notify(ctx context.Context, n *receiver.Notification, pinned string) error {
@@ -148,6 +159,7 @@ func (p *Pager) message(page route.Page, n *receiver.Notification, alerts templa
 		Alerts:       len(alerts),
 		Paged:        paged,
 		ExternalURL:  n.ExternalURL,
+		Limits:       p.limits,
 		BypassLimits: page.BypassLimits,
 	}, nil
 }

@@ -1,0 +1,121 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"reflect"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/config"
+	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/delivery"
+	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/pager"
+	"github.com/alertmanager-sipgate/alertmanager-sipgate/receiver"
+)
+
+// reloader serves notifications with the pager of the current config and
+// builds a new one on reload. A config is never changed in place: a reload
+// swaps one immutable pager for another, and a config that fails to load
+// leaves the running one as it was.
+type reloader struct {
+	file   string
+	build  func(*config.Config) *pager.Pager
+	logger *slog.Logger
+
+	mu      sync.Mutex // one reload at a time
+	config  atomic.Pointer[config.Config]
+	current atomic.Pointer[pager.Pager]
+
+	success     prometheus.Gauge
+	successTime prometheus.Gauge
+}
+
+func newReloader(file string, cfg *config.Config, build func(*config.Config) *pager.Pager, reg prometheus.Registerer, logger *slog.Logger) *reloader {
+	r := &reloader{
+		file:   file,
+		build:  build,
+		logger: logger,
+		success: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "alertmanager_sipgate_config_last_reload_successful",
+			Help: "Whether the last configuration reload succeeded.",
+		}),
+		successTime: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "alertmanager_sipgate_config_last_reload_success_timestamp_seconds",
+			Help: "Timestamp of the last successful configuration reload.",
+		}),
+	}
+	reg.MustRegister(r.success, r.successTime)
+	r.swap(cfg)
+	return r
+}
+
+func (r *reloader) swap(cfg *config.Config) {
+	r.config.Store(cfg)
+	r.current.Store(r.build(cfg))
+	r.success.Set(1)
+	r.successTime.SetToCurrentTime()
+}
+
+// Notify implements receiver.Notifier with the current config.
+func (r *reloader) Notify(ctx context.Context, n *receiver.Notification, route string) error {
+	return r.current.Load().Notify(ctx, n, route)
+}
+
+// Limits are the flood limits of the current config.
+func (r *reloader) Limits() delivery.Limits {
+	return r.current.Load().Limits()
+}
+
+// Reload reads the config file again. Routes, contacts, groups, templates,
+// SMS settings and limits take effect at once; changes to the sipgate,
+// webhook and delivery sections need a restart and are logged as such.
+func (r *reloader) Reload() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.file == "" {
+		return errors.New("reload: the embedded config has no file to read again")
+	}
+	cfg, err := config.Load(r.file)
+	if err != nil {
+		r.success.Set(0)
+		return fmt.Errorf("reload: %w", err)
+	}
+	old := r.config.Load()
+	for name, same := range map[string]bool{
+		"sipgate":  reflect.DeepEqual(old.Sipgate, cfg.Sipgate),
+		"webhook":  reflect.DeepEqual(old.Webhook, cfg.Webhook),
+		"delivery": reflect.DeepEqual(old.Delivery, cfg.Delivery),
+	} {
+		if !same {
+			r.logger.Warn("config section changed but applies only after a restart", "section", name)
+		}
+	}
+	r.swap(cfg)
+	r.logger.Info("config reloaded", "file", r.file)
+	return nil
+}
+
+// serveReload is POST /-/reload, as in Alertmanager and Prometheus.
+func (r *reloader) serveReload(w http.ResponseWriter, _ *http.Request) {
+	if err := r.Reload(); err != nil {
+		r.logger.Error("config reload failed, the running config stays", "err", err)
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	fmt.Fprintln(w, "config reloaded")
+}
+
+// longestWindow is how long sends must be remembered for the limits.
+func longestWindow(l delivery.Limits) time.Duration {
+	longest := 24 * time.Hour
+	for _, w := range append(l.PerRecipient, l.Budget) {
+		longest = max(longest, w.Per)
+	}
+	return longest
+}
