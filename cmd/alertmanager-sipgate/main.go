@@ -100,6 +100,12 @@ func loadConfig(file string) (*config.Config, error) {
 
 // serve wires the service together and runs it until SIGTERM or SIGINT.
 func serve(cfg *config.Config, configFile, storagePath string, webConfig *web.FlagConfig, logger *slog.Logger) error {
+	// SIGHUP reloads; caught from the start so that one arriving early or
+	// during shutdown cannot end the process, whose default it is.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
 		collectors.NewGoCollector(),
@@ -211,9 +217,6 @@ func serve(cfg *config.Config, configFile, storagePath string, webConfig *web.Fl
 		})
 	})
 	loops.Go(func() {
-		hup := make(chan os.Signal, 1)
-		signal.Notify(hup, syscall.SIGHUP)
-		defer signal.Stop(hup)
 		for {
 			select {
 			case <-ctx.Done():

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -27,6 +26,9 @@ type reloader struct {
 	file   string
 	build  func(*config.Config) *pager.Pager
 	logger *slog.Logger
+	// started is the config the service started with: the sections a
+	// reload cannot change stay as they are in it.
+	started *config.Config
 
 	mu      sync.Mutex // one reload at a time
 	config  atomic.Pointer[config.Config]
@@ -38,9 +40,10 @@ type reloader struct {
 
 func newReloader(file string, cfg *config.Config, build func(*config.Config) *pager.Pager, reg prometheus.Registerer, logger *slog.Logger) *reloader {
 	r := &reloader{
-		file:   file,
-		build:  build,
-		logger: logger,
+		file:    file,
+		build:   build,
+		logger:  logger,
+		started: cfg,
 		success: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "alertmanager_sipgate_config_last_reload_successful",
 			Help: "Whether the last configuration reload succeeded.",
@@ -74,26 +77,28 @@ func (r *reloader) Limits() delivery.Limits {
 
 // Reload reads the config file again. Routes, contacts, groups, templates,
 // SMS settings and limits take effect at once; changes to the sipgate,
-// webhook and delivery sections need a restart and are logged as such.
+// webhook and delivery sections and to limits.digest_check need a restart
+// and are logged as such. The embedded config has nothing to reload.
 func (r *reloader) Reload() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.file == "" {
-		return errors.New("reload: the embedded config has no file to read again")
+		r.logger.Info("config reload: the embedded config has no file to read again")
+		return nil
 	}
 	cfg, err := config.Load(r.file)
 	if err != nil {
 		r.success.Set(0)
 		return fmt.Errorf("reload: %w", err)
 	}
-	old := r.config.Load()
 	for name, same := range map[string]bool{
-		"sipgate":  reflect.DeepEqual(old.Sipgate, cfg.Sipgate),
-		"webhook":  reflect.DeepEqual(old.Webhook, cfg.Webhook),
-		"delivery": reflect.DeepEqual(old.Delivery, cfg.Delivery),
+		"sipgate":             reflect.DeepEqual(r.started.Sipgate, cfg.Sipgate),
+		"webhook":             reflect.DeepEqual(r.started.Webhook, cfg.Webhook),
+		"delivery":            reflect.DeepEqual(r.started.Delivery, cfg.Delivery),
+		"limits.digest_check": r.started.Limits.DigestCheck == cfg.Limits.DigestCheck,
 	} {
 		if !same {
-			r.logger.Warn("config section changed but applies only after a restart", "section", name)
+			r.logger.Warn("config differs from the one started with where only a restart applies it", "section", name)
 		}
 	}
 	r.swap(cfg)
@@ -105,7 +110,9 @@ func (r *reloader) Reload() error {
 func (r *reloader) serveReload(w http.ResponseWriter, _ *http.Request) {
 	if err := r.Reload(); err != nil {
 		r.logger.Error("config reload failed, the running config stays", "err", err)
-		http.Error(w, err.Error(), http.StatusInternalServerError)
+		// The reason stays in the log: the endpoint may be open to more
+		// people than the config is.
+		http.Error(w, "config reload failed, the running config stays: see the log", http.StatusInternalServerError)
 		return
 	}
 	fmt.Fprintln(w, "config reloaded")
@@ -113,8 +120,8 @@ func (r *reloader) serveReload(w http.ResponseWriter, _ *http.Request) {
 
 // longestWindow is how long sends must be remembered for the limits.
 func longestWindow(l delivery.Limits) time.Duration {
-	longest := 24 * time.Hour
-	for _, w := range append(l.PerRecipient, l.Budget) {
+	longest := max(24*time.Hour, l.Budget.Per)
+	for _, w := range l.PerRecipient {
 		longest = max(longest, w.Per)
 	}
 	return longest

@@ -13,6 +13,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
 
@@ -249,7 +250,10 @@ func Parse(b []byte, name string) (*Config, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
 	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("%s: %s", name, strings.ReplaceAll(strings.TrimPrefix(err.Error(), "yaml: unmarshal errors:\n  "), "\n  ", "; "))
+		msg := strings.ReplaceAll(strings.TrimPrefix(err.Error(), "yaml: unmarshal errors:\n  "), "\n  ", "; ")
+		// A value in the wrong place may be a secret: name its type only.
+		msg = quotedValue.ReplaceAllString(msg, "")
+		return nil, fmt.Errorf("%s: %s", name, msg)
 	}
 	for _, r := range c.Routes {
 		if r == nil {
@@ -276,6 +280,9 @@ func Parse(b []byte, name string) (*Config, error) {
 	}
 	return c, nil
 }
+
+// quotedValue is how yaml quotes a value it cannot decode: "!!str `hunt...`".
+var quotedValue = regexp.MustCompile(" `[^`]*`")
 
 func defaults() *Config {
 	return &Config{

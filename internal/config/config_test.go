@@ -158,6 +158,11 @@ routes:
 			},
 		},
 		{
+			name:   "a secret in the wrong place is not quoted",
+			config: "webhook: {basic_auth: hunter2-secret}\n",
+			want:   []string{"config.yml: line 1: cannot unmarshal !!str into config.BasicAuth"},
+		},
+		{
 			name:   "no routes",
 			config: "sipgate: {dry_run: true}\nroutes: []\n",
 			want:   []string{"routes: needs at least 1 entries"},
@@ -197,6 +202,9 @@ routes: [{name: r, to: ["+4915112345678"]}]`,
 				if !strings.Contains(err.Error(), w) {
 					t.Errorf("error does not contain %q:\n%v", w, err)
 				}
+			}
+			if strings.Contains(err.Error(), "hunter2") {
+				t.Errorf("error shows the secret: %v", err)
 			}
 			for _, line := range strings.Split(err.Error(), "\n") {
 				if !strings.HasPrefix(line, "config.yml: ") {

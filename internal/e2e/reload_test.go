@@ -72,9 +72,12 @@ func TestReload(t *testing.T) {
 	var reason bytes.Buffer
 	reason.ReadFrom(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusInternalServerError || !strings.Contains(reason.String(), `routes[0].to[0]: unknown contact or group "alcie"`) {
-		t.Errorf("broken reload: %s %q, want 500 naming the field", resp.Status, reason.String())
+	if resp.StatusCode != http.StatusInternalServerError || !strings.Contains(reason.String(), "see the log") {
+		t.Errorf("broken reload: %s %q, want 500 pointing to the log", resp.Status, reason.String())
 	}
+	eventually(t, 5*time.Second, "the reason in the log", func() bool {
+		return strings.Contains(s.service.output.String(), `routes[0].to[0]: unknown contact or group \"alcie\"`)
+	})
 	if got := metricValue(getBody(t, url(s.svcAddr, "/metrics")), "alertmanager_sipgate_config_last_reload_successful"); got != 0 {
 		t.Errorf("config_last_reload_successful = %v after a failed reload, want 0", got)
 	}
@@ -84,5 +87,20 @@ func TestReload(t *testing.T) {
 	}
 	if n := len(s.fake.Messages()); n != 3 {
 		t.Errorf("%d SMS, want 3", n)
+	}
+
+	// A SIGHUP while shutting down must not end the process early.
+	if err := s.service.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	s.service.cmd.Process.Signal(syscall.SIGHUP)
+	select {
+	case err := <-s.service.done:
+		s.service.done <- err
+		if err != nil {
+			t.Errorf("service exited with %v after SIGTERM and SIGHUP, want a clean exit", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("service did not stop after SIGTERM")
 	}
 }
