@@ -222,9 +222,8 @@ func serve(cfg *config.Config, configFile, storagePath string, webConfig *web.Fl
 			case <-ctx.Done():
 				return
 			case <-hup:
-				if err := pagers.Reload(); err != nil {
-					logger.Error("config reload failed, the running config stays", "err", err)
-				}
+				// Reload logs its own failure; the running config stays.
+				_ = pagers.Reload()
 			}
 		}
 	})

@@ -75,10 +75,11 @@ func (r *reloader) Limits() delivery.Limits {
 	return r.current.Load().Limits()
 }
 
-// Reload reads the config file again. Routes, contacts, groups, templates,
-// SMS settings and limits take effect at once; changes to the sipgate,
-// webhook and delivery sections and to limits.digest_check need a restart
-// and are logged as such. The embedded config has nothing to reload.
+// Reload reads the config file again, and logs why when it fails. Routes,
+// contacts, groups, templates, SMS settings and limits take effect at once;
+// changes to the sipgate, webhook and delivery sections and to
+// limits.digest_check need a restart and are logged as such. The embedded
+// config has nothing to reload.
 func (r *reloader) Reload() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -89,6 +90,7 @@ func (r *reloader) Reload() error {
 	cfg, err := config.Load(r.file)
 	if err != nil {
 		r.success.Set(0)
+		r.logger.Error("config reload failed, the running config stays", "err", err)
 		return fmt.Errorf("reload: %w", err)
 	}
 	for name, same := range map[string]bool{
@@ -109,7 +111,6 @@ func (r *reloader) Reload() error {
 // serveReload is POST /-/reload, as in Alertmanager and Prometheus.
 func (r *reloader) serveReload(w http.ResponseWriter, _ *http.Request) {
 	if err := r.Reload(); err != nil {
-		r.logger.Error("config reload failed, the running config stays", "err", err)
 		// The reason stays in the log: the endpoint may be open to more
 		// people than the config is.
 		http.Error(w, "config reload failed, the running config stays: see the log", http.StatusInternalServerError)

@@ -180,11 +180,15 @@ func (d *Deliverer) Deliver(ctx context.Context, msgs []Message) error {
 func (d *Deliverer) deliver(ctx context.Context, m Message, myTurn <-chan struct{}, done chan<- struct{}) error {
 	log := d.o.Logger.With("route", m.Route, "contact", m.Contact, "number", phone.Mask(m.Number))
 	var once sync.Once
-	// The turn passes on only in order, whether or not this message
-	// counted against the limits.
-	passTurn := func() { once.Do(func() { <-myTurn; close(done) }) }
+	// The turn passes on once this message counted against the limits, or
+	// at the latest when it is done, whether or not it counted.
+	passTurn := func() { once.Do(func() { close(done) }) }
 	defer passTurn()
-	result, err := d.deliverOnce(ctx, m, func() { <-myTurn }, passTurn)
+	// The turn comes before the claim: whoever holds a claim has had its
+	// turn and waits for nothing but I/O, so two requests that share keys
+	// in a different order cannot wait for each other.
+	<-myTurn
+	result, err := d.deliverOnce(ctx, m, passTurn)
 	d.o.Metrics.SMSSent.WithLabelValues(m.Route, result).Inc()
 	switch result {
 	case metrics.ResultAccepted:
@@ -205,11 +209,7 @@ func (d *Deliverer) deliver(ctx context.Context, m Message, myTurn <-chan struct
 	return nil
 }
 
-func (d *Deliverer) deliverOnce(ctx context.Context, m Message, waitTurn, passTurn func()) (result string, err error) {
-	// The turn comes before the claim: whoever holds a claim has had its
-	// turn and waits for nothing but I/O, so two requests that share keys
-	// in a different order cannot wait for each other.
-	waitTurn()
+func (d *Deliverer) deliverOnce(ctx context.Context, m Message, passTurn func()) (result string, err error) {
 	release, err := d.claim(ctx, m.Key)
 	if err != nil {
 		return metrics.ResultFailedRetryable, err

@@ -85,22 +85,21 @@ func (p *Pager) Notify(ctx context.Context, n *receiver.Notification, pinned str
 		if len(alerts) == 0 {
 			continue
 		}
-		r := page.Route
-		if r.Mode == config.ModePerAlert && (r.SummaryAbove == 0 || len(alerts) <= r.SummaryAbove) {
+		// One SMS for the page, or one per alert.
+		batches := []template.Alerts{alerts}
+		if r := page.Route; r.Mode == config.ModePerAlert && (r.SummaryAbove == 0 || len(alerts) <= r.SummaryAbove) {
+			batches = nil
 			for _, a := range alerts {
-				m, err := p.message(page, n, template.Alerts{a})
-				if err != nil {
-					return err
-				}
-				msgs = append(msgs, m)
+				batches = append(batches, template.Alerts{a})
 			}
-			continue
 		}
-		m, err := p.message(page, n, alerts)
-		if err != nil {
-			return err
+		for _, b := range batches {
+			m, err := p.message(page, n, b)
+			if err != nil {
+				return err
+			}
+			msgs = append(msgs, m)
 		}
-		msgs = append(msgs, m)
 	}
 	return p.deliverer.Deliver(ctx, msgs)
 }
