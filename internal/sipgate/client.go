@@ -114,7 +114,7 @@ func (c *Client) SendSMS(ctx context.Context, sms SMS) error {
 	start := time.Now()
 	resp, err := c.o.HTTPClient.Do(req)
 	if err != nil {
-		c.observe("error", start)
+		c.observe(codeNoResponse, start)
 		if ctx.Err() != nil {
 			return fmt.Errorf("sipgate: send SMS: %w", ctx.Err())
 		}

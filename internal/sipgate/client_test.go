@@ -148,31 +148,32 @@ func TestSendSMSAccepted(t *testing.T) {
 func TestSendSMSStatuses(t *testing.T) {
 	ok := SMS{Recipient: "+4915112345678", Message: "hi"}
 	tests := []struct {
-		name     string
-		fail     int // status the fake answers through FailNext, 0 for none
-		change   func(*Options)
-		path     string // replaces /v2 in the base URL when set
-		sms      SMS
-		wantCode int
-		wantTemp bool
-		wantMsg  string
+		name       string
+		fail       int // status the fake answers through FailNext, 0 for none
+		change     func(*Options)
+		path       string // replaces /v2 in the base URL when set
+		sms        SMS
+		wantCode   int
+		wantTemp   bool
+		wantReason string
+		wantMsg    string
 	}{
-		{name: "blank message", sms: SMS{Recipient: "+49", Message: "  "}, wantCode: 400, wantMsg: "sipgate rejected the request as invalid (400): message must not be empty"},
-		{name: "invalid smsId", change: func(o *Options) { o.SMSID = "0" }, sms: ok, wantCode: 400, wantMsg: "(400): smsId must be s followed by a number"},
-		{name: "wrong password", change: func(o *Options) { o.Password = "wrong" }, sms: ok, wantCode: 401, wantMsg: "sipgate rejected the credentials (401)"},
-		{name: "balance", fail: 402, sms: ok, wantCode: 402, wantMsg: "sipgate account balance is too low (402)"},
-		{name: "forbidden", fail: 403, sms: ok, wantCode: 403, wantMsg: "sipgate denied the SMS extension: check sms_id and that SMS is booked (403)"},
-		{name: "wrong base URL", path: "/v1", sms: ok, wantCode: 404, wantMsg: "sipgate endpoint not found: check the base URL (404)"},
-		{name: "method", fail: 405, sms: ok, wantCode: 405, wantMsg: "(405)"},
-		{name: "request timeout", fail: 408, sms: ok, wantCode: 408, wantTemp: true, wantMsg: "(408)"},
-		{name: "content type", fail: 415, sms: ok, wantCode: 415, wantMsg: "sipgate rejected the content type (415)"},
-		{name: "other 4xx", fail: 422, sms: ok, wantCode: 422, wantMsg: "sipgate answered unexpected status 422: Unprocessable Entity"},
-		{name: "rate limit", fail: 429, sms: ok, wantCode: 429, wantTemp: true, wantMsg: "sipgate rate limit reached (429)"},
-		{name: "internal error", fail: 500, sms: ok, wantCode: 500, wantTemp: true, wantMsg: "sipgate server error (500)"},
-		{name: "bad gateway", fail: 502, sms: ok, wantCode: 502, wantTemp: true, wantMsg: "sipgate server error (502)"},
-		{name: "unavailable", fail: 503, sms: ok, wantCode: 503, wantTemp: true, wantMsg: "sipgate server error (503)"},
-		{name: "gateway timeout", fail: 504, sms: ok, wantCode: 504, wantTemp: true, wantMsg: "sipgate server error (504)"},
-		{name: "other 5xx", fail: 507, sms: ok, wantCode: 507, wantTemp: true, wantMsg: "sipgate server error (507)"},
+		{name: "blank message", sms: SMS{Recipient: "+49", Message: "  "}, wantCode: 400, wantReason: "client", wantMsg: "sipgate rejected the request as invalid (400): message must not be empty"},
+		{name: "invalid smsId", change: func(o *Options) { o.SMSID = "0" }, sms: ok, wantCode: 400, wantReason: "client", wantMsg: "(400): smsId must be s followed by a number"},
+		{name: "wrong password", change: func(o *Options) { o.Password = "wrong" }, sms: ok, wantCode: 401, wantReason: "auth", wantMsg: "sipgate rejected the credentials (401)"},
+		{name: "balance", fail: 402, sms: ok, wantCode: 402, wantReason: "balance", wantMsg: "sipgate account balance is too low (402)"},
+		{name: "forbidden", fail: 403, sms: ok, wantCode: 403, wantReason: "auth", wantMsg: "sipgate denied the SMS extension: check sms_id and that SMS is booked (403)"},
+		{name: "wrong base URL", path: "/v1", sms: ok, wantCode: 404, wantReason: "client", wantMsg: "sipgate endpoint not found: check the base URL (404)"},
+		{name: "method", fail: 405, sms: ok, wantCode: 405, wantReason: "client", wantMsg: "(405)"},
+		{name: "request timeout", fail: 408, sms: ok, wantCode: 408, wantTemp: true, wantReason: "client", wantMsg: "(408)"},
+		{name: "content type", fail: 415, sms: ok, wantCode: 415, wantReason: "client", wantMsg: "sipgate rejected the content type (415)"},
+		{name: "other 4xx", fail: 422, sms: ok, wantCode: 422, wantReason: "client", wantMsg: "sipgate answered unexpected status 422: Unprocessable Entity"},
+		{name: "rate limit", fail: 429, sms: ok, wantCode: 429, wantTemp: true, wantReason: "rate_limited", wantMsg: "sipgate rate limit reached (429)"},
+		{name: "internal error", fail: 500, sms: ok, wantCode: 500, wantTemp: true, wantReason: "server", wantMsg: "sipgate server error (500)"},
+		{name: "bad gateway", fail: 502, sms: ok, wantCode: 502, wantTemp: true, wantReason: "server", wantMsg: "sipgate server error (502)"},
+		{name: "unavailable", fail: 503, sms: ok, wantCode: 503, wantTemp: true, wantReason: "server", wantMsg: "sipgate server error (503)"},
+		{name: "gateway timeout", fail: 504, sms: ok, wantCode: 504, wantTemp: true, wantReason: "server", wantMsg: "sipgate server error (504)"},
+		{name: "other 5xx", fail: 507, sms: ok, wantCode: 507, wantTemp: true, wantReason: "server", wantMsg: "sipgate server error (507)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -192,6 +193,12 @@ func TestSendSMSStatuses(t *testing.T) {
 			}
 			if serr.Temporary() != tt.wantTemp {
 				t.Errorf("Temporary() = %v, want %v", serr.Temporary(), tt.wantTemp)
+			}
+			if serr.Reason() != tt.wantReason {
+				t.Errorf("Reason() = %q, want %q", serr.Reason(), tt.wantReason)
+			}
+			if want := strconv.Itoa(tt.wantCode); serr.Code() != want {
+				t.Errorf("Code() = %q, want %q", serr.Code(), want)
 			}
 			if !strings.Contains(err.Error(), tt.wantMsg) {
 				t.Errorf("Error() = %q, want it to contain %q", err, tt.wantMsg)
@@ -314,6 +321,9 @@ func TestSendSMSTransportErrors(t *testing.T) {
 			if serr.StatusCode != 0 || serr.Err == nil || !serr.Temporary() {
 				t.Errorf("got StatusCode %d, Err %v, Temporary %v; want a temporary transport error", serr.StatusCode, serr.Err, serr.Temporary())
 			}
+			if serr.Reason() != "transport" || serr.Code() != "error" {
+				t.Errorf("Reason() = %q, Code() = %q; want transport, error", serr.Reason(), serr.Code())
+			}
 			if tt.wantIs != nil && !errors.Is(err, tt.wantIs) {
 				t.Errorf("errors.Is(%v, %v) = false", err, tt.wantIs)
 			}
@@ -325,8 +335,12 @@ func TestSendSMSInvalidBaseURL(t *testing.T) {
 	for _, u := range []string{"ftp://example.com/v2", "api.sipgate.com/v2", "http://[::1"} {
 		t.Run(u, func(t *testing.T) {
 			err := newClient(u, nil).SendSMS(context.Background(), SMS{Recipient: "+49", Message: "hi"})
-			if serr := sipgateError(t, err); serr.Temporary() {
+			serr := sipgateError(t, err)
+			if serr.Temporary() {
 				t.Errorf("Temporary() = true for %v; no retry fixes a bad URL", err)
+			}
+			if serr.Reason() != "client" {
+				t.Errorf("Reason() = %q for %v, want client: the request must change", serr.Reason(), err)
 			}
 		})
 	}

@@ -4,8 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 )
+
+// codeNoResponse is the "code" label of a request that got no response.
+const codeNoResponse = "error"
 
 // maxBody is how much of an error response's body an Error quotes: enough
 // for sipgate's explanation, too little to flood a log line.
@@ -17,7 +21,8 @@ var errBuild = errors.New("cannot build the sipgate request")
 
 // Error is every failure of SendSMS other than the caller's own context
 // ending. It is classified here, where the status codes are understood, so
-// that callers ask Temporary instead of parsing codes.
+// that callers ask Temporary, RetryAfter and Reason instead of parsing
+// codes.
 type Error struct {
 	StatusCode int           // HTTP status; 0 when no response came
 	Retry      time.Duration // from the Retry-After header, 0 if none
@@ -90,3 +95,45 @@ func (e *Error) Temporary() bool {
 
 // RetryAfter is how long sipgate asked the caller to wait, 0 if it did not.
 func (e *Error) RetryAfter() time.Duration { return e.Retry }
+
+// Reasons an SMS failed, the values of Reason: few, so that they can be a
+// metric label, and named for what the operator has to look at.
+const (
+	reasonAuth        = "auth"         // 401, 403: credentials, token scope or the booked SMS extension
+	reasonBalance     = "balance"      // 402: the account needs money
+	reasonRateLimited = "rate_limited" // 429
+	reasonClient      = "client"       // any other 4xx (408 too, though temporary), or a request that could not be built
+	reasonServer      = "server"       // 5xx
+	reasonTransport   = "transport"    // no response came
+)
+
+// Reason says in one word why the SMS failed, as a bounded metric label.
+// A request that could not be built (an invalid base URL) is "client": no
+// response came, but it is the request, not the network, that must change.
+func (e *Error) Reason() string {
+	switch code := e.StatusCode; {
+	case code == 0 && errors.Is(e.Err, errBuild):
+		return reasonClient
+	case code == 0:
+		return reasonTransport
+	case code == http.StatusUnauthorized, code == http.StatusForbidden:
+		return reasonAuth
+	case code == http.StatusPaymentRequired:
+		return reasonBalance
+	case code == http.StatusTooManyRequests:
+		return reasonRateLimited
+	case code >= 500:
+		return reasonServer
+	default:
+		return reasonClient
+	}
+}
+
+// Code is the HTTP status as a metric label, "error" when no response
+// came: the values of the request duration's "code" label.
+func (e *Error) Code() string {
+	if e.StatusCode == 0 {
+		return codeNoResponse
+	}
+	return strconv.Itoa(e.StatusCode)
+}
