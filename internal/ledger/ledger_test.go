@@ -9,11 +9,10 @@ import (
 
 func open(t *testing.T, path string, now *time.Time) *Ledger {
 	t.Helper()
-	l, err := Open(path, Options{DedupWindow: 10 * time.Minute, PagedRetention: time.Hour})
+	l, err := Open(path, Options{DedupWindow: 10 * time.Minute, PagedRetention: time.Hour, Now: func() time.Time { return *now }})
 	if err != nil {
 		t.Fatal(err)
 	}
-	l.now = func() time.Time { return *now }
 	return l
 }
 
