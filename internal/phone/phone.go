@@ -1,4 +1,4 @@
-// Package phone keeps phone numbers out of logs.
+// Package phone keeps phone numbers out of logs and error texts.
 package phone
 
 import "strings"
