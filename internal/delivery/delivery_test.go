@@ -1,15 +1,19 @@
 package delivery
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -29,40 +33,92 @@ type fixture struct {
 	d       *Deliverer
 	ledger  *ledger.Ledger
 	limits  Limits
+	clock   *fakeClock
+	logs    *logBuffer
+	options Options
 }
 
-// deliver is Deliver with the fixture's limits on every message.
+// deliver is Deliver of the messages as notification "n-test", with the
+// fixture's limits.
 func (f *fixture) deliver(ctx context.Context, batch []Message) error {
-	for i := range batch {
-		batch[i].Limits = f.limits
-	}
-	return f.d.Deliver(ctx, batch)
+	return f.d.Deliver(ctx, Batch{ID: "n-test", Limits: f.limits, ExternalURL: "http://am:9093", Messages: batch})
 }
 
+// newFixture returns a Deliverer sending through a fake sipgate, on a fake
+// clock that moves only when the test says so: a retry then waits until the
+// test advances the clock or the context ends.
 func newFixture(t *testing.T, limits ...ledger.Window) *fixture {
 	t.Helper()
 	fake := sipgatetest.NewServer("token-1", "secret")
 	t.Cleanup(fake.Close)
+	clock := newFakeClock(false)
 	led, err := ledger.Open(filepath.Join(t.TempDir(), "ledger.db"), ledger.Options{
-		DedupWindow: 10 * time.Minute, PagedRetention: time.Hour,
+		DedupWindow: 10 * time.Minute, PagedRetention: time.Hour, Now: clock.Now,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { led.Close() })
 	m := metrics.New(prometheus.NewRegistry())
-	client := sipgate.New(sipgate.Options{BaseURL: fake.URL, SMSID: "s0", Username: "token-1", Password: "secret"})
-	d := New(Options{
-		Sender:         client,
+	logs := &logBuffer{}
+	o := Options{
+		Sender:         sipgate.New(sipgate.Options{BaseURL: fake.URL, SMSID: "s0", Username: "token-1", Password: "secret"}),
 		Ledger:         led,
 		Metrics:        m,
-		Logger:         slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Logger:         slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Clock:          clock,
 		Concurrency:    4,
 		InitialBackoff: time.Millisecond,
 		MaxBackoff:     10 * time.Millisecond,
 		Location:       time.UTC,
-	})
-	return &fixture{fake: fake, metrics: m, d: d, ledger: led, limits: Limits{PerRecipient: limits}}
+	}
+	return &fixture{fake: fake, metrics: m, d: New(o), ledger: led, limits: Limits{PerRecipient: limits}, clock: clock, logs: logs, options: o}
+}
+
+// with rebuilds the fixture's Deliverer with changed options.
+func (f *fixture) with(change func(*Options)) {
+	change(&f.options)
+	f.d = New(f.options)
+}
+
+// logBuffer collects log output from concurrent sends.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// lines returns each JSON log line decoded.
+func (b *logBuffer) lines(t *testing.T) []map[string]any {
+	t.Helper()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []map[string]any
+	for line := range bytes.Lines(b.buf.Bytes()) {
+		var m map[string]any
+		if err := json.Unmarshal(line, &m); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// logLine returns the first log line whose message starts with prefix.
+func (f *fixture) logLine(t *testing.T, prefix string) map[string]any {
+	t.Helper()
+	for _, l := range f.logs.lines(t) {
+		if msg, _ := l["msg"].(string); strings.HasPrefix(msg, prefix) {
+			return l
+		}
+	}
+	t.Fatalf("no log line starts with %q", prefix)
+	return nil
 }
 
 func (f *fixture) count(route, result string) int {
@@ -72,13 +128,14 @@ func (f *fixture) count(route, result string) int {
 func msgs(key string, numbers ...string) []Message {
 	var out []Message
 	for _, n := range numbers {
-		out = append(out, Message{Key: key + "/" + n, Route: "r", Contact: "c" + n[len(n)-1:], Number: n, Text: "FIRING 1 Test", Alerts: 1, ExternalURL: "http://am:9093"})
+		out = append(out, Message{Key: key + "/" + n, Route: "r", Contact: "c" + n[len(n)-1:], Number: n, Text: "FIRING 1 Test", Alerts: 1})
 	}
 	return out
 }
 
 func TestDeliverRetriesTransientFailures(t *testing.T) {
 	f := newFixture(t)
+	f.clock.auto = true
 	f.fake.FailNext(2, 503, "")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -94,6 +151,30 @@ func TestDeliverRetriesTransientFailures(t *testing.T) {
 	if got := testutil.ToFloat64(f.metrics.Retries.WithLabelValues("503")); got != 2 {
 		t.Errorf("retries{reason=503} = %v, want 2", got)
 	}
+	// Backoff 1ms, then 2ms, each with ±50% jitter.
+	if w := f.clock.Waits(); len(w) != 2 || w[0] < 500*time.Microsecond || w[0] >= 1500*time.Microsecond || w[1] < time.Millisecond || w[1] >= 3*time.Millisecond {
+		t.Errorf("waits = %v, want about 1ms and 2ms", w)
+	}
+	if n := testutil.CollectAndCount(f.metrics.SMSFailed); n != 0 {
+		t.Errorf("sms_failed_total has %d series for an SMS that got through", n)
+	}
+}
+
+func TestDeliverHonoursRetryAfter(t *testing.T) {
+	f := newFixture(t)
+	f.clock.auto = true
+	f.fake.FailNext(1, 429, "2")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := f.deliver(ctx, msgs("n1", "+4915100000001")); err != nil {
+		t.Fatal(err)
+	}
+	if w := f.clock.Waits(); !slices.Equal(w, []time.Duration{2 * time.Second}) {
+		t.Errorf("waits = %v, want the 2s sipgate asked for", w)
+	}
+	if got := len(f.fake.Messages()); got != 1 {
+		t.Errorf("accepted %d SMS, want 1", got)
+	}
 }
 
 func TestDeliverNeverSendsTwice(t *testing.T) {
@@ -107,7 +188,7 @@ func TestDeliverNeverSendsTwice(t *testing.T) {
 	err := f.deliver(short, msgs("n1", "+4915100000001", "+4915100000002", "+4915100000003"))
 	cancel()
 	var rerr *RetryableError
-	if !errors.As(err, &rerr) || !rerr.Temporary() {
+	if !errors.As(err, &rerr) {
 		t.Fatalf("with sipgate failing: err = %v, want a RetryableError", err)
 	}
 
@@ -125,10 +206,10 @@ func TestDeliverNeverSendsTwice(t *testing.T) {
 	if got["+4915100000001"] != 1 || got["+4915100000002"] != 1 || got["+4915100000003"] != 0 {
 		t.Errorf("accepted per recipient = %v, want one each for ...01 and ...02, none for ...03", got)
 	}
-	if n := f.count("r", metrics.ResultDeduplicated); n != 2 {
+	if n := f.count("r", Deduplicated.String()); n != 2 {
 		t.Errorf("deduplicated = %d, want 2", n)
 	}
-	if n := f.count("r", metrics.ResultFailedPermanent); n != 3 {
+	if n := f.count("r", FailedPermanent.String()); n != 3 {
 		t.Errorf("failed_permanent = %d, want 3", n)
 	}
 }
@@ -159,6 +240,9 @@ func TestDeliverStopsBeforeDeadline(t *testing.T) {
 	}
 	if f.fake.Requests() != 1 {
 		t.Errorf("requests = %d, want 1", f.fake.Requests())
+	}
+	if w := f.clock.Waits(); len(w) != 0 {
+		t.Errorf("waited %v for a Retry-After beyond the deadline", w)
 	}
 }
 
@@ -203,7 +287,7 @@ func TestLimitsSuppressLeastSevereAndOweADigest(t *testing.T) {
 	for i, sev := range []int{3, 0, 2, 1} {
 		m := Message{
 			Key: fmt.Sprintf("n%d", i), Route: "r", Contact: "alice", Number: "+4915100000001",
-			Text: fmt.Sprintf("severity %d", sev), Severity: sev, Alerts: 5, ExternalURL: "http://am:9093",
+			Text: fmt.Sprintf("severity %d", sev), Severity: sev, Alerts: 5,
 		}
 		if sev > 1 { // the two least severe, which the limit holds back
 			m.Paged = []string{"suppressed-alert"}
@@ -266,7 +350,7 @@ func TestDigestWhenWindowOpens(t *testing.T) {
 	if n := len(f.fake.Messages()); n != 1 {
 		t.Fatalf("accepted %d, want 1", n)
 	}
-	time.Sleep(350 * time.Millisecond)
+	f.clock.Advance(350 * time.Millisecond)
 	if err := f.d.SendDigests(ctx, time.Second, f.limits); err != nil {
 		t.Fatal(err)
 	}
@@ -274,7 +358,7 @@ func TestDigestWhenWindowOpens(t *testing.T) {
 	if len(got) != 2 || !regexp.MustCompile(`^1 more alert suppressed since \d\d:\d\d, see http://am:9093$`).MatchString(got[1].Message) {
 		t.Fatalf("messages = %+v, want a digest second", got)
 	}
-	if c := testutil.ToFloat64(f.metrics.Digests.WithLabelValues(metrics.ResultAccepted)); c != 1 {
+	if c := testutil.ToFloat64(f.metrics.Digests.WithLabelValues(Accepted.String())); c != 1 {
 		t.Errorf("digests_total{accepted} = %v", c)
 	}
 	if pending, _ := f.ledger.Pending(); len(pending) != 0 {
@@ -315,16 +399,44 @@ func BenchmarkDeliver(b *testing.B) {
 		Sender: noopSender{}, Ledger: led, Metrics: metrics.New(prometheus.NewRegistry()),
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Concurrency: 8,
 	})
+	limits := Limits{PerRecipient: []ledger.Window{{Max: 1000000, Per: time.Hour}}}
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
 		i++
-		batch := msgs(strconv.Itoa(i), "+4915100000001", "+4915100000002", "+4915100000003")
-		for j := range batch {
-			batch[j].Limits = Limits{PerRecipient: []ledger.Window{{Max: 1000000, Per: time.Hour}}}
-		}
+		batch := Batch{ID: strconv.Itoa(i), Limits: limits, Messages: msgs(strconv.Itoa(i), "+4915100000001", "+4915100000002", "+4915100000003")}
 		if err := d.Deliver(context.Background(), batch); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+func TestEveryLogLineNamesTheNotification(t *testing.T) {
+	f := newFixture(t, ledger.Window{Max: 1, Per: time.Hour})
+	f.clock.auto = true
+	f.fake.FailNext(1, 503, "")
+	f.fake.FailRecipient("+4915100000003", 402)
+	batch := append(msgs("a", "+4915100000001", "+4915100000001"), msgs("b", "+4915100000001", "+4915100000003")...)
+	if err := f.deliver(context.Background(), batch); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, l := range f.logs.lines(t) {
+		seen[l["msg"].(string)] = true
+		if l["notification"] != "n-test" {
+			t.Errorf("log line without notification=n-test: %v", l)
+		}
+	}
+	// Every kind of line: a retry, and each outcome.
+	for _, msg := range []string{
+		"retrying sms",
+		"sms accepted",
+		"sms already delivered for this notification, not sent again",
+		"sms suppressed by a limit, owed in a digest",
+		"sms not sent, a retry cannot help",
+	} {
+		if !seen[msg] {
+			t.Errorf("no log line %q; got %v", msg, slices.Sorted(maps.Keys(seen)))
 		}
 	}
 }

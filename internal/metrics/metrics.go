@@ -7,23 +7,13 @@ import (
 
 const namespace = "alertmanager_sipgate"
 
-// Results of one SMS, the values of the "result" label.
-const (
-	ResultAccepted        = "accepted"
-	ResultDeduplicated    = "deduplicated"
-	ResultFailedPermanent = "failed_permanent"
-	ResultFailedRetryable = "failed_retryable"
-	// ResultSuppressed is an SMS a flood limit held back; its alerts are
-	// owed to the recipient in a digest.
-	ResultSuppressed = "suppressed"
-)
-
 // Metrics are the service's own metrics. Labels hold route and contact
 // names, results and status codes; never a phone number or message text.
 type Metrics struct {
 	WebhooksReceived *prometheus.CounterVec
 	AlertsReceived   *prometheus.CounterVec
 	SMSSent          *prometheus.CounterVec
+	SMSFailed        *prometheus.CounterVec
 	SipgateDuration  *prometheus.HistogramVec
 	Retries          *prometheus.CounterVec
 	TemplateErrors   *prometheus.CounterVec
@@ -52,6 +42,11 @@ func New(reg prometheus.Registerer) *Metrics {
 			Name:      "sms_total",
 			Help:      "SMS handled, by route and result (accepted, deduplicated, suppressed, failed_permanent, failed_retryable).",
 		}, []string{"route", "result"}),
+		SMSFailed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace,
+			Name:      "sms_failed_total",
+			Help:      "SMS that failed (the failed_* results of sms_total), by route and reason (auth, balance, rate_limited, client, server, transport, timeout, canceled, ledger, other).",
+		}, []string{"route", "reason"}),
 		SipgateDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: namespace,
 			Name:      "sipgate_request_duration_seconds",
@@ -94,7 +89,7 @@ func New(reg prometheus.Registerer) *Metrics {
 			Help:      "Digest SMS about suppressed alerts, by result (accepted, failed_retryable, failed_permanent: dropped).",
 		}, []string{"result"}),
 	}
-	reg.MustRegister(m.WebhooksReceived, m.AlertsReceived, m.SMSSent, m.SipgateDuration, m.Retries, m.TemplateErrors,
+	reg.MustRegister(m.WebhooksReceived, m.AlertsReceived, m.SMSSent, m.SMSFailed, m.SipgateDuration, m.Retries, m.TemplateErrors,
 		m.Segments, m.Truncated, m.Transliterated, m.AlertsSuppressed, m.Digests)
 	return m
 }

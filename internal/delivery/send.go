@@ -1,0 +1,47 @@
+package delivery
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/sipgate"
+)
+
+// send calls the sender, retrying temporary failures with exponential
+// backoff and jitter, honouring Retry-After, and giving up early when the
+// next wait would pass the context's deadline.
+func (d *Deliverer) send(ctx context.Context, number, text string, log *slog.Logger) error {
+	sms := sipgate.SMS{Recipient: number, Message: text}
+	for attempt := 0; ; attempt++ {
+		err := d.o.Sender.SendSMS(ctx, sms)
+		if err == nil || permanent(err) || ctx.Err() != nil {
+			return err
+		}
+		wait := max(d.backoff(attempt), retryAfter(err))
+		// The deadline is on the system clock, not d.o.Clock: contexts
+		// know no other.
+		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < wait {
+			return fmt.Errorf("%w (no time left for a retry in %s)", err, wait.Round(time.Millisecond))
+		}
+		d.o.Metrics.Retries.WithLabelValues(code(err)).Inc()
+		log.Debug("retrying sms", "attempt", attempt+1, "wait", wait, "err", err)
+		select {
+		case <-d.o.Clock.After(wait):
+		case <-ctx.Done():
+			return err
+		}
+	}
+}
+
+// backoff is InitialBackoff doubled per attempt, capped at MaxBackoff, with
+// ±50% jitter so that concurrent retries spread out.
+func (d *Deliverer) backoff(attempt int) time.Duration {
+	b := d.o.InitialBackoff << min(attempt, 16)
+	if b <= 0 || b > d.o.MaxBackoff {
+		b = d.o.MaxBackoff
+	}
+	return b/2 + rand.N(b)
+}
