@@ -14,7 +14,6 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
-	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -23,33 +22,18 @@ import (
 	"github.com/prometheus/alertmanager/template"
 
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/metrics"
+	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/notification"
+	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/phone"
+	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/validation"
 )
-
-// Version is the webhook payload version this receiver understands.
-const Version = "4"
-
-// Notification is Alertmanager's webhook payload. It has the JSON shape of
-// Alertmanager's notify/webhook.Message, declared here because importing
-// that package would drag in Alertmanager's whole notify pipeline.
-type Notification struct {
-	*template.Data
-	Version         string `json:"version"`
-	GroupKey        string `json:"groupKey"`
-	TruncatedAlerts uint64 `json:"truncatedAlerts"`
-}
 
 // Notifier pages the people a notification concerns. route, when not
-// empty, pins the notification to that named route.
+// empty, pins the notification to that named route. An error wrapping
+// notification.ErrUnknownRoute or notification.ErrUnmatched says the
+// notification itself cannot be handled; any other, that a retry may help.
 type Notifier interface {
-	Notify(ctx context.Context, n *Notification, route string) error
+	Notify(ctx context.Context, n *notification.Notification, route string) error
 }
-
-// Errors a Notifier wraps to say the request itself is wrong, so that
-// Alertmanager gets a 4xx instead of retrying in vain.
-var (
-	ErrNotFound      = errors.New("not found")
-	ErrUnprocessable = errors.New("cannot be processed")
-)
 
 // Options configure a Handler.
 type Options struct {
@@ -87,18 +71,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func newValidator() *validator.Validate {
-	v := validator.New()
-	v.RegisterTagNameFunc(func(f reflect.StructField) string {
-		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-		if name == "-" {
-			return ""
-		}
-		return name
-	})
+	v := validation.New("json", nil)
 	// Alertmanager's types carry no validate tags: the rules live here.
 	v.RegisterStructValidationMapRules(map[string]string{
 		"GroupKey": "required",
-	}, Notification{})
+	}, notification.Notification{})
 	v.RegisterStructValidationMapRules(map[string]string{
 		"Receiver": "required",
 		"Status":   "required,oneof=firing resolved",
@@ -118,9 +95,11 @@ type httpError struct {
 }
 
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
+	id := notification.NewID()
 	n, herr := h.decode(w, r)
 	receiver := ""
 	if n != nil {
+		n.ID = id
 		receiver = n.Receiver
 	}
 	if herr == nil {
@@ -136,7 +115,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 		if code >= 500 {
 			level = slog.LevelError
 		}
-		h.o.Logger.Log(r.Context(), level, "webhook failed", "code", code, "reason", reason, "receiver", receiver, "remote", r.RemoteAddr)
+		h.o.Logger.Log(r.Context(), level, "webhook failed", "notification", id, "code", code, "reason", reason, "receiver", receiver, "remote", r.RemoteAddr)
 	}
 	if code == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Basic realm="alertmanager-sipgate"`)
@@ -147,7 +126,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintln(w, reason)
 }
 
-func (h *Handler) decode(w http.ResponseWriter, r *http.Request) (*Notification, *httpError) {
+func (h *Handler) decode(w http.ResponseWriter, r *http.Request) (*notification.Notification, *httpError) {
 	if !h.authorized(r) {
 		return nil, &httpError{http.StatusUnauthorized, "unauthorized"}
 	}
@@ -162,12 +141,12 @@ func (h *Handler) decode(w http.ResponseWriter, r *http.Request) (*Notification,
 		}
 		return nil, &httpError{http.StatusBadRequest, "read body: " + err.Error()}
 	}
-	var n Notification
+	var n notification.Notification
 	if err := json.Unmarshal(body, &n); err != nil {
 		return nil, &httpError{http.StatusBadRequest, "malformed JSON: " + err.Error()}
 	}
-	if n.Version != Version {
-		return nil, &httpError{http.StatusBadRequest, fmt.Sprintf("unsupported webhook version %q, want %q", n.Version, Version)}
+	if n.Version != notification.Version {
+		return nil, &httpError{http.StatusBadRequest, fmt.Sprintf("unsupported webhook version %q, want %q", n.Version, notification.Version)}
 	}
 	if n.Data == nil {
 		return nil, &httpError{http.StatusBadRequest, "no alerts in notification"}
@@ -181,23 +160,25 @@ func (h *Handler) decode(w http.ResponseWriter, r *http.Request) (*Notification,
 	return &n, nil
 }
 
-func (h *Handler) notify(r *http.Request, n *Notification) *httpError {
+func (h *Handler) notify(r *http.Request, n *notification.Notification) *httpError {
 	// Alertmanager may give up on us before we are done; the sends go on
 	// anyway so that what was sent is recorded and its retry is answered
 	// from the ledger instead of paging twice.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), h.o.Timeout)
 	defer cancel()
+	h.o.Logger.Debug("webhook received", "notification", n.ID, "receiver", n.Receiver, "status", n.Status,
+		"alerts", len(n.Alerts), "truncated_alerts", n.TruncatedAlerts, "remote", r.RemoteAddr)
 	err := h.notifier.Notify(ctx, n, r.PathValue("route"))
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(err, ErrNotFound):
-		return &httpError{http.StatusNotFound, err.Error()}
-	case errors.Is(err, ErrUnprocessable):
-		return &httpError{http.StatusUnprocessableEntity, err.Error()}
+	case errors.Is(err, notification.ErrUnknownRoute):
+		return &httpError{http.StatusNotFound, phone.Redact(err.Error())}
+	case errors.Is(err, notification.ErrUnmatched):
+		return &httpError{http.StatusUnprocessableEntity, phone.Redact(err.Error())}
 	default:
 		// Everything else may work when Alertmanager asks again.
-		return &httpError{http.StatusServiceUnavailable, oneLine(err.Error())}
+		return &httpError{http.StatusServiceUnavailable, phone.Redact(err.Error())}
 	}
 }
 
@@ -222,27 +203,19 @@ func (h *Handler) authorized(r *http.Request) bool {
 	}
 }
 
+// describe says in one line what is wrong with a notification that fails
+// validation, with the JSON paths of the fields.
 func describe(err error) string {
-	var verrs validator.ValidationErrors
-	if !errors.As(err, &verrs) {
+	problems, err := validation.Problems(err, nil)
+	if err != nil {
 		return err.Error()
 	}
-	msgs := make([]string, 0, len(verrs))
-	for _, fe := range verrs {
-		_, path, _ := strings.Cut(fe.Namespace(), ".")
-		path = strings.TrimPrefix(path, "Data.")
-		msg := path + " is required"
-		switch fe.Tag() {
-		case "oneof":
-			msg = fmt.Sprintf("%s %q is not one of %s", path, fe.Value(), strings.ReplaceAll(fe.Param(), " ", ", "))
-		case "min":
-			msg = path + " is empty"
-		}
-		msgs = append(msgs, msg)
+	msgs := make([]string, len(problems))
+	for i, p := range problems {
+		// The payload embeds Alertmanager's template data: its fields are
+		// top-level keys in the JSON.
+		p.Path = strings.TrimPrefix(p.Path, "Data.")
+		msgs[i] = p.String()
 	}
 	return strings.Join(msgs, "; ")
-}
-
-func oneLine(s string) string {
-	return strings.Join(strings.Fields(s), " ")
 }

@@ -18,17 +18,18 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/metrics"
+	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/notification"
 )
 
 // notifier records what it is asked and answers err.
 type notifier struct {
 	mu     sync.Mutex
-	got    []*Notification
+	got    []*notification.Notification
 	routes []string
 	err    error
 }
 
-func (n *notifier) Notify(ctx context.Context, no *Notification, route string) error {
+func (n *notifier) Notify(ctx context.Context, no *notification.Notification, route string) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if _, ok := ctx.Deadline(); !ok {
@@ -78,9 +79,9 @@ func TestBadRequests(t *testing.T) {
 	}{
 		{name: "malformed JSON", body: `{"version":`, want: 400, reason: "malformed JSON"},
 		{name: "wrong version", body: strings.Replace(valid, `"version":"4"`, `"version":"3"`, 1), want: 400, reason: `unsupported webhook version "3"`},
-		{name: "no alerts", body: `{"version":"4","groupKey":"g","receiver":"r","status":"firing","alerts":[]}`, want: 400, reason: "alerts is empty"},
-		{name: "bad alert status", body: strings.Replace(valid, `"status":"firing","labels"`, `"status":"burning","labels"`, 1), want: 400, reason: `alerts[0].status "burning" is not one of firing, resolved`},
-		{name: "missing group key", body: strings.Replace(valid, `"groupKey"`, `"groupKeyX"`, 1), want: 400, reason: "groupKey is required"},
+		{name: "no alerts", body: `{"version":"4","groupKey":"g","receiver":"r","status":"firing","alerts":[]}`, want: 400, reason: "alerts: must not be empty"},
+		{name: "bad alert status", body: strings.Replace(valid, `"status":"firing","labels"`, `"status":"burning","labels"`, 1), want: 400, reason: `alerts[0].status: "burning" is not one of firing, resolved`},
+		{name: "missing group key", body: strings.Replace(valid, `"groupKey"`, `"groupKeyX"`, 1), want: 400, reason: "groupKey: is required"},
 		{name: "not JSON", contentType: "text/plain", body: valid, want: 415, reason: "is not application/json"},
 		{name: "too large", body: valid, opts: Options{MaxBodyBytes: 100}, want: 413, reason: "body larger than 100 bytes"},
 		{name: "wrong method", method: http.MethodGet, want: 405},
@@ -130,8 +131,8 @@ func TestOutcomes(t *testing.T) {
 	}{
 		{"delivered", nil, 200},
 		{"retry may help", errors.New("2 of 3 SMS failed"), 503},
-		{"unknown route", fmt.Errorf("%w: unknown route %q", ErrNotFound, "x"), 404},
-		{"unmatched", fmt.Errorf("%w: no route matches", ErrUnprocessable), 422},
+		{"unknown route", fmt.Errorf("%w %q", notification.ErrUnknownRoute, "x"), 404},
+		{"unmatched", fmt.Errorf("%w alerts x", notification.ErrUnmatched), 422},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -173,5 +174,22 @@ func TestNotifyOutlivesClientDisconnect(t *testing.T) {
 	h.ServeHTTP(w, r)
 	if w.Code != 200 || len(n.got) != 1 || n.got[0].Status != "resolved" {
 		t.Errorf("code = %d, notifications = %d; want 200 and the notification handled", w.Code, len(n.got))
+	}
+}
+
+func TestEachNotificationGetsItsOwnID(t *testing.T) {
+	n := &notifier{}
+	h, _ := newHandler(n, Options{})
+	for range 2 {
+		r := httptest.NewRequest(http.MethodPost, "/api/v1/alerts", strings.NewReader(fixture(t, "webhook-firing-2-alerts.json")))
+		r.Header.Set("Content-Type", "application/json")
+		h.ServeHTTP(httptest.NewRecorder(), r)
+	}
+	if len(n.got) != 2 {
+		t.Fatalf("notifications = %d, want 2", len(n.got))
+	}
+	a, b := n.got[0].ID, n.got[1].ID
+	if len(a) != 16 || len(b) != 16 || a == b {
+		t.Errorf("ids = %q, %q; want two distinct 16-digit ids", a, b)
 	}
 }

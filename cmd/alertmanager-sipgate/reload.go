@@ -10,12 +10,11 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/config"
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/delivery"
+	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/metrics"
+	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/notification"
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/pager"
-	"github.com/alertmanager-sipgate/alertmanager-sipgate/receiver"
 )
 
 // reloader serves notifications with the pager of the current config and
@@ -23,50 +22,40 @@ import (
 // swaps one immutable pager for another, and a config that fails to load
 // leaves the running one as it was.
 type reloader struct {
-	file   string
-	build  func(*config.Config) *pager.Pager
-	logger *slog.Logger
+	file    string
+	build   func(*config.Config) (*pager.Pager, error)
+	metrics *metrics.Metrics
+	logger  *slog.Logger
 	// started is the config the service started with: the sections a
 	// reload cannot change stay as they are in it.
 	started *config.Config
 
 	mu      sync.Mutex // one reload at a time
-	config  atomic.Pointer[config.Config]
 	current atomic.Pointer[pager.Pager]
-
-	success     prometheus.Gauge
-	successTime prometheus.Gauge
 }
 
-func newReloader(file string, cfg *config.Config, build func(*config.Config) *pager.Pager, reg prometheus.Registerer, logger *slog.Logger) *reloader {
-	r := &reloader{
-		file:    file,
-		build:   build,
-		logger:  logger,
-		started: cfg,
-		success: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "alertmanager_sipgate_config_last_reload_successful",
-			Help: "Whether the last configuration reload succeeded.",
-		}),
-		successTime: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "alertmanager_sipgate_config_last_reload_success_timestamp_seconds",
-			Help: "Timestamp of the last successful configuration reload.",
-		}),
+func newReloader(file string, cfg *config.Config, build func(*config.Config) (*pager.Pager, error), m *metrics.Metrics, logger *slog.Logger) (*reloader, error) {
+	r := &reloader{file: file, build: build, metrics: m, logger: logger, started: cfg}
+	if err := r.swap(cfg); err != nil {
+		return nil, err
 	}
-	reg.MustRegister(r.success, r.successTime)
-	r.swap(cfg)
-	return r
+	return r, nil
 }
 
-func (r *reloader) swap(cfg *config.Config) {
-	r.config.Store(cfg)
-	r.current.Store(r.build(cfg))
-	r.success.Set(1)
-	r.successTime.SetToCurrentTime()
+// swap builds the pager of cfg and serves with it from now on.
+func (r *reloader) swap(cfg *config.Config) error {
+	p, err := r.build(cfg)
+	if err != nil {
+		return err
+	}
+	r.current.Store(p)
+	r.metrics.ReloadSuccessful.Set(1)
+	r.metrics.ReloadSuccessSeconds.SetToCurrentTime()
+	return nil
 }
 
 // Notify implements receiver.Notifier with the current config.
-func (r *reloader) Notify(ctx context.Context, n *receiver.Notification, route string) error {
+func (r *reloader) Notify(ctx context.Context, n *notification.Notification, route string) error {
 	return r.current.Load().Notify(ctx, n, route)
 }
 
@@ -89,9 +78,7 @@ func (r *reloader) Reload() error {
 	}
 	cfg, err := config.Load(r.file)
 	if err != nil {
-		r.success.Set(0)
-		r.logger.Error("config reload failed, the running config stays", "err", err)
-		return fmt.Errorf("reload: %w", err)
+		return r.failed(err)
 	}
 	for name, same := range map[string]bool{
 		"sipgate":             reflect.DeepEqual(r.started.Sipgate, cfg.Sipgate),
@@ -103,9 +90,17 @@ func (r *reloader) Reload() error {
 			r.logger.Warn("config differs from the one started with where only a restart applies it", "section", name)
 		}
 	}
-	r.swap(cfg)
+	if err := r.swap(cfg); err != nil {
+		return r.failed(err)
+	}
 	r.logger.Info("config reloaded", "file", r.file)
 	return nil
+}
+
+func (r *reloader) failed(err error) error {
+	r.metrics.ReloadSuccessful.Set(0)
+	r.logger.Error("config reload failed, the running config stays", "err", err)
+	return fmt.Errorf("reload: %w", err)
 }
 
 // serveReload is POST /-/reload, as in Alertmanager and Prometheus.

@@ -1,8 +1,10 @@
 // Package config loads and checks the service's YAML configuration.
 //
-// A Config is an immutable value: Load builds a new one, fully validated, with
-// its secrets read from files, its matchers parsed and its templates
-// test-rendered, so nothing later has to handle a half-valid config.
+// A Config is data: Load builds a new one, with its defaults filled in,
+// fully validated, with its secrets read from files, its matchers parsed
+// and its templates test-rendered, so nothing later has to handle a
+// half-valid config. Live objects built from it (the template engine, the
+// sipgate client) are built by whoever uses them.
 package config
 
 import (
@@ -21,7 +23,6 @@ import (
 	"github.com/prometheus/common/model"
 	"go.yaml.in/yaml/v3"
 
-	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/sipgate"
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/templates"
 )
 
@@ -34,7 +35,7 @@ var DefaultFile []byte
 
 // Defaults that are not obvious from the field they fill.
 const (
-	DefaultSipgateURL   = sipgate.DefaultBaseURL
+	DefaultSipgateURL   = "https://api.sipgate.com/v2"
 	DefaultSMSID        = "s0"
 	DefaultMaxBodyBytes = 4 << 20
 	DefaultMaxSegments  = 1
@@ -86,8 +87,6 @@ type Config struct {
 	// matches with 422 instead of using DefaultRoute.
 	RejectUnmatched bool `yaml:"reject_unmatched,omitempty"`
 
-	// Engine renders the routes' templates; built at load.
-	Engine *templates.Engine `yaml:"-"`
 	// File is where the config was read from, for messages.
 	File string `yaml:"-"`
 }
@@ -259,21 +258,7 @@ func Parse(b []byte, name string) (*Config, error) {
 		if r == nil {
 			return nil, fmt.Errorf("%s: routes: empty route", name)
 		}
-		if r.Template == "" {
-			r.Template = templates.DefaultTemplate
-		}
-		if r.MaxSegments == 0 {
-			r.MaxSegments = c.SMS.MaxSegments
-		}
-		if r.Encoding == "" {
-			r.Encoding = c.SMS.Encoding
-		}
-		if r.Mode == "" {
-			r.Mode = ModeGrouped
-		}
-		if r.SendResolved == "" {
-			r.SendResolved = ResolvedAlways
-		}
+		c.routeDefaults(r)
 	}
 	if err := c.complete(filepath.Dir(name)); err != nil {
 		return nil, err
@@ -284,6 +269,9 @@ func Parse(b []byte, name string) (*Config, error) {
 // quotedValue is how yaml quotes a value it cannot decode: "!!str `hunt...`".
 var quotedValue = regexp.MustCompile(" `[^`]*`")
 
+// defaults is the config before the file is decoded into it: every
+// default but the routes', which routeDefaults fills from the sms section
+// after decoding. These two functions are the only place defaults live.
 func defaults() *Config {
 	return &Config{
 		Sipgate: Sipgate{
@@ -308,6 +296,37 @@ func defaults() *Config {
 			DigestCheck:   model.Duration(30 * time.Second),
 		},
 	}
+}
+
+func (c *Config) routeDefaults(r *Route) {
+	if r.Template == "" {
+		r.Template = templates.DefaultTemplate
+	}
+	if r.MaxSegments == 0 {
+		r.MaxSegments = c.SMS.MaxSegments
+	}
+	if r.Encoding == "" {
+		r.Encoding = c.SMS.Encoding
+	}
+	if r.Mode == "" {
+		r.Mode = ModeGrouped
+	}
+	if r.SendResolved == "" {
+		r.SendResolved = ResolvedAlways
+	}
+}
+
+// TemplateFiles are the globs of Templates, relative ones resolved against
+// the config file's directory.
+func (c *Config) TemplateFiles() []string {
+	globs := make([]string, len(c.Templates))
+	for i, g := range c.Templates {
+		if !filepath.IsAbs(g) {
+			g = filepath.Join(filepath.Dir(c.File), g)
+		}
+		globs[i] = g
+	}
+	return globs
 }
 
 // String prints the effective config with secrets hidden.

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/alertmanager-sipgate/alertmanager-sipgate/templates"
 )
 
 const valid = `
@@ -48,8 +50,8 @@ func TestParseValid(t *testing.T) {
 	if user != "token-ABC123" || pass.Value() != "s3cr3t-token" {
 		t.Errorf("credentials = %q, %q", user, pass.Value())
 	}
-	if c.Engine == nil {
-		t.Error("no template engine")
+	if r.Template != templates.DefaultTemplate {
+		t.Errorf("template = %q, want the built-in one", r.Template)
 	}
 }
 
@@ -110,7 +112,7 @@ default_route: nope`,
 				`sipgate.url: "not a url" is not an http(s) URL`,
 				`sipgate.sms_id: "x1" is not a sipgate SMS extension id`,
 				`webhook.max_body_bytes: must be greater than 0`,
-				`routes[0].to: needs at least 1 entries`,
+				`routes[0].to: must not be empty`,
 				`sipgate: needs credentials`,
 				`routes[0].matchers[0]:`,
 				`routes[0].template:`,
@@ -165,7 +167,7 @@ routes:
 		{
 			name:   "no routes",
 			config: "sipgate: {dry_run: true}\nroutes: []\n",
-			want:   []string{"routes: needs at least 1 entries"},
+			want:   []string{"routes: must not be empty"},
 		},
 		{
 			name: "empty group pages nobody",
@@ -173,7 +175,7 @@ routes:
 sipgate: {dry_run: true}
 groups: {dba: []}
 routes: [{name: r, to: [dba]}]`,
-			want: []string{"groups.dba: needs at least 1 entries", "routes[0].to: pages nobody"},
+			want: []string{"groups.dba: must not be empty", "routes[0].to: pages nobody"},
 		},
 		{
 			name: "group with unknown member",

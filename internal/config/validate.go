@@ -1,12 +1,10 @@
 package config
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
-	"reflect"
 	"regexp"
 	"sort"
 	"strings"
@@ -14,6 +12,7 @@ import (
 	"github.com/go-playground/validator/v10"
 	"github.com/prometheus/alertmanager/matcher/compat"
 
+	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/validation"
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/templates"
 )
 
@@ -44,94 +43,38 @@ var (
 	phonePattern = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
 )
 
-func newValidator() *validator.Validate {
-	v := validator.New(validator.WithRequiredStructEnabled())
-	v.RegisterTagNameFunc(func(f reflect.StructField) string {
-		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
-		if name == "-" {
-			return ""
-		}
-		return name
-	})
-	// Registration errors only happen for empty tags: they cannot occur here.
-	_ = v.RegisterValidation("sms_id", func(fl validator.FieldLevel) bool {
-		return smsIDPattern.MatchString(fl.Field().String())
-	})
-	_ = v.RegisterValidation("phone", func(fl validator.FieldLevel) bool {
-		return phonePattern.MatchString(fl.Field().String())
-	})
-	return v
-}
-
-// fieldPath turns validator's "Config.contacts[alice].number" into the
-// path a user reads in the file: "contacts.alice.number".
-func fieldPath(namespace string) string {
-	_, path, _ := strings.Cut(namespace, ".")
-	var b strings.Builder
-	for i := 0; i < len(path); i++ {
-		c := path[i]
-		if c != '[' {
-			b.WriteByte(c)
-			continue
-		}
-		end := strings.IndexByte(path[i:], ']')
-		if end < 0 {
-			b.WriteString(path[i:])
-			break
-		}
-		key := path[i+1 : i+end]
-		if strings.Trim(key, "0123456789") == "" {
-			b.WriteString("[" + key + "]")
-		} else {
-			b.WriteString("." + key)
-		}
-		i += end
+// checks are the config's own validator tags, with how to describe a
+// value that fails them.
+var (
+	checks = map[string]validator.Func{
+		"sms_id": func(fl validator.FieldLevel) bool { return smsIDPattern.MatchString(fl.Field().String()) },
+		"phone":  func(fl validator.FieldLevel) bool { return phonePattern.MatchString(fl.Field().String()) },
 	}
-	return b.String()
-}
-
-func describe(fe validator.FieldError) string {
-	switch fe.Tag() {
-	case "required":
-		return "is required"
-	case "min":
-		return fmt.Sprintf("needs at least %s entries", fe.Param())
-	case "gt":
-		return fmt.Sprintf("must be greater than %s", fe.Param())
-	case "phone":
-		return fmt.Sprintf("%q is not an E.164 number (+4915112345678)", fe.Value())
-	case "sms_id":
-		return fmt.Sprintf("%q is not a sipgate SMS extension id (s0, s1, …)", fe.Value())
-	case "oneof":
-		return fmt.Sprintf("%q is not one of %s", fe.Value(), strings.ReplaceAll(fe.Param(), " ", ", "))
-	case "required_with":
-		return "is required with " + strings.ToLower(fe.Param())
-	case "lte":
-		return fmt.Sprintf("must be at most %s", fe.Param())
-	case "http_url":
-		return fmt.Sprintf("%q is not an http(s) URL", fe.Value())
-	default:
-		return fmt.Sprintf("fails the %q check", fe.Tag())
+	checkMessages = map[string]func(validator.FieldError) string{
+		"sms_id": func(fe validator.FieldError) string {
+			return fmt.Sprintf("%q is not a sipgate SMS extension id (s0, s1, …)", fe.Value())
+		},
+		"phone": func(fe validator.FieldError) string {
+			return fmt.Sprintf("%q is not an E.164 number (+4915112345678)", fe.Value())
+		},
 	}
-}
+)
 
 // complete validates the decoded config and fills in what is derived from
 // it: secrets from files, parsed matchers, resolved recipients, templates.
 func (c *Config) complete(dir string) error {
 	var p problems
-	if err := newValidator().Struct(c); err != nil {
-		var verrs validator.ValidationErrors
-		if !errors.As(err, &verrs) {
-			return fmt.Errorf("%s: validate: %w", c.File, err)
-		}
-		for _, fe := range verrs {
-			p.add(fieldPath(fe.Namespace()), "%s", describe(fe))
-		}
+	fields, err := validation.Problems(validation.New("yaml", checks).Struct(c), checkMessages)
+	if err != nil {
+		return fmt.Errorf("%s: validate: %w", c.File, err)
+	}
+	for _, f := range fields {
+		p.add(f.Path, "%s", f.Message)
 	}
 	c.readSecrets(dir, &p)
 	c.checkCredentials(&p)
 	c.checkContacts(&p)
-	c.checkRoutes(dir, &p)
+	c.checkRoutes(&p)
 	if len(p) > 0 {
 		return &Error{File: c.File, Problems: p}
 	}
@@ -203,19 +146,12 @@ func (c *Config) checkContacts(p *problems) {
 	}
 }
 
-func (c *Config) checkRoutes(dir string, p *problems) {
-	globs := make([]string, len(c.Templates))
-	for i, g := range c.Templates {
-		if !filepath.IsAbs(g) {
-			g = filepath.Join(dir, g)
-		}
-		globs[i] = g
-	}
-	engine, err := templates.New(globs)
+func (c *Config) checkRoutes(p *problems) {
+	// The engine checks the templates here; whoever renders builds its own.
+	engine, err := templates.New(c.TemplateFiles())
 	if err != nil {
 		p.add("templates", "%v", err)
 	}
-	c.Engine = engine
 
 	// Like Alertmanager's default: the UTF-8 matcher syntax, falling back to
 	// the classic one, so any matcher valid in alertmanager.yml is valid here.

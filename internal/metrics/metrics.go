@@ -3,6 +3,8 @@ package metrics
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
 )
 
 const namespace = "alertmanager_sipgate"
@@ -22,6 +24,32 @@ type Metrics struct {
 	Transliterated   *prometheus.CounterVec
 	AlertsSuppressed *prometheus.CounterVec
 	Digests          *prometheus.CounterVec
+	// ReloadSuccessful is 0 after a config reload failed, 1 after one
+	// succeeded (and at start).
+	ReloadSuccessful     prometheus.Gauge
+	ReloadSuccessSeconds prometheus.Gauge
+}
+
+// NewRegistry returns a registry with the Go runtime, process and build
+// information collectors, for New and the HTTP handler of /metrics.
+func NewRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		versioncollector.NewCollector(namespace),
+	)
+	return reg
+}
+
+// RegisterLedgerEntries exposes how many entries the delivery ledger
+// holds, read from entries at each scrape.
+func RegisterLedgerEntries(reg prometheus.Registerer, entries func() int) {
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: namespace,
+		Name:      "ledger_entries",
+		Help:      "Entries in the delivery ledger, expired ones not yet purged included.",
+	}, func() float64 { return float64(entries()) }))
 }
 
 // New creates the metrics and registers them with reg.
@@ -88,7 +116,18 @@ func New(reg prometheus.Registerer) *Metrics {
 			Name:      "digests_total",
 			Help:      "Digest SMS about suppressed alerts, by result (accepted, failed_retryable, failed_permanent: dropped).",
 		}, []string{"result"}),
+		ReloadSuccessful: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: namespace,
+			Name:      "config_last_reload_successful",
+			Help:      "Whether the last configuration reload succeeded.",
+		}),
+		ReloadSuccessSeconds: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: namespace,
+			Name:      "config_last_reload_success_timestamp_seconds",
+			Help:      "Timestamp of the last successful configuration reload.",
+		}),
 	}
+	reg.MustRegister(m.ReloadSuccessful, m.ReloadSuccessSeconds)
 	reg.MustRegister(m.WebhooksReceived, m.AlertsReceived, m.SMSSent, m.SMSFailed, m.SipgateDuration, m.Retries, m.TemplateErrors,
 		m.Segments, m.Truncated, m.Transliterated, m.AlertsSuppressed, m.Digests)
 	return m

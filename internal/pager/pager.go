@@ -7,7 +7,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sort"
@@ -20,15 +19,15 @@ import (
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/delivery"
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/ledger"
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/metrics"
+	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/notification"
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/route"
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/sms"
-	"github.com/alertmanager-sipgate/alertmanager-sipgate/receiver"
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/templates"
 )
 
 // Deliverer sends the messages of one notification.
 type Deliverer interface {
-	Deliver(ctx context.Context, msgs []delivery.Message) error
+	Deliver(ctx context.Context, b delivery.Batch) error
 }
 
 // PagedLedger knows which firing alerts reached whom.
@@ -40,6 +39,7 @@ type PagedLedger interface {
 // makes a new Pager.
 type Pager struct {
 	config    *config.Config
+	engine    *templates.Engine
 	deliverer Deliverer
 	paged     PagedLedger
 	metrics   *metrics.Metrics
@@ -48,8 +48,14 @@ type Pager struct {
 	limits    delivery.Limits
 }
 
-// New returns a Pager for the config.
-func New(c *config.Config, d Deliverer, paged PagedLedger, m *metrics.Metrics, l *slog.Logger) *Pager {
+// New returns a Pager for the config, with the template engine of its
+// templates. It fails only when the template files changed since the
+// config was checked.
+func New(c *config.Config, d Deliverer, paged PagedLedger, m *metrics.Metrics, l *slog.Logger) (*Pager, error) {
+	engine, err := templates.New(c.TemplateFiles())
+	if err != nil {
+		return nil, fmt.Errorf("%s: templates: %w", c.File, err)
+	}
 	severity := map[string]int{}
 	for i, s := range c.Limits.SeverityOrder {
 		severity[s] = i
@@ -58,21 +64,16 @@ func New(c *config.Config, d Deliverer, paged PagedLedger, m *metrics.Metrics, l
 	for _, w := range c.Limits.PerRecipient {
 		limits.PerRecipient = append(limits.PerRecipient, ledger.Window{Max: w.Max, Per: time.Duration(w.Per)})
 	}
-	return &Pager{config: c, deliverer: d, paged: paged, metrics: m, logger: l, severity: severity, limits: limits}
+	return &Pager{config: c, engine: engine, deliverer: d, paged: paged, metrics: m, logger: l, severity: severity, limits: limits}, nil
 }
 
 // Limits are the flood limits of the config, for the digests.
 func (p *Pager) Limits() delivery.Limits { return p.limits }
 
 // Notify routes, renders and delivers the notification.
-func (p *Pager) Notify(ctx context.Context, n *receiver.Notification, pinned string) error {
+func (p *Pager) Notify(ctx context.Context, n *notification.Notification, pinned string) error {
 	pages, err := route.Pages(p.config, n.Data, pinned)
-	switch {
-	case errors.Is(err, route.ErrUnknownRoute):
-		return fmt.Errorf("%w: %w", receiver.ErrNotFound, err)
-	case errors.Is(err, route.ErrUnmatched):
-		return fmt.Errorf("%w: %w", receiver.ErrUnprocessable, err)
-	case err != nil:
+	if err != nil {
 		return fmt.Errorf("route notification: %w", err)
 	}
 
@@ -101,7 +102,7 @@ func (p *Pager) Notify(ctx context.Context, n *receiver.Notification, pinned str
 			msgs = append(msgs, m)
 		}
 	}
-	return p.deliverer.Deliver(ctx, msgs)
+	return p.deliverer.Deliver(ctx, delivery.Batch{ID: n.ID, Limits: p.limits, ExternalURL: n.ExternalURL, Messages: msgs})
 }
 
 // resolvedFilter drops the resolved alerts the route does not send to
@@ -131,8 +132,8 @@ func (p *Pager) resolvedFilter(page route.Page) (template.Alerts, error) {
 }
 
 // message renders the SMS about alerts for the page's recipient.
-func (p *Pager) message(page route.Page, n *receiver.Notification, alerts template.Alerts) (delivery.Message, error) {
-	fit, err := p.render(page.Route, subset(n.Data, alerts))
+func (p *Pager) message(page route.Page, n *notification.Notification, alerts template.Alerts) (delivery.Message, error) {
+	fit, err := p.render(n.ID, page.Route, subset(n.Data, alerts))
 	if err != nil {
 		return delivery.Message{}, err
 	}
@@ -157,8 +158,6 @@ func (p *Pager) message(page route.Page, n *receiver.Notification, alerts templa
 		Severity:     severity,
 		Alerts:       len(alerts),
 		Paged:        paged,
-		ExternalURL:  n.ExternalURL,
-		Limits:       p.limits,
 		BypassLimits: page.BypassLimits,
 	}, nil
 }
@@ -167,14 +166,14 @@ func (p *Pager) message(page route.Page, n *receiver.Notification, alerts templa
 // at load can still fail on real data (an index out of range, say); then
 // the built-in template stands in, because a page must not be lost to a
 // template bug.
-func (p *Pager) render(r *config.Route, data *template.Data) (sms.Result, error) {
+func (p *Pager) render(id string, r *config.Route, data *template.Data) (sms.Result, error) {
 	budget := sms.Budget{MaxSegments: r.MaxSegments, GSM7Only: r.Encoding == config.EncodingGSM7}
-	fit, err := p.config.Engine.RenderSMS(r.Template, data, budget)
+	fit, err := p.engine.RenderSMS(r.Template, data, budget)
 	if err != nil {
 		p.metrics.TemplateErrors.WithLabelValues(r.Name).Inc()
-		p.logger.Error("template failed, using the built-in one", "route", r.Name, "err", err)
+		p.logger.Error("template failed, using the built-in one", "notification", id, "route", r.Name, "err", err)
 		var err2 error
-		fit, err2 = p.config.Engine.RenderSMS(templates.DefaultTemplate, data, budget)
+		fit, err2 = p.engine.RenderSMS(templates.DefaultTemplate, data, budget)
 		if err2 != nil {
 			return sms.Result{}, fmt.Errorf("render route %s: %w; built-in template: %w", r.Name, err, err2)
 		}
@@ -240,7 +239,7 @@ func common(alerts template.Alerts, kv func(template.Alert) template.KV) templat
 // the two replicas of an HA pair produce the same key, and the alerts of
 // the group that are not in this page, so that a notification which only
 // adds alerts for others does not page this recipient again.
-func Key(n *receiver.Notification, page template.Alerts) string {
+func Key(n *notification.Notification, page template.Alerts) string {
 	alerts := make([]string, len(page))
 	for i, a := range page {
 		alerts[i] = alertID(a) + "|" + a.Status

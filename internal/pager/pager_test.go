@@ -19,28 +19,34 @@ import (
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/config"
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/delivery"
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/metrics"
-	"github.com/alertmanager-sipgate/alertmanager-sipgate/receiver"
+	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/notification"
 )
 
-type recorder struct{ msgs []delivery.Message }
+// recorder keeps what the pager delivers: each batch, and all their
+// messages in one list.
+type recorder struct {
+	batches []delivery.Batch
+	msgs    []delivery.Message
+}
 
 // pagedSet is a PagedLedger of number/alert pairs.
 type pagedSet map[string]bool
 
 func (p pagedSet) WasPaged(number, alert string) (bool, error) { return p[number+"/"+alert], nil }
 
-func (r *recorder) Deliver(_ context.Context, msgs []delivery.Message) error {
-	r.msgs = append(r.msgs, msgs...)
+func (r *recorder) Deliver(_ context.Context, b delivery.Batch) error {
+	r.batches = append(r.batches, b)
+	r.msgs = append(r.msgs, b.Messages...)
 	return nil
 }
 
-func load(t *testing.T, name string) *receiver.Notification {
+func load(t *testing.T, name string) *notification.Notification {
 	t.Helper()
 	b, err := os.ReadFile("../../receiver/testdata/" + name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var n receiver.Notification
+	var n notification.Notification
 	if err := json.Unmarshal(b, &n); err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +65,11 @@ func newPager(t *testing.T, cfg string, paged ...string) (*Pager, *recorder, *me
 	for _, p := range paged {
 		set[p] = true
 	}
-	return New(c, rec, set, m, slog.New(slog.NewTextHandler(io.Discard, nil))), rec, m
+	p, err := New(c, rec, set, m, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, rec, m
 }
 
 func TestNotifyRendersPerRecipient(t *testing.T) {
@@ -77,6 +87,7 @@ routes:
     to: [bob]
 `)
 	n := load(t, "webhook-firing-2-alerts.json")
+	n.ID = "n-1"
 	if err := p.Notify(context.Background(), n, ""); err != nil {
 		t.Fatal(err)
 	}
@@ -92,10 +103,17 @@ routes:
 	}
 	for i, w := range want {
 		w.Key = Key(n, n.Alerts[:w.Alerts]) + "/" + w.Number
-		w.Encoding, w.Segments, w.ExternalURL = "gsm7", 1, "http://vm:9093"
+		w.Encoding, w.Segments = "gsm7", 1
 		if got := rec.msgs[i]; !reflect.DeepEqual(got, w) {
 			t.Errorf("message %d:\n got %+v\nwant %+v", i, got, w)
 		}
+	}
+	// What the messages share travels once, with the notification's id.
+	if len(rec.batches) != 1 {
+		t.Fatalf("delivered %d batches, want 1", len(rec.batches))
+	}
+	if b := rec.batches[0]; b.ID != n.ID || b.ExternalURL != "http://vm:9093" || !reflect.DeepEqual(b.Limits, p.Limits()) {
+		t.Errorf("batch ID %q, ExternalURL %q, Limits %+v; want %q, http://vm:9093, %+v", b.ID, b.ExternalURL, b.Limits, n.ID, p.Limits())
 	}
 }
 
@@ -132,11 +150,11 @@ reject_unmatched: true
 routes: [{name: r, matchers: ['severity="page"'], to: ["+4915100000001"]}]
 `)
 	n := load(t, "webhook-firing-2-alerts.json")
-	if err := p.Notify(context.Background(), n, "nope"); !errors.Is(err, receiver.ErrNotFound) {
-		t.Errorf("unknown pinned route: err = %v, want ErrNotFound", err)
+	if err := p.Notify(context.Background(), n, "nope"); !errors.Is(err, notification.ErrUnknownRoute) {
+		t.Errorf("unknown pinned route: err = %v, want ErrUnknownRoute", err)
 	}
-	if err := p.Notify(context.Background(), n, ""); !errors.Is(err, receiver.ErrUnprocessable) {
-		t.Errorf("unmatched alerts: err = %v, want ErrUnprocessable", err)
+	if err := p.Notify(context.Background(), n, ""); !errors.Is(err, notification.ErrUnmatched) {
+		t.Errorf("unmatched alerts: err = %v, want ErrUnmatched", err)
 	}
 }
 
@@ -162,7 +180,7 @@ func TestKey(t *testing.T) {
 	resolved.Alerts[0].Status = "resolved"
 	otherReceiver := load(t, "webhook-firing-2-alerts.json")
 	otherReceiver.Receiver = "other"
-	for name, n := range map[string]*receiver.Notification{"refired": refired, "resolved": resolved, "other receiver": otherReceiver} {
+	for name, n := range map[string]*notification.Notification{"refired": refired, "resolved": resolved, "other receiver": otherReceiver} {
 		if Key(n, n.Alerts) == k {
 			t.Errorf("%s notification has the same key", name)
 		}
@@ -175,7 +193,7 @@ func TestModes(t *testing.T) {
 	tests := []struct {
 		name  string
 		route string
-		n     *receiver.Notification
+		n     *notification.Notification
 		paged []string
 		want  []string // "alerts of the key: text"
 	}{
@@ -275,11 +293,14 @@ routes:
 	if err != nil {
 		b.Fatal(err)
 	}
-	var n receiver.Notification
+	var n notification.Notification
 	if err := json.Unmarshal(raw, &n); err != nil {
 		b.Fatal(err)
 	}
-	p := New(c, discard{}, pagedSet{}, metrics.New(prometheus.NewRegistry()), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	p, err := New(c, discard{}, pagedSet{}, metrics.New(prometheus.NewRegistry()), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		b.Fatal(err)
+	}
 	b.ReportAllocs()
 	for b.Loop() {
 		if err := p.Notify(context.Background(), &n, ""); err != nil {
@@ -290,4 +311,4 @@ routes:
 
 type discard struct{}
 
-func (discard) Deliver(context.Context, []delivery.Message) error { return nil }
+func (discard) Deliver(context.Context, delivery.Batch) error { return nil }

@@ -2,7 +2,6 @@
 package route
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 
@@ -10,14 +9,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/config"
-)
-
-var (
-	// ErrUnknownRoute is returned for a pinned route the config lacks.
-	ErrUnknownRoute = errors.New("unknown route")
-	// ErrUnmatched is returned when alerts match no route and the config
-	// says to reject them rather than use a default route.
-	ErrUnmatched = errors.New("no route matches")
+	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/notification"
 )
 
 // Page is what one recipient gets for one notification: the alerts routed
@@ -33,7 +25,8 @@ type Page struct {
 
 // Pages routes every alert of a notification and gathers the result per
 // recipient, so that a person reached by several routes gets one SMS. With
-// pinned set, all alerts go to that route regardless of its matchers.
+// pinned set, all alerts go to that route regardless of its matchers. It
+// fails with notification.ErrUnknownRoute or notification.ErrUnmatched.
 func Pages(c *config.Config, data *template.Data, pinned string) ([]Page, error) {
 	var pages []*Page
 	byNumber := map[string]*Page{}
@@ -60,7 +53,7 @@ func Pages(c *config.Config, data *template.Data, pinned string) ([]Page, error)
 	if pinned != "" {
 		r := c.Route(pinned)
 		if r == nil {
-			return nil, fmt.Errorf("%w %q", ErrUnknownRoute, pinned)
+			return nil, fmt.Errorf("%w %q", notification.ErrUnknownRoute, pinned)
 		}
 		for i := range data.Alerts {
 			assign(r, i)
@@ -91,7 +84,7 @@ func Pages(c *config.Config, data *template.Data, pinned string) ([]Page, error)
 		}
 	}
 	if len(unmatched) > 0 {
-		return nil, fmt.Errorf("%w alerts %s of receiver %q", ErrUnmatched, strings.Join(unmatched, ","), receiver)
+		return nil, fmt.Errorf("%w alerts %s of receiver %q", notification.ErrUnmatched, strings.Join(unmatched, ","), receiver)
 	}
 	return flatten(pages), nil
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/alertmanager/template"
 
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/config"
+	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/notification"
 )
 
 const cfg = `
@@ -125,10 +126,10 @@ routes: [{name: crit, matchers: ['severity="critical"'], to: ["+4915100000001"]}
 		t.Fatal(err)
 	}
 	data := &template.Data{Receiver: "r", Alerts: []template.Alert{alert("Crit", "severity", "critical"), alert("Warn")}}
-	if _, err := Pages(c, data, ""); !errors.Is(err, ErrUnmatched) || !strings.Contains(err.Error(), "Warn") {
+	if _, err := Pages(c, data, ""); !errors.Is(err, notification.ErrUnmatched) || !strings.Contains(err.Error(), "Warn") {
 		t.Errorf("unmatched: err = %v, want ErrUnmatched naming Warn", err)
 	}
-	if _, err := Pages(c, data, "nope"); !errors.Is(err, ErrUnknownRoute) {
+	if _, err := Pages(c, data, "nope"); !errors.Is(err, notification.ErrUnknownRoute) {
 		t.Errorf("pinned to unknown route: err = %v, want ErrUnknownRoute", err)
 	}
 }

@@ -1,0 +1,231 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/common/version"
+	"github.com/prometheus/exporter-toolkit/web"
+
+	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/config"
+	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/delivery"
+	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/ledger"
+	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/metrics"
+	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/pager"
+	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/sipgate"
+	"github.com/alertmanager-sipgate/alertmanager-sipgate/receiver"
+)
+
+// app is the running service: the parts built once from the config it
+// started with, and the HTTP routes and background loops that use them.
+type app struct {
+	// cfg is the config started with: the sections a reload cannot change
+	// (sipgate, webhook, delivery, limits.digest_check) come from it.
+	cfg       *config.Config
+	logger    *slog.Logger
+	reg       *prometheus.Registry
+	metrics   *metrics.Metrics
+	ledger    *ledger.Ledger
+	deliverer *delivery.Deliverer
+	pagers    *reloader
+	// ready is false until the listener runs and again once shutdown began.
+	ready atomic.Bool
+}
+
+// newApp opens the ledger and builds the parts; close releases them.
+func newApp(cfg *config.Config, configFile, storagePath string, logger *slog.Logger) (*app, error) {
+	reg := metrics.NewRegistry()
+	m := metrics.New(reg)
+	led, err := ledger.Open(filepath.Join(storagePath, "ledger.db"), ledger.Options{
+		DedupWindow:    time.Duration(cfg.Delivery.DedupWindow),
+		PagedRetention: pagedRetention,
+	})
+	if err != nil {
+		return nil, err
+	}
+	metrics.RegisterLedgerEntries(reg, led.Len)
+	deliverer := delivery.New(delivery.Options{
+		Sender:      newSender(cfg.Sipgate, m, logger),
+		Ledger:      led,
+		Metrics:     m,
+		Logger:      logger,
+		Concurrency: cfg.Delivery.Concurrency,
+	})
+	pagers, err := newReloader(configFile, cfg, func(c *config.Config) (*pager.Pager, error) {
+		return pager.New(c, deliverer, led, m, logger)
+	}, m, logger)
+	if err != nil {
+		led.Close()
+		return nil, err
+	}
+	return &app{cfg: cfg, logger: logger, reg: reg, metrics: m, ledger: led, deliverer: deliverer, pagers: pagers}, nil
+}
+
+// newSender is the sipgate client, or in a dry run a sender that logs.
+func newSender(s config.Sipgate, m *metrics.Metrics, logger *slog.Logger) delivery.Sender {
+	if s.DryRun {
+		return delivery.LogSender{Logger: logger}
+	}
+	user, password := s.Credentials()
+	return sipgate.New(sipgate.Options{
+		BaseURL:    s.URL,
+		SMSID:      s.SMSID,
+		Username:   user,
+		Password:   password.Value(),
+		HTTPClient: &http.Client{Timeout: time.Duration(s.Timeout)},
+		UserAgent:  name + "/" + version.Version,
+		Duration:   m.SipgateDuration,
+	})
+}
+
+func (a *app) close() {
+	if err := a.ledger.Close(); err != nil {
+		a.logger.Error("close ledger", "err", err)
+	}
+}
+
+// routes is the HTTP API: the webhook, /metrics, health, reload and the
+// landing page.
+func (a *app) routes() (http.Handler, error) {
+	opts := receiver.Options{
+		MaxBodyBytes: a.cfg.Webhook.MaxBodyBytes,
+		Timeout:      time.Duration(a.cfg.Webhook.Timeout),
+		BearerToken:  a.cfg.Webhook.BearerToken.Value(),
+		Metrics:      a.metrics,
+		Logger:       a.logger,
+	}
+	if ba := a.cfg.Webhook.BasicAuth; ba != nil {
+		opts.BasicAuthUsername, opts.BasicAuthPassword = ba.Username, ba.Password.Value()
+	}
+	webhook := receiver.New(a.pagers, opts)
+	landing, err := web.NewLandingPage(web.LandingConfig{
+		Name:        name,
+		Description: "Alertmanager webhook receiver that pages by SMS through sipgate",
+		Version:     version.Info(),
+		Links: []web.LandingLinks{
+			{Address: "/metrics", Text: "Metrics"},
+			{Address: "/-/healthy", Text: "Health"},
+			{Address: "/-/ready", Text: "Readiness"},
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("landing page: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/api/v1/alerts", webhook)
+	mux.Handle("/api/v1/alerts/", webhook)
+	mux.Handle("/metrics", promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{Registry: a.reg}))
+	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintln(w, "Healthy")
+	})
+	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) {
+		if !a.ready.Load() {
+			http.Error(w, "Not ready", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "Ready")
+	})
+	mux.HandleFunc("POST /-/reload", a.pagers.serveReload)
+	mux.Handle("/", landing)
+	return mux, nil
+}
+
+// startLoops starts the background loops: purging the ledger, sending
+// digests, and reloading on SIGHUP. They stop when ctx ends; wait for them
+// with the WaitGroup before closing what they use.
+func (a *app) startLoops(ctx context.Context, hup <-chan os.Signal) *sync.WaitGroup {
+	var loops sync.WaitGroup
+	loops.Go(func() {
+		every(ctx, time.Minute, func() {
+			if n, err := a.ledger.Purge(longestWindow(a.pagers.Limits())); err != nil {
+				a.logger.Error("purge ledger", "err", err)
+			} else if n > 0 {
+				a.logger.Debug("purged ledger", "entries", n)
+			}
+		})
+	})
+	loops.Go(func() {
+		every(ctx, time.Duration(a.cfg.Limits.DigestCheck), func() {
+			if err := a.deliverer.SendDigests(ctx, time.Duration(a.cfg.Webhook.Timeout), a.pagers.Limits()); err != nil {
+				a.logger.Error("send digests", "err", err)
+			}
+		})
+	})
+	loops.Go(func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				// Reload logs its own failure; the running config stays.
+				_ = a.pagers.Reload()
+			}
+		}
+	})
+	return &loops
+}
+
+// serve runs the service until SIGTERM or SIGINT.
+func serve(cfg *config.Config, configFile, storagePath string, webConfig *web.FlagConfig, logger *slog.Logger) error {
+	// SIGHUP reloads; caught from the start so that one arriving early or
+	// during shutdown cannot end the process, whose default it is.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
+	a, err := newApp(cfg, configFile, storagePath, logger)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	handler, err := a.routes()
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	loops := a.startLoops(ctx, hup)
+	// The loops must be gone before the deferred close of the ledger.
+	defer func() { stop(); loops.Wait() }()
+	return a.listen(ctx, handler, webConfig)
+}
+
+// listen serves HTTP until ctx ends, then lets in-flight notifications
+// finish.
+func (a *app) listen(ctx context.Context, handler http.Handler, webConfig *web.FlagConfig) error {
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	served := make(chan error, 1)
+	go func() { served <- web.ListenAndServe(srv, webConfig, a.logger) }()
+	a.ready.Store(true)
+
+	select {
+	case err := <-served:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	a.ready.Store(false)
+	a.logger.Info("shutting down: finishing in-flight notifications")
+	// In-flight notifications end within the webhook timeout; allow that.
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), time.Duration(a.cfg.Webhook.Timeout)+5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	a.logger.Info("stopped")
+	return nil
+}
