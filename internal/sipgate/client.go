@@ -9,7 +9,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -135,7 +134,7 @@ func (c *Client) SendSMS(ctx context.Context, sms SMS) error {
 	return &Error{
 		StatusCode: resp.StatusCode,
 		Retry:      retryAfter(resp.Header.Get("Retry-After"), time.Now()),
-		Body:       maskNumbers(oneLine(head)),
+		Body:       phone.Redact(string(head)),
 	}
 }
 
@@ -166,19 +165,4 @@ func retryAfter(v string, now time.Time) time.Duration {
 		return min(t.Sub(now), maxRetryAfter)
 	}
 	return 0
-}
-
-// oneLine makes the head of a response body fit one log line: whitespace
-// collapsed, invalid UTF-8 (such as a rune cut at maxBody) dropped.
-func oneLine(b []byte) string {
-	return strings.Join(strings.Fields(strings.ToValidUTF8(string(b), "")), " ")
-}
-
-// phoneNumber finds what looks like a phone number in a response body.
-var phoneNumber = regexp.MustCompile(`\+?[0-9][0-9 ]{5,}[0-9]`)
-
-// maskNumbers hides phone numbers that sipgate may echo in an error body,
-// since the body ends up in error logs.
-func maskNumbers(s string) string {
-	return phoneNumber.ReplaceAllStringFunc(s, phone.Mask)
 }
