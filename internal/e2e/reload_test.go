@@ -3,7 +3,6 @@ package e2e
 import (
 	"bytes"
 	"net/http"
-	"os"
 	"strings"
 	"syscall"
 	"testing"
@@ -15,51 +14,36 @@ import (
 // running config.
 func TestReload(t *testing.T) {
 	s := startStack(t, defaultRoutes, 0)
-	fixture, err := os.ReadFile("../../receiver/testdata/webhook-firing-2-alerts.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	// post sends the fixture as a new group each time, so none is a
+	fixture := readFixture(t)
+	// notify sends the fixture as a new group each time, so none is a
 	// duplicate of the one before.
-	post := func(group string) {
+	notify := func(group string) {
 		t.Helper()
 		body := bytes.Replace(fixture, []byte(`"groupKey":"`), []byte(`"groupKey":"`+group), 1)
-		req, err := http.NewRequest(http.MethodPost, url(s.svcAddr, "/api/v1/alerts"), bytes.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Header.Set("Content-Type", "application/json")
-		req.SetBasicAuth("am", hookPW)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("webhook: %s", resp.Status)
+		if code, answer := s.postWebhook(t, "/api/v1/alerts", "application/json", body, true); code != http.StatusOK {
+			t.Fatalf("webhook: %d %q", code, answer)
 		}
 	}
 	lastRecipient := func() string {
 		msgs := s.fake.Messages()
 		return msgs[len(msgs)-1].Recipient
 	}
-	reloads := func() float64 {
-		return metricValue(getBody(t, url(s.svcAddr, "/metrics")), "alertmanager_sipgate_config_last_reload_success_timestamp_seconds")
+	// The gauge is set to the time of each successful load, with
+	// sub-second resolution: it grows with every reload.
+	reloaded := func() float64 {
+		return s.metrics(t).sum("alertmanager_sipgate_config_last_reload_success_timestamp_seconds", nil)
 	}
 
-	post("before")
+	notify("before")
 	if got := lastRecipient(); got != carol {
 		t.Fatalf("before the reload the SMS went to %s, want carol", got)
 	}
 
-	before := reloads()
-	time.Sleep(1100 * time.Millisecond) // the timestamp has a resolution of seconds
+	before := reloaded()
 	writeFile(t, s.dir, "sipgate.yml", s.svcBase+"routes: [{name: all, to: [alice]}]\n")
-	if err := s.service.cmd.Process.Signal(syscall.SIGHUP); err != nil {
-		t.Fatal(err)
-	}
-	eventually(t, 10*time.Second, "the reload", func() bool { return reloads() > before })
-	post("after-sighup")
+	s.service.signal(t, syscall.SIGHUP)
+	eventually(t, 10*time.Second, "the reload", func() bool { return reloaded() > before })
+	notify("after-sighup")
 	if got := lastRecipient(); got != alice {
 		t.Fatalf("after SIGHUP the SMS went to %s, want alice", got)
 	}
@@ -78,10 +62,10 @@ func TestReload(t *testing.T) {
 	eventually(t, 5*time.Second, "the reason in the log", func() bool {
 		return strings.Contains(s.service.output.String(), `routes[0].to[0]: unknown contact or group \"alcie\"`)
 	})
-	if got := metricValue(getBody(t, url(s.svcAddr, "/metrics")), "alertmanager_sipgate_config_last_reload_successful"); got != 0 {
+	if got := s.metrics(t).sum("alertmanager_sipgate_config_last_reload_successful", nil); got != 0 {
 		t.Errorf("config_last_reload_successful = %v after a failed reload, want 0", got)
 	}
-	post("after-broken")
+	notify("after-broken")
 	if got := lastRecipient(); got != alice {
 		t.Errorf("after a failed reload the SMS went to %s, want alice as before", got)
 	}
@@ -90,17 +74,10 @@ func TestReload(t *testing.T) {
 	}
 
 	// A SIGHUP while shutting down must not end the process early.
-	if err := s.service.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
+	s.service.signal(t, syscall.SIGTERM)
+	// The process may already be gone; then there is nothing to signal.
 	s.service.cmd.Process.Signal(syscall.SIGHUP)
-	select {
-	case err := <-s.service.done:
-		s.service.done <- err
-		if err != nil {
-			t.Errorf("service exited with %v after SIGTERM and SIGHUP, want a clean exit", err)
-		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("service did not stop after SIGTERM")
+	if err := s.service.wait(t, 15*time.Second); err != nil {
+		t.Errorf("service exited with %v after SIGTERM and SIGHUP, want a clean exit", err)
 	}
 }

@@ -28,6 +28,7 @@ routes:
   - name: storm
     to: [alice]
 `, window), 1)
+	storm := labels{"route": "storm"}
 
 	var alerts []amAlert
 	started := time.Now().Add(-time.Minute).UTC().Truncate(time.Second)
@@ -49,13 +50,12 @@ routes:
 	// Alertmanager may notify a group twice while its alerts arrive (first
 	// 9, then all 10): every notification counts, each either sent or
 	// suppressed, and only 3 are sent.
-	eventually(t, 30*time.Second, "every group notified", func() bool {
-		m := getBody(t, url(s.svcAddr, "/metrics"))
-		return metricValue(m, `alertmanager_sipgate_sms_total{result="accepted",route="storm"}`)+
-			metricValue(m, `alertmanager_sipgate_sms_total{result="suppressed",route="storm"}`) >= 50
+	eventually(t, waitLong, "every group notified", func() bool {
+		m := s.metrics(t)
+		return m.sum("alertmanager_sipgate_sms_total", labels{"result": "accepted", "route": "storm"})+
+			m.sum("alertmanager_sipgate_sms_total", labels{"result": "suppressed", "route": "storm"}) >= 50
 	})
-	metrics := getBody(t, url(s.svcAddr, "/metrics"))
-	if got := metricValue(metrics, `alertmanager_sipgate_sms_total{result="accepted",route="storm"}`); got != 3 {
+	if got := s.metrics(t).sum("alertmanager_sipgate_sms_total", labels{"result": "accepted", "route": "storm"}); got != 3 {
 		t.Errorf("storm SMS accepted = %v, want 3", got)
 	}
 	msgs := s.fake.Messages()
@@ -74,7 +74,7 @@ routes:
 	}
 	var suppressed float64
 	eventually(t, 10*time.Second, fmt.Sprintf("the %d alerts no SMS told of counted as suppressed", 500-told), func() bool {
-		suppressed = metricValue(getBody(t, url(s.svcAddr, "/metrics")), `alertmanager_sipgate_alerts_suppressed_total{route="storm"}`)
+		suppressed = s.metrics(t).sum("alertmanager_sipgate_alerts_suppressed_total", storm)
 		return suppressed >= float64(500-told)
 	})
 
@@ -84,7 +84,7 @@ routes:
 		Annotations: map[string]string{"summary": "dc1 unreachable"},
 		StartsAt:    started,
 	})
-	msgs = waitFor(t, s.fake, 4)
+	msgs = s.waitSMS(t, 4)
 	if !strings.HasPrefix(msgs[3].Message, "FIRING 1 DatacenterDown critical") {
 		t.Errorf("4th SMS = %q, want the critical alert", msgs[3].Message)
 	}
@@ -93,10 +93,10 @@ routes:
 	}
 
 	// When the window opens, one digest arrives.
-	msgs = waitFor(t, s.fake, 5)
+	msgs = s.waitSMS(t, 5)
 	digest := msgs[4]
 	// The digest covers all that was suppressed until it was sent.
-	suppressed = metricValue(getBody(t, url(s.svcAddr, "/metrics")), `alertmanager_sipgate_alerts_suppressed_total{route="storm"}`)
+	suppressed = s.metrics(t).sum("alertmanager_sipgate_alerts_suppressed_total", storm)
 	re := regexp.MustCompile(fmt.Sprintf(`^%d more alerts suppressed since \d\d:\d\d, see http://%s$`, int(suppressed), regexp.QuoteMeta(s.amAddr)))
 	if !re.MatchString(digest.Message) || digest.Recipient != alice {
 		t.Errorf("digest = %s: %q, want %s: %s", digest.Recipient, digest.Message, alice, re)
@@ -104,25 +104,25 @@ routes:
 	if first := msgs[0].Received; digest.Received.Sub(first) < window-time.Second {
 		t.Errorf("digest %v after the first SMS, before the %v window opened", digest.Received.Sub(first), window)
 	}
-	time.Sleep(2 * time.Second)
+
+	// Nothing more is sent: Alertmanager is done and every notification
+	// answered, so nothing more is suppressed; stopped, the service sends
+	// nothing more, and its ledger owes no further digest.
+	s.waitNotified(t, 1)
+	metrics := s.metrics(t)
+	if got := metrics.sum("alertmanager_sipgate_digests_total", labels{"result": "accepted"}); got != 1 {
+		t.Errorf("digests_total = %v, want 1", got)
+	}
+	if got := metrics.sum("alertmanager_sipgate_alerts_suppressed_total", storm); got != suppressed {
+		t.Errorf("%v alerts suppressed after the digest, want none", got-suppressed)
+	}
+	if err := s.service.stop(t, 15*time.Second); err != nil {
+		t.Errorf("service exited with %v after SIGTERM", err)
+	}
 	if n := len(s.fake.Messages()); n != 5 {
 		t.Errorf("SMS after the digest = %d, want 5 in all", n)
 	}
-	metrics = getBody(t, url(s.svcAddr, "/metrics"))
-	if got := metricValue(metrics, `alertmanager_sipgate_digests_total{result="accepted"}`); got != 1 {
-		t.Errorf("digests_total = %v, want 1", got)
+	if owed := s.owedDigests(t); len(owed) != 0 {
+		t.Errorf("digests still owed after the digest: %+v, want none", owed)
 	}
-}
-
-// metricValue returns the value of the sample named exactly series, 0 if absent.
-func metricValue(metrics, series string) float64 {
-	for _, line := range strings.Split(metrics, "\n") {
-		if v, ok := strings.CutPrefix(line, series+" "); ok {
-			f, err := strconv.ParseFloat(v, 64)
-			if err == nil {
-				return f
-			}
-		}
-	}
-	return 0
 }

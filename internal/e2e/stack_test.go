@@ -1,0 +1,778 @@
+// Package e2e drives a real Alertmanager against the real service binary
+// and a fake sipgate, all on 127.0.0.1.
+//
+// This file holds what the tests share: the binaries, the processes, the
+// stack of fake sipgate, service and Alertmanagers, posting to them,
+// reading their metrics and waiting on them.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/ledger"
+	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/sipgate/sipgatetest"
+)
+
+const (
+	alice = "+4915100000001"
+	bob   = "+4915100000002"
+	carol = "+4915100000003"
+
+	tokenID = "token-E2E"
+	token   = "e2e-sipgate-token-secret"
+	hookPW  = "e2e-webhook-password"
+
+	// fixture is a webhook body a real Alertmanager sent: one group of two
+	// alerts, receiver default.
+	fixture = "../../receiver/testdata/webhook-firing-2-alerts.json"
+
+	// waitLong bounds a wait for something that involves Alertmanager's
+	// group_wait, group_interval and retries.
+	waitLong = 30 * time.Second
+)
+
+// defaultRoutes page the on-call group for critical alerts of receiver
+// sms and carol for everything else.
+const defaultRoutes = `
+routes:
+  - name: critical
+    receiver: sms
+    matchers: ['severity="critical"']
+    to: [oncall]
+  - name: default
+    to: [carol]
+`
+
+// TestMain only makes and removes the directory the service binary is
+// built into; nothing is built unless a test needs it.
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "alertmanager-sipgate-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	serviceBinDir = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// serviceBinDir is where serviceBuild puts the service binary; set once by
+// TestMain before any test runs.
+var serviceBinDir string
+
+// The binaries are built at most once per run of the test binary, on first
+// use, and a failed build is remembered: every test that needs the binary
+// fails with the same error instead of building again.
+var (
+	alertmanagerBuild = sync.OnceValues(buildAlertmanager)
+	serviceBuild      = sync.OnceValues(func() (string, error) { return buildService(serviceBinDir) })
+)
+
+// alertmanagerBinary returns a real Alertmanager of the version in go.mod.
+// ALERTMANAGER_BIN overrides it.
+func alertmanagerBinary(t *testing.T) string {
+	t.Helper()
+	if bin := os.Getenv("ALERTMANAGER_BIN"); bin != "" {
+		return bin
+	}
+	began := time.Now()
+	bin, err := alertmanagerBuild()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(began); took > time.Second {
+		t.Logf("waited %v for the Alertmanager build (cached in %s)", took.Round(time.Second), filepath.Dir(bin))
+	}
+	return bin
+}
+
+// serviceBinary returns the service built from this working tree.
+func serviceBinary(t *testing.T) string {
+	t.Helper()
+	bin, err := serviceBuild()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bin
+}
+
+// buildService builds the service binary into dir. E2E_SERVICE_DIR names
+// another checkout of the module to build it from, such as a worktree of
+// the last commit while the working tree is mid-change.
+func buildService(dir string) (string, error) {
+	src := os.Getenv("E2E_SERVICE_DIR")
+	if src == "" {
+		var err error
+		if src, err = moduleRoot(); err != nil {
+			return "", err
+		}
+	}
+	bin := filepath.Join(dir, "alertmanager-sipgate")
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/alertmanager-sipgate")
+	cmd.Dir = src
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("build service in %s: %w\n%s", src, err, out)
+	}
+	return bin, nil
+}
+
+// buildAlertmanager builds Alertmanager of the version in go.mod from the
+// module cache into the user cache directory, where later runs find it.
+// The module lacks the built web UI, which the build needs, so it runs in a
+// copy with a placeholder UI.
+func buildAlertmanager() (string, error) {
+	root, err := moduleRoot()
+	if err != nil {
+		return "", err
+	}
+	cmd := exec.Command("go", "list", "-m", "-f", "{{.Dir}}|{{.Version}}", "github.com/prometheus/alertmanager")
+	cmd.Dir = root
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("find the alertmanager module: %w", err)
+	}
+	dir, version, _ := strings.Cut(strings.TrimSpace(string(out)), "|")
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		return "", fmt.Errorf("user cache dir: %w", err)
+	}
+	bin := filepath.Join(cache, "alertmanager-sipgate", "alertmanager-"+version, "alertmanager")
+	if _, err := os.Stat(bin); err == nil {
+		return bin, nil
+	}
+	if dir == "" {
+		return "", fmt.Errorf("alertmanager %s is not in the module cache: run go mod download", version)
+	}
+	tmp, err := os.MkdirTemp("", "alertmanager-src-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(tmp)
+	src := filepath.Join(tmp, "alertmanager")
+	if out, err := exec.Command("cp", "-r", dir, src).CombinedOutput(); err != nil {
+		return "", fmt.Errorf("copy alertmanager source: %w\n%s", err, out)
+	}
+	if out, err := exec.Command("chmod", "-R", "u+w", src).CombinedOutput(); err != nil {
+		return "", fmt.Errorf("chmod alertmanager source: %w\n%s", err, out)
+	}
+	dist := filepath.Join(src, "ui", "app", "dist")
+	if err := os.MkdirAll(dist, 0o755); err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(filepath.Join(dist, "index.html"), []byte("<html></html>\n"), 0o644); err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(filepath.Dir(bin), 0o755); err != nil {
+		return "", err
+	}
+	// Built under a name of this process and renamed, so that a concurrent
+	// run never finds or runs a half-written binary.
+	part := fmt.Sprintf("%s.%d.tmp", bin, os.Getpid())
+	build := exec.Command("go", "build", "-o", part, "./cmd/alertmanager")
+	build.Dir = src
+	if out, err := build.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("build alertmanager %s: %w\n%s", version, err, out)
+	}
+	if err := os.Rename(part, bin); err != nil {
+		return "", err
+	}
+	return bin, nil
+}
+
+// moduleRoot is the directory of this project's go.mod.
+func moduleRoot() (string, error) {
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("go env GOMOD: %w", err)
+	}
+	return filepath.Dir(strings.TrimSpace(string(out))), nil
+}
+
+// freeAddr returns a free 127.0.0.1 address.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func url(addr, path string) string { return fmt.Sprintf("http://%s%s", addr, path) }
+
+func writeFile(t *testing.T, dir, name, content string) string {
+	t.Helper()
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// syncBuffer collects a process's output for assertions.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// process is a started binary that is killed when the test ends, if it
+// has not exited by then; its output is logged when the test failed.
+type process struct {
+	name   string
+	cmd    *exec.Cmd
+	output *syncBuffer
+	// done holds the exit error once the process exited; whoever takes it
+	// puts it back.
+	done chan error
+}
+
+func start(t *testing.T, name, bin string, args ...string) *process {
+	t.Helper()
+	p := &process{name: name, cmd: exec.Command(bin, args...), output: &syncBuffer{}, done: make(chan error, 1)}
+	p.cmd.Stdout, p.cmd.Stderr = p.output, p.output
+	if err := p.cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", name, err)
+	}
+	go func() { p.done <- p.cmd.Wait() }()
+	t.Cleanup(func() {
+		select {
+		case <-p.done:
+		default:
+			p.cmd.Process.Kill()
+			<-p.done
+		}
+		if t.Failed() {
+			t.Logf("%s output:\n%s", name, p.output)
+		}
+	})
+	return p
+}
+
+// signal sends sig to the process.
+func (p *process) signal(t *testing.T, sig os.Signal) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(sig); err != nil {
+		t.Fatalf("signal %s: %v", p.name, err)
+	}
+}
+
+// wait returns the exit error once the process exited, failing after
+// timeout.
+func (p *process) wait(t *testing.T, timeout time.Duration) error {
+	t.Helper()
+	select {
+	case err := <-p.done:
+		p.done <- err
+		return err
+	case <-time.After(timeout):
+		t.Fatalf("%s did not exit within %v", p.name, timeout)
+		return nil
+	}
+}
+
+// stop sends SIGTERM and returns the exit error, failing after timeout.
+func (p *process) stop(t *testing.T, timeout time.Duration) error {
+	t.Helper()
+	p.signal(t, syscall.SIGTERM)
+	return p.wait(t, timeout)
+}
+
+// waitReady waits until url answers 200, failing at once if the process
+// exits.
+func (p *process) waitReady(t *testing.T, url string) {
+	t.Helper()
+	poll(t, waitLong, func() (bool, string) {
+		select {
+		case err := <-p.done:
+			p.done <- err
+			t.Fatalf("%s exited before it was ready: %v", p.name, err)
+		default:
+		}
+		resp, err := http.Get(url)
+		if err != nil {
+			return false, fmt.Sprintf("%s ready at %s: %v", p.name, url, err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK, fmt.Sprintf("%s ready at %s: %s", p.name, url, resp.Status)
+	})
+}
+
+// stack is one end-to-end set-up: a fake sipgate, the service paging
+// through it and the Alertmanagers sending to the service.
+type stack struct {
+	fake    *sipgatetest.Server
+	service *process
+	svcAddr string
+	amAddr  string   // the first Alertmanager
+	amAddrs []string // all of them
+	dir     string
+	// svcConfig is the service's config file, svcBase its part before the
+	// routes.
+	svcConfig, svcBase string
+}
+
+// startStack starts a fake sipgate, the service with routes (YAML of
+// routes, limits and the like) and as many real Alertmanagers sending to
+// it: none, one alone, or two as an HA pair whose gossip has settled. It
+// skips the test under -short, and builds Alertmanager only when it starts
+// one.
+func startStack(t *testing.T, routes string, alertmanagers int) *stack {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("end-to-end test builds and runs the service and a real Alertmanager")
+	}
+	svcBin := serviceBinary(t)
+	dir := t.TempDir()
+
+	fake := sipgatetest.NewServer(tokenID, token)
+	t.Cleanup(fake.Close)
+
+	svcAddr := freeAddr(t)
+	base := fmt.Sprintf(`
+sipgate:
+  url: %s
+  token_id: %s
+  token_file: token
+  sms_id: s1
+webhook:
+  timeout: 1s
+  basic_auth: {username: am, password: %s}
+contacts:
+  alice: {number: "%s"}
+  bob: {number: "%s"}
+  carol: {number: "%s"}
+groups:
+  oncall: [alice, bob]
+`, fake.URL, tokenID, hookPW, alice, bob, carol)
+	svcConfig := writeFile(t, dir, "sipgate.yml", base+routes)
+	writeFile(t, dir, "token", token+"\n")
+	service := start(t, "alertmanager-sipgate", svcBin,
+		"--config.file="+svcConfig,
+		"--web.listen-address="+svcAddr,
+		"--storage.path="+filepath.Join(dir, "data"),
+		"--log.level=debug",
+	)
+	service.waitReady(t, url(svcAddr, "/-/ready"))
+
+	s := &stack{fake: fake, service: service, svcAddr: svcAddr, dir: dir, svcConfig: svcConfig, svcBase: base}
+	switch alertmanagers {
+	case 0:
+	case 1:
+		s.startAlertmanager(t, "--cluster.listen-address=")
+	case 2:
+		// Gossip slowed down and no wait for the peer: both replicas send
+		// each notification, as they do when gossip is late.
+		peers := []string{freeAddr(t), freeAddr(t)}
+		for i, own := range peers {
+			s.startAlertmanager(t,
+				"--cluster.listen-address="+own,
+				"--cluster.advertise-address="+own,
+				"--cluster.peer="+peers[1-i],
+				"--cluster.peer-timeout=1ms",
+				"--cluster.gossip-interval=30s",
+				"--cluster.pushpull-interval=1m",
+				"--cluster.settle-timeout=1s",
+			)
+		}
+		s.waitClusterSettled(t)
+	default:
+		t.Fatalf("startStack: %d Alertmanagers, want 0, 1 or 2", alertmanagers)
+	}
+	if len(s.amAddrs) > 0 {
+		s.amAddr = s.amAddrs[0]
+	}
+	return s
+}
+
+// startAlertmanager starts one more Alertmanager that sends to the
+// service, with the cluster flags given, and returns its address.
+func (s *stack) startAlertmanager(t *testing.T, clusterArgs ...string) string {
+	t.Helper()
+	bin := alertmanagerBinary(t)
+	addr := freeAddr(t)
+	name := fmt.Sprintf("alertmanager-%d", len(s.amAddrs)+1)
+	config := writeFile(t, s.dir, name+".yml", fmt.Sprintf(`
+route:
+  receiver: sms
+  group_by: [alertname]
+  group_wait: 1s
+  group_interval: 2s
+  repeat_interval: 1h
+receivers:
+  - name: sms
+    webhook_configs:
+      - url: http://%s/api/v1/alerts
+        send_resolved: true
+        http_config:
+          basic_auth: {username: am, password: %s}
+`, s.svcAddr, hookPW))
+	am := start(t, name, bin, append([]string{
+		"--config.file=" + config,
+		"--storage.path=" + filepath.Join(s.dir, name),
+		"--web.listen-address=" + addr,
+		"--web.external-url=http://" + addr,
+		"--log.level=debug",
+	}, clusterArgs...)...)
+	am.waitReady(t, url(addr, "/-/ready"))
+	s.amAddrs = append(s.amAddrs, addr)
+	return addr
+}
+
+// waitClusterSettled waits until every Alertmanager says its gossip has
+// settled (or that it runs alone): from then on it sends notifications
+// without waiting for its peers.
+func (s *stack) waitClusterSettled(t *testing.T) {
+	t.Helper()
+	for _, addr := range s.amAddrs {
+		poll(t, waitLong, func() (bool, string) {
+			var status struct {
+				Cluster struct {
+					Status string `json:"status"`
+				} `json:"cluster"`
+			}
+			if err := json.Unmarshal([]byte(get(t, url(addr, "/api/v2/status"))), &status); err != nil {
+				t.Fatalf("Alertmanager %s status: %v", addr, err)
+			}
+			return status.Cluster.Status != "settling", fmt.Sprintf("Alertmanager %s's cluster settled, status %q", addr, status.Cluster.Status)
+		})
+	}
+}
+
+type amAlert struct {
+	Labels      map[string]string `json:"labels"`
+	Annotations map[string]string `json:"annotations"`
+	StartsAt    time.Time         `json:"startsAt"`
+	EndsAt      time.Time         `json:"endsAt,omitzero"`
+}
+
+// postAlerts posts the alerts to every Alertmanager, as Prometheus does to
+// each replica of an HA pair.
+func (s *stack) postAlerts(t *testing.T, alerts ...amAlert) {
+	t.Helper()
+	body, err := json.Marshal(alerts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, addr := range s.amAddrs {
+		resp, err := http.Post(url(addr, "/api/v2/alerts"), "application/json", bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("post alerts to Alertmanager %s: %s", addr, resp.Status)
+		}
+	}
+}
+
+// readFixture returns the webhook body of fixture.
+func readFixture(t *testing.T) []byte {
+	t.Helper()
+	body, err := os.ReadFile(fixture)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return body
+}
+
+// postWebhook posts body to the service's path as Alertmanager does, with
+// its basic auth when auth is set, and returns the status code and the
+// answer. The service answers once it is done with the notification.
+func (s *stack) postWebhook(t *testing.T, path, contentType string, body []byte, auth bool) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, url(s.svcAddr, path), bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", contentType)
+	if auth {
+		req.SetBasicAuth("am", hookPW)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	answer, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, string(answer)
+}
+
+// waitSMS waits until the fake accepted at least n SMS and returns them all.
+func (s *stack) waitSMS(t *testing.T, n int) []sipgatetest.Message {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), waitLong)
+	defer cancel()
+	msgs, err := s.fake.WaitMessages(ctx, n)
+	if err != nil {
+		t.Fatalf("%v; got %q", err, received(msgs))
+	}
+	return msgs
+}
+
+// owedDigests opens the ledger of the stopped service and returns the
+// digests it still owes, by number: what its digest loop would send next.
+func (s *stack) owedDigests(t *testing.T) map[string]ledger.Suppressed {
+	t.Helper()
+	select {
+	case err := <-s.service.done:
+		s.service.done <- err
+	default:
+		t.Fatal("owedDigests: the service still runs and holds its ledger")
+	}
+	// The file name is the one cmd/alertmanager-sipgate gives the ledger in
+	// --storage.path.
+	led, err := ledger.Open(filepath.Join(s.dir, "data", "ledger.db"), ledger.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer led.Close()
+	owed, err := led.Pending()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return owed
+}
+
+// metrics scrapes the service's /metrics.
+func (s *stack) metrics(t *testing.T) metrics {
+	t.Helper()
+	return scrape(t, url(s.svcAddr, "/metrics"))
+}
+
+// webhookCounts are what Alertmanager's own counters say about its webhook
+// notifications (notify/metrics.go). A notification is one flush of a
+// group, tried by one or more requests until one succeeds or the flush
+// deadline passes.
+type webhookCounts struct {
+	started, succeeded, failed float64
+	requests                   float64
+}
+
+// done reports whether every notification started has ended.
+func (c webhookCounts) done() bool { return c.started == c.succeeded+c.failed }
+
+func webhookCountsOf(m metrics) webhookCounts {
+	webhook := labels{"integration": "webhook"}
+	requests := m.sum("alertmanager_notification_requests_total", webhook)
+	return webhookCounts{
+		started: m.sum("alertmanager_notifications_total", webhook),
+		// A notification ends after its first successful request.
+		succeeded: requests - m.sum("alertmanager_notification_requests_failed_total", webhook),
+		failed:    m.sum("alertmanager_notifications_failed_total", webhook),
+		requests:  requests,
+	}
+}
+
+// waitNotified waits until every Alertmanager has ended each webhook
+// notification it started, at least succeeded of them successfully, and
+// the service has counted an answer to each of their requests. Then
+// nothing is in flight: every SMS these notifications cause has reached
+// the fake, and an Alertmanager sends again only when its alerts change,
+// a notification failed, or repeat_interval (1h) passes.
+func (s *stack) waitNotified(t *testing.T, succeeded int) {
+	t.Helper()
+	poll(t, waitLong, func() (bool, string) {
+		var requests, successes float64
+		var state []string
+		ok := true
+		for _, addr := range s.amAddrs {
+			c := webhookCountsOf(scrape(t, url(addr, "/metrics")))
+			requests += c.requests
+			successes += c.succeeded
+			ok = ok && c.done() && c.succeeded >= float64(succeeded)
+			state = append(state, fmt.Sprintf("%s: %+v", addr, c))
+		}
+		svc := s.metrics(t)
+		answered := svc.sum("alertmanager_sipgate_webhooks_received_total", nil)
+		answered200 := svc.sum("alertmanager_sipgate_webhooks_received_total", labels{"code": "200"})
+		ok = ok && answered == requests && answered200 == successes
+		return ok, fmt.Sprintf("each Alertmanager done with its webhook notifications, %d of them successful, and each request answered (%s; service answered %v, %v with 200)",
+			succeeded, strings.Join(state, ", "), answered, answered200)
+	})
+}
+
+// labels select samples by some of their labels.
+type labels map[string]string
+
+// metrics is one scrape of a /metrics endpoint, read with the Prometheus
+// text parser.
+type metrics struct {
+	// text is the exposition as served, for checks that nothing secret
+	// appears in it.
+	text string
+	// samples has each histogram as its _bucket, _sum and _count series.
+	samples model.Vector
+}
+
+// scrape reads the metrics at url.
+func scrape(t *testing.T, url string) metrics {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Accept", string(expfmt.FmtText))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %s: %s", url, resp.Status, body)
+	}
+	m := metrics{text: string(body)}
+	dec := expfmt.SampleDecoder{
+		Dec:  expfmt.NewDecoder(bytes.NewReader(body), expfmt.ResponseFormat(resp.Header)),
+		Opts: &expfmt.DecodeOptions{},
+	}
+	for {
+		var v model.Vector
+		err := dec.Decode(&v)
+		if errors.Is(err, io.EOF) {
+			return m
+		}
+		if err != nil {
+			t.Fatalf("parse metrics of %s: %v", url, err)
+		}
+		m.samples = append(m.samples, v...)
+	}
+}
+
+// sum adds up the samples named name that carry all of want's labels; 0
+// when there are none.
+func (m metrics) sum(name string, want labels) float64 {
+	var total float64
+	for _, s := range m.samples {
+		if m.matches(s, name, want) {
+			total += float64(s.Value)
+		}
+	}
+	return total
+}
+
+// has reports whether a sample named name carries all of want's labels.
+func (m metrics) has(name string, want labels) bool {
+	for _, s := range m.samples {
+		if m.matches(s, name, want) {
+			return true
+		}
+	}
+	return false
+}
+
+func (metrics) matches(s *model.Sample, name string, want labels) bool {
+	if string(s.Metric[model.MetricNameLabel]) != name {
+		return false
+	}
+	for k, v := range want {
+		if string(s.Metric[model.LabelName(k)]) != v {
+			return false
+		}
+	}
+	return true
+}
+
+// get fetches url and returns its body, failing unless it answers 200.
+func get(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %s: %s", url, resp.Status, body)
+	}
+	return string(body)
+}
+
+// pollInterval is how often poll asks again.
+const pollInterval = 100 * time.Millisecond
+
+// poll asks cond until it holds, failing after timeout with cond's last
+// description of what it waited for.
+func poll(t *testing.T, timeout time.Duration, cond func() (ok bool, what string)) {
+	t.Helper()
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(pollInterval)
+	defer tick.Stop()
+	for {
+		ok, what := cond()
+		if ok {
+			return
+		}
+		select {
+		case <-deadline.C:
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		case <-tick.C:
+		}
+	}
+}
+
+// eventually polls cond until it holds or the timeout passes.
+func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	poll(t, timeout, func() (bool, string) { return cond(), what })
+}
+
+// received returns the accepted SMS as sorted "recipient: text" lines.
+func received(msgs []sipgatetest.Message) []string {
+	var out []string
+	for _, m := range msgs {
+		out = append(out, m.Recipient+": "+m.Message)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func assertLines(t *testing.T, what string, got, want []string) {
+	t.Helper()
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("%s:\n got %q\nwant %q", what, got, want)
+	}
+}
