@@ -19,11 +19,14 @@ type Metrics struct {
 	SipgateDuration  *prometheus.HistogramVec
 	Retries          *prometheus.CounterVec
 	TemplateErrors   *prometheus.CounterVec
-	Segments         *prometheus.CounterVec
-	Truncated        *prometheus.CounterVec
-	Transliterated   *prometheus.CounterVec
-	AlertsSuppressed *prometheus.CounterVec
-	Digests          *prometheus.CounterVec
+	// TemplateFallbacks counts SMS sent with the minimal fallback text
+	// because the templates failed or ran out of time.
+	TemplateFallbacks *prometheus.CounterVec
+	Segments          *prometheus.CounterVec
+	Truncated         *prometheus.CounterVec
+	Transliterated    *prometheus.CounterVec
+	AlertsSuppressed  *prometheus.CounterVec
+	Digests           *prometheus.CounterVec
 	// ReloadSuccessful is 0 after a config reload failed, 1 after one
 	// succeeded (and at start).
 	ReloadSuccessful     prometheus.Gauge
@@ -91,6 +94,11 @@ func New(reg prometheus.Registerer) *Metrics {
 			Name:      "template_errors_total",
 			Help:      "SMS texts that failed to render, by route.",
 		}, []string{"route"}),
+		TemplateFallbacks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace,
+			Name:      "template_fallbacks_total",
+			Help:      "SMS sent with the minimal fallback text, by route and reason (error: the templates failed; timeout: rendering ran out of time).",
+		}, []string{"route", "reason"}),
 		Segments: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace,
 			Name:      "sms_segments_total",
@@ -128,7 +136,7 @@ func New(reg prometheus.Registerer) *Metrics {
 		}),
 	}
 	reg.MustRegister(m.ReloadSuccessful, m.ReloadSuccessSeconds)
-	reg.MustRegister(m.WebhooksReceived, m.AlertsReceived, m.SMSSent, m.SMSFailed, m.SipgateDuration, m.Retries, m.TemplateErrors,
+	reg.MustRegister(m.WebhooksReceived, m.AlertsReceived, m.SMSSent, m.SMSFailed, m.SipgateDuration, m.Retries, m.TemplateErrors, m.TemplateFallbacks,
 		m.Segments, m.Truncated, m.Transliterated, m.AlertsSuppressed, m.Digests)
 	return m
 }

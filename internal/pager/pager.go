@@ -25,6 +25,11 @@ import (
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/templates"
 )
 
+// renderer renders SMS texts; *templates.Engine is the real one.
+type renderer interface {
+	RenderSMS(text string, data *template.Data, b sms.Budget) (sms.Result, error)
+}
+
 // Deliverer sends the messages of one notification.
 type Deliverer interface {
 	Deliver(ctx context.Context, b delivery.Batch) error
@@ -39,7 +44,7 @@ type PagedLedger interface {
 // makes a new Pager.
 type Pager struct {
 	config    *config.Config
-	engine    *templates.Engine
+	engine    renderer
 	deliverer Deliverer
 	paged     PagedLedger
 	metrics   *metrics.Metrics
@@ -70,39 +75,60 @@ func New(c *config.Config, d Deliverer, paged PagedLedger, m *metrics.Metrics, l
 // Limits are the flood limits of the config, for the digests.
 func (p *Pager) Limits() delivery.Limits { return p.limits }
 
-// Notify routes, renders and delivers the notification.
+// Notify routes, renders and delivers the notification. Routing and
+// rendering stop when ctx ends, as when Alertmanager hangs up; once the
+// sends begin they go on until ctx's deadline whatever the caller does, so
+// that what was sent is recorded and a retry is answered from the ledger
+// instead of paging twice.
 func (p *Pager) Notify(ctx context.Context, n *notification.Notification, pinned string) error {
 	pages, err := route.Pages(p.config, n.Data, pinned)
 	if err != nil {
 		return fmt.Errorf("route notification: %w", err)
 	}
+	drafts, err := p.plan(pages)
+	if err != nil {
+		return err
+	}
+	msgs, err := p.renderAll(ctx, n, drafts)
+	if err != nil {
+		return err
+	}
+	sendCtx := context.WithoutCancel(ctx)
+	if deadline, ok := ctx.Deadline(); ok {
+		var cancel context.CancelFunc
+		sendCtx, cancel = context.WithDeadline(sendCtx, deadline)
+		defer cancel()
+	}
+	return p.deliverer.Deliver(sendCtx, delivery.Batch{ID: n.ID, Limits: p.limits, ExternalURL: n.ExternalURL, Messages: msgs})
+}
 
-	var msgs []delivery.Message
+// draft is one SMS to render: the alerts of a page that go into it.
+type draft struct {
+	page   route.Page
+	alerts template.Alerts
+}
+
+// plan decides the SMS of each page: which alerts each tells of.
+func (p *Pager) plan(pages []route.Page) ([]draft, error) {
+	var drafts []draft
 	for _, page := range pages {
 		alerts, err := p.resolvedFilter(page)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if len(alerts) == 0 {
 			continue
 		}
 		// One SMS for the page, or one per alert.
-		batches := []template.Alerts{alerts}
 		if r := page.Route; r.Mode == config.ModePerAlert && (r.SummaryAbove == 0 || len(alerts) <= r.SummaryAbove) {
-			batches = nil
 			for _, a := range alerts {
-				batches = append(batches, template.Alerts{a})
+				drafts = append(drafts, draft{page, template.Alerts{a}})
 			}
+			continue
 		}
-		for _, b := range batches {
-			m, err := p.message(page, n, b)
-			if err != nil {
-				return err
-			}
-			msgs = append(msgs, m)
-		}
+		drafts = append(drafts, draft{page, alerts})
 	}
-	return p.deliverer.Deliver(ctx, delivery.Batch{ID: n.ID, Limits: p.limits, ExternalURL: n.ExternalURL, Messages: msgs})
+	return drafts, nil
 }
 
 // resolvedFilter drops the resolved alerts the route does not send to
@@ -131,15 +157,11 @@ func (p *Pager) resolvedFilter(page route.Page) (template.Alerts, error) {
 	}
 }
 
-// message renders the SMS about alerts for the page's recipient.
-func (p *Pager) message(page route.Page, n *notification.Notification, alerts template.Alerts) (delivery.Message, error) {
-	fit, err := p.render(n.ID, page.Route, subset(n.Data, alerts))
-	if err != nil {
-		return delivery.Message{}, err
-	}
+// message is the SMS of a draft with its rendered text.
+func (p *Pager) message(n *notification.Notification, d draft, fit sms.Result) delivery.Message {
 	var paged []string
 	severity := len(p.severity)
-	for _, a := range alerts {
+	for _, a := range d.alerts {
 		if a.Status == "firing" {
 			paged = append(paged, alertID(a))
 		}
@@ -148,43 +170,18 @@ func (p *Pager) message(page route.Page, n *notification.Notification, alerts te
 		}
 	}
 	return delivery.Message{
-		Key:          Key(n, alerts) + "/" + page.Recipient.Number,
-		Route:        page.Route.Name,
-		Contact:      page.Recipient.Label(),
-		Number:       page.Recipient.Number,
+		Key:          Key(n, d.alerts) + "/" + d.page.Recipient.Number,
+		Route:        d.page.Route.Name,
+		Contact:      d.page.Recipient.Label(),
+		Number:       d.page.Recipient.Number,
 		Text:         fit.Text,
 		Encoding:     fit.Size.Encoding.String(),
 		Segments:     fit.Size.Segments,
 		Severity:     severity,
-		Alerts:       len(alerts),
+		Alerts:       len(d.alerts),
 		Paged:        paged,
-		BypassLimits: page.BypassLimits,
-	}, nil
-}
-
-// render renders the route's template. A template that passed the check
-// at load can still fail on real data (an index out of range, say); then
-// the built-in template stands in, because a page must not be lost to a
-// template bug.
-func (p *Pager) render(id string, r *config.Route, data *template.Data) (sms.Result, error) {
-	budget := sms.Budget{MaxSegments: r.MaxSegments, GSM7Only: r.Encoding == config.EncodingGSM7}
-	fit, err := p.engine.RenderSMS(r.Template, data, budget)
-	if err != nil {
-		p.metrics.TemplateErrors.WithLabelValues(r.Name).Inc()
-		p.logger.Error("template failed, using the built-in one", "notification", id, "route", r.Name, "err", err)
-		var err2 error
-		fit, err2 = p.engine.RenderSMS(templates.DefaultTemplate, data, budget)
-		if err2 != nil {
-			return sms.Result{}, fmt.Errorf("render route %s: %w; built-in template: %w", r.Name, err, err2)
-		}
+		BypassLimits: d.page.BypassLimits,
 	}
-	if fit.Truncated {
-		p.metrics.Truncated.WithLabelValues(r.Name).Inc()
-	}
-	if fit.Transliterated {
-		p.metrics.Transliterated.WithLabelValues(r.Name).Inc()
-	}
-	return fit, nil
 }
 
 // alertID tells one firing of an alert from another.

@@ -1,0 +1,123 @@
+package pager
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/prometheus/alertmanager/template"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/sms"
+)
+
+// stuckRenderer is a template engine that never finishes, until released.
+type stuckRenderer struct {
+	started chan struct{}
+	release chan struct{}
+}
+
+func (s *stuckRenderer) RenderSMS(string, *template.Data, sms.Budget) (sms.Result, error) {
+	s.started <- struct{}{}
+	<-s.release
+	return sms.Result{}, errors.New("released")
+}
+
+// failingRenderer fails every template.
+type failingRenderer struct{}
+
+func (failingRenderer) RenderSMS(string, *template.Data, sms.Budget) (sms.Result, error) {
+	return sms.Result{}, errors.New("boom")
+}
+
+const oneRoute = `
+sipgate: {dry_run: true}
+routes:
+  - name: r
+    to: ["+4915100000001"]
+`
+
+func TestRenderPastItsTimeSendsTheFallback(t *testing.T) {
+	p, rec, m := newPager(t, oneRoute)
+	stuck := &stuckRenderer{started: make(chan struct{}, 1), release: make(chan struct{})}
+	defer close(stuck.release)
+	p.engine = stuck
+	n := load(t, "webhook-firing-2-alerts.json")
+	n.TruncatedAlerts = 10
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if err := p.Notify(ctx, n, ""); err != nil {
+		t.Fatal(err)
+	}
+	want := "FIRING 12 HighErrorRate critical, see http://vm:9093"
+	if len(rec.msgs) != 1 || rec.msgs[0].Text != want {
+		t.Fatalf("messages = %+v, want one with %q", rec.msgs, want)
+	}
+	if got := testutil.ToFloat64(m.TemplateFallbacks.WithLabelValues("r", fallbackTimeout)); got != 1 {
+		t.Errorf("template_fallbacks_total{reason=timeout} = %v, want 1", got)
+	}
+}
+
+func TestRenderStopsWhenAlertmanagerHangsUp(t *testing.T) {
+	p, rec, _ := newPager(t, oneRoute)
+	stuck := &stuckRenderer{started: make(chan struct{}, 1), release: make(chan struct{})}
+	defer close(stuck.release)
+	p.engine = stuck
+	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+	errs := make(chan error, 1)
+	go func() { errs <- p.Notify(ctx, load(t, "webhook-firing-2-alerts.json"), "") }()
+	<-stuck.started
+	cancel()
+	if err := <-errs; !errors.Is(err, context.Canceled) {
+		t.Errorf("err = %v, want context.Canceled", err)
+	}
+	if len(rec.msgs) != 0 {
+		t.Errorf("delivered %+v after Alertmanager hung up", rec.msgs)
+	}
+}
+
+func TestFailingTemplatesSendTheFallback(t *testing.T) {
+	p, rec, m := newPager(t, `
+sipgate: {dry_run: true}
+routes:
+  - name: r
+    to: ["+4915100000001"]
+    max_segments: 1
+`)
+	p.engine = failingRenderer{}
+	n := load(t, "webhook-firing-2-alerts.json")
+	n.Alerts[1].Labels["alertname"] = "Other"
+	n.Alerts[1].Labels["severity"] = "warning"
+	if err := p.Notify(context.Background(), n, ""); err != nil {
+		t.Fatal(err)
+	}
+	want := "FIRING 2 HighErrorRate +1 more critical, see http://vm:9093"
+	if len(rec.msgs) != 1 || rec.msgs[0].Text != want {
+		t.Fatalf("messages = %+v, want one with %q", rec.msgs, want)
+	}
+	if got := testutil.ToFloat64(m.TemplateFallbacks.WithLabelValues("r", fallbackError)); got != 1 {
+		t.Errorf("template_fallbacks_total{reason=error} = %v, want 1", got)
+	}
+	if got := testutil.ToFloat64(m.TemplateErrors.WithLabelValues("r")); got != 1 {
+		t.Errorf("template_errors_total = %v, want 1 (the route uses the built-in template)", got)
+	}
+}
+
+func TestAlertDataCannotSteerTheText(t *testing.T) {
+	p, rec, _ := newPager(t, oneRoute)
+	n := load(t, "webhook-firing-2-alerts.json")
+	// Control codes, and the fitter's own markers: a span start without
+	// its end would otherwise make the fitter cut the rest of the text.
+	for i := range n.Alerts {
+		n.Alerts[i].Annotations["summary"] = "Checkout\x00 5xx\x1b[31m rate\ue000 above 5%"
+	}
+	n.CommonAnnotations["summary"] = n.Alerts[0].Annotations["summary"]
+	if err := p.Notify(context.Background(), n, ""); err != nil {
+		t.Fatal(err)
+	}
+	want := "FIRING 2 HighErrorRate critical web-1:8080,web-2:8080: Checkout 5xx[31m rate above 5%"
+	if len(rec.msgs) != 1 || rec.msgs[0].Text != want {
+		t.Fatalf("messages = %+v, want one with %q", rec.msgs, want)
+	}
+}
