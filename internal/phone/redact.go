@@ -25,14 +25,19 @@ func Redact(s string) string {
 	return candidate.ReplaceAllStringFunc(s, maskCandidate)
 }
 
-func maskCandidate(s string) string {
-	// A run may end in separators that belong to the text, not the number.
-	digits := strings.Map(func(r rune) rune {
+// Digits is a number's digits with every separator and sign dropped:
+// "+49 (0)151-1234" becomes "4901511234".
+func Digits(s string) string {
+	return strings.Map(func(r rune) rune {
 		if r >= '0' && r <= '9' {
 			return r
 		}
 		return -1
 	}, s)
+}
+
+func maskCandidate(s string) string {
+	digits := Digits(s)
 	if len(digits) < minDigits || isoDate.MatchString(s) {
 		return s
 	}

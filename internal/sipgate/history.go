@@ -285,13 +285,7 @@ func withoutQuery(err error, endpoint string) error {
 
 // digits is a number's digits, without the 00 of an international prefix.
 func digits(number string) string {
-	d := strings.Map(func(r rune) rune {
-		if r >= '0' && r <= '9' {
-			return r
-		}
-		return -1
-	}, number)
-	return strings.TrimPrefix(d, "00")
+	return strings.TrimPrefix(phone.Digits(number), "00")
 }
 
 // minNational is the fewest digits after a national 0 that count as a

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/phone"
 )
 
 // historyItem is one event as sipgate's GET /history lists it, with the
@@ -190,13 +192,7 @@ func (f historyFilter) match(rec record) bool {
 // number is a phone number's digits without the international prefix,
 // so that +49…, 0049… and 49… compare equal.
 func number(s string) string {
-	d := strings.Map(func(r rune) rune {
-		if r >= '0' && r <= '9' {
-			return r
-		}
-		return -1
-	}, s)
-	return strings.TrimPrefix(d, "00")
+	return strings.TrimPrefix(phone.Digits(s), "00")
 }
 
 func item(rec record, format func(string) string) historyItem {
