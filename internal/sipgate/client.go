@@ -8,9 +8,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -85,7 +87,9 @@ type request struct {
 //
 // Every failure is an *Error saying whether a retry may help, except when
 // ctx ends first: then the error wraps ctx.Err() and is no *Error, because
-// the caller gave up, not sipgate.
+// the caller gave up, not sipgate. Either answers Unknown() true when the
+// request had been written in full before the failure and no answer came:
+// sipgate may have accepted the SMS, so sending it again may page twice.
 func (c *Client) SendSMS(ctx context.Context, sms SMS) error {
 	if c.badURL != nil {
 		return &Error{Err: c.badURL}
@@ -99,7 +103,8 @@ func (c *Client) SendSMS(ctx context.Context, sms SMS) error {
 	if err != nil {
 		return &Error{Err: fmt.Errorf("%w: %w", errBuild, err)}
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.endpoint, bytes.NewReader(b))
+	var written atomic.Bool
+	req, err := http.NewRequestWithContext(traceWritten(ctx, &written), http.MethodPost, c.endpoint, bytes.NewReader(b))
 	if err != nil {
 		return &Error{Err: fmt.Errorf("%w: %w", errBuild, err)}
 	}
@@ -115,11 +120,11 @@ func (c *Client) SendSMS(ctx context.Context, sms SMS) error {
 	if err != nil {
 		c.observe(codeNoResponse, start)
 		if ctx.Err() != nil {
-			return fmt.Errorf("sipgate: send SMS: %w", ctx.Err())
+			return &contextError{err: ctx.Err(), written: written.Load()}
 		}
 		// The *url.Error names the URL, which carries no credentials:
 		// they travel in the Authorization header only.
-		return &Error{Err: err}
+		return &Error{Err: err, Written: written.Load()}
 	}
 	defer resp.Body.Close()
 	c.observe(strconv.Itoa(resp.StatusCode), start)
@@ -136,6 +141,24 @@ func (c *Client) SendSMS(ctx context.Context, sms SMS) error {
 		Retry:      retryAfter(resp.Header.Get("Retry-After"), time.Now()),
 		Body:       phone.Redact(string(head)),
 	}
+}
+
+// traceWritten returns ctx with a trace that sets written once the whole
+// request was written to the connection, and clears it whenever the
+// transport takes a connection for another attempt (it retries a request
+// that it could not write at all). It may report written for a request
+// still in the connection's buffer, never the other way round: a failure
+// it calls unknown may be unsent, one it calls unsent never reached
+// sipgate in full, and sipgate acts on no partial request.
+func traceWritten(ctx context.Context, written *atomic.Bool) context.Context {
+	return httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		GotConn: func(httptrace.GotConnInfo) { written.Store(false) },
+		WroteRequest: func(i httptrace.WroteRequestInfo) {
+			if i.Err == nil {
+				written.Store(true)
+			}
+		},
+	})
 }
 
 func (c *Client) observe(code string, start time.Time) {

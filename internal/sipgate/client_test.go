@@ -437,3 +437,120 @@ func TestSendSMSMasksNumbersInErrorBody(t *testing.T) {
 		t.Errorf("error %q lacks the masked number", err)
 	}
 }
+
+// unknownOutcome is what delivery asks of a failure: whether sipgate may
+// have accepted the SMS.
+type unknownOutcome interface{ Unknown() bool }
+
+func TestSendSMSTellsUnknownFromUnsent(t *testing.T) {
+	closed := sipgatetest.NewServer(user, password)
+	closedURL := closed.URL
+	closed.Close()
+	// A plain HTTP server asked for TLS: the handshake fails.
+	plain := httptest.NewServer(http.NotFoundHandler())
+	defer plain.Close()
+	shortTimeout := func(o *Options) { o.HTTPClient = &http.Client{Timeout: 100 * time.Millisecond} }
+
+	tests := []struct {
+		name        string
+		baseURL     string
+		fake        func(*sipgatetest.Server) // faults of a fresh fake, whose URL is used when baseURL is empty
+		change      func(*Options)
+		sms         SMS
+		wantUnknown bool
+		wantSent    int // SMS the fake accepted
+	}{
+		{name: "connection refused", baseURL: closedURL},
+		{name: "TLS handshake fails", baseURL: strings.Replace(plain.URL, "http://", "https://", 1) + "/v2"},
+		{name: "request cannot be built", baseURL: "ftp://example.com/v2"},
+		{name: "server error status", fake: func(s *sipgatetest.Server) { s.FailNext(1, 503, "") }},
+		{name: "client error status", fake: func(s *sipgatetest.Server) { s.FailNext(1, 402, "") }},
+		{name: "request not written in full", baseURL: resetBeforeBody(t), sms: SMS{Recipient: "+49", Message: strings.Repeat("x", 16<<20)}},
+		{name: "answer after the client timeout", fake: func(s *sipgatetest.Server) { s.AnswerLate(time.Minute) }, change: shortTimeout, wantUnknown: true, wantSent: 1},
+		{name: "reset after accepting", fake: func(s *sipgatetest.Server) { s.ResetAfterAccept(true) }, wantUnknown: true, wantSent: 1},
+		{name: "no answer at all", baseURL: hanging(t), change: shortTimeout, wantUnknown: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			baseURL := tt.baseURL
+			var fake *sipgatetest.Server
+			if tt.fake != nil {
+				fake = sipgatetest.NewServer(user, password)
+				defer fake.Close()
+				tt.fake(fake)
+				baseURL = fake.URL
+			}
+			sms := tt.sms
+			if sms.Message == "" {
+				sms = SMS{Recipient: "+4915112345678", Message: "hi"}
+			}
+			err := newClient(baseURL, tt.change).SendSMS(context.Background(), sms)
+			serr := sipgateError(t, err)
+			var u unknownOutcome
+			if !errors.As(err, &u) || u.Unknown() != tt.wantUnknown || serr.Unknown() != tt.wantUnknown {
+				t.Errorf("Unknown() = %v for %v, want %v", serr.Unknown(), err, tt.wantUnknown)
+			}
+			if tt.wantUnknown && !strings.Contains(err.Error(), "may have accepted") {
+				t.Errorf("Error() = %q does not say the SMS may have been sent", err)
+			}
+			if fake != nil && len(fake.Messages()) != tt.wantSent {
+				t.Errorf("the fake accepted %d SMS, want %d", len(fake.Messages()), tt.wantSent)
+			}
+		})
+	}
+}
+
+// resetBeforeBody is a server that resets each connection as soon as it
+// read the request's headers, before the body: the client fails while
+// still writing it.
+func resetBeforeBody(t *testing.T) string {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conn, _, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			panic(http.ErrAbortHandler)
+		}
+		if tc, ok := conn.(interface{ SetLinger(int) error }); ok {
+			_ = tc.SetLinger(0)
+		}
+		_ = conn.Close()
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+func TestSendSMSContextEndsAfterWriting(t *testing.T) {
+	tests := []struct {
+		name        string
+		baseURL     string
+		ctx         func() (context.Context, context.CancelFunc)
+		wantIs      error
+		wantUnknown bool
+	}{
+		{name: "deadline while waiting for the answer", baseURL: hanging(t), ctx: func() (context.Context, context.CancelFunc) {
+			return context.WithTimeout(context.Background(), 100*time.Millisecond)
+		}, wantIs: context.DeadlineExceeded, wantUnknown: true},
+		{name: "canceled before the request went out", baseURL: hanging(t), ctx: func() (context.Context, context.CancelFunc) {
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			return ctx, cancel
+		}, wantIs: context.Canceled},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := tt.ctx()
+			defer cancel()
+			err := newClient(tt.baseURL, nil).SendSMS(ctx, SMS{Recipient: "+49", Message: "hi"})
+			if !errors.Is(err, tt.wantIs) {
+				t.Fatalf("err = %v, want %v", err, tt.wantIs)
+			}
+			var serr *Error
+			if errors.As(err, &serr) {
+				t.Errorf("err is an *Error (%v); the caller's own deadline is not sipgate's failure", serr)
+			}
+			var u unknownOutcome
+			if !errors.As(err, &u) || u.Unknown() != tt.wantUnknown {
+				t.Errorf("err = %v: Unknown() answered %v, want %v", err, u != nil && u.Unknown(), tt.wantUnknown)
+			}
+		})
+	}
+}

@@ -21,8 +21,8 @@ var errBuild = errors.New("cannot build the sipgate request")
 
 // Error is every failure of SendSMS other than the caller's own context
 // ending. It is classified here, where the status codes are understood, so
-// that callers ask Temporary, RetryAfter and Reason instead of parsing
-// codes.
+// that callers ask Temporary, RetryAfter, Reason and Unknown instead of
+// parsing codes.
 type Error struct {
 	StatusCode int           // HTTP status; 0 when no response came
 	Retry      time.Duration // from the Retry-After header, 0 if none
@@ -30,6 +30,9 @@ type Error struct {
 	// Body is the head of the response body, on one line, for statuses
 	// whose body explains them.
 	Body string
+	// Written is set when the whole request had been written before the
+	// transport failed (a timeout, a reset connection): see Unknown.
+	Written bool
 }
 
 // Error says what went wrong and, where it can, what the operator should
@@ -37,6 +40,8 @@ type Error struct {
 func (e *Error) Error() string {
 	var msg string
 	switch code := e.StatusCode; {
+	case code == 0 && e.Unknown():
+		return "sipgate request failed after it was sent, sipgate may have accepted the SMS: " + e.Err.Error()
 	case code == 0:
 		return "sipgate request failed: " + e.Err.Error()
 	case code == http.StatusBadRequest:
@@ -95,6 +100,37 @@ func (e *Error) Temporary() bool {
 
 // RetryAfter is how long sipgate asked the caller to wait, 0 if it did not.
 func (e *Error) RetryAfter() time.Duration { return e.Retry }
+
+// Unknown reports whether sipgate may have accepted the SMS although the
+// call failed: the request was written in full, then no answer came (a
+// timeout, a connection reset). Sending it again may page twice; sipgate's
+// history can tell (FindSMS). Otherwise the SMS was certainly not sent:
+// sipgate answered a status, or the request never went out in full
+// (connection refused, DNS, TLS, a request that cannot be built).
+func (e *Error) Unknown() bool { return e.StatusCode == 0 && e.Written }
+
+// contextError is SendSMS's error when the caller's context ended first.
+// It is no *Error, because the caller gave up, not sipgate; but it still
+// tells whether the request had gone out by then.
+type contextError struct {
+	err     error // ctx.Err()
+	written bool
+}
+
+func (e *contextError) Error() string {
+	if e.written {
+		return "sipgate: send SMS: gave up waiting for the answer, sipgate may have accepted the SMS: " + e.err.Error()
+	}
+	return "sipgate: send SMS: " + e.err.Error()
+}
+
+// Unwrap returns ctx.Err(), so that errors.Is sees the deadline or the
+// cancellation.
+func (e *contextError) Unwrap() error { return e.err }
+
+// Unknown reports whether sipgate may have accepted the SMS: the request
+// was written in full before the context ended. See (*Error).Unknown.
+func (e *contextError) Unknown() bool { return e.written }
 
 // Reasons an SMS failed, the values of Reason: few, so that they can be a
 // metric label, and named for what the operator has to look at.
