@@ -1,8 +1,9 @@
 // Package ledger is the service's memory across restarts: which recipient
 // was already paged for which notification (so a retried or HA-duplicated
-// notification pages nobody twice), which alerts reached whom, how many SMS
-// each person got lately (so limits survive a restart), and what a limit
-// suppressed.
+// notification pages nobody twice), which SMS may have gone out without us
+// knowing (so a crash or a lost answer does not send them again blindly),
+// which alerts reached whom, how many SMS each person got lately (so limits
+// survive a restart), and what a limit suppressed.
 package ledger
 
 import (
@@ -26,7 +27,8 @@ var (
 	bucketSends      = []byte("sends")      // number 0 time -> nothing
 	bucketSendsByAge = []byte("sends_time") // time number -> nothing
 	bucketSuppressed = []byte("suppressed") // number -> Suppressed
-	buckets          = [][]byte{bucketDelivered, bucketPaged, bucketSends, bucketSendsByAge, bucketSuppressed}
+	bucketDoubts     = []byte("in_doubt")   // key -> Doubt
+	buckets          = [][]byte{bucketDelivered, bucketPaged, bucketSends, bucketSendsByAge, bucketSuppressed, bucketDoubts}
 )
 
 // Options say how long the ledger remembers what.
@@ -112,10 +114,14 @@ func (l *Ledger) Delivered(key string) (bool, error) {
 	return ok, nil
 }
 
-// Record notes that key was delivered now. It is synced to disk before it
-// returns, so a crash right after a send does not forget it.
+// Record notes that key was delivered now, and clears its in-doubt mark in
+// the same transaction. It is synced to disk before it returns, so a crash
+// right after a send does not forget it.
 func (l *Ledger) Record(key string) error {
 	if err := l.db.Update(func(tx *bolt.Tx) error {
+		if err := tx.Bucket(bucketDoubts).Delete([]byte(key)); err != nil {
+			return err
+		}
 		return tx.Bucket(bucketDelivered).Put([]byte(key), encodeTime(l.now()))
 	}); err != nil {
 		return fmt.Errorf("ledger record: %w", err)
@@ -180,6 +186,23 @@ func sendByAgeKey(number string, at []byte) []byte {
 // back with Refund should the send fail. Check and record happen in one
 // transaction, so concurrent sends cannot overrun a limit.
 func (l *Ledger) Take(number string, perRecipient []Window, budget Window, force bool) (at time.Time, ok bool, err error) {
+	return l.take(number, perRecipient, budget, force, nil)
+}
+
+// TakeDoubt is Take for the SMS of key that is about to be sent: when the
+// limits allow it, it also marks key in doubt with mark, in the same
+// transaction, so that a crash during the send leaves a trace without a
+// write of its own. The send's result clears the mark: Record when sipgate
+// took it, Unsent when it certainly did not go out.
+func (l *Ledger) TakeDoubt(key string, mark Doubt, perRecipient []Window, budget Window, force bool) (at time.Time, ok bool, err error) {
+	return l.take(mark.Number, perRecipient, budget, force, func(tx *bolt.Tx) error {
+		return putDoubt(tx, key, mark)
+	})
+}
+
+// take is Take, running also, when the send is allowed, in the same
+// transaction.
+func (l *Ledger) take(number string, perRecipient []Window, budget Window, force bool, also func(*bolt.Tx) error) (at time.Time, ok bool, err error) {
 	now := l.now()
 	err = l.db.Update(func(tx *bolt.Tx) error {
 		sends, byAge := tx.Bucket(bucketSends), tx.Bucket(bucketSendsByAge)
@@ -202,8 +225,16 @@ func (l *Ledger) Take(number string, perRecipient []Window, budget Window, force
 		if err := sends.Put(sendKey(number, t), nil); err != nil {
 			return err
 		}
+		if err := byAge.Put(sendByAgeKey(number, t), nil); err != nil {
+			return err
+		}
+		if also != nil {
+			if err := also(tx); err != nil {
+				return err
+			}
+		}
 		ok = true
-		return byAge.Put(sendByAgeKey(number, t), nil)
+		return nil
 	})
 	if err != nil {
 		return time.Time{}, false, fmt.Errorf("ledger take: %w", err)
@@ -223,14 +254,84 @@ func countSince(c *bolt.Cursor, prefix []byte, since time.Time) int {
 
 // Refund gives back a send that Take counted but that failed.
 func (l *Ledger) Refund(number string, at time.Time) error {
+	if err := l.db.Update(func(tx *bolt.Tx) error { return refund(tx, number, at) }); err != nil {
+		return fmt.Errorf("ledger refund: %w", err)
+	}
+	return nil
+}
+
+func refund(tx *bolt.Tx, number string, at time.Time) error {
 	t := encodeTime(at)
+	if err := tx.Bucket(bucketSends).Delete(sendKey(number, t)); err != nil {
+		return err
+	}
+	return tx.Bucket(bucketSendsByAge).Delete(sendByAgeKey(number, t))
+}
+
+// Doubt marks an SMS that may have gone out although nobody knows: its
+// send began, and then either the answer was lost (a timeout, a reset
+// connection) or the process died. Until it is settled (found in sipgate's
+// history, sent again, or given up), the SMS must not simply be sent
+// again, nor its send given back to the limits.
+type Doubt struct {
+	Number string `json:"number"`
+	Text   string `json:"text"`
+	// Since is when the first send began: the history is searched from
+	// then.
+	Since time.Time `json:"since"`
+	// Last is when the latest send began, or ended without an answer: the
+	// grace period before the history is asked runs from then.
+	Last time.Time `json:"last"`
+	// Resends counts the sends after the first that may have gone out.
+	Resends int `json:"resends"`
+}
+
+// MarkDoubt writes key's in-doubt mark, replacing any.
+func (l *Ledger) MarkDoubt(key string, mark Doubt) error {
+	if err := l.db.Update(func(tx *bolt.Tx) error { return putDoubt(tx, key, mark) }); err != nil {
+		return fmt.Errorf("ledger mark in doubt: %w", err)
+	}
+	return nil
+}
+
+func putDoubt(tx *bolt.Tx, key string, mark Doubt) error {
+	v, err := json.Marshal(mark)
+	if err != nil {
+		return err
+	}
+	return tx.Bucket(bucketDoubts).Put([]byte(key), v)
+}
+
+// Doubt returns key's in-doubt mark, if it has one whose first send lies
+// within the dedup window: an older one is forgotten like a delivery.
+func (l *Ledger) Doubt(key string) (mark Doubt, ok bool, err error) {
+	err = l.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketDoubts).Get([]byte(key))
+		if v == nil {
+			return nil
+		}
+		if err := json.Unmarshal(v, &mark); err != nil {
+			return fmt.Errorf("in-doubt entry: %w", err)
+		}
+		ok = l.now().Sub(mark.Since) < l.o.DedupWindow
+		return nil
+	})
+	if err != nil {
+		return Doubt{}, false, fmt.Errorf("ledger lookup in doubt: %w", err)
+	}
+	return mark, ok, nil
+}
+
+// Unsent clears key's in-doubt mark and gives its send, taken at at, back
+// to number's limits, in one transaction: the SMS certainly did not go out.
+func (l *Ledger) Unsent(key, number string, at time.Time) error {
 	if err := l.db.Update(func(tx *bolt.Tx) error {
-		if err := tx.Bucket(bucketSends).Delete(sendKey(number, t)); err != nil {
+		if err := tx.Bucket(bucketDoubts).Delete([]byte(key)); err != nil {
 			return err
 		}
-		return tx.Bucket(bucketSendsByAge).Delete(sendByAgeKey(number, t))
+		return refund(tx, number, at)
 	}); err != nil {
-		return fmt.Errorf("ledger refund: %w", err)
+		return fmt.Errorf("ledger unsent: %w", err)
 	}
 	return nil
 }
@@ -312,8 +413,9 @@ func (l *Ledger) updateSuppressed(number string, change func(*Suppressed) (keep 
 	return nil
 }
 
-// Purge deletes what is past its retention, sends older than keepSends
-// (at least the longest limit window), and returns how many entries.
+// Purge deletes what is past its retention (in-doubt marks with
+// deliveries), sends older than keepSends (at least the longest limit
+// window), and returns how many entries.
 func (l *Ledger) Purge(keepSends time.Duration) (int, error) {
 	now := l.now()
 	n := 0
@@ -345,10 +447,30 @@ func (l *Ledger) Purge(keepSends time.Duration) (int, error) {
 			}
 			n++
 		}
-		return nil
+		doubts, err := l.purgeDoubts(tx)
+		n += doubts
+		return err
 	})
 	if err != nil {
 		return 0, fmt.Errorf("ledger purge: %w", err)
+	}
+	return n, nil
+}
+
+// purgeDoubts deletes the in-doubt marks that Doubt no longer returns, and
+// those it cannot read.
+func (l *Ledger) purgeDoubts(tx *bolt.Tx) (int, error) {
+	n := 0
+	c := tx.Bucket(bucketDoubts).Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		var mark Doubt
+		if json.Unmarshal(v, &mark) == nil && l.now().Sub(mark.Since) < l.o.DedupWindow {
+			continue
+		}
+		if err := c.Delete(); err != nil {
+			return n, err
+		}
+		n++
 	}
 	return n, nil
 }

@@ -210,3 +210,102 @@ func TestSuppressAndDigest(t *testing.T) {
 		t.Fatalf("pending = %+v, want none", pending)
 	}
 }
+
+func TestDoubtLifecycle(t *testing.T) {
+	const key, number = "n1/+4915112345678", "+4915112345678"
+	one := []Window{{Max: 1, Per: time.Hour}}
+	tests := []struct {
+		name string
+		// settle ends the send that TakeDoubt counted at at.
+		settle func(l *Ledger, at time.Time) error
+		// wantDelivered: the key counts as delivered afterwards;
+		// wantCounted: the send still counts against the limit.
+		wantDelivered, wantCounted bool
+	}{
+		{name: "accepted", settle: func(l *Ledger, _ time.Time) error { return l.Record(key) }, wantDelivered: true, wantCounted: true},
+		{name: "certainly not sent", settle: func(l *Ledger, at time.Time) error { return l.Unsent(key, number, at) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+			path := filepath.Join(t.TempDir(), "ledger.db")
+			l := open(t, path, &now)
+			mark := Doubt{Number: number, Text: "FIRING 1", Since: now, Last: now}
+			at, ok, err := l.TakeDoubt(key, mark, one, Window{}, false)
+			if err != nil || !ok {
+				t.Fatalf("TakeDoubt = %v, %v", ok, err)
+			}
+			// A crash now leaves the mark, on disk.
+			if err := l.Close(); err != nil {
+				t.Fatal(err)
+			}
+			l = open(t, path, &now)
+			defer l.Close()
+			got, ok, err := l.Doubt(key)
+			if err != nil || !ok || got.Number != number || got.Text != "FIRING 1" || !got.Since.Equal(now) || !got.Last.Equal(now) || got.Resends != 0 {
+				t.Fatalf("after a restart: Doubt = %+v, %v, %v; want the mark", got, ok, err)
+			}
+			if err := tt.settle(l, at); err != nil {
+				t.Fatal(err)
+			}
+			if _, ok, err := l.Doubt(key); err != nil || ok {
+				t.Errorf("after settling: Doubt = %v, %v; want no mark", ok, err)
+			}
+			if ok, _ := l.Delivered(key); ok != tt.wantDelivered {
+				t.Errorf("Delivered = %v, want %v", ok, tt.wantDelivered)
+			}
+			_, allowed, err := l.Take(number, one, Window{}, false)
+			if err != nil || allowed == tt.wantCounted {
+				t.Errorf("next Take allowed = %v, %v; want %v: the send counts = %v", allowed, err, !tt.wantCounted, tt.wantCounted)
+			}
+		})
+	}
+}
+
+func TestTakeDoubtMarksOnlyWhatItAllows(t *testing.T) {
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	l := open(t, filepath.Join(t.TempDir(), "ledger.db"), &now)
+	defer l.Close()
+	one := []Window{{Max: 1, Per: time.Hour}}
+	mark := Doubt{Number: "+491", Text: "x", Since: now, Last: now}
+	if _, ok, err := l.TakeDoubt("a", mark, one, Window{}, false); err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	if _, ok, err := l.TakeDoubt("b", mark, one, Window{}, false); err != nil || ok {
+		t.Fatalf("second send within the limit: allowed %v, %v", ok, err)
+	}
+	if _, ok, _ := l.Doubt("b"); ok {
+		t.Error("a send the limit refused is marked in doubt")
+	}
+	if _, ok, _ := l.Doubt("a"); !ok {
+		t.Error("the allowed send is not marked in doubt")
+	}
+}
+
+func TestDoubtResendsAndExpiry(t *testing.T) {
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	l := open(t, filepath.Join(t.TempDir(), "ledger.db"), &now)
+	defer l.Close()
+	first := now
+	if _, _, err := l.TakeDoubt("a", Doubt{Number: "+491", Text: "x", Since: first, Last: first}, nil, Window{}, false); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(9 * time.Minute)
+	if err := l.MarkDoubt("a", Doubt{Number: "+491", Text: "x", Since: first, Last: now, Resends: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if got, ok, _ := l.Doubt("a"); !ok || got.Resends != 1 || !got.Last.Equal(now) || !got.Since.Equal(first) {
+		t.Fatalf("Doubt = %+v, %v; want the updated mark", got, ok)
+	}
+	if n, err := l.Purge(24 * time.Hour); err != nil || n != 0 {
+		t.Fatalf("Purge within the window = %d, %v; want nothing purged", n, err)
+	}
+	// The dedup window runs from the first send, as a delivery's would.
+	now = first.Add(10 * time.Minute)
+	if _, ok, _ := l.Doubt("a"); ok {
+		t.Error("mark still returned after the dedup window")
+	}
+	if n, err := l.Purge(24 * time.Hour); err != nil || n != 1 {
+		t.Errorf("Purge = %d, %v; want the expired mark (and no send: kept a day)", n, err)
+	}
+}
