@@ -1,11 +1,11 @@
 package sms
 
 import (
-	"cmp"
-	"slices"
+	"math"
 	"strconv"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 )
 
 // Markers are private-use characters that Shorten and List put around the parts of a text that
@@ -44,12 +44,28 @@ func IsMarker(r rune) bool {
 
 // dropMarkers removes the markers from s; invalid UTF-8 becomes U+FFFD.
 func dropMarkers(s string) string {
-	return strings.Map(func(r rune) rune {
-		if IsMarker(r) {
-			return -1
-		}
-		return r
-	}, s)
+	if !utf8.ValidString(s) {
+		return strings.Map(func(r rune) rune {
+			if IsMarker(r) {
+				return -1
+			}
+			return r
+		}, s)
+	}
+	// Copy what lies between the markers rather than rune by rune: Fit strips every message.
+	i := nextMarker(s, 0)
+	if i < 0 {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s) - markerLen)
+	from := 0
+	for ; i >= 0; i = nextMarker(s, from) {
+		b.WriteString(s[from:i])
+		from = i + markerLen
+	}
+	b.WriteString(s[from:])
+	return b.String()
 }
 
 // Shorten marks s as a part that Fit may cut (ending it in a cut mark) or, as a last resort,
@@ -71,7 +87,12 @@ func List(items []string, sep string) string {
 		return ""
 	}
 	sep = string(sepStart) + dropMarkers(sep) + string(sepEnd)
+	n := 2*markerLen + (len(items)-1)*len(sep)
+	for _, item := range items {
+		n += len(item)
+	}
 	var b strings.Builder
+	b.Grow(n)
 	b.WriteRune(listStart)
 	for i, item := range items {
 		if i > 0 {
@@ -188,19 +209,28 @@ type Result struct {
 // cut text loses whitespace at its start and end (a part left out may leave some); Fit otherwise
 // changes no whitespace, which the caller normalises. Markers without their partner are ignored.
 func Fit(marked string, b Budget) Result {
-	f := newFitter(marked, b)
-	full := f.render(noLimit, 0)
-	if f.fits(full) {
-		return f.result(full, false)
+	// 1. Most messages fit as they are: the stripped text is what rendering the parsed text in
+	// full gives, so measuring it once decides, without parsing. A text of more runes than can
+	// fit (the thousands of instances of a storm) is not even stripped.
+	if segments := max(b.MaxSegments, 1); !longer(marked, maxRunes(segments), b.GSM7Only) {
+		full, transliterated := Strip(marked), false
+		if b.GSM7Only {
+			full, transliterated = Transliterate(full)
+		}
+		if size := Measure(full); size.Segments <= segments {
+			return Result{Text: full, Size: size, Transliterated: transliterated}
+		}
 	}
+
+	f := newFitter(marked, b)
 	// A text with something to say must not be cut to nothing (a template of many long spans
 	// and nothing else, say): then the hard cut says more.
-	blank := strings.TrimSpace(full) == ""
+	blank := f.blank()
 	worth := func(text string) bool { return blank || strings.TrimSpace(text) != "" }
 
 	// 2. Shorten spans, all items kept.
 	if f.maxSpan > minSpan {
-		if t := f.render(minSpan, 0); f.fits(t) {
+		if f.formFits(minSpan, 0) {
 			if t := f.render(f.largestLimit(minSpan, f.maxSpan-1, 0), 0); worth(t) {
 				return f.result(t, true)
 			}
@@ -209,8 +239,8 @@ func Fit(marked string, b Budget) Result {
 
 	// 3. Drop items, spans at minSpan; then give the spans back what room is left.
 	if n := len(f.order); n > 0 {
-		if t := f.render(minSpan, n); f.fits(t) {
-			drop := smallest(1, n, func(d int) bool { return f.fits(f.render(minSpan, d)) })
+		if f.formFits(minSpan, n) {
+			drop := smallest(1, n, func(d int) bool { return f.formFits(minSpan, d) })
 			if t := f.render(f.largestLimit(minSpan, f.maxSpan, drop), drop); worth(t) {
 				return f.result(t, true)
 			}
@@ -219,7 +249,7 @@ func Fit(marked string, b Budget) Result {
 	// No items left to drop: spans below minSpan, down to left out.
 	if f.maxSpan > 0 {
 		drop := len(f.order)
-		if t := f.render(0, drop); f.fits(t) {
+		if f.formFits(0, drop) {
 			if t := f.render(f.largestLimit(0, minSpan-1, drop), drop); worth(t) {
 				return f.result(t, true)
 			}
@@ -227,7 +257,7 @@ func Fit(marked string, b Budget) Result {
 	}
 
 	// 4. Hard cut of the whole text.
-	rs := []rune(full)
+	rs := []rune(f.render(noLimit, 0))
 	cut := func(n int) string {
 		out := cutRunes(nil, rs, n, gsmCutMark)
 		if !isGSM(out) {
@@ -253,21 +283,26 @@ const (
 	listPart
 )
 
-// part is a piece of a marked text.
+// part is a piece of a marked text. Text and list items stay strings (slices of the marked
+// text): of a storm's thousands of items only the few that are kept are ever rendered.
 type part struct {
 	kind  partKind
-	text  []rune   // textPart, spanPart
-	items [][]rune // listPart
-	seps  [][]rune // listPart: seps[i] is between items[i] and items[i+1]
+	text  string   // textPart
+	span  []rune   // spanPart, cut by rune
+	items []string // listPart
+	seps  []string // listPart: seps[i] is between items[i] and items[i+1]
+	// solid counts the runes that are not whitespace, which no form of the text trims away: of
+	// the text or span, or solid[k] of the first k items and the separators between them.
+	solid []int
 }
 
 // fitter renders the forms of one marked text that Fit chooses among.
 type fitter struct {
 	parts          []part
 	max            int
+	maxRunes       int // a text of more runes does not fit: every rune costs at least one unit
 	transliterated bool
 	maxSpan        int // runes of the longest span
-	lists          int // number of list parts
 	// order lists, for each item in the order it is dropped, the index of its list among the
 	// list parts.
 	order []int
@@ -277,54 +312,168 @@ type fitter struct {
 
 func newFitter(marked string, b Budget) *fitter {
 	f := &fitter{parts: parse(marked), max: max(b.MaxSegments, 1)}
+	f.maxRunes = maxRunes(f.max)
+	tl := func(s string) string { return s }
 	if b.GSM7Only {
-		tl := func(rs []rune) []rune {
-			out, changed := transliterateRunes(rs)
+		tl = func(s string) string {
+			out, changed := Transliterate(s)
 			f.transliterated = f.transliterated || changed
 			return out
 		}
-		for i := range f.parts {
-			p := &f.parts[i]
-			p.text = tl(p.text)
-			for j := range p.items {
-				p.items[j] = tl(p.items[j])
-			}
-			for j := range p.seps {
-				p.seps[j] = tl(p.seps[j])
-			}
-		}
 	}
-	type drop struct{ list, item int }
-	var drops []drop
-	for _, p := range f.parts {
+	var counts []int // items per list
+	for i := range f.parts {
+		p := &f.parts[i]
 		switch p.kind {
+		case textPart:
+			p.text = tl(p.text)
+			p.solid = []int{solid(p.text)}
 		case spanPart:
-			f.maxSpan = max(f.maxSpan, len(p.text))
+			p.span = []rune(tl(string(p.span)))
+			p.solid = []int{solid(string(p.span))}
+			f.maxSpan = max(f.maxSpan, len(p.span))
 		case listPart:
-			for j := range p.items {
-				drops = append(drops, drop{f.lists, j})
+			p.solid = make([]int, len(p.items)+1)
+			for k := range p.items {
+				p.items[k] = tl(p.items[k])
+				p.solid[k+1] = p.solid[k] + solid(p.items[k])
+				if k > 0 {
+					p.seps[k-1] = tl(p.seps[k-1])
+					p.solid[k+1] += solid(p.seps[k-1])
+				}
 			}
-			f.lists++
+			counts = append(counts, len(p.items))
 		}
 	}
-	// The highest item position goes first; of equal positions, the later list's.
-	slices.SortFunc(drops, func(a, b drop) int {
-		if c := cmp.Compare(b.item, a.item); c != 0 {
-			return c
-		}
-		return cmp.Compare(b.list, a.list)
-	})
-	f.order = make([]int, len(drops))
-	for i, d := range drops {
-		f.order[i] = d.list
-	}
-	f.keep = make([]int, f.lists)
+	f.order = dropOrder(counts)
+	f.keep = make([]int, len(counts))
 	return f
+}
+
+// dropOrder returns, for lists of counts items each, the list of each item in the order items
+// are dropped: the items at the highest position of all lists first, of equal positions the
+// later list's first. Every count must be at least 1.
+func dropOrder(counts []int) []int {
+	longest := 0
+	for _, c := range counts {
+		longest = max(longest, c)
+	}
+	// next[j] is first the number of lists with an item at position j, then where in the order
+	// the next item at position j goes.
+	next := make([]int, longest)
+	for _, c := range counts {
+		next[c-1]++
+	}
+	for j := longest - 2; j >= 0; j-- {
+		next[j] += next[j+1]
+	}
+	total := 0
+	for j := longest - 1; j >= 0; j-- {
+		next[j], total = total, total+next[j]
+	}
+	order := make([]int, total)
+	for l := len(counts) - 1; l >= 0; l-- {
+		for j := range counts[l] {
+			order[next[j]] = l
+			next[j]++
+		}
+	}
+	return order
 }
 
 func (f *fitter) fits(text string) bool {
 	return Measure(text).Segments <= f.max
 }
+
+// formFits reports whether the text with spans cut to limit and drop items dropped fits. A
+// form that keeps more solid runes than fit is rejected without being rendered: when a storm's
+// list of thousands of items has to become a few and "+N more", the search for how many tries
+// forms of half the items, a quarter, and so on, and building and measuring each would cost as
+// much as the whole text again.
+func (f *fitter) formFits(limit, drop int) bool {
+	f.count(drop)
+	runes, li := 0, 0
+	for _, p := range f.parts {
+		switch p.kind {
+		case textPart:
+			runes += p.solid[0]
+		case spanPart:
+			if limit == noLimit || len(p.span) <= limit {
+				runes += p.solid[0]
+			}
+		case listPart:
+			runes += p.solid[f.keep[li]]
+			li++
+		}
+	}
+	return runes <= f.maxRunes && f.fits(f.render(limit, drop))
+}
+
+// count sets f.keep to the items each list keeps when the first drop items of f.order are
+// dropped. It counts what is kept rather than what is dropped: in a storm, the forms worth
+// trying keep few of many items.
+func (f *fitter) count(drop int) {
+	clear(f.keep)
+	for _, l := range f.order[drop:] {
+		f.keep[l]++
+	}
+}
+
+// blank reports whether the text has nothing but whitespace (or nothing at all).
+func (f *fitter) blank() bool {
+	for _, p := range f.parts {
+		if p.solid[len(p.solid)-1] > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// maxRunes returns the most runes a text can have and fit in segments: every rune costs at least
+// one unit, GSM-7 or UCS-2.
+func maxRunes(segments int) int {
+	if segments <= 1 {
+		return gsmSingle
+	}
+	return gsmConcat * min(segments, math.MaxInt/gsmConcat)
+}
+
+// longer reports whether marked, stripped and, with gsm7, transliterated, has more than n runes.
+// It reads no further than it has to. With gsm7 only the runes in GSM-7 count, since
+// transliteration may remove the others.
+func longer(marked string, n int, gsm7 bool) bool {
+	for _, r := range marked {
+		if IsMarker(r) || gsm7 && septets(r) == 0 {
+			continue
+		}
+		if n--; n < 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// solid returns the runes of s that are not whitespace.
+func solid(s string) int {
+	n := 0
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < utf8.RuneSelf {
+			if !asciiSpace[c] {
+				n++
+			}
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if !unicode.IsSpace(r) {
+			n++
+		}
+		i += size - 1
+	}
+	return n
+}
+
+// asciiSpace marks the ASCII characters unicode.IsSpace reports.
+var asciiSpace = [utf8.RuneSelf]bool{'\t': true, '\n': true, '\v': true, '\f': true, '\r': true, ' ': true}
 
 func (f *fitter) result(text string, truncated bool) Result {
 	return Result{Text: text, Size: Measure(text), Truncated: truncated, Transliterated: f.transliterated}
@@ -342,46 +491,35 @@ func (f *fitter) render(limit, drop int) string {
 
 // build is render with a given cut mark; cut reports whether anything was cut or dropped.
 func (f *fitter) build(limit, drop int, mark string) (text []rune, cut bool) {
-	li := 0
-	for _, p := range f.parts {
-		if p.kind == listPart {
-			f.keep[li] = len(p.items)
-			li++
-		}
-	}
-	for _, l := range f.order[:drop] {
-		f.keep[l]--
-	}
+	f.count(drop)
 	b := f.buf[:0]
-	li = 0
+	li := 0
 	for _, p := range f.parts {
 		switch p.kind {
 		case textPart:
-			b = append(b, p.text...)
+			b = appendString(b, p.text)
 		case spanPart:
-			if limit == noLimit || len(p.text) <= limit {
-				b = append(b, p.text...)
+			if limit == noLimit || len(p.span) <= limit {
+				b = append(b, p.span...)
 				break
 			}
 			cut = true
-			b = cutRunes(b, p.text, limit, mark)
+			b = cutRunes(b, p.span, limit, mark)
 		case listPart:
 			k := f.keep[li]
 			li++
 			for i := range k {
 				if i > 0 {
-					b = append(b, p.seps[i-1]...)
+					b = appendString(b, p.seps[i-1])
 				}
-				b = append(b, p.items[i]...)
+				b = appendString(b, p.items[i])
 			}
 			if n := len(p.items) - k; n > 0 {
 				cut = true
 				if k > 0 {
-					b = append(b, p.seps[k-1]...)
+					b = appendString(b, p.seps[k-1])
 				}
-				for _, r := range "+" + strconv.Itoa(n) + " more" {
-					b = append(b, r)
-				}
+				b = appendString(b, "+"+strconv.Itoa(n)+" more")
 			}
 		}
 	}
@@ -392,10 +530,18 @@ func (f *fitter) build(limit, drop int, mark string) (text []rune, cut bool) {
 	return b, cut
 }
 
+// appendString appends the runes of s to b; invalid UTF-8 becomes U+FFFD.
+func appendString(b []rune, s string) []rune {
+	for _, r := range s {
+		b = append(b, r)
+	}
+	return b
+}
+
 // largestLimit returns the largest span limit in [lo, hi] that fits with drop items dropped;
 // lo must fit. A limit of at least f.maxSpan cuts nothing.
 func (f *fitter) largestLimit(lo, hi, drop int) int {
-	return largest(lo, hi, func(l int) bool { return f.fits(f.render(l, drop)) })
+	return largest(lo, hi, func(l int) bool { return f.formFits(l, drop) })
 }
 
 // largest returns the largest x in [lo, hi] for which ok holds, assuming ok(lo) and that ok
@@ -429,77 +575,99 @@ func smallest(lo, hi int, ok func(int) bool) int {
 // parse splits marked into parts. A marker without its partner, or inside a part where it does
 // not belong, is dropped and the text around it is plain text.
 func parse(marked string) []part {
-	rs := []rune(marked)
 	var parts []part
-	var text []rune
-	flush := func() {
-		if len(text) > 0 {
-			parts = append(parts, part{kind: textPart, text: text})
-			text = nil
+	text := func(s string) {
+		if s != "" {
+			parts = append(parts, part{kind: textPart, text: s})
 		}
 	}
-	for i := 0; i < len(rs); i++ {
-		switch r := rs[i]; {
-		case r == spanStart:
-			if end := parseSpan(rs, i+1); end >= 0 {
-				flush()
-				parts = append(parts, part{kind: spanPart, text: rs[i+1 : end]})
-				i = end
+	from := 0 // where the text not yet in parts starts
+	for i := nextMarker(marked, 0); i >= 0; i = nextMarker(marked, i) {
+		var p part
+		end := -1
+		switch markerAt(marked, i) {
+		case spanStart:
+			if end = parseSpan(marked, i+markerLen); end >= 0 {
+				p = part{kind: spanPart, span: []rune(marked[i+markerLen : end])}
 			}
-		case r == listStart:
-			if p, end := parseList(rs, i+1); end >= 0 {
-				flush()
-				parts = append(parts, p)
-				i = end
-			}
-		case !IsMarker(r):
-			text = append(text, r)
+		case listStart:
+			p, end = parseList(marked, i+markerLen)
 		}
+		text(marked[from:i])
+		if end < 0 {
+			// Not the start of a well-formed part: drop the marker, go on after it.
+			i += markerLen
+		} else {
+			parts = append(parts, p)
+			i = end + markerLen
+		}
+		from = i
 	}
-	flush()
+	text(marked[from:])
 	return parts
 }
 
-// parseSpan returns the index of the spanEnd that closes a span whose text starts at rs[start],
-// or -1 when another marker comes first.
-func parseSpan(rs []rune, start int) int {
-	for i := start; i < len(rs); i++ {
-		if rs[i] == spanEnd {
-			return i
-		}
-		if IsMarker(rs[i]) {
+// markerLen is the length of every marker in UTF-8: the markers are U+E000 to U+E005, encoded
+// as EE 80 80 to EE 80 85. EE is never a continuation byte and invalid UTF-8 is decoded one byte
+// at a time, so these bytes are a marker wherever they occur, as they are when decoding runes.
+const markerLen = 3
+
+// nextMarker returns the index of the first marker in s at or after from, or -1.
+func nextMarker(s string, from int) int {
+	for from < len(s) {
+		i := strings.IndexByte(s[from:], 0xEE)
+		if i < 0 {
 			return -1
 		}
+		i += from
+		if i+markerLen <= len(s) && s[i+1] == 0x80 && s[i+2] >= 0x80 && s[i+2] <= 0x85 {
+			return i
+		}
+		from = i + 1
 	}
 	return -1
 }
 
-// parseList parses the list whose first item starts at rs[start] and returns it with the index
+// markerAt returns the marker at s[i], where nextMarker found one.
+func markerAt(s string, i int) rune {
+	return spanStart + rune(s[i+2]-0x80)
+}
+
+// parseSpan returns the index of the spanEnd that closes a span whose text starts at s[start],
+// or -1 when another marker comes first.
+func parseSpan(s string, start int) int {
+	if i := nextMarker(s, start); i >= 0 && markerAt(s, i) == spanEnd {
+		return i
+	}
+	return -1
+}
+
+// parseList parses the list whose first item starts at s[start] and returns it with the index
 // of its listEnd, or -1 when the list is not well-formed.
-func parseList(rs []rune, start int) (part, int) {
+func parseList(s string, start int) (part, int) {
 	p := part{kind: listPart}
 	inSep, from := false, start
-	for i := start; i < len(rs); i++ {
-		switch rs[i] {
+	for i := nextMarker(s, start); i >= 0; i = nextMarker(s, i+markerLen) {
+		switch markerAt(s, i) {
 		case listEnd:
 			if inSep {
 				return part{}, -1
 			}
-			p.items = append(p.items, rs[from:i])
+			p.items = append(p.items, s[from:i])
 			return p, i
 		case sepStart:
 			if inSep {
 				return part{}, -1
 			}
-			p.items = append(p.items, rs[from:i])
-			inSep, from = true, i+1
+			p.items = append(p.items, s[from:i])
+			inSep, from = true, i+markerLen
 		case sepEnd:
 			if !inSep {
 				return part{}, -1
 			}
-			p.seps = append(p.seps, rs[from:i])
-			inSep, from = false, i+1
-		case spanStart, spanEnd, listStart:
+			p.seps = append(p.seps, s[from:i])
+			inSep, from = false, i+markerLen
+		default: // spanStart, spanEnd, listStart
 			return part{}, -1
 		}
 	}

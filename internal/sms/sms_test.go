@@ -332,6 +332,24 @@ func TestFit(t *testing.T) {
 			wantTruncated: true,
 		},
 		{
+			// With the summary at 16, 14 hosts fit (15 + 14*8 + "+9986 more" + 16 = 153); the
+			// summary then gets the 7 characters left: 23.
+			name:          "10,000 items",
+			marked:        "FIRING 10000 X " + List(hosts(10000), ",") + Shorten(long),
+			budget:        Budget{MaxSegments: 1},
+			want:          "FIRING 10000 X " + strings.Join(hosts(14), ",") + ",+9986 more" + long[:20] + "...",
+			wantTruncated: true,
+		},
+		{
+			// 200 items of a space, then "x": all items stay, as the spaces are trimmed once the
+			// summary is cut; the list must not be judged by its length.
+			name:          "items of whitespace are trimmed",
+			marked:        List(append(slices.Repeat([]string{" "}, 200), "x"), "") + Shorten(long),
+			budget:        Budget{MaxSegments: 1},
+			want:          "x" + long[:156] + "...",
+			wantTruncated: true,
+		},
+		{
 			name:          "all items dropped before the span goes below 16",
 			marked:        nocut(140) + " " + List(hosts(3), ",") + Shorten(long),
 			budget:        Budget{MaxSegments: 1},
@@ -534,6 +552,9 @@ func FuzzFit(f *testing.F) {
 			t.Fatalf("Fit(%q) with GSM7Only = %q is %v", marked, got.Text, got.Size.Encoding)
 		}
 		want := Strip(marked)
+		if strip := refStrip(marked); want != strip {
+			t.Fatalf("Strip(%q) = %q, want %q", marked, want, strip)
+		}
 		if gsm7 {
 			want, _ = Transliterate(want)
 		}
@@ -545,7 +566,155 @@ func FuzzFit(f *testing.F) {
 				t.Fatalf("Fit(%q) = %q, not truncated, want %q", marked, got.Text, want)
 			}
 		}
+		if Measure(want).Segments <= max(b.MaxSegments, 1) && (got.Truncated || got.Text != want) {
+			t.Fatalf("Fit(%q) = %q, truncated %t, want %q that fits as it is", marked, got.Text, got.Truncated, want)
+		}
+		// The parts, rendered whole, are the stripped text: what lets Fit measure that instead.
+		if full := newFitter(marked, b).render(noLimit, 0); full != want {
+			t.Fatalf("parts of %q render whole as %q, want %q", marked, full, want)
+		}
+		if got, want := normalParts(parse(marked)), refParse(marked); !slices.EqualFunc(got, want, equalRefPart) {
+			t.Fatalf("parse(%q) = %+v, want %+v", marked, got, want)
+		}
 	})
+}
+
+// refStrip is Strip rune by rune.
+func refStrip(marked string) string {
+	return strings.Map(func(r rune) rune {
+		if IsMarker(r) {
+			return -1
+		}
+		return r
+	}, marked)
+}
+
+// refPart is a part as the rune-by-rune parser below sees it.
+type refPart struct {
+	kind        partKind
+	text        string
+	items, seps []string
+}
+
+func equalRefPart(a, b refPart) bool {
+	return a.kind == b.kind && a.text == b.text && slices.Equal(a.items, b.items) && slices.Equal(a.seps, b.seps)
+}
+
+// normalParts turns parts into refParts: text as decoded runes, adjacent text parts joined.
+func normalParts(parts []part) []refPart {
+	var out []refPart
+	runes := func(s string) string { return string([]rune(s)) }
+	for _, p := range parts {
+		switch p.kind {
+		case textPart:
+			if n := len(out); n > 0 && out[n-1].kind == textPart {
+				out[n-1].text += runes(p.text)
+				continue
+			}
+			out = append(out, refPart{kind: textPart, text: runes(p.text)})
+		case spanPart:
+			out = append(out, refPart{kind: spanPart, text: string(p.span)})
+		case listPart:
+			r := refPart{kind: listPart, items: []string{}, seps: []string{}}
+			for _, item := range p.items {
+				r.items = append(r.items, runes(item))
+			}
+			for _, sep := range p.seps {
+				r.seps = append(r.seps, runes(sep))
+			}
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// refParse is how parse splits marked, written rune by rune as simply as possible.
+func refParse(marked string) []refPart {
+	rs := []rune(marked)
+	var parts []refPart
+	var text []rune
+	flush := func() {
+		if len(text) > 0 {
+			parts = append(parts, refPart{kind: textPart, text: string(text)})
+			text = nil
+		}
+	}
+	// closing returns the index of the marker that ends what starts at rs[from], when it is
+	// one of want, else -1.
+	closing := func(from int, want ...rune) int {
+		for i := from; i < len(rs); i++ {
+			if IsMarker(rs[i]) {
+				if slices.Contains(want, rs[i]) {
+					return i
+				}
+				return -1
+			}
+		}
+		return -1
+	}
+	for i := 0; i < len(rs); i++ {
+		switch r := rs[i]; {
+		case r == spanStart:
+			if end := closing(i+1, spanEnd); end >= 0 {
+				flush()
+				parts = append(parts, refPart{kind: spanPart, text: string(rs[i+1 : end])})
+				i = end
+			}
+		case r == listStart:
+			p := refPart{kind: listPart, items: []string{}, seps: []string{}}
+			end := i
+			for {
+				next := closing(end+1, sepStart, listEnd)
+				if next < 0 {
+					break
+				}
+				p.items = append(p.items, string(rs[end+1:next]))
+				if rs[next] == listEnd {
+					flush()
+					parts = append(parts, p)
+					i = next
+					break
+				}
+				sepEnd := closing(next+1, sepEnd)
+				if sepEnd < 0 {
+					break
+				}
+				p.seps = append(p.seps, string(rs[next+1:sepEnd]))
+				end = sepEnd
+			}
+		case !IsMarker(r):
+			text = append(text, r)
+		}
+	}
+	flush()
+	return parts
+}
+
+// TestDropOrderMatchesSort: dropOrder is the order of sorting every item by position, highest
+// first, then by list, later first.
+func TestDropOrderMatchesSort(t *testing.T) {
+	for _, counts := range [][]int{{1}, {5}, {1, 1, 1}, {3, 1, 4, 1, 5, 9, 2, 6}, {10, 2}, {2, 10}, {7, 7, 7}} {
+		type item struct{ list, pos int }
+		var items []item
+		for l, c := range counts {
+			for j := range c {
+				items = append(items, item{l, j})
+			}
+		}
+		slices.SortFunc(items, func(a, b item) int {
+			if a.pos != b.pos {
+				return b.pos - a.pos
+			}
+			return b.list - a.list
+		})
+		want := make([]int, len(items))
+		for i, it := range items {
+			want[i] = it.list
+		}
+		if got := dropOrder(counts); !slices.Equal(got, want) {
+			t.Errorf("dropOrder(%v) = %v, want %v", counts, got, want)
+		}
+	}
 }
 
 // BenchmarkFit fits what the default template makes of a group of 50 firing alerts.
@@ -563,11 +732,52 @@ func BenchmarkFit(b *testing.B) {
 		{"gsm7-1", Budget{MaxSegments: 1, GSM7Only: true}},
 		{"auto-1", Budget{MaxSegments: 1}},
 		{"auto-3", Budget{MaxSegments: 3}},
+		{"fits-auto-30", Budget{MaxSegments: 30}},
+		{"fits-gsm7-20", Budget{MaxSegments: 20, GSM7Only: true}},
 	} {
 		b.Run(bb.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				Fit(marked, bb.budget)
+			}
+		})
+	}
+}
+
+// BenchmarkFitShort fits a text of two alerts that fits one segment as it is: the common case.
+func BenchmarkFitShort(b *testing.B) {
+	marked := "FIRING 2 HighErrorRate critical " + List([]string{"web-1:8080", "web-2:8080"}, ",") +
+		Shorten(": Checkout 5xx rate above 5%")
+	for _, bb := range []struct {
+		name   string
+		budget Budget
+	}{
+		{"gsm7-1", Budget{MaxSegments: 1, GSM7Only: true}},
+		{"auto-1", Budget{MaxSegments: 1}},
+	} {
+		b.Run(bb.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				Fit(marked, bb.budget)
+			}
+		})
+	}
+}
+
+// BenchmarkFitList fits the default template's text of a storm, where a list of thousands of
+// instances has to become a few and "+N more".
+func BenchmarkFitList(b *testing.B) {
+	for _, n := range []int{1000, 10000} {
+		var instances []string
+		for i := 1; i <= n; i++ {
+			instances = append(instances, fmt.Sprintf("checkout-%05d.prod.example.com:8080", i))
+		}
+		marked := fmt.Sprintf("FIRING %d HighLatency critical ", n) + List(instances, ",") +
+			Shorten(": Checkout p99 latency above the 500ms SLO")
+		b.Run(fmt.Sprintf("items=%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				Fit(marked, Budget{MaxSegments: 1})
 			}
 		})
 	}

@@ -119,19 +119,3 @@ func transliterate(r rune) string {
 	}
 	return "?"
 }
-
-// transliterateRunes is Transliterate on runes.
-func transliterateRunes(rs []rune) ([]rune, bool) {
-	if isGSM(rs) {
-		return rs, false
-	}
-	out := make([]rune, 0, len(rs))
-	for _, r := range rs {
-		if septets(r) != 0 {
-			out = append(out, r)
-			continue
-		}
-		out = append(out, []rune(transliterate(r))...)
-	}
-	return out, true
-}
