@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/prometheus/alertmanager/template"
 
@@ -510,6 +512,11 @@ func TestTemplateFuncs(t *testing.T) {
 		{name: "items of stringSlice", text: `{{ items (stringSlice "a" "b") "/" }}`, want: "a/b"},
 		{name: "items of template.Strings", text: `{{ items .CommonLabels.Values " " }}`, want: "HighErrorRate checkout critical"},
 		{name: "items of an empty list", text: `x{{ items (list) "," }}`, want: "x"},
+		{name: "labelValues", text: `{{ join "," (labelValues .Alerts "instance") }}`, want: "web-1:8080,web-2:8080"},
+		{name: "labelValues distinct", text: `{{ join "," (labelValues .Alerts "job") }}`, want: "checkout"},
+		{name: "labelValues falls back", text: `{{ join "," (labelValues .Alerts "pod" "job" "instance") }}`, want: "checkout"},
+		{name: "labelValues into items", text: `{{ items (labelValues .Alerts "instance") ";" }}`, want: "web-1:8080;web-2:8080"},
+		{name: "labelValues of no label", text: `x{{ range labelValues .Alerts "nothere" }}{{ . }}{{ end }}`, want: "x"},
 		{name: "smsSegments of one", text: `{{ smsSegments "abc" }}`, want: "1"},
 		{name: "smsSegments of 161 septets", text: `{{ smsSegments (printf "%0161d" 0) }}`, want: "2"},
 		{name: "smsSegments of 71 UCS-2 units", text: `{{ smsSegments (printf "%069d" 0 | printf "%s😀") }}`, want: "2"},
@@ -641,6 +648,8 @@ func TestCheck(t *testing.T) {
 		{name: "SMS functions", text: `{{ .Status }} {{ items .CommonLabels.Values "," }}{{ shorten .CommonAnnotations.summary }} {{ smsSegments .Status }} {{ .Status | smsTruncate 4 }}`},
 		{name: "only markup", text: `{{ items (list "") "," }} {{ shorten "" }}`, wantErr: []string{"firing"}, wantEmpty: true},
 		{name: "items of no list", text: `{{ items 42 "," }}`, wantErr: []string{"items: want a list of strings, got int", "firing"}},
+		{name: "labelValues without a name", text: `{{ labelValues .Alerts }}`, wantErr: []string{"labelValues: want one or more label names", "firing"}},
+		{name: "labelValues of no alerts", text: `{{ labelValues .CommonLabels "job" }}`, wantErr: []string{"expected []template.Alert; got template.KV", "firing"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -711,4 +720,188 @@ func TestConcurrentUse(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
+}
+
+// storm returns a firing group of n alerts of one alertname, each on its own instance, shaped
+// like what Alertmanager sends in an alert storm.
+func storm(n int) *template.Data {
+	alerts := make(template.Alerts, n)
+	for i := range alerts {
+		instance := fmt.Sprintf("checkout-%05d.prod.example.com:8080", i+1)
+		alerts[i] = template.Alert{
+			Status: "firing",
+			Labels: template.KV{
+				"alertname": "HighLatency",
+				"instance":  instance,
+				"job":       "checkout",
+				"service":   "checkout",
+				"severity":  "critical",
+			},
+			Annotations: template.KV{
+				"summary":     "Checkout p99 latency above the 500ms SLO",
+				"description": "p99 latency of the checkout service is 2.1s over the last 5m on " + instance,
+			},
+			Fingerprint: fmt.Sprintf("%016x", i),
+		}
+	}
+	return &template.Data{
+		Receiver:          "sms",
+		Status:            "firing",
+		Alerts:            alerts,
+		GroupLabels:       template.KV{"alertname": "HighLatency"},
+		CommonLabels:      template.KV{"alertname": "HighLatency", "job": "checkout", "service": "checkout", "severity": "critical"},
+		CommonAnnotations: template.KV{"summary": "Checkout p99 latency above the 500ms SLO"},
+		RouteLabels:       template.KV{},
+	}
+}
+
+// BenchmarkRenderSMS renders notifications of 2 to 10,000 alerts with the built-in template into
+// one segment, as a route with the defaults does.
+func BenchmarkRenderSMS(b *testing.B) {
+	e, err := New(nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, n := range []int{2, 1000, 10000} {
+		b.Run(fmt.Sprintf("alerts=%d", n), func(b *testing.B) {
+			data := storm(n)
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := e.RenderSMS(DefaultTemplate, data, sms.Budget{MaxSegments: 1}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func TestLabelValues(t *testing.T) {
+	labels := func(kv ...string) template.Alert {
+		a := template.Alert{Labels: template.KV{}}
+		for i := 0; i < len(kv); i += 2 {
+			a.Labels[kv[i]] = kv[i+1]
+		}
+		return a
+	}
+	tests := []struct {
+		name   string
+		alerts []template.Alert
+		names  []string
+		want   []string
+	}{
+		{name: "no alerts", names: []string{"instance"}, want: []string{}},
+		{
+			name:   "distinct in alert order",
+			alerts: []template.Alert{labels("instance", "b"), labels("instance", "a"), labels("instance", "b"), labels("instance", "c"), labels("instance", "a")},
+			names:  []string{"instance"},
+			want:   []string{"b", "a", "c"},
+		},
+		{
+			name:   "alerts without the label or with it empty give none",
+			alerts: []template.Alert{labels("job", "j"), labels("instance", ""), labels("instance", "a"), {}},
+			names:  []string{"instance"},
+			want:   []string{"a"},
+		},
+		{
+			name: "the first of the names an alert has",
+			alerts: []template.Alert{
+				labels("pod", "p-1", "job", "ignored"),
+				labels("host", "h-1", "job", "ignored"),
+				labels("instance", "", "job", "j"),
+				labels("instance", "i-1", "pod", "ignored"),
+				labels("pod", "i-1"),
+			},
+			names: []string{"instance", "pod", "host", "job"},
+			want:  []string{"p-1", "h-1", "j", "i-1"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := labelValues(tt.alerts, tt.names...)
+			if err != nil {
+				t.Fatalf("labelValues: %v", err)
+			}
+			if got == nil || !slices.Equal(got, tt.want) {
+				t.Errorf("labelValues = %#v, want %#v", got, tt.want)
+			}
+		})
+	}
+	if _, err := labelValues([]template.Alert{labels("instance", "a")}); err == nil {
+		t.Error("labelValues without a label name: want an error")
+	}
+}
+
+// TestFuncNames: our functions must not replace Alertmanager's nor text/template's builtins, or
+// a template written for Alertmanager would mean something else here.
+func TestFuncNames(t *testing.T) {
+	builtins := []string{"and", "call", "html", "index", "slice", "js", "len", "not", "or", "print",
+		"printf", "println", "urlquery", "eq", "ge", "gt", "le", "lt", "ne"}
+	for name := range funcMap() {
+		if _, ok := template.DefaultFuncs[name]; ok {
+			t.Errorf("template function %q shadows Alertmanager's", name)
+		}
+		if slices.Contains(builtins, name) {
+			t.Errorf("template function %q shadows a text/template builtin", name)
+		}
+	}
+}
+
+// TestStorm: a storm of thousands of alerts renders to one segment, and what rendering costs
+// grows with the number of alerts, not with its square (the built-in template once rescanned
+// the instances it had collected for every alert: 134 MB for 1,000 alerts).
+func TestStorm(t *testing.T) {
+	e := newEngine(t)
+	budget := sms.Budget{MaxSegments: 1}
+	got, err := e.RenderSMS(DefaultTemplate, storm(10000), budget)
+	if err != nil {
+		t.Fatalf("RenderSMS: %v", err)
+	}
+	want := "FIRING 10000 HighLatency critical checkout-00001.prod.example.com:8080,checkout-00002.prod.example.com:8080,+9998 more: Checkout p99 latency above the 500ms SLO"
+	if got.Text != want || !got.Truncated || got.Size.Segments != 1 {
+		t.Errorf("RenderSMS =\n  %q %+v\nwant\n  %q, one segment, truncated", got.Text, got.Size, want)
+	}
+
+	// Allocations count what the template and the fitter do per alert; quadratic work shows as
+	// 100 times the allocations for 10 times the alerts, linear as at most 10.
+	allocs := func(n int) float64 {
+		data := storm(n)
+		return testing.AllocsPerRun(2, func() {
+			if _, err := e.RenderSMS(DefaultTemplate, data, budget); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+	small, large := allocs(500), allocs(5000)
+	if large > 12*small {
+		t.Errorf("RenderSMS allocates %.0f times for 500 alerts and %.0f for 5,000: more than linear", small, large)
+	}
+}
+
+// FuzzCollapse: the quick check that a text needs no collapsing agrees with collapsing it, and
+// collapsing normalises whitespace as if the markers were not there.
+func FuzzCollapse(f *testing.F) {
+	for _, s := range []string{
+		"", "a", "a b", " a", "a ", "a  b", "a\nb", "a\u00a0b", "a\xffb",
+		"FIRING 2 A critical \ue002a\ue004,\ue005b\ue003\ue000: summary\ue001",
+		"a \ue000 b", "a\ue000 b", "a \ue000b", " \ue000a", "a\ue001 ", "\ue000\ue001",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		slow := recollapse(s)
+		if collapsed(s) && slow != s {
+			t.Fatalf("collapsed(%q) but collapsing gives %q", s, slow)
+		}
+		if !collapsed(slow) {
+			t.Fatalf("collapsed(%q) = false for what collapsing %q gave", slow, s)
+		}
+		if got := collapse(s); got != slow {
+			t.Fatalf("collapse(%q) = %q, want %q", s, got, slow)
+		}
+		if utf8.ValidString(s) {
+			if got, want := sms.Strip(slow), strings.Join(strings.Fields(sms.Strip(s)), " "); got != want {
+				t.Fatalf("Strip(collapse(%q)) = %q, want %q", s, got, want)
+			}
+		}
+	})
 }
