@@ -16,8 +16,10 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/prometheus/alertmanager/pkg/labels"
 	"github.com/prometheus/common/model"
@@ -249,10 +251,7 @@ func Parse(b []byte, name string) (*Config, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
 	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
-		msg := strings.ReplaceAll(strings.TrimPrefix(err.Error(), "yaml: unmarshal errors:\n  "), "\n  ", "; ")
-		// A value in the wrong place may be a secret: name its type only.
-		msg = quotedValue.ReplaceAllString(msg, "")
-		return nil, fmt.Errorf("%s: %s", name, msg)
+		return nil, fmt.Errorf("%s: %s", name, decodeError(err))
 	}
 	for _, r := range c.Routes {
 		if r == nil {
@@ -266,8 +265,58 @@ func Parse(b []byte, name string) (*Config, error) {
 	return c, nil
 }
 
-// quotedValue is how yaml quotes a value it cannot decode: "!!str `hunt...`".
-var quotedValue = regexp.MustCompile(" `[^`]*`")
+// decodeError says on one line what the decoder found wrong, without the
+// values: a value in the wrong place may be a secret, so only its type is
+// named.
+func decodeError(err error) string {
+	var typeErr *yaml.TypeError
+	if errors.As(err, &typeErr) {
+		msgs := make([]string, len(typeErr.Errors))
+		for i, e := range typeErr.Errors {
+			msgs[i] = oneLine(quotedValue.ReplaceAllString(e, "$1$2"))
+		}
+		return strings.Join(msgs, "; ")
+	}
+	msg := err.Error()
+	if !strings.HasPrefix(msg, "yaml: ") {
+		// Not the parser's but a value's own, such as a duration's, which
+		// quotes the value.
+		msg = goQuoted.ReplaceAllString(msg, "")
+	}
+	return oneLine(msg)
+}
+
+var (
+	// quotedValue is how yaml quotes a value it cannot decode, at most 10
+	// bytes of it: "line 3: cannot unmarshal !!str `hunt...` into int". The
+	// lazy prefix takes the value from its first possible start, so that
+	// a value with a " `" of its own is hidden whole.
+	quotedValue = regexp.MustCompile("(?s)^(.*?) `.{0,10}`( into [^ `]+)$")
+	// goQuoted is a string quoted by %q, with the space or ": " before it.
+	goQuoted = regexp.MustCompile(`:? "(?:[^"\\]|\\.)*"`)
+)
+
+// oneLine escapes the control characters and line separators in s, so
+// that a message quoting a key with a line break in it stays one line.
+func oneLine(s string) string {
+	if !strings.ContainsFunc(s, breaksOut) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if breaksOut(r) {
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+func breaksOut(r rune) bool {
+	return unicode.IsControl(r) || r == '\u2028' || r == '\u2029'
+}
 
 // defaults is the config before the file is decoded into it: every
 // default but the routes', which routeDefaults fills from the sms section

@@ -34,7 +34,7 @@ func (e *Error) Error() string {
 type problems []string
 
 func (p *problems) add(path, format string, args ...any) {
-	*p = append(*p, path+": "+fmt.Sprintf(format, args...))
+	*p = append(*p, oneLine(path+": "+fmt.Sprintf(format, args...)))
 }
 
 var (
