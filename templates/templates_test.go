@@ -15,18 +15,11 @@ import (
 
 	"github.com/prometheus/alertmanager/template"
 
+	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/notification"
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/sms"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden from the current output")
-
-// webhookMessage is the body of an Alertmanager webhook, like notify/webhook.Message.
-type webhookMessage struct {
-	*template.Data
-	Version         string `json:"version"`
-	GroupKey        string `json:"groupKey"`
-	TruncatedAlerts uint64 `json:"truncatedAlerts"`
-}
 
 func newEngine(t *testing.T, globs ...string) *Engine {
 	t.Helper()
@@ -67,7 +60,7 @@ func TestGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var msg webhookMessage
+			var msg notification.Notification
 			if err := json.Unmarshal(body, &msg); err != nil {
 				t.Fatalf("decode %s: %v", fixture, err)
 			}
