@@ -3,6 +3,7 @@ package pager
 import (
 	"context"
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -39,14 +40,14 @@ type rendered struct {
 func (p *Pager) renderAll(ctx context.Context, n *notification.Notification, drafts []draft) ([]delivery.Message, error) {
 	rctx, cancel := context.WithDeadline(ctx, renderDeadline(ctx, time.Now()))
 	defer cancel()
-	data := sanitize(n.Data)
+	view := views(n.Data)
 	done := make(chan rendered, len(drafts)) // never blocks the goroutine
 	go func() {
 		for i, d := range drafts {
 			if rctx.Err() != nil {
 				return
 			}
-			done <- rendered{i, p.render(n, d.page.Route, subset(data, d.alerts))}
+			done <- rendered{i, p.render(n, d.page.Route, view(d.alerts))}
 		}
 	}()
 	fits := make([]*sms.Result, len(drafts))
@@ -71,12 +72,30 @@ func (p *Pager) renderAll(ctx context.Context, n *notification.Notification, dra
 	for i, d := range drafts {
 		if fits[i] == nil {
 			p.logger.Error("template did not finish in time, sending the fallback text", "notification", n.ID, "route", d.page.Route.Name)
-			fit := p.fallback(d.page.Route, fallbackTimeout, subset(data, d.alerts), n.TruncatedAlerts)
+			fit := p.fallback(d.page.Route, fallbackTimeout, view(d.alerts), n.TruncatedAlerts)
 			fits[i] = &fit
 		}
 		msgs[i] = p.message(n, d, *fits[i])
 	}
 	return msgs, nil
+}
+
+// views returns what a template sees of the notification for the alerts
+// of one draft: only those alerts, sanitized, with the route labels marked
+// as rendered. Alertmanager rendered them before it sent the webhook; the
+// template function routeLabels would otherwise execute them again, as
+// templates written by whoever controls alert data. A draft of all the
+// alerts shares the data sanitized once.
+func views(d *template.Data) func(template.Alerts) *template.Data {
+	base := *d
+	template.MarkRouteLabelsRendered(&base)
+	full := sanitize(&base)
+	return func(alerts template.Alerts) *template.Data {
+		if len(alerts) == len(base.Alerts) {
+			return full
+		}
+		return sanitize(subset(&base, alerts))
+	}
 }
 
 // renderDeadline is when rendering must be done: half the time left, so
@@ -129,17 +148,16 @@ func (p *Pager) fallback(r *config.Route, reason string, data *template.Data, tr
 	if data.Status != "firing" {
 		alerts = data.Alerts
 	}
+	// Label values may hold line breaks and tabs, which RenderSMS would
+	// collapse: so does the fallback, word by word.
+	words := strings.Fields(strings.ToUpper(data.Status))
+	words = append(words, strconv.FormatUint(uint64(len(alerts))+truncated, 10))
+	words = append(words, strings.Fields(commonValue(alerts, "alertname"))...)
+	words = append(words, strings.Fields(p.highestSeverity(alerts))...)
 	var b strings.Builder
-	b.WriteString(strings.ToUpper(data.Status))
-	b.WriteString(" " + strconv.FormatUint(uint64(len(alerts))+truncated, 10))
-	if name := commonValue(alerts, "alertname"); name != "" {
-		b.WriteString(" " + name)
-	}
-	if severity := p.highestSeverity(alerts); severity != "" {
-		b.WriteString(" " + severity)
-	}
-	if data.ExternalURL != "" {
-		b.WriteString(sms.Shorten(", see " + data.ExternalURL))
+	b.WriteString(strings.Join(words, " "))
+	if url := strings.Join(strings.Fields(data.ExternalURL), " "); url != "" {
+		b.WriteString(sms.Shorten(", see " + url))
 	}
 	return sms.Fit(b.String(), budgetOf(r))
 }
@@ -179,60 +197,111 @@ func (p *Pager) highestSeverity(alerts template.Alerts) string {
 	return best
 }
 
-// sanitize returns the data with control characters and the fitter's
-// marker characters taken out of every label and annotation value, so that
-// alert data can neither reach sipgate as control codes nor change how a
-// message is cut. Alerts that need no change are shared, not copied.
+// sanitize returns the data with control characters and the characters the
+// fitter reserves for its markers taken out of every string a template can
+// show (label and annotation names and values, the receiver, the URLs), so
+// that alert data can neither reach sipgate as control codes nor change how
+// a message is cut. Data and alerts that need no change are shared, not
+// copied.
 func sanitize(d *template.Data) *template.Data {
 	var out *template.Data
-	for i, a := range d.Alerts {
-		if clean(a.Labels) && clean(a.Annotations) {
-			continue
-		}
+	copyData := func() {
 		if out == nil {
 			c := *d
-			c.Alerts = append(template.Alerts(nil), d.Alerts...)
 			out = &c
 		}
+	}
+	alertsCopied := false
+	for i, a := range d.Alerts {
+		if cleanAlert(a) {
+			continue
+		}
+		copyData()
+		if !alertsCopied {
+			out.Alerts = append(template.Alerts(nil), d.Alerts...)
+			alertsCopied = true
+		}
+		a.Status, a.GeneratorURL, a.Fingerprint = scrubString(a.Status), scrubString(a.GeneratorURL), scrubString(a.Fingerprint)
 		a.Labels, a.Annotations = scrub(a.Labels), scrub(a.Annotations)
 		out.Alerts[i] = a
 	}
-	if out == nil {
-		if clean(d.GroupLabels) && clean(d.CommonLabels) && clean(d.CommonAnnotations) {
-			return d
-		}
-		c := *d
-		out = &c
+	if !cleanString(d.Receiver) || !cleanString(d.Status) || !cleanString(d.NotificationReason) || !cleanString(d.ExternalURL) ||
+		!clean(d.GroupLabels) || !clean(d.CommonLabels) || !clean(d.CommonAnnotations) || !clean(d.RouteLabels) {
+		copyData()
+		out.Receiver, out.Status = scrubString(d.Receiver), scrubString(d.Status)
+		out.NotificationReason, out.ExternalURL = scrubString(d.NotificationReason), scrubString(d.ExternalURL)
+		out.GroupLabels, out.CommonLabels = scrub(d.GroupLabels), scrub(d.CommonLabels)
+		out.CommonAnnotations, out.RouteLabels = scrub(d.CommonAnnotations), scrub(d.RouteLabels)
 	}
-	out.GroupLabels, out.CommonLabels, out.CommonAnnotations = scrub(d.GroupLabels), scrub(d.CommonLabels), scrub(d.CommonAnnotations)
+	if out == nil {
+		return d
+	}
 	return out
 }
 
+// unsafeRune reports whether r may not go from alert data into a message:
+// a control character other than white space (which rendering collapses),
+// or one of the private-use characters U+E000 to U+E00F, where the fitter
+// takes its markers from.
 func unsafeRune(r rune) bool {
-	return sms.IsMarker(r) || (unicode.IsControl(r) && !unicode.IsSpace(r))
+	return sms.IsMarker(r) || (r >= 0xE000 && r <= 0xE00F) || (unicode.IsControl(r) && !unicode.IsSpace(r))
+}
+
+func cleanString(s string) bool {
+	return strings.IndexFunc(s, unsafeRune) < 0
+}
+
+func scrubString(s string) string {
+	if cleanString(s) {
+		return s
+	}
+	return strings.Map(func(r rune) rune {
+		if unsafeRune(r) {
+			return -1
+		}
+		return r
+	}, s)
+}
+
+func cleanAlert(a template.Alert) bool {
+	return cleanString(a.Status) && cleanString(a.GeneratorURL) && cleanString(a.Fingerprint) && clean(a.Labels) && clean(a.Annotations)
 }
 
 func clean(kv template.KV) bool {
-	for _, v := range kv {
-		if strings.IndexFunc(v, unsafeRune) >= 0 {
+	for k, v := range kv {
+		if !cleanString(k) || !cleanString(v) {
 			return false
 		}
 	}
 	return true
 }
 
+// scrub returns kv with its names and values sanitized. Two names that
+// become one keep the value of the one that was clean, else of the first
+// in order, so that the result does not depend on map order.
 func scrub(kv template.KV) template.KV {
 	if clean(kv) {
 		return kv
 	}
 	out := make(template.KV, len(kv))
+	var dirty []string
 	for k, v := range kv {
-		out[k] = strings.Map(func(r rune) rune {
-			if unsafeRune(r) {
-				return -1
-			}
-			return r
-		}, v)
+		if cleanString(k) {
+			out[k] = scrubString(v)
+		} else {
+			dirty = append(dirty, k)
+		}
+	}
+	sort.Strings(dirty)
+	for _, k := range dirty {
+		if c := scrubString(k); !has(out, c) {
+			out[c] = scrubString(kv[k])
+		}
 	}
 	return out
+}
+
+func has(kv template.KV, k string) bool {
+	_, ok := kv[k]
+	return ok
 }
