@@ -30,6 +30,8 @@ import (
 	"errors"
 	"fmt"
 	tmplhtml "html/template"
+	"os"
+	"path/filepath"
 	"strings"
 	tmpltext "text/template"
 	"time"
@@ -40,6 +42,20 @@ import (
 
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/sms"
 )
+
+// Data is what an SMS template sees: Alertmanager's template data, so that every template written
+// for Alertmanager works, plus what this service knows beyond it.
+type Data struct {
+	*template.Data
+	// TruncatedAlerts is how many alerts of the group Alertmanager's max_alerts left out of
+	// Alerts; their status is unknown.
+	TruncatedAlerts int
+}
+
+// GroupSize is how many alerts the group has: those in Alerts and those max_alerts left out.
+func (d *Data) GroupSize() int {
+	return len(d.Alerts) + d.TruncatedAlerts
+}
 
 // DefaultTemplate is the text a route uses when it names no template of its own.
 const DefaultTemplate = `{{ template "sms.default.message" . }}`
@@ -74,8 +90,39 @@ func New(globs []string) (*Engine, error) {
 		if err := t.FromGlob(glob); err != nil {
 			return nil, fmt.Errorf("load templates %q: %w", glob, err)
 		}
+		if err := checkFiles(glob); err != nil {
+			return nil, err
+		}
 	}
 	return &Engine{tmpl: t}, nil
+}
+
+// errRouteLabels explains why the routeLabels function is refused: Alertmanager binds it to its
+// own data type at each render, and only for that type, so with this service's Data it would
+// render nothing; the webhook carries the route labels rendered already.
+var errRouteLabels = errors.New(`the routeLabels function does not work in SMS templates: use .RouteLabels.NAME, which holds the route labels as Alertmanager rendered them`)
+
+// usesRouteLabels reports whether a template text calls routeLabels.
+func usesRouteLabels(text string) bool {
+	return strings.Contains(text, "routeLabels")
+}
+
+// checkFiles refuses template files that call routeLabels, naming the file.
+func checkFiles(glob string) error {
+	files, err := filepath.Glob(glob)
+	if err != nil {
+		return fmt.Errorf("load templates %q: %w", glob, err)
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return fmt.Errorf("load templates %q: %w", glob, err)
+		}
+		if usesRouteLabels(string(b)) {
+			return fmt.Errorf("load templates %s: %w", f, errRouteLabels)
+		}
+	}
+	return nil
 }
 
 // Check parses text and test-renders it against built-in sample notifications (a firing group
@@ -83,8 +130,11 @@ func New(globs []string) (*Engine, error) {
 // run time. A parse error is returned as the template parser reports it; an error while
 // executing, or an empty result (which RenderSMS would refuse), names the sample it happened with.
 func (e *Engine) Check(text string) error {
+	if usesRouteLabels(text) {
+		return errRouteLabels
+	}
 	for _, s := range samples() {
-		out, err := e.tmpl.ExecuteTextString(text, s.data)
+		out, err := e.tmpl.ExecuteTextString(text, &Data{Data: s.data})
 		var execErr tmpltext.ExecError
 		switch {
 		case errors.As(err, &execErr):
@@ -104,8 +154,8 @@ func (e *Engine) Check(text string) error {
 // the result to b, cutting what the template marked with shorten and items first, and removes
 // that markup (keeping all it wraps that fits). A result that is empty (also one that
 // transliteration left empty) is an error wrapping ErrEmptyMessage.
-func (e *Engine) RenderSMS(text string, data *template.Data, b sms.Budget) (sms.Result, error) {
-	if data == nil {
+func (e *Engine) RenderSMS(text string, data *Data, b sms.Budget) (sms.Result, error) {
+	if data == nil || data.Data == nil {
 		return sms.Result{}, errors.New("render SMS text: no notification data")
 	}
 	out, err := e.tmpl.ExecuteTextString(text, data)

@@ -68,7 +68,7 @@ func TestGolden(t *testing.T) {
 				t.Fatalf("%s decoded to no notification: %+v", fixture, msg)
 			}
 
-			got, err := e.RenderSMS(DefaultTemplate, msg.Data, budget)
+			got, err := e.RenderSMS(DefaultTemplate, &Data{Data: msg.Data, TruncatedAlerts: int(msg.TruncatedAlerts)}, budget)
 			if err != nil {
 				t.Fatalf("RenderSMS: %v", err)
 			}
@@ -77,7 +77,7 @@ func TestGolden(t *testing.T) {
 			}
 			// The template itself must emit a clean line, not rely on RenderSMS to squeeze out
 			// stray spaces and newlines.
-			raw, err := e.tmpl.ExecuteTextString(DefaultTemplate, msg.Data)
+			raw, err := e.tmpl.ExecuteTextString(DefaultTemplate, &Data{Data: msg.Data})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -295,7 +295,7 @@ func TestDefaultMessage(t *testing.T) {
 	e := newEngine(t)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := e.RenderSMS(DefaultTemplate, tt.data, sms.Budget{MaxSegments: 1})
+			got, err := e.RenderSMS(DefaultTemplate, &Data{Data: tt.data}, sms.Budget{MaxSegments: 1})
 			if err != nil {
 				t.Fatalf("RenderSMS: %v", err)
 			}
@@ -335,7 +335,7 @@ func TestRenderSMSText(t *testing.T) {
 	e := newEngine(t)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := e.RenderSMS(tt.text, data, sms.Budget{MaxSegments: 1})
+			got, err := e.RenderSMS(tt.text, &Data{Data: data}, sms.Budget{MaxSegments: 1})
 			if err != nil {
 				t.Fatalf("RenderSMS: %v", err)
 			}
@@ -409,7 +409,7 @@ func TestRenderSMS(t *testing.T) {
 	e := newEngine(t)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := e.RenderSMS(tt.text, data, tt.budget)
+			got, err := e.RenderSMS(tt.text, &Data{Data: data}, tt.budget)
 			if err != nil {
 				t.Fatalf("RenderSMS: %v", err)
 			}
@@ -475,7 +475,7 @@ func TestRenderSMSErrors(t *testing.T) {
 	e := newEngine(t)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := e.RenderSMS(tt.text, tt.data, tt.budget)
+			got, err := e.RenderSMS(tt.text, &Data{Data: tt.data}, tt.budget)
 			if err == nil {
 				t.Fatalf("RenderSMS = %+v, want an error", got)
 			}
@@ -525,7 +525,7 @@ func TestTemplateFuncs(t *testing.T) {
 			if err := e.Check(tt.text); err != nil {
 				t.Errorf("Check: %v", err)
 			}
-			got, err := e.RenderSMS(tt.text, data, sms.Budget{MaxSegments: 10})
+			got, err := e.RenderSMS(tt.text, &Data{Data: data}, sms.Budget{MaxSegments: 10})
 			if err != nil {
 				t.Fatalf("RenderSMS: %v", err)
 			}
@@ -541,7 +541,7 @@ func TestUserTemplateFuncs(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, dir, "user.tmpl", `{{ define "user.sms" }}{{ .Status }} {{ items (stringSlice "a" "b" "c") "," }}{{ shorten ": summary" }}{{ end }}`)
 	e := newEngine(t, filepath.Join(dir, "*.tmpl"))
-	got, err := e.RenderSMS(`{{ template "user.sms" . }}`, samples()[0].data, sms.Budget{MaxSegments: 1})
+	got, err := e.RenderSMS(`{{ template "user.sms" . }}`, &Data{Data: samples()[0].data}, sms.Budget{MaxSegments: 1})
 	if err != nil {
 		t.Fatalf("RenderSMS: %v", err)
 	}
@@ -576,7 +576,7 @@ func TestUserTemplates(t *testing.T) {
 			if err := e.Check(tt.text); err != nil {
 				t.Errorf("Check: %v", err)
 			}
-			got, err := e.RenderSMS(tt.text, data, sms.Budget{MaxSegments: 1})
+			got, err := e.RenderSMS(tt.text, &Data{Data: data}, sms.Budget{MaxSegments: 1})
 			if err != nil {
 				t.Fatalf("RenderSMS: %v", err)
 			}
@@ -677,7 +677,7 @@ func TestConcurrentUse(t *testing.T) {
 	budget := sms.Budget{MaxSegments: 1}
 	var want []sms.Result
 	for _, s := range samples() {
-		r, err := e.RenderSMS(DefaultTemplate, s.data, budget)
+		r, err := e.RenderSMS(DefaultTemplate, &Data{Data: s.data}, budget)
 		if err != nil {
 			t.Fatalf("RenderSMS with the sample %s notification: %v", s.name, err)
 		}
@@ -696,7 +696,7 @@ func TestConcurrentUse(t *testing.T) {
 					errs <- err
 					return
 				}
-				got, err := e.RenderSMS(DefaultTemplate, s.data, budget)
+				got, err := e.RenderSMS(DefaultTemplate, &Data{Data: s.data}, budget)
 				if err != nil {
 					errs <- err
 					return
@@ -760,7 +760,7 @@ func BenchmarkRenderSMS(b *testing.B) {
 			data := storm(n)
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := e.RenderSMS(DefaultTemplate, data, sms.Budget{MaxSegments: 1}); err != nil {
+				if _, err := e.RenderSMS(DefaultTemplate, &Data{Data: data}, sms.Budget{MaxSegments: 1}); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -845,7 +845,7 @@ func TestFuncNames(t *testing.T) {
 func TestStorm(t *testing.T) {
 	e := newEngine(t)
 	budget := sms.Budget{MaxSegments: 1}
-	got, err := e.RenderSMS(DefaultTemplate, storm(10000), budget)
+	got, err := e.RenderSMS(DefaultTemplate, &Data{Data: storm(10000)}, budget)
 	if err != nil {
 		t.Fatalf("RenderSMS: %v", err)
 	}
@@ -859,7 +859,7 @@ func TestStorm(t *testing.T) {
 	allocs := func(n int) float64 {
 		data := storm(n)
 		return testing.AllocsPerRun(2, func() {
-			if _, err := e.RenderSMS(DefaultTemplate, data, budget); err != nil {
+			if _, err := e.RenderSMS(DefaultTemplate, &Data{Data: data}, budget); err != nil {
 				t.Fatal(err)
 			}
 		})
@@ -897,4 +897,46 @@ func FuzzCollapse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestDefaultMessageCountsTruncatedAlerts: when Alertmanager's max_alerts cut the payload, the
+// count is of the whole group, not of the alerts that made it into the payload.
+func TestDefaultMessageCountsTruncatedAlerts(t *testing.T) {
+	data := &template.Data{
+		Status: "firing",
+		Alerts: template.Alerts{
+			alert("firing", template.KV{"alertname": "HighCPU", "instance": "node-1"}, nil),
+			alert("firing", template.KV{"alertname": "HighCPU", "instance": "node-2"}, nil),
+		},
+		CommonLabels: template.KV{"alertname": "HighCPU"},
+	}
+	e := newEngine(t)
+	for truncated, want := range map[int]string{
+		0:     "FIRING 2 HighCPU node-1,node-2",
+		10008: "FIRING 10010 HighCPU node-1,node-2",
+	} {
+		got, err := e.RenderSMS(DefaultTemplate, &Data{Data: data, TruncatedAlerts: truncated}, sms.Budget{MaxSegments: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Text != want {
+			t.Errorf("truncated %d: text = %q, want %q", truncated, got.Text, want)
+		}
+	}
+}
+
+// TestRouteLabelsFunctionIsRefused: Alertmanager's routeLabels renders nothing with this
+// service's data, so a template that calls it is refused at load, with what to use instead.
+func TestRouteLabelsFunctionIsRefused(t *testing.T) {
+	e := newEngine(t)
+	if err := e.Check(`{{ routeLabels "team" }}`); !errors.Is(err, errRouteLabels) {
+		t.Errorf("Check: err = %v, want errRouteLabels", err)
+	}
+	if err := e.Check(`{{ .RouteLabels.team }} {{ .Status }}`); err != nil {
+		t.Errorf("Check of .RouteLabels: %v", err)
+	}
+	file := writeFile(t, t.TempDir(), "team.tmpl", `{{ define "team" }}{{ routeLabels "team" }}{{ end }}`)
+	if _, err := New([]string{file}); !errors.Is(err, errRouteLabels) || !strings.Contains(err.Error(), file) {
+		t.Errorf("New: err = %v, want errRouteLabels naming %s", err, file)
+	}
 }

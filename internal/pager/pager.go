@@ -27,7 +27,7 @@ import (
 
 // renderer renders SMS texts; *templates.Engine is the real one.
 type renderer interface {
-	RenderSMS(text string, data *template.Data, b sms.Budget) (sms.Result, error)
+	RenderSMS(text string, data *templates.Data, b sms.Budget) (sms.Result, error)
 }
 
 // Deliverer sends the messages of one notification.

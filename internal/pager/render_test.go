@@ -6,10 +6,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/alertmanager/template"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/sms"
+	"github.com/alertmanager-sipgate/alertmanager-sipgate/templates"
 )
 
 // stuckRenderer is a template engine that never finishes, until released.
@@ -18,7 +18,7 @@ type stuckRenderer struct {
 	release chan struct{}
 }
 
-func (s *stuckRenderer) RenderSMS(string, *template.Data, sms.Budget) (sms.Result, error) {
+func (s *stuckRenderer) RenderSMS(string, *templates.Data, sms.Budget) (sms.Result, error) {
 	s.started <- struct{}{}
 	<-s.release
 	return sms.Result{}, errors.New("released")
@@ -27,7 +27,7 @@ func (s *stuckRenderer) RenderSMS(string, *template.Data, sms.Budget) (sms.Resul
 // failingRenderer fails every template.
 type failingRenderer struct{}
 
-func (failingRenderer) RenderSMS(string, *template.Data, sms.Budget) (sms.Result, error) {
+func (failingRenderer) RenderSMS(string, *templates.Data, sms.Budget) (sms.Result, error) {
 	return sms.Result{}, errors.New("boom")
 }
 
