@@ -41,6 +41,11 @@ const (
 	DefaultSMSID        = "s0"
 	DefaultMaxBodyBytes = 4 << 20
 	DefaultMaxSegments  = 1
+	// DefaultMaxInFlight bounds the notifications handled at once: with
+	// delivery.concurrency 8 that is at most 512 requests to sipgate at a
+	// time, far more than a healthy Alertmanager needs, and it caps what a
+	// flood of webhooks can make the service hold.
+	DefaultMaxInFlight = 64
 )
 
 // Encodings of the encoding setting.
@@ -123,8 +128,14 @@ type Webhook struct {
 	MaxBodyBytes int64 `yaml:"max_body_bytes" validate:"gt=0"`
 	// Timeout bounds the handling of one notification, sends and retries
 	// included. Keep it below Alertmanager's webhook timeout and
-	// group_interval so that Alertmanager hears our answer.
+	// group_interval so that Alertmanager hears our answer. The HTTP
+	// server's header, read and write timeouts are derived from it.
 	Timeout model.Duration `yaml:"timeout" validate:"gt=0"`
+	// MaxInFlight bounds the notifications handled at once; one more is
+	// answered 503 with Retry-After before its body is read, so memory
+	// stays below about MaxInFlight times what one MaxBodyBytes body
+	// decodes to.
+	MaxInFlight int `yaml:"max_in_flight" validate:"gt=0"`
 	// BearerToken or BasicAuth, when set, must match Alertmanager's
 	// http_config of the webhook receiver.
 	BearerToken     Secret     `yaml:"bearer_token,omitempty"`
@@ -331,6 +342,7 @@ func defaults() *Config {
 		Webhook: Webhook{
 			MaxBodyBytes: DefaultMaxBodyBytes,
 			Timeout:      model.Duration(9 * time.Second),
+			MaxInFlight:  DefaultMaxInFlight,
 		},
 		Delivery: Delivery{
 			DedupWindow: model.Duration(10 * time.Minute),

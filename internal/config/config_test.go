@@ -38,6 +38,9 @@ func TestParseValid(t *testing.T) {
 	if c.Sipgate.URL != DefaultSipgateURL || c.Sipgate.SMSID != "s1" || time.Duration(c.Delivery.DedupWindow) != 10*time.Minute {
 		t.Errorf("defaults not applied: %+v %+v", c.Sipgate, c.Delivery)
 	}
+	if c.Webhook.MaxInFlight != DefaultMaxInFlight {
+		t.Errorf("webhook.max_in_flight = %d, want the default %d", c.Webhook.MaxInFlight, DefaultMaxInFlight)
+	}
 	r := c.Route("critical")
 	if len(r.LabelMatchers) != 2 || r.MaxSegments != DefaultMaxSegments || r.Encoding != EncodingAuto || r.Mode != ModeGrouped || r.SendResolved != ResolvedAlways || r.Template == "" {
 		t.Errorf("route not completed: %+v", r)
@@ -158,6 +161,14 @@ routes:
 				`routes[0].send_resolved: "sometimes" is not one of always, never, if_paged`,
 				"routes[0].summary_above: needs mode: per_alert",
 			},
+		},
+		{
+			name: "webhook bounds",
+			config: `
+sipgate: {dry_run: true}
+webhook: {max_in_flight: 0, timeout: 0s}
+routes: [{name: r, to: ["+4915112345678"]}]`,
+			want: []string{"webhook.max_in_flight: must be greater than 0", "webhook.timeout: must be greater than 0"},
 		},
 		{
 			name:   "a secret in the wrong place is not quoted",
