@@ -35,12 +35,33 @@ type Notifier interface {
 	Notify(ctx context.Context, n *notification.Notification, route string) error
 }
 
+// OtherReceiver is the receiver label of a request whose receiver the
+// config does not name, and of every request rejected before or while
+// decoding (401, 400, 408, 413, 415, and 503 when too many are in flight),
+// so that nothing a client sends becomes a label value.
+const OtherReceiver = "other"
+
+// retryAfterBusy is the Retry-After of a request turned away because too
+// many notifications are in flight: most are done within a second.
+const retryAfterBusy = "1"
+
 // Options configure a Handler.
 type Options struct {
 	// MaxBodyBytes bounds the request body; larger ones get 413.
 	MaxBodyBytes int64
 	// Timeout bounds the paging of one notification.
 	Timeout time.Duration
+	// MaxInFlight bounds the notifications handled at once; a request
+	// beyond it is answered 503 with Retry-After before its body is read.
+	// With 0 every request is answered so.
+	MaxInFlight int
+	// ReceiverName, asked for the receiver field of every decoded
+	// notification, returns the name under which the current config routes
+	// on that Alertmanager receiver, if it does (Receivers.Name is one).
+	// Only such names become values of the receiver label, besides
+	// OtherReceiver; asking on every request lets a reload change the set.
+	// nil knows no receiver.
+	ReceiverName func(receiver string) (name string, known bool)
 	// BearerToken, or BasicAuthUsername and BasicAuthPassword, when set,
 	// must be presented by the client.
 	BearerToken                          string
@@ -56,11 +77,12 @@ type Handler struct {
 	o        Options
 	validate *validator.Validate
 	mux      *http.ServeMux
+	inFlight gate
 }
 
 // New returns the webhook handler.
 func New(n Notifier, o Options) *Handler {
-	h := &Handler{notifier: n, o: o, validate: newValidator(), mux: http.NewServeMux()}
+	h := &Handler{notifier: n, o: o, validate: newValidator(), mux: http.NewServeMux(), inFlight: newGate(o.MaxInFlight)}
 	h.mux.HandleFunc("POST /api/v1/alerts", h.serve)
 	h.mux.HandleFunc("POST /api/v1/alerts/{route}", h.serve)
 	return h
@@ -79,7 +101,8 @@ func newValidator() *validator.Validate {
 	v.RegisterStructValidationMapRules(map[string]string{
 		"Receiver": "required",
 		"Status":   "required,oneof=firing resolved",
-		"Alerts":   "required,min=1,dive",
+		// Each alert is checked as it is decoded: checkAlert.
+		"Alerts": "required,min=1",
 	}, template.Data{})
 	v.RegisterStructValidationMapRules(map[string]string{
 		"Status": "required,oneof=firing resolved",
@@ -94,17 +117,13 @@ type httpError struct {
 	reason string
 }
 
+// errBusy answers a request beyond Options.MaxInFlight, with Retry-After.
+var errBusy = &httpError{http.StatusServiceUnavailable, "too many notifications in flight, retry later"}
+
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 	id := notification.NewID()
-	n, herr := h.decode(w, r)
-	receiver := ""
-	if n != nil {
-		n.ID = id
-		receiver = n.Receiver
-	}
-	if herr == nil {
-		herr = h.notify(r, n)
-	}
+	body := &bodyReader{ReadCloser: r.Body, done: r.ContentLength == 0}
+	receiver, herr := h.handle(w, r, body, id)
 	code, reason := http.StatusOK, "ok"
 	if herr != nil {
 		code, reason = herr.code, herr.reason
@@ -120,30 +139,64 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 	if code == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Basic realm="alertmanager-sipgate"`)
 	}
+	if herr == errBusy {
+		w.Header().Set("Retry-After", retryAfterBusy)
+	}
+	// net/http would drain what is left of the body after this answer,
+	// waiting on a slow client for up to the server's read timeout; an
+	// answer that leaves the body unread closes the connection instead.
+	// (HTTP/2 resets just the stream of an unread body.)
+	unread := !body.done && r.ProtoMajor == 1
+	if unread {
+		w.Header().Set("Connection", "close")
+	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(code)
 	fmt.Fprintln(w, reason)
+	if unread {
+		// The answer is written; reading no further makes the drain end at
+		// once. Servers that cannot set a deadline (tests' recorders) have
+		// nothing to drain from a slow client.
+		_ = http.NewResponseController(w).SetReadDeadline(time.Now())
+	}
 }
 
-func (h *Handler) decode(w http.ResponseWriter, r *http.Request) (*notification.Notification, *httpError) {
+// handle checks, decodes and pages one request, in that order: nothing is
+// read from the body of a request that is not authorized, not JSON, or
+// beyond the bound of notifications in flight. It returns the receiver
+// label and the answer, nil for success.
+func (h *Handler) handle(w http.ResponseWriter, r *http.Request, body *bodyReader, id string) (string, *httpError) {
 	if !h.authorized(r) {
-		return nil, &httpError{http.StatusUnauthorized, "unauthorized"}
+		return OtherReceiver, &httpError{http.StatusUnauthorized, "unauthorized"}
 	}
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
-		return nil, &httpError{http.StatusUnsupportedMediaType, fmt.Sprintf("content type %q is not application/json", r.Header.Get("Content-Type"))}
+		return OtherReceiver, &httpError{http.StatusUnsupportedMediaType, fmt.Sprintf("content type %q is not application/json", r.Header.Get("Content-Type"))}
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.o.MaxBodyBytes))
-	if err != nil {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			return nil, &httpError{http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes", tooLarge.Limit)}
+	if !h.inFlight.enter() {
+		return OtherReceiver, errBusy
+	}
+	defer h.inFlight.leave()
+	n, herr := h.decode(w, body)
+	if herr != nil {
+		return OtherReceiver, herr
+	}
+	n.ID = id
+	receiver := OtherReceiver
+	if h.o.ReceiverName != nil {
+		if name, ok := h.o.ReceiverName(n.Receiver); ok {
+			receiver = name
 		}
-		return nil, &httpError{http.StatusBadRequest, "read body: " + err.Error()}
 	}
-	var n notification.Notification
-	if err := json.Unmarshal(body, &n); err != nil {
-		return nil, &httpError{http.StatusBadRequest, "malformed JSON: " + err.Error()}
+	return receiver, h.notify(r, n)
+}
+
+// decode reads the notification straight from the body, so that the body
+// is never held as a whole beside what it decodes to.
+func (h *Handler) decode(w http.ResponseWriter, body io.ReadCloser) (*notification.Notification, *httpError) {
+	n, err := decodeNotification(http.MaxBytesReader(w, body, h.o.MaxBodyBytes), h.checkAlert)
+	if err != nil {
+		return nil, readError(err)
 	}
 	if n.Version != notification.Version {
 		return nil, &httpError{http.StatusBadRequest, fmt.Sprintf("unsupported webhook version %q, want %q", n.Version, notification.Version)}
@@ -151,13 +204,67 @@ func (h *Handler) decode(w http.ResponseWriter, r *http.Request) (*notification.
 	if n.Data == nil {
 		return nil, &httpError{http.StatusBadRequest, "no alerts in notification"}
 	}
-	if err := h.validate.Struct(&n); err != nil {
-		return &n, &httpError{http.StatusBadRequest, "invalid notification: " + describe(err)}
+	if err := h.validate.Struct(n); err != nil {
+		return nil, &httpError{http.StatusBadRequest, "invalid notification: " + describe(err, "")}
 	}
 	for _, a := range n.Alerts {
 		h.o.Metrics.AlertsReceived.WithLabelValues(a.Status).Inc()
 	}
-	return &n, nil
+	return n, nil
+}
+
+// invalidError is a notification that fails validation: what is wrong,
+// in one line.
+type invalidError string
+
+func (e invalidError) Error() string { return string(e) }
+
+// checkAlert validates one alert as it is decoded.
+func (h *Handler) checkAlert(i int, a *template.Alert) error {
+	if err := h.validate.Struct(a); err != nil {
+		return invalidError(describe(err, fmt.Sprintf("alerts[%d].", i)))
+	}
+	return nil
+}
+
+// readError is the answer to a body that could not be decoded.
+func readError(err error) *httpError {
+	var (
+		invalid  invalidError
+		tooLarge *http.MaxBytesError
+		timeout  interface{ Timeout() bool }
+		syntax   *json.SyntaxError
+		typ      *json.UnmarshalTypeError
+	)
+	switch {
+	case errors.As(err, &invalid):
+		return &httpError{http.StatusBadRequest, "invalid notification: " + invalid.Error()}
+	case errors.As(err, &tooLarge):
+		return &httpError{http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes", tooLarge.Limit)}
+	case errors.As(err, &timeout) && timeout.Timeout():
+		return &httpError{http.StatusRequestTimeout, "body not received in time"}
+	case errors.Is(err, io.EOF):
+		return &httpError{http.StatusBadRequest, "malformed JSON: empty body"}
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, errTrailingData), errors.As(err, &syntax), errors.As(err, &typ):
+		return &httpError{http.StatusBadRequest, "malformed JSON: " + err.Error()}
+	default:
+		return &httpError{http.StatusBadRequest, "read body: " + err.Error()}
+	}
+}
+
+// bodyReader notes when the request body has been read to its end: an
+// answer that leaves it unread closes the connection.
+type bodyReader struct {
+	io.ReadCloser
+	done bool
+}
+
+func (b *bodyReader) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err == io.EOF {
+		b.done = true
+	}
+	return n, err
 }
 
 func (h *Handler) notify(r *http.Request, n *notification.Notification) *httpError {
@@ -203,9 +310,10 @@ func (h *Handler) authorized(r *http.Request) bool {
 	}
 }
 
-// describe says in one line what is wrong with a notification that fails
-// validation, with the JSON paths of the fields.
-func describe(err error) string {
+// describe says in one line what is wrong with a notification, or with
+// the part of it at prefix, that fails validation, with the JSON paths of
+// the fields.
+func describe(err error, prefix string) string {
 	problems, err := validation.Problems(err, nil)
 	if err != nil {
 		return err.Error()
@@ -214,7 +322,7 @@ func describe(err error) string {
 	for i, p := range problems {
 		// The payload embeds Alertmanager's template data: its fields are
 		// top-level keys in the JSON.
-		p.Path = strings.TrimPrefix(p.Path, "Data.")
+		p.Path = prefix + strings.TrimPrefix(p.Path, "Data.")
 		msgs[i] = p.String()
 	}
 	return strings.Join(msgs, "; ")

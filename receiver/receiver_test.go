@@ -53,6 +53,9 @@ func newHandler(n Notifier, o Options) (*Handler, *metrics.Metrics) {
 	if o.Timeout == 0 {
 		o.Timeout = time.Second
 	}
+	if o.MaxInFlight == 0 {
+		o.MaxInFlight = 4
+	}
 	return New(n, o), m
 }
 
@@ -77,13 +80,23 @@ func TestBadRequests(t *testing.T) {
 		want        int
 		reason      string
 	}{
-		{name: "malformed JSON", body: `{"version":`, want: 400, reason: "malformed JSON"},
+		{name: "malformed JSON", body: `{"version":`, want: 400, reason: "malformed JSON: unexpected EOF"},
+		{name: "empty body", body: "", want: 400, reason: "malformed JSON: empty body"},
+		{name: "cut off among the alerts", body: valid[:len(valid)/2], want: 400, reason: "malformed JSON: unexpected EOF"},
+		{name: "garbage after the notification", body: valid + "\n x", want: 400, reason: "malformed JSON: invalid character 'x'"},
+		{name: "second value after the notification", body: valid + "{}", want: 400, reason: "malformed JSON: data after the notification"},
+		{name: "not an object", body: `[` + valid + `]`, want: 400, reason: "malformed JSON: json: cannot unmarshal array into Go value of type notification.Notification"},
+		{name: "alerts not an array", body: strings.Replace(valid, `"alerts":[`, `"alerts":"x","ignored":[`, 1), want: 400, reason: "malformed JSON: json: cannot unmarshal string into Go struct field Notification.alerts"},
+		{name: "bad type in an alert", body: strings.Replace(valid, `"fingerprint":"5123ebe051319d85"`, `"fingerprint":5`, 1), want: 400, reason: "malformed JSON: json: cannot unmarshal number"},
+		{name: "bad type outside the alerts", body: strings.Replace(valid, `"truncatedAlerts":0`, `"truncatedAlerts":"0"`, 1), want: 400, reason: "malformed JSON: json: cannot unmarshal string"},
+		{name: "alert without labels", body: strings.Replace(valid, `"labels":{"alertname":"HighErrorRate","instance":"web-2:8080"`, `"labelz":{"alertname":"HighErrorRate","instance":"web-2:8080"`, 1), want: 400, reason: "invalid notification: alerts[1].labels: is required"},
 		{name: "wrong version", body: strings.Replace(valid, `"version":"4"`, `"version":"3"`, 1), want: 400, reason: `unsupported webhook version "3"`},
 		{name: "no alerts", body: `{"version":"4","groupKey":"g","receiver":"r","status":"firing","alerts":[]}`, want: 400, reason: "alerts: must not be empty"},
 		{name: "bad alert status", body: strings.Replace(valid, `"status":"firing","labels"`, `"status":"burning","labels"`, 1), want: 400, reason: `alerts[0].status: "burning" is not one of firing, resolved`},
 		{name: "missing group key", body: strings.Replace(valid, `"groupKey"`, `"groupKeyX"`, 1), want: 400, reason: "groupKey: is required"},
 		{name: "not JSON", contentType: "text/plain", body: valid, want: 415, reason: "is not application/json"},
 		{name: "too large", body: valid, opts: Options{MaxBodyBytes: 100}, want: 413, reason: "body larger than 100 bytes"},
+		{name: "too large by a byte", body: valid + " ", opts: Options{MaxBodyBytes: int64(len(valid))}, want: 413, reason: "larger than"},
 		{name: "wrong method", method: http.MethodGet, want: 405},
 		{name: "missing bearer", body: valid, opts: Options{BearerToken: "tok"}, want: 401},
 		{name: "wrong bearer", body: valid, opts: Options{BearerToken: "tok"}, auth: func(r *http.Request) { r.Header.Set("Authorization", "Bearer tok2") }, want: 401},
@@ -92,7 +105,8 @@ func TestBadRequests(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			n := &notifier{}
-			h, _ := newHandler(n, tt.opts)
+			tt.opts.ReceiverName = NewReceivers("sms-bridge").Name
+			h, m := newHandler(n, tt.opts)
 			method := tt.method
 			if method == "" {
 				method = http.MethodPost
@@ -118,6 +132,16 @@ func TestBadRequests(t *testing.T) {
 			if len(n.got) != 0 {
 				t.Error("bad request reached the notifier")
 			}
+			// A refused request is counted, but nothing it says becomes a
+			// label, not even a known receiver name.
+			if tt.want != http.StatusMethodNotAllowed {
+				if c := testutil.ToFloat64(m.WebhooksReceived.WithLabelValues(OtherReceiver, fmt.Sprint(tt.want))); c != 1 {
+					t.Errorf("webhooks_received_total{receiver=other,code=%d} = %v, want 1", tt.want, c)
+				}
+				if c := testutil.CollectAndCount(m.WebhooksReceived); c != 1 {
+					t.Errorf("webhooks_received_total has %d series, want 1", c)
+				}
+			}
 		})
 	}
 }
@@ -137,7 +161,7 @@ func TestOutcomes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			n := &notifier{err: tt.err}
-			h, m := newHandler(n, Options{BasicAuthUsername: "am", BasicAuthPassword: "s3cret"})
+			h, m := newHandler(n, Options{BasicAuthUsername: "am", BasicAuthPassword: "s3cret", ReceiverName: NewReceivers("sms-bridge").Name})
 			r := httptest.NewRequest(http.MethodPost, "/api/v1/alerts/pinned", strings.NewReader(valid))
 			r.Header.Set("Content-Type", "application/json; charset=utf-8")
 			r.SetBasicAuth("am", "s3cret")

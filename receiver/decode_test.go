@@ -1,0 +1,75 @@
+package receiver
+
+import (
+	"encoding/json"
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/alertmanager/template"
+
+	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/notification"
+)
+
+func acceptAll(int, *template.Alert) error { return nil }
+
+// TestDecodeAsUnmarshal holds decodeNotification to what json.Unmarshal
+// makes of the same body.
+func TestDecodeAsUnmarshal(t *testing.T) {
+	firing := fixture(t, "webhook-firing-2-alerts.json")
+	tests := []struct {
+		name string
+		body string
+	}{
+		{"firing", firing},
+		{"resolved", fixture(t, "webhook-resolved-2-alerts.json")},
+		{"alerts last", `{"version":"4","groupKey":"g","receiver":"r","status":"firing","alerts":[{"status":"firing","labels":{"a":"b"}}]}`},
+		{"only alerts", `{"alerts":[{"status":"firing","labels":{"a":"b"}},{}]}`},
+		{"alerts null", `{"version":"4","alerts":null}`},
+		{"alerts empty", `{"version":"4","alerts":[]}`},
+		{"keys in another case", `{"Version":"4","RECEIVER":"r","Alerts":[{"Status":"firing","Labels":{"a":"b"}}]}`},
+		{"alerts twice, the last counts", `{"alerts":[{"status":"firing"}],"version":"4","alerts":[{"status":"resolved"},{"status":"firing"}]}`},
+		{"unknown keys", `{"version":"4","future":{"nested":[1,{"a":[]}]},"alerts":[{"status":"firing","labels":{"a":"b"},"extra":[1,2]}],"x":null}`},
+		{"white space", " \n\t{ \"version\" : \"4\" , \"alerts\" : [ { \"status\" : \"firing\" } ] } \n"},
+		{"no data fields", `{"version":"4","groupKey":"g"}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var want notification.Notification
+			if err := json.Unmarshal([]byte(tt.body), &want); err != nil {
+				t.Fatal(err)
+			}
+			got, err := decodeNotification(strings.NewReader(tt.body), acceptAll)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, &want) {
+				t.Errorf("decoded\n%+v\nwant\n%+v", got, want)
+			}
+		})
+	}
+}
+
+func TestDecodeStopsAtCheck(t *testing.T) {
+	alert := `{"status":"firing","labels":{"a":"b"}}`
+	body := `{"version":"4","alerts":[` + alert + `,` + alert + strings.Repeat(`,`+alert, 1000) + `]}`
+	errStop := errors.New("stop")
+	var checked []int
+	_, err := decodeNotification(strings.NewReader(body), func(i int, a *template.Alert) error {
+		checked = append(checked, i)
+		if a.Labels["a"] != "b" {
+			t.Errorf("alert %d checked before it was decoded: %+v", i, a)
+		}
+		if i == 1 {
+			return errStop
+		}
+		return nil
+	})
+	if !errors.Is(err, errStop) {
+		t.Errorf("err = %v, want the check's", err)
+	}
+	if !reflect.DeepEqual(checked, []int{0, 1}) {
+		t.Errorf("checked alerts %v, want [0 1] and no further", checked)
+	}
+}

@@ -1,0 +1,227 @@
+package receiver
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/notification"
+)
+
+// blockingNotifier tells on entered about each notification it is given
+// and holds it until release is closed.
+type blockingNotifier struct {
+	entered chan *notification.Notification
+	release chan struct{}
+}
+
+func (b *blockingNotifier) Notify(ctx context.Context, n *notification.Notification, _ string) error {
+	b.entered <- n
+	select {
+	case <-b.release:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// readCounter is a request body that counts how often it is read.
+type readCounter struct {
+	r     io.Reader
+	reads atomic.Int32
+}
+
+func (c *readCounter) Read(p []byte) (int, error) {
+	c.reads.Add(1)
+	return c.r.Read(p)
+}
+
+func post(h http.Handler, body io.Reader) *httptest.ResponseRecorder {
+	r := httptest.NewRequest(http.MethodPost, "/api/v1/alerts", body)
+	r.Header.Set("Content-Type", "application/json")
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	return w
+}
+
+// receive waits for a value from c, or fails the test after a generous
+// deadline.
+func receive[T any](t *testing.T, c <-chan T) T {
+	t.Helper()
+	select {
+	case v := <-c:
+		return v
+	case <-time.After(10 * time.Second):
+		t.Fatal("timed out waiting")
+		panic("unreachable")
+	}
+}
+
+func TestBusyBeyondMaxInFlight(t *testing.T) {
+	valid := fixture(t, "webhook-firing-2-alerts.json")
+	n := &blockingNotifier{entered: make(chan *notification.Notification, 4), release: make(chan struct{})}
+	h, m := newHandler(n, Options{MaxInFlight: 2, Timeout: time.Minute, ReceiverName: NewReceivers("sms-bridge").Name})
+
+	codes := make(chan int, 2)
+	for range 2 {
+		go func() { codes <- post(h, strings.NewReader(valid)).Code }()
+	}
+	receive(t, n.entered)
+	receive(t, n.entered)
+
+	// Both places are taken: the next request is turned away at once,
+	// without a look at its body.
+	body := &readCounter{r: strings.NewReader(valid)}
+	w := post(h, body)
+	if w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") != "1" {
+		t.Fatalf("code = %d, Retry-After = %q; want 503 and 1 (%s)", w.Code, w.Header().Get("Retry-After"), w.Body)
+	}
+	if got := body.reads.Load(); got != 0 {
+		t.Errorf("body read %d times, want none", got)
+	}
+	if w.Header().Get("Connection") != "close" {
+		t.Errorf("Connection = %q, want close: the body was left unread", w.Header().Get("Connection"))
+	}
+	if c := testutil.ToFloat64(m.WebhooksReceived.WithLabelValues(OtherReceiver, "503")); c != 1 {
+		t.Errorf("webhooks_received_total{receiver=other,code=503} = %v, want 1", c)
+	}
+
+	close(n.release)
+	for range 2 {
+		if code := receive(t, codes); code != http.StatusOK {
+			t.Errorf("held request answered %d, want 200", code)
+		}
+	}
+	// The places were given back.
+	if w := post(h, strings.NewReader(valid)); w.Code != http.StatusOK {
+		t.Errorf("code after release = %d, want 200 (%s)", w.Code, w.Body)
+	}
+	if c := testutil.ToFloat64(m.WebhooksReceived.WithLabelValues("sms-bridge", "200")); c != 3 {
+		t.Errorf("webhooks_received_total{receiver=sms-bridge,code=200} = %v, want 3", c)
+	}
+}
+
+func TestUnreadBodyClosesConnection(t *testing.T) {
+	valid := fixture(t, "webhook-firing-2-alerts.json")
+	// Many valid alerts after an invalid first one: decoding stops at it.
+	alert := valid[strings.Index(valid, `{"status":"firing","labels"`):strings.Index(valid, `],"notification_reason"`)]
+	invalidFirst := strings.Replace(valid, `"alerts":[`, `"alerts":[{"status":"burning","labels":{"a":"b"}},`+strings.Repeat(alert+",", 200), 1)
+	tests := []struct {
+		name      string
+		opts      Options
+		body      string
+		want      int
+		wantClose bool
+		wantReads bool
+	}{
+		{name: "unauthorized", opts: Options{BearerToken: "tok"}, body: valid, want: 401, wantClose: true},
+		{name: "busy", opts: Options{MaxInFlight: -1}, body: valid, want: 503, wantClose: true},
+		{name: "invalid alert among many", body: invalidFirst, want: 400, wantClose: true, wantReads: true},
+		{name: "read to the end", body: valid, want: 200, wantReads: true},
+		{name: "cut off, read to the end", body: `{"version":`, want: 400, wantReads: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h, _ := newHandler(&notifier{}, tt.opts)
+			body := &readCounter{r: strings.NewReader(tt.body)}
+			w := post(h, body)
+			if w.Code != tt.want {
+				t.Fatalf("code = %d, want %d (%s)", w.Code, tt.want, w.Body)
+			}
+			if got := w.Header().Get("Connection") == "close"; got != tt.wantClose {
+				t.Errorf("Connection: close = %v, want %v", got, tt.wantClose)
+			}
+			if got := body.reads.Load() > 0; got != tt.wantReads {
+				t.Errorf("body read = %v, want %v", got, tt.wantReads)
+			}
+		})
+	}
+}
+
+// withReceiver is the valid fixture sent by another Alertmanager receiver.
+func withReceiver(t *testing.T, name string) string {
+	return strings.Replace(fixture(t, "webhook-firing-2-alerts.json"), `"receiver":"sms-bridge"`, fmt.Sprintf(`"receiver":%q`, name), 1)
+}
+
+func TestReceiverLabel(t *testing.T) {
+	tests := []struct {
+		name     string
+		known    func(string) (string, bool)
+		receiver string
+		want     string
+	}{
+		{name: "named by the config", known: NewReceivers("pager", "sms-bridge").Name, receiver: "sms-bridge", want: "sms-bridge"},
+		{name: "quoted by Alertmanager", known: NewReceivers("sms.bridge").Name, receiver: `sms\.bridge`, want: "sms.bridge"},
+		{name: "unknown", known: NewReceivers("sms-bridge").Name, receiver: "made-up-4711", want: OtherReceiver},
+		{name: "not quoted the way Alertmanager does", known: NewReceivers("sms.bridge").Name, receiver: `sms\.\bridge`, want: OtherReceiver},
+		{name: "no names known", known: nil, receiver: "sms-bridge", want: OtherReceiver},
+		{name: "routes name no receiver", known: NewReceivers("", "").Name, receiver: "sms-bridge", want: OtherReceiver},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h, m := newHandler(&notifier{}, Options{ReceiverName: tt.known})
+			if w := post(h, strings.NewReader(withReceiver(t, tt.receiver))); w.Code != http.StatusOK {
+				t.Fatalf("code = %d (%s)", w.Code, w.Body)
+			}
+			if c := testutil.ToFloat64(m.WebhooksReceived.WithLabelValues(tt.want, "200")); c != 1 {
+				t.Errorf("webhooks_received_total{receiver=%q} = %v, want 1", tt.want, c)
+			}
+			if c := testutil.CollectAndCount(m.WebhooksReceived); c != 1 {
+				t.Errorf("webhooks_received_total has %d series, want 1", c)
+			}
+		})
+	}
+}
+
+// TestReceiverLabelsBounded sends what made /metrics grow for good: many
+// receiver names, in requests accepted and refused.
+func TestReceiverLabelsBounded(t *testing.T) {
+	h, m := newHandler(&notifier{}, Options{ReceiverName: NewReceivers("sms-bridge").Name})
+	for i := range 200 {
+		name := fmt.Sprintf("receiver-%d", i)
+		if w := post(h, strings.NewReader(withReceiver(t, name))); w.Code != http.StatusOK {
+			t.Fatalf("code = %d (%s)", w.Code, w.Body)
+		}
+		bad := strings.Replace(withReceiver(t, name), `"version":"4"`, `"version":"3"`, 1)
+		if w := post(h, strings.NewReader(bad)); w.Code != http.StatusBadRequest {
+			t.Fatalf("code = %d (%s)", w.Code, w.Body)
+		}
+	}
+	if c := testutil.CollectAndCount(m.WebhooksReceived); c != 2 {
+		t.Errorf("webhooks_received_total has %d series, want 2 (other: 200 and 400)", c)
+	}
+}
+
+func TestReceiverLabelFollowsReload(t *testing.T) {
+	var current atomic.Pointer[Receivers]
+	set := func(names ...string) {
+		r := NewReceivers(names...)
+		current.Store(&r)
+	}
+	set("pager")
+	h, m := newHandler(&notifier{}, Options{ReceiverName: func(s string) (string, bool) { return current.Load().Name(s) }})
+	send := func() {
+		t.Helper()
+		if w := post(h, strings.NewReader(withReceiver(t, "sms-bridge"))); w.Code != http.StatusOK {
+			t.Fatalf("code = %d (%s)", w.Code, w.Body)
+		}
+	}
+	send()
+	set("pager", "sms-bridge") // a reload adds a route for the receiver
+	send()
+	set("pager") // and another takes it away
+	send()
+	for label, want := range map[string]float64{OtherReceiver: 2, "sms-bridge": 1} {
+		if c := testutil.ToFloat64(m.WebhooksReceived.WithLabelValues(label, "200")); c != want {
+			t.Errorf("webhooks_received_total{receiver=%q} = %v, want %v", label, c, want)
+		}
+	}
+}

@@ -1,0 +1,115 @@
+package receiver
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/notification"
+)
+
+// maxBody is the default webhook.max_body_bytes.
+const maxBody = 4 << 20
+
+// payload is a notification of as many alerts as fit in size bytes.
+func payload(size int, alert func(i int) string) []byte {
+	var b bytes.Buffer
+	b.WriteString(`{"version":"4","groupKey":"{}:{alertname=\"HighErrorRate\"}","receiver":"sms-bridge","status":"firing","externalURL":"http://am:9093","alerts":[`)
+	const end = `],"groupLabels":{"alertname":"HighErrorRate"},"commonLabels":{},"commonAnnotations":{},"truncatedAlerts":0}`
+	for i := 0; ; i++ {
+		a := alert(i)
+		if b.Len()+len(a)+1+len(end) > size {
+			break
+		}
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(a)
+	}
+	b.WriteString(end)
+	return b.Bytes()
+}
+
+// realisticAlert is an alert as Prometheus and Alertmanager send it.
+func realisticAlert(i int) string {
+	return fmt.Sprintf(`{"status":"firing","labels":{"alertname":"HighErrorRate","instance":"web-%d:8080","job":"checkout","service":"checkout","severity":"critical","team":"payments"},"annotations":{"description":"5xx ratio is 7.3%% over the last 5m on web-%d:8080","summary":"Checkout 5xx rate above 5%%"},"startsAt":"2026-11-24T22:12:02.020447644Z","endsAt":"0001-01-01T00:00:00Z","generatorURL":"http://prometheus.example:9090/graph?g0.expr=job%%3Acheckout_5xx%%3Aratio5m+%%3E+0.05","fingerprint":"%016x"}`, i, i, i)
+}
+
+// smallestAlert is the shortest valid alert: in JSON it is least of what
+// it decodes to.
+func smallestAlert(int) string { return `{"status":"firing","labels":{"a":""}}` }
+
+// holdingNotifier keeps every notification it is given until release is
+// closed, as a pager busy sending would.
+type holdingNotifier struct {
+	entered chan *notification.Notification
+	release chan struct{}
+}
+
+func (h *holdingNotifier) Notify(_ context.Context, n *notification.Notification, _ string) error {
+	h.entered <- n
+	<-h.release
+	return nil
+}
+
+// BenchmarkEightMaxSizeWebhooks serves 8 webhooks of the maximum size at
+// once and reports the heap they hold while all 8 are being paged
+// (live-MB), what each allocated on the way (alloc-MB/webhook), and the
+// memory the Go runtime took from the OS (sys-MB), which bounds its part
+// of the RSS.
+//
+//	go test -run '^$' -bench EightMaxSizeWebhooks -benchtime 5x ./receiver/
+func BenchmarkEightMaxSizeWebhooks(b *testing.B) {
+	for _, bc := range []struct {
+		name  string
+		alert func(int) string
+	}{
+		{"realistic", realisticAlert},
+		{"smallest-alerts", smallestAlert},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			const concurrent = 8
+			body := payload(maxBody, bc.alert)
+			var live, allocated uint64
+			var sys uint64
+			for b.Loop() {
+				n := &holdingNotifier{entered: make(chan *notification.Notification, concurrent), release: make(chan struct{})}
+				h, _ := newHandler(n, Options{MaxBodyBytes: maxBody, MaxInFlight: concurrent, Timeout: time.Minute})
+				var before, held runtime.MemStats
+				runtime.GC()
+				runtime.ReadMemStats(&before)
+				var wg sync.WaitGroup
+				for range concurrent {
+					wg.Go(func() {
+						if w := post(h, bytes.NewReader(body)); w.Code != http.StatusOK {
+							b.Errorf("code = %d (%s)", w.Code, w.Body)
+						}
+					})
+				}
+				notifications := make([]*notification.Notification, 0, concurrent)
+				for range concurrent {
+					notifications = append(notifications, <-n.entered)
+				}
+				runtime.ReadMemStats(&held)
+				allocated += held.TotalAlloc - before.TotalAlloc
+				runtime.GC()
+				runtime.ReadMemStats(&held)
+				live += held.HeapAlloc - before.HeapAlloc
+				sys = max(sys, held.Sys)
+				runtime.KeepAlive(notifications)
+				close(n.release)
+				wg.Wait()
+			}
+			const mb = 1 << 20
+			b.ReportMetric(float64(live)/float64(b.N)/mb, "live-MB")
+			b.ReportMetric(float64(allocated)/float64(b.N*concurrent)/mb, "alloc-MB/webhook")
+			b.ReportMetric(float64(sys)/mb, "sys-MB")
+			b.ReportMetric(float64(len(body))/mb, "body-MB")
+		})
+	}
+}
