@@ -15,6 +15,7 @@ import (
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/metrics"
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/notification"
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/pager"
+	"github.com/alertmanager-sipgate/alertmanager-sipgate/receiver"
 )
 
 // reloader serves notifications with the pager of the current config and
@@ -32,6 +33,8 @@ type reloader struct {
 
 	mu      sync.Mutex // one reload at a time
 	current atomic.Pointer[pager.Pager]
+	// receivers are the receiver names of the current config's routes.
+	receivers atomic.Pointer[receiver.Receivers]
 }
 
 func newReloader(file string, cfg *config.Config, build func(*config.Config) (*pager.Pager, error), m *metrics.Metrics, logger *slog.Logger) (*reloader, error) {
@@ -49,6 +52,12 @@ func (r *reloader) swap(cfg *config.Config) error {
 		return err
 	}
 	r.current.Store(p)
+	var names []string
+	for _, route := range cfg.Routes {
+		names = append(names, route.Receiver)
+	}
+	receivers := receiver.NewReceivers(names...)
+	r.receivers.Store(&receivers)
 	r.metrics.ReloadSuccessful.Set(1)
 	r.metrics.ReloadSuccessSeconds.SetToCurrentTime()
 	return nil
@@ -57,6 +66,12 @@ func (r *reloader) swap(cfg *config.Config) error {
 // Notify implements receiver.Notifier with the current config.
 func (r *reloader) Notify(ctx context.Context, n *notification.Notification, route string) error {
 	return r.current.Load().Notify(ctx, n, route)
+}
+
+// ReceiverName is receiver.Options.ReceiverName with the current config:
+// the receivers its routes name are the values of the receiver label.
+func (r *reloader) ReceiverName(name string) (string, bool) {
+	return r.receivers.Load().Name(name)
 }
 
 // Limits are the flood limits of the current config.

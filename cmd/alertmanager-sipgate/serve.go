@@ -102,6 +102,8 @@ func (a *app) routes() (http.Handler, error) {
 	opts := receiver.Options{
 		MaxBodyBytes: a.cfg.Webhook.MaxBodyBytes,
 		Timeout:      time.Duration(a.cfg.Webhook.Timeout),
+		MaxInFlight:  a.cfg.Webhook.MaxInFlight,
+		ReceiverName: a.pagers.ReceiverName,
 		BearerToken:  a.cfg.Webhook.BearerToken.Value(),
 		Metrics:      a.metrics,
 		Logger:       a.logger,
@@ -202,10 +204,55 @@ func serve(cfg *config.Config, configFile, storagePath string, webConfig *web.Fl
 	return a.listen(ctx, handler, webConfig)
 }
 
+// serverTimeouts bound how long a client may hold a connection, derived
+// from webhook.timeout (t), the longest the paging of one notification
+// may take:
+//
+//   - ReadHeaderTimeout, min(t, 5s), for the request line and headers. A
+//     silent client is gone after it; an unauthenticated one too, as its
+//     401 goes out right after the headers and closes the connection
+//     without reading the body.
+//   - ReadTimeout, t, for the whole request, body included: a client
+//     slower to send a notification than we may take to page it is cut
+//     off (408, or just closed).
+//   - WriteTimeout, ReadTimeout + t + 5s, from the end of the headers to
+//     the end of the answer: reading the body, paging, and a grace for
+//     writing the one-line answer, so that it never cuts off an answer
+//     that paging has earned.
+//   - IdleTimeout, 1m, for a kept-alive connection between requests:
+//     long enough for Alertmanager to reuse it across a burst of
+//     notifications; it is not tied to t.
+func serverTimeouts(t time.Duration) timeouts {
+	read := t
+	return timeouts{
+		readHeader: min(t, 5*time.Second),
+		read:       read,
+		write:      read + t + 5*time.Second,
+		idle:       time.Minute,
+	}
+}
+
+// timeouts are those of an http.Server.
+type timeouts struct {
+	readHeader, read, write, idle time.Duration
+}
+
+// newServer is the HTTP server of handler with these timeouts.
+func newServer(handler http.Handler, t timeouts) *http.Server {
+	return &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: t.readHeader,
+		ReadTimeout:       t.read,
+		WriteTimeout:      t.write,
+		IdleTimeout:       t.idle,
+	}
+}
+
 // listen serves HTTP until ctx ends, then lets in-flight notifications
 // finish.
 func (a *app) listen(ctx context.Context, handler http.Handler, webConfig *web.FlagConfig) error {
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	t := serverTimeouts(time.Duration(a.cfg.Webhook.Timeout))
+	srv := newServer(handler, t)
 	served := make(chan error, 1)
 	go func() { served <- web.ListenAndServe(srv, webConfig, a.logger) }()
 	a.ready.Store(true)
@@ -217,8 +264,8 @@ func (a *app) listen(ctx context.Context, handler http.Handler, webConfig *web.F
 	}
 	a.ready.Store(false)
 	a.logger.Info("shutting down: finishing in-flight notifications")
-	// In-flight notifications end within the webhook timeout; allow that.
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), time.Duration(a.cfg.Webhook.Timeout)+5*time.Second)
+	// Every answer is written within the write timeout; allow that.
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), t.write)
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)

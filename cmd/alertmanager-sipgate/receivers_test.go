@@ -1,0 +1,62 @@
+package main
+
+import (
+	"log/slog"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/config"
+	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/metrics"
+	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/pager"
+)
+
+// TestReceiverNamesFollowReload: the receiver label takes the receiver
+// names of the routes of the config in use, and a reload changes them.
+func TestReceiverNamesFollowReload(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "config.yml")
+	write := func(routes string) {
+		t.Helper()
+		cfg := "sipgate: {dry_run: true}\nroutes:\n" + routes
+		if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(`  - {name: night, receiver: sms.night, to: ["+4915112345678"]}
+  - {name: default, to: ["+4915112345678"]}
+`)
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	build := func(*config.Config) (*pager.Pager, error) { return &pager.Pager{}, nil }
+	r, err := newReloader(path, cfg, build, metrics.New(prometheus.NewRegistry()), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(receiver, wantName string, wantKnown bool) {
+		t.Helper()
+		if name, known := r.ReceiverName(receiver); name != wantName || known != wantKnown {
+			t.Errorf("ReceiverName(%q) = %q, %v; want %q, %v", receiver, name, known, wantName, wantKnown)
+		}
+	}
+	check(`sms\.night`, "sms.night", true) // as Alertmanager quotes it
+	check("sms-day", "", false)
+
+	write(`  - {name: day, receiver: sms-day, to: ["+4915112345678"]}
+  - {name: default, to: ["+4915112345678"]}
+`)
+	if err := r.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	check("sms-day", "sms-day", true)
+	check(`sms\.night`, "", false)
+
+	write("not: [valid\n")
+	if err := r.Reload(); err == nil {
+		t.Fatal("reload of a broken config succeeded")
+	}
+	check("sms-day", "sms-day", true) // the running config stays
+}
