@@ -1,0 +1,271 @@
+package receiver
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/metrics"
+	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/notification"
+)
+
+// Credentials of the fuzzed handler when the input asks for auth.
+const (
+	fuzzToken = "fuzz-bearer-token"
+	fuzzUser  = "alertmanager"
+	fuzzPass  = "fuzz-password"
+)
+
+// Knobs of the auth byte of FuzzWebhook: the low two bits say what the
+// handler requires, the next two what the request presents.
+const (
+	needBearer = 1 << 0
+	needBasic  = 1 << 1
+
+	presentNone   = 0 << 2
+	presentBearer = 1 << 2
+	presentBasic  = 2 << 2
+	presentWrong  = 3 << 2
+	presentMask   = 3 << 2
+)
+
+// documentedCodes are the statuses the handler answers a POST with.
+var documentedCodes = map[int]bool{200: true, 400: true, 401: true, 404: true, 408: true, 413: true, 415: true, 422: true, 503: true}
+
+// fuzzPinned is the one pinned route the fake notifier knows.
+const fuzzPinned = "night"
+
+// fuzzNotifier accepts what the router would: the unpinned route and
+// fuzzPinned; another pinned route is unknown, and an alert labelled
+// reject="yes" unmatched, with its alertname in the error as the router
+// puts it there.
+type fuzzNotifier struct {
+	mu  sync.Mutex
+	got []*notification.Notification
+}
+
+func (f *fuzzNotifier) Notify(ctx context.Context, n *notification.Notification, route string) error {
+	f.mu.Lock()
+	f.got = append(f.got, n)
+	f.mu.Unlock()
+	if _, ok := ctx.Deadline(); !ok {
+		return fmt.Errorf("no deadline")
+	}
+	if route != "" && route != fuzzPinned {
+		return fmt.Errorf("%w %q", notification.ErrUnknownRoute, route)
+	}
+	for _, a := range n.Alerts {
+		if a.Labels["reject"] == "yes" {
+			return fmt.Errorf("%w alerts %s of receiver %q", notification.ErrUnmatched, a.Labels["alertname"], n.Receiver)
+		}
+	}
+	return nil
+}
+
+// FuzzWebhook posts arbitrary bodies with a few header variants to the
+// handler. Whatever arrives, the handler answers one of its documented
+// statuses with a one-line body, within a time and an allocation that do
+// not grow beyond the body limit; it answers 200 only for a notification
+// that the layers behind it can rely on.
+//
+// Run it longer with
+//
+//	go test -run '^$' -fuzz '^FuzzWebhook$' -fuzztime 10m ./receiver/
+func FuzzWebhook(f *testing.F) {
+	seeds, err := filepath.Glob("testdata/*.json")
+	if err != nil || len(seeds) == 0 {
+		f.Fatalf("no seed payloads in testdata: %v", err)
+	}
+	for _, name := range seeds {
+		body, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(body, "application/json", uint8(0), "", uint16(0xffff))
+		f.Add(body, "application/json; charset=utf-8", uint8(needBearer|presentBearer), fuzzPinned, uint16(0xffff))
+		f.Add(body, "application/json", uint8(needBasic|presentBasic), "other", uint16(0xffff))
+		f.Add(body, "application/json", uint8(needBasic|presentWrong), "", uint16(0xffff))
+		f.Add(body, "text/plain", uint8(0), "", uint16(0xffff))
+		f.Add(body, "application/json", uint8(0), "", uint16(len(body)/2))
+		f.Add(bytes.Replace(body, []byte(`"labels":{`), []byte(`"labels":{"reject":"yes",`), 1), "application/json", uint8(0), "", uint16(0xffff))
+	}
+	f.Add([]byte(`{"version":"4","groupKey":"g","receiver":"r","status":"firing","alerts":[{"status":"firing","labels":{"a\nb":"c"}}]}`), "application/json", uint8(0), "", uint16(0xffff))
+	f.Add([]byte(`{"version":"4","groupKey":"g","receiver":"r","status":"firing","alerts":[{"status":"firing","labels":{"a\nb":1}}]}`), "application/json", uint8(0), "", uint16(0xffff))
+	f.Add([]byte(`{"version":"4","alerts":[{"status":"burning\n"}]}`), "application/json", uint8(0), "", uint16(0xffff))
+	f.Add([]byte(`{"version":"4"} trailing`), "application/json", uint8(0), "", uint16(0xffff))
+	f.Add([]byte(`{"version":"4"} "a\nb"`), "application/json", uint8(0), "", uint16(0xffff))
+	f.Add([]byte(`[]`), "", uint8(0), "", uint16(0))
+
+	m := metrics.New(prometheus.NewRegistry())
+	logger := slog.New(slog.DiscardHandler)
+	// The handler must accept the real payloads, or every check below
+	// would pass on a handler that rejects everything.
+	for _, name := range seeds {
+		body, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		r := httptest.NewRequest(http.MethodPost, "/api/v1/alerts", bytes.NewReader(body))
+		r.Header.Set("Content-Type", "application/json")
+		w := httptest.NewRecorder()
+		New(&fuzzNotifier{}, Options{MaxBodyBytes: 1 << 20, Timeout: time.Minute, MaxInFlight: 1, Metrics: m, Logger: logger}).ServeHTTP(w, r)
+		if w.Code != http.StatusOK {
+			f.Fatalf("%s: status %d (%q), want 200", name, w.Code, w.Body)
+		}
+	}
+	f.Fuzz(func(t *testing.T, body []byte, contentType string, auth uint8, route string, limit uint16) {
+		o := Options{
+			MaxBodyBytes: int64(limit) + 1,
+			Timeout:      time.Minute,
+			MaxInFlight:  1,
+			Metrics:      m,
+			Logger:       logger,
+		}
+		switch {
+		case auth&needBearer != 0:
+			o.BearerToken = fuzzToken
+		case auth&needBasic != 0:
+			o.BasicAuthUsername, o.BasicAuthPassword = fuzzUser, fuzzPass
+		}
+		notifier := &fuzzNotifier{}
+		h := New(notifier, o)
+
+		if route == "." || route == ".." {
+			// The mux redirects to the clean path: not the handler's answer.
+			t.Skip("path is cleaned by the mux")
+		}
+		target := "/api/v1/alerts"
+		if route != "" {
+			target += "/" + url.PathEscape(route)
+		}
+		r := httptest.NewRequest(http.MethodPost, target, bytes.NewReader(body))
+		r.Header["Content-Type"] = []string{contentType}
+		switch auth & presentMask {
+		case presentBearer:
+			r.Header.Set("Authorization", "Bearer "+fuzzToken)
+		case presentBasic:
+			r.SetBasicAuth(fuzzUser, fuzzPass)
+		case presentWrong:
+			r.SetBasicAuth(fuzzUser, fuzzToken)
+			r.Header.Add("Authorization", "Bearer "+fuzzPass)
+		}
+		w := httptest.NewRecorder()
+
+		allocated := allocatedBy(t, 10*time.Second, func() { h.ServeHTTP(w, r) })
+
+		// Decoding holds what the body decodes to, a small multiple of
+		// the bytes read, and never more than the limit lets in.
+		if bound := 64*min(uint64(len(body)), uint64(o.MaxBodyBytes)) + 4<<20; allocated > bound {
+			t.Errorf("serving a %d-byte body (limit %d) allocated %d bytes, more than %d", len(body), o.MaxBodyBytes, allocated, bound)
+		}
+		code, reply := w.Code, w.Body.String()
+		if !documentedCodes[code] {
+			t.Fatalf("status %d is not a documented one (%q)", code, reply)
+		}
+		if !strings.HasSuffix(reply, "\n") || strings.ContainsAny(strings.TrimSuffix(reply, "\n"), "\r\n") || strings.TrimSpace(reply) == "" {
+			t.Errorf("status %d: body %q is not one line", code, reply)
+		}
+
+		authorized := auth&(needBearer|needBasic) == 0 ||
+			(auth&needBearer != 0 && auth&presentMask == presentBearer) ||
+			(auth&needBearer == 0 && auth&needBasic != 0 && auth&presentMask == presentBasic)
+		if authorized != (code != http.StatusUnauthorized) {
+			t.Errorf("auth %#x: status %d (%q)", auth, code, reply)
+		}
+		if code == http.StatusUnauthorized && w.Header().Get("WWW-Authenticate") == "" {
+			t.Error("401 without WWW-Authenticate")
+		}
+		if contentType == "application/json" && code == http.StatusUnsupportedMediaType {
+			t.Errorf("application/json answered 415 (%q)", reply)
+		}
+		if !strings.Contains(strings.ToLower(contentType), "json") && (code == http.StatusOK || code == http.StatusNotFound || code == http.StatusUnprocessableEntity) {
+			t.Errorf("content type %q answered %d, want 415 (%q)", contentType, code, reply)
+		}
+		if int64(len(body)) > o.MaxBodyBytes && code == http.StatusOK {
+			t.Errorf("a %d-byte body over the limit of %d was accepted", len(body), o.MaxBodyBytes)
+		}
+		if int64(len(body)) <= o.MaxBodyBytes && code == http.StatusRequestEntityTooLarge {
+			t.Errorf("a %d-byte body within the limit of %d answered 413", len(body), o.MaxBodyBytes)
+		}
+
+		// Nothing a client sends becomes a label value: with no receiver
+		// known, one receiver label value, and the two alert statuses.
+		if n := testutil.CollectAndCount(m.WebhooksReceived); n > len(documentedCodes) {
+			t.Errorf("%d series of webhooks received, more than one per status code", n)
+		}
+		if n := testutil.CollectAndCount(m.AlertsReceived); n > 2 {
+			t.Errorf("%d series of alerts received, more than one per alert status", n)
+		}
+
+		notifier.mu.Lock()
+		defer notifier.mu.Unlock()
+		switch code {
+		case http.StatusOK, http.StatusNotFound, http.StatusUnprocessableEntity:
+			// Only the notifier answers these.
+			if len(notifier.got) != 1 {
+				t.Fatalf("status %d after %d notifications, want 1", code, len(notifier.got))
+			}
+			checkNotification(t, notifier.got[0])
+		case http.StatusBadRequest, http.StatusUnauthorized, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType:
+			if len(notifier.got) != 0 {
+				t.Errorf("status %d, yet the notification reached the notifier", code)
+			}
+		}
+	})
+}
+
+// checkNotification fails unless n is what the layers behind the receiver
+// count on: Alertmanager's webhook version, at least one alert, each
+// firing or resolved, with labels, and an id to log it by.
+func checkNotification(t *testing.T, n *notification.Notification) {
+	t.Helper()
+	if n.Version != notification.Version || n.Data == nil || len(n.Alerts) == 0 || n.ID == "" {
+		t.Fatalf("accepted notification version %q, id %q, data %+v", n.Version, n.ID, n.Data)
+	}
+	if n.Status != "firing" && n.Status != "resolved" {
+		t.Errorf("accepted notification with status %q", n.Status)
+	}
+	for i, a := range n.Alerts {
+		if a.Status != "firing" && a.Status != "resolved" {
+			t.Errorf("accepted alert %d with status %q", i, a.Status)
+		}
+		if len(a.Labels) == 0 {
+			t.Errorf("accepted alert %d without labels", i)
+		}
+	}
+}
+
+// allocatedBy runs fn and returns the bytes the process allocated
+// meanwhile. fn must return within limit: an input that makes it hang
+// fails instead of stalling the fuzzer, which has no timeout of its own.
+func allocatedBy(t *testing.T, limit time.Duration, fn func()) uint64 {
+	t.Helper()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		fn()
+	}()
+	select {
+	case <-done:
+	case <-time.After(limit):
+		t.Fatalf("no answer within %v", limit)
+	}
+	runtime.ReadMemStats(&after)
+	return after.TotalAlloc - before.TotalAlloc
+}
