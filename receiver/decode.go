@@ -31,8 +31,11 @@ var errTrailingData = errors.New("data after the notification")
 // check is asked about each alert, with its index, as soon as it is
 // decoded; its error stops the decoding. An alert decodes to many times
 // the bytes it takes in JSON ("{}," to a whole template.Alert), so a
-// body of invalid alerts must not be decoded to its end.
-func decodeNotification(r io.Reader, check func(int, *template.Alert) error) (*notification.Notification, error) {
+// body of invalid alerts must not be decoded to its end, and at most
+// maxAlerts alerts are kept (0 keeps all): the rest are checked, then
+// counted in TruncatedAlerts as Alertmanager's own max_alerts does, so
+// that a body of tiny alerts cannot make memory grow with its length.
+func decodeNotification(r io.Reader, check func(int, *template.Alert) error, maxAlerts int) (*notification.Notification, error) {
 	dec := json.NewDecoder(r)
 	tok, err := dec.Token()
 	if err != nil {
@@ -41,7 +44,7 @@ func decodeNotification(r io.Reader, check func(int, *template.Alert) error) (*n
 	if d, ok := tok.(json.Delim); !ok || d != '{' {
 		return nil, &json.UnmarshalTypeError{Value: kind(tok), Type: reflect.TypeFor[notification.Notification](), Offset: dec.InputOffset()}
 	}
-	n, err := decodeObject(dec, check)
+	n, err := decodeObject(dec, check, maxAlerts)
 	if err == io.EOF {
 		// The decoder says EOF wherever the input ends; only at the
 		// start does that mean an empty body.
@@ -61,10 +64,11 @@ func decodeNotification(r io.Reader, check func(int, *template.Alert) error) (*n
 
 // decodeObject decodes the members of the notification object after its
 // opening brace, and the closing brace.
-func decodeObject(dec *json.Decoder, check func(int, *template.Alert) error) (*notification.Notification, error) {
+func decodeObject(dec *json.Decoder, check func(int, *template.Alert) error, maxAlerts int) (*notification.Notification, error) {
 	var (
 		rest      = map[string]json.RawMessage{}
 		alerts    template.Alerts
+		dropped   uint64
 		hasAlerts bool
 	)
 	for dec.More() {
@@ -77,7 +81,7 @@ func decodeObject(dec *json.Decoder, check func(int, *template.Alert) error) (*n
 		// json.Unmarshal matches keys to fields ignoring case, and of a
 		// key given twice the last value counts.
 		if strings.EqualFold(key, "alerts") {
-			if alerts, err = decodeAlerts(dec, check); err != nil {
+			if alerts, dropped, err = decodeAlerts(dec, check, maxAlerts); err != nil {
 				return nil, err
 			}
 			hasAlerts = true
@@ -107,31 +111,46 @@ func decodeObject(dec *json.Decoder, check func(int, *template.Alert) error) (*n
 			n.Data = &template.Data{}
 		}
 		n.Alerts = alerts
+		n.TruncatedAlerts += dropped
 	}
 	return &n, nil
 }
 
-// decodeAlerts decodes the value of the alerts key: an array, or null.
-func decodeAlerts(dec *json.Decoder, check func(int, *template.Alert) error) (template.Alerts, error) {
+// decodeAlerts decodes the value of the alerts key: an array, or null. It
+// keeps the first maxAlerts (all when 0) and returns how many it dropped.
+func decodeAlerts(dec *json.Decoder, check func(int, *template.Alert) error, maxAlerts int) (template.Alerts, uint64, error) {
 	tok, err := dec.Token()
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	if tok == nil {
-		return nil, nil
+		return nil, 0, nil
 	}
 	if d, ok := tok.(json.Delim); !ok || d != '[' {
-		return nil, &json.UnmarshalTypeError{Value: kind(tok), Type: reflect.TypeFor[template.Alerts](), Offset: dec.InputOffset(), Struct: "Notification", Field: "alerts"}
+		return nil, 0, &json.UnmarshalTypeError{Value: kind(tok), Type: reflect.TypeFor[template.Alerts](), Offset: dec.InputOffset(), Struct: "Notification", Field: "alerts"}
 	}
 	// The alerts are gathered in chunks and copied once into a slice of
 	// the right length: appending them to one slice would copy them at
 	// every growth, and leave about four times their size as garbage.
 	var (
-		chunks [][]template.Alert
-		chunk  = make([]template.Alert, 0, 16)
-		n      int
+		chunks  [][]template.Alert
+		chunk   = make([]template.Alert, 0, 16)
+		n       int
+		dropped uint64
 	)
 	for dec.More() {
+		if maxAlerts > 0 && n >= maxAlerts {
+			var spare template.Alert
+			if err := dec.Decode(&spare); err != nil {
+				return nil, 0, err
+			}
+			if err := check(n, &spare); err != nil {
+				return nil, 0, err
+			}
+			n++
+			dropped++
+			continue
+		}
 		if len(chunk) == cap(chunk) {
 			chunks = append(chunks, chunk)
 			chunk = make([]template.Alert, 0, min(2*cap(chunk), 1024))
@@ -139,20 +158,20 @@ func decodeAlerts(dec *json.Decoder, check func(int, *template.Alert) error) (te
 		chunk = chunk[:len(chunk)+1]
 		a := &chunk[len(chunk)-1]
 		if err := dec.Decode(a); err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		if err := check(n, a); err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		n++
 	}
 	if _, err := dec.Token(); err != nil { // the closing bracket
-		return nil, err
+		return nil, 0, err
 	}
 	if n == 0 {
-		return template.Alerts{}, nil // as json.Unmarshal decodes []
+		return template.Alerts{}, 0, nil // as json.Unmarshal decodes []
 	}
-	return slices.Concat(append(chunks, chunk)...), nil
+	return slices.Concat(append(chunks, chunk)...), dropped, nil
 }
 
 // kind names the JSON type of the value a token starts, as json's errors

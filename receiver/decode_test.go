@@ -40,7 +40,7 @@ func TestDecodeAsUnmarshal(t *testing.T) {
 			if err := json.Unmarshal([]byte(tt.body), &want); err != nil {
 				t.Fatal(err)
 			}
-			got, err := decodeNotification(strings.NewReader(tt.body), acceptAll)
+			got, err := decodeNotification(strings.NewReader(tt.body), acceptAll, 0)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -65,11 +65,35 @@ func TestDecodeStopsAtCheck(t *testing.T) {
 			return errStop
 		}
 		return nil
-	})
+	}, 0)
 	if !errors.Is(err, errStop) {
 		t.Errorf("err = %v, want the check's", err)
 	}
 	if !reflect.DeepEqual(checked, []int{0, 1}) {
 		t.Errorf("checked alerts %v, want [0 1] and no further", checked)
+	}
+}
+
+// TestDecodeKeepsAtMostMaxAlerts: alerts beyond the bound are checked, then
+// counted with the ones Alertmanager truncated, not kept.
+func TestDecodeKeepsAtMostMaxAlerts(t *testing.T) {
+	alert := `{"status":"firing","labels":{"a":"b"}}`
+	body := `{"version":"4","truncatedAlerts":5,"alerts":[` + alert + strings.Repeat(`,`+alert, 9) + `]}`
+	checked := 0
+	n, err := decodeNotification(strings.NewReader(body), func(int, *template.Alert) error { checked++; return nil }, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(n.Alerts) != 3 || n.TruncatedAlerts != 5+7 || checked != 10 {
+		t.Errorf("kept %d alerts, truncated %d, checked %d; want 3, 12, 10", len(n.Alerts), n.TruncatedAlerts, checked)
+	}
+	bad := `{"version":"4","alerts":[` + alert + `,` + alert + `,{"status":"burning","labels":{"a":"b"}}]}`
+	if _, err := decodeNotification(strings.NewReader(bad), func(_ int, a *template.Alert) error {
+		if a.Status != "firing" {
+			return errors.New("bad status")
+		}
+		return nil
+	}, 1); err == nil {
+		t.Error("an invalid alert beyond the bound was not checked")
 	}
 }

@@ -31,6 +31,8 @@ import (
 // empty, pins the notification to that named route. An error wrapping
 // notification.ErrUnknownRoute or notification.ErrUnmatched says the
 // notification itself cannot be handled; any other, that a retry may help.
+// ctx ends at Options.Timeout or when Alertmanager hangs up; a Notifier
+// must finish the sends it has begun regardless, so that they are recorded.
 type Notifier interface {
 	Notify(ctx context.Context, n *notification.Notification, route string) error
 }
@@ -51,6 +53,9 @@ type Options struct {
 	MaxBodyBytes int64
 	// Timeout bounds the paging of one notification.
 	Timeout time.Duration
+	// MaxAlerts bounds the alerts kept of one notification (0: no bound);
+	// the rest are counted in its TruncatedAlerts.
+	MaxAlerts int
 	// MaxInFlight bounds the notifications handled at once; a request
 	// beyond it is answered 503 with Retry-After before its body is read.
 	// With 0 every request is answered so.
@@ -194,7 +199,7 @@ func (h *Handler) handle(w http.ResponseWriter, r *http.Request, body *bodyReade
 // decode reads the notification straight from the body, so that the body
 // is never held as a whole beside what it decodes to.
 func (h *Handler) decode(w http.ResponseWriter, body io.ReadCloser) (*notification.Notification, *httpError) {
-	n, err := decodeNotification(http.MaxBytesReader(w, body, h.o.MaxBodyBytes), h.checkAlert)
+	n, err := decodeNotification(http.MaxBytesReader(w, body, h.o.MaxBodyBytes), h.checkAlert, h.o.MaxAlerts)
 	if err != nil {
 		return nil, readError(err)
 	}
@@ -210,6 +215,7 @@ func (h *Handler) decode(w http.ResponseWriter, body io.ReadCloser) (*notificati
 	for _, a := range n.Alerts {
 		h.o.Metrics.AlertsReceived.WithLabelValues(a.Status).Inc()
 	}
+	h.o.Metrics.AlertsTruncated.Add(float64(n.TruncatedAlerts))
 	return n, nil
 }
 
@@ -268,13 +274,17 @@ func (b *bodyReader) Read(p []byte) (int, error) {
 }
 
 func (h *Handler) notify(r *http.Request, n *notification.Notification) *httpError {
-	// Alertmanager may give up on us before we are done; the sends go on
-	// anyway so that what was sent is recorded and its retry is answered
-	// from the ledger instead of paging twice.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), h.o.Timeout)
+	// ctx ends when Alertmanager hangs up: work not begun is pointless then.
+	// Sends once begun must go on, so that what was sent is recorded and a
+	// retry is answered from the ledger: that is the Notifier's to ensure.
+	ctx, cancel := context.WithTimeout(r.Context(), h.o.Timeout)
 	defer cancel()
 	h.o.Logger.Debug("webhook received", "notification", n.ID, "receiver", n.Receiver, "status", n.Status,
 		"alerts", len(n.Alerts), "truncated_alerts", n.TruncatedAlerts, "remote", r.RemoteAddr)
+	if n.TruncatedAlerts > 0 {
+		h.o.Logger.Warn("notification has more alerts than it carries: the rest are counted in the SMS, not routed",
+			"notification", n.ID, "alerts", len(n.Alerts), "truncated_alerts", n.TruncatedAlerts)
+	}
 	err := h.notifier.Notify(ctx, n, r.PathValue("route"))
 	switch {
 	case err == nil:

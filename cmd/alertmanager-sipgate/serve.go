@@ -103,6 +103,7 @@ func (a *app) routes() (http.Handler, error) {
 		MaxBodyBytes: a.cfg.Webhook.MaxBodyBytes,
 		Timeout:      time.Duration(a.cfg.Webhook.Timeout),
 		MaxInFlight:  a.cfg.Webhook.MaxInFlight,
+		MaxAlerts:    a.cfg.Webhook.MaxAlerts,
 		ReceiverName: a.pagers.ReceiverName,
 		BearerToken:  a.cfg.Webhook.BearerToken.Value(),
 		Metrics:      a.metrics,

@@ -46,6 +46,9 @@ const (
 	// time, far more than a healthy Alertmanager needs, and it caps what a
 	// flood of webhooks can make the service hold.
 	DefaultMaxInFlight = 64
+	// DefaultMaxAlerts is far above what a 4 MiB body of real alerts
+	// holds (about 6,000), and keeps one of tiny alerts to about 10 MB.
+	DefaultMaxAlerts = 20000
 )
 
 // Encodings of the encoding setting.
@@ -136,6 +139,10 @@ type Webhook struct {
 	// stays below about MaxInFlight times what one MaxBodyBytes body
 	// decodes to.
 	MaxInFlight int `yaml:"max_in_flight" validate:"gt=0"`
+	// MaxAlerts bounds the alerts of one notification that are routed;
+	// the rest are counted, as Alertmanager's own max_alerts does, so
+	// that a body of many tiny alerts cannot take memory without bound.
+	MaxAlerts int `yaml:"max_alerts" validate:"gt=0"`
 	// BearerToken or BasicAuth, when set, must match Alertmanager's
 	// http_config of the webhook receiver.
 	BearerToken     Secret     `yaml:"bearer_token,omitempty"`
@@ -343,6 +350,7 @@ func defaults() *Config {
 			MaxBodyBytes: DefaultMaxBodyBytes,
 			Timeout:      model.Duration(9 * time.Second),
 			MaxInFlight:  DefaultMaxInFlight,
+			MaxAlerts:    DefaultMaxAlerts,
 		},
 		Delivery: Delivery{
 			DedupWindow: model.Duration(10 * time.Minute),

@@ -14,11 +14,14 @@ const namespace = "alertmanager_sipgate"
 type Metrics struct {
 	WebhooksReceived *prometheus.CounterVec
 	AlertsReceived   *prometheus.CounterVec
-	SMSSent          *prometheus.CounterVec
-	SMSFailed        *prometheus.CounterVec
-	SipgateDuration  *prometheus.HistogramVec
-	Retries          *prometheus.CounterVec
-	TemplateErrors   *prometheus.CounterVec
+	// AlertsTruncated counts alerts left out of notifications, by
+	// Alertmanager's max_alerts or webhook.max_alerts.
+	AlertsTruncated prometheus.Counter
+	SMSSent         *prometheus.CounterVec
+	SMSFailed       *prometheus.CounterVec
+	SipgateDuration *prometheus.HistogramVec
+	Retries         *prometheus.CounterVec
+	TemplateErrors  *prometheus.CounterVec
 	// TemplateFallbacks counts SMS sent with the minimal fallback text
 	// because the templates failed or ran out of time.
 	TemplateFallbacks *prometheus.CounterVec
@@ -27,6 +30,9 @@ type Metrics struct {
 	Transliterated    *prometheus.CounterVec
 	AlertsSuppressed  *prometheus.CounterVec
 	Digests           *prometheus.CounterVec
+	// UnknownOutcomes counts the sends whose outcome was unknown (sipgate
+	// may have taken the SMS) by how they were settled.
+	UnknownOutcomes *prometheus.CounterVec
 	// ReloadSuccessful is 0 after a config reload failed, 1 after one
 	// succeeded (and at start).
 	ReloadSuccessful     prometheus.Gauge
@@ -68,10 +74,15 @@ func New(reg prometheus.Registerer) *Metrics {
 			Name:      "alerts_received_total",
 			Help:      "Alerts received in valid webhooks, by status (firing, resolved).",
 		}, []string{"status"}),
+		AlertsTruncated: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: namespace,
+			Name:      "alerts_truncated_total",
+			Help:      "Alerts left out of notifications by Alertmanager's max_alerts or webhook.max_alerts: counted in the SMS, not routed.",
+		}),
 		SMSSent: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace,
 			Name:      "sms_total",
-			Help:      "SMS handled, by route and result (accepted, deduplicated, suppressed, failed_permanent, failed_retryable).",
+			Help:      "SMS handled, by route and result (accepted, deduplicated, suppressed, failed_permanent, failed_retryable; unknown: sipgate may have taken it, settled when the notification comes again; given_up: an unknown outcome neither found in the history nor sent again).",
 		}, []string{"route", "result"}),
 		SMSFailed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace,
@@ -122,7 +133,12 @@ func New(reg prometheus.Registerer) *Metrics {
 		Digests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace,
 			Name:      "digests_total",
-			Help:      "Digest SMS about suppressed alerts, by result (accepted, failed_retryable, failed_permanent: dropped).",
+			Help:      "Digest SMS about suppressed alerts, by result (accepted, failed_retryable, failed_permanent: dropped, unknown: sipgate may have taken it, counted as sent).",
+		}, []string{"result"}),
+		UnknownOutcomes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace,
+			Name:      "sms_unknown_outcome_total",
+			Help:      "Sends of unknown outcome (no answer after the request went out, or a crash during the send), by how they were settled: found_in_history (counted as delivered), resent (not found in sipgate's history, or the history unreadable: sent again), given_up (not found and no resend allowed: counted as delivered, may not have arrived).",
 		}, []string{"result"}),
 		ReloadSuccessful: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: namespace,
@@ -136,7 +152,7 @@ func New(reg prometheus.Registerer) *Metrics {
 		}),
 	}
 	reg.MustRegister(m.ReloadSuccessful, m.ReloadSuccessSeconds)
-	reg.MustRegister(m.WebhooksReceived, m.AlertsReceived, m.SMSSent, m.SMSFailed, m.SipgateDuration, m.Retries, m.TemplateErrors, m.TemplateFallbacks,
-		m.Segments, m.Truncated, m.Transliterated, m.AlertsSuppressed, m.Digests)
+	reg.MustRegister(m.WebhooksReceived, m.AlertsReceived, m.AlertsTruncated, m.SMSSent, m.SMSFailed, m.SipgateDuration, m.Retries, m.TemplateErrors, m.TemplateFallbacks,
+		m.Segments, m.Truncated, m.Transliterated, m.AlertsSuppressed, m.Digests, m.UnknownOutcomes)
 	return m
 }
