@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/config"
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/notification"
 )
 
@@ -79,7 +80,7 @@ func BenchmarkEightMaxSizeWebhooks(b *testing.B) {
 			var sys uint64
 			for b.Loop() {
 				n := &holdingNotifier{entered: make(chan *notification.Notification, concurrent), release: make(chan struct{})}
-				h, _ := newHandler(n, Options{MaxBodyBytes: maxBody, MaxInFlight: concurrent, Timeout: time.Minute})
+				h, _ := newHandler(n, Options{MaxBodyBytes: maxBody, MaxInFlight: concurrent, MaxAlerts: config.DefaultMaxAlerts, Timeout: time.Minute})
 				var before, held runtime.MemStats
 				runtime.GC()
 				runtime.ReadMemStats(&before)

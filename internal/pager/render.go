@@ -114,11 +114,12 @@ func renderDeadline(ctx context.Context, now time.Time) time.Time {
 // text: a page must not be lost to a template bug.
 func (p *Pager) render(n *notification.Notification, r *config.Route, data *template.Data) sms.Result {
 	budget := budgetOf(r)
-	fit, err := p.engine.RenderSMS(r.Template, data, budget)
+	view := &templates.Data{Data: data, TruncatedAlerts: int(n.TruncatedAlerts)}
+	fit, err := p.engine.RenderSMS(r.Template, view, budget)
 	if err != nil && r.Template != templates.DefaultTemplate {
 		p.metrics.TemplateErrors.WithLabelValues(r.Name).Inc()
 		p.logger.Error("template failed, using the built-in one", "notification", n.ID, "route", r.Name, "err", err)
-		fit, err = p.engine.RenderSMS(templates.DefaultTemplate, data, budget)
+		fit, err = p.engine.RenderSMS(templates.DefaultTemplate, view, budget)
 	}
 	if err != nil {
 		p.metrics.TemplateErrors.WithLabelValues(r.Name).Inc()
