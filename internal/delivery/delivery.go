@@ -1,6 +1,8 @@
 // Package delivery sends the SMS of one notification: concurrently per
-// recipient, retrying what a retry can fix within the caller's deadline, and
-// never twice to the same recipient for the same notification.
+// recipient, retrying what a retry can fix within the caller's deadline,
+// never twice to the same recipient for the same notification, and, when
+// sipgate's answer is lost, again only after sipgate's history could not
+// show that the first one went out.
 package delivery
 
 import (
@@ -23,24 +25,41 @@ import (
 // Delivery decides what to do with a failure by asking the error, not by
 // knowing its type (see outcome.go): Temporary() bool, RetryAfter()
 // time.Duration, Reason() string, which must be one of a few words since
-// it becomes the "reason" label, and Code() string, the HTTP status. An
+// it becomes the "reason" label, Code() string, the HTTP status, and
+// Unknown() bool, whether the SMS may have been sent nonetheless. An
 // error that does not say whether it is temporary counts as temporary, so
 // that no page is lost to an error nobody foresaw.
 type Sender interface {
 	SendSMS(ctx context.Context, sms sipgate.SMS) error
 }
 
-// Ledger remembers what was delivered and counts sends against limits;
-// *ledger.Ledger is the real one.
+// Ledger remembers what was delivered, counts sends against limits and
+// marks the sends whose outcome is not known yet; *ledger.Ledger is the
+// real one.
 type Ledger interface {
 	Delivered(key string) (bool, error)
+	// Record notes key as delivered and clears its in-doubt mark.
 	Record(key string) error
 	MarkPaged(number string, alerts []string) error
 	Take(number string, perRecipient []ledger.Window, budget ledger.Window, force bool) (time.Time, bool, error)
+	// TakeDoubt is Take that also marks key in doubt when it allows the
+	// send, in the same write.
+	TakeDoubt(key string, mark ledger.Doubt, perRecipient []ledger.Window, budget ledger.Window, force bool) (time.Time, bool, error)
 	Refund(number string, at time.Time) error
+	// Unsent clears key's in-doubt mark and refunds its send.
+	Unsent(key, number string, at time.Time) error
+	Doubt(key string) (ledger.Doubt, bool, error)
+	MarkDoubt(key string, mark ledger.Doubt) error
 	Suppress(number, contact string, alerts int, url string) error
 	Pending() (map[string]ledger.Suppressed, error)
 	Digested(number string, covered ledger.Suppressed) error
+}
+
+// History looks an SMS up in sipgate's history; *sipgate.Client is the
+// real one. (false, nil) means it is not listed now, which does not prove
+// that it was not sent.
+type History interface {
+	FindSMS(ctx context.Context, recipient, text string, since time.Time) (bool, error)
 }
 
 // Limits are the flood limits a message counts against; see ledger.Take.
@@ -100,6 +119,16 @@ type Options struct {
 	InitialBackoff, MaxBackoff time.Duration
 	// Location is the time zone of the times in digests.
 	Location *time.Location
+	// History settles sends of unknown outcome; nil (a dry run) cannot,
+	// so such an SMS counts as not found.
+	History History
+	// SettleAfter is how long after a send of unknown outcome the history
+	// is asked, so that sipgate has listed the SMS if it took it; zero
+	// means 10s.
+	SettleAfter time.Duration
+	// ResendUnknown is how many times an SMS of unknown outcome that the
+	// history does not show is sent again: 1, or 0 for at most once.
+	ResendUnknown int
 }
 
 // Deliverer sends messages; safe for concurrent use.
@@ -126,6 +155,10 @@ func New(o Options) *Deliverer {
 	if o.Location == nil {
 		o.Location = time.Local
 	}
+	if o.SettleAfter <= 0 {
+		o.SettleAfter = 10 * time.Second
+	}
+	o.ResendUnknown = max(o.ResendUnknown, 0)
 	return &Deliverer{o: o, claims: newClaims()}
 }
 
@@ -144,8 +177,10 @@ func (e *RetryableError) Unwrap() error { return e.Err }
 
 // Deliver sends every message of the batch and waits for all. It returns
 // nil when each was accepted, already delivered before, suppressed by a
-// limit (owed in a digest), or failed permanently (logged and counted: a
-// retry cannot fix it), and a *RetryableError otherwise.
+// limit (owed in a digest), failed permanently (logged and counted: a
+// retry cannot fix it) or given up after an unknown outcome, and a
+// *RetryableError otherwise: also when the outcome of a send is unknown,
+// so that the notification comes again and settles it.
 //
 // The sends run concurrently, but each message takes its turn at the
 // limits in severity order (see turns), and a message whose key another
@@ -211,12 +246,17 @@ func (d *Deliverer) deliver(ctx context.Context, b *Batch, m Message, turn *turn
 	case FailedRetryable:
 		log.Warn("sms not sent, asking for a retry", "reason", reason(err), "err", err)
 		return fmt.Errorf("send SMS to %s: %w", m.Contact, err)
+	case Unknown:
+		log.Warn("sms of unknown outcome, sipgate may have taken it: not sent again now, asking for a retry to settle it", "err", err)
+		return fmt.Errorf("send SMS to %s: %w", m.Contact, err)
+	case GivenUp:
+		log.Error("sms of unknown outcome neither found in sipgate's history nor sent again: counted as delivered, it may not have arrived", "err", err)
 	}
 	return nil
 }
 
-// deliverOnce claims the message's key, then checks the ledger, counts the
-// message against the limits (which ends its turn) and sends it.
+// deliverOnce claims the message's key, then checks the ledger and either
+// settles an earlier send of unknown outcome or sends the message.
 //
 // The turn comes before the claim: the caller holds the turn already, and
 // whoever holds a claim waits for nothing but I/O from then on. So two
@@ -237,7 +277,26 @@ func (d *Deliverer) deliverOnce(ctx context.Context, b *Batch, m Message, turn *
 	if delivered {
 		return Deduplicated, nil
 	}
-	at, allowed, err := d.o.Ledger.Take(m.Number, b.Limits.PerRecipient, b.Limits.Budget, m.BypassLimits)
+	mark, inDoubt, err := d.o.Ledger.Doubt(m.Key)
+	if err != nil {
+		return FailedRetryable, ledgerError{err}
+	}
+	if inDoubt {
+		// Its first send counted against the limits: none of its turn.
+		turn.pass()
+		return d.settle(ctx, m, mark, log)
+	}
+	return d.sendFirst(ctx, b, m, turn, log)
+}
+
+// sendFirst counts the message against the limits, marking it in doubt in
+// the same write, which ends its turn, and sends it. The mark stays when
+// the outcome is unknown, for the notification's retry to settle; it goes
+// with the result otherwise.
+func (d *Deliverer) sendFirst(ctx context.Context, b *Batch, m Message, turn *turn, log *slog.Logger) (Outcome, error) {
+	now := d.o.Clock.Now()
+	mark := ledger.Doubt{Number: m.Number, Text: m.Text, Since: now, Last: now}
+	at, allowed, err := d.o.Ledger.TakeDoubt(m.Key, mark, b.Limits.PerRecipient, b.Limits.Budget, m.BypassLimits)
 	turn.pass()
 	if err != nil {
 		return FailedRetryable, ledgerError{err}
@@ -251,12 +310,21 @@ func (d *Deliverer) deliverOnce(ctx context.Context, b *Batch, m Message, turn *
 		d.record(m, false, log)
 		return Suppressed, nil
 	}
-	if err := d.send(ctx, m.Number, m.Text, log); err != nil {
-		d.refund(m.Number, at, log)
+	err = d.send(ctx, m.Number, m.Text, log)
+	switch {
+	case err == nil:
+		d.record(m, true, log)
+		return Accepted, nil
+	case unknown(err):
+		// It may have gone out: no refund. The grace period before the
+		// history is asked runs from now, when the answer was given up.
+		mark.Last = d.o.Clock.Now()
+		d.markDoubt(m.Key, mark, log)
+		return Unknown, err
+	default:
+		d.unsent(m.Key, m.Number, at, log)
 		return failure(err), err
 	}
-	d.record(m, true, log)
-	return Accepted, nil
 }
 
 // record notes a handled message in the ledger, and its alerts as paged
@@ -271,6 +339,16 @@ func (d *Deliverer) record(m Message, paged bool, log *slog.Logger) {
 	}
 	if err := d.o.Ledger.MarkPaged(m.Number, m.Paged); err != nil {
 		log.Error("sms handled but its alerts not recorded as paged", "err", err)
+	}
+}
+
+// unsent clears the in-doubt mark of a send that certainly did not go out
+// and gives it back to the limits. Failing that leaves the mark and the
+// count: the notification's retry then asks the history before it sends,
+// which only delays the page. Logged, not returned.
+func (d *Deliverer) unsent(key, number string, at time.Time, log *slog.Logger) {
+	if err := d.o.Ledger.Unsent(key, number, at); err != nil {
+		log.Error("clear the in-doubt mark of an sms not sent, and refund it", "err", err)
 	}
 }
 

@@ -32,6 +32,7 @@ type fixture struct {
 	metrics *metrics.Metrics
 	d       *Deliverer
 	ledger  *ledger.Ledger
+	path    string // the ledger's file
 	limits  Limits
 	clock   *fakeClock
 	logs    *logBuffer
@@ -52,7 +53,8 @@ func newFixture(t *testing.T, limits ...ledger.Window) *fixture {
 	fake := sipgatetest.NewServer("token-1", "secret")
 	t.Cleanup(fake.Close)
 	clock := newFakeClock(false)
-	led, err := ledger.Open(filepath.Join(t.TempDir(), "ledger.db"), ledger.Options{
+	path := filepath.Join(t.TempDir(), "ledger.db")
+	led, err := ledger.Open(path, ledger.Options{
 		DedupWindow: 10 * time.Minute, PagedRetention: time.Hour, Now: clock.Now,
 	})
 	if err != nil {
@@ -72,7 +74,7 @@ func newFixture(t *testing.T, limits ...ledger.Window) *fixture {
 		MaxBackoff:     10 * time.Millisecond,
 		Location:       time.UTC,
 	}
-	return &fixture{fake: fake, metrics: m, d: New(o), ledger: led, limits: Limits{PerRecipient: limits}, clock: clock, logs: logs, options: o}
+	return &fixture{fake: fake, metrics: m, d: New(o), ledger: led, path: path, limits: Limits{PerRecipient: limits}, clock: clock, logs: logs, options: o}
 }
 
 // with rebuilds the fixture's Deliverer with changed options.

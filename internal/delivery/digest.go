@@ -16,7 +16,10 @@ import (
 // SendDigests sends each recipient whose limits allow it again one SMS
 // that says how many alerts were suppressed since when. It is called
 // periodically with timeout for each digest; a digest that fails in a way a
-// retry may fix stays owed for the next call.
+// retry may fix stays owed for the next call. A digest of unknown outcome
+// counts as sent: it only sums up what a limit held back, and sending it
+// again at every call while sipgate's answers are lost would be the very
+// flood the limit is for.
 func (d *Deliverer) SendDigests(ctx context.Context, timeout time.Duration, limits Limits) error {
 	pending, err := d.o.Ledger.Pending()
 	if err != nil {
@@ -42,7 +45,11 @@ func (d *Deliverer) sendDigest(ctx context.Context, timeout time.Duration, limit
 	fit := sms.Fit(d.digestText(s), sms.Budget{MaxSegments: 1, GSM7Only: true})
 	outcome := Accepted
 	err = d.send(ctx, number, fit.Text, log)
-	if err != nil {
+	switch {
+	case err == nil:
+	case unknown(err):
+		outcome = Unknown // it may have gone out: no refund
+	default:
 		d.refund(number, at, log)
 		outcome = failure(err)
 	}
@@ -50,6 +57,8 @@ func (d *Deliverer) sendDigest(ctx context.Context, timeout time.Duration, limit
 	switch outcome {
 	case Accepted:
 		log.Info("digest sent", "alerts", s.Alerts, "since", s.Since)
+	case Unknown:
+		log.Warn("digest of unknown outcome, sipgate may have taken it: counted as sent, not sent again", "alerts", s.Alerts, "err", err)
 	case FailedPermanent:
 		log.Error("digest not sent, a retry cannot help: dropped", "alerts", s.Alerts, "reason", reason(err), "err", err)
 	default:

@@ -26,6 +26,15 @@ const (
 	FailedPermanent
 	// FailedRetryable: not sent, but a retry of the notification may help.
 	FailedRetryable
+	// Unknown: sipgate may or may not have taken the SMS, because no
+	// answer came after the request went out, or such an earlier send is
+	// not settled yet. Nothing is sent again in this notification: its
+	// retry settles the SMS first (see settle.go).
+	Unknown
+	// GivenUp: an earlier send's outcome stayed unknown, sipgate's history
+	// does not show it and no resend is allowed: counted as delivered,
+	// although it may not have arrived.
+	GivenUp
 )
 
 // String is the outcome's value of the "result" label.
@@ -41,6 +50,10 @@ func (o Outcome) String() string {
 		return "failed_permanent"
 	case FailedRetryable:
 		return "failed_retryable"
+	case Unknown:
+		return "unknown"
+	case GivenUp:
+		return "given_up"
 	default:
 		return "Outcome(" + strconv.Itoa(int(o)) + ")"
 	}
@@ -57,8 +70,11 @@ func failure(err error) Outcome {
 }
 
 // What delivery asks of a failure, anywhere in its chain (errors.As). The
-// sipgate client's errors answer all four; any other error may answer some.
+// sipgate client's errors answer all five; any other error may answer some.
 type (
+	// unknownError says whether the SMS may have been sent although the
+	// send failed: the request went out, then no answer came.
+	unknownError interface{ Unknown() bool }
 	// temporaryError says whether the same send may succeed later.
 	temporaryError interface{ Temporary() bool }
 	// retryAfterError says how long the other side asked us to wait.
@@ -68,6 +84,15 @@ type (
 	// codeError names the HTTP status, for the retries' "reason" label.
 	codeError interface{ Code() string }
 )
+
+// unknown reports whether the error says that the SMS may have been sent.
+// An error that does not say counts as certainly not sent, as every error
+// did before the difference was known: at worst one unforeseen error pages
+// twice, never not at all.
+func unknown(err error) bool {
+	var u unknownError
+	return errors.As(err, &u) && u.Unknown()
+}
 
 // permanent reports whether the error says a retry cannot help. An error
 // that does not say counts as temporary, so that no page is lost to an

@@ -20,6 +20,8 @@ func TestOutcomeLabels(t *testing.T) {
 		Suppressed:      "suppressed",
 		FailedPermanent: "failed_permanent",
 		FailedRetryable: "failed_retryable",
+		Unknown:         "unknown",
+		GivenUp:         "given_up",
 		0:               "Outcome(0)",
 	} {
 		if got := o.String(); got != want {

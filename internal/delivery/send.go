@@ -12,12 +12,14 @@ import (
 
 // send calls the sender, retrying temporary failures with exponential
 // backoff and jitter, honouring Retry-After, and giving up early when the
-// next wait would pass the context's deadline.
+// next wait would pass the context's deadline. A failure of unknown outcome
+// is never retried here: the SMS may have gone out, and only the caller
+// can settle that.
 func (d *Deliverer) send(ctx context.Context, number, text string, log *slog.Logger) error {
 	sms := sipgate.SMS{Recipient: number, Message: text}
 	for attempt := 0; ; attempt++ {
 		err := d.o.Sender.SendSMS(ctx, sms)
-		if err == nil || permanent(err) || ctx.Err() != nil {
+		if err == nil || permanent(err) || unknown(err) || ctx.Err() != nil {
 			return err
 		}
 		wait := max(d.backoff(attempt), retryAfter(err))

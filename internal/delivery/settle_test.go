@@ -1,0 +1,593 @@
+package delivery
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/ledger"
+	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/sipgate"
+	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/sipgate/sipgatetest"
+)
+
+// lost is a send error after which sipgate may have taken the SMS, as the
+// sipgate client reports a timeout or a reset after the request went out.
+type lost struct{}
+
+func (lost) Error() string   { return "no answer after the request was sent" }
+func (lost) Unknown() bool   { return true }
+func (lost) Temporary() bool { return true }
+func (lost) Reason() string  { return "transport" }
+
+// scriptSender answers each send with the next of its errors (nil, or none
+// left: accepted) and keeps what it was asked to send.
+type scriptSender struct {
+	mu   sync.Mutex
+	errs []error
+	sent []sipgate.SMS
+}
+
+func (s *scriptSender) SendSMS(_ context.Context, sms sipgate.SMS) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sent = append(s.sent, sms)
+	if len(s.errs) == 0 {
+		return nil
+	}
+	err := s.errs[0]
+	s.errs = s.errs[1:]
+	return err
+}
+
+func (s *scriptSender) sends() []sipgate.SMS {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]sipgate.SMS(nil), s.sent...)
+}
+
+// fakeHistory answers every lookup the same and keeps the lookups.
+type fakeHistory struct {
+	found bool
+	err   error
+
+	mu      sync.Mutex
+	lookups []lookup
+}
+
+type lookup struct {
+	recipient, text string
+	since           time.Time
+}
+
+func (h *fakeHistory) FindSMS(_ context.Context, recipient, text string, since time.Time) (bool, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.lookups = append(h.lookups, lookup{recipient, text, since})
+	return h.found, h.err
+}
+
+func (h *fakeHistory) asked() []lookup {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]lookup(nil), h.lookups...)
+}
+
+const settleAfter = 10 * time.Second
+
+// unknownFixture is a fixture whose sends go to sender and whose unknown
+// outcomes are settled with history (none when nil), on an automatic clock.
+func unknownFixture(t *testing.T, sender Sender, history History, resend int, limits ...ledger.Window) *fixture {
+	t.Helper()
+	f := newFixture(t, limits...)
+	f.clock.auto = true
+	f.with(func(o *Options) {
+		o.Sender = sender
+		if history != nil {
+			o.History = history
+		}
+		o.SettleAfter = settleAfter
+		o.ResendUnknown = resend
+	})
+	return f
+}
+
+func (f *fixture) unknownOutcomes(result string) int {
+	return int(testutil.ToFloat64(f.metrics.UnknownOutcomes.WithLabelValues(result)))
+}
+
+// mustRetry asserts that err asks Alertmanager for a retry.
+func mustRetry(t *testing.T, err error) {
+	t.Helper()
+	var rerr *RetryableError
+	if !errors.As(err, &rerr) {
+		t.Fatalf("Deliver: err = %v, want a *RetryableError", err)
+	}
+}
+
+func TestUnknownOutcomeIsNotRetriedInTheSameCall(t *testing.T) {
+	sender := &scriptSender{errs: []error{lost{}}}
+	f := unknownFixture(t, sender, &fakeHistory{found: true}, 1)
+	start := f.clock.Now()
+	batch := msgs("n1", "+4915100000001")
+
+	mustRetry(t, f.deliver(context.Background(), batch))
+	if n := len(sender.sends()); n != 1 {
+		t.Errorf("sent %d times in one call, want 1: an unknown outcome is not retried", n)
+	}
+	if w := f.clock.Waits(); len(w) != 0 {
+		t.Errorf("waited %v in the call, want no backoff for an unknown outcome", w)
+	}
+	mark, ok, err := f.ledger.Doubt(batch[0].Key)
+	if err != nil || !ok {
+		t.Fatalf("Doubt = %v, %v; want the in-doubt mark", ok, err)
+	}
+	if mark.Number != batch[0].Number || mark.Text != batch[0].Text || !mark.Since.Equal(start) || mark.Resends != 0 {
+		t.Errorf("mark = %+v, want number, text, first send at %v, no resend", mark, start)
+	}
+	if ok, _ := f.ledger.Delivered(batch[0].Key); ok {
+		t.Error("an unknown outcome counts as delivered")
+	}
+	if n := f.count("r", Unknown.String()); n != 1 {
+		t.Errorf("sms_total{result=unknown} = %d, want 1", n)
+	}
+	if n := testutil.CollectAndCount(f.metrics.SMSFailed); n != 0 {
+		t.Errorf("sms_failed_total has %d series for an unknown outcome", n)
+	}
+	if l := f.logLine(t, "sms of unknown outcome"); l["notification"] != "n-test" || l["level"] != "WARN" {
+		t.Errorf("log line %v: want a warning with the notification id", l)
+	}
+}
+
+func TestUnknownOutcomeIsSettledWhenTheKeyComesAgain(t *testing.T) {
+	const number = "+4915100000001"
+	tests := []struct {
+		name    string
+		errs    []error // the sender's answers
+		history *fakeHistory
+		resend  int
+		// results are Deliver's answers, call after call: true asks for a
+		// retry.
+		results []bool
+		// wantSends is how often the SMS went to the sender in all.
+		wantSends   int
+		wantOutcome map[string]int // sms_unknown_outcome_total
+		wantLookups int
+		wantLog     string // a line the settling logs
+	}{
+		{
+			name: "found in the history: not sent again", errs: []error{lost{}}, history: &fakeHistory{found: true}, resend: 1,
+			results: []bool{true, false, false}, wantSends: 1, wantOutcome: map[string]int{settledFound: 1}, wantLookups: 1,
+			wantLog: "sms of unknown outcome found in sipgate's history",
+		},
+		{
+			name: "not found: sent again once", errs: []error{lost{}}, history: &fakeHistory{}, resend: 1,
+			results: []bool{true, false, false}, wantSends: 2, wantOutcome: map[string]int{settledResent: 1}, wantLookups: 1,
+			wantLog: "sms of unknown outcome not found in sipgate's history: sending it again",
+		},
+		{
+			name: "history unreadable: sent again once", errs: []error{lost{}}, history: &fakeHistory{err: errors.New("sipgate denied reading the history (403)")}, resend: 1,
+			results: []bool{true, false, false}, wantSends: 2, wantOutcome: map[string]int{settledResent: 1}, wantLookups: 1,
+			wantLog: "sms of unknown outcome not found in sipgate's history: sending it again",
+		},
+		{
+			name: "resend_unknown 0: not sent again", errs: []error{lost{}}, history: &fakeHistory{}, resend: 0,
+			results: []bool{true, false, false}, wantSends: 1, wantOutcome: map[string]int{settledGivenUp: 1}, wantLookups: 1,
+			wantLog: "sms of unknown outcome neither found in sipgate's history nor sent again",
+		},
+		{
+			name: "no history (dry run): sent again once", errs: []error{lost{}}, resend: 1,
+			results: []bool{true, false, false}, wantSends: 2, wantOutcome: map[string]int{settledResent: 1},
+			wantLog: "sms of unknown outcome not found in sipgate's history: sending it again",
+		},
+		{
+			name: "a resend of unknown outcome is never resent", errs: []error{lost{}, lost{}}, history: &fakeHistory{}, resend: 1,
+			results: []bool{true, true, false, false}, wantSends: 2, wantOutcome: map[string]int{settledResent: 1, settledGivenUp: 1}, wantLookups: 2,
+			wantLog: "sms of unknown outcome neither found in sipgate's history nor sent again",
+		},
+		{
+			name: "a resend that certainly failed is not used up", errs: []error{lost{}, classified{temporary: false, reason: "balance"}}, history: &fakeHistory{}, resend: 1,
+			results: []bool{true, false, false, false}, wantSends: 3, wantOutcome: map[string]int{settledResent: 1}, wantLookups: 2,
+			wantLog: "sms not sent, a retry cannot help",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sender := &scriptSender{errs: tt.errs}
+			var history History
+			if tt.history != nil {
+				history = tt.history
+			}
+			f := unknownFixture(t, sender, history, tt.resend)
+			start := f.clock.Now()
+			batch := msgs("n1", number)
+			batch[0].Paged = []string{"alert-1"}
+			for i, wantRetry := range tt.results {
+				err := f.deliver(context.Background(), batch)
+				var rerr *RetryableError
+				if errors.As(err, &rerr) != wantRetry || (!wantRetry && err != nil) {
+					t.Fatalf("Deliver #%d: err = %v, want a retry: %v", i+1, err, wantRetry)
+				}
+			}
+			sends := sender.sends()
+			if len(sends) != tt.wantSends {
+				t.Errorf("sent %d times, want %d", len(sends), tt.wantSends)
+			}
+			for _, s := range sends {
+				if s.Recipient != number || s.Message != batch[0].Text {
+					t.Errorf("sent %+v, want the same SMS again", s)
+				}
+			}
+			for _, result := range []string{settledFound, settledResent, settledGivenUp} {
+				if got := f.unknownOutcomes(result); got != tt.wantOutcome[result] {
+					t.Errorf("sms_unknown_outcome_total{result=%q} = %d, want %d", result, got, tt.wantOutcome[result])
+				}
+			}
+			if ok, _ := f.ledger.Delivered(batch[0].Key); !ok {
+				t.Error("settled SMS not recorded as delivered")
+			}
+			if _, ok, _ := f.ledger.Doubt(batch[0].Key); ok {
+				t.Error("in-doubt mark left after settling")
+			}
+			if paged, _ := f.ledger.WasPaged(number, "alert-1"); !paged {
+				t.Error("settled SMS's alert not remembered as paged")
+			}
+			if tt.history != nil {
+				lookups := tt.history.asked()
+				if len(lookups) != tt.wantLookups {
+					t.Errorf("history asked %d times, want %d", len(lookups), tt.wantLookups)
+				}
+				for _, l := range lookups {
+					if l.recipient != number || l.text != batch[0].Text || !l.since.Equal(start) {
+						t.Errorf("history asked for %+v, want the SMS since its first send at %v", l, start)
+					}
+				}
+				// Each lookup waited for the grace period after the
+				// latest send: no time passes here but the waits.
+				for _, w := range f.clock.Waits() {
+					if w != settleAfter {
+						t.Errorf("waited %v, want only the grace period %v", w, settleAfter)
+					}
+				}
+			} else if w := f.clock.Waits(); len(w) != 0 {
+				t.Errorf("waited %v without a history to look in", w)
+			}
+			line := f.logLine(t, tt.wantLog)
+			for _, l := range f.logs.lines(t) {
+				if l["notification"] != "n-test" {
+					t.Errorf("log line without notification=n-test: %v", l)
+				}
+			}
+			if tt.wantOutcome[settledGivenUp] > 0 && line["level"] != "ERROR" {
+				t.Errorf("giving up logged as %v, want ERROR: the page may not have arrived", line["level"])
+			}
+		})
+	}
+}
+
+func TestSettleWaitsForTheGraceOnlyWithinTheDeadline(t *testing.T) {
+	sender := &scriptSender{errs: []error{lost{}}}
+	history := &fakeHistory{found: true}
+	f := unknownFixture(t, sender, history, 1)
+	batch := msgs("n1", "+4915100000001")
+	mustRetry(t, f.deliver(context.Background(), batch))
+
+	// 4s of the 10s grace passed; a deadline 1s away does not allow the
+	// remaining 6: answered at once, neither looked up nor sent.
+	f.clock.Advance(4 * time.Second)
+	short, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	err := f.deliver(short, batch)
+	mustRetry(t, err)
+	if !errors.Is(err, errNotSettled) {
+		t.Errorf("err = %v, want it to say the outcome is not settled yet", err)
+	}
+	if n := len(history.asked()); n != 0 {
+		t.Errorf("history asked %d times before the grace period passed", n)
+	}
+	if n := len(sender.sends()); n != 1 {
+		t.Errorf("sent %d times, want 1", n)
+	}
+	if w := f.clock.Waits(); len(w) != 0 {
+		t.Errorf("waited %v past the deadline", w)
+	}
+
+	// A deadline that allows it: the call waits out the rest and settles.
+	long, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := f.deliver(long, batch); err != nil {
+		t.Fatal(err)
+	}
+	if w := f.clock.Waits(); len(w) != 1 || w[0] != 6*time.Second {
+		t.Errorf("waited %v, want the 6s left of the grace period", w)
+	}
+	if n := len(sender.sends()); n != 1 {
+		t.Errorf("sent %d times, want 1: the history shows it", n)
+	}
+	if n := f.count("r", Unknown.String()); n != 2 {
+		t.Errorf("sms_total{result=unknown} = %d, want 2 (the send, the early retry)", n)
+	}
+}
+
+func TestCertainFailuresAreStillRetriedInTheCall(t *testing.T) {
+	closed := sipgatetest.NewServer("token-1", "secret")
+	refused := sipgate.New(sipgate.Options{BaseURL: closed.URL, SMSID: "s0", Username: "token-1", Password: "secret"})
+	closed.Close()
+
+	tests := []struct {
+		name string
+		// fail makes the first two sends fail.
+		fail func(f *fixture, attempts *int) Sender
+	}{
+		{name: "connection refused", fail: func(f *fixture, attempts *int) Sender {
+			client := f.options.Sender
+			return senderFunc(func(ctx context.Context, sms sipgate.SMS) error {
+				if *attempts++; *attempts <= 2 {
+					return refused.SendSMS(ctx, sms)
+				}
+				return client.SendSMS(ctx, sms)
+			})
+		}},
+		{name: "503 from sipgate", fail: func(f *fixture, attempts *int) Sender {
+			client := f.options.Sender
+			f.fake.FailNext(2, http.StatusServiceUnavailable, "")
+			return senderFunc(func(ctx context.Context, sms sipgate.SMS) error {
+				*attempts++
+				return client.SendSMS(ctx, sms)
+			})
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			f.clock.auto = true
+			attempts := 0 // only the Deliver call's goroutine counts
+			f.with(func(o *Options) { o.Sender = tt.fail(f, &attempts) })
+			batch := msgs("n1", "+4915100000001")
+			if err := f.deliver(context.Background(), batch); err != nil {
+				t.Fatal(err)
+			}
+			if attempts != 3 || len(f.fake.Messages()) != 1 {
+				t.Errorf("%d attempts, %d accepted; want 3 attempts in the call, 1 accepted", attempts, len(f.fake.Messages()))
+			}
+			if _, ok, _ := f.ledger.Doubt(batch[0].Key); ok {
+				t.Error("in-doubt mark left after the SMS was accepted")
+			}
+			if n := testutil.CollectAndCount(f.metrics.UnknownOutcomes); n != 0 {
+				t.Errorf("sms_unknown_outcome_total has %d series without an unknown outcome", n)
+			}
+		})
+	}
+}
+
+func TestCertainFailureClearsTheMarkAndRefunds(t *testing.T) {
+	sender := &scriptSender{errs: []error{classified{temporary: false, reason: "balance"}}}
+	f := unknownFixture(t, sender, &fakeHistory{}, 1, ledger.Window{Max: 1, Per: time.Hour})
+	first := msgs("n1", "+4915100000001")
+	if err := f.deliver(context.Background(), first); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, _ := f.ledger.Doubt(first[0].Key); ok {
+		t.Error("in-doubt mark left after a send that certainly failed")
+	}
+	// Refunded: the limit of one lets the next page through.
+	if err := f.deliver(context.Background(), msgs("n2", "+4915100000001")); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(sender.sends()); n != 2 {
+		t.Errorf("sent %d, want 2: the failed send was not given back to the limit", n)
+	}
+}
+
+func TestUnknownOutcomesCountOnceAgainstLimits(t *testing.T) {
+	sender := &scriptSender{errs: []error{lost{}}}
+	f := unknownFixture(t, sender, &fakeHistory{}, 1, ledger.Window{Max: 2, Per: time.Hour})
+	ctx := context.Background()
+	a := msgs("a", "+4915100000001")
+	mustRetry(t, f.deliver(ctx, a))
+	if err := f.deliver(ctx, a); err != nil { // not found: resent
+		t.Fatal(err)
+	}
+	// The first send counts once: neither refunded for its unknown
+	// outcome nor counted again for the resend.
+	if err := f.deliver(ctx, append(msgs("b", "+4915100000001"), msgs("c", "+4915100000001")...)); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(sender.sends()); n != 3 {
+		t.Errorf("sent %d SMS, want 3: a, a again, b (c is over the limit of 2)", n)
+	}
+	if n := f.count("r", Suppressed.String()); n != 1 {
+		t.Errorf("suppressed = %d, want 1 (c)", n)
+	}
+}
+
+func TestDigestOfUnknownOutcomeCountsAsSent(t *testing.T) {
+	sender := &scriptSender{}
+	f := unknownFixture(t, sender, &fakeHistory{}, 1, ledger.Window{Max: 1, Per: time.Hour})
+	ctx := context.Background()
+	if err := f.deliver(ctx, append(msgs("a", "+4915100000001"), msgs("b", "+4915100000001")...)); err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Advance(time.Hour)
+	sender.mu.Lock()
+	sender.errs = []error{lost{}}
+	sender.mu.Unlock()
+	if err := f.d.SendDigests(ctx, time.Second, f.limits); err != nil {
+		t.Fatal(err)
+	}
+	if pending, _ := f.ledger.Pending(); len(pending) != 0 {
+		t.Errorf("digest of unknown outcome still owed: %+v", pending)
+	}
+	if c := testutil.ToFloat64(f.metrics.Digests.WithLabelValues(Unknown.String())); c != 1 {
+		t.Errorf("digests_total{result=unknown} = %v, want 1", c)
+	}
+	// Not refunded: the digest counts against the limit of one.
+	if err := f.deliver(ctx, msgs("c", "+4915100000001")); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.count("r", Suppressed.String()); n != 2 {
+		t.Errorf("suppressed = %d, want 2 (b, then c after the digest)", n)
+	}
+	if n := len(sender.sends()); n != 2 {
+		t.Errorf("sent %d, want 2: a and the digest", n)
+	}
+}
+
+// realClientFixture is a fixture whose sends and history lookups go
+// through the real sipgate client to the fake sipgate, with a short client
+// timeout, on an automatic clock that starts now: the history search runs
+// from the clock's time.
+func realClientFixture(t *testing.T, resend int) (*fixture, *sipgate.Client) {
+	f := newFixture(t)
+	f.clock.now = time.Now()
+	f.clock.auto = true
+	client := sipgate.New(sipgate.Options{
+		BaseURL: f.fake.URL, SMSID: "s0", Username: "token-1", Password: "secret",
+		HTTPClient: &http.Client{Timeout: 200 * time.Millisecond},
+	})
+	f.with(func(o *Options) {
+		o.Sender, o.History = client, client
+		o.SettleAfter, o.ResendUnknown = time.Second, resend
+	})
+	return f, client
+}
+
+func TestRealClientUnknownOutcomesThroughTheDeliverer(t *testing.T) {
+	numbers := []string{"+4915100000001", "+4915100000002", "+4915100000003"}
+	tests := []struct {
+		name          string
+		fault         func(*sipgatetest.Server)
+		historyDenied bool
+		wantPerPerson int
+	}{
+		{name: "answer late, history shows it", fault: func(s *sipgatetest.Server) { s.AnswerLate(time.Minute) }, wantPerPerson: 1},
+		{name: "reset after accepting, history shows it", fault: func(s *sipgatetest.Server) { s.ResetAfterAccept(true) }, wantPerPerson: 1},
+		{name: "answer late, history forbidden", fault: func(s *sipgatetest.Server) { s.AnswerLate(time.Minute) }, historyDenied: true, wantPerPerson: 2},
+		{name: "reset after accepting, history forbidden", fault: func(s *sipgatetest.Server) { s.ResetAfterAccept(true) }, historyDenied: true, wantPerPerson: 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f, _ := realClientFixture(t, 1)
+			tt.fault(f.fake)
+			f.fake.HistoryForbidden(tt.historyDenied)
+			batch := msgs("n1", numbers...)
+			// Each call has a deadline, as the webhook's has, long enough
+			// for the grace period of 1s (on the automatic clock, no wait).
+			deliver := func() error {
+				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+				defer cancel()
+				return f.deliver(ctx, batch)
+			}
+			// Alertmanager retries until it hears success; then once more,
+			// as the other replica of an HA pair would.
+			calls := 0
+			for err := errors.New("first"); err != nil; calls++ {
+				if calls == 5 {
+					t.Fatalf("still failing after %d calls: %v", calls, err)
+				}
+				err = deliver()
+			}
+			if err := deliver(); err != nil {
+				t.Fatal(err)
+			}
+			perPerson := map[string]int{}
+			for _, m := range f.fake.Messages() {
+				perPerson[m.Recipient]++
+			}
+			for _, n := range numbers {
+				if perPerson[n] != tt.wantPerPerson {
+					t.Errorf("%s got %d SMS, want %d", n, perPerson[n], tt.wantPerPerson)
+				}
+			}
+			if n := f.count("r", Deduplicated.String()); n != len(numbers) {
+				t.Errorf("deduplicated = %d, want %d on the last call", n, len(numbers))
+			}
+			settled := map[bool]string{false: settledFound, true: settledGivenUp}[tt.historyDenied]
+			if n := f.unknownOutcomes(settled); n != len(numbers) {
+				t.Errorf("sms_unknown_outcome_total{result=%q} = %d, want %d; logs: %v", settled, n, len(numbers), f.logs.lines(t))
+			}
+		})
+	}
+}
+
+// blockingSender sends through next, then tells sent and hangs until its
+// context ends: a process that dies right after sipgate took the SMS.
+type blockingSender struct {
+	next Sender
+	sent chan struct{}
+}
+
+func (s blockingSender) SendSMS(ctx context.Context, sms sipgate.SMS) error {
+	if err := s.next.SendSMS(ctx, sms); err != nil {
+		return err
+	}
+	s.sent <- struct{}{}
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+func TestCrashDuringSendIsSettledAfterRestart(t *testing.T) {
+	for _, tt := range []struct {
+		name          string
+		historyDenied bool
+		wantSMS       int
+	}{
+		{name: "history shows it", wantSMS: 1},
+		{name: "history forbidden", historyDenied: true, wantSMS: 2},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f, client := realClientFixture(t, 1)
+			f.fake.HistoryForbidden(tt.historyDenied)
+			sent := make(chan struct{}, 1)
+			f.with(func(o *Options) { o.Sender = blockingSender{next: client, sent: sent} })
+			batch := msgs("n1", "+4915100000001")
+
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- f.deliver(ctx, batch) }()
+			<-sent
+			// The ledger file as a crash now leaves it: the mark was
+			// committed before the send.
+			crashed := copyFile(t, f.path)
+			cancel()
+			<-done
+
+			restarted, err := ledger.Open(crashed, ledger.Options{DedupWindow: 10 * time.Minute, PagedRetention: time.Hour, Now: f.clock.Now})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer restarted.Close()
+			f.with(func(o *Options) { o.Sender, o.Ledger = client, restarted })
+			if err := f.deliver(context.Background(), batch); err != nil {
+				t.Fatalf("after the restart: %v", err)
+			}
+			if n := len(f.fake.Messages()); n != tt.wantSMS {
+				t.Errorf("sipgate took %d SMS, want %d", n, tt.wantSMS)
+			}
+			if ok, _ := restarted.Delivered(batch[0].Key); !ok {
+				t.Error("not recorded as delivered after settling")
+			}
+		})
+	}
+}
+
+// copyFile copies the file as it is on disk now and returns the copy's
+// path.
+func copyFile(t *testing.T, from string) string {
+	t.Helper()
+	b, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "crashed.db")
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
