@@ -56,12 +56,16 @@ func newApp(cfg *config.Config, configFile, storagePath string, logger *slog.Log
 		return nil, err
 	}
 	metrics.RegisterLedgerEntries(reg, led.Len)
+	sender, history := newSender(cfg.Sipgate, m, logger)
 	deliverer := delivery.New(delivery.Options{
-		Sender:      newSender(cfg.Sipgate, m, logger),
-		Ledger:      led,
-		Metrics:     m,
-		Logger:      logger,
-		Concurrency: cfg.Delivery.Concurrency,
+		Sender:        sender,
+		History:       history,
+		Ledger:        led,
+		Metrics:       m,
+		Logger:        logger,
+		Concurrency:   cfg.Delivery.Concurrency,
+		SettleAfter:   time.Duration(cfg.Delivery.SettleAfter),
+		ResendUnknown: cfg.Delivery.ResendUnknown,
 	})
 	pagers, err := newReloader(configFile, cfg, func(c *config.Config) (*pager.Pager, error) {
 		return pager.New(c, deliverer, led, m, logger)
@@ -73,13 +77,15 @@ func newApp(cfg *config.Config, configFile, storagePath string, logger *slog.Log
 	return &app{cfg: cfg, logger: logger, reg: reg, metrics: m, ledger: led, deliverer: deliverer, pagers: pagers}, nil
 }
 
-// newSender is the sipgate client, or in a dry run a sender that logs.
-func newSender(s config.Sipgate, m *metrics.Metrics, logger *slog.Logger) delivery.Sender {
+// newSender is the sipgate client, which also reads the history that
+// settles sends of unknown outcome, or in a dry run a sender that logs and
+// no history.
+func newSender(s config.Sipgate, m *metrics.Metrics, logger *slog.Logger) (delivery.Sender, delivery.History) {
 	if s.DryRun {
-		return delivery.LogSender{Logger: logger}
+		return delivery.LogSender{Logger: logger}, nil
 	}
 	user, password := s.Credentials()
-	return sipgate.New(sipgate.Options{
+	client := sipgate.New(sipgate.Options{
 		BaseURL:    s.URL,
 		SMSID:      s.SMSID,
 		Username:   user,
@@ -88,6 +94,7 @@ func newSender(s config.Sipgate, m *metrics.Metrics, logger *slog.Logger) delive
 		UserAgent:  name + "/" + version.Version,
 		Duration:   m.SipgateDuration,
 	})
+	return client, client
 }
 
 func (a *app) close() {

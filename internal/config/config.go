@@ -165,6 +165,14 @@ type Delivery struct {
 	DedupWindow model.Duration `yaml:"dedup_window" validate:"gt=0"`
 	// Concurrency bounds the parallel sends of one notification.
 	Concurrency int `yaml:"concurrency" validate:"gt=0"`
+	// SettleAfter is how long after a send of unknown outcome (sipgate got
+	// the request, then no answer came) sipgate's history is asked whether
+	// it took the SMS: how soon sipgate lists a sent SMS is not documented.
+	SettleAfter model.Duration `yaml:"settle_after" validate:"gt=0"`
+	// ResendUnknown is how many times an SMS of unknown outcome that the
+	// history does not show (or cannot be read) is sent again: 1, or 0 to
+	// send each SMS at most once, at the risk of a page that never arrives.
+	ResendUnknown int `yaml:"resend_unknown" validate:"gte=0,lte=1"`
 }
 
 // SMS shapes the text of a message; a route may override each field.
@@ -353,8 +361,10 @@ func defaults() *Config {
 			MaxAlerts:    DefaultMaxAlerts,
 		},
 		Delivery: Delivery{
-			DedupWindow: model.Duration(10 * time.Minute),
-			Concurrency: 8,
+			DedupWindow:   model.Duration(10 * time.Minute),
+			Concurrency:   8,
+			SettleAfter:   model.Duration(10 * time.Second),
+			ResendUnknown: 1,
 		},
 		SMS: SMS{
 			MaxSegments: DefaultMaxSegments,

@@ -41,6 +41,9 @@ func TestParseValid(t *testing.T) {
 	if c.Webhook.MaxInFlight != DefaultMaxInFlight {
 		t.Errorf("webhook.max_in_flight = %d, want the default %d", c.Webhook.MaxInFlight, DefaultMaxInFlight)
 	}
+	if time.Duration(c.Delivery.SettleAfter) != 10*time.Second || c.Delivery.ResendUnknown != 1 {
+		t.Errorf("delivery.settle_after = %v, resend_unknown = %d; want the defaults 10s, 1", c.Delivery.SettleAfter, c.Delivery.ResendUnknown)
+	}
 	r := c.Route("critical")
 	if len(r.LabelMatchers) != 2 || r.MaxSegments != DefaultMaxSegments || r.Encoding != EncodingAuto || r.Mode != ModeGrouped || r.SendResolved != ResolvedAlways || r.Template == "" {
 		t.Errorf("route not completed: %+v", r)
@@ -169,6 +172,14 @@ sipgate: {dry_run: true}
 webhook: {max_in_flight: 0, timeout: 0s}
 routes: [{name: r, to: ["+4915112345678"]}]`,
 			want: []string{"webhook.max_in_flight: must be greater than 0", "webhook.timeout: must be greater than 0"},
+		},
+		{
+			name: "unknown outcomes",
+			config: `
+sipgate: {dry_run: true}
+delivery: {settle_after: 0s, resend_unknown: 2}
+routes: [{name: r, to: ["+4915112345678"]}]`,
+			want: []string{"delivery.settle_after: must be greater than 0", "delivery.resend_unknown: must be at most 1"},
 		},
 		{
 			name:   "a secret in the wrong place is not quoted",
@@ -303,5 +314,15 @@ func TestExamples(t *testing.T) {
 	}
 	if got := len(c.Route("database").Recipients); got != 2 {
 		t.Errorf("database route has %d recipients, want 2", got)
+	}
+}
+
+func TestResendUnknownZeroOverridesTheDefault(t *testing.T) {
+	c, err := Parse([]byte(valid+"delivery: {resend_unknown: 0, settle_after: 30s}\n"), "config.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Delivery.ResendUnknown != 0 || time.Duration(c.Delivery.SettleAfter) != 30*time.Second {
+		t.Errorf("resend_unknown = %d, settle_after = %v; want 0 (at most once), 30s", c.Delivery.ResendUnknown, c.Delivery.SettleAfter)
 	}
 }
