@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/common/version"
 	"github.com/prometheus/exporter-toolkit/web"
 
+	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/breaker"
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/config"
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/delivery"
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/ledger"
@@ -57,9 +58,16 @@ func newApp(cfg *config.Config, configFile, storagePath string, logger *slog.Log
 	}
 	metrics.RegisterLedgerEntries(reg, led.Len)
 	sender, history := newSender(cfg.Sipgate, m, logger)
+	// One breaker for all sends: what one learns of sipgate holds for all.
+	br := breaker.New(breaker.Options{
+		ProbeTimeout: time.Duration(cfg.Sipgate.Timeout) + 5*time.Second,
+		Logger:       logger,
+	})
+	metrics.RegisterBreaker(reg, br.Stats)
 	deliverer := delivery.New(delivery.Options{
 		Sender:        sender,
 		History:       history,
+		Breaker:       br,
 		Ledger:        led,
 		Metrics:       m,
 		Logger:        logger,

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/breaker"
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/ledger"
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/metrics"
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/phone"
@@ -129,6 +130,9 @@ type Options struct {
 	// ResendUnknown is how many times an SMS of unknown outcome that the
 	// history does not show is sent again: 1, or 0 for at most once.
 	ResendUnknown int
+	// Breaker, shared by every send, keeps requests from reaching a sipgate
+	// known to be down; nil calls sipgate every time.
+	Breaker *breaker.Breaker
 }
 
 // Deliverer sends messages; safe for concurrent use.

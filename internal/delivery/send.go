@@ -18,17 +18,24 @@ import (
 func (d *Deliverer) send(ctx context.Context, number, text string, log *slog.Logger) error {
 	sms := sipgate.SMS{Recipient: number, Message: text}
 	for attempt := 0; ; attempt++ {
-		err := d.o.Sender.SendSMS(ctx, sms)
+		refused, err := d.attempt(ctx, sms)
 		if err == nil || permanent(err) || unknown(err) || ctx.Err() != nil {
 			return err
 		}
 		wait := max(d.backoff(attempt), retryAfter(err))
+		if refused {
+			// The breaker knows when its next probe may go: waiting longer
+			// would only delay the page once sipgate is back.
+			wait = retryAfter(err)
+		}
 		// The deadline is on the system clock, not d.o.Clock: contexts
 		// know no other.
 		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < wait {
 			return fmt.Errorf("%w (no time left for a retry in %s)", err, wait.Round(time.Millisecond))
 		}
-		d.o.Metrics.Retries.WithLabelValues(code(err)).Inc()
+		if !refused {
+			d.o.Metrics.Retries.WithLabelValues(code(err)).Inc()
+		}
 		log.Debug("retrying sms", "attempt", attempt+1, "wait", wait, "err", err)
 		select {
 		case <-d.o.Clock.After(wait):
@@ -46,4 +53,21 @@ func (d *Deliverer) backoff(attempt int) time.Duration {
 		b = d.o.MaxBackoff
 	}
 	return b/2 + rand.N(b)
+}
+
+// attempt sends once, unless the breaker says sipgate is known to be in
+// trouble: then it returns the breaker's refusal, which is temporary and
+// says when to try again, without calling sipgate. What sipgate answers is
+// reported to the breaker, so that every send learns from it.
+func (d *Deliverer) attempt(ctx context.Context, sms sipgate.SMS) (refused bool, err error) {
+	if d.o.Breaker == nil {
+		return false, d.o.Sender.SendSMS(ctx, sms)
+	}
+	ticket, err := d.o.Breaker.Allow()
+	if err != nil {
+		return true, err
+	}
+	err = d.o.Sender.SendSMS(ctx, sms)
+	ticket.Report(err)
+	return false, err
 }

@@ -5,6 +5,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
+
+	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/breaker"
 )
 
 const namespace = "alertmanager_sipgate"
@@ -49,6 +51,33 @@ func NewRegistry() *prometheus.Registry {
 		versioncollector.NewCollector(namespace),
 	)
 	return reg
+}
+
+// RegisterBreaker exposes the state of the circuit breaker in front of
+// sipgate, read from stats at each scrape.
+func RegisterBreaker(reg prometheus.Registerer, stats func() breaker.Stats) {
+	reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Namespace: namespace,
+			Name:      "sipgate_circuit_open",
+			Help:      "1 while sipgate is known to be in trouble and sends wait for the next probe instead of calling it, else 0.",
+		}, func() float64 {
+			if stats().State == breaker.Closed {
+				return 0
+			}
+			return 1
+		}),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Namespace: namespace,
+			Name:      "sipgate_requests_refused_total",
+			Help:      "Sends not made because the circuit to sipgate was open.",
+		}, func() float64 { return float64(stats().FastFailed) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Namespace: namespace,
+			Name:      "sipgate_circuit_opened_total",
+			Help:      "Times the circuit to sipgate opened: after repeated failures or a Retry-After.",
+		}, func() float64 { return float64(stats().Opened) }),
+	)
 }
 
 // RegisterLedgerEntries exposes how many entries the delivery ledger
