@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+	"unicode"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -94,7 +95,7 @@ func (c *Client) SendSMS(ctx context.Context, sms SMS) error {
 	if c.badURL != nil {
 		return &Error{Err: c.badURL}
 	}
-	body := request{SMSID: c.o.SMSID, Recipient: sms.Recipient, Message: sms.Message}
+	body := request{SMSID: c.o.SMSID, Recipient: sms.Recipient, Message: Printable(sms.Message)}
 	if !sms.SendAt.IsZero() {
 		sec := sms.SendAt.Unix()
 		body.SendAt = &sec
@@ -188,4 +189,19 @@ func retryAfter(v string, now time.Time) time.Duration {
 		return min(t.Sub(now), maxRetryAfter)
 	}
 	return 0
+}
+
+// Printable is the text as SendSMS sends it: without control characters
+// (C0, DEL, C1: NUL, ESC, line breaks, …), which no phone shows and
+// which could only come from alert data or a template's mistake.
+func Printable(text string) string {
+	if strings.IndexFunc(text, unicode.IsControl) < 0 {
+		return text
+	}
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return -1
+		}
+		return r
+	}, text)
 }

@@ -554,3 +554,25 @@ func TestSendSMSContextEndsAfterWriting(t *testing.T) {
 		})
 	}
 }
+
+// TestControlCharactersNeverReachSipgate: whatever text a caller gives, no
+// control character goes out, and the history finds the SMS by the text
+// the caller gave.
+func TestControlCharactersNeverReachSipgate(t *testing.T) {
+	fake := sipgatetest.NewServer("token-1", "secret")
+	defer fake.Close()
+	c := New(Options{BaseURL: fake.URL, SMSID: "s0", Username: "token-1", Password: "secret"})
+	text := "FIRING\x00 1\x1b[31m Disk\u0085Full\x7f\tnow\n"
+	start := time.Now()
+	if err := c.SendSMS(context.Background(), SMS{Recipient: "+4915100000001", Message: text}); err != nil {
+		t.Fatal(err)
+	}
+	msgs := fake.Messages()
+	if len(msgs) != 1 || msgs[0].Message != "FIRING 1[31m DiskFullnow" {
+		t.Fatalf("sipgate got %+v, want the text without control characters", msgs)
+	}
+	found, err := c.FindSMS(context.Background(), "+4915100000001", text, start)
+	if err != nil || !found {
+		t.Errorf("FindSMS = %v, %v; want the SMS found by the text given to SendSMS", found, err)
+	}
+}

@@ -142,6 +142,8 @@ func (c *Client) FindSMS(ctx context.Context, recipient, text string, since time
 	case digits(recipient) == "" || text == "" || since.IsZero():
 		return false, &HistoryError{Err: fmt.Errorf("%w: search the history: want a recipient, a text and a start time", errBuild)}
 	}
+	// The history lists what SendSMS sent, not what it was given.
+	text = Printable(text)
 	endpoint := strings.TrimRight(c.o.BaseURL, "/") + "/history"
 	from := since.Add(-historyClockSkew)
 	q := url.Values{
