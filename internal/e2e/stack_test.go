@@ -15,6 +15,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -333,7 +334,10 @@ func (p *process) waitReady(t *testing.T, url string) {
 // stack is one end-to-end set-up: a fake sipgate, the service paging
 // through it and the Alertmanagers sending to the service.
 type stack struct {
-	fake    *sipgatetest.Server
+	fake *sipgatetest.Server
+	// front is what the service calls as sipgate: it passes each request
+	// on to fake.
+	front   *sipgateFront
 	service *process
 	svcAddr string
 	amAddr  string   // the first Alertmanager
@@ -342,6 +346,30 @@ type stack struct {
 	// svcConfig is the service's config file, svcBase its part before the
 	// routes.
 	svcConfig, svcBase string
+	// svcArgs start the service, again after a crash too.
+	svcArgs []string
+	opts    stackOptions
+}
+
+// stackOptions set up a stack; the zero value is startStack's set-up
+// without routes.
+type stackOptions struct {
+	// routes is the end of the service's config: routes and the sections
+	// not in the stack's base, such as limits and delivery.
+	routes string
+	// alertmanagers is how many real Alertmanagers send to the service:
+	// none, one alone, or two as an HA pair whose gossip has settled.
+	alertmanagers int
+	// webhookTimeout is the service's webhook.timeout; 1s when zero.
+	webhookTimeout time.Duration
+	// sipgate and webhook are more YAML lines of the service config's
+	// sections of these names, such as "timeout: 500ms".
+	sipgate, webhook []string
+	// groupWait is the Alertmanagers' group_wait; 1s when zero.
+	groupWait time.Duration
+	// amWebhook are more YAML lines of the Alertmanagers' webhook config,
+	// such as "max_alerts: 100".
+	amWebhook []string
 }
 
 // startStack starts a fake sipgate, the service with routes (YAML of
@@ -351,6 +379,12 @@ type stack struct {
 // one.
 func startStack(t *testing.T, routes string, alertmanagers int) *stack {
 	t.Helper()
+	return startStackWith(t, stackOptions{routes: routes, alertmanagers: alertmanagers})
+}
+
+// startStackWith is startStack with more of the set-up chosen by o.
+func startStackWith(t *testing.T, o stackOptions) *stack {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("end-to-end test builds and runs the service and a real Alertmanager")
 	}
@@ -358,37 +392,45 @@ func startStack(t *testing.T, routes string, alertmanagers int) *stack {
 	dir := t.TempDir()
 
 	fake := sipgatetest.NewServer(tokenID, token)
+	front := newSipgateFront(t, fake)
+	// Cleanups run last first: the fake closes first and so releases the
+	// requests it holds, which the front's Close waits for.
 	t.Cleanup(fake.Close)
 
 	svcAddr := freeAddr(t)
+	webhookTimeout := o.webhookTimeout
+	if webhookTimeout == 0 {
+		webhookTimeout = time.Second
+	}
 	base := fmt.Sprintf(`
 sipgate:
   url: %s
   token_id: %s
   token_file: token
   sms_id: s1
-webhook:
-  timeout: 1s
+%swebhook:
+  timeout: %s
   basic_auth: {username: am, password: %s}
-contacts:
+%scontacts:
   alice: {number: "%s"}
   bob: {number: "%s"}
   carol: {number: "%s"}
 groups:
   oncall: [alice, bob]
-`, fake.URL, tokenID, hookPW, alice, bob, carol)
-	svcConfig := writeFile(t, dir, "sipgate.yml", base+routes)
+`, front.URL, tokenID, indent(o.sipgate), model.Duration(webhookTimeout), hookPW, indent(o.webhook), alice, bob, carol)
+	svcConfig := writeFile(t, dir, "sipgate.yml", base+o.routes)
 	writeFile(t, dir, "token", token+"\n")
-	service := start(t, "alertmanager-sipgate", svcBin,
-		"--config.file="+svcConfig,
-		"--web.listen-address="+svcAddr,
-		"--storage.path="+filepath.Join(dir, "data"),
-		"--log.level=debug",
-	)
-	service.waitReady(t, url(svcAddr, "/-/ready"))
+	s := &stack{fake: fake, front: front, svcAddr: svcAddr, dir: dir, svcConfig: svcConfig, svcBase: base, opts: o,
+		svcArgs: []string{svcBin,
+			"--config.file=" + svcConfig,
+			"--web.listen-address=" + svcAddr,
+			"--storage.path=" + filepath.Join(dir, "data"),
+			"--log.level=debug",
+		},
+	}
+	s.startService(t)
 
-	s := &stack{fake: fake, service: service, svcAddr: svcAddr, dir: dir, svcConfig: svcConfig, svcBase: base}
-	switch alertmanagers {
+	switch alertmanagers := o.alertmanagers; alertmanagers {
 	case 0:
 	case 1:
 		s.startAlertmanager(t, "--cluster.listen-address=")
@@ -424,11 +466,19 @@ func (s *stack) startAlertmanager(t *testing.T, clusterArgs ...string) string {
 	bin := alertmanagerBinary(t)
 	addr := freeAddr(t)
 	name := fmt.Sprintf("alertmanager-%d", len(s.amAddrs)+1)
+	groupWait := s.opts.groupWait
+	if groupWait == 0 {
+		groupWait = time.Second
+	}
+	var webhook strings.Builder
+	for _, line := range s.opts.amWebhook {
+		webhook.WriteString("        " + line + "\n")
+	}
 	config := writeFile(t, s.dir, name+".yml", fmt.Sprintf(`
 route:
   receiver: sms
   group_by: [alertname]
-  group_wait: 1s
+  group_wait: %s
   group_interval: 2s
   repeat_interval: 1h
 receivers:
@@ -438,7 +488,7 @@ receivers:
         send_resolved: true
         http_config:
           basic_auth: {username: am, password: %s}
-`, s.svcAddr, hookPW))
+%s`, model.Duration(groupWait), s.svcAddr, hookPW, webhook.String()))
 	am := start(t, name, bin, append([]string{
 		"--config.file=" + config,
 		"--storage.path=" + filepath.Join(s.dir, name),
@@ -449,6 +499,106 @@ receivers:
 	am.waitReady(t, url(addr, "/-/ready"))
 	s.amAddrs = append(s.amAddrs, addr)
 	return addr
+}
+
+// startService starts the service with the stack's arguments and waits
+// until it is ready: at first, and again after it was killed, on the same
+// address and storage.
+func (s *stack) startService(t *testing.T) {
+	t.Helper()
+	s.service = start(t, "alertmanager-sipgate", s.svcArgs[0], s.svcArgs[1:]...)
+	s.service.waitReady(t, url(s.svcAddr, "/-/ready"))
+}
+
+// indent makes lines the keys of a YAML section of the service config.
+func indent(lines []string) string {
+	var b strings.Builder
+	for _, l := range lines {
+		b.WriteString("  " + l + "\n")
+	}
+	return b.String()
+}
+
+// sipgateFront stands between the service and the fake sipgate: it passes
+// each request on to the fake, notes when each SMS request arrived, and
+// can answer SMS requests in the fake's place, with what the fake cannot
+// say.
+type sipgateFront struct {
+	// URL is the base URL the service is given, ending in /v2.
+	URL string
+
+	mu       sync.Mutex
+	arrivals []time.Time
+	answer   http.HandlerFunc
+}
+
+// smsPath is where sipgate takes SMS.
+const smsPath = "/v2/sessions/sms"
+
+func newSipgateFront(t *testing.T, fake *sipgatetest.Server) *sipgateFront {
+	t.Helper()
+	f := &sipgateFront{}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := fake.Handler()
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == smsPath && r.Method == http.MethodPost {
+			f.mu.Lock()
+			f.arrivals = append(f.arrivals, time.Now())
+			answer := f.answer
+			f.mu.Unlock()
+			if answer != nil {
+				answer(w, r)
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	}))
+	srv.Listener.Close()
+	srv.Listener = l
+	srv.Start()
+	t.Cleanup(srv.Close)
+	f.URL = srv.URL + "/v2"
+	return f
+}
+
+// answerSMS makes h answer every SMS request instead of the fake, until
+// called with nil.
+func (f *sipgateFront) answerSMS(h http.HandlerFunc) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.answer = h
+}
+
+// smsArrivals returns when each SMS request arrived, in order, whoever
+// answered it.
+func (f *sipgateFront) smsArrivals() []time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]time.Time(nil), f.arrivals...)
+}
+
+// peakRSS returns the most memory the process ever had resident (VmHWM),
+// in bytes.
+func (p *process) peakRSS(t *testing.T) int64 {
+	t.Helper()
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	if err != nil {
+		t.Fatalf("peak RSS of %s: %v", p.name, err)
+	}
+	for line := range strings.SplitSeq(string(status), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			var kB int64
+			if _, err := fmt.Sscanf(strings.TrimSpace(v), "%d kB", &kB); err != nil {
+				t.Fatalf("peak RSS of %s: %q: %v", p.name, line, err)
+			}
+			return kB << 10
+		}
+	}
+	t.Fatalf("peak RSS of %s: no VmHWM in /proc/%d/status", p.name, p.cmd.Process.Pid)
+	return 0
 }
 
 // waitClusterSettled waits until every Alertmanager says its gossip has

@@ -1,0 +1,349 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// slowClient sends a webhook request's headers and then its body at one
+// byte a second, as a client that means to hold a connection might.
+type slowClient struct {
+	conn net.Conn
+	// sent is when the headers were written.
+	sent time.Time
+	stop chan struct{}
+	once sync.Once
+}
+
+// dialSlow connects to addr and sends the headers of a webhook whose body
+// is 1 MiB, with the stack's credentials when auth is set, then its body
+// a byte a second until the connection breaks or close is called.
+func dialSlow(t *testing.T, addr string, auth bool) *slowClient {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &slowClient{conn: conn, stop: make(chan struct{})}
+	t.Cleanup(c.close)
+	var head strings.Builder
+	fmt.Fprintf(&head, "POST /api/v1/alerts HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n", addr, 1<<20)
+	if auth {
+		req, _ := http.NewRequest(http.MethodPost, "/", nil)
+		req.SetBasicAuth("am", hookPW)
+		fmt.Fprintf(&head, "Authorization: %s\r\n", req.Header.Get("Authorization"))
+	}
+	head.WriteString("\r\n")
+	if _, err := io.WriteString(conn, head.String()); err != nil {
+		t.Fatal(err)
+	}
+	c.sent = time.Now()
+	go c.dribble()
+	return c
+}
+
+// dribble writes a byte of the body now and one every second after:
+// white space, which a JSON decoder takes as the start of a valid body and
+// waits for more.
+func (c *slowClient) dribble() {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		if _, err := c.conn.Write([]byte(" ")); err != nil {
+			return
+		}
+		select {
+		case <-c.stop:
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+func (c *slowClient) close() {
+	c.once.Do(func() {
+		close(c.stop)
+		c.conn.Close()
+	})
+}
+
+// cutOff reads what the service answers and waits for it to close the
+// connection, until timeout after the headers were sent. It returns the
+// status answered, 0 when the connection closed without an answer, and
+// when after the headers it closed; an error when it was still open at the
+// timeout.
+func (c *slowClient) cutOff(timeout time.Duration) (status int, after time.Duration, err error) {
+	defer c.close()
+	if err := c.conn.SetReadDeadline(c.sent.Add(timeout)); err != nil {
+		return 0, 0, err
+	}
+	br := bufio.NewReader(c.conn)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		if closed(err) {
+			return 0, time.Since(c.sent), nil
+		}
+		return 0, time.Since(c.sent), fmt.Errorf("no answer and still open %v after the headers: %w", timeout, err)
+	}
+	// The answer is short: read it, then the connection must end.
+	_, err = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if err == nil {
+		_, err = br.ReadByte()
+	}
+	if !closed(err) {
+		return resp.StatusCode, time.Since(c.sent), fmt.Errorf("answered %s, then the connection stayed open: %v", resp.Status, err)
+	}
+	return resp.StatusCode, time.Since(c.sent), nil
+}
+
+// closed reports whether a read error means that the other side closed
+// the connection: an end of stream, or a reset because the client was
+// still sending.
+func closed(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET)
+}
+
+// TestSlowClientsAreCutOff sends webhook bodies at a byte a second: a
+// client without credentials gets 401 at once and its connection closed;
+// one with credentials is cut off (408, or closed) about webhook.timeout
+// after its headers; 300 at once are all cut off, and leave no goroutines
+// behind in the service.
+func TestSlowClientsAreCutOff(t *testing.T) {
+	const timeout = 4 * time.Second
+	s := startStackWith(t, stackOptions{routes: defaultRoutes, webhookTimeout: timeout})
+	// slack is how much later than promised a busy machine may cut a
+	// connection off.
+	const slack = 2 * time.Second
+
+	t.Run("without credentials", func(t *testing.T) {
+		c := dialSlow(t, s.svcAddr, false)
+		// "At once" is well before the read timeout, which is what the
+		// service would wait for if it read the body first.
+		status, after, err := c.cutOff(timeout / 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if status != http.StatusUnauthorized {
+			t.Errorf("status %d after %v, want 401", status, after)
+		}
+		t.Logf("401 and closed %v after the headers", after.Round(time.Millisecond))
+	})
+
+	t.Run("with credentials", func(t *testing.T) {
+		c := dialSlow(t, s.svcAddr, true)
+		status, after, err := c.cutOff(timeout + slack)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if status != http.StatusRequestTimeout && status != 0 {
+			t.Errorf("status %d after %v, want 408 or the connection closed", status, after)
+		}
+		t.Logf("status %d and closed %v after the headers", status, after.Round(time.Millisecond))
+	})
+
+	t.Run("300 at once", func(t *testing.T) {
+		goroutines := func() float64 { return s.metrics(t).sum("go_goroutines", nil) }
+		baseline := goroutines()
+		clients := make([]*slowClient, 300)
+		for i := range clients {
+			clients[i] = dialSlow(t, s.svcAddr, true)
+		}
+		type result struct {
+			status int
+			after  time.Duration
+			err    error
+		}
+		results := make([]result, len(clients))
+		var wg sync.WaitGroup
+		for i, c := range clients {
+			wg.Go(func() {
+				status, after, err := c.cutOff(timeout + slack)
+				results[i] = result{status, after, err}
+			})
+		}
+		// The peak is for the log: it shows the connections were held.
+		peak := goroutines()
+		wg.Wait()
+		byStatus := map[int]int{}
+		for i, r := range results {
+			switch {
+			case r.err != nil:
+				t.Errorf("client %d: %v", i, r.err)
+			case r.status != http.StatusRequestTimeout && r.status != 0 && r.status != http.StatusServiceUnavailable:
+				t.Errorf("client %d: status %d, want 408, the connection closed, or 503 (too many in flight)", i, r.status)
+			}
+			byStatus[r.status]++
+		}
+		t.Logf("answers by status (0: closed without one): %v; %v goroutines before, %v while connected", byStatus, baseline, peak)
+
+		// Each connection's goroutine ends soon after the connection.
+		var now float64
+		eventually(t, 10*time.Second, "the service's goroutines back near the baseline", func() bool {
+			now = goroutines()
+			return now <= baseline+10
+		})
+		t.Logf("%v goroutines after the cut-off", now)
+	})
+}
+
+// TestReceiverLabelIsBounded posts 200 webhooks with distinct made-up
+// receiver names: the service answers each, and the receiver label of
+// webhooks_received_total takes only the configured receiver and
+// "other".
+func TestReceiverLabelIsBounded(t *testing.T) {
+	s := startStack(t, `
+reject_unmatched: true
+routes:
+  - name: sms
+    receiver: sms
+    to: [alice]
+`, 0)
+	fixture := readFixture(t)
+	withReceiver := func(receiver, group string) []byte {
+		b := bytes.Replace(fixture, []byte(`"receiver":"sms-bridge"`), []byte(`"receiver":`+strconv.Quote(receiver)), 1)
+		return bytes.Replace(b, []byte(`"groupKey":"`), []byte(`"groupKey":"`+group), 1)
+	}
+	if !bytes.Contains(fixture, []byte(`"receiver":"sms-bridge"`)) {
+		t.Fatal("the fixture's receiver is not sms-bridge")
+	}
+
+	if code, answer := s.postWebhook(t, "/api/v1/alerts", "application/json", withReceiver("sms", "real"), true); code != http.StatusOK {
+		t.Fatalf("webhook of receiver sms: %d %q", code, answer)
+	}
+	// Rejected in every way a request with a made-up receiver can be:
+	// unmatched (422), unauthorized (401), invalid (400), to an unknown
+	// route (404).
+	want := map[string]float64{"sms 200": 1}
+	for i := range 200 {
+		name := fmt.Sprintf("bogus-%03d", i)
+		body := withReceiver(name, name)
+		var code int
+		switch i % 4 {
+		case 0:
+			code, _ = s.postWebhook(t, "/api/v1/alerts", "application/json", body, true)
+		case 1:
+			code, _ = s.postWebhook(t, "/api/v1/alerts", "application/json", body, false)
+		case 2:
+			code, _ = s.postWebhook(t, "/api/v1/alerts", "application/json", bytes.Replace(body, []byte(`"version":"4"`), []byte(`"version":"0"`), 1), true)
+		case 3:
+			code, _ = s.postWebhook(t, "/api/v1/alerts/"+name, "application/json", body, true)
+		}
+		want[fmt.Sprintf("other %d", code)]++
+	}
+	for key := range want {
+		if code := strings.Fields(key)[1]; code == "200" && key != "sms 200" {
+			t.Errorf("a webhook of a made-up receiver was answered 200: %v", want)
+		}
+	}
+
+	m := s.metrics(t)
+	got := map[string]float64{}
+	for _, sample := range m.samples {
+		if sample.Metric["__name__"] == "alertmanager_sipgate_webhooks_received_total" {
+			got[fmt.Sprintf("%s %s", sample.Metric["receiver"], sample.Metric["code"])] += float64(sample.Value)
+		}
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("webhooks_received_total by receiver and code = %v, want %v", got, want)
+	}
+	if strings.Contains(m.text, "bogus") {
+		t.Errorf("a made-up receiver name appears in /metrics")
+	}
+	t.Logf("/metrics is %d bytes, webhooks_received_total has %d series", len(m.text), len(got))
+}
+
+// maxSizeWebhook is a webhook body of receiver sms as large as fits in
+// limit bytes, of alerts alert(i) writes as JSON.
+func maxSizeWebhook(group string, limit int, alert func(i int) string) []byte {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, `{"version":"4","groupKey":%q,"truncatedAlerts":0,"status":"firing","receiver":"sms",`+
+		`"groupLabels":{"alertname":"BigBody"},"commonLabels":{"alertname":"BigBody"},"commonAnnotations":{},`+
+		`"externalURL":"http://alertmanager.example:9093","alerts":[`, group)
+	const tail = "]}"
+	for i := 0; ; i++ {
+		a := alert(i)
+		if i > 0 {
+			a = "," + a
+		}
+		if b.Len()+len(a)+len(tail) > limit {
+			break
+		}
+		b.WriteString(a)
+	}
+	b.WriteString(tail)
+	return b.Bytes()
+}
+
+// TestConcurrentMaxSizeWebhooksMemory posts 8 webhooks of the largest body
+// allowed (4 MiB) at once to a fresh service, of alerts the size of real
+// ones and of the tiniest alerts, whose bodies hold the most. Each is
+// paged, and the service's resident memory never exceeds 300 MB.
+func TestConcurrentMaxSizeWebhooksMemory(t *testing.T) {
+	const (
+		maxBody = 4 << 20 // webhook.max_body_bytes, the default
+		// maxRSS is the issue's bound for 8 concurrent maximum-size
+		// webhooks; it is a resource bound, not a timing.
+		maxRSS = 300 << 20
+	)
+	for _, tc := range []struct {
+		name  string
+		alert func(i int) string
+	}{
+		{"real-sized alerts", func(i int) string {
+			return fmt.Sprintf(`{"status":"firing","labels":{"alertname":"BigBody","instance":"node-%06d:9100","job":"node-exporter",`+
+				`"severity":"warning","team":"platform","cluster":"eu-central-prod-1","namespace":"monitoring","device":"/dev/nvme0n1p1",`+
+				`"mountpoint":"/var/lib/containerd"},"annotations":{"summary":"disk filling up","description":"Filesystem /var/lib/containerd `+
+				`on node-%06d:9100 has less than 5%% space left and will be full within 4 hours.","runbook_url":"https://runbooks.example.com/node/NodeFilesystemFull"},`+
+				`"startsAt":"2026-11-24T22:12:02.020447644Z","endsAt":"0001-01-01T00:00:00Z","generatorURL":"http://prometheus.example:9090/graph?g0.expr=node_filesystem_avail_bytes+%%3C+0.05","fingerprint":"%016x"}`,
+				i, i, i)
+		}},
+		{"tiny alerts", func(i int) string {
+			return fmt.Sprintf(`{"status":"firing","labels":{"alertname":"BigBody","i":"%d"}}`, i)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// A service of its own: the peak is of these 8 webhooks alone.
+			s := startStackWith(t, stackOptions{
+				routes: "routes: [{name: sms, to: [alice]}]\n",
+				// Time for 8 bodies to be decoded and paged on 2 busy cores.
+				webhookTimeout: 8 * time.Second,
+			})
+			bodies := make([][]byte, 8)
+			for i := range bodies {
+				bodies[i] = maxSizeWebhook(fmt.Sprintf("%s-%d", tc.name, i), maxBody, tc.alert)
+			}
+			codes := make([]int, len(bodies))
+			answers := make([]string, len(bodies))
+			var wg sync.WaitGroup
+			for i, body := range bodies {
+				wg.Go(func() { codes[i], answers[i] = s.postWebhook(t, "/api/v1/alerts", "application/json", body, true) })
+			}
+			wg.Wait()
+			for i, code := range codes {
+				if code != http.StatusOK {
+					t.Errorf("%s: webhook %d of %d bytes: %d %q, want 200", tc.name, i, len(bodies[i]), code, answers[i])
+				}
+			}
+		rss := s.service.peakRSS(t)
+			t.Logf("%s: 8 bodies of %d bytes: peak RSS %d MB", tc.name, len(bodies[0]), rss>>20)
+			if rss > maxRSS {
+				t.Errorf("%s: peak RSS %d MB, want at most %d MB", tc.name, rss>>20, maxRSS>>20)
+			}
+			if n := len(s.fake.Messages()); n != len(bodies) {
+				t.Errorf("%d SMS, want %d: one for each webhook", n, len(bodies))
+			}
+		})
+	}
+}
