@@ -57,7 +57,8 @@ func newApp(cfg *config.Config, configFile, storagePath string, logger *slog.Log
 		return nil, err
 	}
 	metrics.RegisterLedgerEntries(reg, led.Len)
-	sender, history := newSender(cfg.Sipgate, m, logger)
+	// Every notification in flight may send delivery.concurrency SMS at once.
+	sender, history := newSender(cfg.Sipgate, cfg.Delivery.Concurrency*cfg.Webhook.MaxInFlight, m, logger)
 	// One breaker for all sends: what one learns of sipgate holds for all.
 	br := breaker.New(breaker.Options{
 		ProbeTimeout: time.Duration(cfg.Sipgate.Timeout) + 5*time.Second,
@@ -88,7 +89,7 @@ func newApp(cfg *config.Config, configFile, storagePath string, logger *slog.Log
 // newSender is the sipgate client, which also reads the history that
 // settles sends of unknown outcome, or in a dry run a sender that logs and
 // no history.
-func newSender(s config.Sipgate, m *metrics.Metrics, logger *slog.Logger) (delivery.Sender, delivery.History) {
+func newSender(s config.Sipgate, conns int, m *metrics.Metrics, logger *slog.Logger) (delivery.Sender, delivery.History) {
 	if s.DryRun {
 		return delivery.LogSender{Logger: logger}, nil
 	}
@@ -98,7 +99,7 @@ func newSender(s config.Sipgate, m *metrics.Metrics, logger *slog.Logger) (deliv
 		SMSID:      s.SMSID,
 		Username:   user,
 		Password:   password.Value(),
-		HTTPClient: &http.Client{Timeout: time.Duration(s.Timeout)},
+		HTTPClient: &http.Client{Timeout: time.Duration(s.Timeout), Transport: sipgate.NewTransport(conns)},
 		UserAgent:  name + "/" + version.Version,
 		Duration:   m.SipgateDuration,
 	})
