@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -112,8 +113,8 @@ func (a *app) close() {
 	}
 }
 
-// routes is the HTTP API: the webhook, /metrics, health, reload and the
-// landing page.
+// routes is the HTTP API: the webhook, /metrics, health, reload, the
+// profiles under /debug/pprof/ and the landing page.
 func (a *app) routes() (http.Handler, error) {
 	opts := receiver.Options{
 		MaxBodyBytes: a.cfg.Webhook.MaxBodyBytes,
@@ -137,6 +138,7 @@ func (a *app) routes() (http.Handler, error) {
 			{Address: "/metrics", Text: "Metrics"},
 			{Address: "/-/healthy", Text: "Health"},
 			{Address: "/-/ready", Text: "Readiness"},
+			{Address: "/debug/pprof/", Text: "Profiling"},
 		},
 	})
 	if err != nil {
@@ -157,6 +159,15 @@ func (a *app) routes() (http.Handler, error) {
 		fmt.Fprintln(w, "Ready")
 	})
 	mux.HandleFunc("POST /-/reload", a.pagers.serveReload)
+	// Profiles, as Prometheus and Alertmanager serve them: behind the same
+	// --web.config.file auth as the rest, which wraps this whole mux. A
+	// CPU profile or trace must ask for fewer seconds than the server's
+	// write timeout (webhook.timeout*2+5s), or pprof refuses it.
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	mux.Handle("/", landing)
 	return mux, nil
 }
