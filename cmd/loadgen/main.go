@@ -1,0 +1,323 @@
+// Command loadgen measures alertmanager-sipgate under load: it posts real
+// Alertmanager webhooks, each of a group of its own, at a given concurrency
+// to the service, which sends its SMS over TLS to the project's fake
+// sipgate on 127.0.0.1, and reports notifications per second, latency, the
+// SMS the fake counted against those expected, and the service's memory
+// and CPU time.
+//
+// By default it builds the service from the module in the working
+// directory and runs it on a config of its own. With --write-setup and
+// then --target it loads a service started by hand instead.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+)
+
+// options are the command line.
+type options struct {
+	concurrency   int
+	notifications int
+	duration      time.Duration
+	alerts        int
+	recipients    int
+	// serviceBinary is the service to start; empty builds it.
+	serviceBinary string
+	// target is the URL of a service already running; pid its process,
+	// 0 when unknown.
+	target string
+	pid    int
+	// storage is the service's --storage.path; empty for a temporary one.
+	storage string
+	// sipgateListen is the fake sipgate's address.
+	sipgateListen string
+	sipgateHTTP2  bool
+	// writeSetup is a directory to write the service config and the fake's
+	// certificate into, for a service started by hand; then nothing runs.
+	writeSetup      string
+	serviceLogLevel string
+	json            bool
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run is the command; it returns the exit code: 0 for a clean run (every
+// notification answered 200 and every expected SMS at the fake), 1 for
+// anything else, 2 for a wrong command line.
+func run(args []string, stdout, stderr io.Writer) int {
+	app := kingpin.New("loadgen", "Load alertmanager-sipgate with Alertmanager webhooks; it sends through a fake sipgate over TLS on 127.0.0.1.")
+	app.UsageWriter(stderr)
+	app.ErrorWriter(stderr)
+	var o options
+	app.Flag("concurrency", "Notifications posted at once.").Default("10").IntVar(&o.concurrency)
+	app.Flag("notifications", "Notifications to send in all; 0 for as many as --duration allows.").Default("10000").IntVar(&o.notifications)
+	app.Flag("duration", "Longest time to send for; 0 for no bound but --notifications.").Default("5m").DurationVar(&o.duration)
+	app.Flag("alerts-per-notification", "Alerts in each notification.").Default("2").IntVar(&o.alerts)
+	app.Flag("recipients", "Contacts the config's one route pages: each notification is that many SMS.").Default("1").IntVar(&o.recipients)
+	app.Flag("service-binary", "The service binary to run; by default ./cmd/alertmanager-sipgate is built into a temporary directory.").StringVar(&o.serviceBinary)
+	app.Flag("target", "URL of a service already running on a config from --write-setup, such as http://127.0.0.1:9876; needs --sipgate-listen.").StringVar(&o.target)
+	app.Flag("pid", "Process id of the --target service, to report its memory and CPU time.").IntVar(&o.pid)
+	app.Flag("storage", "The service's --storage.path; a temporary directory by default.").StringVar(&o.storage)
+	app.Flag("sipgate-listen", "Address of the fake sipgate, on loopback; a free port of 127.0.0.1 by default, a fixed one with --write-setup and --target.").StringVar(&o.sipgateListen)
+	app.Flag("sipgate-http2", "The fake sipgate offers HTTP/2.").BoolVar(&o.sipgateHTTP2)
+	app.Flag("write-setup", "Write a service config and the fake sipgate's certificate into this directory, print how to run the service on them, and exit.").StringVar(&o.writeSetup)
+	app.Flag("service-log-level", "The service's --log.level.").Default("info").EnumVar(&o.serviceLogLevel, "debug", "info", "warn", "error")
+	app.Flag("json", "Print the report as JSON.").BoolVar(&o.json)
+	app.HelpFlag.Short('h')
+	if _, err := app.Parse(args); err != nil {
+		fmt.Fprintf(stderr, "loadgen: %v\n", err)
+		return 2
+	}
+	if err := o.check(); err != nil {
+		fmt.Fprintf(stderr, "loadgen: %v\n", err)
+		return 2
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	logger := slog.New(slog.NewTextHandler(stderr, nil))
+
+	if o.writeSetup != "" {
+		if err := setup(o, stdout); err != nil {
+			fmt.Fprintf(stderr, "loadgen: %v\n", err)
+			return 1
+		}
+		return 0
+	}
+	res, err := measure(ctx, o, logger)
+	if err != nil {
+		fmt.Fprintf(stderr, "loadgen: %v\n", err)
+		return 1
+	}
+	if o.json {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(res); err != nil {
+			fmt.Fprintf(stderr, "loadgen: %v\n", err)
+			return 1
+		}
+	} else {
+		res.print(stdout)
+	}
+	if problem := res.problem(); problem != "" {
+		fmt.Fprintf(stderr, "loadgen: %s\n", problem)
+		return 1
+	}
+	return 0
+}
+
+// check reports a command line that cannot run.
+func (o options) check() error {
+	var errs []error
+	if o.concurrency < 1 {
+		errs = append(errs, fmt.Errorf("--concurrency %d: want at least 1", o.concurrency))
+	}
+	if o.notifications < 0 || o.duration < 0 {
+		errs = append(errs, errors.New("--notifications and --duration must not be negative"))
+	}
+	if o.notifications == 0 && o.duration == 0 {
+		errs = append(errs, errors.New("--notifications 0 and --duration 0: nothing bounds the run"))
+	}
+	if o.alerts < 1 {
+		errs = append(errs, fmt.Errorf("--alerts-per-notification %d: want at least 1", o.alerts))
+	}
+	if o.recipients < 1 {
+		errs = append(errs, fmt.Errorf("--recipients %d: want at least 1", o.recipients))
+	}
+	if (o.target != "" || o.writeSetup != "") && o.sipgateListen == "" {
+		errs = append(errs, errors.New("--target and --write-setup need a fixed --sipgate-listen, such as 127.0.0.1:9443, which the service's config names"))
+	}
+	if o.target != "" && o.serviceBinary != "" {
+		errs = append(errs, errors.New("--target and --service-binary: a service runs already, or this tool starts one, not both"))
+	}
+	if o.pid != 0 && o.target == "" {
+		errs = append(errs, errors.New("--pid is for --target: the service this tool starts is known"))
+	}
+	return errors.Join(errs...)
+}
+
+// setup writes the config and certificate of o.writeSetup and says how to
+// use them.
+func setup(o options, w io.Writer) error {
+	if err := os.MkdirAll(o.writeSetup, 0o755); err != nil {
+		return err
+	}
+	fake, err := startFakeSipgate(o.sipgateListen, o.sipgateHTTP2)
+	if err != nil {
+		return err
+	}
+	// Only its address and certificate are needed now.
+	fake.Close()
+	configFile, certFile, err := writeSetup(o.writeSetup, fake, o.recipients, o.concurrency)
+	if err != nil {
+		return err
+	}
+	storage := o.storage
+	if storage == "" {
+		storage = filepath.Join(o.writeSetup, "data")
+	}
+	fmt.Fprintf(w, `Wrote %s and %s. Start the service with
+  SSL_CERT_FILE=%s alertmanager-sipgate --config.file=%s --web.listen-address=127.0.0.1:9876 --storage.path=%s
+and load it with
+  go run ./cmd/loadgen --target=http://127.0.0.1:9876 --sipgate-listen=%s --recipients=%d --pid=<its process id>
+`, configFile, certFile, certFile, configFile, storage, o.sipgateListen, o.recipients)
+	return nil
+}
+
+// measure runs the load o describes and reports what it found. The service
+// it starts, the fake sipgate and the temporary files are gone when it
+// returns, also when ctx ends early.
+func measure(ctx context.Context, o options, logger *slog.Logger) (*result, error) {
+	res := &result{
+		Concurrency:           o.concurrency,
+		AlertsPerNotification: o.alerts,
+		Recipients:            o.recipients,
+		CPUs:                  runtime.NumCPU(),
+		LoadAverage:           loadAverage(),
+		SipgateHTTP2:          o.sipgateHTTP2,
+	}
+	work, err := os.MkdirTemp("", "loadgen-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(work)
+
+	listen := o.sipgateListen
+	if listen == "" {
+		listen = "127.0.0.1:0"
+	}
+	fake, err := startFakeSipgate(listen, o.sipgateHTTP2)
+	if err != nil {
+		return nil, err
+	}
+	defer fake.Close()
+
+	url, pid := o.target, o.pid
+	if o.target == "" {
+		svc, err := startOwnService(ctx, o, work, fake, logger)
+		if err != nil {
+			return nil, err
+		}
+		defer func() {
+			if err := svc.stop(); err != nil {
+				logger.Warn("service stopped", "err", err, "log", svc.logTail())
+			}
+		}()
+		url, pid = "http://"+svc.addr, svc.pid()
+		res.ServiceBinary = o.serviceBinary
+		if res.ServiceBinary == "" {
+			res.ServiceBinary = "built from ./cmd/alertmanager-sipgate"
+		}
+	} else if ready, err := isReady(ctx, &http.Client{Timeout: 5 * time.Second}, strings.TrimSuffix(url, "/")+"/-/ready"); !ready {
+		return nil, fmt.Errorf("the target is not ready: %w", err)
+	}
+	res.Target, res.ServicePID = url, pid
+
+	var cpuBefore time.Duration
+	if pid != 0 {
+		mem, err := readMemory(pid)
+		if err != nil {
+			return nil, err
+		}
+		res.IdleRSSBytes = mem.rss
+		if cpuBefore, err = readCPU(pid); err != nil {
+			return nil, err
+		}
+	}
+
+	run := strconv.FormatInt(time.Now().UnixNano(), 36)
+	p, err := newPayloads(run, o.alerts)
+	if err != nil {
+		return nil, err
+	}
+	client := &http.Client{
+		Transport: &http.Transport{
+			// Keep a connection per worker, as Alertmanager keeps its
+			// connections to a webhook.
+			MaxIdleConnsPerHost: o.concurrency,
+			IdleConnTimeout:     time.Minute,
+		},
+		// Far above the service's webhook.timeout: a request still open
+		// then is stuck.
+		Timeout: time.Minute,
+	}
+	defer client.CloseIdleConnections()
+	logger.Info("loading", "target", url, "notifications", o.notifications, "duration", o.duration, "concurrency", o.concurrency, "run", run)
+	stats := load(ctx, loadOptions{
+		url:           strings.TrimSuffix(url, "/") + "/api/v1/alerts",
+		username:      webhookUser,
+		password:      webhookPass,
+		concurrency:   o.concurrency,
+		notifications: o.notifications,
+		duration:      o.duration,
+		payloads:      p,
+		client:        client,
+	})
+	// Counted as the last answer came: the service answers 200 only once
+	// sipgate took the SMS, so nothing may be missing now.
+	res.SMSCounted = len(fake.Messages())
+	res.SMSExpected = stats.ok * o.recipients
+	res.setLoad(stats)
+
+	if pid != 0 {
+		mem, err := readMemory(pid)
+		if err != nil {
+			return nil, err
+		}
+		res.PeakRSSBytes = mem.peak
+		cpuAfter, err := readCPU(pid)
+		if err != nil {
+			return nil, err
+		}
+		res.CPUSeconds = (cpuAfter - cpuBefore).Seconds()
+		if stats.sent > 0 {
+			res.CPUPerNotificationMS = res.CPUSeconds * 1000 / float64(stats.sent)
+		}
+	}
+	return res, nil
+}
+
+// startOwnService writes the config and certificate into work and starts
+// the service on them, built unless o names a binary.
+func startOwnService(ctx context.Context, o options, work string, fake *fakeSipgate, logger *slog.Logger) (*service, error) {
+	bin := o.serviceBinary
+	if bin == "" {
+		logger.Info("building the service")
+		var err error
+		if bin, err = buildService(ctx, work); err != nil {
+			return nil, err
+		}
+	}
+	configFile, certFile, err := writeSetup(work, fake, o.recipients, o.concurrency)
+	if err != nil {
+		return nil, err
+	}
+	storage := o.storage
+	if storage == "" {
+		storage = filepath.Join(work, "data")
+	}
+	svc, err := startService(ctx, bin, configFile, certFile, storage, o.serviceLogLevel, filepath.Join(work, "service.log"))
+	if err != nil {
+		return nil, err
+	}
+	logger.Info("service ready", "addr", svc.addr, "pid", svc.pid())
+	return svc, nil
+}

@@ -1,0 +1,158 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestRunRejectsCommandLine(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+	}{
+		{"unknown flag", []string{"--no-such-flag"}},
+		{"no concurrency", []string{"--concurrency=0"}},
+		{"unbounded", []string{"--notifications=0", "--duration=0"}},
+		{"no alerts", []string{"--alerts-per-notification=0"}},
+		{"no recipients", []string{"--recipients=0"}},
+		{"target without a fixed fake", []string{"--target=http://127.0.0.1:9876"}},
+		{"setup without a fixed fake", []string{"--write-setup=" + t.TempDir()}},
+		{"target and binary", []string{"--target=http://127.0.0.1:9876", "--sipgate-listen=127.0.0.1:9443", "--service-binary=x"}},
+		{"pid without target", []string{"--pid=1"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stderr bytes.Buffer
+			if code := run(tt.args, io.Discard, &stderr); code != 2 {
+				t.Errorf("run(%q) = %d, want 2 (%s)", tt.args, code, stderr.String())
+			}
+		})
+	}
+}
+
+// TestMain makes and removes the directory the service is built into;
+// nothing is built unless a test needs it.
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "loadgen-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	buildDir = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// buildDir is where serviceBuild puts the service; set by TestMain.
+var buildDir string
+
+// serviceBuild builds the service at most once per test binary.
+var serviceBuild = sync.OnceValues(func() (string, error) {
+	return buildService(context.Background(), buildDir)
+})
+
+// serviceBinary is the service to load: LOADGEN_SERVICE_BINARY, or built
+// from this module.
+func serviceBinary(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds and loads the service")
+	}
+	if bin := os.Getenv("LOADGEN_SERVICE_BINARY"); bin != "" {
+		return bin
+	}
+	bin, err := serviceBuild()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bin
+}
+
+// TestRunManaged: a short run against a service the tool starts answers
+// every notification 200, finds every SMS at the fake sipgate when the
+// last answer came, reports the service's memory and CPU, and leaves no
+// service running.
+func TestRunManaged(t *testing.T) {
+	bin := serviceBinary(t)
+	var stdout, stderr bytes.Buffer
+	code := run([]string{
+		"--notifications=200", "--concurrency=4", "--recipients=2", "--alerts-per-notification=3",
+		"--service-binary=" + bin, "--json",
+	}, &stdout, &stderr)
+	if code != 0 {
+		t.Fatalf("exit code %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
+	}
+	var res result
+	if err := json.Unmarshal(stdout.Bytes(), &res); err != nil {
+		t.Fatalf("report: %v\n%s", err, stdout.String())
+	}
+	if res.Sent != 200 || res.OK != 200 || res.Failed != 0 || len(res.Other) != 0 || res.Stopped != stoppedCount {
+		t.Errorf("sent %d, ok %d, failed %d (%s), other %v, stopped %q; want 200 answered 200", res.Sent, res.OK, res.Failed, res.FirstError, res.Other, res.Stopped)
+	}
+	if res.SMSExpected != 400 || res.SMSCounted != 400 {
+		t.Errorf("SMS counted %d, expected %d; want 400 and 400", res.SMSCounted, res.SMSExpected)
+	}
+	if res.IdleRSSBytes <= 0 || res.PeakRSSBytes < res.IdleRSSBytes || res.CPUSeconds <= 0 || res.ServicePID == 0 {
+		t.Errorf("idle RSS %d, peak RSS %d, CPU %v s, pid %d: the service's figures are missing", res.IdleRSSBytes, res.PeakRSSBytes, res.CPUSeconds, res.ServicePID)
+	}
+	if _, err := os.Stat(filepath.Join("/proc", strconv.Itoa(res.ServicePID))); !os.IsNotExist(err) {
+		t.Errorf("the service (pid %d) is still running: %v", res.ServicePID, err)
+	}
+}
+
+// TestTarget: a config from --write-setup runs a service that --target
+// then loads, through a fake sipgate started again at the same address.
+func TestTarget(t *testing.T) {
+	bin := serviceBinary(t)
+	dir := t.TempDir()
+	sipgateAddr, err := freeAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out, stderr bytes.Buffer
+	if code := run([]string{"--write-setup=" + dir, "--sipgate-listen=" + sipgateAddr, "--recipients=2"}, &out, &stderr); code != 0 {
+		t.Fatalf("--write-setup: exit code %d: %s", code, stderr.String())
+	}
+	if !strings.Contains(out.String(), "SSL_CERT_FILE="+filepath.Join(dir, "sipgate.pem")) {
+		t.Errorf("--write-setup printed no way to start the service:\n%s", out.String())
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	svc, err := startService(ctx, bin, filepath.Join(dir, "sipgate.yml"), filepath.Join(dir, "sipgate.pem"), filepath.Join(dir, "data"), "info", filepath.Join(dir, "service.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := svc.stop(); err != nil {
+			t.Errorf("stop the service: %v", err)
+		}
+		if t.Failed() {
+			t.Log(svc.logTail())
+		}
+	}()
+	res, err := measure(ctx, options{
+		concurrency: 4, notifications: 50, alerts: 2, recipients: 2,
+		target: "http://" + svc.addr, pid: svc.pid(), sipgateListen: sipgateAddr,
+	}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := res.problem(); p != "" || res.OK != 50 || res.SMSCounted != 100 {
+		t.Errorf("%s: ok %d, SMS counted %d; want 50 and 100", p, res.OK, res.SMSCounted)
+	}
+	if res.PeakRSSBytes <= 0 || res.CPUSeconds <= 0 {
+		t.Errorf("peak RSS %d, CPU %v s: the --pid figures are missing", res.PeakRSSBytes, res.CPUSeconds)
+	}
+}
