@@ -41,9 +41,9 @@ type Options struct {
 	Duration *prometheus.HistogramVec
 }
 
-// Client sends SMS through one sipgate account and SMS extension. It is
-// safe for concurrent use and never retries: the caller decides that, from
-// the *Error it returns.
+// Client sends SMS through one sipgate account and SMS extension, and
+// searches its history. It is safe for concurrent use and never retries:
+// the caller decides that, from the *Error it returns.
 type Client struct {
 	o        Options
 	endpoint string
@@ -51,7 +51,7 @@ type Client struct {
 }
 
 // New returns a client for o. An unusable BaseURL is reported by every
-// SendSMS as a permanent *Error.
+// SendSMS and FindSMS as a permanent *Error.
 func New(o Options) *Client {
 	if o.BaseURL == "" {
 		o.BaseURL = DefaultBaseURL
@@ -93,7 +93,7 @@ type request struct {
 // sipgate may have accepted the SMS, so sending it again may page twice.
 func (c *Client) SendSMS(ctx context.Context, sms SMS) error {
 	if c.badURL != nil {
-		return &Error{Err: c.badURL}
+		return &Error{Op: OpSend, Err: c.badURL}
 	}
 	body := request{SMSID: c.o.SMSID, Recipient: sms.Recipient, Message: Printable(sms.Message)}
 	if !sms.SendAt.IsZero() {
@@ -102,14 +102,51 @@ func (c *Client) SendSMS(ctx context.Context, sms SMS) error {
 	}
 	b, err := json.Marshal(body)
 	if err != nil {
-		return &Error{Err: fmt.Errorf("%w: %w", errBuild, err)}
+		return &Error{Op: OpSend, Err: fmt.Errorf("%w: %w", errBuild, err)}
 	}
 	var written atomic.Bool
-	req, err := http.NewRequestWithContext(traceWritten(ctx, &written), http.MethodPost, c.endpoint, bytes.NewReader(b))
-	if err != nil {
-		return &Error{Err: fmt.Errorf("%w: %w", errBuild, err)}
+	err = c.do(ctx, call{op: OpSend, method: http.MethodPost, url: c.endpoint, body: b, written: &written})
+	if err != nil && err == ctx.Err() { // the caller gave up, not sipgate
+		return &contextError{err: err, written: written.Load()}
 	}
-	req.Header.Set("Content-Type", "application/json")
+	return err
+}
+
+// call is one request to sipgate.
+type call struct {
+	op     string // OpSend or OpHistory, for its errors
+	method string
+	url    string
+	body   []byte // JSON; nil for none
+	// written, when not nil, is set once the whole request was written:
+	// see traceWritten.
+	written *atomic.Bool
+	// read, when not nil, reads the body of a 2xx answer; its error is
+	// returned as an *Error with the status.
+	read func(io.Reader) error
+}
+
+// do sends r with the client's credentials and headers, observes how long
+// sipgate took to answer, and reads the answer. It returns nil for a 2xx
+// that r.read, if any, could read; an *Error for any other failure; or
+// ctx.Err() itself when ctx ended before an answer came, for the caller to
+// report as it must. Every answer's body is drained, within a bound, so
+// that the connection can be reused.
+func (c *Client) do(ctx context.Context, r call) error {
+	if r.written != nil {
+		ctx = traceWritten(ctx, r.written)
+	}
+	var body io.Reader
+	if r.body != nil {
+		body = bytes.NewReader(r.body)
+	}
+	req, err := http.NewRequestWithContext(ctx, r.method, r.url, body)
+	if err != nil {
+		return &Error{Op: r.op, Err: fmt.Errorf("%w: %w", errBuild, withoutQuery(err))}
+	}
+	if r.body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	req.Header.Set("Accept", "application/json")
 	if c.o.UserAgent != "" {
 		req.Header.Set("User-Agent", c.o.UserAgent)
@@ -121,27 +158,33 @@ func (c *Client) SendSMS(ctx context.Context, sms SMS) error {
 	if err != nil {
 		c.observe(codeNoResponse, start)
 		if ctx.Err() != nil {
-			return &contextError{err: ctx.Err(), written: written.Load()}
+			return ctx.Err()
 		}
 		// The *url.Error names the URL, which carries no credentials:
-		// they travel in the Authorization header only.
-		return &Error{Err: err, Written: written.Load()}
+		// they travel in the Authorization header only. A search's query,
+		// which holds the phone number, is cut.
+		return &Error{Op: r.op, Err: withoutQuery(err), Written: r.written != nil && r.written.Load()}
 	}
 	defer resp.Body.Close()
 	c.observe(strconv.Itoa(resp.StatusCode), start)
 
-	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		// Drain so that the connection can be reused.
+	if resp.StatusCode < 200 || resp.StatusCode >= 300 {
+		head, _ := io.ReadAll(io.LimitReader(resp.Body, maxBody))
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-		return nil
+		return &Error{
+			Op:         r.op,
+			StatusCode: resp.StatusCode,
+			Retry:      retryAfter(resp.Header.Get("Retry-After"), time.Now()),
+			Body:       phone.Redact(string(head)),
+		}
 	}
-	head, _ := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	if r.read != nil {
+		if err := r.read(resp.Body); err != nil {
+			return &Error{Op: r.op, StatusCode: resp.StatusCode, Err: err}
+		}
+	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	return &Error{
-		StatusCode: resp.StatusCode,
-		Retry:      retryAfter(resp.Header.Get("Retry-After"), time.Now()),
-		Body:       phone.Redact(string(head)),
-	}
+	return nil
 }
 
 // traceWritten returns ctx with a trace that sets written once the whole

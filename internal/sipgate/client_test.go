@@ -41,6 +41,9 @@ func sipgateError(t *testing.T, err error) *Error {
 	if !errors.As(err, &serr) {
 		t.Fatalf("err = %v (%T), want *sipgate.Error", err, err)
 	}
+	if serr.Op != OpSend {
+		t.Errorf("Op = %q, want %q", serr.Op, OpSend)
+	}
 	if strings.Contains(err.Error(), password) {
 		t.Fatalf("error leaks the password: %v", err)
 	}

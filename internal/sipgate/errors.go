@@ -19,53 +19,101 @@ const maxBody = 200
 // invalid base URL; no retry fixes that.
 var errBuild = errors.New("cannot build the sipgate request")
 
-// Error is every failure of SendSMS other than the caller's own context
-// ending. It is classified here, where the status codes are understood, so
-// that callers ask Temporary, RetryAfter, Reason and Unknown instead of
-// parsing codes.
+// The operations whose failures an Error reports: the values of Error.Op.
+const (
+	OpSend    = "send SMS"       // SendSMS
+	OpHistory = "search history" // FindSMS
+)
+
+// Error is every failure of SendSMS, and every failure of FindSMS that is
+// not ErrHistoryIncomplete, other than the caller's own context ending. It
+// is classified here, where the status codes are understood, so that
+// callers ask Temporary, RetryAfter, Reason, Code and Unknown instead of
+// parsing codes. The classification is the same for both operations; only
+// the wording differs, since the same status can mean something else to
+// each: a 403 is a denied SMS extension to a send and a token without the
+// history scope to a search.
 type Error struct {
+	Op         string        // OpSend or OpHistory: which operation failed
 	StatusCode int           // HTTP status; 0 when no response came
 	Retry      time.Duration // from the Retry-After header, 0 if none
-	Err        error         // the transport error, nil when a response came
-	// Body is the head of the response body, on one line, for statuses
-	// whose body explains them.
+	// Err is the transport error, or why a 2xx answer could not be read;
+	// nil when an error status came.
+	Err error
+	// Body is the head of the response body, on one line, numbers
+	// masked, for statuses whose body explains them.
 	Body string
-	// Written is set when the whole request had been written before the
-	// transport failed (a timeout, a reset connection): see Unknown.
+	// Written is set when the whole SMS request had been written before
+	// the transport failed (a timeout, a reset connection): see Unknown.
 	Written bool
 }
 
+// wording is a text in the words of each operation.
+type wording struct{ send, history string }
+
+// of returns the text for op.
+func (w wording) of(op string) string {
+	if op == OpHistory {
+		return w.history
+	}
+	return w.send
+}
+
+// statusWording says what a status means to each operation, for the
+// statuses the operator needs explained; "" where an operation words the
+// status like any other (otherSend, otherHistory). The status follows in
+// parentheses, except after 0, no response, and 200, any 2xx whose answer
+// could not be read: the error follows those. 500 stands for any 5xx.
+func statusWording() map[int]wording {
+	return map[int]wording{
+		0:                               {"sipgate request failed", "sipgate history request failed"},
+		http.StatusOK:                   {"cannot read sipgate's answer", "cannot read sipgate's history answer"},
+		http.StatusBadRequest:           {send: "sipgate rejected the request as invalid"},
+		http.StatusUnauthorized:         {"sipgate rejected the credentials", "sipgate rejected the credentials reading the history"},
+		http.StatusPaymentRequired:      {send: "sipgate account balance is too low"},
+		http.StatusForbidden:            {"sipgate denied the SMS extension: check sms_id and that SMS is booked", "sipgate denied reading the history: the token needs the history read scope"},
+		http.StatusNotFound:             {send: "sipgate endpoint not found: check the base URL"},
+		http.StatusMethodNotAllowed:     {send: "sipgate does not allow the method on this endpoint: check the base URL"},
+		http.StatusRequestTimeout:       {send: "sipgate timed out reading the request"},
+		http.StatusUnsupportedMediaType: {send: "sipgate rejected the content type"},
+		http.StatusTooManyRequests:      {"sipgate rate limit reached", "sipgate rate limit reached reading the history"},
+		http.StatusInternalServerError:  {"sipgate server error", "sipgate server error reading the history"},
+	}
+}
+
+// How each operation words a status it does not explain.
+const (
+	otherSend    = "sipgate answered unexpected status %d"
+	otherHistory = "sipgate answered status %d to the history request"
+)
+
 // Error says what went wrong and, where it can, what the operator should
-// check. It never contains the password.
+// check. It never contains the password, nor the number a search was for.
+// The body is quoted for a 400 and for statuses it does not explain.
 func (e *Error) Error() string {
-	var msg string
-	switch code := e.StatusCode; {
-	case code == 0 && e.Unknown():
+	code := e.StatusCode
+	if code == 0 && e.Unknown() {
 		return "sipgate request failed after it was sent, sipgate may have accepted the SMS: " + e.Err.Error()
-	case code == 0:
-		return "sipgate request failed: " + e.Err.Error()
-	case code == http.StatusBadRequest:
-		msg = "sipgate rejected the request as invalid (400)" + e.quote()
-	case code == http.StatusUnauthorized:
-		msg = "sipgate rejected the credentials (401)"
-	case code == http.StatusPaymentRequired:
-		msg = "sipgate account balance is too low (402)"
-	case code == http.StatusForbidden:
-		msg = "sipgate denied the SMS extension: check sms_id and that SMS is booked (403)"
-	case code == http.StatusNotFound:
-		msg = "sipgate endpoint not found: check the base URL (404)"
-	case code == http.StatusMethodNotAllowed:
-		msg = "sipgate does not allow the method on this endpoint: check the base URL (405)"
-	case code == http.StatusRequestTimeout:
-		msg = "sipgate timed out reading the request (408)"
-	case code == http.StatusUnsupportedMediaType:
-		msg = "sipgate rejected the content type (415)"
-	case code == http.StatusTooManyRequests:
-		msg = "sipgate rate limit reached (429)"
+	}
+	wordedAs := code
+	switch {
+	case code >= 200 && code < 300:
+		wordedAs = http.StatusOK
 	case code >= 500:
-		msg = fmt.Sprintf("sipgate server error (%d)", code)
+		wordedAs = http.StatusInternalServerError
+	}
+	text := statusWording()[wordedAs].of(e.Op)
+	var msg string
+	switch {
+	case code == 0, wordedAs == http.StatusOK:
+		return text + ": " + e.Err.Error()
+	case text == "":
+		msg = fmt.Sprintf(wording{otherSend, otherHistory}.of(e.Op), code)
 	default:
-		msg = fmt.Sprintf("sipgate answered unexpected status %d%s", code, e.quote())
+		msg = fmt.Sprintf("%s (%d)", text, code)
+	}
+	if (code == http.StatusBadRequest || text == "") && e.Body != "" {
+		msg += ": " + e.Body
 	}
 	if e.Retry > 0 {
 		msg += fmt.Sprintf(", retry after %s", e.Retry)
@@ -73,20 +121,13 @@ func (e *Error) Error() string {
 	return msg
 }
 
-func (e *Error) quote() string {
-	if e.Body == "" {
-		return ""
-	}
-	return ": " + e.Body
-}
-
-// Unwrap returns the transport error, if any, so that errors.Is sees
-// timeouts and refused connections.
+// Unwrap returns the transport or decoding error, if any, so that
+// errors.Is sees timeouts and refused connections.
 func (e *Error) Unwrap() error { return e.Err }
 
-// Temporary reports whether sending the same SMS again may succeed: after a
+// Temporary reports whether the same request may succeed later: after a
 // transport failure, a timeout, rate limiting or a server error. Other 4xx
-// mean the request, credentials or account must change first.
+// mean the request, credentials, token scope or account must change first.
 func (e *Error) Temporary() bool {
 	switch code := e.StatusCode; {
 	case code == 0:
@@ -106,7 +147,8 @@ func (e *Error) RetryAfter() time.Duration { return e.Retry }
 // timeout, a connection reset). Sending it again may page twice; sipgate's
 // history can tell (FindSMS). Otherwise the SMS was certainly not sent:
 // sipgate answered a status, or the request never went out in full
-// (connection refused, DNS, TLS, a request that cannot be built).
+// (connection refused, DNS, TLS, a request that cannot be built). A
+// search of the history sends nothing: always false.
 func (e *Error) Unknown() bool { return e.StatusCode == 0 && e.Written }
 
 // contextError is SendSMS's error when the caller's context ended first.
@@ -132,26 +174,29 @@ func (e *contextError) Unwrap() error { return e.err }
 // was written in full before the context ended. See (*Error).Unknown.
 func (e *contextError) Unknown() bool { return e.written }
 
-// Reasons an SMS failed, the values of Reason: few, so that they can be a
+// Reasons a request failed, the values of Reason: few, so that they can be a
 // metric label, and named for what the operator has to look at.
 const (
 	reasonAuth        = "auth"         // 401, 403: credentials, token scope or the booked SMS extension
 	reasonBalance     = "balance"      // 402: the account needs money
 	reasonRateLimited = "rate_limited" // 429
 	reasonClient      = "client"       // any other 4xx (408 too, though temporary), or a request that could not be built
-	reasonServer      = "server"       // 5xx
+	reasonServer      = "server"       // 5xx, or a 2xx answer that cannot be read
 	reasonTransport   = "transport"    // no response came
 )
 
-// Reason says in one word why the SMS failed, as a bounded metric label.
-// A request that could not be built (an invalid base URL) is "client": no
-// response came, but it is the request, not the network, that must change.
+// Reason says in one word why the request failed, as a bounded metric
+// label. A request that could not be built (an invalid base URL) is
+// "client": no response came, but it is the request, not the network, that
+// must change. A 2xx answer that cannot be read is "server".
 func (e *Error) Reason() string {
 	switch code := e.StatusCode; {
 	case code == 0 && errors.Is(e.Err, errBuild):
 		return reasonClient
 	case code == 0:
 		return reasonTransport
+	case code >= 200 && code < 300:
+		return reasonServer
 	case code == http.StatusUnauthorized, code == http.StatusForbidden:
 		return reasonAuth
 	case code == http.StatusPaymentRequired:

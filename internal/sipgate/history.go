@@ -34,90 +34,6 @@ const (
 // than one search reads, so that "not found" cannot be claimed.
 var ErrHistoryIncomplete = errors.New("sipgate history lists more SMS than one search reads")
 
-// HistoryError is a failure to read sipgate's history, other than the
-// caller's context ending. It is not an *Error because the same status means
-// something else here: a 403 is a token without the history scope, not a
-// denied SMS extension.
-type HistoryError struct {
-	StatusCode int           // HTTP status; 0 when no response came
-	Retry      time.Duration // from the Retry-After header, 0 if none
-	// Err is the transport error, or why a 2xx answer could not be read.
-	Err error
-	// Body is the head of an error response's body, on one line, numbers
-	// masked.
-	Body string
-}
-
-// Error says what went wrong and what the operator should check. It never
-// contains the password or the searched number.
-func (e *HistoryError) Error() string {
-	var msg string
-	switch code := e.StatusCode; {
-	case code == 0:
-		return "sipgate history request failed: " + e.Err.Error()
-	case code >= 200 && code < 300:
-		return "cannot read sipgate's history answer: " + e.Err.Error()
-	case code == http.StatusUnauthorized:
-		msg = "sipgate rejected the credentials reading the history (401)"
-	case code == http.StatusForbidden:
-		msg = "sipgate denied reading the history: the token needs the history read scope (403)"
-	case code == http.StatusTooManyRequests:
-		msg = "sipgate rate limit reached reading the history (429)"
-	case code >= 500:
-		msg = fmt.Sprintf("sipgate server error reading the history (%d)", code)
-	default:
-		msg = fmt.Sprintf("sipgate answered status %d to the history request", code)
-		if e.Body != "" {
-			msg += ": " + e.Body
-		}
-	}
-	if e.Retry > 0 {
-		msg += fmt.Sprintf(", retry after %s", e.Retry)
-	}
-	return msg
-}
-
-// Unwrap returns the transport or decoding error, if any.
-func (e *HistoryError) Unwrap() error { return e.Err }
-
-// Temporary reports whether asking again may succeed: after a transport
-// failure, rate limiting or a server error. A missing scope or wrong
-// credentials need the operator.
-func (e *HistoryError) Temporary() bool {
-	switch code := e.StatusCode; {
-	case code == 0:
-		return !errors.Is(e.Err, errBuild)
-	case code == http.StatusRequestTimeout, code == http.StatusTooManyRequests:
-		return true
-	default:
-		return code >= 500
-	}
-}
-
-// RetryAfter is how long sipgate asked the caller to wait, 0 if it did not.
-func (e *HistoryError) RetryAfter() time.Duration { return e.Retry }
-
-// Reason says in one word why the history could not be read, with the
-// values of (*Error).Reason; an answer that cannot be read is "server".
-func (e *HistoryError) Reason() string {
-	switch code := e.StatusCode; {
-	case code == 0 && errors.Is(e.Err, errBuild):
-		return reasonClient
-	case code == 0:
-		return reasonTransport
-	case code >= 200 && code < 300:
-		return reasonServer
-	case code == http.StatusUnauthorized, code == http.StatusForbidden:
-		return reasonAuth
-	case code == http.StatusTooManyRequests:
-		return reasonRateLimited
-	case code >= 500:
-		return reasonServer
-	default:
-		return reasonClient
-	}
-}
-
 // FindSMS settles an SMS of unknown outcome (the send timed out or the
 // connection broke after the request was written): it reports whether
 // sipgate's history lists an outgoing SMS to recipient with exactly text,
@@ -131,16 +47,16 @@ func (e *HistoryError) Reason() string {
 //
 // It asks GET /history for outgoing SMS of the client's SMS extension to
 // recipient since then, newest first, reading at most a few pages; when
-// more match it returns ErrHistoryIncomplete. Other failures are a
-// *HistoryError (a 403 is a token without the history scope), or wrap
+// more match it returns ErrHistoryIncomplete. Other failures are an *Error
+// with Op OpHistory (a 403 is a token without the history scope), or wrap
 // ctx.Err() when ctx ends first. Each request is observed in
 // Options.Duration like a send.
 func (c *Client) FindSMS(ctx context.Context, recipient, text string, since time.Time) (bool, error) {
 	switch {
 	case c.badURL != nil:
-		return false, &HistoryError{Err: c.badURL}
+		return false, &Error{Op: OpHistory, Err: c.badURL}
 	case digits(recipient) == "" || text == "" || since.IsZero():
-		return false, &HistoryError{Err: fmt.Errorf("%w: search the history: want a recipient, a text and a start time", errBuild)}
+		return false, &Error{Op: OpHistory, Err: fmt.Errorf("%w: search the history: want a recipient, a text and a start time", errBuild)}
 	}
 	// The history lists what SendSMS sent, not what it was given.
 	text = Printable(text)
@@ -186,7 +102,7 @@ func (c *Client) FindSMS(ctx context.Context, recipient, text string, since time
 				// Counting one as sent could mistake an old SMS with the
 				// same text for this one; calling it not found could send
 				// it twice. Neither is known.
-				return false, &HistoryError{StatusCode: http.StatusOK,
+				return false, &Error{Op: OpHistory, StatusCode: http.StatusOK,
 					Err: fmt.Errorf("%d SMS with the text have an unreadable creation time", undated)}
 			}
 			return false, nil
@@ -237,50 +153,24 @@ func parseHistoryTime(s string) (time.Time, error) {
 
 func (c *Client) historyPage(ctx context.Context, endpoint string, q url.Values) (historyPage, error) {
 	var page historyPage
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, endpoint+"?"+q.Encode(), nil)
-	if err != nil {
-		return page, &HistoryError{Err: fmt.Errorf("%w: %w", errBuild, withoutQuery(err, endpoint))}
-	}
-	req.Header.Set("Accept", "application/json")
-	if c.o.UserAgent != "" {
-		req.Header.Set("User-Agent", c.o.UserAgent)
-	}
-	req.SetBasicAuth(c.o.Username, c.o.Password)
-
-	start := time.Now()
-	resp, err := c.o.HTTPClient.Do(req)
-	if err != nil {
-		c.observe(codeNoResponse, start)
-		if ctx.Err() != nil {
-			return page, ctx.Err()
-		}
-		return page, &HistoryError{Err: withoutQuery(err, endpoint)}
-	}
-	defer resp.Body.Close()
-	c.observe(strconv.Itoa(resp.StatusCode), start)
-
-	if resp.StatusCode < 200 || resp.StatusCode >= 300 {
-		head, _ := io.ReadAll(io.LimitReader(resp.Body, maxBody))
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-		return page, &HistoryError{
-			StatusCode: resp.StatusCode,
-			Retry:      retryAfter(resp.Header.Get("Retry-After"), time.Now()),
-			Body:       phone.Redact(string(head)),
-		}
-	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, maxHistoryPage)).Decode(&page); err != nil {
-		return page, &HistoryError{StatusCode: resp.StatusCode, Err: fmt.Errorf("decode: %w", err)}
-	}
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	return page, nil
+	err := c.do(ctx, call{op: OpHistory, method: http.MethodGet, url: endpoint + "?" + q.Encode(),
+		read: func(body io.Reader) error {
+			if err := json.NewDecoder(io.LimitReader(body, maxHistoryPage)).Decode(&page); err != nil {
+				return fmt.Errorf("decode: %w", err)
+			}
+			return nil
+		}})
+	return page, err
 }
 
 // withoutQuery takes the query out of the URL that a *url.Error quotes:
-// it holds the searched phone number, and the error ends up in logs.
-func withoutQuery(err error, endpoint string) error {
+// a history search's holds the searched phone number, and the error ends
+// up in logs.
+func withoutQuery(err error) error {
 	var uerr *url.Error
-	if errors.As(err, &uerr) {
-		return &url.Error{Op: uerr.Op, URL: endpoint, Err: uerr.Err}
+	if errors.As(err, &uerr) && strings.Contains(uerr.URL, "?") {
+		u, _, _ := strings.Cut(uerr.URL, "?")
+		return &url.Error{Op: uerr.Op, URL: u, Err: uerr.Err}
 	}
 	return err
 }

@@ -44,13 +44,16 @@ func sendAll(t *testing.T, c *Client, recipient string, texts ...string) {
 	}
 }
 
-// historyErr asserts that err is a *HistoryError that leaks neither the
-// password nor the searched number, and returns it.
-func historyErr(t *testing.T, err error) *HistoryError {
+// historyErr asserts that err is an *Error of the history search that
+// leaks neither the password nor the searched number, and returns it.
+func historyErr(t *testing.T, err error) *Error {
 	t.Helper()
-	var herr *HistoryError
+	var herr *Error
 	if !errors.As(err, &herr) {
-		t.Fatalf("err = %v (%T), want *HistoryError", err, err)
+		t.Fatalf("err = %v (%T), want *Error", err, err)
+	}
+	if herr.Op != OpHistory {
+		t.Errorf("Op = %q, want %q", herr.Op, OpHistory)
 	}
 	for _, secret := range []string{historyPassword, alice, url.QueryEscape(alice), strings.TrimPrefix(alice, "+")} {
 		if strings.Contains(err.Error(), secret) {
@@ -302,9 +305,9 @@ func TestFindSMSContextEnds(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want context.Canceled", err)
 	}
-	var herr *HistoryError
+	var herr *Error
 	if errors.As(err, &herr) {
-		t.Errorf("err is a *HistoryError (%v); the caller gave up, not sipgate", herr)
+		t.Errorf("err is an *Error (%v); the caller gave up, not sipgate", herr)
 	}
 }
 
