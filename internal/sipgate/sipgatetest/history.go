@@ -127,12 +127,7 @@ func enum(key string, vals, allowed []string) ([]string, error) {
 }
 
 func (s *Server) serveHistory(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet {
-		w.Header().Set("Allow", http.MethodGet)
-		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-		return
-	}
-	if !s.authorized(w, r) {
+	if !s.allowed(w, r, http.MethodGet) {
 		return
 	}
 	f, err := parseHistoryQuery(r.URL.Query())

@@ -297,8 +297,14 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// authorized checks basic auth and answers 401 when it fails.
-func (s *Server) authorized(w http.ResponseWriter, r *http.Request) bool {
+// allowed checks what every endpoint checks first, the method and then
+// basic auth, and answers 405 or 401 when one fails.
+func (s *Server) allowed(w http.ResponseWriter, r *http.Request, method string) bool {
+	if r.Method != method {
+		w.Header().Set("Allow", method)
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return false
+	}
 	if u, p, ok := r.BasicAuth(); ok && equal(u, s.username) && equal(p, s.password) {
 		return true
 	}
@@ -317,12 +323,7 @@ type request struct {
 }
 
 func (s *Server) serveSMS(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-		return
-	}
-	if !s.authorized(w, r) {
+	if !s.allowed(w, r, http.MethodPost) {
 		return
 	}
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
