@@ -469,33 +469,27 @@ func (pl *planLayer) prevMember(t time.Time) (time.Time, bool) {
 // next returns the first instant after t at which an edge relevant to r
 // lies, and false if there is none.
 func (p *plan) next(t time.Time, r relevance) (time.Time, bool) {
-	var best time.Time
-	found := false
-	consider := func(c time.Time, ok bool) {
-		if ok && c.After(t) && (!found || c.Before(best)) {
-			best, found = c, true
-		}
-	}
-	for _, o := range p.s.Overrides {
-		consider(o.Start, true)
-		consider(o.End, true)
-	}
-	for i := r.from; i < len(p.layers); i++ {
-		consider(p.layers[i].nextActivity(t))
-	}
-	if r.winner >= 0 {
-		consider(p.layers[r.winner].nextMember(t))
-	}
-	return best, found
+	return p.nearest(t, r, (*planLayer).nextActivity, (*planLayer).nextMember,
+		func(c time.Time) bool { return c.After(t) }, time.Time.Before)
 }
 
 // prev returns the last instant at or before t at which an edge relevant
 // to r lies, and false if there is none.
 func (p *plan) prev(t time.Time, r relevance) (time.Time, bool) {
-	var best time.Time
-	found := false
+	return p.nearest(t, r, (*planLayer).prevActivity, (*planLayer).prevMember,
+		func(c time.Time) bool { return !c.After(t) }, time.Time.After)
+}
+
+// nearest returns the edge relevant to r nearest to t on one side of it,
+// and false if there is none. The edges are both ends of every override,
+// the activity edges of the layers from r.from on and the winner's
+// hand-offs, as activity and member find them on that side; of those that
+// onSide accepts, it returns the one no other is nearer than. next and prev
+// differ only in these arguments, so that until and since agree.
+func (p *plan) nearest(t time.Time, r relevance, activity, member func(*planLayer, time.Time) (time.Time, bool),
+	onSide func(c time.Time) bool, nearer func(c, best time.Time) bool) (best time.Time, found bool) {
 	consider := func(c time.Time, ok bool) {
-		if ok && !c.After(t) && (!found || c.After(best)) {
+		if ok && onSide(c) && (!found || nearer(c, best)) {
 			best, found = c, true
 		}
 	}
@@ -504,10 +498,10 @@ func (p *plan) prev(t time.Time, r relevance) (time.Time, bool) {
 		consider(o.End, true)
 	}
 	for i := r.from; i < len(p.layers); i++ {
-		consider(p.layers[i].prevActivity(t))
+		consider(activity(&p.layers[i], t))
 	}
 	if r.winner >= 0 {
-		consider(p.layers[r.winner].prevMember(t))
+		consider(member(&p.layers[r.winner], t))
 	}
 	return best, found
 }
