@@ -315,18 +315,27 @@ func (d *Deliverer) sendFirst(ctx context.Context, b *Batch, m Message, turn *tu
 		return Suppressed, nil
 	}
 	err = d.send(ctx, m.Number, m.Text, log)
+	// Only a send that certainly did not go out is refunded.
+	return d.afterSend(m, mark, err, func() { d.unsent(m.Key, m.Number, at, log) }, log)
+}
+
+// afterSend updates the ledger for err, the result of a send of m made
+// under the in-doubt mark mark. When sipgate took it, m is recorded as
+// delivered. When it may have gone out, mark stays, its grace period
+// before the history is asked running from now, when the answer was given
+// up. When it certainly did not go out, notSent undoes what the send took.
+// The first send and a resend differ only in that.
+func (d *Deliverer) afterSend(m Message, mark ledger.Doubt, err error, notSent func(), log *slog.Logger) (Outcome, error) {
 	switch {
 	case err == nil:
 		d.record(m, true, log)
 		return Accepted, nil
 	case unknown(err):
-		// It may have gone out: no refund. The grace period before the
-		// history is asked runs from now, when the answer was given up.
 		mark.Last = d.o.Clock.Now()
 		d.markDoubt(m.Key, mark, log)
 		return Unknown, err
 	default:
-		d.unsent(m.Key, m.Number, at, log)
+		notSent()
 		return failure(err), err
 	}
 }

@@ -118,18 +118,8 @@ func (d *Deliverer) resend(ctx context.Context, m Message, mark ledger.Doubt, lo
 	if err == nil || unknown(err) {
 		d.o.Metrics.UnknownOutcomes.WithLabelValues(settledResent).Inc()
 	}
-	switch {
-	case err == nil:
-		d.record(m, true, log)
-		return Accepted, nil
-	case unknown(err):
-		again.Last = d.o.Clock.Now()
-		d.markDoubt(m.Key, again, log)
-		return Unknown, err
-	default:
-		d.markDoubt(m.Key, mark, log)
-		return failure(err), err
-	}
+	// A resend that certainly did not go out gives its count back.
+	return d.afterSend(m, again, err, func() { d.markDoubt(m.Key, mark, log) }, log)
 }
 
 // markDoubt updates key's in-doubt mark. Failing that leaves the mark as
