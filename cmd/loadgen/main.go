@@ -260,6 +260,7 @@ func measure(ctx context.Context, o options, logger *slog.Logger) (*result, erro
 		Timeout: time.Minute,
 	}
 	defer client.CloseIdleConnections()
+	ownBefore, ownErr := readCPU(os.Getpid())
 	logger.Info("loading", "target", url, "notifications", o.notifications, "duration", o.duration, "concurrency", o.concurrency, "run", run)
 	stats := load(ctx, loadOptions{
 		url:           strings.TrimSuffix(url, "/") + "/api/v1/alerts",
@@ -276,6 +277,11 @@ func measure(ctx context.Context, o options, logger *slog.Logger) (*result, erro
 	res.SMSCounted = len(fake.Messages())
 	res.SMSExpected = stats.ok * o.recipients
 	res.setLoad(stats)
+	// This tool and the fake sipgate share the machine with the service:
+	// what they take is not the service's, but it is not free either.
+	if ownAfter, err := readCPU(os.Getpid()); err == nil && ownErr == nil && stats.sent > 0 {
+		res.LoadgenCPUPerNotificationMS = (ownAfter - ownBefore).Seconds() * 1000 / float64(stats.sent)
+	}
 
 	if pid != 0 {
 		mem, err := readMemory(pid)

@@ -107,6 +107,9 @@ func TestRunManaged(t *testing.T) {
 	if res.IdleRSSBytes <= 0 || res.PeakRSSBytes < res.IdleRSSBytes || res.CPUSeconds <= 0 || res.ServicePID == 0 {
 		t.Errorf("idle RSS %d, peak RSS %d, CPU %v s, pid %d: the service's figures are missing", res.IdleRSSBytes, res.PeakRSSBytes, res.CPUSeconds, res.ServicePID)
 	}
+	if res.LoadgenCPUPerNotificationMS <= 0 {
+		t.Errorf("loadgen CPU per notification = %v, want some", res.LoadgenCPUPerNotificationMS)
+	}
 	if _, err := os.Stat(filepath.Join("/proc", strconv.Itoa(res.ServicePID))); !os.IsNotExist(err) {
 		t.Errorf("the service (pid %d) is still running: %v", res.ServicePID, err)
 	}

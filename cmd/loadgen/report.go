@@ -53,6 +53,10 @@ type result struct {
 	CPUSeconds           float64 `json:"cpu_seconds"`
 	CPUPerNotificationMS float64 `json:"cpu_per_notification_ms"`
 
+	// LoadgenCPUPerNotificationMS is the CPU time this tool and the fake
+	// sipgate in it took per notification, on the same machine.
+	LoadgenCPUPerNotificationMS float64 `json:"loadgen_cpu_per_notification_ms"`
+
 	// The machine: its CPUs and load averages (1, 5, 15 minutes) before
 	// the run, as the tool, the fake sipgate and the service share it.
 	CPUs        int    `json:"cpus"`
@@ -120,6 +124,7 @@ func (r *result) print(w io.Writer) {
 	} else {
 		row("service RSS, CPU", "unknown: give --pid of the --target")
 	}
+	row("loadgen CPU", "%.2f ms per notification (this tool and the fake sipgate)", r.LoadgenCPUPerNotificationMS)
 	row("machine", "%d CPUs, load average %s before the run", r.CPUs, r.LoadAverage)
 	tw.Flush()
 }
