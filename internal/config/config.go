@@ -93,12 +93,43 @@ type Config struct {
 	Routes []*Route `yaml:"routes" validate:"min=1,dive"`
 	// DefaultRoute names the route for alerts that no route matches.
 	DefaultRoute string `yaml:"default_route,omitempty"`
-	// RejectUnmatched answers a notification with alerts that no route
-	// matches with 422 instead of using DefaultRoute.
+	// Unmatched, instead of DefaultRoute, reports the alerts that no
+	// route matches, and may page someone about them.
+	Unmatched *Unmatched `yaml:"unmatched,omitempty"`
+	// RejectUnmatched is the old name of Unmatched.Report, read so that
+	// a config written for it still loads.
+	//
+	// Deprecated: it answered a notification with such alerts 422, which
+	// lost the pages of the alerts that did match; it now means
+	// unmatched: {report: true}, with a warning.
 	RejectUnmatched bool `yaml:"reject_unmatched,omitempty"`
 
+	// Warnings are what is allowed but likely wrong or deprecated in the
+	// file, one line each, with the file and path, for the caller to log:
+	// the config package has no logger.
+	Warnings []string `yaml:"-"`
 	// File is where the config was read from, for messages.
 	File string `yaml:"-"`
+}
+
+// UnmatchedRoute is the name of the route that pages Unmatched.To: the
+// route label of those SMS, and a name no route of the file may take.
+const UnmatchedRoute = "unmatched"
+
+// Unmatched says what happens to alerts that no route matches when no
+// default_route takes them. They are always reported: logged at warn
+// with their labels and counted, never a reason to lose the pages of
+// the other alerts of their notification.
+type Unmatched struct {
+	// Report says that reporting them is enough: set it, or To.
+	Report bool `yaml:"report,omitempty"`
+	// To, when set, are paged about them as well, with the built-in
+	// template and the sms section's settings. Contacts, groups or E.164
+	// numbers.
+	To []string `yaml:"to,omitempty"`
+
+	// Route pages To, named UnmatchedRoute; built at load, nil without To.
+	Route *Route `yaml:"-"`
 }
 
 // Sipgate holds how to reach the sipgate API.

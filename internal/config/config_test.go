@@ -134,6 +134,45 @@ routes: [{name: r, matchers: ['a="b"'], to: ["+4915112345678"]}]`,
 			want: []string{"routes: no route matches every alert"},
 		},
 		{
+			name: "unmatched says nothing",
+			config: `
+sipgate: {dry_run: true}
+unmatched: {report: false}
+routes: [{name: r, matchers: ['a="b"'], to: ["+4915112345678"]}]`,
+			want: []string{"unmatched: set report: true to have alerts no route matches logged and counted, or to: to have them paged as well"},
+		},
+		{
+			name: "default_route and unmatched",
+			config: `
+sipgate: {dry_run: true}
+default_route: r
+unmatched: {report: true}
+routes: [{name: r, matchers: ['a="b"'], to: ["+4915112345678"]}]`,
+			want: []string{"default_route: set either default_route or unmatched, not both"},
+		},
+		{
+			name: "reject_unmatched and unmatched",
+			config: `
+sipgate: {dry_run: true}
+reject_unmatched: true
+unmatched: {to: ["+4915112345678"]}
+routes: [{name: r, matchers: ['a="b"'], to: ["+4915112345678"]}]`,
+			want: []string{"reject_unmatched: is the deprecated form of unmatched: {report: true}: set only unmatched"},
+		},
+		{
+			name: "unmatched.to checked like a route's",
+			config: `
+sipgate: {dry_run: true}
+contacts: {lead: {number: "+4915112345678"}}
+unmatched: {to: [laed]}
+routes: [{name: unmatched, matchers: ['a="b"'], to: [lead]}]`,
+			want: []string{
+				`unmatched.to[0]: unknown contact or group "laed" and not an E.164 number (did you mean "lead"?)`,
+				"unmatched.to: pages nobody",
+				`unmatched.to: the route that pages it is named "unmatched", which a route of routes already is`,
+			},
+		},
+		{
 			name: "both credential kinds",
 			config: `
 sipgate: {token_id: t, token: x, username: u, password: p}
@@ -314,6 +353,98 @@ func TestExamples(t *testing.T) {
 	}
 	if got := len(c.Route("database").Recipients); got != 2 {
 		t.Errorf("database route has %d recipients, want 2", got)
+	}
+}
+
+// TestUnmatched: what a config says about alerts no route matches, the
+// deprecated reject_unmatched included, and the route of unmatched.to.
+func TestUnmatched(t *testing.T) {
+	const routes = `
+sipgate: {dry_run: true}
+sms: {max_segments: 2, encoding: gsm7}
+contacts: {lead: {number: "+4915112345678"}}
+groups: {leads: [lead]}
+`
+	tests := []struct {
+		name   string
+		config string
+		// routes, when empty, are one route that matches few alerts.
+		routes    string
+		want      Unmatched
+		recipient []Recipient
+		warnings  []string
+	}{
+		{
+			name:   "report",
+			config: "unmatched: {report: true}",
+			want:   Unmatched{Report: true},
+		},
+		{
+			name:     "deprecated reject_unmatched means report",
+			config:   "reject_unmatched: true",
+			want:     Unmatched{Report: true},
+			warnings: []string{"config.yml: reject_unmatched: is deprecated: alerts no route matches are no longer rejected with 422"},
+		},
+		{
+			name:      "to: a route of the sms defaults and the built-in template",
+			config:    `unmatched: {to: [leads, "+4930123456789"]}`,
+			want:      Unmatched{To: []string{"leads", "+4930123456789"}},
+			recipient: []Recipient{{"lead", "+4915112345678"}, {"", "+4930123456789"}},
+		},
+		{
+			name:     "never used beside a catch-all route",
+			config:   "unmatched: {report: true}",
+			routes:   "routes: [{name: all, to: [lead]}]",
+			want:     Unmatched{Report: true},
+			warnings: []string{"config.yml: unmatched: is never used: a route without receiver and matchers matches every alert"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.routes == "" {
+				tt.routes = `routes: [{name: r, matchers: ['a="b"'], to: ["+4915100000001"]}]`
+			}
+			c, err := Parse([]byte(routes+tt.routes+"\n"+tt.config+"\n"), "config.yml")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Unmatched == nil || c.Unmatched.Report != tt.want.Report || fmt.Sprint(c.Unmatched.To) != fmt.Sprint(tt.want.To) {
+				t.Fatalf("unmatched = %+v, want %+v", c.Unmatched, tt.want)
+			}
+			if c.RejectUnmatched {
+				t.Error("reject_unmatched still set after it became unmatched")
+			}
+			if len(c.Warnings) != len(tt.warnings) {
+				t.Errorf("warnings = %q, want %q", c.Warnings, tt.warnings)
+			}
+			for i, w := range tt.warnings {
+				if i < len(c.Warnings) && !strings.HasPrefix(c.Warnings[i], w) {
+					t.Errorf("warning %d = %q, want it to start with %q", i, c.Warnings[i], w)
+				}
+			}
+			r := c.Unmatched.Route
+			if tt.recipient == nil {
+				if r != nil {
+					t.Errorf("a route %+v pages nobody in particular", r)
+				}
+			} else if r == nil || r.Name != UnmatchedRoute || fmt.Sprint(r.Recipients) != fmt.Sprint(tt.recipient) ||
+				r.Template != templates.DefaultTemplate || r.MaxSegments != 2 || r.Encoding != EncodingGSM7 || r.Mode != ModeGrouped || r.SendResolved != ResolvedAlways {
+				t.Errorf("route of unmatched.to = %+v, want %q to %v with the defaults", r, UnmatchedRoute, tt.recipient)
+			}
+			// The effective config is written in the current form, and
+			// loads again as it is, without warnings about itself.
+			out := c.String()
+			if strings.Contains(out, "reject_unmatched") || !strings.Contains(out, "unmatched:") {
+				t.Errorf("effective config does not say unmatched: as such:\n%s", out)
+			}
+			again, err := Parse([]byte(out), "config.yml")
+			if err != nil {
+				t.Fatalf("effective config does not load: %v\n%s", err, out)
+			}
+			if fmt.Sprint(again.Unmatched.Report, again.Unmatched.To) != fmt.Sprint(c.Unmatched.Report, c.Unmatched.To) {
+				t.Errorf("effective config loads as unmatched %+v, want %+v", again.Unmatched, c.Unmatched)
+			}
+		})
 	}
 }
 

@@ -196,9 +196,64 @@ func (c *Config) checkRoutes(p *problems) {
 		p.add("default_route", "unknown route %q%s", c.DefaultRoute, suggest(c.DefaultRoute, sortedKeys(seen)))
 	case c.DefaultRoute != "" && c.RejectUnmatched:
 		p.add("default_route", "set either default_route or reject_unmatched, not both")
-	case c.DefaultRoute == "" && !c.RejectUnmatched && !catchAll && len(c.Routes) > 0:
-		p.add("routes", "no route matches every alert: add one without receiver and matchers, set default_route, or set reject_unmatched: true")
+	case c.DefaultRoute != "" && c.Unmatched != nil:
+		p.add("default_route", "set either default_route or unmatched, not both")
+	case c.RejectUnmatched && c.Unmatched != nil:
+		p.add("reject_unmatched", "is the deprecated form of unmatched: {report: true}: set only unmatched")
+	case c.DefaultRoute == "" && !c.RejectUnmatched && c.Unmatched == nil && !catchAll && len(c.Routes) > 0:
+		p.add("routes", "no route matches every alert: add one without receiver and matchers, set default_route, "+
+			"or say what happens to the others: unmatched: {report: true} (logged and counted) or unmatched: {to: [...]} (paged too)")
 	}
+	c.checkUnmatched(seen, catchAll, engine, p)
+}
+
+// checkUnmatched checks the unmatched section, turns a deprecated
+// reject_unmatched into it, and builds the route that pages its To.
+func (c *Config) checkUnmatched(routeNames map[string]bool, catchAll bool, engine *templates.Engine, p *problems) {
+	if c.RejectUnmatched && c.Unmatched == nil && c.DefaultRoute == "" {
+		// A config written for the old meaning keeps loading: rejecting
+		// lost the pages of the matched alerts of the same notification,
+		// reporting loses none. The effective config shows the new form.
+		c.warn("reject_unmatched", "is deprecated: alerts no route matches are no longer rejected with 422 "+
+			"(which lost the pages of the other alerts of their notification) but reported: logged at warn "+
+			"and counted in alertmanager_sipgate_alerts_unrouted_total; write unmatched: {report: true} instead, "+
+			"or unmatched: {to: [...]} to page someone about them")
+		c.Unmatched, c.RejectUnmatched = &Unmatched{Report: true}, false
+	}
+	u := c.Unmatched
+	if u == nil {
+		return
+	}
+	u.Route = nil
+	if !u.Report && len(u.To) == 0 {
+		p.add("unmatched", "set report: true to have alerts no route matches logged and counted, or to: to have them paged as well")
+	}
+	if catchAll {
+		c.warn("unmatched", "is never used: a route without receiver and matchers matches every alert")
+	}
+	if len(u.To) == 0 {
+		return
+	}
+	if routeNames[UnmatchedRoute] {
+		p.add("unmatched.to", "the route that pages it is named %q, which a route of routes already is: rename that route", UnmatchedRoute)
+	}
+	r := &Route{Name: UnmatchedRoute, To: u.To}
+	c.routeDefaults(r)
+	r.Recipients = c.resolve("unmatched", u.To, p)
+	if len(r.Recipients) == 0 {
+		p.add("unmatched.to", "pages nobody")
+	}
+	if engine != nil {
+		if err := engine.Check(r.Template); err != nil {
+			p.add("unmatched", "built-in template: %v", err)
+		}
+	}
+	u.Route = r
+}
+
+// warn notes something allowed but likely wrong or deprecated.
+func (c *Config) warn(path, format string, args ...any) {
+	c.Warnings = append(c.Warnings, oneLine(c.File+": "+path+": "+fmt.Sprintf(format, args...)))
 }
 
 // resolve turns a route's To entries into phone numbers, each once.
