@@ -28,11 +28,13 @@ import (
 )
 
 // Notifier pages the people a notification concerns. route, when not
-// empty, pins the notification to that named route. An error wrapping
-// notification.ErrUnknownRoute or notification.ErrUnmatched says the
-// notification itself cannot be handled; any other, that a retry may help.
-// ctx ends at Options.Timeout or when Alertmanager hangs up; a Notifier
-// must finish the sends it has begun regardless, so that they are recorded.
+// empty, pins the notification to that named route. A valid notification
+// is always one that can be handled, so any error says that a retry may
+// help: a pinned route that cannot be followed or alerts that no route
+// matches are the Notifier's to report, never an answer that would make
+// Alertmanager drop the notification or repeat it unchanged. ctx ends at
+// Options.Timeout or when Alertmanager hangs up; a Notifier must finish
+// the sends it has begun regardless, so that they are recorded.
 type Notifier interface {
 	Notify(ctx context.Context, n *notification.Notification, route string) error
 }
@@ -41,7 +43,7 @@ type Notifier interface {
 // config does not name, and of every request rejected before or while
 // decoding (401, 400, 408, 413, 415, and 503 when too many are in flight),
 // so that nothing a client sends becomes a label value.
-const OtherReceiver = "other"
+const OtherReceiver = metrics.OtherReceiver
 
 // retryAfterBusy is the Retry-After of a request turned away because too
 // many notifications are in flight: most are done within a second.
@@ -285,18 +287,12 @@ func (h *Handler) notify(r *http.Request, n *notification.Notification) *httpErr
 		h.o.Logger.Warn("notification has more alerts than it carries: the rest are counted in the SMS, not routed",
 			"notification", n.ID, "alerts", len(n.Alerts), "truncated_alerts", n.TruncatedAlerts)
 	}
-	err := h.notifier.Notify(ctx, n, r.PathValue("route"))
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, notification.ErrUnknownRoute):
-		return &httpError{http.StatusNotFound, phone.Redact(err.Error())}
-	case errors.Is(err, notification.ErrUnmatched):
-		return &httpError{http.StatusUnprocessableEntity, phone.Redact(err.Error())}
-	default:
-		// Everything else may work when Alertmanager asks again.
+	if err := h.notifier.Notify(ctx, n, r.PathValue("route")); err != nil {
+		// The notification was valid: whatever failed may work when
+		// Alertmanager asks again.
 		return &httpError{http.StatusServiceUnavailable, phone.Redact(err.Error())}
 	}
+	return nil
 }
 
 // authorized compares credentials in constant time; hashing first keeps

@@ -17,8 +17,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/config"
+	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/delivery"
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/metrics"
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/notification"
+	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/pager"
 )
 
 // notifier records what it is asked and answers err.
@@ -155,8 +158,7 @@ func TestOutcomes(t *testing.T) {
 	}{
 		{"delivered", nil, 200},
 		{"retry may help", errors.New("2 of 3 SMS failed"), 503},
-		{"unknown route", fmt.Errorf("%w %q", notification.ErrUnknownRoute, "x"), 404},
-		{"unmatched", fmt.Errorf("%w alerts x", notification.ErrUnmatched), 422},
+		{"any error of a valid notification", fmt.Errorf("route notification: %w", errors.New("unknown route")), 503},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -186,6 +188,100 @@ func TestOutcomes(t *testing.T) {
 		})
 	}
 }
+
+// deliveries records what the pager hands to delivery, and fails with err.
+type deliveries struct {
+	mu   sync.Mutex
+	msgs []delivery.Message
+	err  error
+}
+
+func (d *deliveries) Deliver(_ context.Context, b delivery.Batch) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.msgs = append(d.msgs, b.Messages...)
+	return d.err
+}
+
+// TestRoutingNeverRejects runs the real router behind the handler: alerts
+// that match no route and a pinned route that cannot be followed are
+// answered as any notification, 200 once the routed alerts are paged (503
+// when that fails), never a 4xx that makes Alertmanager drop the pages.
+func TestRoutingNeverRejects(t *testing.T) {
+	c, err := config.Parse([]byte(`
+sipgate: {dry_run: true}
+contacts:
+  alice: {number: "+4915100000001"}
+  bob: {number: "+4915100000002"}
+reject_unmatched: true
+routes:
+  - {name: crit, matchers: ['instance="web-1:8080"'], to: [alice]}
+  - {name: night, receiver: sms-night, to: [bob]}
+`), "test.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name     string
+		path     string
+		failSend bool
+		want     int
+		ignored  string
+	}{
+		{name: "one alert routed, one not", path: "/api/v1/alerts", want: 200},
+		{name: "pinned to an unknown route", path: "/api/v1/alerts/nope", want: 200, ignored: "unknown_route"},
+		{name: "pinned to another receiver's route", path: "/api/v1/alerts/night", want: 200, ignored: "receiver_mismatch"},
+		{name: "the routed alert's SMS fails", path: "/api/v1/alerts", failSend: true, want: 503},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sent := &deliveries{}
+			if tt.failSend {
+				sent.err = errors.New("sipgate: 500")
+			}
+			reg := prometheus.NewRegistry()
+			m := metrics.New(reg)
+			logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+			p, err := pager.New(c, sent, pagedNone{}, m, logger)
+			if err != nil {
+				t.Fatal(err)
+			}
+			h := New(p, Options{MaxBodyBytes: 1 << 20, Timeout: 5 * time.Second, MaxInFlight: 1, ReceiverName: NewReceivers("sms-night").Name, Metrics: m, Logger: logger})
+			r := httptest.NewRequest(http.MethodPost, tt.path, strings.NewReader(fixture(t, "webhook-firing-2-alerts.json")))
+			r.Header.Set("Content-Type", "application/json")
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+			if w.Code != tt.want {
+				t.Fatalf("code = %d (%s), want %d", w.Code, strings.TrimSpace(w.Body.String()), tt.want)
+			}
+			// web-1 is routed to alice; web-2 matches no route.
+			if len(sent.msgs) != 1 || sent.msgs[0].Contact != "alice" || sent.msgs[0].Alerts != 1 || !strings.Contains(sent.msgs[0].Text, "web-1:8080") {
+				t.Errorf("delivered %+v, want one SMS to alice about web-1:8080", sent.msgs)
+			}
+			if got := testutil.ToFloat64(m.AlertsUnrouted.WithLabelValues(OtherReceiver)); got != 1 {
+				t.Errorf("alerts_unrouted_total{receiver=other} = %v, want 1", got)
+			}
+			wantIgnored := 0
+			if tt.ignored != "" {
+				wantIgnored = 1
+				if got := testutil.ToFloat64(m.PinnedRouteIgnored.WithLabelValues(tt.ignored)); got != 1 {
+					t.Errorf("pinned_route_ignored_total{reason=%s} = %v, want 1", tt.ignored, got)
+				}
+			}
+			if n := testutil.CollectAndCount(m.PinnedRouteIgnored); n != wantIgnored {
+				t.Errorf("pinned_route_ignored_total has %d series, want %d", n, wantIgnored)
+			}
+			if got := testutil.ToFloat64(m.WebhooksReceived.WithLabelValues(OtherReceiver, fmt.Sprint(tt.want))); got != 1 {
+				t.Errorf("webhooks_received_total{receiver=other,code=%d} = %v, want 1", tt.want, got)
+			}
+		})
+	}
+}
+
+// pagedNone is a ledger in which nothing was paged yet.
+type pagedNone struct{}
+
+func (pagedNone) WasPaged(string, string) (bool, error) { return false, nil }
 
 // TestNotifySeesClientDisconnect: the Notifier learns that Alertmanager hung
 // up, so that it need not begin work nobody waits for (the pager still

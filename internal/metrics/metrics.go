@@ -11,6 +11,11 @@ import (
 
 const namespace = "alertmanager_sipgate"
 
+// OtherReceiver is the value of a receiver label for an Alertmanager
+// receiver that no route of the config names, so that nothing a client
+// sends becomes a label value.
+const OtherReceiver = "other"
+
 // Metrics are the service's own metrics. Labels hold route and contact
 // names, results and status codes; never a phone number or message text.
 type Metrics struct {
@@ -19,6 +24,15 @@ type Metrics struct {
 	// AlertsTruncated counts alerts left out of notifications, by
 	// Alertmanager's max_alerts or webhook.max_alerts.
 	AlertsTruncated prometheus.Counter
+	// AlertsUnrouted counts alerts that no route matched and no
+	// default_route took, by receiver (a receiver a route names, else
+	// OtherReceiver): reported, paged only to unmatched.to.
+	AlertsUnrouted *prometheus.CounterVec
+	// PinnedRouteIgnored counts notifications posted to a route's URL
+	// that were routed by matchers instead, by reason (unknown_route,
+	// receiver_mismatch).
+	PinnedRouteIgnored *prometheus.CounterVec
+
 	SMSSent         *prometheus.CounterVec
 	SMSFailed       *prometheus.CounterVec
 	SipgateDuration *prometheus.HistogramVec
@@ -108,6 +122,16 @@ func New(reg prometheus.Registerer) *Metrics {
 			Name:      "alerts_truncated_total",
 			Help:      "Alerts left out of notifications by Alertmanager's max_alerts or webhook.max_alerts: counted in the SMS, not routed.",
 		}),
+		AlertsUnrouted: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace,
+			Name:      "alerts_unrouted_total",
+			Help:      "Alerts of notifications that no route matched and no default_route took, by Alertmanager receiver (a receiver: of a route, else other): logged, and paged only to unmatched.to. Counted each time Alertmanager sends them.",
+		}, []string{"receiver"}),
+		PinnedRouteIgnored: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace,
+			Name:      "pinned_route_ignored_total",
+			Help:      "Notifications posted to /api/v1/alerts/{route} that were routed by matchers instead, by reason (unknown_route: no route of that name; receiver_mismatch: the route is for another receiver).",
+		}, []string{"reason"}),
 		SMSSent: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace,
 			Name:      "sms_total",
@@ -181,7 +205,7 @@ func New(reg prometheus.Registerer) *Metrics {
 		}),
 	}
 	reg.MustRegister(m.ReloadSuccessful, m.ReloadSuccessSeconds)
-	reg.MustRegister(m.WebhooksReceived, m.AlertsReceived, m.AlertsTruncated, m.SMSSent, m.SMSFailed, m.SipgateDuration, m.Retries, m.TemplateErrors, m.TemplateFallbacks,
+	reg.MustRegister(m.WebhooksReceived, m.AlertsReceived, m.AlertsTruncated, m.AlertsUnrouted, m.PinnedRouteIgnored, m.SMSSent, m.SMSFailed, m.SipgateDuration, m.Retries, m.TemplateErrors, m.TemplateFallbacks,
 		m.Segments, m.Truncated, m.Transliterated, m.AlertsSuppressed, m.Digests, m.UnknownOutcomes)
 	return m
 }

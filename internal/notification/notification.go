@@ -6,7 +6,6 @@ package notification
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 
 	"github.com/prometheus/alertmanager/template"
 )
@@ -39,13 +38,3 @@ func NewID() string {
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
 }
-
-// Errors that say the notification itself cannot be handled, so that
-// asking again would not help; wrapped with the details.
-var (
-	// ErrUnknownRoute is a notification pinned to a route the config lacks.
-	ErrUnknownRoute = errors.New("unknown route")
-	// ErrUnmatched is a notification with alerts that no route matches
-	// when the config rejects those rather than using a default route.
-	ErrUnmatched = errors.New("no route matches")
-)

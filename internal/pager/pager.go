@@ -11,7 +11,9 @@ import (
 	"log/slog"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/alertmanager/template"
 
@@ -20,6 +22,7 @@ import (
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/ledger"
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/metrics"
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/notification"
+	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/phone"
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/route"
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/sms"
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/templates"
@@ -51,6 +54,10 @@ type Pager struct {
 	logger    *slog.Logger
 	severity  map[string]int
 	limits    delivery.Limits
+	// receivers are the receiver names the routes match on: the values
+	// of the receiver label of alerts_unrouted_total besides
+	// metrics.OtherReceiver.
+	receivers map[string]bool
 }
 
 // New returns a Pager for the config, with the template engine of its
@@ -69,7 +76,13 @@ func New(c *config.Config, d Deliverer, paged PagedLedger, m *metrics.Metrics, l
 	for _, w := range c.Limits.PerRecipient {
 		limits.PerRecipient = append(limits.PerRecipient, ledger.Window{Max: w.Max, Per: time.Duration(w.Per)})
 	}
-	return &Pager{config: c, engine: engine, deliverer: d, paged: paged, metrics: m, logger: l, severity: severity, limits: limits}, nil
+	receivers := map[string]bool{}
+	for _, r := range c.Routes {
+		if r.Receiver != "" {
+			receivers[r.Receiver] = true
+		}
+	}
+	return &Pager{config: c, engine: engine, deliverer: d, paged: paged, metrics: m, logger: l, severity: severity, limits: limits, receivers: receivers}, nil
 }
 
 // Limits are the flood limits of the config, for the digests.
@@ -79,13 +92,14 @@ func (p *Pager) Limits() delivery.Limits { return p.limits }
 // rendering stop when ctx ends, as when Alertmanager hangs up; once the
 // sends begin they go on until ctx's deadline whatever the caller does, so
 // that what was sent is recorded and a retry is answered from the ledger
-// instead of paging twice.
+// instead of paging twice. Alerts that no route takes and a pinned route
+// that cannot be followed are reported, never an error: an error makes
+// Alertmanager send the whole notification again, or drop it, pages of
+// the routed alerts included.
 func (p *Pager) Notify(ctx context.Context, n *notification.Notification, pinned string) error {
-	pages, err := route.Pages(p.config, n.Data, pinned)
-	if err != nil {
-		return fmt.Errorf("route notification: %w", err)
-	}
-	drafts, err := p.plan(pages)
+	routed := route.Pages(p.config, n.Data, pinned)
+	p.report(n, pinned, routed)
+	drafts, err := p.plan(routed.Pages)
 	if err != nil {
 		return err
 	}
@@ -100,6 +114,76 @@ func (p *Pager) Notify(ctx context.Context, n *notification.Notification, pinned
 		defer cancel()
 	}
 	return p.deliverer.Deliver(sendCtx, delivery.Batch{ID: n.ID, Limits: p.limits, ExternalURL: n.ExternalURL, Messages: msgs})
+}
+
+// Bounds of what report logs about one notification, whatever it holds.
+const (
+	reportAlerts      = 10
+	reportLabelsBytes = 300
+	reportRouteBytes  = 64
+)
+
+// report logs and counts what routing could not do as asked: a pinned
+// route it did not follow, and alerts that no route took.
+func (p *Pager) report(n *notification.Notification, pinned string, r route.Result) {
+	if r.PinIgnored != route.PinFollowed {
+		p.metrics.PinnedRouteIgnored.WithLabelValues(string(r.PinIgnored)).Inc()
+		attrs := []any{"notification", n.ID, "pinned", clip(pinned, reportRouteBytes), "reason", r.PinIgnored, "receiver", r.Receiver}
+		if rt := p.config.Route(pinned); rt != nil {
+			attrs = append(attrs, "route_receiver", rt.Receiver)
+		}
+		p.logger.Warn("pinned route not followed, routing by matchers instead", attrs...)
+	}
+	if len(r.Unrouted) == 0 {
+		return
+	}
+	label := metrics.OtherReceiver
+	if p.receivers[r.Receiver] {
+		label = r.Receiver
+	}
+	p.metrics.AlertsUnrouted.WithLabelValues(label).Add(float64(len(r.Unrouted)))
+	msg := "alerts match no route: reported, not paged"
+	if p.config.Unmatched != nil && p.config.Unmatched.Route != nil {
+		msg = "alerts match no route: paged to unmatched.to"
+	}
+	p.logger.Warn(msg, "notification", n.ID, "receiver", r.Receiver, "unrouted", len(r.Unrouted), "alerts", len(n.Alerts),
+		"labels", describeAlerts(r.Unrouted))
+}
+
+// describeAlerts lists the label sets of alerts on one line, alertname
+// first, each clipped and at most reportAlerts of them, with the phone
+// numbers in them masked.
+func describeAlerts(alerts template.Alerts) string {
+	var b strings.Builder
+	for i, a := range alerts {
+		if i == reportAlerts {
+			fmt.Fprintf(&b, "; and %d more", len(alerts)-i)
+			break
+		}
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		pairs := a.Labels.SortedPairs()
+		set := make([]string, len(pairs))
+		for j, l := range pairs {
+			set[j] = l.Name + "=" + strconv.Quote(l.Value)
+		}
+		b.WriteString(clip("{"+strings.Join(set, ", ")+"}", reportLabelsBytes))
+	}
+	return phone.Redact(b.String())
+}
+
+// clip cuts s to at most n bytes, at a character boundary, marking the
+// cut with an ellipsis.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }
 
 // draft is one SMS to render: the alerts of a page that go into it.

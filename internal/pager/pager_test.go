@@ -3,11 +3,12 @@ package pager
 import (
 	"context"
 	"encoding/json"
-	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -143,18 +144,173 @@ routes:
 	}
 }
 
-func TestNotifyMapsRouteErrors(t *testing.T) {
-	p, _, _ := newPager(t, `
+// TestNotifyPagesRoutedAlerts: alerts that no route takes and a pinned
+// route that cannot be followed never keep the routed alerts from being
+// paged; they are logged with the notification's id and counted.
+func TestNotifyPagesRoutedAlerts(t *testing.T) {
+	const routes = `
 sipgate: {dry_run: true}
-reject_unmatched: true
-routes: [{name: r, matchers: ['severity="page"'], to: ["+4915100000001"]}]
-`)
-	n := load(t, "webhook-firing-2-alerts.json")
-	if err := p.Notify(context.Background(), n, "nope"); !errors.Is(err, notification.ErrUnknownRoute) {
-		t.Errorf("unknown pinned route: err = %v, want ErrUnknownRoute", err)
+contacts:
+  alice: {number: "+4915100000001"}
+  bob: {number: "+4915100000002"}
+  lead: {number: "+4915100000009"}
+routes:
+  - {name: crit, matchers: ['severity="critical"'], to: [alice]}
+  - {name: night, receiver: sms-night, to: [bob]}
+  - {name: day, receiver: sms-day, matchers: ['team="db"'], to: [bob]}
+`
+	tests := []struct {
+		name      string
+		config    string
+		receiver  string
+		pinned    string
+		want      []string // "route contact: text"
+		unrouted  map[string]float64
+		ignored   map[string]float64
+		logs      []string
+		wantNoLog []string
+	}{
+		{
+			name:     "deprecated reject_unmatched: the routed alert is paged, the other reported",
+			config:   "reject_unmatched: true",
+			want:     []string{"crit alice: FIRING 1 HighErrorRate critical web-1:8080: Checkout 5xx rate above 5%"},
+			unrouted: map[string]float64{"other": 1},
+			logs: []string{
+				`msg="alerts match no route: reported, not paged" notification=n-1 receiver=sms-bridge unrouted=1 alerts=2`,
+				`alertname=\"DiskFull\"`, `instance=\"db-1\"`, `severity=\"warning\"`, `+49151******78`,
+			},
+			wantNoLog: []string{"+4915112345678"},
+		},
+		{
+			name:     "unmatched.to pages the unrouted alert",
+			config:   "unmatched: {to: [lead]}",
+			want:     []string{"crit alice: FIRING 1 HighErrorRate critical web-1:8080: Checkout 5xx rate above 5%", "unmatched lead: FIRING 1 DiskFull warning db-1"},
+			unrouted: map[string]float64{"other": 1},
+			logs:     []string{`msg="alerts match no route: paged to unmatched.to" notification=n-1`},
+		},
+		{
+			name:     "a receiver a route names is the label",
+			config:   "unmatched: {report: true}",
+			receiver: "sms-day",
+			want:     []string{"crit alice: FIRING 1 HighErrorRate critical web-1:8080: Checkout 5xx rate above 5%"},
+			unrouted: map[string]float64{"sms-day": 1},
+			logs:     []string{`receiver=sms-day unrouted=1`},
+		},
+		{
+			name:     "unknown pinned route: matchers reach the receiver's route",
+			config:   "unmatched: {report: true}",
+			receiver: "sms-night",
+			pinned:   "nope",
+			want:     []string{"crit alice: FIRING 1 HighErrorRate critical web-1:8080: Checkout 5xx rate above 5%", "night bob: FIRING 1 DiskFull warning db-1"},
+			ignored:  map[string]float64{"unknown_route": 1},
+			logs:     []string{`msg="pinned route not followed, routing by matchers instead" notification=n-1 pinned=nope reason=unknown_route receiver=sms-night`},
+		},
+		{
+			name:     "unknown pinned route: routed by matchers",
+			config:   "unmatched: {to: [lead]}",
+			pinned:   "crti",
+			want:     []string{"crit alice: FIRING 1 HighErrorRate critical web-1:8080: Checkout 5xx rate above 5%", "unmatched lead: FIRING 1 DiskFull warning db-1"},
+			unrouted: map[string]float64{"other": 1},
+			ignored:  map[string]float64{"unknown_route": 1},
+			logs:     []string{`pinned=crti reason=unknown_route receiver=sms-bridge`},
+		},
+		{
+			name:     "pinned route of another receiver: routed by matchers",
+			config:   "unmatched: {report: true}",
+			pinned:   "night",
+			want:     []string{"crit alice: FIRING 1 HighErrorRate critical web-1:8080: Checkout 5xx rate above 5%"},
+			unrouted: map[string]float64{"other": 1},
+			ignored:  map[string]float64{"receiver_mismatch": 1},
+			logs:     []string{`pinned=night reason=receiver_mismatch receiver=sms-bridge route_receiver=sms-night`},
+		},
+		{
+			name:      "pinned route of the receiver takes every alert",
+			config:    "unmatched: {report: true}",
+			receiver:  "sms-night",
+			pinned:    "night",
+			want:      []string{"night bob: FIRING 2 HighErrorRate critical web-1:8080,db-1: Checkout 5xx rate above 5%"},
+			wantNoLog: []string{"level=WARN"},
+		},
 	}
-	if err := p.Notify(context.Background(), n, ""); !errors.Is(err, notification.ErrUnmatched) {
-		t.Errorf("unmatched alerts: err = %v, want ErrUnmatched", err)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, rec, m := newPager(t, routes+tt.config+"\n")
+			var logs strings.Builder
+			p.logger = slog.New(slog.NewTextHandler(&logs, nil))
+			n := load(t, "webhook-firing-2-alerts.json")
+			n.ID = "n-1"
+			if tt.receiver != "" {
+				n.Receiver = tt.receiver
+			}
+			n.Alerts[1].Labels = template.KV{"alertname": "DiskFull", "severity": "warning", "instance": "db-1", "owner": "+4915112345678"}
+			n.Alerts[1].Annotations = template.KV{}
+			if err := p.Notify(context.Background(), n, tt.pinned); err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, msg := range rec.msgs {
+				got = append(got, msg.Route+" "+msg.Contact+": "+msg.Text)
+			}
+			if strings.Join(got, "\n") != strings.Join(tt.want, "\n") {
+				t.Errorf("messages:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
+			}
+			for name, tc := range map[string]struct {
+				vec  *prometheus.CounterVec
+				want map[string]float64
+			}{"alerts_unrouted_total": {m.AlertsUnrouted, tt.unrouted}, "pinned_route_ignored_total": {m.PinnedRouteIgnored, tt.ignored}} {
+				if n := testutil.CollectAndCount(tc.vec); n != len(tc.want) {
+					t.Errorf("%s has %d series, want %v", name, n, tc.want)
+				}
+				for label, want := range tc.want {
+					if got := testutil.ToFloat64(tc.vec.WithLabelValues(label)); got != want {
+						t.Errorf("%s{%s} = %v, want %v", name, label, got, want)
+					}
+				}
+			}
+			for _, want := range tt.logs {
+				if !strings.Contains(logs.String(), want) {
+					t.Errorf("log lacks %q:\n%s", want, logs.String())
+				}
+			}
+			for _, unwanted := range tt.wantNoLog {
+				if strings.Contains(logs.String(), unwanted) {
+					t.Errorf("log has %q:\n%s", unwanted, logs.String())
+				}
+			}
+		})
+	}
+}
+
+// TestUnroutedLogIsBounded: however many alerts match no route and
+// however long their labels, the report is one bounded line.
+func TestUnroutedLogIsBounded(t *testing.T) {
+	p, rec, m := newPager(t, "sipgate: {dry_run: true}\nunmatched: {report: true}\nroutes: [{name: r, matchers: ['x=\"y\"'], to: [\"+4915100000001\"]}]\n")
+	var logs strings.Builder
+	p.logger = slog.New(slog.NewTextHandler(&logs, nil))
+	n := load(t, "webhook-firing-2-alerts.json")
+	n.Alerts = nil
+	for i := range 25 {
+		n.Alerts = append(n.Alerts, template.Alert{Status: "firing", Fingerprint: strconv.Itoa(i),
+			Labels: template.KV{"alertname": fmt.Sprintf("A%02d", i), "huge": strings.Repeat("x", 10000)}})
+	}
+	if err := p.Notify(context.Background(), n, ""); err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.msgs) != 0 {
+		t.Errorf("paged %+v, want nobody", rec.msgs)
+	}
+	if got := testutil.ToFloat64(m.AlertsUnrouted.WithLabelValues("other")); got != 25 {
+		t.Errorf("alerts_unrouted_total = %v, want 25", got)
+	}
+	out := logs.String()
+	if lines := strings.Count(out, "\n"); lines != 1 {
+		t.Errorf("%d log lines, want 1:\n%s", lines, out)
+	}
+	if !strings.Contains(out, `alertname=\"A09\"`) || strings.Contains(out, `alertname=\"A10\"`) || !strings.Contains(out, "and 15 more") {
+		t.Errorf("log does not list the first 10 alerts and count the rest:\n%.2000s", out)
+	}
+	if len(out) > reportAlerts*(reportLabelsBytes+20)+500 {
+		t.Errorf("log line of %d bytes is not bounded", len(out))
 	}
 }
 

@@ -2,7 +2,6 @@ package route
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"regexp"
@@ -32,22 +31,34 @@ const (
 	continue0 = 1 << iota
 	continue1
 	continue2
-	policyShift = iota // two bits: what happens to alerts no route matches
+	policyShift = iota // three bits: what happens to alerts no route matches
 )
 
 // Unmatched-alert policies of FuzzRoute's config.
 const (
 	policyCatchAll = iota
 	policyDefaultRoute
-	policyReject
+	// policyRejectUnmatched is the deprecated reject_unmatched: true,
+	// which now reports.
+	policyRejectUnmatched
 	policyDefaultAndCatchAll
+	policyReport
+	// policyReportTo pages recipients that routes reach too.
+	policyReportTo
+	// policyReportToAndCatchAll has an unmatched.to that is never used.
+	policyReportToAndCatchAll
+	// policyReportToOwn pages a recipient no route reaches.
+	policyReportToOwn
 )
 
 // FuzzRoute routes fuzzed label sets through a config with fuzzed matchers
 // and receiver names. Pages must never panic and must page exactly whom
 // the routes say: an alert reaches every recipient of each route that
 // takes it (routes tried in order, on past a match only with continue,
-// else the default route), nobody else, and each recipient once.
+// else the default route, else unmatched.to), nobody else, and each
+// recipient once. A pinned route is followed when it exists and is for the
+// notification's receiver, else the alerts go by matchers. Every alert is
+// paged to someone or returned as unrouted: none is lost.
 //
 // Run it longer with
 //
@@ -65,11 +76,16 @@ func FuzzRoute(f *testing.F) {
 		alerts := encodeAlerts(n.Alerts)
 		f.Add(`severity="critical"`, `{team=~"pay.*", instance!="web-2:8080"}`, ``, n.Receiver, n.Receiver, alerts, "", uint8(continue0))
 		f.Add(`team=~"db|storage"`, `severity!~"warn.*"`, `alertname="HighErrorRate"`, `sms.bridge`, `sms\.bridge`, alerts, "", uint8(continue0|continue1|policyDefaultRoute<<policyShift))
-		f.Add(`{service="checkout",severity="critical"}`, `instance=~"web-1.*"`, `{}`, "", n.Receiver, alerts, "", uint8(continue1|policyReject<<policyShift))
+		f.Add(`{service="checkout",severity="critical"}`, `instance=~"web-1.*"`, `{}`, "", n.Receiver, alerts, "", uint8(continue1|policyRejectUnmatched<<policyShift))
 		f.Add(`foo="bar"`, `instance="web-1:8080"`, `"quoted name"="x"`, n.Receiver, n.Receiver, alerts, "r1", uint8(policyDefaultAndCatchAll<<policyShift))
 		f.Add(`severity="critical"`, ``, ``, "", "", alerts, "nope", uint8(0))
+		f.Add(`instance="web-1:8080"`, `severity="critical"`, `foo="bar"`, n.Receiver, n.Receiver, alerts, "", uint8(policyReport<<policyShift))
+		f.Add(`instance="web-2:8080"`, ``, `foo="bar"`, "other-receiver", n.Receiver, alerts, "", uint8(continue0|policyReportTo<<policyShift))
+		f.Add(`instance="web-1:8080"`, `instance="web-2:8080"`, ``, n.Receiver, n.Receiver, alerts, "r1", uint8(policyReportToOwn<<policyShift))
+		f.Add(`severity="critical"`, ``, ``, "other-receiver", n.Receiver, alerts, "r1", uint8(policyReportToOwn<<policyShift))
+		f.Add(`foo="bar"`, ``, ``, "", n.Receiver, alerts, "r2", uint8(policyReportToAndCatchAll<<policyShift))
 	}
-	f.Add(`a=~".*"`, `a!~"\\x00"`, `a="\u2028"`, "r", "r", "a=\x00"+alertSep+"a=\u2028"+labelSep+"b="+alertSep, "", uint8(7|policyReject<<policyShift))
+	f.Add(`a=~".*"`, `a!~"\\x00"`, `a="\u2028"`, "r", "r", "a=\x00"+alertSep+"a=\u2028"+labelSep+"b="+alertSep, "", uint8(7|policyRejectUnmatched<<policyShift))
 
 	f.Fuzz(func(t *testing.T, m0, m1, m2, routeReceiver, receiver, alertsBlob, pinned string, flags uint8) {
 		doc := fuzzConfig([3]string{m0, m1, m2}, routeReceiver, flags)
@@ -82,11 +98,11 @@ func FuzzRoute(f *testing.F) {
 		receiver = strings.ToValidUTF8(receiver, "\uFFFD")
 		data := &template.Data{Receiver: regexp.QuoteMeta(receiver), Alerts: decodeAlerts(alertsBlob)}
 
-		var pages []Page
+		var res Result
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
-			pages, err = Pages(c, data, pinned)
+			res = Pages(c, data, pinned)
 		}()
 		select {
 		case <-done:
@@ -94,15 +110,37 @@ func FuzzRoute(f *testing.F) {
 			t.Fatal("no pages within 10s")
 		}
 
-		want, wantErr := expectPages(c, receiver, data.Alerts, pinned)
-		if wantErr != nil || err != nil {
-			if !errors.Is(err, wantErr) {
-				t.Fatalf("err = %v, want %v", err, wantErr)
+		want, wantUnrouted, wantIgnored := expectPages(c, receiver, data.Alerts, pinned)
+		if res.Receiver != receiver {
+			t.Errorf("receiver = %q, want %q", res.Receiver, receiver)
+		}
+		if res.PinIgnored != wantIgnored {
+			t.Errorf("pinned %q: ignored = %q, want %q", pinned, res.PinIgnored, wantIgnored)
+		}
+		var gotUnrouted []string
+		for _, a := range res.Unrouted {
+			gotUnrouted = append(gotUnrouted, a.Fingerprint)
+		}
+		if fmt.Sprint(gotUnrouted) != fmt.Sprint(wantUnrouted) {
+			t.Errorf("config:\n%s\nreceiver %q, alerts %q: unrouted %v, want %v", doc, receiver, labelSets(data.Alerts), gotUnrouted, wantUnrouted)
+		}
+		// None is lost: each alert is paged to someone or reported.
+		accounted := map[string]bool{}
+		for _, fp := range gotUnrouted {
+			accounted[fp] = true
+		}
+		for _, p := range res.Pages {
+			for _, a := range p.Alerts {
+				accounted[a.Fingerprint] = true
 			}
-			return
+		}
+		for _, a := range data.Alerts {
+			if !accounted[a.Fingerprint] {
+				t.Errorf("alert %s is neither paged nor reported", a.Fingerprint)
+			}
 		}
 		got := map[string]expected{}
-		for _, p := range pages {
+		for _, p := range res.Pages {
 			if _, twice := got[p.Recipient.Number]; twice {
 				t.Fatalf("%s has two pages", p.Recipient.Number)
 			}
@@ -128,8 +166,9 @@ type expected struct {
 }
 
 // expectPages routes the alerts as the config describes it, from its
-// parsed fields, alert by alert and route by route.
-func expectPages(c *config.Config, receiver string, alerts []template.Alert, pinned string) (map[string]expected, error) {
+// parsed fields, alert by alert and route by route: whom it pages, the
+// fingerprints of the alerts no route takes, and why a pin was ignored.
+func expectPages(c *config.Config, receiver string, alerts []template.Alert, pinned string) (map[string]expected, []string, PinIgnored) {
 	want := map[string]expected{}
 	reach := func(r *config.Route, a template.Alert) {
 		for _, rcpt := range r.Recipients {
@@ -144,16 +183,22 @@ func expectPages(c *config.Config, receiver string, alerts []template.Alert, pin
 			want[rcpt.Number] = e
 		}
 	}
+	var ignored PinIgnored
 	if pinned != "" {
 		r := c.Route(pinned)
-		if r == nil {
-			return nil, notification.ErrUnknownRoute
+		switch {
+		case r == nil:
+			ignored = PinUnknownRoute
+		case r.Receiver != "" && r.Receiver != receiver:
+			ignored = PinReceiverMismatch
+		default:
+			for _, a := range alerts {
+				reach(r, a)
+			}
+			return want, nil, PinFollowed
 		}
-		for _, a := range alerts {
-			reach(r, a)
-		}
-		return want, nil
 	}
+	var unrouted []string
 	for _, a := range alerts {
 		matched := false
 		for _, r := range c.Routes {
@@ -178,10 +223,13 @@ func expectPages(c *config.Config, receiver string, alerts []template.Alert, pin
 		case c.DefaultRoute != "":
 			reach(c.Route(c.DefaultRoute), a)
 		default:
-			return nil, notification.ErrUnmatched
+			unrouted = append(unrouted, a.Fingerprint)
+			if c.Unmatched != nil && c.Unmatched.Route != nil {
+				reach(c.Unmatched.Route, a)
+			}
 		}
 	}
-	return want, nil
+	return want, unrouted, ignored
 }
 
 func sorted(m map[string]expected) []string {
@@ -220,16 +268,25 @@ routes:
 	route("r0", matchers[0], "", "[dba, carol]", flags&continue0 != 0, "")
 	route("r1", matchers[1], strings.ToValidUTF8(receiver, "\uFFFD"), `[bob, "+4930123456789"]`, flags&continue1 != 0, "    bypass_limits: true\n")
 	route("r2", matchers[2], "", `["+4930123456789", alice]`, flags&continue2 != 0, "")
-	switch flags >> policyShift & 3 {
+	switch flags >> policyShift & 7 {
 	case policyCatchAll:
 		route("catch-all", "", "", "[dave]", false, "")
 	case policyDefaultRoute:
 		b.WriteString("default_route: r1\n")
-	case policyReject:
+	case policyRejectUnmatched:
 		b.WriteString("reject_unmatched: true\n")
 	case policyDefaultAndCatchAll:
 		route("catch-all", "", "", "[dave]", false, "")
 		b.WriteString("default_route: catch-all\n")
+	case policyReport:
+		b.WriteString("unmatched: {report: true}\n")
+	case policyReportTo:
+		b.WriteString("unmatched: {to: [carol, \"+4930123456789\"]}\n")
+	case policyReportToAndCatchAll:
+		route("catch-all", "", "", "[dave]", false, "")
+		b.WriteString("unmatched: {to: [bob]}\n")
+	case policyReportToOwn:
+		b.WriteString("unmatched: {report: true, to: [dave]}\n")
 	}
 	return b.String()
 }

@@ -2,14 +2,12 @@
 package route
 
 import (
-	"fmt"
 	"strings"
 
 	"github.com/prometheus/alertmanager/template"
 	"github.com/prometheus/common/model"
 
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/config"
-	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/notification"
 )
 
 // Page is what one recipient gets for one notification: the alerts routed
@@ -23,11 +21,51 @@ type Page struct {
 	BypassLimits bool
 }
 
+// PinIgnored says why a notification pinned to a route was routed by the
+// matchers of all routes instead. Its values are those of the reason label
+// of alertmanager_sipgate_pinned_route_ignored_total.
+type PinIgnored string
+
+const (
+	// PinFollowed: no route was pinned, or the pinned one took the alerts.
+	PinFollowed PinIgnored = ""
+	// PinUnknownRoute: the config has no route of that name (a typo in
+	// the URL, or a route renamed or removed by a reload).
+	PinUnknownRoute PinIgnored = "unknown_route"
+	// PinReceiverMismatch: the route names an Alertmanager receiver other
+	// than the notification's, so the URL is not the one the route was
+	// meant for.
+	PinReceiverMismatch PinIgnored = "receiver_mismatch"
+)
+
+// Result is how the alerts of one notification are routed.
+type Result struct {
+	// Pages are what each recipient gets, in the order they were first
+	// reached.
+	Pages []Page
+	// Unrouted are the alerts that no route matched and no default_route
+	// took: to be reported, and paged with the route of unmatched.to when
+	// the config has one (they are in Pages then).
+	Unrouted template.Alerts
+	// Receiver is the notification's Alertmanager receiver as named in
+	// alertmanager.yml and in the routes' receiver fields.
+	Receiver string
+	// PinIgnored says why the pinned route was not followed.
+	PinIgnored PinIgnored
+}
+
 // Pages routes every alert of a notification and gathers the result per
-// recipient, so that a person reached by several routes gets one SMS. With
-// pinned set, all alerts go to that route regardless of its matchers. It
-// fails with notification.ErrUnknownRoute or notification.ErrUnmatched.
-func Pages(c *config.Config, data *template.Data, pinned string) ([]Page, error) {
+// recipient, so that a person reached by several routes gets one SMS.
+// With pinned set, all alerts go to that route regardless of its
+// matchers, unless the config has no such route or the route is for
+// another receiver: then they are routed by matchers as if nothing was
+// pinned, and the result says why.
+//
+// Routing never fails: an alert that no route takes never keeps the
+// others from being paged, since rejecting the notification would make
+// Alertmanager drop or repeat the whole of it, pages included.
+func Pages(c *config.Config, data *template.Data, pinned string) Result {
+	res := Result{Receiver: unquote(data.Receiver)}
 	var pages []*Page
 	byNumber := map[string]*Page{}
 	// lastAlert keeps an alert that several routes send to one person from
@@ -52,21 +90,28 @@ func Pages(c *config.Config, data *template.Data, pinned string) ([]Page, error)
 
 	if pinned != "" {
 		r := c.Route(pinned)
-		if r == nil {
-			return nil, fmt.Errorf("%w %q", notification.ErrUnknownRoute, pinned)
+		switch {
+		case r == nil:
+			res.PinIgnored = PinUnknownRoute
+		case r.Receiver != "" && r.Receiver != res.Receiver:
+			res.PinIgnored = PinReceiverMismatch
+		default:
+			for i := range data.Alerts {
+				assign(r, i)
+			}
+			res.Pages = flatten(pages)
+			return res
 		}
-		for i := range data.Alerts {
-			assign(r, i)
-		}
-		return flatten(pages), nil
 	}
 
-	receiver := unquote(data.Receiver)
-	var unmatched []string
+	var fallback *config.Route
+	if c.Unmatched != nil {
+		fallback = c.Unmatched.Route
+	}
 	for i, a := range data.Alerts {
 		matched := false
 		for _, r := range c.Routes {
-			if !matches(r, receiver, a.Labels) {
+			if !matches(r, res.Receiver, a.Labels) {
 				continue
 			}
 			matched = true
@@ -80,13 +125,14 @@ func Pages(c *config.Config, data *template.Data, pinned string) ([]Page, error)
 		case c.DefaultRoute != "":
 			assign(c.Route(c.DefaultRoute), i)
 		default:
-			unmatched = append(unmatched, a.Labels["alertname"])
+			res.Unrouted = append(res.Unrouted, a)
+			if fallback != nil {
+				assign(fallback, i)
+			}
 		}
 	}
-	if len(unmatched) > 0 {
-		return nil, fmt.Errorf("%w alerts %s of receiver %q", notification.ErrUnmatched, strings.Join(unmatched, ","), receiver)
-	}
-	return flatten(pages), nil
+	res.Pages = flatten(pages)
+	return res
 }
 
 func flatten(pages []*Page) []Page {

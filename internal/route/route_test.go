@@ -1,7 +1,6 @@
 package route
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -9,7 +8,6 @@ import (
 	"github.com/prometheus/alertmanager/template"
 
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/config"
-	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/notification"
 )
 
 const cfg = `
@@ -97,40 +95,166 @@ func TestPages(t *testing.T) {
 			want:     "catch-all:carol=X",
 		},
 		{
-			name:   "pinned route ignores matchers",
-			pinned: "ops-receiver",
-			alerts: []template.Alert{alert("A", "severity", "critical", "team", "db"), alert("B")},
-			want:   "ops-receiver:bob!=A,B",
+			name:     "pinned route ignores matchers",
+			receiver: "ops.team",
+			pinned:   "ops-receiver",
+			alerts:   []template.Alert{alert("A", "severity", "critical", "team", "db"), alert("B")},
+			want:     "ops-receiver:bob!=A,B",
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			pages, err := Pages(c, &template.Data{Receiver: tt.receiver, Alerts: tt.alerts}, tt.pinned)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got := summary(pages); got != tt.want {
+			res := Pages(c, &template.Data{Receiver: tt.receiver, Alerts: tt.alerts}, tt.pinned)
+			if got := summary(res.Pages); got != tt.want {
 				t.Errorf("pages = %s\nwant    %s", got, tt.want)
+			}
+			if len(res.Unrouted) != 0 || res.PinIgnored != PinFollowed {
+				t.Errorf("unrouted %v, pin ignored %q; want none", names(res.Unrouted), res.PinIgnored)
 			}
 		})
 	}
 }
 
-func TestPagesErrors(t *testing.T) {
+func names(alerts template.Alerts) string {
+	var out []string
+	for _, a := range alerts {
+		out = append(out, a.Labels["alertname"])
+	}
+	return strings.Join(out, ",")
+}
+
+// TestUnrouted: alerts no route takes never keep the others from being
+// paged; they are returned to be reported, and paged with the route of
+// unmatched.to when the config has one.
+func TestUnrouted(t *testing.T) {
+	const routes = `
+sipgate: {dry_run: true}
+contacts:
+  alice: {number: "+4915100000001"}
+  bob: {number: "+4915100000002"}
+  lead: {number: "+4915100000009"}
+routes:
+  - {name: crit, matchers: ['severity="critical"'], to: [alice]}
+  - {name: db, matchers: ['team="db"'], to: [bob]}
+`
+	group := []template.Alert{alert("Crit", "severity", "critical"), alert("Warn", "severity", "warning"), alert("Slow", "team", "db"), alert("Info")}
+	tests := []struct {
+		name     string
+		config   string
+		alerts   []template.Alert
+		want     string
+		unrouted string
+	}{
+		{
+			name:     "report only: the routed alerts are paged",
+			config:   "unmatched: {report: true}",
+			alerts:   group,
+			want:     "crit:alice=Crit db:bob=Slow",
+			unrouted: "Warn,Info",
+		},
+		{
+			name:     "deprecated reject_unmatched reports, never rejects",
+			config:   "reject_unmatched: true",
+			alerts:   group,
+			want:     "crit:alice=Crit db:bob=Slow",
+			unrouted: "Warn,Info",
+		},
+		{
+			name:     "fallback contacts get the unrouted alerts only",
+			config:   "unmatched: {to: [lead]}",
+			alerts:   group,
+			want:     "crit:alice=Crit unmatched:lead=Warn,Info db:bob=Slow",
+			unrouted: "Warn,Info",
+		},
+		{
+			name:     "a fallback contact also reached by a route gets one page",
+			config:   "unmatched: {report: true, to: [bob, lead]}",
+			alerts:   group,
+			want:     "crit:alice=Crit unmatched:bob=Warn,Slow,Info unmatched:lead=Warn,Info",
+			unrouted: "Warn,Info",
+		},
+		{
+			name:     "nothing routed: nobody paged, all reported",
+			config:   "unmatched: {report: true}",
+			alerts:   []template.Alert{alert("Warn"), alert("Info")},
+			want:     "",
+			unrouted: "Warn,Info",
+		},
+		{
+			name:   "all routed: nothing reported",
+			config: "unmatched: {to: [lead]}",
+			alerts: []template.Alert{alert("Crit", "severity", "critical")},
+			want:   "crit:alice=Crit",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := config.Parse([]byte(routes+tt.config+"\n"), "test.yml")
+			if err != nil {
+				t.Fatal(err)
+			}
+			res := Pages(c, &template.Data{Receiver: "r", Alerts: tt.alerts}, "")
+			if got := summary(res.Pages); got != tt.want {
+				t.Errorf("pages = %s\nwant    %s", got, tt.want)
+			}
+			if got := names(res.Unrouted); got != tt.unrouted {
+				t.Errorf("unrouted = %q, want %q", got, tt.unrouted)
+			}
+		})
+	}
+}
+
+// TestPinned: a pinned route is followed when it exists and is for the
+// notification's receiver; otherwise the alerts are routed by matchers and
+// the result says why, never an error that Alertmanager could only repeat.
+func TestPinned(t *testing.T) {
 	c, err := config.Parse([]byte(`
 sipgate: {dry_run: true}
-reject_unmatched: true
-routes: [{name: crit, matchers: ['severity="critical"'], to: ["+4915100000001"]}]
+contacts:
+  alice: {number: "+4915100000001"}
+  bob: {number: "+4915100000002"}
+  carol: {number: "+4915100000003"}
+unmatched: {to: [carol]}
+routes:
+  - {name: crit, matchers: ['severity="critical"'], to: [alice]}
+  - {name: night, receiver: sms.night, to: [bob]}
+  - {name: any-receiver, matchers: ['never="true"'], to: [bob]}
 `), "test.yml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	data := &template.Data{Receiver: "r", Alerts: []template.Alert{alert("Crit", "severity", "critical"), alert("Warn")}}
-	if _, err := Pages(c, data, ""); !errors.Is(err, notification.ErrUnmatched) || !strings.Contains(err.Error(), "Warn") {
-		t.Errorf("unmatched: err = %v, want ErrUnmatched naming Warn", err)
+	group := []template.Alert{alert("Crit", "severity", "critical"), alert("Warn")}
+	tests := []struct {
+		name     string
+		receiver string
+		pinned   string
+		want     string
+		unrouted string
+		ignored  PinIgnored
+	}{
+		{name: "pinned route of the receiver, quoted by Alertmanager", receiver: `sms\.night`, pinned: "night", want: "night:bob=Crit,Warn"},
+		{name: "pinned route without receiver", receiver: "sms-day", pinned: "any-receiver", want: "any-receiver:bob=Crit,Warn"},
+		{name: "unknown route: routed by matchers", receiver: "sms-day", pinned: "nigth", want: "crit:alice=Crit unmatched:carol=Warn", unrouted: "Warn", ignored: PinUnknownRoute},
+		{name: "route of another receiver: routed by matchers", receiver: "sms-day", pinned: "night", want: "crit:alice=Crit unmatched:carol=Warn", unrouted: "Warn", ignored: PinReceiverMismatch},
+		{name: "pinned route of the receiver, unquoted", receiver: "sms.night", pinned: "night", want: "night:bob=Crit,Warn"},
+		{name: "matchers reach the receiver's route", receiver: "sms.night", pinned: "nope", want: "crit:alice=Crit night:bob=Warn", ignored: PinUnknownRoute},
 	}
-	if _, err := Pages(c, data, "nope"); !errors.Is(err, notification.ErrUnknownRoute) {
-		t.Errorf("pinned to unknown route: err = %v, want ErrUnknownRoute", err)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := Pages(c, &template.Data{Receiver: tt.receiver, Alerts: group}, tt.pinned)
+			if got := summary(res.Pages); got != tt.want {
+				t.Errorf("pages = %s\nwant    %s", got, tt.want)
+			}
+			if got := names(res.Unrouted); got != tt.unrouted {
+				t.Errorf("unrouted = %q, want %q", got, tt.unrouted)
+			}
+			if res.PinIgnored != tt.ignored {
+				t.Errorf("pin ignored = %q, want %q", res.PinIgnored, tt.ignored)
+			}
+			if want := strings.ReplaceAll(tt.receiver, `\`, ""); res.Receiver != want {
+				t.Errorf("receiver = %q, want %q", res.Receiver, want)
+			}
+		})
 	}
 }
 
@@ -145,12 +269,9 @@ routes:
 	if err != nil {
 		t.Fatal(err)
 	}
-	pages, err := Pages(c, &template.Data{Receiver: "r", Alerts: []template.Alert{alert("Warn")}}, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := summary(pages); got != "fallback:number=Warn" {
-		t.Errorf("pages = %s", got)
+	res := Pages(c, &template.Data{Receiver: "r", Alerts: []template.Alert{alert("Warn")}}, "")
+	if got := summary(res.Pages); got != "fallback:number=Warn" || len(res.Unrouted) != 0 {
+		t.Errorf("pages = %s, unrouted %s; want the default route's, none", got, names(res.Unrouted))
 	}
 }
 
@@ -168,11 +289,8 @@ routes:
 		severity string
 		want     string
 	}{{"critical", "all:number!=A"}, {"warning", "all:number=A"}} {
-		pages, err := Pages(c, &template.Data{Alerts: []template.Alert{alert("A", "severity", tc.severity)}}, "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := summary(pages); got != tc.want {
+		res := Pages(c, &template.Data{Alerts: []template.Alert{alert("A", "severity", tc.severity)}}, "")
+		if got := summary(res.Pages); got != tc.want {
 			t.Errorf("%s: pages = %s, want %s", tc.severity, got, tc.want)
 		}
 	}
