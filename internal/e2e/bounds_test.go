@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -264,26 +265,35 @@ routes:
 	t.Logf("/metrics is %d bytes, webhooks_received_total has %d series", len(m.text), len(got))
 }
 
-// maxSizeWebhook is a webhook body of receiver sms as large as fits in
-// limit bytes, of alerts alert(i) writes as JSON.
-func maxSizeWebhook(group string, limit int, alert func(i int) string) []byte {
-	var b bytes.Buffer
-	fmt.Fprintf(&b, `{"version":"4","groupKey":%q,"truncatedAlerts":0,"status":"firing","receiver":"sms",`+
-		`"groupLabels":{"alertname":"BigBody"},"commonLabels":{"alertname":"BigBody"},"commonAnnotations":{},`+
-		`"externalURL":"http://alertmanager.example:9093","alerts":[`, group)
+// maxSizeWebhooks are n webhook bodies of receiver sms, each of its own
+// group, as large as fits in limit bytes, of the alerts alert(i) writes as
+// JSON. They share their alerts, which are written once.
+func maxSizeWebhooks(n, limit int, alert func(i int) string) [][]byte {
+	heads := make([]string, n)
+	longest := 0
+	for i := range heads {
+		heads[i] = fmt.Sprintf(`{"version":"4","groupKey":"{}:{group=\"%d\"}","truncatedAlerts":0,"status":"firing","receiver":"sms",`+
+			`"groupLabels":{"alertname":"BigBody"},"commonLabels":{"alertname":"BigBody"},"commonAnnotations":{},`+
+			`"externalURL":"http://alertmanager.example:9093","alerts":[`, i)
+		longest = max(longest, len(heads[i]))
+	}
 	const tail = "]}"
+	var alerts bytes.Buffer
 	for i := 0; ; i++ {
 		a := alert(i)
 		if i > 0 {
 			a = "," + a
 		}
-		if b.Len()+len(a)+len(tail) > limit {
+		if longest+alerts.Len()+len(a)+len(tail) > limit {
 			break
 		}
-		b.WriteString(a)
+		alerts.WriteString(a)
 	}
-	b.WriteString(tail)
-	return b.Bytes()
+	bodies := make([][]byte, n)
+	for i, head := range heads {
+		bodies[i] = slices.Concat([]byte(head), alerts.Bytes(), []byte(tail))
+	}
+	return bodies
 }
 
 // TestConcurrentMaxSizeWebhooksMemory posts 8 webhooks of the largest body
@@ -320,10 +330,7 @@ func TestConcurrentMaxSizeWebhooksMemory(t *testing.T) {
 				// Time for 8 bodies to be decoded and paged on 2 busy cores.
 				webhookTimeout: 8 * time.Second,
 			})
-			bodies := make([][]byte, 8)
-			for i := range bodies {
-				bodies[i] = maxSizeWebhook(fmt.Sprintf("%s-%d", tc.name, i), maxBody, tc.alert)
-			}
+			bodies := maxSizeWebhooks(8, maxBody, tc.alert)
 			codes := make([]int, len(bodies))
 			answers := make([]string, len(bodies))
 			var wg sync.WaitGroup
@@ -336,7 +343,7 @@ func TestConcurrentMaxSizeWebhooksMemory(t *testing.T) {
 					t.Errorf("%s: webhook %d of %d bytes: %d %q, want 200", tc.name, i, len(bodies[i]), code, answers[i])
 				}
 			}
-		rss := s.service.peakRSS(t)
+			rss := s.service.peakRSS(t)
 			t.Logf("%s: 8 bodies of %d bytes: peak RSS %d MB", tc.name, len(bodies[0]), rss>>20)
 			if rss > maxRSS {
 				t.Errorf("%s: peak RSS %d MB, want at most %d MB", tc.name, rss>>20, maxRSS>>20)
