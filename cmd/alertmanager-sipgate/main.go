@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"runtime/debug"
 	"time"
@@ -56,10 +57,14 @@ func run(args []string) int {
 		return 1
 	}
 	if *checkConfig {
+		for _, w := range cfg.Warnings {
+			fmt.Fprintln(os.Stderr, "warning:", w)
+		}
 		fmt.Print(cfg)
 		return 0
 	}
 	logger.Info("starting "+name, "version", version.Info(), "build_context", version.BuildContext(), "config", cfg.File)
+	logWarnings(logger, cfg)
 	if cfg.Sipgate.DryRun {
 		logger.Warn("dry run: SMS are logged, not sent")
 	} else if cfg.Webhook.BearerToken == "" && cfg.Webhook.BasicAuth == nil {
@@ -94,5 +99,13 @@ func every(ctx context.Context, interval time.Duration, f func()) {
 		case <-t.C:
 			f()
 		}
+	}
+}
+
+// logWarnings logs what in the config works but should change, such as a
+// deprecated setting.
+func logWarnings(logger *slog.Logger, cfg *config.Config) {
+	for _, w := range cfg.Warnings {
+		logger.Warn("config warning", "warning", w)
 	}
 }

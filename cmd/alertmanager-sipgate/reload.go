@@ -95,6 +95,7 @@ func (r *reloader) Reload() error {
 	if err != nil {
 		return r.failed(err)
 	}
+	logWarnings(r.logger, cfg)
 	for name, same := range map[string]bool{
 		"sipgate":             reflect.DeepEqual(r.started.Sipgate, cfg.Sipgate),
 		"webhook":             reflect.DeepEqual(r.started.Webhook, cfg.Webhook),
