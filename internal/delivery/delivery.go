@@ -36,12 +36,16 @@ type Sender interface {
 
 // Ledger remembers what was delivered, counts sends against limits and
 // marks the sends whose outcome is not known yet; *ledger.Ledger is the
-// real one.
+// real one. Each write is on disk when it returns, and an SMS costs two:
+// TakeDoubt before the send, and one that records its result.
 type Ledger interface {
 	Delivered(key string) (bool, error)
-	// Record notes key as delivered and clears its in-doubt mark.
-	Record(key string) error
-	MarkPaged(number string, alerts []string) error
+	// RecordPaged notes key as delivered, clears its in-doubt mark and
+	// notes the alerts as paged to number, in one write.
+	RecordPaged(key, number string, alerts []string) error
+	// RecordSuppressed adds the alerts of an SMS that a limit kept from
+	// number to its digest and notes key as delivered, in one write.
+	RecordSuppressed(key, number, contact string, alerts int, url string) error
 	Take(number string, perRecipient []ledger.Window, budget ledger.Window, force bool) (time.Time, bool, error)
 	// TakeDoubt is Take that also marks key in doubt when it allows the
 	// send, in the same write.
@@ -51,7 +55,6 @@ type Ledger interface {
 	Unsent(key, number string, at time.Time) error
 	Doubt(key string) (ledger.Doubt, bool, error)
 	MarkDoubt(key string, mark ledger.Doubt) error
-	Suppress(number, contact string, alerts int, url string) error
 	Pending() (map[string]ledger.Suppressed, error)
 	Digested(number string, covered ledger.Suppressed) error
 }
@@ -306,12 +309,12 @@ func (d *Deliverer) sendFirst(ctx context.Context, b *Batch, m Message, turn *tu
 		return FailedRetryable, ledgerError{err}
 	}
 	if !allowed {
-		if err := d.o.Ledger.Suppress(m.Number, m.Contact, m.Alerts, b.ExternalURL); err != nil {
+		// Owed in a digest, and handled in the same write: a retry of the
+		// notification must not count it twice. Not paged, though:
+		// send_resolved: if_paged owes no resolved SMS.
+		if err := d.o.Ledger.RecordSuppressed(m.Key, m.Number, m.Contact, m.Alerts, b.ExternalURL); err != nil {
 			return FailedRetryable, ledgerError{err}
 		}
-		// Handled: a retry of the notification must not count it twice.
-		// Not paged, though: send_resolved: if_paged owes no resolved SMS.
-		d.record(m, false, log)
 		return Suppressed, nil
 	}
 	err = d.send(ctx, m.Number, m.Text, log)
@@ -341,17 +344,15 @@ func (d *Deliverer) afterSend(m Message, mark ledger.Doubt, err error, notSent f
 }
 
 // record notes a handled message in the ledger, and its alerts as paged
-// when it was sent. Failing that only risks a second SMS on a retry of this
-// very notification: logged, not returned.
+// when it was sent, in one write. Failing that only risks a second SMS on
+// a retry of this very notification: logged, not returned.
 func (d *Deliverer) record(m Message, paged bool, log *slog.Logger) {
-	if err := d.o.Ledger.Record(m.Key); err != nil {
-		log.Error("sms handled but not recorded in the ledger", "err", err)
+	var alerts []string
+	if paged {
+		alerts = m.Paged
 	}
-	if !paged {
-		return
-	}
-	if err := d.o.Ledger.MarkPaged(m.Number, m.Paged); err != nil {
-		log.Error("sms handled but its alerts not recorded as paged", "err", err)
+	if err := d.o.Ledger.RecordPaged(m.Key, m.Number, alerts); err != nil {
+		log.Error("sms handled but not recorded in the ledger, nor its alerts as paged", "err", err)
 	}
 }
 

@@ -7,7 +7,6 @@
 package ledger
 
 import (
-	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -17,6 +16,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/phone"
 )
@@ -24,11 +24,14 @@ import (
 var (
 	bucketDelivered  = []byte("delivered")
 	bucketPaged      = []byte("paged")
-	bucketSends      = []byte("sends")      // number 0 time -> nothing
 	bucketSendsByAge = []byte("sends_time") // time number -> nothing
 	bucketSuppressed = []byte("suppressed") // number -> Suppressed
 	bucketDoubts     = []byte("in_doubt")   // key -> Doubt
-	buckets          = [][]byte{bucketDelivered, bucketPaged, bucketSends, bucketSendsByAge, bucketSuppressed, bucketDoubts}
+	bucketWindows    = []byte("windows")    // counts of sends in limit windows, see limits.go
+	buckets          = [][]byte{bucketDelivered, bucketPaged, bucketSendsByAge, bucketSuppressed, bucketDoubts, bucketWindows}
+	// bucketSends (number 0 time -> nothing) was a second log of sends, by
+	// recipient; window states took its place.
+	bucketSends = []byte("sends")
 )
 
 // Options say how long the ledger remembers what.
@@ -45,11 +48,14 @@ type Options struct {
 	Now func() time.Time
 }
 
-// Ledger is safe for concurrent use.
+// Ledger is safe for concurrent use. Every write is synced to disk before
+// it returns; concurrent writes share their commits (see groupCommit).
 type Ledger struct {
 	db  *bolt.DB
 	o   Options
 	now func() time.Time
+	// group commits the writes callers wait for.
+	group *groupCommit
 }
 
 // Open opens or creates the ledger file at path.
@@ -72,6 +78,9 @@ func Open(path string, o Options) (*Ledger, error) {
 				return err
 			}
 		}
+		if err := tx.DeleteBucket(bucketSends); err != nil && !errors.Is(err, bolterrors.ErrBucketNotFound) {
+			return err
+		}
 		return nil
 	}); err != nil {
 		db.Close()
@@ -81,7 +90,14 @@ func Open(path string, o Options) (*Ledger, error) {
 	if now == nil {
 		now = time.Now
 	}
-	return &Ledger{db: db, o: o, now: now}, nil
+	return &Ledger{db: db, o: o, now: now, group: &groupCommit{db: db}}, nil
+}
+
+// write runs fn in a write transaction, possibly with other callers'
+// writes, and returns once it is on disk. fn may run more than once: it
+// must set its results afresh in each run, and take the time from outside.
+func (l *Ledger) write(fn func(*bolt.Tx) error) error {
+	return l.group.do(fn)
 }
 
 func encodeTime(t time.Time) []byte {
@@ -118,11 +134,29 @@ func (l *Ledger) Delivered(key string) (bool, error) {
 // the same transaction. It is synced to disk before it returns, so a crash
 // right after a send does not forget it.
 func (l *Ledger) Record(key string) error {
-	if err := l.db.Update(func(tx *bolt.Tx) error {
-		if err := tx.Bucket(bucketDoubts).Delete([]byte(key)); err != nil {
+	now := encodeTime(l.now())
+	if err := l.write(func(tx *bolt.Tx) error { return record(tx, key, now) }); err != nil {
+		return fmt.Errorf("ledger record: %w", err)
+	}
+	return nil
+}
+
+func record(tx *bolt.Tx, key string, now []byte) error {
+	if err := tx.Bucket(bucketDoubts).Delete([]byte(key)); err != nil {
+		return err
+	}
+	return tx.Bucket(bucketDelivered).Put([]byte(key), now)
+}
+
+// RecordPaged is Record and MarkPaged in one transaction: what an SMS that
+// reached number writes, in one disk sync (shared with concurrent writes).
+func (l *Ledger) RecordPaged(key, number string, alerts []string) error {
+	now := encodeTime(l.now())
+	if err := l.write(func(tx *bolt.Tx) error {
+		if err := record(tx, key, now); err != nil {
 			return err
 		}
-		return tx.Bucket(bucketDelivered).Put([]byte(key), encodeTime(l.now()))
+		return markPaged(tx, number, alerts, now)
 	}); err != nil {
 		return fmt.Errorf("ledger record: %w", err)
 	}
@@ -139,16 +173,18 @@ func (l *Ledger) MarkPaged(number string, alerts []string) error {
 		return nil
 	}
 	now := encodeTime(l.now())
-	if err := l.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketPaged)
-		for _, a := range alerts {
-			if err := b.Put(pagedKey(number, a), now); err != nil {
-				return err
-			}
-		}
-		return nil
-	}); err != nil {
+	if err := l.write(func(tx *bolt.Tx) error { return markPaged(tx, number, alerts, now) }); err != nil {
 		return fmt.Errorf("ledger mark paged: %w", err)
+	}
+	return nil
+}
+
+func markPaged(tx *bolt.Tx, number string, alerts []string, now []byte) error {
+	b := tx.Bucket(bucketPaged)
+	for _, a := range alerts {
+		if err := b.Put(pagedKey(number, a), now); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -164,108 +200,6 @@ func (l *Ledger) WasPaged(number, alert string) (bool, error) {
 		return false, fmt.Errorf("ledger lookup paged: %w", err)
 	}
 	return ok, nil
-}
-
-// Window is a most number of SMS in a sliding period; Max 0 is no limit.
-type Window struct {
-	Max int
-	Per time.Duration
-}
-
-func sendKey(number string, at []byte) []byte {
-	return append([]byte(number+"\x00"), at...)
-}
-
-func sendByAgeKey(number string, at []byte) []byte {
-	return append(append([]byte(nil), at...), number...)
-}
-
-// Take counts an SMS to number against the limits: when every per-recipient
-// window and the budget (all recipients together) allow one more, or force
-// is set, the send is recorded and Take returns true and the time to give
-// back with Refund should the send fail. Check and record happen in one
-// transaction, so concurrent sends cannot overrun a limit.
-func (l *Ledger) Take(number string, perRecipient []Window, budget Window, force bool) (at time.Time, ok bool, err error) {
-	return l.take(number, perRecipient, budget, force, nil)
-}
-
-// TakeDoubt is Take for the SMS of key that is about to be sent: when the
-// limits allow it, it also marks key in doubt with mark, in the same
-// transaction, so that a crash during the send leaves a trace without a
-// write of its own. The send's result clears the mark: Record when sipgate
-// took it, Unsent when it certainly did not go out.
-func (l *Ledger) TakeDoubt(key string, mark Doubt, perRecipient []Window, budget Window, force bool) (at time.Time, ok bool, err error) {
-	return l.take(mark.Number, perRecipient, budget, force, func(tx *bolt.Tx) error {
-		return putDoubt(tx, key, mark)
-	})
-}
-
-// take is Take, running also, when the send is allowed, in the same
-// transaction.
-func (l *Ledger) take(number string, perRecipient []Window, budget Window, force bool, also func(*bolt.Tx) error) (at time.Time, ok bool, err error) {
-	now := l.now()
-	err = l.db.Update(func(tx *bolt.Tx) error {
-		sends, byAge := tx.Bucket(bucketSends), tx.Bucket(bucketSendsByAge)
-		if !force {
-			for _, w := range perRecipient {
-				if w.Max > 0 && countSince(sends.Cursor(), []byte(number+"\x00"), now.Add(-w.Per)) >= w.Max {
-					return nil
-				}
-			}
-			if budget.Max > 0 && countSince(byAge.Cursor(), nil, now.Add(-budget.Per)) >= budget.Max {
-				return nil
-			}
-		}
-		// Nanosecond keys collide only for sends to one number within the
-		// same nanosecond; move on until the key is free.
-		for sends.Get(sendKey(number, encodeTime(now))) != nil {
-			now = now.Add(time.Nanosecond)
-		}
-		t := encodeTime(now)
-		if err := sends.Put(sendKey(number, t), nil); err != nil {
-			return err
-		}
-		if err := byAge.Put(sendByAgeKey(number, t), nil); err != nil {
-			return err
-		}
-		if also != nil {
-			if err := also(tx); err != nil {
-				return err
-			}
-		}
-		ok = true
-		return nil
-	})
-	if err != nil {
-		return time.Time{}, false, fmt.Errorf("ledger take: %w", err)
-	}
-	return now, ok, nil
-}
-
-// countSince counts the keys below prefix whose 8 time bytes right after
-// the prefix are after since.
-func countSince(c *bolt.Cursor, prefix []byte, since time.Time) int {
-	n := 0
-	for k, _ := c.Seek(append(append([]byte(nil), prefix...), encodeTime(since.Add(time.Nanosecond))...)); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-		n++
-	}
-	return n
-}
-
-// Refund gives back a send that Take counted but that failed.
-func (l *Ledger) Refund(number string, at time.Time) error {
-	if err := l.db.Update(func(tx *bolt.Tx) error { return refund(tx, number, at) }); err != nil {
-		return fmt.Errorf("ledger refund: %w", err)
-	}
-	return nil
-}
-
-func refund(tx *bolt.Tx, number string, at time.Time) error {
-	t := encodeTime(at)
-	if err := tx.Bucket(bucketSends).Delete(sendKey(number, t)); err != nil {
-		return err
-	}
-	return tx.Bucket(bucketSendsByAge).Delete(sendByAgeKey(number, t))
 }
 
 // Doubt marks an SMS that may have gone out although nobody knows: its
@@ -288,7 +222,7 @@ type Doubt struct {
 
 // MarkDoubt writes key's in-doubt mark, replacing any.
 func (l *Ledger) MarkDoubt(key string, mark Doubt) error {
-	if err := l.db.Update(func(tx *bolt.Tx) error { return putDoubt(tx, key, mark) }); err != nil {
+	if err := l.write(func(tx *bolt.Tx) error { return putDoubt(tx, key, mark) }); err != nil {
 		return fmt.Errorf("ledger mark in doubt: %w", err)
 	}
 	return nil
@@ -325,7 +259,7 @@ func (l *Ledger) Doubt(key string) (mark Doubt, ok bool, err error) {
 // Unsent clears key's in-doubt mark and gives its send, taken at at, back
 // to number's limits, in one transaction: the SMS certainly did not go out.
 func (l *Ledger) Unsent(key, number string, at time.Time) error {
-	if err := l.db.Update(func(tx *bolt.Tx) error {
+	if err := l.write(func(tx *bolt.Tx) error {
 		if err := tx.Bucket(bucketDoubts).Delete([]byte(key)); err != nil {
 			return err
 		}
@@ -347,9 +281,35 @@ type Suppressed struct {
 
 // Suppress adds alerts that a limit kept from number to its digest.
 func (l *Ledger) Suppress(number, contact string, alerts int, url string) error {
-	return l.updateSuppressed(number, func(s *Suppressed) bool {
+	now := l.now()
+	if err := l.write(func(tx *bolt.Tx) error {
+		return suppress(tx, number, contact, alerts, url, now)
+	}); err != nil {
+		return fmt.Errorf("ledger update digest of %s: %w", phone.Mask(number), err)
+	}
+	return nil
+}
+
+// RecordSuppressed is Suppress and Record in one transaction: what an SMS
+// that a limit kept from number writes, so that a retry of its
+// notification neither counts it twice nor forgets it.
+func (l *Ledger) RecordSuppressed(key, number, contact string, alerts int, url string) error {
+	now := l.now()
+	if err := l.write(func(tx *bolt.Tx) error {
+		if err := suppress(tx, number, contact, alerts, url, now); err != nil {
+			return err
+		}
+		return record(tx, key, encodeTime(now))
+	}); err != nil {
+		return fmt.Errorf("ledger record suppressed sms to %s: %w", phone.Mask(number), err)
+	}
+	return nil
+}
+
+func suppress(tx *bolt.Tx, number, contact string, alerts int, url string, now time.Time) error {
+	return updateSuppressed(tx, number, func(s *Suppressed) bool {
 		if s.Alerts == 0 {
-			s.Since = l.now()
+			s.Since = now
 		}
 		s.Contact, s.Alerts, s.URL = contact, s.Alerts+alerts, url
 		return true
@@ -378,39 +338,40 @@ func (l *Ledger) Pending() (map[string]Suppressed, error) {
 // Digested removes what a sent digest covered; alerts suppressed after
 // the digest was composed stay for the next one.
 func (l *Ledger) Digested(number string, covered Suppressed) error {
-	return l.updateSuppressed(number, func(s *Suppressed) bool {
-		if s.Alerts <= covered.Alerts {
-			return false
-		}
-		s.Alerts -= covered.Alerts
-		s.Since = l.now()
-		return true
-	})
-}
-
-// updateSuppressed changes the digest owed to number in one transaction;
-// change returns false to delete it.
-func (l *Ledger) updateSuppressed(number string, change func(*Suppressed) (keep bool)) error {
-	if err := l.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketSuppressed)
-		var s Suppressed
-		if v := b.Get([]byte(number)); v != nil {
-			if err := json.Unmarshal(v, &s); err != nil {
-				return err
+	now := l.now()
+	if err := l.write(func(tx *bolt.Tx) error {
+		return updateSuppressed(tx, number, func(s *Suppressed) bool {
+			if s.Alerts <= covered.Alerts {
+				return false
 			}
-		}
-		if !change(&s) {
-			return b.Delete([]byte(number))
-		}
-		v, err := json.Marshal(s)
-		if err != nil {
-			return err
-		}
-		return b.Put([]byte(number), v)
+			s.Alerts -= covered.Alerts
+			s.Since = now
+			return true
+		})
 	}); err != nil {
 		return fmt.Errorf("ledger update digest of %s: %w", phone.Mask(number), err)
 	}
 	return nil
+}
+
+// updateSuppressed changes the digest owed to number; change returns false
+// to delete it.
+func updateSuppressed(tx *bolt.Tx, number string, change func(*Suppressed) (keep bool)) error {
+	b := tx.Bucket(bucketSuppressed)
+	var s Suppressed
+	if v := b.Get([]byte(number)); v != nil {
+		if err := json.Unmarshal(v, &s); err != nil {
+			return err
+		}
+	}
+	if !change(&s) {
+		return b.Delete([]byte(number))
+	}
+	v, err := json.Marshal(s)
+	if err != nil {
+		return err
+	}
+	return b.Put([]byte(number), v)
 }
 
 // Purge deletes what is past its retention (in-doubt marks with
@@ -434,18 +395,10 @@ func (l *Ledger) Purge(keepSends time.Duration) (int, error) {
 				}
 			}
 		}
-		// Sends by age are sorted by time: delete from the start.
-		cutoff := encodeTime(now.Add(-keepSends))
-		sends := tx.Bucket(bucketSends)
-		c := tx.Bucket(bucketSendsByAge).Cursor()
-		for k, _ := c.First(); k != nil && len(k) >= 8 && bytes.Compare(k[:8], cutoff) < 0; k, _ = c.First() {
-			if err := sends.Delete(sendKey(string(k[8:]), k[:8])); err != nil {
-				return err
-			}
-			if err := c.Delete(); err != nil {
-				return err
-			}
-			n++
+		sends, err := purgeSends(tx, now.Add(-keepSends))
+		n += sends
+		if err != nil {
+			return err
 		}
 		doubts, err := l.purgeDoubts(tx)
 		n += doubts

@@ -309,3 +309,52 @@ func TestDoubtResendsAndExpiry(t *testing.T) {
 		t.Errorf("Purge = %d, %v; want the expired mark (and no send: kept a day)", n, err)
 	}
 }
+
+// TestRecordPagedAndRecordSuppressedAreOneWriteEach checks what the result
+// of an SMS writes: all of it, in one commit.
+func TestRecordPagedAndRecordSuppressedAreOneWriteEach(t *testing.T) {
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	l := open(t, filepath.Join(t.TempDir(), "ledger.db"), &now)
+	defer l.Close()
+	commit := func(write func() error) {
+		t.Helper()
+		before := txID(t, l.db)
+		if err := write(); err != nil {
+			t.Fatal(err)
+		}
+		if n := txID(t, l.db) - before; n != 1 {
+			t.Errorf("%d commits, want 1", n)
+		}
+	}
+	mark := Doubt{Number: "+491", Text: "x", Since: now, Last: now}
+	if _, ok, err := l.TakeDoubt("n1/+491", mark, nil, Window{}, false); err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	commit(func() error { return l.RecordPaged("n1/+491", "+491", []string{"fp1|1", "fp2|1"}) })
+	commit(func() error { return l.RecordSuppressed("n2/+492", "+492", "bob", 3, "http://am") })
+	commit(func() error { return l.RecordSuppressed("n3/+492", "+492", "bob", 2, "http://am") })
+
+	for _, key := range []string{"n1/+491", "n2/+492", "n3/+492"} {
+		if ok, err := l.Delivered(key); err != nil || !ok {
+			t.Errorf("Delivered(%s) = %v, %v; want true", key, ok, err)
+		}
+	}
+	if _, ok, err := l.Doubt("n1/+491"); err != nil || ok {
+		t.Errorf("in-doubt mark of the recorded SMS: %v, %v; want none", ok, err)
+	}
+	for _, alert := range []string{"fp1|1", "fp2|1"} {
+		if ok, err := l.WasPaged("+491", alert); err != nil || !ok {
+			t.Errorf("WasPaged(%s) = %v, %v; want true", alert, ok, err)
+		}
+	}
+	if ok, _ := l.WasPaged("+492", "fp1|1"); ok {
+		t.Error("a suppressed SMS counts as paged")
+	}
+	pending, err := l.Pending()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := pending["+492"]; len(pending) != 1 || got.Alerts != 5 || got.Contact != "bob" || !got.Since.Equal(now) {
+		t.Errorf("pending = %+v, want 5 alerts owed to bob since %s", pending, now)
+	}
+}

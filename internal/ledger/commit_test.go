@@ -1,0 +1,209 @@
+package ledger
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+func openGroup(t *testing.T) *groupCommit {
+	t.Helper()
+	db, err := bolt.Open(filepath.Join(t.TempDir(), "group.db"), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if err := db.Update(func(tx *bolt.Tx) error {
+		_, err := tx.CreateBucket([]byte("b"))
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return &groupCommit{db: db}
+}
+
+// txID is the id of the last commit: it grows by one with each.
+func txID(t *testing.T, db *bolt.DB) int {
+	t.Helper()
+	var id int
+	if err := db.View(func(tx *bolt.Tx) error {
+		id = tx.ID()
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+func put(key string) func(*bolt.Tx) error {
+	return func(tx *bolt.Tx) error { return tx.Bucket([]byte("b")).Put([]byte(key), []byte("x")) }
+}
+
+// waitQueued waits until n writes wait for the commit under way.
+func waitQueued(t *testing.T, g *groupCommit, n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	for {
+		g.mu.Lock()
+		queued := len(g.queue)
+		g.mu.Unlock()
+		if queued == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d writes queued, want %d", queued, n)
+		}
+		<-tick.C
+	}
+}
+
+// holdCommit starts a write that holds its commit open until the returned
+// release is called, and returns once that commit is under way; wait waits
+// for the write's result.
+func holdCommit(t *testing.T, g *groupCommit) (release func(), wait func() error) {
+	t.Helper()
+	started, held := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	done := make(chan error, 1)
+	go func() {
+		done <- g.do(func(tx *bolt.Tx) error {
+			once.Do(func() { close(started) })
+			<-held
+			return put("held")(tx)
+		})
+	}()
+	<-started
+	return func() { close(held) }, func() error { return <-done }
+}
+
+func TestGroupCommitSharesOneCommitAmongQueuedWrites(t *testing.T) {
+	g := openGroup(t)
+	const queued = 20
+	first := txID(t, g.db)
+	release, wait := holdCommit(t, g)
+	errs := make([]error, queued)
+	var wg sync.WaitGroup
+	for i := range queued {
+		wg.Go(func() { errs[i] = g.do(put(fmt.Sprint("k", i))) })
+	}
+	waitQueued(t, g, queued)
+	release()
+	wg.Wait()
+	if err := wait(); err != nil {
+		t.Fatal(err)
+	}
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	if commits := txID(t, g.db) - first; commits != 2 {
+		t.Errorf("%d commits, want 2: the held one, then all %d queued writes in one", commits, queued)
+	}
+	if err := g.db.View(func(tx *bolt.Tx) error {
+		if n := tx.Bucket([]byte("b")).Stats().KeyN; n != queued+1 {
+			t.Errorf("%d keys written, want %d", n, queued+1)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestGroupCommitEachLoneWriteCommitsBeforeItReturns(t *testing.T) {
+	g := openGroup(t)
+	first := txID(t, g.db)
+	for i := range 3 {
+		if err := g.do(put(fmt.Sprint("k", i))); err != nil {
+			t.Fatal(err)
+		}
+		if commits := txID(t, g.db) - first; commits != i+1 {
+			t.Fatalf("after write %d: %d commits", i+1, commits)
+		}
+	}
+}
+
+// TestGroupCommitFailingWriteFailsAlone queues a write that reads and
+// increments a counter, one that fails, and one more: the failure must
+// reach only its caller, and the counter's reader must see what was
+// committed although its function ran twice.
+func TestGroupCommitFailingWriteFailsAlone(t *testing.T) {
+	g := openGroup(t)
+	errBoom := errors.New("boom")
+	release, wait := holdCommit(t, g)
+
+	var counted uint64
+	runs := 0
+	increment := func(tx *bolt.Tx) error {
+		runs++
+		b := tx.Bucket([]byte("b"))
+		counted = decodeCount(b.Get([]byte("counter"))) + 1
+		return putCount(b, []byte("counter"), counted)
+	}
+	fail := func(tx *bolt.Tx) error {
+		if err := put("failed")(tx); err != nil {
+			return err
+		}
+		return errBoom
+	}
+	errs := make([]error, 3)
+	var wg sync.WaitGroup
+	for i, fn := range []func(*bolt.Tx) error{increment, fail, put("after")} {
+		wg.Go(func() { errs[i] = g.do(fn) })
+		waitQueued(t, g, i+1) // in this order
+	}
+	release()
+	wg.Wait()
+	if err := wait(); err != nil {
+		t.Fatal(err)
+	}
+	if errs[0] != nil || !errors.Is(errs[1], errBoom) || errs[2] != nil {
+		t.Fatalf("errors = %v, want only the second to fail", errs)
+	}
+	if runs != 2 {
+		t.Errorf("the write before the failing one ran %d times, want 2", runs)
+	}
+	if err := g.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte("b"))
+		if got := decodeCount(b.Get([]byte("counter"))); got != 1 || counted != 1 {
+			t.Errorf("counter = %d, its writer read %d; want 1 and 1", got, counted)
+		}
+		if !has(b, []byte("after")) || has(b, []byte("failed")) {
+			t.Error("want the write after the failing one, and nothing of the failing one")
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestGroupCommitPanicReachesOnlyItsCaller(t *testing.T) {
+	g := openGroup(t)
+	release, wait := holdCommit(t, g)
+	var recovered any
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		defer func() { recovered = recover() }()
+		_ = g.do(func(*bolt.Tx) error { panic("bad write") })
+	})
+	waitQueued(t, g, 1)
+	var err error
+	wg.Go(func() { err = g.do(put("after")) })
+	waitQueued(t, g, 2)
+	release()
+	wg.Wait()
+	if err := wait(); err != nil {
+		t.Fatal(err)
+	}
+	if recovered != "bad write" {
+		t.Errorf("the panicking write's caller recovered %v, want its panic", recovered)
+	}
+	if err != nil {
+		t.Errorf("the other write failed: %v", err)
+	}
+}

@@ -1,0 +1,395 @@
+package ledger
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Limits are checked against counts kept up to date, never by counting the
+// sends in a window. Every send lies in one time-ordered log of all
+// recipients (bucket sends_time), appended to at its end. For each window
+// length in use there is a window state: a tail time, how many sends of
+// the log lie after it, and, for each recipient with such sends, how many
+// of those went to them. A check moves the tail on to now-Per and takes
+// the sends it passes off the counts, each once (or, should the clock go
+// back, moves it back and counts them again); a send adds itself to
+// the counts of every state whose tail lies before it, a refund takes
+// itself off again. So a check costs the sends that left the window since
+// the last one, amortized O(1) per send however many the window holds, and
+// what a send writes besides the log's last page are a few counts, in a
+// bucket as large as the recipients, not as the sends.
+//
+// States are kept by window length: the per-recipient windows and the
+// budget share one when their lengths agree, a changed Max costs nothing,
+// a new length is counted from the log once, when it is first checked,
+// and one no longer checked is deleted by Purge once it could count sends
+// that Purge deletes.
+//
+// Ledgers written before window states existed also kept a log per
+// recipient (bucket sends); Open deletes it, and their sends are counted
+// from the common log like any others.
+
+// Window is a most number of SMS in a sliding period; Max 0 is no limit.
+type Window struct {
+	Max int
+	Per time.Duration
+}
+
+// sendKey is a send's key in the log: its time, then its number.
+func sendKey(number string, at time.Time) []byte {
+	return append(encodeTime(at), number...)
+}
+
+// Keys in bucketWindows.
+func windowKey(per time.Duration) []byte {
+	return binary.BigEndian.AppendUint64([]byte("w"), uint64(per))
+}
+
+func countPrefix(per time.Duration) []byte {
+	return binary.BigEndian.AppendUint64([]byte("n"), uint64(per))
+}
+
+func countKey(per time.Duration, number string) []byte {
+	return append(countPrefix(per), number...)
+}
+
+// window is the state of the windows of length per: total sends in the
+// log after tail, and (under countKey) each recipient's share of them.
+type window struct {
+	per   time.Duration
+	tail  time.Time
+	total uint64
+}
+
+func (w window) encode() []byte {
+	return binary.BigEndian.AppendUint64(encodeTime(w.tail), w.total)
+}
+
+func decodeWindow(per time.Duration, v []byte) (window, bool) {
+	if len(v) != 16 {
+		return window{}, false
+	}
+	return window{per: per, tail: decodeTime(v[:8]), total: binary.BigEndian.Uint64(v[8:])}, true
+}
+
+func decodeCount(v []byte) uint64 {
+	if len(v) != 8 {
+		return 0
+	}
+	return binary.BigEndian.Uint64(v)
+}
+
+// sinceEpoch keeps a window's start from before 1970, where the encoded
+// times would no longer sort.
+func sinceEpoch(t time.Time) time.Time {
+	if t.Before(time.Unix(0, 0)) {
+		return time.Unix(0, 0)
+	}
+	return t
+}
+
+// sendsBetween visits the sends of the log after after and up to until
+// (any time, with until zero), oldest first.
+func sendsBetween(tx *bolt.Tx, after, until time.Time, visit func(number string)) {
+	c := tx.Bucket(bucketSendsByAge).Cursor()
+	end := encodeTime(until)
+	for k, _ := c.Seek(encodeTime(after.Add(time.Nanosecond))); k != nil && len(k) >= 8; k, _ = c.Next() {
+		if !until.IsZero() && bytes.Compare(k[:8], end) > 0 {
+			return
+		}
+		visit(string(k[8:]))
+	}
+}
+
+// loadWindow returns the state of the windows of length per at now: its
+// tail moved to now-per, so that its counts are the sends within the
+// window. A length seen for the first time is counted from the log.
+//
+// The tail moves back, too, when the clock did (or when a write of a group
+// commit read it a little earlier than the one before it): the sends it
+// passes count again, so the counts stay exact whatever the clock does.
+func loadWindow(tx *bolt.Tx, per time.Duration, now time.Time) (window, error) {
+	b := tx.Bucket(bucketWindows)
+	since := sinceEpoch(now.Add(-per))
+	w, ok := decodeWindow(per, b.Get(windowKey(per)))
+	if !ok {
+		return recount(tx, per, since)
+	}
+	if since.Equal(w.tail) {
+		return w, nil
+	}
+	// The sends between the old tail and the new, by recipient: they left
+	// the window, or (the tail moving back) came into it again.
+	from, to, sign := w.tail, since, -1
+	if since.Before(w.tail) {
+		from, to, sign = since, w.tail, 1
+	}
+	moved := map[string]uint64{}
+	n := uint64(0)
+	sendsBetween(tx, from, to, func(number string) { moved[number]++; n++ })
+	if sign < 0 && n > w.total {
+		return recount(tx, per, since) // cannot be, unless the log was changed behind our back
+	}
+	for number, k := range moved {
+		key := countKey(per, number)
+		c := decodeCount(b.Get(key))
+		if sign < 0 && k > c {
+			return recount(tx, per, since) // as above
+		}
+		if sign < 0 {
+			c -= k
+		} else {
+			c += k
+		}
+		if err := putCount(b, key, c); err != nil {
+			return window{}, err
+		}
+	}
+	if sign < 0 {
+		w.total -= n
+	} else {
+		w.total += n
+	}
+	w.tail = since
+	return w, b.Put(windowKey(per), w.encode())
+}
+
+// recount counts the windows of length per afresh from the log: the sends
+// after since.
+func recount(tx *bolt.Tx, per time.Duration, since time.Time) (window, error) {
+	b := tx.Bucket(bucketWindows)
+	if err := deleteCounts(b, per); err != nil {
+		return window{}, err
+	}
+	w := window{per: per, tail: since}
+	counts := map[string]uint64{}
+	sendsBetween(tx, since, time.Time{}, func(number string) { counts[number]++; w.total++ })
+	for number, c := range counts {
+		if err := putCount(b, countKey(per, number), c); err != nil {
+			return window{}, err
+		}
+	}
+	return w, b.Put(windowKey(per), w.encode())
+}
+
+// putCount writes a recipient's count, or deletes it at 0: only those with
+// sends in a window take space.
+func putCount(b *bolt.Bucket, key []byte, c uint64) error {
+	if c == 0 {
+		return b.Delete(key)
+	}
+	return b.Put(key, binary.BigEndian.AppendUint64(nil, c))
+}
+
+// deleteCounts deletes the recipients' counts of the windows of length per.
+func deleteCounts(b *bolt.Bucket, per time.Duration) error {
+	prefix := countPrefix(per)
+	var keys [][]byte
+	c := b.Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		keys = append(keys, bytes.Clone(k))
+	}
+	// Deleted after the walk: a bbolt cursor may skip keys when the
+	// bucket changes beneath it.
+	for _, k := range keys {
+		if err := b.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// windows returns every window state kept.
+func windows(tx *bolt.Tx) []window {
+	var ws []window
+	c := tx.Bucket(bucketWindows).Cursor()
+	for k, v := c.Seek([]byte("w")); k != nil && len(k) == 9 && k[0] == 'w'; k, v = c.Next() {
+		if w, ok := decodeWindow(time.Duration(binary.BigEndian.Uint64(k[1:])), v); ok {
+			ws = append(ws, w)
+		}
+	}
+	return ws
+}
+
+// count adds delta to the counts of every window state whose tail lies
+// before at, for a send to number at at just added to (1) or deleted
+// from (-1) the log.
+func count(tx *bolt.Tx, number string, at time.Time, delta int) error {
+	b := tx.Bucket(bucketWindows)
+	for _, w := range windows(tx) {
+		if !at.After(w.tail) {
+			continue
+		}
+		key := countKey(w.per, number)
+		c := decodeCount(b.Get(key))
+		if delta < 0 && (c == 0 || w.total == 0) {
+			// Cannot be, unless the log was changed behind our back:
+			// forget the state, the next check counts it afresh.
+			if err := deleteCounts(b, w.per); err != nil {
+				return err
+			}
+			if err := b.Delete(windowKey(w.per)); err != nil {
+				return err
+			}
+			continue
+		}
+		w.total = uint64(int64(w.total) + int64(delta))
+		if err := putCount(b, key, uint64(int64(c)+int64(delta))); err != nil {
+			return err
+		}
+		if err := b.Put(windowKey(w.per), w.encode()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Take counts an SMS to number against the limits: when every per-recipient
+// window and the budget (all recipients together) allow one more, or force
+// is set, the send is recorded and Take returns true and the time to give
+// back with Refund should the send fail. Check and record happen in one
+// transaction, so concurrent sends cannot overrun a limit; it is synced to
+// disk, shared with concurrent writes, before Take returns.
+func (l *Ledger) Take(number string, perRecipient []Window, budget Window, force bool) (at time.Time, ok bool, err error) {
+	return l.take(number, perRecipient, budget, force, nil)
+}
+
+// TakeDoubt is Take for the SMS of key that is about to be sent: when the
+// limits allow it, it also marks key in doubt with mark, in the same
+// transaction, so that a crash during the send leaves a trace without a
+// write of its own. The send's result clears the mark: RecordPaged (or
+// Record) when sipgate took it, Unsent when it certainly did not go out.
+func (l *Ledger) TakeDoubt(key string, mark Doubt, perRecipient []Window, budget Window, force bool) (at time.Time, ok bool, err error) {
+	return l.take(mark.Number, perRecipient, budget, force, func(tx *bolt.Tx) error {
+		return putDoubt(tx, key, mark)
+	})
+}
+
+// take is Take, running also, when the send is allowed, in the same
+// transaction.
+func (l *Ledger) take(number string, perRecipient []Window, budget Window, force bool, also func(*bolt.Tx) error) (at time.Time, ok bool, err error) {
+	// The time is read once: the transaction may run more than once (see
+	// groupCommit) and must decide the same way each time.
+	now := l.now()
+	err = l.write(func(tx *bolt.Tx) error {
+		at, ok = time.Time{}, false
+		if !force {
+			allowed, err := allows(tx, number, perRecipient, budget, now)
+			if err != nil || !allowed {
+				return err
+			}
+		}
+		var err error
+		if at, err = addSend(tx, number, now); err != nil {
+			return err
+		}
+		if also != nil {
+			if err := also(tx); err != nil {
+				return err
+			}
+		}
+		ok = true
+		return nil
+	})
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("ledger take: %w", err)
+	}
+	return at, ok, nil
+}
+
+// allows reports whether every limit allows one more send to number.
+func allows(tx *bolt.Tx, number string, perRecipient []Window, budget Window, now time.Time) (bool, error) {
+	for _, l := range perRecipient {
+		if l.Max <= 0 {
+			continue
+		}
+		if _, err := loadWindow(tx, l.Per, now); err != nil {
+			return false, err
+		}
+		if decodeCount(tx.Bucket(bucketWindows).Get(countKey(l.Per, number))) >= uint64(l.Max) {
+			return false, nil
+		}
+	}
+	if budget.Max <= 0 {
+		return true, nil
+	}
+	w, err := loadWindow(tx, budget.Per, now)
+	return w.total < uint64(budget.Max), err
+}
+
+// addSend records a send to number at now, and returns the time it is
+// recorded at.
+func addSend(tx *bolt.Tx, number string, now time.Time) (time.Time, error) {
+	log := tx.Bucket(bucketSendsByAge)
+	// Nanosecond keys collide only for sends to one number within the
+	// same nanosecond; move on until the key is free.
+	for has(log, sendKey(number, now)) {
+		now = now.Add(time.Nanosecond)
+	}
+	if err := log.Put(sendKey(number, now), nil); err != nil {
+		return time.Time{}, err
+	}
+	return now, count(tx, number, now, 1)
+}
+
+// has reports whether b holds key. (Get cannot tell a missing key from
+// one whose value is empty, as the log's are.)
+func has(b *bolt.Bucket, key []byte) bool {
+	k, _ := b.Cursor().Seek(key)
+	return bytes.Equal(k, key)
+}
+
+// Refund gives back a send that Take counted but that failed.
+func (l *Ledger) Refund(number string, at time.Time) error {
+	if err := l.write(func(tx *bolt.Tx) error { return refund(tx, number, at) }); err != nil {
+		return fmt.Errorf("ledger refund: %w", err)
+	}
+	return nil
+}
+
+// refund deletes the send to number at at, if it is still there: a second
+// refund of the same send, or one of a send that Purge deleted, gives
+// nothing back.
+func refund(tx *bolt.Tx, number string, at time.Time) error {
+	log := tx.Bucket(bucketSendsByAge)
+	if !has(log, sendKey(number, at)) {
+		return nil
+	}
+	if err := log.Delete(sendKey(number, at)); err != nil {
+		return err
+	}
+	return count(tx, number, at, -1)
+}
+
+// purgeSends deletes the sends before cutoff, and the window states whose
+// tail lies before it, as they may count such sends: a length still in
+// use is counted afresh when next checked. It returns how many sends.
+func purgeSends(tx *bolt.Tx, cutoff time.Time) (int, error) {
+	b := tx.Bucket(bucketWindows)
+	for _, w := range windows(tx) {
+		if !w.tail.Before(cutoff) {
+			continue
+		}
+		if err := deleteCounts(b, w.per); err != nil {
+			return 0, err
+		}
+		if err := b.Delete(windowKey(w.per)); err != nil {
+			return 0, err
+		}
+	}
+	// The log is sorted by time: delete from the start.
+	n := 0
+	end := encodeTime(cutoff)
+	c := tx.Bucket(bucketSendsByAge).Cursor()
+	for k, _ := c.First(); k != nil && bytes.Compare(k, end) < 0; k, _ = c.First() {
+		if err := c.Delete(); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
