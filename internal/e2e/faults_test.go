@@ -144,9 +144,11 @@ func TestUnknownOutcomeIsNotSentAgain(t *testing.T) {
 				extra, found, resent, givenUp, s.fake.HistoryRequests())
 			if tc.historyForbidden {
 				// Each first send was taken: one resend each at most, which
-				// is also of unknown outcome, and then given up.
-				if found != 0 || resent != float64(extra) || givenUp != people {
-					t.Errorf("unknown outcomes: %v found, %v resent, %v given up; want 0 found, %d resent (the extra SMS), %d given up", found, resent, givenUp, extra, people)
+				// is also of unknown outcome, and then given up. Each extra
+				// SMS is a resend; a resend may not have arrived, such as one
+				// written to a connection sipgate had already reset.
+				if found != 0 || resent < float64(extra) || resent > people || givenUp != people {
+					t.Errorf("unknown outcomes: %v found, %v resent, %v given up; want 0 found, %d to %d resent (at least the extra SMS), %d given up", found, resent, givenUp, extra, people, people)
 				}
 			} else if found != people || resent != 0 || givenUp != 0 {
 				t.Errorf("unknown outcomes: %v found, %v resent, %v given up; want %d found", found, resent, givenUp, people)
