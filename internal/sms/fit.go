@@ -8,8 +8,9 @@ import (
 	"unicode/utf8"
 )
 
-// Markers are private-use characters that Shorten and List put around the parts of a text that
-// Fit may cut. They never reach a phone: Fit and Strip remove them. A list is
+// Markers are private-use characters that Shorten, List, Optional and Legible put around the
+// parts of a text that Fit may cut or has to keep legible. They never reach a phone: Fit and
+// Strip remove them. A list is
 //
 //	listStart item (sepStart sep sepEnd item)* listEnd
 //
@@ -22,7 +23,15 @@ const (
 	listEnd
 	sepStart
 	sepEnd
+	legibleStart
+	legibleEnd
+	optStart
+	optEnd
 )
+
+// maxLost is how many characters a GSM7Only text may lose to '?' (see Budget.GSM7Only): an
+// emoji or two say little, a word of Chinese does.
+const maxLost = 3
 
 // minSpan is the length Fit cuts a Shorten span down to before it drops list items: a summary
 // cut to 16 characters still says something, a host list cut to "+40 more" still counts.
@@ -39,7 +48,7 @@ const (
 // caller that normalises whitespace in marked text should treat them as invisible: the text
 // Strip leaves must be the same as if the whitespace had been normalised after Strip.
 func IsMarker(r rune) bool {
-	return r >= spanStart && r <= sepEnd
+	return r >= spanStart && r <= optEnd
 }
 
 // dropMarkers removes the markers from s; invalid UTF-8 becomes U+FFFD.
@@ -77,6 +86,29 @@ func Shorten(s string) string {
 		return ""
 	}
 	return string(spanStart) + s + string(spanEnd)
+}
+
+// Optional marks s as a part that Fit keeps whole or leaves out, before it cuts anything else:
+// a link cut short is no link. Of several, the first has precedence: each is kept if it fits with
+// those before it that were kept. Markers in s are removed. Empty s stays empty.
+func Optional(s string) string {
+	s = dropMarkers(s)
+	if s == "" {
+		return ""
+	}
+	return string(optStart) + s + string(optEnd)
+}
+
+// Legible marks s as text that must not lose a character to '?', such as an alertname: with
+// Budget.GSM7Only, a text whose legible parts transliteration cannot keep is sent untransliterated
+// instead (see Budget). Fit keeps s as plain text otherwise. Markers in s are removed, so
+// Legible inside Shorten, List or Optional has no effect. Empty s stays empty.
+func Legible(s string) string {
+	s = dropMarkers(s)
+	if s == "" {
+		return ""
+	}
+	return string(legibleStart) + s + string(legibleEnd)
 }
 
 // List joins items with sep and marks them as a list whose tail Fit may replace with one item
@@ -170,7 +202,11 @@ type Budget struct {
 	// MaxSegments is the most segments the message may cost; less than 1 counts as 1.
 	MaxSegments int
 	// GSM7Only transliterates the text to GSM-7 before fitting (the route's encoding: gsm7), so
-	// that one emoji does not cut the room of the message from 160 characters to 70.
+	// that one emoji does not cut the room of the message from 160 characters to 70. Unless
+	// that would make it unreadable: when transliteration would turn more than 3 characters of
+	// the text (stripped, before anything is cut), or any of a Legible part, into '?' (a
+	// Chinese summary, a Japanese alertname), the text is fitted as if GSM7Only were not set,
+	// so as UCS-2 if it needs it, and Result.TransliterationSkipped says so.
 	GSM7Only bool
 }
 
@@ -185,12 +221,17 @@ type Result struct {
 	// Transliterated reports that GSM7Only replaced characters of the input (also ones that
 	// were then cut).
 	Transliterated bool
+	// TransliterationSkipped reports that GSM7Only was set, but transliteration would have
+	// lost too much to '?' (see Budget.GSM7Only), so the text kept its characters.
+	TransliterationSkipped bool
 }
 
-// Fit returns the longest form of marked (text with Shorten and List parts) that fits the
-// budget, cutting in this order:
+// Fit returns the longest form of marked (text with Shorten, List and Optional parts) that fits
+// the budget, cutting in this order:
 //
-//  1. If the text with all markers stripped fits, it is returned unchanged.
+//  1. If the text with all markers stripped fits, it is returned unchanged. Else, if it fits
+//     without its Optional parts, they are kept in order, each if it fits with those kept before
+//     it; if it does not, they are all left out and the cutting goes on.
 //  2. Shorten parts are cut to the largest common length L that fits, with all list items kept;
 //     a part shorter than L stays whole. L counts the cut mark a cut part ends in. If L is at
 //     least 16, that is the result.
@@ -201,14 +242,58 @@ type Result struct {
 //     if no item and L=16 still do not fit do Shorten parts go below 16, down to being left out
 //     entirely (no cut mark then).
 //  4. If even that does not fit (the parts that must survive are too long on their own), or
-//     leaves nothing but whitespace of a text that had more, the whole stripped text is cut to
-//     fit and ends in the cut mark.
+//     leaves nothing but whitespace of a text that had more, the whole stripped text (without
+//     its Optional parts, unless they are all it has) is cut to fit and ends in the cut mark.
 //
 // The cut mark is "…" when the result is UCS-2 anyway and "..." otherwise: a single "…" would
 // turn a GSM-7 message into UCS-2 and halve its room. No space is left before a cut mark, and a
 // cut text loses whitespace at its start and end (a part left out may leave some); Fit otherwise
 // changes no whitespace, which the caller normalises. Markers without their partner are ignored.
 func Fit(marked string, b Budget) Result {
+	if b.GSM7Only && lossy(marked) {
+		r := fit(marked, Budget{MaxSegments: b.MaxSegments})
+		r.TransliterationSkipped = true
+		return r
+	}
+	return fit(marked, b)
+}
+
+// lossy reports whether transliterating marked would turn more than maxLost of its characters
+// (markers aside), or any character of a Legible part, into '?'. It reads no further than it has
+// to.
+func lossy(marked string) bool {
+	n := 0
+	count := func(s string, legible bool) bool {
+		for _, r := range s {
+			if lost(r) {
+				if n++; legible || n > maxLost {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	from := 0 // start of the text not yet counted
+	for i := nextMarker(marked, 0); i >= 0; i = nextMarker(marked, from) {
+		if count(marked[from:i], false) {
+			return true
+		}
+		from = i + markerLen
+		if markerAt(marked, i) != legibleStart {
+			continue
+		}
+		if end := nextMarker(marked, from); end >= 0 && markerAt(marked, end) == legibleEnd {
+			if count(marked[from:end], true) {
+				return true
+			}
+			from = end + markerLen
+		}
+	}
+	return count(marked[from:], false)
+}
+
+// fit is Fit once GSM7Only is settled.
+func fit(marked string, b Budget) Result {
 	// 1. Most messages fit as they are: the stripped text is what rendering the parsed text in
 	// full gives, so measuring it once decides, without parsing. A text of more runes than can
 	// fit (the thousands of instances of a storm) is not even stripped.
@@ -227,6 +312,19 @@ func Fit(marked string, b Budget) Result {
 	// and nothing else, say): then the hard cut says more.
 	blank := f.blank()
 	worth := func(text string) bool { return blank || strings.TrimSpace(text) != "" }
+
+	// 1. Optional parts kept in order while they fit, nothing else cut.
+	f.setOptional(false)
+	if f.opts > 0 && f.formFits(noLimit, 0) {
+		for i := range f.optOn {
+			f.optOn[i] = true
+			f.optOn[i] = f.formFits(noLimit, 0)
+		}
+		if t := f.render(noLimit, 0); worth(t) {
+			return f.result(t, true)
+		}
+		f.setOptional(false)
+	}
 
 	// 2. Shorten spans, all items kept.
 	if f.maxSpan > minSpan {
@@ -256,8 +354,11 @@ func Fit(marked string, b Budget) Result {
 		}
 	}
 
-	// 4. Hard cut of the whole text.
-	rs := []rune(f.render(noLimit, 0))
+	// 4. Hard cut of the whole text, without its optional parts unless nothing else is there.
+	if strings.TrimSpace(f.render(noLimit, 0)) == "" {
+		f.setOptional(true)
+	}
+	rs := trimSpace([]rune(f.render(noLimit, 0)))
 	cut := func(n int) string {
 		out := cutRunes(nil, rs, n, gsmCutMark)
 		if !isGSM(out) {
@@ -281,13 +382,14 @@ const (
 	textPart partKind = iota
 	spanPart
 	listPart
+	optPart
 )
 
 // part is a piece of a marked text. Text and list items stay strings (slices of the marked
 // text): of a storm's thousands of items only the few that are kept are ever rendered.
 type part struct {
 	kind  partKind
-	text  string   // textPart
+	text  string   // textPart, optPart
 	span  []rune   // spanPart, cut by rune
 	items []string // listPart
 	seps  []string // listPart: seps[i] is between items[i] and items[i+1]
@@ -302,7 +404,9 @@ type fitter struct {
 	max            int
 	maxRunes       int // a text of more runes does not fit: every rune costs at least one unit
 	transliterated bool
-	maxSpan        int // runes of the longest span
+	maxSpan        int    // runes of the longest span
+	opts           int    // optional parts
+	optOn          []bool // which optional parts are rendered
 	// order lists, for each item in the order it is dropped, the index of its list among the
 	// list parts.
 	order []int
@@ -325,9 +429,12 @@ func newFitter(marked string, b Budget) *fitter {
 	for i := range f.parts {
 		p := &f.parts[i]
 		switch p.kind {
-		case textPart:
+		case textPart, optPart:
 			p.text = tl(p.text)
 			p.solid = []int{solid(p.text)}
+			if p.kind == optPart {
+				f.opts++
+			}
 		case spanPart:
 			p.span = []rune(tl(string(p.span)))
 			p.solid = []int{solid(string(p.span))}
@@ -347,7 +454,16 @@ func newFitter(marked string, b Budget) *fitter {
 	}
 	f.order = dropOrder(counts)
 	f.keep = make([]int, len(counts))
+	f.optOn = make([]bool, f.opts)
+	f.setOptional(true)
 	return f
+}
+
+// setOptional renders all optional parts, or none.
+func (f *fitter) setOptional(on bool) {
+	for i := range f.optOn {
+		f.optOn[i] = on
+	}
 }
 
 // dropOrder returns, for lists of counts items each, the list of each item in the order items
@@ -392,11 +508,16 @@ func (f *fitter) fits(text string) bool {
 // much as the whole text again.
 func (f *fitter) formFits(limit, drop int) bool {
 	f.count(drop)
-	runes, li := 0, 0
+	runes, li, oi := 0, 0, 0
 	for _, p := range f.parts {
 		switch p.kind {
 		case textPart:
 			runes += p.solid[0]
+		case optPart:
+			if f.optOn[oi] {
+				runes += p.solid[0]
+			}
+			oi++
 		case spanPart:
 			if limit == noLimit || len(p.span) <= limit {
 				runes += p.solid[0]
@@ -493,11 +614,18 @@ func (f *fitter) render(limit, drop int) string {
 func (f *fitter) build(limit, drop int, mark string) (text []rune, cut bool) {
 	f.count(drop)
 	b := f.buf[:0]
-	li := 0
+	li, oi := 0, 0
 	for _, p := range f.parts {
 		switch p.kind {
 		case textPart:
 			b = appendString(b, p.text)
+		case optPart:
+			if f.optOn[oi] {
+				b = appendString(b, p.text)
+			} else {
+				cut = true
+			}
+			oi++
 		case spanPart:
 			if limit == noLimit || len(p.span) <= limit {
 				b = append(b, p.span...)
@@ -587,8 +715,12 @@ func parse(marked string) []part {
 		end := -1
 		switch markerAt(marked, i) {
 		case spanStart:
-			if end = parseSpan(marked, i+markerLen); end >= 0 {
+			if end = parseSpan(marked, i+markerLen, spanEnd); end >= 0 {
 				p = part{kind: spanPart, span: []rune(marked[i+markerLen : end])}
+			}
+		case optStart:
+			if end = parseSpan(marked, i+markerLen, optEnd); end >= 0 {
+				p = part{kind: optPart, text: marked[i+markerLen : end]}
 			}
 		case listStart:
 			p, end = parseList(marked, i+markerLen)
@@ -607,8 +739,8 @@ func parse(marked string) []part {
 	return parts
 }
 
-// markerLen is the length of every marker in UTF-8: the markers are U+E000 to U+E005, encoded
-// as EE 80 80 to EE 80 85. EE is never a continuation byte and invalid UTF-8 is decoded one byte
+// markerLen is the length of every marker in UTF-8: the markers are U+E000 to U+E009, encoded
+// as EE 80 80 to EE 80 89. EE is never a continuation byte and invalid UTF-8 is decoded one byte
 // at a time, so these bytes are a marker wherever they occur, as they are when decoding runes.
 const markerLen = 3
 
@@ -620,7 +752,7 @@ func nextMarker(s string, from int) int {
 			return -1
 		}
 		i += from
-		if i+markerLen <= len(s) && s[i+1] == 0x80 && s[i+2] >= 0x80 && s[i+2] <= 0x85 {
+		if i+markerLen <= len(s) && s[i+1] == 0x80 && s[i+2] >= 0x80 && s[i+2] <= 0x89 {
 			return i
 		}
 		from = i + 1
@@ -633,10 +765,10 @@ func markerAt(s string, i int) rune {
 	return spanStart + rune(s[i+2]-0x80)
 }
 
-// parseSpan returns the index of the spanEnd that closes a span whose text starts at s[start],
-// or -1 when another marker comes first.
-func parseSpan(s string, start int) int {
-	if i := nextMarker(s, start); i >= 0 && markerAt(s, i) == spanEnd {
+// parseSpan returns the index of the marker end that closes a span (or optional part) whose
+// text starts at s[start], or -1 when another marker comes first.
+func parseSpan(s string, start int, end rune) int {
+	if i := nextMarker(s, start); i >= 0 && markerAt(s, i) == end {
 		return i
 	}
 	return -1
@@ -667,7 +799,7 @@ func parseList(s string, start int) (part, int) {
 			}
 			p.seps = append(p.seps, s[from:i])
 			inSep, from = false, i+markerLen
-		default: // spanStart, spanEnd, listStart
+		default: // any other marker
 			return part{}, -1
 		}
 	}

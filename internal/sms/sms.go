@@ -5,7 +5,9 @@
 // (or its extension table) travels as GSM-7: 160 septets in one SMS, 153 per segment once it has
 // to be split. One character outside that alphabet switches the whole text to UCS-2: 70 UTF-16
 // code units in one SMS, 67 per segment. Measure counts this; Transliterate replaces what would
-// force UCS-2; Fit cuts a text, marked up with Shorten and List, to a number of segments.
+// force UCS-2; Fit cuts a text, marked up with Shorten, List and Optional, to a number of
+// segments, and sends it untransliterated where transliteration would leave too many question
+// marks, or any in a part marked Legible.
 package sms
 
 import "fmt"

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -119,7 +120,22 @@ func TestTransliterate(t *testing.T) {
 		{"emoji with variation selector", "⚠️ warn", "? warn"},
 		{"emoji with skin tone", "👍🏽", "?"},
 		{"CJK", "中文", "??"},
-		{"Cyrillic", "ошибка", "??????"},
+		{"Cyrillic", "ошибка диска", "oshibka diska"},
+		{"Cyrillic capitals", "Жук ЖУК ЩИТ ПЛЮЩ Ж", "Zhuk ZHUK SHCHIT PLYUSHCH Zh"},
+		{"Russian", "Ёмкость съедена: щёлк, объём, Хабаровск", "Emkost sedena: shchelk, obem, Khabarovsk"},
+		{"Ukrainian", "Їжак, Євген, ґанок, під", "Yizhak, Yevgen, ganok, pid"},
+		{"Serbian and Macedonian", "Ђорђе Љубљана Њива Ћуприја Џеп Ѓорѓи Ќе Ѕид", "Djordje Ljubljana Njiva Cuprija Dzep Gjorgji Kje Dzid"},
+		{"Greek", "σφάλμα δίσκου", "sfalma diskou"},
+		{"Greek capitals, also those GSM-7 has", "ΣΦΑΛΜΑ ΔΙΣΚΟΥ", "SFALMA DISKOU"},
+		{"Greek multi-letter capitals", "Θεσσαλονίκη ΘΕΜΑ Χίος ΨΥΧΗ", "Thessaloniki THEMA Chios PSYCHI"},
+		{"Greek ou", "Ούτε ΟΥΡΑ σούπα Ου", "Oute OURA soupa Ou"},
+		{"Greek word in GSM-7 stays", "ΔΦ ü", "ΔΦ ü"},
+		{"Greek capital GSM-7 has, alone", "Δ 5% ΩΠ á", "Δ 5% ΩΠ a"},
+		{"Greek letter alone", "α λ", "a l"},
+		{"mu alone is micro", "5μs μ", "5us u"},
+		{"mu in a Greek word", "μέγεθος", "megethos"},
+		{"decomposed Greek accent", "σφα\u0301λμα", "sfalma"},
+		{"Latin capital ligature in a word of capitals", "ÞING Þing", "THING Thing"},
 		{"combining accent", "Cafe\u0301", "Cafe"},
 		{"invisible characters", "a\u200bb\u00adc\ufeffd", "abcd"},
 		{"invalid UTF-8", "a\xffb", "a?b"},
@@ -164,6 +180,49 @@ func TestReplacements(t *testing.T) {
 	}
 }
 
+// TestCyrillicAndGreek guards the alphabets: every letter of the Cyrillic block's modern
+// letters (U+0400 to U+045F) and of the modern Greek letters (U+0386 to U+03CE) becomes GSM-7
+// text, none a '?', and a Greek word's every letter has its Latin.
+func TestCyrillicAndGreek(t *testing.T) {
+	tests := []struct {
+		name    string
+		lo, hi  rune
+		table   map[rune]string
+		skipGSM bool // the letters in GSM-7 stay
+	}{
+		{"Cyrillic", 0x400, 0x45f, replacement, false},
+		{"Greek letters alone", 0x386, 0x3ce, replacement, true},
+		{"Greek words", 0x386, 0x3ce, greekLatin, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for r := tt.lo; r <= tt.hi; r++ {
+				if !unicode.IsLetter(r) || tt.skipGSM && septets(r) != 0 {
+					continue
+				}
+				to, ok := tt.table[r]
+				if !ok {
+					t.Errorf("%q (%U) has no Latin", r, r)
+					continue
+				}
+				if !isGSM([]rune(to)) {
+					t.Errorf("%q (%U) becomes %q, not GSM-7", r, r, to)
+				}
+				if lost(r) {
+					t.Errorf("%q (%U) is counted as lost", r, r)
+				}
+			}
+		})
+	}
+	for _, e := range append(cyrillic[:], greek[:]...) {
+		for _, r := range e.from {
+			if !unicode.IsLower(r) {
+				t.Errorf("%q: the tables list lower case letters, capitals follow", r)
+			}
+		}
+	}
+}
+
 func TestMarkup(t *testing.T) {
 	tests := []struct {
 		name   string
@@ -177,7 +236,14 @@ func TestMarkup(t *testing.T) {
 		{"no list", List(nil, ","), ""},
 		{"shorten drops forged markers", Shorten("a\ue001b\ue000c\ue003"), "abc"},
 		{"list drops forged markers", List([]string{"a\ue003", "\ue004b\ue005"}, ",\ue002"), "a,b"},
-		{"stray markers", "a\ue000b\ue003c\ue004d\ue005e\ue002f\ue001", "abcdef"},
+		{"stray markers", "a\ue000b\ue003c\ue004d\ue005e\ue002f\ue001g\ue006h\ue007i\ue008j\ue009", "abcdefghij"},
+		{"optional", "a" + Optional(" b"), "a b"},
+		{"optional empty", Optional(""), ""},
+		{"optional drops forged markers", Optional("a\ue009b\ue000"), "ab"},
+		{"legible", "a " + Legible("b") + " c", "a b c"},
+		{"legible empty", Legible(""), ""},
+		{"legible drops forged markers", Legible("a\ue007b"), "ab"},
+		{"legible inside shorten is plain", Shorten(Legible("x")), "x"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -457,6 +523,68 @@ func TestFit(t *testing.T) {
 			wantTruncated: true,
 		},
 		{
+			name:   "optional parts that fit stay",
+			marked: "FIRING 1 A" + Shorten(": disk full") + Optional(" Runbook: http://r") + Optional(" Alerts: http://am"),
+			budget: Budget{MaxSegments: 1},
+			want:   "FIRING 1 A: disk full Runbook: http://r Alerts: http://am",
+		},
+		{
+			name:          "the first optional part has precedence",
+			marked:        nocut(120) + Optional(" "+nocut(30)) + Optional(" "+nocut(30)),
+			budget:        Budget{MaxSegments: 1},
+			want:          nocut(120) + " " + nocut(30),
+			wantTruncated: true,
+		},
+		{
+			name:          "an optional part that does not fit goes whole, before a span is cut",
+			marked:        nocut(100) + Shorten(" "+nocut(50)) + Optional(" "+nocut(20)),
+			budget:        Budget{MaxSegments: 1},
+			want:          nocut(100) + " " + nocut(50),
+			wantTruncated: true,
+		},
+		{
+			name:          "optional parts go before list items",
+			marked:        nocut(100) + " " + List(hosts(6), ",") + Optional(" http://am:9093"),
+			budget:        Budget{MaxSegments: 1},
+			want:          nocut(100) + " " + strings.Join(hosts(6), ","),
+			wantTruncated: true,
+		},
+		{
+			name:          "a later optional part that fits stays when an earlier one goes",
+			marked:        nocut(150) + Optional(" "+nocut(20)) + Optional(" x"),
+			budget:        Budget{MaxSegments: 1},
+			want:          nocut(150) + " x",
+			wantTruncated: true,
+		},
+		{
+			name:          "optional parts stay out while the rest is cut",
+			marked:        "A" + List(hosts(50), ",") + Shorten(long) + Optional(" http://am:9093"),
+			budget:        Budget{MaxSegments: 1},
+			want:          "A" + strings.Join(hosts(16), ",") + ",+34 more" + long[:20] + "...",
+			wantTruncated: true,
+		},
+		{
+			name:          "optional parts stay out of a hard cut",
+			marked:        words(200) + Optional(" http://am:9093"),
+			budget:        Budget{MaxSegments: 1},
+			want:          words(157) + "...",
+			wantTruncated: true,
+		},
+		{
+			name:          "only an optional part: hard cut rather than nothing",
+			marked:        " " + Optional(nocut(200)) + " ",
+			budget:        Budget{MaxSegments: 1},
+			want:          nocut(157) + "...",
+			wantTruncated: true,
+		},
+		{
+			name:          "left-out optional parts leave no space at the ends",
+			marked:        Optional(nocut(100)+" ") + nocut(100) + Optional(" "+nocut(100)),
+			budget:        Budget{MaxSegments: 1},
+			want:          nocut(100),
+			wantTruncated: true,
+		},
+		{
 			// 2 segments of 153: 9 fixed + 297 for the span.
 			name:          "MaxSegments 2",
 			marked:        "FIRING 1 " + Shorten(nocut(400)),
@@ -497,6 +625,68 @@ func TestFit(t *testing.T) {
 	}
 }
 
+// TestFitKeepsLegible: with GSM7Only, a text that transliteration would leave with more than 3
+// question marks, or with one in a Legible part, is fitted untransliterated.
+func TestFitKeepsLegible(t *testing.T) {
+	gsm7 := Budget{MaxSegments: 1, GSM7Only: true}
+	tests := []struct {
+		name          string
+		marked        string
+		budget        Budget
+		want          string
+		wantSkipped   bool
+		wantTruncated bool
+	}{
+		{name: "Cyrillic is transliterated", marked: "FIRING 1 " + Legible("ДискПолон") + Shorten(": диск /var заполнен"), budget: gsm7, want: "FIRING 1 DiskPolon: disk /var zapolnen"},
+		{name: "3 characters lost are fine", marked: "FIRING 1 A" + Shorten(": 🔥 disk 磁盘"), budget: gsm7, want: "FIRING 1 A: ? disk ??"},
+		{name: "4 characters lost are too many", marked: "FIRING 1 A" + Shorten(": 磁盘已满"), budget: gsm7, want: "FIRING 1 A: 磁盘已满", wantSkipped: true},
+		{name: "lost characters in list items count", marked: "FIRING 4 A " + List([]string{"主机1", "主机2"}, ","), budget: gsm7, want: "FIRING 4 A 主机1,主机2", wantSkipped: true},
+		{name: "lost characters in optional parts count", marked: "FIRING 1 A" + Optional(" 🔥🔥🔥🔥"), budget: gsm7, want: "FIRING 1 A 🔥🔥🔥🔥", wantSkipped: true},
+		{name: "literal question marks are not lost", marked: "FIRING 1 A" + Shorten(": ???? ?"), budget: gsm7, want: "FIRING 1 A: ???? ?"},
+		{name: "invisible characters are not lost", marked: "FIRING 1 A" + Shorten(": ⚠️ \u200b\u200b\u200b\u200b"), budget: gsm7, want: "FIRING 1 A: ? "},
+		{name: "a legible part loses nothing", marked: "FIRING 1 " + Legible("磁盘") + " db-1", budget: gsm7, want: "FIRING 1 磁盘 db-1", wantSkipped: true},
+		{name: "legible markers without their partner are plain", marked: "FIRING 1 \ue006磁盘 db-1", budget: gsm7, want: "FIRING 1 ?? db-1"},
+		{name: "a legible part that transliterates", marked: "FIRING 1 " + Legible("Ошибка") + " " + Legible("Σφάλμα"), budget: gsm7, want: "FIRING 1 Oshibka Sfalma"},
+		{name: "auto is not affected", marked: "FIRING 1 " + Legible("磁盘"), budget: Budget{MaxSegments: 1}, want: "FIRING 1 磁盘"},
+		{
+			name:          "untransliterated text is cut to UCS-2",
+			marked:        "FIRING 1 " + Legible("磁盘") + Shorten(": "+nocut(200)),
+			budget:        gsm7,
+			want:          "FIRING 1 磁盘: " + nocut(56) + "…",
+			wantSkipped:   true,
+			wantTruncated: true,
+		},
+		{
+			name:          "untransliterated text whose lost characters are cut off is GSM-7",
+			marked:        "FIRING 1 A" + Shorten(": "+nocut(200)+"磁盘已满"),
+			budget:        gsm7,
+			want:          "FIRING 1 A: " + nocut(145) + "...",
+			wantSkipped:   true,
+			wantTruncated: true,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := Fit(tt.marked, tt.budget)
+			if got.Text != tt.want {
+				t.Errorf("Fit().Text =\n  %q\nwant\n  %q", got.Text, tt.want)
+			}
+			if got.TransliterationSkipped != tt.wantSkipped {
+				t.Errorf("TransliterationSkipped = %t, want %t", got.TransliterationSkipped, tt.wantSkipped)
+			}
+			if got.Transliterated != (!tt.wantSkipped && tt.budget.GSM7Only && Strip(tt.marked) != tt.want) {
+				t.Errorf("Transliterated = %t", got.Transliterated)
+			}
+			if got.Truncated != tt.wantTruncated {
+				t.Errorf("Truncated = %t, want %t", got.Truncated, tt.wantTruncated)
+			}
+			if got.Size != Measure(got.Text) || got.Size.Segments != 1 {
+				t.Errorf("Size = %+v, want one segment, Measure(Text) = %+v", got.Size, Measure(got.Text))
+			}
+		})
+	}
+}
+
 // TestDropOrder: the items at the highest position of all lists go first, of two lists with as
 // many items left the later one's.
 func TestDropOrder(t *testing.T) {
@@ -529,6 +719,10 @@ func FuzzFit(f *testing.F) {
 		"\ue000" + strings.Repeat("€", 200),
 		words(400) + "\ue002" + strings.Repeat("😀", 100),
 		"a\xff\xfeb" + Shorten("\xff"+nocut(300)),
+		"FIRING 4 (3 critical) " + Legible("DiskFull") + " " + List([]string{"db-1"}, ",") + "; " + Legible("HighCPU") + " " +
+			List([]string{"node-1", "node-2"}, ",") + Shorten(": "+words(100)) + Optional(" Runbook: https://r.example/x") + Optional(" Alerts: http://am:9093"),
+		"FIRING 1 " + Legible("磁盘") + Shorten(": ошибка σφάλμα "+nocut(200)) + Optional(" 🔥"),
+		Optional(nocut(200)) + "\ue006a\ue008b\ue007\ue009",
 	}
 	for i, s := range seeds {
 		f.Add(s, uint8(i), i%2 == 0)
@@ -548,15 +742,21 @@ func FuzzFit(f *testing.F) {
 		if !utf8.ValidString(got.Text) {
 			t.Fatalf("Fit(%q) = %q is not valid UTF-8", marked, got.Text)
 		}
-		if gsm7 && got.Size.Encoding != GSM7 {
-			t.Fatalf("Fit(%q) with GSM7Only = %q is %v", marked, got.Text, got.Size.Encoding)
-		}
 		want := Strip(marked)
 		if strip := refStrip(marked); want != strip {
 			t.Fatalf("Strip(%q) = %q, want %q", marked, want, strip)
 		}
-		if gsm7 {
+		if skip := gsm7 && refLossy(marked); got.TransliterationSkipped != skip {
+			t.Fatalf("Fit(%q) with GSM7Only %t: TransliterationSkipped = %t, want %t", marked, gsm7, got.TransliterationSkipped, skip)
+		}
+		if gsm7 && !got.TransliterationSkipped {
+			if got.Size.Encoding != GSM7 {
+				t.Fatalf("Fit(%q) with GSM7Only = %q is %v", marked, got.Text, got.Size.Encoding)
+			}
 			want, _ = Transliterate(want)
+			b.GSM7Only = true
+		} else {
+			b.GSM7Only = false
 		}
 		if strings.TrimSpace(want) != "" && strings.TrimSpace(got.Text) == "" {
 			t.Fatalf("Fit(%q) = %q, cut to nothing", marked, got.Text)
@@ -577,6 +777,31 @@ func FuzzFit(f *testing.F) {
 			t.Fatalf("parse(%q) = %+v, want %+v", marked, got, want)
 		}
 	})
+}
+
+// refLossy is lossy from Transliterate: every character lost becomes one '?', and no
+// replacement has one.
+func refLossy(marked string) bool {
+	rs := []rune(marked)
+	var legible []rune // the text of well-formed Legible parts
+	for i := 0; i < len(rs); i++ {
+		if rs[i] != legibleStart {
+			continue
+		}
+		for j := i + 1; j < len(rs); j++ {
+			if IsMarker(rs[j]) {
+				if rs[j] == legibleEnd {
+					legible = append(legible, rs[i+1:j]...)
+				}
+				break
+			}
+		}
+	}
+	lostIn := func(s string) int {
+		out, _ := Transliterate(s)
+		return strings.Count(out, "?") - strings.Count(s, "?")
+	}
+	return lostIn(Strip(marked)) > maxLost || lostIn(string(legible)) > 0
 }
 
 // refStrip is Strip rune by rune.
@@ -614,6 +839,8 @@ func normalParts(parts []part) []refPart {
 			out = append(out, refPart{kind: textPart, text: runes(p.text)})
 		case spanPart:
 			out = append(out, refPart{kind: spanPart, text: string(p.span)})
+		case optPart:
+			out = append(out, refPart{kind: optPart, text: runes(p.text)})
 		case listPart:
 			r := refPart{kind: listPart, items: []string{}, seps: []string{}}
 			for _, item := range p.items {
@@ -658,6 +885,12 @@ func refParse(marked string) []refPart {
 			if end := closing(i+1, spanEnd); end >= 0 {
 				flush()
 				parts = append(parts, refPart{kind: spanPart, text: string(rs[i+1 : end])})
+				i = end
+			}
+		case r == optStart:
+			if end := closing(i+1, optEnd); end >= 0 {
+				flush()
+				parts = append(parts, refPart{kind: optPart, text: string(rs[i+1 : end])})
 				i = end
 			}
 		case r == listStart:

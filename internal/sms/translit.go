@@ -3,6 +3,7 @@ package sms
 import (
 	"strings"
 	"unicode"
+	"unicode/utf8"
 )
 
 // replacements maps characters outside GSM-7 to GSM-7 text: each entry is the replacement and
@@ -64,7 +65,36 @@ var dropped = []struct{ lo, hi rune }{
 	{0x1f3fb, 0x1f3ff},
 }
 
-var replacement = map[rune]string{}
+// cyrillic maps the lower-case Cyrillic letters of Russian, Ukrainian, Belarusian, Bulgarian,
+// Serbian and Macedonian to Latin the way English texts commonly spell them (ж is zh, х is kh,
+// щ is shch, й is y); the hard and soft signs vanish. Capitals follow (see latin).
+var cyrillic = [...]struct{ to, from string }{
+	{"a", "а"}, {"b", "б"}, {"v", "в"}, {"g", "гґ"}, {"d", "д"}, {"e", "еёэѐ"}, {"ye", "є"},
+	{"zh", "ж"}, {"z", "з"}, {"i", "иіѝ"}, {"yi", "ї"}, {"y", "йы"}, {"j", "ј"}, {"k", "к"},
+	{"l", "л"}, {"lj", "љ"}, {"m", "м"}, {"n", "н"}, {"nj", "њ"}, {"o", "о"}, {"p", "п"},
+	{"r", "р"}, {"s", "с"}, {"t", "т"}, {"u", "уў"}, {"f", "ф"}, {"kh", "х"}, {"ts", "ц"},
+	{"ch", "ч"}, {"sh", "ш"}, {"shch", "щ"}, {"yu", "ю"}, {"ya", "я"}, {"dj", "ђ"}, {"c", "ћ"},
+	{"dz", "џѕ"}, {"gj", "ѓ"}, {"kj", "ќ"}, {"", "ъь"},
+}
+
+// greek maps the lower-case Greek letters, with and without tonos and dialytika, to Latin as
+// ELOT 743 does for a reader who does not know Greek (η is i, χ is ch, ω is o, and in a word ου
+// is ou, see greekOU). Capitals follow. μ is m in a Greek word but u on its own, where it is the
+// micro sign (see Transliterate).
+var greek = [...]struct{ to, from string }{
+	{"a", "αά"}, {"v", "β"}, {"g", "γ"}, {"d", "δ"}, {"e", "εέ"}, {"z", "ζ"}, {"i", "ηήιίϊΐ"},
+	{"th", "θ"}, {"k", "κ"}, {"l", "λ"}, {"m", "μ"}, {"n", "ν"}, {"x", "ξ"}, {"o", "οόωώ"},
+	{"p", "π"}, {"r", "ρ"}, {"s", "σς"}, {"t", "τ"}, {"y", "υύϋΰ"}, {"f", "φ"}, {"ch", "χ"},
+	{"ps", "ψ"},
+}
+
+var (
+	// replacement is the GSM-7 text of each character outside GSM-7 that has one.
+	replacement = map[rune]string{}
+	// greekLatin is the Latin of every Greek letter above, also of the capitals GSM-7 has (Δ,
+	// Σ, ...): a Greek word is transliterated whole, not left half Greek.
+	greekLatin = map[rune]string{}
+)
 
 func init() {
 	for _, e := range replacements {
@@ -77,15 +107,52 @@ func init() {
 			replacement[r] = ""
 		}
 	}
+	for _, e := range cyrillic {
+		for _, r := range e.from {
+			replacement[r] = e.to
+			if u := unicode.ToUpper(r); u != r {
+				replacement[u] = title(e.to)
+			}
+		}
+	}
+	for _, e := range greek {
+		for _, r := range e.from {
+			greekLatin[r] = e.to
+			if _, ok := replacement[r]; !ok {
+				replacement[r] = e.to
+			}
+			if u := unicode.ToUpper(r); u != r {
+				greekLatin[u] = title(e.to)
+				if septets(u) == 0 {
+					replacement[u] = title(e.to)
+				}
+			}
+		}
+	}
+}
+
+// title returns s with its first letter upper case: the Latin of a capital.
+func title(s string) string {
+	if s == "" {
+		return s
+	}
+	r, size := utf8.DecodeRuneInString(s)
+	return string(unicode.ToUpper(r)) + s[size:]
 }
 
 // Transliterate replaces every character that is not in GSM-7 with GSM-7 text, so the text can
 // be sent as GSM-7: typographic quotes, dashes and "…" become their ASCII forms, non-breaking and
 // other Unicode spaces a space, accented letters the nearest letter GSM-7 has (á is a, ő is ö,
-// ç is c), × is x and • is *; invisible characters (zero-width space, soft hyphen, combining
+// ç is c), Cyrillic and Greek letters Latin ones (ошибка is oshibka, σφάλμα is sfalma, ОШИБКА
+// OSHIBKA), × is x and • is *; invisible characters (zero-width space, soft hyphen, combining
 // accents, emoji variation selectors) vanish; anything else (emoji, CJK, …) becomes one '?' per
 // character, so an emoji outside the BMP is one '?' too. changed reports whether out differs
 // from text.
+//
+// A Greek word (two or more Greek letters in a row) with a letter outside GSM-7 becomes Latin
+// whole, also the capitals GSM-7 has (ΣΦΑΛΜΑ is SFALMA, not ΣΦALMA); a Greek letter on its own,
+// or a word of only the capitals GSM-7 has (ΔΦ), keeps what GSM-7 has, and μ on its own is u
+// (5μs is 5us).
 func Transliterate(text string) (out string, changed bool) {
 	clean := true
 	for _, r := range text {
@@ -99,23 +166,140 @@ func Transliterate(text string) (out string, changed bool) {
 	}
 	var b strings.Builder
 	b.Grow(len(text))
-	for _, r := range text {
+	prev := rune(-1)
+	for i := 0; i < len(text); {
+		r, size := utf8.DecodeRuneInString(text[i:])
+		if isGreekLetter(r) {
+			if end, whole := greekWord(text, i); whole {
+				writeGreek(&b, text[i:end], prev, nextRune(text, end))
+				prev, _ = utf8.DecodeLastRuneInString(text[i:end])
+				i = end
+				continue
+			}
+		}
 		if septets(r) != 0 {
 			b.WriteRune(r)
-			continue
+		} else {
+			b.WriteString(latin(r, prev, nextRune(text, i+size)))
 		}
-		b.WriteString(transliterate(r))
+		prev = r
+		i += size
 	}
 	return b.String(), true
 }
 
-// transliterate returns the GSM-7 text for r, which is not in GSM-7.
-func transliterate(r rune) string {
-	if s, ok := replacement[r]; ok {
-		return s
+// lost reports whether Transliterate turns r into '?'.
+func lost(r rune) bool {
+	if septets(r) != 0 || unicode.IsSpace(r) {
+		return false
 	}
-	if unicode.IsSpace(r) {
+	_, ok := replacement[r]
+	return !ok
+}
+
+// latin returns the GSM-7 text for r, which is not in GSM-7, between prev and next (-1 for
+// none). A capital whose Latin is more than one letter (Ж, Щ, Θ, Œ) is all capitals in a word of
+// capitals (ЖУК is ZHUK) and only its first letter otherwise (Жук is Zhuk).
+func latin(r, prev, next rune) string {
+	s, ok := replacement[r]
+	switch {
+	case !ok && unicode.IsSpace(r):
 		return " "
+	case !ok:
+		return "?"
+	case len(s) > 1 && unicode.IsUpper(r) && capitals(prev, next):
+		return strings.ToUpper(s)
 	}
-	return "?"
+	return s
+}
+
+// capitals reports whether a capital between prev and next stands in a word of capitals: the
+// next letter is a capital, or there is no next letter and the previous one is.
+func capitals(prev, next rune) bool {
+	if unicode.IsLetter(next) {
+		return unicode.IsUpper(next)
+	}
+	return unicode.IsUpper(prev)
+}
+
+// nextRune returns the rune at s[i], or -1 at the end.
+func nextRune(s string, i int) rune {
+	if i >= len(s) {
+		return -1
+	}
+	r, _ := utf8.DecodeRuneInString(s[i:])
+	return r
+}
+
+func isGreekLetter(r rune) bool {
+	return r >= 0x370 && unicode.Is(unicode.Greek, r) && unicode.IsLetter(r)
+}
+
+// greekWord returns the end of the run of Greek letters (and combining accents) that starts at
+// s[i], and whether it is a word to transliterate whole: two letters or more, one of them
+// outside GSM-7.
+func greekWord(s string, i int) (end int, whole bool) {
+	letters, outside := 0, false
+	for end = i; end < len(s); {
+		r, size := utf8.DecodeRuneInString(s[end:])
+		switch {
+		case isGreekLetter(r):
+			letters++
+			outside = outside || septets(r) == 0
+		case r >= 0x300 && r <= 0x36f:
+		default:
+			return end, letters > 1 && outside
+		}
+		end += size
+	}
+	return end, letters > 1 && outside
+}
+
+// writeGreek writes the Latin of the Greek word w, which stands between prev and next.
+func writeGreek(b *strings.Builder, w string, prev, next rune) {
+	for i := 0; i < len(w); {
+		r, size := utf8.DecodeRuneInString(w[i:])
+		after := nextRune(w, i+size)
+		if after < 0 {
+			after = next
+		}
+		if o := greekOU(r, after); o != "" {
+			// ου is one sound, u: written ou, not oy.
+			b.WriteString(o)
+			prev = after
+			i += size + utf8.RuneLen(after)
+			continue
+		}
+		if s, ok := greekLatin[r]; ok {
+			if len(s) > 1 && unicode.IsUpper(r) && capitals(prev, after) {
+				s = strings.ToUpper(s)
+			}
+			b.WriteString(s)
+		} else {
+			b.WriteString(latin(r, prev, after))
+		}
+		prev = r
+		i += size
+	}
+}
+
+// greekOU returns the Latin of the Greek letters o and then u, the diphthong ου (with an accent
+// on either, in any case), or "" when they are not.
+func greekOU(o, u rune) string {
+	var lo string
+	switch o {
+	case 'ο', 'ό':
+		lo = "o"
+	case 'Ο', 'Ό':
+		lo = "O"
+	default:
+		return ""
+	}
+	switch u {
+	case 'υ', 'ύ':
+		return lo + "u"
+	case 'Υ', 'Ύ':
+		return lo + "U"
+	}
+	return ""
 }
