@@ -44,8 +44,12 @@ type Metrics struct {
 	Segments          *prometheus.CounterVec
 	Truncated         *prometheus.CounterVec
 	Transliterated    *prometheus.CounterVec
-	AlertsSuppressed  *prometheus.CounterVec
-	Digests           *prometheus.CounterVec
+	// TransliterationSkipped counts SMS texts of encoding: gsm7 routes
+	// sent untransliterated (UCS-2), because transliteration would have
+	// turned too many characters, or one of an alertname, into '?'.
+	TransliterationSkipped *prometheus.CounterVec
+	AlertsSuppressed       *prometheus.CounterVec
+	Digests                *prometheus.CounterVec
 	// UnknownOutcomes counts the sends whose outcome was unknown (sipgate
 	// may have taken the SMS) by how they were settled.
 	UnknownOutcomes *prometheus.CounterVec
@@ -178,6 +182,11 @@ func New(reg prometheus.Registerer) *Metrics {
 			Name:      "sms_transliterated_total",
 			Help:      "SMS texts whose characters outside GSM-7 were replaced (encoding: gsm7), by route.",
 		}, []string{"route"}),
+		TransliterationSkipped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace,
+			Name:      "sms_transliteration_skipped_total",
+			Help:      "SMS texts of encoding: gsm7 routes sent with their own characters (UCS-2) because transliteration would have turned more than 3 characters, or one of an alertname, into '?', by route.",
+		}, []string{"route"}),
 		AlertsSuppressed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace,
 			Name:      "alerts_suppressed_total",
@@ -206,6 +215,6 @@ func New(reg prometheus.Registerer) *Metrics {
 	}
 	reg.MustRegister(m.ReloadSuccessful, m.ReloadSuccessSeconds)
 	reg.MustRegister(m.WebhooksReceived, m.AlertsReceived, m.AlertsTruncated, m.AlertsUnrouted, m.PinnedRouteIgnored, m.SMSSent, m.SMSFailed, m.SipgateDuration, m.Retries, m.TemplateErrors, m.TemplateFallbacks,
-		m.Segments, m.Truncated, m.Transliterated, m.AlertsSuppressed, m.Digests, m.UnknownOutcomes)
+		m.Segments, m.Truncated, m.Transliterated, m.TransliterationSkipped, m.AlertsSuppressed, m.Digests, m.UnknownOutcomes)
 	return m
 }

@@ -132,6 +132,9 @@ func (p *Pager) render(n *notification.Notification, r *config.Route, data *temp
 	if fit.Transliterated {
 		p.metrics.Transliterated.WithLabelValues(r.Name).Inc()
 	}
+	if fit.TransliterationSkipped {
+		p.metrics.TransliterationSkipped.WithLabelValues(r.Name).Inc()
+	}
 	return fit
 }
 
