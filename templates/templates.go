@@ -8,30 +8,47 @@
 //	items LIST SEP      the items of LIST joined with SEP; to fit, the last items may be
 //	                    replaced by one item "+N more". LIST is a []string, what Alertmanager's
 //	                    list and append make, or a template.Strings such as .CommonLabels.Values.
+//	optional TEXT       TEXT is kept whole or left out, before anything else is cut; of several,
+//	                    each is kept if it fits with those before it. For links, which say
+//	                    nothing once cut.
+//	legible TEXT        TEXT (an alertname) never turns into '?': where the route's encoding:
+//	                    gsm7 would replace a character of it with '?', the message goes as UCS-2.
+//	                    No effect inside shorten, items and optional, which drop inner markup.
 //	labelValues ALERTS NAME...
 //	                    the distinct values of label NAME in ALERTS (such as .Alerts or
 //	                    .Alerts.Firing), in alert order, as a []string; alerts without the label
 //	                    give none. With more names, each alert gives the first of them it has:
 //	                    {{ items (labelValues .Alerts "instance" "pod") "," }}.
+//	location ALERT      where ALERT is: the first of the labels instance, pod, node, host,
+//	                    service, namespace, job and cluster that it has, "" if none.
+//	locations ALERTS    the distinct locations of ALERTS, in alert order, as a []string.
+//	byAlertname ALERTS ORDER
+//	                    ALERTS grouped by alertname, as []AlertGroup: the group with the most
+//	                    severe alert first, groups as severe by name. ORDER ranks the severity
+//	                    label's values, most severe first; pass .SeverityOrder.
+//	topSeverity ALERTS ORDER
+//	                    the highest severity of ALERTS and how many have it, as a SeverityCount.
 //	smsSegments TEXT    how many SMS segments TEXT costs as it stands.
 //	smsTruncate N TEXT  TEXT cut to at most N characters, the last of them "..." (or "…" when
 //	                    TEXT is UCS-2 anyway), e.g. {{ .Annotations.summary | smsTruncate 40 }}.
 //
-// Take distinct values with labelValues rather than in a template loop: a loop that checks what
-// it collected so far for every alert takes most of a second for a storm of 1,000 alerts, and
-// most of a minute for 10,000.
+// Take distinct values with labelValues, locations or byAlertname rather than in a template
+// loop: a loop that checks what it collected so far for every alert takes most of a second for a
+// storm of 1,000 alerts, and most of a minute for 10,000.
 //
 // Check, and the message RenderSMS returns, see the text without the markup: they keep all that
 // shorten and items wrap, except what RenderSMS has to cut to fit the budget.
 package templates
 
 import (
+	"cmp"
 	_ "embed"
 	"errors"
 	"fmt"
 	tmplhtml "html/template"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	tmpltext "text/template"
 	"time"
@@ -50,6 +67,16 @@ type Data struct {
 	// TruncatedAlerts is how many alerts of the group Alertmanager's max_alerts left out of
 	// Alerts; their status is unknown.
 	TruncatedAlerts int
+	// SeverityOrder ranks the values of the severity label, most severe first: the config's
+	// limits.severity_order, for byAlertname and topSeverity. Empty means
+	// DefaultSeverityOrder.
+	SeverityOrder []string
+}
+
+// DefaultSeverityOrder is the severity order of templates whose Data has none: the config's
+// default limits.severity_order.
+func DefaultSeverityOrder() []string {
+	return []string{"critical", "error", "warning", "info"}
 }
 
 // GroupSize is how many alerts the group has: those in Alerts and those max_alerts left out.
@@ -263,7 +290,13 @@ func funcMap() map[string]any {
 	return map[string]any{
 		"shorten":     sms.Shorten,
 		"items":       items,
+		"optional":    sms.Optional,
+		"legible":     sms.Legible,
 		"labelValues": labelValues,
+		"location":    location,
+		"locations":   locations,
+		"byAlertname": byAlertname,
+		"topSeverity": topSeverity,
 		"smsSegments": func(s string) int { return sms.Measure(sms.Strip(s)).Segments },
 		"smsTruncate": func(n int, s string) string { return sms.Truncate(sms.Strip(s), n) },
 	}
@@ -315,6 +348,163 @@ func labelValues(alerts []template.Alert, names ...string) ([]string, error) {
 		}
 	}
 	return values, nil
+}
+
+// locationLabels are the labels that say where an alert is, the most precise first: a target
+// (instance), a Kubernetes pod or node, a host, then what holds many of them (service, namespace,
+// job), and last a cluster. instance comes first although kube-state-metrics alerts carry the
+// instance of the exporter: it is what the alerts of most exporters mean, and so what Alertmanager
+// users expect.
+var locationLabels = [...]string{"instance", "pod", "node", "host", "service", "namespace", "job", "cluster"}
+
+// location is the template function location.
+func location(a template.Alert) string {
+	for _, name := range locationLabels {
+		if v := a.Labels[name]; v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// locations is the template function locations: distinct in alert order, linear in the alerts.
+func locations(alerts []template.Alert) []string {
+	values := make([]string, 0, len(alerts))
+	seen := make(map[string]struct{}, len(alerts))
+	for _, a := range alerts {
+		if v := location(a); v != "" {
+			if _, dup := seen[v]; !dup {
+				seen[v] = struct{}{}
+				values = append(values, v)
+			}
+		}
+	}
+	return values
+}
+
+// AlertGroup is the alerts of one alertname, as byAlertname returns them.
+type AlertGroup struct {
+	// Name is the alertname, "" for alerts without one.
+	Name string
+	// Severity is the highest severity label of Alerts, "" when none has one.
+	Severity string
+	// Alerts are the alerts of this name, the most severe first, those as severe in the order
+	// given.
+	Alerts template.Alerts
+	// Locations are the distinct locations of Alerts (see location), in the order of Alerts.
+	Locations []string
+}
+
+// SeverityCount is what topSeverity returns.
+type SeverityCount struct {
+	// Severity is the highest severity label of the alerts, "" when none has one.
+	Severity string
+	// Count is how many alerts have it, 0 when none has one.
+	Count int
+}
+
+// severityRank ranks severity label values by order (DefaultSeverityOrder when empty), the
+// most severe 0: values not in order rank after those in it, and no severity last.
+type severityRank []string
+
+func rankOf(order []string) severityRank {
+	if len(order) == 0 {
+		return DefaultSeverityOrder()
+	}
+	return order
+}
+
+func (o severityRank) of(severity string) int {
+	if severity == "" {
+		return len(o) + 1
+	}
+	if i := slices.Index(o, severity); i >= 0 {
+		return i
+	}
+	return len(o)
+}
+
+// byAlertname is the template function byAlertname. Of severities that rank the same (values
+// not in order) the first given counts. Linear in the alerts, bar sorting the groups: the alerts
+// are ordered by group and rank with a counting sort, and not copied at all when they are in that
+// order already, as a storm of one alertname and severity is.
+func byAlertname(alerts []template.Alert, order []string) []AlertGroup {
+	rank := rankOf(order)
+	ranks := len(rank) + 2 // those in order, those not, none
+	var groups []AlertGroup
+	index := map[string]int{}
+	// keys[i] is the group and rank of alerts[i], in the order they are sorted by.
+	keys := make([]int, len(alerts))
+	last, lastGroup := "", -1 // alerts of one name tend to come in runs: look up each run once
+	for i, a := range alerts {
+		name := a.Labels["alertname"]
+		if lastGroup < 0 || name != last {
+			g, ok := index[name]
+			if !ok {
+				g = len(groups)
+				index[name] = g
+				groups = append(groups, AlertGroup{Name: name})
+			}
+			last, lastGroup = name, g
+		}
+		keys[i] = lastGroup*ranks + rank.of(a.Labels["severity"])
+	}
+	// bounds[k] is where the alerts of key k start in sorted, bounds[k+1] where they end.
+	bounds := make([]int, len(groups)*ranks+1)
+	for _, k := range keys {
+		bounds[k+1]++
+	}
+	for k := 1; k < len(bounds); k++ {
+		bounds[k] += bounds[k-1]
+	}
+	sorted := template.Alerts(alerts)
+	if !slices.IsSorted(keys) {
+		sorted = make(template.Alerts, len(alerts))
+		next := slices.Clone(bounds)
+		for i, a := range alerts {
+			sorted[next[keys[i]]] = a
+			next[keys[i]]++
+		}
+	}
+	best := make([]int, len(groups)) // the rank of each group's most severe alert
+	for g := range groups {
+		from, to := bounds[g*ranks], bounds[(g+1)*ranks]
+		groups[g].Alerts = sorted[from:to:to]
+		groups[g].Severity = sorted[from].Labels["severity"]
+		best[g] = rank.of(groups[g].Severity)
+		groups[g].Locations = locations(groups[g].Alerts)
+	}
+	byRank := make([]int, len(groups))
+	for g := range byRank {
+		byRank[g] = g
+	}
+	slices.SortFunc(byRank, func(a, b int) int {
+		return cmp.Or(cmp.Compare(best[a], best[b]), strings.Compare(groups[a].Name, groups[b].Name))
+	})
+	out := make([]AlertGroup, len(groups))
+	for i, g := range byRank {
+		out[i] = groups[g]
+	}
+	return out
+}
+
+// topSeverity is the template function topSeverity. Of severities that rank the same (values
+// not in order) the first given counts.
+func topSeverity(alerts []template.Alert, order []string) SeverityCount {
+	rank := rankOf(order)
+	var top SeverityCount
+	best := rank.of("")
+	for _, a := range alerts {
+		s := a.Labels["severity"]
+		switch r := rank.of(s); {
+		case s == "":
+		case r < best:
+			top, best = SeverityCount{Severity: s, Count: 1}, r
+		case s == top.Severity:
+			top.Count++
+		}
+	}
+	return top
 }
 
 type sample struct {

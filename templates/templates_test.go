@@ -40,16 +40,24 @@ func writeFile(t *testing.T, dir, name, content string) string {
 }
 
 // TestGolden renders the webhook bodies a real Alertmanager v0.34.2 sent (copied from
-// shared/alertmanager), and a made-up group of 50 alerts whose summary has typographic quotes
-// and an emoji, with the default template into one GSM-7 segment.
+// shared/alertmanager), and made-up ones shaped like them, with the default template into one
+// segment of a route with encoding: gsm7:
+//   - 50 alerts whose summary has typographic quotes and an emoji;
+//   - Cyrillic alertname and values, transliterated;
+//   - Chinese alertname and values: sent as UCS-2 rather than as question marks;
+//   - a summary with two emoji, which become '?';
+//   - a group of several alertnames and severities (group_by: [cluster]);
+//   - pods without an instance label, whose long runbook_url does not fit;
+//   - a runbook_url and the link to Alertmanager, which fit.
+//
 // Refresh with: go test ./templates/ -update
 func TestGolden(t *testing.T) {
 	fixtures, err := filepath.Glob(filepath.Join("testdata", "*.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(fixtures) < 5 {
-		t.Fatalf("found %d webhook fixtures in testdata, want the 4 from shared/alertmanager and the 50 alerts", len(fixtures))
+	if len(fixtures) < 11 {
+		t.Fatalf("found %d webhook fixtures in testdata, want the 4 from shared/alertmanager and 7 made up", len(fixtures))
 	}
 	e := newEngine(t)
 	budget := sms.Budget{MaxSegments: 1, GSM7Only: true}
@@ -72,8 +80,13 @@ func TestGolden(t *testing.T) {
 			if err != nil {
 				t.Fatalf("RenderSMS: %v", err)
 			}
-			if want := (sms.Size{Encoding: sms.GSM7, Units: got.Size.Units, Segments: 1}); got.Size != want || got.Size != sms.Measure(got.Text) {
-				t.Errorf("message %q is %+v, want one GSM-7 segment", got.Text, got.Size)
+			// GSM-7 unless transliteration would have lost too much.
+			encoding := sms.GSM7
+			if got.TransliterationSkipped {
+				encoding = sms.UCS2
+			}
+			if want := (sms.Size{Encoding: encoding, Units: got.Size.Units, Segments: 1}); got.Size != want || got.Size != sms.Measure(got.Text) {
+				t.Errorf("message %q is %+v, want one %v segment", got.Text, got.Size, encoding)
 			}
 			// The template itself must emit a clean line, not rely on RenderSMS to squeeze out
 			// stray spaces and newlines.
@@ -223,8 +236,8 @@ func TestDefaultMessage(t *testing.T) {
 			data: &template.Data{
 				Status: "resolved",
 				Alerts: template.Alerts{
-					alert("resolved", template.KV{"alertname": "Grouped", "instance": "x", "severity": "warning"}, nil),
-					alert("resolved", template.KV{"alertname": "Grouped", "instance": "y", "severity": "critical"}, nil),
+					alert("resolved", template.KV{"instance": "x"}, nil),
+					alert("resolved", template.KV{"instance": "y"}, nil),
 				},
 				GroupLabels:       template.KV{"alertname": "Grouped"},
 				CommonLabels:      template.KV{},
@@ -233,7 +246,33 @@ func TestDefaultMessage(t *testing.T) {
 			want: "RESOLVED 2 Grouped x,y: all good",
 		},
 		{
-			name: "alertname, summary from the first alert",
+			name: "one alertname of several severities: the highest counted, its locations first",
+			data: &template.Data{
+				Status: "resolved",
+				Alerts: template.Alerts{
+					alert("resolved", template.KV{"alertname": "Grouped", "instance": "x", "severity": "warning"}, nil),
+					alert("resolved", template.KV{"alertname": "Grouped", "instance": "y", "severity": "critical"}, nil),
+					alert("resolved", template.KV{"alertname": "Grouped", "instance": "z", "severity": "critical"}, nil),
+				},
+				GroupLabels:       template.KV{"alertname": "Grouped"},
+				CommonLabels:      template.KV{"alertname": "Grouped"},
+				CommonAnnotations: template.KV{"summary": "all good"},
+			},
+			want: "RESOLVED 3 (2 critical) Grouped y,z,x: all good",
+		},
+		{
+			name: "summary of the most severe alert",
+			data: &template.Data{
+				Status: "firing",
+				Alerts: template.Alerts{
+					alert("firing", template.KV{"alertname": "A", "instance": "i-1", "severity": "warning"}, template.KV{"summary": "mild"}),
+					alert("firing", template.KV{"alertname": "A", "instance": "i-2", "severity": "critical"}, template.KV{"summary": "bad"}),
+				},
+			},
+			want: "FIRING 2 (1 critical) A i-2,i-1: bad",
+		},
+		{
+			name: "several alertnames: each with its locations, no summary of one for all",
 			data: &template.Data{
 				Status: "firing",
 				Alerts: template.Alerts{
@@ -242,7 +281,122 @@ func TestDefaultMessage(t *testing.T) {
 				},
 				GroupLabels: template.KV{"team": "db"},
 			},
-			want: "FIRING 2 First i-1,i-2: first summary",
+			want: "FIRING 2 First i-1; Second i-2",
+		},
+		{
+			name: "several alertnames: highest severity first, then by name, with a common summary",
+			data: &template.Data{
+				Status: "firing",
+				Alerts: template.Alerts{
+					alert("firing", template.KV{"alertname": "TargetDown", "instance": "api-3", "severity": "warning"}, template.KV{"summary": "x"}),
+					alert("firing", template.KV{"alertname": "Unranked", "instance": "u-1", "severity": "page"}, template.KV{"summary": "x"}),
+					alert("firing", template.KV{"alertname": "NoSeverity", "instance": "n-1"}, template.KV{"summary": "x"}),
+					alert("firing", template.KV{"alertname": "HighCPU", "instance": "node-2", "severity": "critical"}, template.KV{"summary": "x"}),
+					alert("firing", template.KV{"alertname": "DiskFull", "instance": "db-1", "severity": "critical"}, template.KV{"summary": "x"}),
+					alert("firing", template.KV{"alertname": "HighCPU", "instance": "node-1", "severity": "info"}, template.KV{"summary": "x"}),
+					alert("firing", template.KV{"alertname": "Debug", "instance": "d-1", "severity": "info"}, template.KV{"summary": "x"}),
+				},
+				CommonAnnotations: template.KV{"summary": "x"},
+			},
+			want: "FIRING 7 (2 critical) DiskFull db-1; HighCPU node-2,node-1; TargetDown api-3; Debug d-1; Unranked u-1; NoSeverity n-1: x",
+		},
+		{
+			name: "several alertnames of one severity",
+			data: &template.Data{
+				Status: "firing",
+				Alerts: template.Alerts{
+					alert("firing", template.KV{"alertname": "B", "instance": "b-1", "severity": "warning"}, nil),
+					alert("firing", template.KV{"alertname": "A", "instance": "a-1", "severity": "warning"}, nil),
+				},
+			},
+			want: "FIRING 2 (2 warning) A a-1; B b-1",
+		},
+		{
+			name: "several alertnames: locations dropped from the longest lists first, names survive",
+			data: &template.Data{
+				Status: "firing",
+				Alerts: func() template.Alerts {
+					var as template.Alerts
+					for i := range 30 {
+						as = append(as, alert("firing", template.KV{"alertname": "HighCPU", "instance": fmt.Sprintf("node-%02d", i+1), "severity": "critical"}, nil))
+					}
+					as = append(as, alert("firing", template.KV{"alertname": "DiskFull", "instance": "db-1", "severity": "warning"}, nil))
+					return as
+				}(),
+			},
+			want: "FIRING 31 (30 critical) HighCPU node-01,node-02,node-03,node-04,node-05,node-06,node-07,node-08,node-09,node-10,node-11,node-12,node-13,+17 more; DiskFull db-1",
+		},
+		{
+			name: "without instance: pod, node, host, service, namespace, job, cluster",
+			data: &template.Data{
+				Status: "firing",
+				Alerts: template.Alerts{
+					alert("firing", template.KV{"alertname": "A", "pod": "p-1", "namespace": "ns", "job": "j"}, nil),
+					alert("firing", template.KV{"alertname": "A", "node": "n-1", "cluster": "c"}, nil),
+					alert("firing", template.KV{"alertname": "A", "host": "h-1", "service": "s"}, nil),
+					alert("firing", template.KV{"alertname": "A", "service": "s", "namespace": "ns"}, nil),
+					alert("firing", template.KV{"alertname": "A", "namespace": "ns", "job": "j"}, nil),
+					alert("firing", template.KV{"alertname": "A", "job": "j", "cluster": "c"}, nil),
+					alert("firing", template.KV{"alertname": "A", "cluster": "c"}, nil),
+					alert("firing", template.KV{"alertname": "A", "container": "ignored"}, nil),
+				},
+			},
+			want: "FIRING 8 A p-1,n-1,h-1,s,ns,j,c",
+		},
+		{
+			name: "runbook and link while firing, where they fit",
+			data: &template.Data{
+				Status:            "firing",
+				Receiver:          "sms & pager",
+				ExternalURL:       "http://am:9093",
+				Alerts:            template.Alerts{alert("firing", template.KV{"alertname": "A", "instance": "i-1"}, template.KV{"runbook_url": "https://r.example/A"})},
+				CommonAnnotations: template.KV{"summary": "broken"},
+			},
+			want: "FIRING 1 A i-1: broken Runbook: https://r.example/A Alerts: http://am:9093/#/alerts?receiver=sms+%26+pager",
+		},
+		{
+			name: "the link gives way first, then the runbook, before the summary is cut",
+			data: &template.Data{
+				Status:            "firing",
+				Receiver:          "sms",
+				ExternalURL:       "http://alertmanager.example.com:9093",
+				Alerts:            template.Alerts{alert("firing", template.KV{"alertname": "A", "instance": "i-1"}, nil)},
+				CommonAnnotations: template.KV{"summary": strings.Repeat("s", 80), "runbook_url": "https://runbooks.example.com/" + strings.Repeat("r", 30)},
+			},
+			want: "FIRING 1 A i-1: " + strings.Repeat("s", 80),
+		},
+		{
+			name: "the runbook gives way, the link fits",
+			data: &template.Data{
+				Status:            "firing",
+				Receiver:          "sms",
+				ExternalURL:       "http://am:9093",
+				Alerts:            template.Alerts{alert("firing", template.KV{"alertname": "A", "instance": "i-1"}, nil)},
+				CommonAnnotations: template.KV{"summary": strings.Repeat("s", 60), "runbook_url": "https://runbooks.example.com/" + strings.Repeat("r", 50)},
+			},
+			want: "FIRING 1 A i-1: " + strings.Repeat("s", 60) + " Alerts: http://am:9093/#/alerts?receiver=sms",
+		},
+		{
+			name: "several alertnames: only a common runbook",
+			data: &template.Data{
+				Status: "firing",
+				Alerts: template.Alerts{
+					alert("firing", template.KV{"alertname": "A", "instance": "i-1"}, template.KV{"runbook_url": "https://r/a"}),
+					alert("firing", template.KV{"alertname": "B", "instance": "i-2"}, template.KV{"runbook_url": "https://r/b"}),
+				},
+			},
+			want: "FIRING 2 A i-1; B i-2",
+		},
+		{
+			name: "no runbook nor link once resolved",
+			data: &template.Data{
+				Status:            "resolved",
+				Receiver:          "sms",
+				ExternalURL:       "http://am:9093",
+				Alerts:            template.Alerts{alert("resolved", template.KV{"alertname": "A", "instance": "i-1"}, template.KV{"runbook_url": "https://r/a"})},
+				CommonAnnotations: template.KV{"runbook_url": "https://r/a"},
+			},
+			want: "RESOLVED 1 A i-1",
 		},
 		{
 			name: "description when there is no summary",
@@ -518,6 +672,14 @@ func TestTemplateFuncs(t *testing.T) {
 		{name: "smsTruncate UCS-2", text: `{{ smsTruncate 3 "жжжжж" }}`, want: "жж…"},
 		{name: "smsTruncate short enough", text: `{{ smsTruncate 3 "abc" }}`, want: "abc"},
 		{name: "smsTruncate removes markup", text: `{{ shorten "abcdefghij" | smsTruncate 6 }}`, want: "abc..."},
+		{name: "optional", text: `a{{ optional " b" }}`, want: "a b"},
+		{name: "legible", text: `a {{ legible "b" }}`, want: "a b"},
+		{name: "location", text: `{{ range .Alerts }}{{ location . }} {{ end }}`, want: "web-1:8080 web-2:8080"},
+		{name: "locations", text: `{{ items (locations .Alerts) "," }}`, want: "web-1:8080,web-2:8080"},
+		{name: "byAlertname", text: `{{ range byAlertname .Alerts .SeverityOrder }}{{ .Name }} {{ .Severity }} {{ len .Alerts }} {{ join "," .Locations }}{{ end }}`, want: "HighErrorRate critical 2 web-1:8080,web-2:8080"},
+		{name: "byAlertname with an order of its own", text: `{{ range byAlertname .Alerts (stringSlice "critical") }}{{ .Name }}{{ end }}`, want: "HighErrorRate"},
+		{name: "byAlertname with no order", text: `{{ range byAlertname .Alerts nil }}{{ .Name }}{{ end }}`, want: "HighErrorRate"},
+		{name: "topSeverity", text: `{{ with topSeverity .Alerts.Firing .SeverityOrder }}{{ .Count }} {{ .Severity }}{{ end }}`, want: "2 critical"},
 	}
 	e := newEngine(t)
 	for _, tt := range tests {
@@ -565,10 +727,10 @@ func TestUserTemplates(t *testing.T) {
 		text  string
 		want  string
 	}{
-		{name: "no user templates", text: DefaultTemplate, want: "FIRING 2 HighErrorRate critical web-1:8080,web-2:8080: Checkout 5xx rate above 5%"},
+		{name: "no user templates", text: DefaultTemplate, want: "FIRING 2 HighErrorRate critical web-1:8080,web-2:8080: Checkout 5xx rate above 5% Alerts: http://alertmanager.example:9093/#/alerts?receiver=sms"},
 		{name: "overrides the built-in default", globs: []string{filepath.Join(dir, "*.tmpl")}, text: DefaultTemplate, want: "CUSTOM firing team=payments"},
 		{name: "adds a template", globs: []string{filepath.Join(dir, "*.tmpl")}, text: `{{ template "my.sms" . }}`, want: "2 firing on checkout"},
-		{name: "a glob that matches nothing", globs: []string{filepath.Join(dir, "none", "*.tmpl"), filepath.Join(dir, "added.tmpl")}, text: DefaultTemplate, want: "FIRING 2 HighErrorRate critical web-1:8080,web-2:8080: Checkout 5xx rate above 5%"},
+		{name: "a glob that matches nothing", globs: []string{filepath.Join(dir, "none", "*.tmpl"), filepath.Join(dir, "added.tmpl")}, text: DefaultTemplate, want: "FIRING 2 HighErrorRate critical web-1:8080,web-2:8080: Checkout 5xx rate above 5% Alerts: http://alertmanager.example:9093/#/alerts?receiver=sms"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -643,6 +805,9 @@ func TestCheck(t *testing.T) {
 		{name: "items of no list", text: `{{ items 42 "," }}`, wantErr: []string{"items: want a list of strings, got int", "firing"}},
 		{name: "labelValues without a name", text: `{{ labelValues .Alerts }}`, wantErr: []string{"labelValues: want one or more label names", "firing"}},
 		{name: "labelValues of no alerts", text: `{{ labelValues .CommonLabels "job" }}`, wantErr: []string{"expected []template.Alert; got template.KV", "firing"}},
+		{name: "grouping functions", text: `{{ range byAlertname .Alerts .SeverityOrder }}{{ .Name }}{{ end }} {{ (topSeverity .Alerts nil).Severity }} {{ locations .Alerts }} {{ location (index .Alerts 0) }}`},
+		{name: "byAlertname without an order", text: `{{ byAlertname .Alerts }}`, wantErr: []string{"wrong number of args for byAlertname", "firing"}},
+		{name: "location of the alerts", text: `{{ location .Alerts }}`, wantErr: []string{"expected template.Alert", "firing"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -868,6 +1033,47 @@ func TestStorm(t *testing.T) {
 	if large > 12*small {
 		t.Errorf("RenderSMS allocates %.0f times for 500 alerts and %.0f for 5,000: more than linear", small, large)
 	}
+
+	// A storm of several alertnames and severities, each alert on an instance of its own.
+	got, err = e.RenderSMS(DefaultTemplate, &Data{Data: mixedStorm(10000)}, budget)
+	if err != nil {
+		t.Fatalf("RenderSMS: %v", err)
+	}
+	want = "FIRING 10000 (4000 critical) Storm0 node-00000,+1999 more; Storm3 node-00003,+1999 more; Storm1 +2000 more; Storm4 +2000 more; Storm2 +2000 more: storm"
+	if got.Text != want || got.Size.Segments != 1 {
+		t.Errorf("RenderSMS of several alertnames =\n  %q %+v\nwant\n  %q, one segment", got.Text, got.Size, want)
+	}
+	mixedAllocs := func(n int) float64 {
+		data := mixedStorm(n)
+		return testing.AllocsPerRun(2, func() {
+			if _, err := e.RenderSMS(DefaultTemplate, &Data{Data: data}, budget); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+	small, large = mixedAllocs(500), mixedAllocs(5000)
+	if large > 12*small {
+		t.Errorf("RenderSMS of several alertnames allocates %.0f times for 500 alerts and %.0f for 5,000: more than linear", small, large)
+	}
+}
+
+// mixedStorm returns a firing group of n alerts of 5 alertnames and 3 severities (each name
+// has one), each alert on an instance of its own.
+func mixedStorm(n int) *template.Data {
+	severities := []string{"critical", "warning", "info"}
+	alerts := make(template.Alerts, n)
+	for i := range alerts {
+		alerts[i] = template.Alert{
+			Status: "firing",
+			Labels: template.KV{
+				"alertname": fmt.Sprintf("Storm%d", i%5),
+				"instance":  fmt.Sprintf("node-%05d", i),
+				"severity":  severities[i%5%3],
+			},
+			Annotations: template.KV{"summary": "storm"},
+		}
+	}
+	return &template.Data{Status: "firing", Alerts: alerts, CommonAnnotations: template.KV{"summary": "storm"}}
 }
 
 // FuzzCollapse: the quick check that a text needs no collapsing agrees with collapsing it, and
@@ -922,6 +1128,190 @@ func TestDefaultMessageCountsTruncatedAlerts(t *testing.T) {
 		if got.Text != want {
 			t.Errorf("truncated %d: text = %q, want %q", truncated, got.Text, want)
 		}
+	}
+}
+
+// TestByAlertname: groups by alertname, the most severe first, then by name; alerts and
+// locations of a group, the most severe first, then in the order given.
+func TestByAlertname(t *testing.T) {
+	a := func(name, instance, severity string) template.Alert {
+		labels := template.KV{"alertname": name, "instance": instance}
+		if severity != "" {
+			labels["severity"] = severity
+		}
+		return template.Alert{Labels: labels}
+	}
+	type group struct {
+		name, severity string
+		locations      []string
+	}
+	tests := []struct {
+		name   string
+		alerts []template.Alert
+		order  []string
+		want   []group
+	}{
+		{name: "no alerts", want: []group{}},
+		{
+			name:   "one name, one severity: in the order given",
+			alerts: []template.Alert{a("A", "b", "warning"), a("A", "a", "warning"), a("A", "b", "warning")},
+			want:   []group{{"A", "warning", []string{"b", "a"}}},
+		},
+		{
+			name:   "one name, several severities: most severe first, a location once",
+			alerts: []template.Alert{a("A", "1", "info"), a("A", "2", "warning"), a("A", "3", ""), a("A", "4", "critical"), a("A", "1", "critical"), a("A", "5", "error")},
+			want:   []group{{"A", "critical", []string{"4", "1", "5", "2", "3"}}},
+		},
+		{
+			name:   "groups by their most severe alert, then by name",
+			alerts: []template.Alert{a("Z", "z", "warning"), a("Y", "y", ""), a("B", "b1", "info"), a("B", "b2", "critical"), a("A", "a", "critical"), a("X", "x", "P1")},
+			want: []group{
+				{"A", "critical", []string{"a"}}, {"B", "critical", []string{"b2", "b1"}}, {"Z", "warning", []string{"z"}},
+				{"X", "P1", []string{"x"}}, {"Y", "", []string{"y"}},
+			},
+		},
+		{
+			name:   "severities not in the order rank alike: the first counts",
+			alerts: []template.Alert{a("A", "1", "low"), a("A", "2", "high"), a("B", "3", "high")},
+			want:   []group{{"A", "low", []string{"1", "2"}}, {"B", "high", []string{"3"}}},
+		},
+		{
+			name:   "an order of the config's",
+			alerts: []template.Alert{a("A", "a", "critical"), a("B", "b", "page"), a("C", "c", "warning")},
+			order:  []string{"page", "critical"},
+			want:   []group{{"B", "page", []string{"b"}}, {"A", "critical", []string{"a"}}, {"C", "warning", []string{"c"}}},
+		},
+		{
+			name:   "alerts without an alertname or a location",
+			alerts: []template.Alert{{Labels: template.KV{"severity": "critical"}}, a("A", "", "")},
+			want:   []group{{"", "critical", []string{}}, {"A", "", []string{}}},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := []group{}
+			total := 0
+			for _, g := range byAlertname(tt.alerts, tt.order) {
+				got = append(got, group{g.Name, g.Severity, g.Locations})
+				total += len(g.Alerts)
+				for _, alert := range g.Alerts {
+					if alert.Labels["alertname"] != g.Name {
+						t.Errorf("group %q has an alert named %q", g.Name, alert.Labels["alertname"])
+					}
+				}
+			}
+			if !slices.EqualFunc(got, tt.want, func(a, b group) bool {
+				return a.name == b.name && a.severity == b.severity && slices.Equal(a.locations, b.locations)
+			}) {
+				t.Errorf("byAlertname =\n  %+v\nwant\n  %+v", got, tt.want)
+			}
+			if total != len(tt.alerts) {
+				t.Errorf("the groups have %d alerts, want %d", total, len(tt.alerts))
+			}
+		})
+	}
+}
+
+func TestTopSeverity(t *testing.T) {
+	sev := func(ss ...string) []template.Alert {
+		var as []template.Alert
+		for _, s := range ss {
+			as = append(as, template.Alert{Labels: template.KV{"severity": s}})
+		}
+		return as
+	}
+	tests := []struct {
+		name   string
+		alerts []template.Alert
+		order  []string
+		want   SeverityCount
+	}{
+		{name: "no alerts", want: SeverityCount{}},
+		{name: "no severity", alerts: sev("", ""), want: SeverityCount{}},
+		{name: "the highest, counted", alerts: sev("warning", "critical", "", "critical", "info"), want: SeverityCount{"critical", 2}},
+		{name: "known before unknown", alerts: sev("P1", "info", "P1"), want: SeverityCount{"info", 1}},
+		{name: "unknown: the first", alerts: sev("", "P2", "P1", "P2"), want: SeverityCount{"P2", 2}},
+		{name: "an order of the config's", alerts: sev("critical", "page", "page"), order: []string{"page", "critical"}, want: SeverityCount{"page", 2}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := topSeverity(tt.alerts, tt.order); got != tt.want {
+				t.Errorf("topSeverity = %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestDefaultMessageSeverityOrder: the built-in template ranks severities by Data.SeverityOrder,
+// the config's limits.severity_order.
+func TestDefaultMessageSeverityOrder(t *testing.T) {
+	data := &template.Data{
+		Status: "firing",
+		Alerts: template.Alerts{
+			alert("firing", template.KV{"alertname": "A", "instance": "a-1", "severity": "critical"}, nil),
+			alert("firing", template.KV{"alertname": "B", "instance": "b-1", "severity": "page"}, nil),
+			alert("firing", template.KV{"alertname": "B", "instance": "b-2", "severity": "page"}, nil),
+		},
+	}
+	e := newEngine(t)
+	for _, tt := range []struct {
+		order []string
+		want  string
+	}{
+		{nil, "FIRING 3 (1 critical) A a-1; B b-1,b-2"},
+		{[]string{"page", "critical"}, "FIRING 3 (2 page) B b-1,b-2; A a-1"},
+	} {
+		got, err := e.RenderSMS(DefaultTemplate, &Data{Data: data, SeverityOrder: tt.order}, sms.Budget{MaxSegments: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Text != tt.want {
+			t.Errorf("order %q: %q, want %q", tt.order, got.Text, tt.want)
+		}
+	}
+}
+
+// TestDefaultMessageEncoding: with encoding: gsm7, Cyrillic and Greek are transliterated, a few
+// characters may become '?', more, or any of an alertname, send the message as UCS-2.
+func TestDefaultMessageEncoding(t *testing.T) {
+	one := func(name, instance, summary string) *template.Data {
+		return &template.Data{
+			Status: "firing",
+			Alerts: template.Alerts{alert("firing", template.KV{"alertname": name, "instance": instance, "severity": "critical"}, template.KV{"summary": summary})},
+		}
+	}
+	mixed := &template.Data{
+		Status: "firing",
+		Alerts: template.Alerts{
+			alert("firing", template.KV{"alertname": "DiskFull", "instance": "db-1", "severity": "critical"}, nil),
+			alert("firing", template.KV{"alertname": "ディスク", "instance": "db-2", "severity": "warning"}, nil),
+		},
+	}
+	tests := []struct {
+		name        string
+		data        *template.Data
+		want        string
+		wantSkipped bool
+	}{
+		{name: "Cyrillic", data: one("ДискЗаполнен", "сервер-7", "Диск /var заполнен"), want: "FIRING 1 DiskZapolnen critical server-7: Disk /var zapolnen"},
+		{name: "Greek", data: one("ΔίσκοςΓεμάτος", "διακομιστής-7", "Ο δίσκος /var γέμισε"), want: "FIRING 1 DiskosGematos critical diakomistis-7: O diskos /var gemise"},
+		{name: "three characters lost", data: one("DiskFull", "db-1", "🔥 磁盘 full"), want: "FIRING 1 DiskFull critical db-1: ? ?? full"},
+		{name: "four characters lost: UCS-2", data: one("DiskFull", "db-1", "磁盘已满"), want: "FIRING 1 DiskFull critical db-1: 磁盘已满", wantSkipped: true},
+		{name: "an alertname would lose a character: UCS-2", data: one("Disk满", "db-1", "full"), want: "FIRING 1 Disk满 critical db-1: full", wantSkipped: true},
+		{name: "an alertname of a group of several", data: mixed, want: "FIRING 2 (1 critical) DiskFull db-1; ディスク db-2", wantSkipped: true},
+		{name: "a location may lose a character or two", data: one("DiskFull", "db-满", "full"), want: "FIRING 1 DiskFull critical db-?: full"},
+	}
+	e := newEngine(t)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := e.RenderSMS(DefaultTemplate, &Data{Data: tt.data}, sms.Budget{MaxSegments: 1, GSM7Only: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Text != tt.want || got.TransliterationSkipped != tt.wantSkipped {
+				t.Errorf("RenderSMS = %q, TransliterationSkipped %t; want %q, %t", got.Text, got.TransliterationSkipped, tt.want, tt.wantSkipped)
+			}
+		})
 	}
 }
 
