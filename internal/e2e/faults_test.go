@@ -55,7 +55,8 @@ routes:
 }
 
 // pageAlert posts one critical alert named name to the Alertmanagers and
-// returns the SMS text it pages with.
+// returns the SMS text it pages with: the built-in template's, which links
+// to the first Alertmanager's alerts of the receiver.
 func (s *stack) pageAlert(t *testing.T, name string) string {
 	t.Helper()
 	s.postAlerts(t, amAlert{
@@ -64,7 +65,7 @@ func (s *stack) pageAlert(t *testing.T, name string) string {
 		// Now, so that Alertmanager waits group_wait before it notifies.
 		StartsAt: time.Now().UTC(),
 	})
-	return fmt.Sprintf("FIRING 1 %s critical db-1: primary down", name)
+	return fmt.Sprintf("FIRING 1 %s critical db-1: primary down Alerts: http://%s/#/alerts?receiver=sms", name, s.amAddr)
 }
 
 // checkPaged checks that each of numbers got text at least once and at
