@@ -402,7 +402,7 @@ func defaults() *Config {
 			Encoding:    EncodingAuto,
 		},
 		Limits: Limits{
-			SeverityOrder: []string{"critical", "error", "warning", "info"},
+			SeverityOrder: templates.DefaultSeverityOrder(),
 			DigestCheck:   model.Duration(30 * time.Second),
 		},
 	}

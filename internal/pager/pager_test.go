@@ -94,9 +94,9 @@ routes:
 	}
 	ids := []string{alertID(n.Alerts[0]), alertID(n.Alerts[1])}
 	want := []delivery.Message{
-		{Route: "web1", Contact: "alice", Number: "+4915100000001", Text: "FIRING 1 HighErrorRate critical web-1:8080: Checkout 5xx rate above 5%",
+		{Route: "web1", Contact: "alice", Number: "+4915100000001", Text: "FIRING 1 HighErrorRate critical web-1:8080: Checkout 5xx rate above 5% Alerts: http://vm:9093/#/alerts?receiver=sms-bridge",
 			Alerts: 1, Paged: ids[:1]},
-		{Route: "all", Contact: "bob", Number: "+4915100000002", Text: "FIRING 2 HighErrorRate critical web-1:8080,web-2:8080: Checkout 5xx rate above 5%",
+		{Route: "all", Contact: "bob", Number: "+4915100000002", Text: "FIRING 2 HighErrorRate critical web-1:8080,web-2:8080: Checkout 5xx rate above 5% Alerts: http://vm:9093/#/alerts?receiver=sms-bridge",
 			Alerts: 2, Paged: ids},
 	}
 	if len(rec.msgs) != len(want) {
@@ -136,7 +136,7 @@ routes:
 	if err := p.Notify(context.Background(), n, ""); err != nil {
 		t.Fatal(err)
 	}
-	if len(rec.msgs) != 2 || rec.msgs[0].Text != "web-2:8080" || rec.msgs[1].Text != "FIRING 1 HighErrorRate critical web-1:8080: Checkout 5xx rate above 5%" {
+	if len(rec.msgs) != 2 || rec.msgs[0].Text != "web-2:8080" || rec.msgs[1].Text != "FIRING 1 HighErrorRate critical web-1:8080: Checkout 5xx rate above 5% Alerts: http://vm:9093/#/alerts?receiver=sms-bridge" {
 		t.Errorf("messages = %+v", rec.msgs)
 	}
 	if got := testutil.ToFloat64(m.TemplateErrors.WithLabelValues("r")); got != 1 {
@@ -173,7 +173,7 @@ routes:
 		{
 			name:     "deprecated reject_unmatched: the routed alert is paged, the other reported",
 			config:   "reject_unmatched: true",
-			want:     []string{"crit alice: FIRING 1 HighErrorRate critical web-1:8080: Checkout 5xx rate above 5%"},
+			want:     []string{"crit alice: FIRING 1 HighErrorRate critical web-1:8080: Checkout 5xx rate above 5% Alerts: http://vm:9093/#/alerts?receiver=sms-bridge"},
 			unrouted: map[string]float64{"other": 1},
 			logs: []string{
 				`msg="alerts match no route: reported, not paged" notification=n-1 receiver=sms-bridge unrouted=1 alerts=2`,
@@ -184,7 +184,7 @@ routes:
 		{
 			name:     "unmatched.to pages the unrouted alert",
 			config:   "unmatched: {to: [lead]}",
-			want:     []string{"crit alice: FIRING 1 HighErrorRate critical web-1:8080: Checkout 5xx rate above 5%", "unmatched lead: FIRING 1 DiskFull warning db-1"},
+			want:     []string{"crit alice: FIRING 1 HighErrorRate critical web-1:8080: Checkout 5xx rate above 5% Alerts: http://vm:9093/#/alerts?receiver=sms-bridge", "unmatched lead: FIRING 1 DiskFull warning db-1 Alerts: http://vm:9093/#/alerts?receiver=sms-bridge"},
 			unrouted: map[string]float64{"other": 1},
 			logs:     []string{`msg="alerts match no route: paged to unmatched.to" notification=n-1`},
 		},
@@ -192,7 +192,7 @@ routes:
 			name:     "a receiver a route names is the label",
 			config:   "unmatched: {report: true}",
 			receiver: "sms-day",
-			want:     []string{"crit alice: FIRING 1 HighErrorRate critical web-1:8080: Checkout 5xx rate above 5%"},
+			want:     []string{"crit alice: FIRING 1 HighErrorRate critical web-1:8080: Checkout 5xx rate above 5% Alerts: http://vm:9093/#/alerts?receiver=sms-day"},
 			unrouted: map[string]float64{"sms-day": 1},
 			logs:     []string{`receiver=sms-day unrouted=1`},
 		},
@@ -201,7 +201,7 @@ routes:
 			config:   "unmatched: {report: true}",
 			receiver: "sms-night",
 			pinned:   "nope",
-			want:     []string{"crit alice: FIRING 1 HighErrorRate critical web-1:8080: Checkout 5xx rate above 5%", "night bob: FIRING 1 DiskFull warning db-1"},
+			want:     []string{"crit alice: FIRING 1 HighErrorRate critical web-1:8080: Checkout 5xx rate above 5% Alerts: http://vm:9093/#/alerts?receiver=sms-night", "night bob: FIRING 1 DiskFull warning db-1 Alerts: http://vm:9093/#/alerts?receiver=sms-night"},
 			ignored:  map[string]float64{"unknown_route": 1},
 			logs:     []string{`msg="pinned route not followed, routing by matchers instead" notification=n-1 pinned=nope reason=unknown_route receiver=sms-night`},
 		},
@@ -209,7 +209,7 @@ routes:
 			name:     "unknown pinned route: routed by matchers",
 			config:   "unmatched: {to: [lead]}",
 			pinned:   "crti",
-			want:     []string{"crit alice: FIRING 1 HighErrorRate critical web-1:8080: Checkout 5xx rate above 5%", "unmatched lead: FIRING 1 DiskFull warning db-1"},
+			want:     []string{"crit alice: FIRING 1 HighErrorRate critical web-1:8080: Checkout 5xx rate above 5% Alerts: http://vm:9093/#/alerts?receiver=sms-bridge", "unmatched lead: FIRING 1 DiskFull warning db-1 Alerts: http://vm:9093/#/alerts?receiver=sms-bridge"},
 			unrouted: map[string]float64{"other": 1},
 			ignored:  map[string]float64{"unknown_route": 1},
 			logs:     []string{`pinned=crti reason=unknown_route receiver=sms-bridge`},
@@ -218,7 +218,7 @@ routes:
 			name:     "pinned route of another receiver: routed by matchers",
 			config:   "unmatched: {report: true}",
 			pinned:   "night",
-			want:     []string{"crit alice: FIRING 1 HighErrorRate critical web-1:8080: Checkout 5xx rate above 5%"},
+			want:     []string{"crit alice: FIRING 1 HighErrorRate critical web-1:8080: Checkout 5xx rate above 5% Alerts: http://vm:9093/#/alerts?receiver=sms-bridge"},
 			unrouted: map[string]float64{"other": 1},
 			ignored:  map[string]float64{"receiver_mismatch": 1},
 			logs:     []string{`pinned=night reason=receiver_mismatch receiver=sms-bridge route_receiver=sms-night`},
@@ -228,7 +228,7 @@ routes:
 			config:    "unmatched: {report: true}",
 			receiver:  "sms-night",
 			pinned:    "night",
-			want:      []string{"night bob: FIRING 2 HighErrorRate critical web-1:8080,db-1: Checkout 5xx rate above 5%"},
+			want:      []string{"night bob: FIRING 2 (1 critical) HighErrorRate web-1:8080; DiskFull db-1: Checkout 5xx rate above 5% Alerts: http://vm:9093/#/alerts?receiver=sms-night"},
 			wantNoLog: []string{"level=WARN"},
 		},
 	}
@@ -358,15 +358,15 @@ func TestModes(t *testing.T) {
 			route: "mode: per_alert",
 			n:     firing,
 			want: []string{
-				"0: FIRING 1 HighErrorRate critical web-1:8080: Checkout 5xx rate above 5%",
-				"1: FIRING 1 HighErrorRate critical web-2:8080: Checkout 5xx rate above 5%",
+				"0: FIRING 1 HighErrorRate critical web-1:8080: Checkout 5xx rate above 5% Alerts: http://vm:9093/#/alerts?receiver=sms-bridge",
+				"1: FIRING 1 HighErrorRate critical web-2:8080: Checkout 5xx rate above 5% Alerts: http://vm:9093/#/alerts?receiver=sms-bridge",
 			},
 		},
 		{
 			name:  "per alert up to a summary",
 			route: "{mode: per_alert, summary_above: 1}",
 			n:     firing,
-			want:  []string{"01: FIRING 2 HighErrorRate critical web-1:8080,web-2:8080: Checkout 5xx rate above 5%"},
+			want:  []string{"01: FIRING 2 HighErrorRate critical web-1:8080,web-2:8080: Checkout 5xx rate above 5% Alerts: http://vm:9093/#/alerts?receiver=sms-bridge"},
 		},
 		{
 			name:  "resolved never",

@@ -114,7 +114,7 @@ func renderDeadline(ctx context.Context, now time.Time) time.Time {
 // text: a page must not be lost to a template bug.
 func (p *Pager) render(n *notification.Notification, r *config.Route, data *template.Data) sms.Result {
 	budget := budgetOf(r)
-	view := &templates.Data{Data: data, TruncatedAlerts: int(n.TruncatedAlerts)}
+	view := &templates.Data{Data: data, TruncatedAlerts: int(n.TruncatedAlerts), SeverityOrder: p.config.Limits.SeverityOrder}
 	fit, err := p.engine.RenderSMS(r.Template, view, budget)
 	if err != nil && r.Template != templates.DefaultTemplate {
 		p.metrics.TemplateErrors.WithLabelValues(r.Name).Inc()

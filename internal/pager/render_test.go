@@ -3,6 +3,7 @@ package pager
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -116,8 +117,45 @@ func TestAlertDataCannotSteerTheText(t *testing.T) {
 	if err := p.Notify(context.Background(), n, ""); err != nil {
 		t.Fatal(err)
 	}
-	want := "FIRING 2 HighErrorRate critical web-1:8080,web-2:8080: Checkout 5xx[31m rate above 5%"
+	want := "FIRING 2 HighErrorRate critical web-1:8080,web-2:8080: Checkout 5xx[31m rate above 5% Alerts: http://vm:9093/#/alerts?receiver=sms-bridge"
 	if len(rec.msgs) != 1 || rec.msgs[0].Text != want {
 		t.Fatalf("messages = %+v, want one with %q", rec.msgs, want)
+	}
+}
+
+// TestEncodingCounters: a gsm7 route counts what it transliterated, and
+// the texts it sent as they were because transliterating would have turned
+// an alertname into question marks.
+func TestEncodingCounters(t *testing.T) {
+	tests := []struct {
+		name                 string
+		alertname            string
+		want                 string
+		transliterated, kept float64
+	}{
+		{name: "Cyrillic", alertname: "ДискЗаполнен", want: "FIRING 2 DiskZapolnen critical web-1:8080,web-2:8080", transliterated: 1},
+		{name: "Chinese", alertname: "磁盘已满", want: "FIRING 2 磁盘已满 critical web-1:8080,web-2:8080", kept: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, rec, m := newPager(t, "sms: {encoding: gsm7}\n"+oneRoute)
+			n := load(t, "webhook-firing-2-alerts.json")
+			for i := range n.Alerts {
+				n.Alerts[i].Labels["alertname"] = tt.alertname
+			}
+			n.CommonLabels["alertname"] = tt.alertname
+			if err := p.Notify(context.Background(), n, ""); err != nil {
+				t.Fatal(err)
+			}
+			if len(rec.msgs) != 1 || !strings.HasPrefix(rec.msgs[0].Text, tt.want) {
+				t.Fatalf("messages = %+v, want one starting %q", rec.msgs, tt.want)
+			}
+			if got := testutil.ToFloat64(m.Transliterated.WithLabelValues("r")); got != tt.transliterated {
+				t.Errorf("sms_transliterated_total = %v, want %v", got, tt.transliterated)
+			}
+			if got := testutil.ToFloat64(m.TransliterationSkipped.WithLabelValues("r")); got != tt.kept {
+				t.Errorf("sms_transliteration_skipped_total = %v, want %v", got, tt.kept)
+			}
+		})
 	}
 }
