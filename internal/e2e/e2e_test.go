@@ -42,10 +42,10 @@ func TestAlertmanagerToSMS(t *testing.T) {
 	// alerts change: what the fake has now is all the firing SMS.
 	s.waitNotified(t, 1)
 	firing := s.fake.Messages()
-	assertLines(t, "firing SMS", received(firing), []string{
-		alice + ": FIRING 1 HighLatency critical api-1: p99 latency 2.3s",
-		bob + ": FIRING 1 HighLatency critical api-1: p99 latency 2.3s",
-		carol + ": FIRING 1 HighLatency warning api-2: p99 latency 0.9s",
+	assertLines(t, "firing SMS", s.received(firing), []string{
+		alice + ": FIRING 1 HighLatency critical api-1: p99 latency 2.3s" + amLink,
+		bob + ": FIRING 1 HighLatency critical api-1: p99 latency 2.3s" + amLink,
+		carol + ": FIRING 1 HighLatency warning api-2: p99 latency 0.9s" + amLink,
 	})
 	for _, m := range firing {
 		if m.SMSID != "s1" {
@@ -126,7 +126,7 @@ func TestHADuplicateAndBadInput(t *testing.T) {
 	}
 	msgs := s.fake.Messages()
 	assertLines(t, "SMS for an HA pair's notification", received(msgs), []string{
-		carol + ": FIRING 2 HighErrorRate critical web-1:8080,web-2:8080: Checkout 5xx rate above 5%",
+		carol + ": FIRING 2 HighErrorRate critical web-1:8080,web-2:8080: Checkout 5xx rate above 5% Alerts: http://vm:9093/#/alerts?receiver=sms-bridge",
 	})
 
 	for _, tc := range []struct {
@@ -136,13 +136,20 @@ func TestHADuplicateAndBadInput(t *testing.T) {
 		want                    int
 	}{
 		{"no auth", "/api/v1/alerts", "application/json", body, false, 401},
-		{"unknown route", "/api/v1/alerts/nope", "application/json", body, true, 404},
+		// Routed by matchers instead, and already delivered.
+		{"unknown route", "/api/v1/alerts/nope", "application/json", body, true, 200},
 		{"malformed", "/api/v1/alerts", "application/json", []byte("{"), true, 400},
 		{"not JSON", "/api/v1/alerts", "text/plain", body, true, 415},
 	} {
 		if code, reason := s.postWebhook(t, tc.path, tc.contentType, tc.body, tc.auth); code != tc.want {
 			t.Errorf("%s: %d %q, want %d", tc.name, code, reason, tc.want)
 		}
+	}
+	if got := len(s.fake.Messages()); got != 1 {
+		t.Errorf("%d SMS after the bad requests, want still the one", got)
+	}
+	if got := s.metrics(t).sum("alertmanager_sipgate_pinned_route_ignored_total", labels{"reason": "unknown_route"}); got != 1 {
+		t.Errorf("pinned_route_ignored_total{reason=unknown_route} = %v, want 1", got)
 	}
 }
 
@@ -163,9 +170,9 @@ func TestHAPair(t *testing.T) {
 		return s.metrics(t).sum("alertmanager_sipgate_webhooks_received_total", labels{"code": "200", "receiver": "sms"}) >= 2
 	})
 	s.waitNotified(t, 1)
-	assertLines(t, "SMS from an HA pair", received(s.fake.Messages()), []string{
-		alice + ": FIRING 1 HAPair critical db-1: replicated",
-		bob + ": FIRING 1 HAPair critical db-1: replicated",
+	assertLines(t, "SMS from an HA pair", s.received(s.fake.Messages()), []string{
+		alice + ": FIRING 1 HAPair critical db-1: replicated" + amLink,
+		bob + ": FIRING 1 HAPair critical db-1: replicated" + amLink,
 	})
 	if got := s.metrics(t).sum("alertmanager_sipgate_sms_total", labels{"result": "deduplicated", "route": "critical"}); got < 2 {
 		t.Errorf("deduplicated = %v, want the second replica's 2", got)

@@ -951,6 +951,24 @@ func received(msgs []sipgatetest.Message) []string {
 	return out
 }
 
+// amLink is the link to the Alertmanager that the built-in template ends
+// a firing SMS with, where it fits; in the lines of s.received, the
+// Alertmanager's address reads ALERTMANAGER, since either of an HA pair may
+// be the one whose SMS went out.
+const amLink = " Alerts: http://ALERTMANAGER/#/alerts?receiver=sms"
+
+// received is received with the address of each of the stack's
+// Alertmanagers written ALERTMANAGER.
+func (s *stack) received(msgs []sipgatetest.Message) []string {
+	out := received(msgs)
+	for i := range out {
+		for _, addr := range s.amAddrs {
+			out[i] = strings.ReplaceAll(out[i], "http://"+addr+"/", "http://ALERTMANAGER/")
+		}
+	}
+	return out
+}
+
 func assertLines(t *testing.T, what string, got, want []string) {
 	t.Helper()
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
