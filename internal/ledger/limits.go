@@ -49,12 +49,19 @@ func windowKey(per time.Duration) []byte {
 	return binary.BigEndian.AppendUint64([]byte("w"), uint64(per))
 }
 
-func countPrefix(per time.Duration) []byte {
-	return binary.BigEndian.AppendUint64([]byte("n"), uint64(per))
+// countKey is where a recipient's count of the windows of length per is
+// kept: by number first, so that a send's counts of all lengths share a
+// page. A number holds no NUL (it is E.164).
+func countKey(per time.Duration, number string) []byte {
+	return binary.BigEndian.AppendUint64([]byte("n"+number+"\x00"), uint64(per))
 }
 
-func countKey(per time.Duration, number string) []byte {
-	return append(countPrefix(per), number...)
+// parseCountKey returns the number and length of a key that countKey made.
+func parseCountKey(k []byte) (number string, per time.Duration, ok bool) {
+	if len(k) < 1+1+8 || k[0] != 'n' || k[len(k)-9] != 0 {
+		return "", 0, false
+	}
+	return string(k[1 : len(k)-9]), time.Duration(binary.BigEndian.Uint64(k[len(k)-8:])), true
 }
 
 // window is the state of the windows of length per: total sends in the
@@ -185,13 +192,16 @@ func putCount(b *bolt.Bucket, key []byte, c uint64) error {
 	return b.Put(key, binary.BigEndian.AppendUint64(nil, c))
 }
 
-// deleteCounts deletes the recipients' counts of the windows of length per.
+// deleteCounts deletes the recipients' counts of the windows of length
+// per. It reads every count, of every length: it runs only when a length
+// is new, or no longer used.
 func deleteCounts(b *bolt.Bucket, per time.Duration) error {
-	prefix := countPrefix(per)
 	var keys [][]byte
 	c := b.Cursor()
-	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-		keys = append(keys, bytes.Clone(k))
+	for k, _ := c.Seek([]byte("n")); k != nil && k[0] == 'n'; k, _ = c.Next() {
+		if _, p, ok := parseCountKey(k); ok && p == per {
+			keys = append(keys, bytes.Clone(k))
+		}
 	}
 	// Deleted after the walk: a bbolt cursor may skip keys when the
 	// bucket changes beneath it.
