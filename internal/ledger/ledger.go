@@ -376,7 +376,8 @@ func updateSuppressed(tx *bolt.Tx, number string, change func(*Suppressed) (keep
 
 // Purge deletes what is past its retention (in-doubt marks with
 // deliveries), sends older than keepSends (at least the longest limit
-// window), and returns how many entries.
+// window) with the window states of lengths no longer checked, and returns
+// how many entries (window states not counted).
 func (l *Ledger) Purge(keepSends time.Duration) (int, error) {
 	now := l.now()
 	n := 0
