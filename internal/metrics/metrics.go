@@ -110,111 +110,73 @@ func RegisterLedgerEntries(reg prometheus.Registerer, entries func() int) {
 
 // New creates the metrics and registers them with reg.
 func New(reg prometheus.Registerer) *Metrics {
-	m := &Metrics{
-		WebhooksReceived: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: namespace,
-			Name:      "webhooks_received_total",
-			Help:      "Webhook requests received, by Alertmanager receiver and the HTTP status code answered.",
-		}, []string{"receiver", "code"}),
-		AlertsReceived: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: namespace,
-			Name:      "alerts_received_total",
-			Help:      "Alerts received in valid webhooks, by status (firing, resolved).",
-		}, []string{"status"}),
-		AlertsTruncated: prometheus.NewCounter(prometheus.CounterOpts{
-			Namespace: namespace,
-			Name:      "alerts_truncated_total",
-			Help:      "Alerts left out of notifications by Alertmanager's max_alerts or webhook.max_alerts: counted in the SMS, not routed.",
-		}),
-		AlertsUnrouted: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: namespace,
-			Name:      "alerts_unrouted_total",
-			Help:      "Alerts of notifications that no route matched and no default_route took, by Alertmanager receiver (a receiver: of a route, else other): logged, and paged only to unmatched.to. Counted each time Alertmanager sends them.",
-		}, []string{"receiver"}),
-		PinnedRouteIgnored: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: namespace,
-			Name:      "pinned_route_ignored_total",
-			Help:      "Notifications posted to /api/v1/alerts/{route} that were routed by matchers instead, by reason (unknown_route: no route of that name; receiver_mismatch: the route is for another receiver).",
-		}, []string{"reason"}),
-		SMSSent: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: namespace,
-			Name:      "sms_total",
-			Help:      "SMS handled, by route and result (accepted, deduplicated, suppressed, failed_permanent, failed_retryable; unknown: sipgate may have taken it, settled when the notification comes again; given_up: an unknown outcome neither found in the history nor sent again).",
-		}, []string{"route", "result"}),
-		SMSFailed: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: namespace,
-			Name:      "sms_failed_total",
-			Help:      "SMS that failed (the failed_* results of sms_total), by route and reason (auth, balance, rate_limited, client, server, transport, timeout, canceled, ledger, other).",
-		}, []string{"route", "reason"}),
-		SipgateDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Namespace: namespace,
-			Name:      "sipgate_request_duration_seconds",
-			Help:      "Duration of sipgate API requests, by HTTP status code (\"error\" when no response came).",
-			Buckets:   []float64{.05, .1, .25, .5, 1, 2.5, 5, 10},
-		}, []string{"code"}),
-		Retries: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: namespace,
-			Name:      "sipgate_retries_total",
-			Help:      "Retries of sipgate requests, by reason (the HTTP status code, or \"error\" for a transport failure).",
-		}, []string{"reason"}),
-		TemplateErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: namespace,
-			Name:      "template_errors_total",
-			Help:      "SMS texts that failed to render, by route.",
-		}, []string{"route"}),
-		TemplateFallbacks: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: namespace,
-			Name:      "template_fallbacks_total",
-			Help:      "SMS sent with the minimal fallback text, by route and reason (error: the templates failed; timeout: rendering ran out of time).",
-		}, []string{"route", "reason"}),
-		Segments: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: namespace,
-			Name:      "sms_segments_total",
-			Help:      "SMS segments accepted by sipgate, the unit sipgate bills, by route and encoding (gsm7, ucs2).",
-		}, []string{"route", "encoding"}),
-		Truncated: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: namespace,
-			Name:      "sms_truncated_total",
-			Help:      "SMS texts shortened to fit their segment budget, by route.",
-		}, []string{"route"}),
-		Transliterated: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: namespace,
-			Name:      "sms_transliterated_total",
-			Help:      "SMS texts whose characters outside GSM-7 were replaced (encoding: gsm7), by route.",
-		}, []string{"route"}),
-		TransliterationSkipped: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: namespace,
-			Name:      "sms_transliteration_skipped_total",
-			Help:      "SMS texts of encoding: gsm7 routes sent with their own characters (UCS-2) because transliteration would have turned more than 3 characters, or one of an alertname, into '?', by route.",
-		}, []string{"route"}),
-		AlertsSuppressed: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: namespace,
-			Name:      "alerts_suppressed_total",
-			Help:      "Alerts in SMS that a flood limit held back, owed in a digest, by route.",
-		}, []string{"route"}),
-		Digests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: namespace,
-			Name:      "digests_total",
-			Help:      "Digest SMS about suppressed alerts, by result (accepted, failed_retryable, failed_permanent: dropped, unknown: sipgate may have taken it, counted as sent).",
-		}, []string{"result"}),
-		UnknownOutcomes: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: namespace,
-			Name:      "sms_unknown_outcome_total",
-			Help:      "Sends of unknown outcome (no answer after the request went out, or a crash during the send), by how they were settled: found_in_history (counted as delivered), resent (not found in sipgate's history, or the history unreadable: sent again), given_up (not found and no resend allowed: counted as delivered, may not have arrived).",
-		}, []string{"result"}),
-		ReloadSuccessful: prometheus.NewGauge(prometheus.GaugeOpts{
-			Namespace: namespace,
-			Name:      "config_last_reload_successful",
-			Help:      "Whether the last configuration reload succeeded.",
-		}),
-		ReloadSuccessSeconds: prometheus.NewGauge(prometheus.GaugeOpts{
-			Namespace: namespace,
-			Name:      "config_last_reload_success_timestamp_seconds",
-			Help:      "Timestamp of the last successful configuration reload.",
-		}),
+	f := factory{reg}
+	return &Metrics{
+		WebhooksReceived: f.counterVec("webhooks_received_total", "Webhook requests received, by Alertmanager receiver and the HTTP status code answered.",
+			"receiver", "code"),
+		AlertsReceived: f.counterVec("alerts_received_total", "Alerts received in valid webhooks, by status (firing, resolved).",
+			"status"),
+		AlertsTruncated: f.counter("alerts_truncated_total", "Alerts left out of notifications by Alertmanager's max_alerts or webhook.max_alerts: counted in the SMS, not routed."),
+		AlertsUnrouted: f.counterVec("alerts_unrouted_total", "Alerts of notifications that no route matched and no default_route took, by Alertmanager receiver (a receiver: of a route, else other): logged, and paged only to unmatched.to. Counted each time Alertmanager sends them.",
+			"receiver"),
+		PinnedRouteIgnored: f.counterVec("pinned_route_ignored_total", "Notifications posted to /api/v1/alerts/{route} that were routed by matchers instead, by reason (unknown_route: no route of that name; receiver_mismatch: the route is for another receiver).",
+			"reason"),
+		SMSSent: f.counterVec("sms_total", "SMS handled, by route and result (accepted, deduplicated, suppressed, failed_permanent, failed_retryable; unknown: sipgate may have taken it, settled when the notification comes again; given_up: an unknown outcome neither found in the history nor sent again).",
+			"route", "result"),
+		SMSFailed: f.counterVec("sms_failed_total", "SMS that failed (the failed_* results of sms_total), by route and reason (auth, balance, rate_limited, client, server, transport, timeout, canceled, ledger, other).",
+			"route", "reason"),
+		SipgateDuration: f.histogramVec("sipgate_request_duration_seconds", "Duration of sipgate API requests, by HTTP status code (\"error\" when no response came).",
+			[]float64{.05, .1, .25, .5, 1, 2.5, 5, 10}, "code"),
+		Retries: f.counterVec("sipgate_retries_total", "Retries of sipgate requests, by reason (the HTTP status code, or \"error\" for a transport failure).",
+			"reason"),
+		TemplateErrors: f.counterVec("template_errors_total", "SMS texts that failed to render, by route.",
+			"route"),
+		TemplateFallbacks: f.counterVec("template_fallbacks_total", "SMS sent with the minimal fallback text, by route and reason (error: the templates failed; timeout: rendering ran out of time).",
+			"route", "reason"),
+		Segments: f.counterVec("sms_segments_total", "SMS segments accepted by sipgate, the unit sipgate bills, by route and encoding (gsm7, ucs2).",
+			"route", "encoding"),
+		Truncated: f.counterVec("sms_truncated_total", "SMS texts shortened to fit their segment budget, by route.",
+			"route"),
+		Transliterated: f.counterVec("sms_transliterated_total", "SMS texts whose characters outside GSM-7 were replaced (encoding: gsm7), by route.",
+			"route"),
+		TransliterationSkipped: f.counterVec("sms_transliteration_skipped_total", "SMS texts of encoding: gsm7 routes sent with their own characters (UCS-2) because transliteration would have turned more than 3 characters, or one of an alertname, into '?', by route.",
+			"route"),
+		AlertsSuppressed: f.counterVec("alerts_suppressed_total", "Alerts in SMS that a flood limit held back, owed in a digest, by route.",
+			"route"),
+		Digests: f.counterVec("digests_total", "Digest SMS about suppressed alerts, by result (accepted, failed_retryable, failed_permanent: dropped, unknown: sipgate may have taken it, counted as sent).",
+			"result"),
+		UnknownOutcomes: f.counterVec("sms_unknown_outcome_total", "Sends of unknown outcome (no answer after the request went out, or a crash during the send), by how they were settled: found_in_history (counted as delivered), resent (not found in sipgate's history, or the history unreadable: sent again), given_up (not found and no resend allowed: counted as delivered, may not have arrived).",
+			"result"),
+		ReloadSuccessful:     f.gauge("config_last_reload_successful", "Whether the last configuration reload succeeded."),
+		ReloadSuccessSeconds: f.gauge("config_last_reload_success_timestamp_seconds", "Timestamp of the last successful configuration reload."),
 	}
-	reg.MustRegister(m.ReloadSuccessful, m.ReloadSuccessSeconds)
-	reg.MustRegister(m.WebhooksReceived, m.AlertsReceived, m.AlertsTruncated, m.AlertsUnrouted, m.PinnedRouteIgnored, m.SMSSent, m.SMSFailed, m.SipgateDuration, m.Retries, m.TemplateErrors, m.TemplateFallbacks,
-		m.Segments, m.Truncated, m.Transliterated, m.TransliterationSkipped, m.AlertsSuppressed, m.Digests, m.UnknownOutcomes)
-	return m
+}
+
+// factory makes metrics in the namespace and registers each with reg as it
+// makes it, so a metric of Metrics cannot be made and then forgotten in the
+// registration. Labels come last, so each metric reads name, help, labels.
+type factory struct{ reg prometheus.Registerer }
+
+func (f factory) counter(name, help string) prometheus.Counter {
+	c := prometheus.NewCounter(prometheus.CounterOpts{Namespace: namespace, Name: name, Help: help})
+	f.reg.MustRegister(c)
+	return c
+}
+
+func (f factory) counterVec(name, help string, labels ...string) *prometheus.CounterVec {
+	c := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: name, Help: help}, labels)
+	f.reg.MustRegister(c)
+	return c
+}
+
+func (f factory) histogramVec(name, help string, buckets []float64, labels ...string) *prometheus.HistogramVec {
+	h := prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: namespace, Name: name, Help: help, Buckets: buckets}, labels)
+	f.reg.MustRegister(h)
+	return h
+}
+
+func (f factory) gauge(name, help string) prometheus.Gauge {
+	g := prometheus.NewGauge(prometheus.GaugeOpts{Namespace: namespace, Name: name, Help: help})
+	f.reg.MustRegister(g)
+	return g
 }
