@@ -229,15 +229,12 @@ func (s *Schedule) FirstGap(from time.Time, horizon time.Duration) (first time.T
 // overrides[0].end, fallback[2]); the config prefixes its own path. Paths
 // into a layer's intervals index Layer.Intervals.
 func (s *Schedule) Problems() []validation.Problem {
-	var out []validation.Problem
-	add := func(path, format string, args ...any) {
-		out = append(out, validation.Problem{Path: path, Message: fmt.Sprintf(format, args...)})
-	}
+	var ps problems
 	if s.Location == nil {
-		add("time_zone", "is required")
+		ps.add("time_zone", "is required")
 	}
 	if len(s.Layers) == 0 {
-		add("layers", "needs at least one layer")
+		ps.add("layers", "needs at least one layer")
 	}
 	names := map[string]bool{}
 	for i := range s.Layers {
@@ -245,60 +242,77 @@ func (s *Schedule) Problems() []validation.Problem {
 		path := fmt.Sprintf("layers[%d]", i)
 		switch {
 		case l.Name == "":
-			add(path+".name", "is required")
+			ps.add(path+".name", "is required")
 		case names[l.Name]:
-			add(path+".name", "%q is used by an earlier layer", l.Name)
+			ps.add(path+".name", "%q is used by an earlier layer", l.Name)
 		}
 		names[l.Name] = true
-		if len(l.Members) == 0 {
-			add(path+".members", "needs at least one member")
-		}
-		for j, m := range l.Members {
-			if m == "" {
-				add(fmt.Sprintf("%s.members[%d]", path, j), "is empty")
-			}
-		}
-		switch {
-		case l.Start.IsZero():
-			add(path+".start", "is required")
-		case !l.Start.valid():
-			add(path+".start", "%s is not a date and time of day", l.Start)
-		}
-		if l.Shift < time.Second {
-			add(path+".shift", "must be at least 1s")
-		}
-		for j, ti := range l.Intervals {
-			ipath := fmt.Sprintf("%s.intervals[%d]", path, j)
-			if ti.Location != nil && ti.Location.Location == nil {
-				add(ipath+".location", "is empty")
-			}
-			for k, tr := range ti.Times {
-				if tr.StartMinute < 0 || tr.EndMinute > 24*60 || tr.StartMinute >= tr.EndMinute {
-					add(fmt.Sprintf("%s.times[%d]", ipath, k), "must be a range within 00:00 to 24:00")
-				}
-			}
-		}
+		ps.layer(path, l)
 	}
 	for i, o := range s.Overrides {
-		path := fmt.Sprintf("overrides[%d]", i)
-		if o.Contact == "" {
-			add(path+".contact", "is required")
-		}
-		switch {
-		case o.Start.IsZero():
-			add(path+".start", "is required")
-		case o.End.IsZero():
-			add(path+".end", "is required")
-		case !o.End.After(o.Start):
-			add(path+".end", "must be after start")
-		}
+		ps.override(fmt.Sprintf("overrides[%d]", i), o)
 	}
 	for i, f := range s.Fallback {
 		if f == "" {
-			add(fmt.Sprintf("fallback[%d]", i), "is empty")
+			ps.add(fmt.Sprintf("fallback[%d]", i), "is empty")
 		}
 	}
-	return out
+	return ps
+}
+
+// problems collects what Problems finds, in the order it finds it.
+type problems []validation.Problem
+
+func (ps *problems) add(path, format string, args ...any) {
+	*ps = append(*ps, validation.Problem{Path: path, Message: fmt.Sprintf(format, args...)})
+}
+
+// layer adds the problems of l, found at path, but for its name: whether a
+// name is unique takes the other layers.
+func (ps *problems) layer(path string, l *Layer) {
+	if len(l.Members) == 0 {
+		ps.add(path+".members", "needs at least one member")
+	}
+	for j, m := range l.Members {
+		if m == "" {
+			ps.add(fmt.Sprintf("%s.members[%d]", path, j), "is empty")
+		}
+	}
+	switch {
+	case l.Start.IsZero():
+		ps.add(path+".start", "is required")
+	case !l.Start.valid():
+		ps.add(path+".start", "%s is not a date and time of day", l.Start)
+	}
+	if l.Shift < time.Second {
+		ps.add(path+".shift", "must be at least 1s")
+	}
+	for j, ti := range l.Intervals {
+		ipath := fmt.Sprintf("%s.intervals[%d]", path, j)
+		if ti.Location != nil && ti.Location.Location == nil {
+			ps.add(ipath+".location", "is empty")
+		}
+		for k, tr := range ti.Times {
+			if tr.StartMinute < 0 || tr.EndMinute > 24*60 || tr.StartMinute >= tr.EndMinute {
+				ps.add(fmt.Sprintf("%s.times[%d]", ipath, k), "must be a range within 00:00 to 24:00")
+			}
+		}
+	}
+}
+
+// override adds the problems of o, found at path.
+func (ps *problems) override(path string, o Override) {
+	if o.Contact == "" {
+		ps.add(path+".contact", "is required")
+	}
+	switch {
+	case o.Start.IsZero():
+		ps.add(path+".start", "is required")
+	case o.End.IsZero():
+		ps.add(path+".end", "is required")
+	case !o.End.After(o.Start):
+		ps.add(path+".end", "must be after start")
+	}
 }
 
 // Validate returns nil if s can be asked questions, and otherwise an error
