@@ -326,43 +326,11 @@ func (s *Server) serveSMS(w http.ResponseWriter, r *http.Request) {
 	if !s.allowed(w, r, http.MethodPost) {
 		return
 	}
-	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
-		http.Error(w, "unsupported media type", http.StatusUnsupportedMediaType)
+	msg, ok := readSMS(w, r)
+	if !ok {
 		return
 	}
-	var req request
-	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&req); err != nil {
-		http.Error(w, "invalid JSON: "+err.Error(), http.StatusBadRequest)
-		return
-	}
-	if req.SMSID == nil {
-		// sipgate does not validate a missing smsId and fails internally.
-		http.Error(w, "internal server error", http.StatusInternalServerError)
-		return
-	}
-	sendAt, err := parseSendAt(req.SendAt, time.Now())
-	switch {
-	case !smsIDPattern.MatchString(*req.SMSID):
-		http.Error(w, "smsId must be s followed by a number", http.StatusBadRequest)
-		return
-	case strings.TrimSpace(req.Recipient) == "":
-		http.Error(w, "recipient must not be empty", http.StatusBadRequest)
-		return
-	case strings.TrimSpace(req.Message) == "":
-		http.Error(w, "message must not be empty", http.StatusBadRequest)
-		return
-	case err != nil:
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-
-	ans := s.answer(Message{
-		SMSID:     *req.SMSID,
-		Recipient: req.Recipient,
-		Message:   req.Message,
-		SendAt:    sendAt,
-		Received:  time.Now(),
-	})
+	ans := s.answer(msg)
 	if ans.retryAfter != "" {
 		w.Header().Set("Retry-After", ans.retryAfter)
 	}
@@ -371,24 +339,72 @@ func (s *Server) serveSMS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if ans.late > 0 {
-		s.addHeld(1)
-		defer s.addHeld(-1)
-		t := time.NewTimer(ans.late)
-		defer t.Stop()
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			// The client hung up: nobody is left to answer.
-			panic(http.ErrAbortHandler)
-		case <-s.closing:
-			panic(http.ErrAbortHandler)
-		}
+		s.hold(r, ans.late)
 	}
 	if ans.reset {
 		resetConn(w)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// readSMS decodes and checks the body of a send as sipgate does, and
+// answers it with what sipgate answers a bad one (415, 400 or 500) when it
+// does not pass.
+func readSMS(w http.ResponseWriter, r *http.Request) (Message, bool) {
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+		http.Error(w, "unsupported media type", http.StatusUnsupportedMediaType)
+		return Message{}, false
+	}
+	var req request
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&req); err != nil {
+		http.Error(w, "invalid JSON: "+err.Error(), http.StatusBadRequest)
+		return Message{}, false
+	}
+	if req.SMSID == nil {
+		// sipgate does not validate a missing smsId and fails internally.
+		http.Error(w, "internal server error", http.StatusInternalServerError)
+		return Message{}, false
+	}
+	sendAt, err := parseSendAt(req.SendAt, time.Now())
+	switch {
+	case !smsIDPattern.MatchString(*req.SMSID):
+		http.Error(w, "smsId must be s followed by a number", http.StatusBadRequest)
+		return Message{}, false
+	case strings.TrimSpace(req.Recipient) == "":
+		http.Error(w, "recipient must not be empty", http.StatusBadRequest)
+		return Message{}, false
+	case strings.TrimSpace(req.Message) == "":
+		http.Error(w, "message must not be empty", http.StatusBadRequest)
+		return Message{}, false
+	case err != nil:
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return Message{}, false
+	}
+	return Message{
+		SMSID:     *req.SMSID,
+		Recipient: req.Recipient,
+		Message:   req.Message,
+		SendAt:    sendAt,
+		Received:  time.Now(),
+	}, true
+}
+
+// hold holds the answer to r for d (AnswerLate), counted by Held. When the
+// client hangs up or the server closes first, nobody is left to answer:
+// it aborts the handler.
+func (s *Server) hold(r *http.Request, d time.Duration) {
+	s.addHeld(1)
+	defer s.addHeld(-1)
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-r.Context().Done():
+		panic(http.ErrAbortHandler)
+	case <-s.closing:
+		panic(http.ErrAbortHandler)
+	}
 }
 
 // answer is what serveSMS does with a valid request.
