@@ -292,69 +292,105 @@ func lossy(marked string) bool {
 	return count(marked[from:], false)
 }
 
-// fit is Fit once GSM7Only is settled.
+// fit is Fit once GSM7Only is settled. It tries the forms in the order of Fit's steps and takes
+// the first that fits and says something.
 func fit(marked string, b Budget) Result {
-	// 1. Most messages fit as they are: the stripped text is what rendering the parsed text in
-	// full gives, so measuring it once decides, without parsing. A text of more runes than can
-	// fit (the thousands of instances of a storm) is not even stripped.
-	if segments := max(b.MaxSegments, 1); !longer(marked, maxRunes(segments), b.GSM7Only) {
-		full, transliterated := Strip(marked), false
-		if b.GSM7Only {
-			full, transliterated = Transliterate(full)
-		}
-		if size := Measure(full); size.Segments <= segments {
-			return Result{Text: full, Size: size, Transliterated: transliterated}
-		}
+	if r, ok := fitAsIs(marked, b); ok {
+		return r
 	}
-
 	f := newFitter(marked, b)
 	// A text with something to say must not be cut to nothing (a template of many long spans
 	// and nothing else, say): then the hard cut says more.
 	blank := f.blank()
 	worth := func(text string) bool { return blank || strings.TrimSpace(text) != "" }
 
-	// 1. Optional parts kept in order while they fit, nothing else cut.
+	if t, ok := f.someOptional(); ok && worth(t) {
+		return f.result(t, true)
+	}
+	f.setOptional(false) // the forms below leave the Optional parts out
+	if t, ok := f.spansCut(); ok && worth(t) {
+		return f.result(t, true)
+	}
+	if t, ok := f.itemsDropped(); ok && worth(t) {
+		return f.result(t, true)
+	}
+	if t, ok := f.spansCutShort(); ok && worth(t) {
+		return f.result(t, true)
+	}
+	return f.result(f.hardCut(), true)
+}
+
+// fitAsIs returns the whole text, stripped (and transliterated for GSM7Only), when it fits
+// (step 1). Most messages do: the stripped text is what rendering the parsed text in full
+// gives, so measuring it once decides, without parsing. A text of more runes than can fit (the
+// thousands of instances of a storm) is not even stripped.
+func fitAsIs(marked string, b Budget) (Result, bool) {
+	segments := max(b.MaxSegments, 1)
+	if longer(marked, maxRunes(segments), b.GSM7Only) {
+		return Result{}, false
+	}
+	full, transliterated := Strip(marked), false
+	if b.GSM7Only {
+		full, transliterated = Transliterate(full)
+	}
+	size := Measure(full)
+	if size.Segments > segments {
+		return Result{}, false
+	}
+	return Result{Text: full, Size: size, Transliterated: transliterated}, true
+}
+
+// someOptional renders the text with its Optional parts kept in order while they fit, nothing
+// else cut (step 1), and leaves those on. It reports false, with none on, when there are none
+// or the text does not fit without them.
+func (f *fitter) someOptional() (string, bool) {
 	f.setOptional(false)
-	if f.opts > 0 && f.formFits(noLimit, 0) {
-		for i := range f.optOn {
-			f.optOn[i] = true
-			f.optOn[i] = f.formFits(noLimit, 0)
-		}
-		if t := f.render(noLimit, 0); worth(t) {
-			return f.result(t, true)
-		}
-		f.setOptional(false)
+	if f.opts == 0 || !f.formFits(noLimit, 0) {
+		return "", false
 	}
+	for i := range f.optOn {
+		f.optOn[i] = true
+		f.optOn[i] = f.formFits(noLimit, 0)
+	}
+	return f.render(noLimit, 0), true
+}
 
-	// 2. Shorten spans, all items kept.
-	if f.maxSpan > minSpan {
-		if f.formFits(minSpan, 0) {
-			if t := f.render(f.largestLimit(minSpan, f.maxSpan-1, 0), 0); worth(t) {
-				return f.result(t, true)
-			}
-		}
+// spansCut renders the text with its Shorten spans cut to the largest common length that fits,
+// not below minSpan, and all list items kept (step 2). It reports false when that does not fit
+// or no span is longer than minSpan.
+func (f *fitter) spansCut() (string, bool) {
+	if f.maxSpan <= minSpan || !f.formFits(minSpan, 0) {
+		return "", false
 	}
+	return f.render(f.largestLimit(minSpan, f.maxSpan-1, 0), 0), true
+}
 
-	// 3. Drop items, spans at minSpan; then give the spans back what room is left.
-	if n := len(f.order); n > 0 {
-		if f.formFits(minSpan, n) {
-			drop := smallest(1, n, func(d int) bool { return f.formFits(minSpan, d) })
-			if t := f.render(f.largestLimit(minSpan, f.maxSpan, drop), drop); worth(t) {
-				return f.result(t, true)
-			}
-		}
+// itemsDropped renders the text with the fewest list items dropped that let it fit with spans at
+// minSpan, and then the spans given back what room is left (step 3). It reports false when there
+// are no items or dropping all of them is not enough.
+func (f *fitter) itemsDropped() (string, bool) {
+	n := len(f.order)
+	if n == 0 || !f.formFits(minSpan, n) {
+		return "", false
 	}
-	// No items left to drop: spans below minSpan, down to left out.
-	if f.maxSpan > 0 {
-		drop := len(f.order)
-		if f.formFits(0, drop) {
-			if t := f.render(f.largestLimit(0, minSpan-1, drop), drop); worth(t) {
-				return f.result(t, true)
-			}
-		}
-	}
+	drop := smallest(1, n, func(d int) bool { return f.formFits(minSpan, d) })
+	return f.render(f.largestLimit(minSpan, f.maxSpan, drop), drop), true
+}
 
-	// 4. Hard cut of the whole text, without its optional parts unless nothing else is there.
+// spansCutShort renders the text with all list items dropped and its spans cut below minSpan,
+// as long as fits, down to left out (the last resort of step 3). It reports false when there
+// are no spans or the text does not fit even without them.
+func (f *fitter) spansCutShort() (string, bool) {
+	drop := len(f.order)
+	if f.maxSpan <= 0 || !f.formFits(0, drop) {
+		return "", false
+	}
+	return f.render(f.largestLimit(0, minSpan-1, drop), drop), true
+}
+
+// hardCut cuts the whole text, without its Optional parts unless nothing else is there, to the
+// most runes that fit with the cut mark (step 4).
+func (f *fitter) hardCut() string {
 	if strings.TrimSpace(f.render(noLimit, 0)) == "" {
 		f.setOptional(true)
 	}
@@ -370,7 +406,7 @@ func fit(marked string, b Budget) Result {
 		return string(out)
 	}
 	n := largest(0, len(rs)-1, func(n int) bool { return f.fits(cut(n)) })
-	return f.result(cut(n), true)
+	return cut(n)
 }
 
 // noLimit is the span limit that cuts nothing.
