@@ -186,14 +186,7 @@ and load it with
 // it starts, the fake sipgate and the temporary files are gone when it
 // returns, also when ctx ends early.
 func measure(ctx context.Context, o options, logger *slog.Logger) (*result, error) {
-	res := &result{
-		Concurrency:           o.concurrency,
-		AlertsPerNotification: o.alerts,
-		Recipients:            o.recipients,
-		CPUs:                  runtime.NumCPU(),
-		LoadAverage:           loadAverage(),
-		SipgateHTTP2:          o.sipgateHTTP2,
-	}
+	res := newResult(o)
 	work, err := os.MkdirTemp("", "loadgen-")
 	if err != nil {
 		return nil, err
@@ -210,56 +203,123 @@ func measure(ctx context.Context, o options, logger *slog.Logger) (*result, erro
 	}
 	defer fake.Close()
 
-	url, pid := o.target, o.pid
-	if o.target == "" {
-		svc, err := startOwnService(ctx, o, work, fake, logger)
+	url, pid, stop, err := serviceUnderLoad(ctx, o, work, fake, logger)
+	if err != nil {
+		return nil, err
+	}
+	defer stop()
+	res.Target, res.ServicePID = url, pid
+
+	var before usage
+	if pid != 0 {
+		if before, err = readUsage(pid); err != nil {
+			return nil, err
+		}
+		res.IdleRSSBytes = before.mem.rss
+	}
+	client := loadClient(o.concurrency)
+	defer client.CloseIdleConnections()
+	stats, err := runLoad(ctx, o, url, client, fake, res, logger)
+	if err != nil {
+		return nil, err
+	}
+	if pid != 0 {
+		after, err := readUsage(pid)
 		if err != nil {
 			return nil, err
 		}
-		defer func() {
-			if err := svc.stop(); err != nil {
-				logger.Warn("service stopped", "err", err, "log", svc.logTail())
-			}
-		}()
-		url, pid = "http://"+svc.addr, svc.pid()
+		res.PeakRSSBytes = after.mem.peak
+		res.CPUSeconds = (after.cpu - before.cpu).Seconds()
+		if stats.sent > 0 {
+			res.CPUPerNotificationMS = res.CPUSeconds * 1000 / float64(stats.sent)
+		}
+	}
+	return res, nil
+}
+
+// newResult is the report of a run of o before it runs.
+func newResult(o options) *result {
+	res := &result{
+		Concurrency:           o.concurrency,
+		AlertsPerNotification: o.alerts,
+		Recipients:            o.recipients,
+		CPUs:                  runtime.NumCPU(),
+		LoadAverage:           loadAverage(),
+		SipgateHTTP2:          o.sipgateHTTP2,
+	}
+	if o.target == "" {
 		res.ServiceBinary = o.serviceBinary
 		if res.ServiceBinary == "" {
 			res.ServiceBinary = "built from ./cmd/alertmanager-sipgate"
 		}
-	} else if ready, err := isReady(ctx, &http.Client{Timeout: 5 * time.Second}, strings.TrimSuffix(url, "/")+"/-/ready"); !ready {
-		return nil, fmt.Errorf("the target is not ready: %w", err)
 	}
-	res.Target, res.ServicePID = url, pid
+	return res
+}
 
-	var cpuBefore time.Duration
-	if pid != 0 {
-		mem, err := readMemory(pid)
-		if err != nil {
-			return nil, err
+// serviceUnderLoad returns the URL of the service to load and its process
+// id, 0 when unknown: a service it starts in work, which stop stops, or
+// o.target once it is ready (stop does nothing then).
+func serviceUnderLoad(ctx context.Context, o options, work string, fake *fakeSipgate, logger *slog.Logger) (url string, pid int, stop func(), err error) {
+	if o.target != "" {
+		if ready, err := isReady(ctx, &http.Client{Timeout: 5 * time.Second}, strings.TrimSuffix(o.target, "/")+"/-/ready"); !ready {
+			return "", 0, nil, fmt.Errorf("the target is not ready: %w", err)
 		}
-		res.IdleRSSBytes = mem.rss
-		if cpuBefore, err = readCPU(pid); err != nil {
-			return nil, err
-		}
+		return o.target, o.pid, func() {}, nil
 	}
-
-	run := strconv.FormatInt(time.Now().UnixNano(), 36)
-	p, err := newPayloads(run, o.alerts)
+	svc, err := startOwnService(ctx, o, work, fake, logger)
 	if err != nil {
-		return nil, err
+		return "", 0, nil, err
 	}
-	client := &http.Client{
+	stop = func() {
+		if err := svc.stop(); err != nil {
+			logger.Warn("service stopped", "err", err, "log", svc.logTail())
+		}
+	}
+	return "http://" + svc.addr, svc.pid(), stop, nil
+}
+
+// usage is what a process has used up to a moment.
+type usage struct {
+	mem memory
+	cpu time.Duration
+}
+
+func readUsage(pid int) (usage, error) {
+	mem, err := readMemory(pid)
+	if err != nil {
+		return usage{}, err
+	}
+	cpu, err := readCPU(pid)
+	if err != nil {
+		return usage{}, err
+	}
+	return usage{mem: mem, cpu: cpu}, nil
+}
+
+// loadClient is the HTTP client that posts the notifications.
+func loadClient(concurrency int) *http.Client {
+	return &http.Client{
 		Transport: &http.Transport{
 			// Keep a connection per worker, as Alertmanager keeps its
 			// connections to a webhook.
-			MaxIdleConnsPerHost: o.concurrency,
+			MaxIdleConnsPerHost: concurrency,
 			IdleConnTimeout:     time.Minute,
 		},
 		// Far above the service's webhook.timeout: a request still open
 		// then is stuck.
 		Timeout: time.Minute,
 	}
-	defer client.CloseIdleConnections()
+}
+
+// runLoad posts o's notifications to the service at url with client and
+// puts into res what came of them: the answers and their latency, the SMS
+// the fake counted against those expected, and this tool's own CPU time.
+func runLoad(ctx context.Context, o options, url string, client *http.Client, fake *fakeSipgate, res *result, logger *slog.Logger) (loadStats, error) {
+	run := strconv.FormatInt(time.Now().UnixNano(), 36)
+	p, err := newPayloads(run, o.alerts)
+	if err != nil {
+		return loadStats{}, err
+	}
 	ownBefore, ownErr := readCPU(os.Getpid())
 	logger.Info("loading", "target", url, "notifications", o.notifications, "duration", o.duration, "concurrency", o.concurrency, "run", run)
 	stats := load(ctx, loadOptions{
@@ -282,23 +342,7 @@ func measure(ctx context.Context, o options, logger *slog.Logger) (*result, erro
 	if ownAfter, err := readCPU(os.Getpid()); err == nil && ownErr == nil && stats.sent > 0 {
 		res.LoadgenCPUPerNotificationMS = (ownAfter - ownBefore).Seconds() * 1000 / float64(stats.sent)
 	}
-
-	if pid != 0 {
-		mem, err := readMemory(pid)
-		if err != nil {
-			return nil, err
-		}
-		res.PeakRSSBytes = mem.peak
-		cpuAfter, err := readCPU(pid)
-		if err != nil {
-			return nil, err
-		}
-		res.CPUSeconds = (cpuAfter - cpuBefore).Seconds()
-		if stats.sent > 0 {
-			res.CPUPerNotificationMS = res.CPUSeconds * 1000 / float64(stats.sent)
-		}
-	}
-	return res, nil
+	return stats, nil
 }
 
 // startOwnService writes the config and certificate into work and starts
