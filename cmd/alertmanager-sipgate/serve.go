@@ -76,6 +76,7 @@ func newApp(cfg *config.Config, configFile, storagePath string, logger *slog.Log
 		Concurrency:   cfg.Delivery.Concurrency,
 		SettleAfter:   time.Duration(cfg.Delivery.SettleAfter),
 		ResendUnknown: cfg.Delivery.ResendUnknown,
+		Location:      cfg.Location,
 	})
 	pagers, err := newReloader(configFile, cfg, func(c *config.Config) (*pager.Pager, error) {
 		return pager.New(c, deliverer, led, m, logger)

@@ -103,6 +103,12 @@ type Config struct {
 	// lost the pages of the alerts that did match; it now means
 	// unmatched: {report: true}, with a warning.
 	RejectUnmatched bool `yaml:"reject_unmatched,omitempty"`
+	// TimeZone is the IANA name of the zone the times in texts (the
+	// digest's "since") are told in, with the zone named: UTC unless set,
+	// since the host's zone says nothing to whoever reads the SMS.
+	TimeZone string `yaml:"time_zone"`
+	// Location is TimeZone loaded, filled at load.
+	Location *time.Location `yaml:"-"`
 
 	// Warnings are what is allowed but likely wrong or deprecated in the
 	// file, one line each, with the file and path, for the caller to log:
@@ -316,10 +322,30 @@ func Parse(b []byte, name string) (*Config, error) {
 		}
 		c.routeDefaults(r)
 	}
-	if err := c.complete(filepath.Dir(name)); err != nil {
+	err := c.complete(filepath.Dir(name))
+	if zerr := c.loadLocation(); zerr != nil {
+		var cerr *Error
+		switch {
+		case err == nil:
+			err = &Error{File: c.File, Problems: []string{zerr.Error()}}
+		case errors.As(err, &cerr):
+			cerr.Problems = append(cerr.Problems, zerr.Error())
+		}
+	}
+	if err != nil {
 		return nil, err
 	}
 	return c, nil
+}
+
+// loadLocation fills Location from TimeZone, or says what is wrong with it.
+func (c *Config) loadLocation() error {
+	loc, err := time.LoadLocation(c.TimeZone)
+	if err != nil || c.TimeZone == "" {
+		return fmt.Errorf("time_zone: %q is not a known IANA time zone (such as UTC or Europe/Berlin)", c.TimeZone)
+	}
+	c.Location = loc
+	return nil
 }
 
 // decodeError says on one line what the decoder found wrong, without the
@@ -405,6 +431,7 @@ func defaults() *Config {
 			SeverityOrder: templates.DefaultSeverityOrder(),
 			DigestCheck:   model.Duration(30 * time.Second),
 		},
+		TimeZone: "UTC",
 	}
 }
 

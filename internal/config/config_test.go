@@ -457,3 +457,37 @@ func TestResendUnknownZeroOverridesTheDefault(t *testing.T) {
 		t.Errorf("resend_unknown = %d, settle_after = %v; want 0 (at most once), 30s", c.Delivery.ResendUnknown, c.Delivery.SettleAfter)
 	}
 }
+
+func TestTimeZone(t *testing.T) {
+	base := "sipgate: {dry_run: true}\ncontacts: {alice: {number: \"+4915112345678\"}}\nroutes: [{name: r, to: [alice]}]\n"
+	for _, tc := range []struct {
+		name, config string
+		want         string // the zone loaded, or the error
+	}{
+		{name: "default UTC", config: base, want: "UTC"},
+		{name: "IANA name", config: base + "time_zone: Europe/Berlin\n", want: "Europe/Berlin"},
+		{name: "unknown", config: base + "time_zone: Europe/Berln\n", want: `config.yml: time_zone: "Europe/Berln" is not a known IANA time zone (such as UTC or Europe/Berlin)`},
+		{name: "empty", config: base + "time_zone: \"\"\n", want: `config.yml: time_zone: "" is not a known IANA time zone (such as UTC or Europe/Berlin)`},
+		{
+			name:   "reported with the other problems",
+			config: "sipgate: {dry_run: true}\ncontacts: {alice: {number: \"0151\"}}\nroutes: [{name: r, to: [alice]}]\ntime_zone: Mars/Olympus\n",
+			want:   "config.yml: contacts.alice.number: \"0151\" is not an E.164 number (+4915112345678)\nconfig.yml: time_zone: \"Mars/Olympus\" is not a known IANA time zone (such as UTC or Europe/Berlin)",
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Parse([]byte(tc.config), "config.yml")
+			got := ""
+			switch {
+			case err != nil:
+				got = err.Error()
+			case c.Location == nil:
+				got = "<nil location>"
+			default:
+				got = c.Location.String()
+			}
+			if got != tc.want {
+				t.Errorf("got %q\nwant %q", got, tc.want)
+			}
+		})
+	}
+}

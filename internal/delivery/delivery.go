@@ -45,7 +45,7 @@ type Ledger interface {
 	RecordPaged(key, number string, alerts []string) error
 	// RecordSuppressed adds the alerts of an SMS that a limit kept from
 	// number to its digest and notes key as delivered, in one write.
-	RecordSuppressed(key, number, contact string, alerts int, url string) error
+	RecordSuppressed(key, number string, held ledger.Suppressed) error
 	Take(number string, perRecipient []ledger.Window, budget ledger.Window, force bool) (time.Time, bool, error)
 	// TakeDoubt is Take that also marks key in doubt when it allows the
 	// send, in the same write.
@@ -100,8 +100,14 @@ type Message struct {
 	// Severity ranks the message, 0 most severe: when limits force a
 	// choice, lower ranks go first.
 	Severity int
-	// Alerts is how many alerts the message tells of, for digests.
+	// Alerts is how many alerts the message tells of, for metrics.
 	Alerts int
+	// Firing and Resolved count the message's alerts by status, and Names
+	// are its firing alerts' distinct alertnames: what a digest says of
+	// the message if a limit holds it back. A message with neither count
+	// set counts its Alerts as firing.
+	Firing, Resolved int
+	Names            []string
 	// Paged are the firing alerts to remember as paged once accepted.
 	Paged        []string
 	BypassLimits bool
@@ -121,7 +127,7 @@ type Options struct {
 	// InitialBackoff and MaxBackoff shape the exponential backoff between
 	// retries of one SMS; zero means 250ms and 5s.
 	InitialBackoff, MaxBackoff time.Duration
-	// Location is the time zone of the times in digests.
+	// Location is the time zone of the times in digests; nil is UTC.
 	Location *time.Location
 	// History settles sends of unknown outcome; nil (a dry run) cannot,
 	// so such an SMS counts as not found.
@@ -160,7 +166,7 @@ func New(o Options) *Deliverer {
 		o.MaxBackoff = 5 * time.Second
 	}
 	if o.Location == nil {
-		o.Location = time.Local
+		o.Location = time.UTC
 	}
 	if o.SettleAfter <= 0 {
 		o.SettleAfter = 10 * time.Second
@@ -312,7 +318,7 @@ func (d *Deliverer) sendFirst(ctx context.Context, b *Batch, m Message, turn *tu
 		// Owed in a digest, and handled in the same write: a retry of the
 		// notification must not count it twice. Not paged, though:
 		// send_resolved: if_paged owes no resolved SMS.
-		if err := d.o.Ledger.RecordSuppressed(m.Key, m.Number, m.Contact, m.Alerts, b.ExternalURL); err != nil {
+		if err := d.o.Ledger.RecordSuppressed(m.Key, m.Number, held(m, b.ExternalURL)); err != nil {
 			return FailedRetryable, ledgerError{err}
 		}
 		return Suppressed, nil

@@ -357,7 +357,7 @@ func TestDigestWhenWindowOpens(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := f.fake.Messages()
-	if len(got) != 2 || !regexp.MustCompile(`^1 more alert suppressed since \d\d:\d\d, see http://am:9093$`).MatchString(got[1].Message) {
+	if len(got) != 2 || !regexp.MustCompile(`^Held back since 03:12 UTC: 1 firing\. http://am:9093$`).MatchString(got[1].Message) {
 		t.Fatalf("messages = %+v, want a digest second", got)
 	}
 	if c := testutil.ToFloat64(f.metrics.Digests.WithLabelValues(Accepted.String())); c != 1 {

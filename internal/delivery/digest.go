@@ -3,9 +3,10 @@ package delivery
 import (
 	"context"
 	"errors"
-	"fmt"
 	"maps"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/ledger"
@@ -42,9 +43,8 @@ func (d *Deliverer) sendDigest(ctx context.Context, timeout time.Duration, limit
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	fit := sms.Fit(d.digestText(s), sms.Budget{MaxSegments: 1, GSM7Only: true})
 	outcome := Accepted
-	err = d.send(ctx, number, fit.Text, log)
+	err = d.send(ctx, number, d.digestText(s), log)
 	switch {
 	case err == nil:
 	case unknown(err):
@@ -56,11 +56,11 @@ func (d *Deliverer) sendDigest(ctx context.Context, timeout time.Duration, limit
 	d.o.Metrics.Digests.WithLabelValues(outcome.String()).Inc()
 	switch outcome {
 	case Accepted:
-		log.Info("digest sent", "alerts", s.Alerts, "since", s.Since)
+		log.Info("digest sent", "firing", s.Alerts, "resolved", s.Resolved, "since", s.Since)
 	case Unknown:
-		log.Warn("digest of unknown outcome, sipgate may have taken it: counted as sent, not sent again", "alerts", s.Alerts, "err", err)
+		log.Warn("digest of unknown outcome, sipgate may have taken it: counted as sent, not sent again", "firing", s.Alerts, "resolved", s.Resolved, "err", err)
 	case FailedPermanent:
-		log.Error("digest not sent, a retry cannot help: dropped", "alerts", s.Alerts, "reason", reason(err), "err", err)
+		log.Error("digest not sent, a retry cannot help: dropped", "firing", s.Alerts, "resolved", s.Resolved, "reason", reason(err), "err", err)
 	default:
 		log.Warn("digest not sent, will try again", "reason", reason(err), "err", err)
 		return nil
@@ -68,21 +68,73 @@ func (d *Deliverer) sendDigest(ctx context.Context, timeout time.Duration, limit
 	return d.o.Ledger.Digested(number, s)
 }
 
+// digestBudget is one GSM-7 segment: a digest sums up a flood, it must
+// not cost like one, nor go UCS-2 and lose half its room to a name.
+var digestBudget = sms.Budget{MaxSegments: 1, GSM7Only: true}
+
 // digestText is the SMS a recipient gets once a limit lets them have one
-// again: "12 more alerts suppressed since 03:12, see http://am:9093".
+// again, fitted to digestBudget:
+//
+//	Held back since 12:21 UTC: 2 firing (HighCPU, TargetDown), 1 resolved. http://am:9093
+//
+// The time is in the configured zone, named, and has its date when it is
+// not today. The names are what gives way to fit: the last ones first,
+// counted in "+N more", down to none; a name that would lose characters to
+// '?' in GSM-7 is only counted. The counts, the time and the link stay.
 func (d *Deliverer) digestText(s ledger.Suppressed) string {
 	since := s.Since.In(d.o.Location)
 	now := d.o.Clock.Now().In(d.o.Location)
-	layout := "15:04"
-	if since.YearDay() != now.YearDay() || since.Year() != now.Year() {
-		layout = "Jan 2 15:04"
+	layout := "15:04 MST"
+	if y, m, day := since.Date(); y != now.Year() || m != now.Month() || day != now.Day() {
+		layout = "Jan 2 15:04 MST"
 	}
-	text := fmt.Sprintf("%d more alerts suppressed since %s", s.Alerts, since.Format(layout))
-	if s.Alerts == 1 {
-		text = fmt.Sprintf("1 more alert suppressed since %s", since.Format(layout))
+	var names []string
+	more := s.MoreNames
+	for _, name := range s.Names {
+		if sms.Fit(sms.Legible(name), digestBudget).TransliterationSkipped {
+			more++
+			continue
+		}
+		names = append(names, name)
 	}
-	if s.URL != "" {
-		text += ", see " + sms.Shorten(s.URL)
+	compose := func(names []string, more int) string {
+		text := "Held back since " + since.Format(layout) + ":"
+		if s.Alerts > 0 {
+			text += " " + strconv.Itoa(s.Alerts) + " firing"
+			if more > 0 {
+				names = append(slices.Clip(names), "+"+strconv.Itoa(more)+" more")
+			}
+			if len(names) > 0 {
+				text += " (" + strings.Join(names, ", ") + ")"
+			}
+		}
+		if s.Resolved > 0 {
+			if s.Alerts > 0 {
+				text += ","
+			}
+			text += " " + strconv.Itoa(s.Resolved) + " resolved"
+		}
+		text += "."
+		if s.URL != "" {
+			text += " " + s.URL
+		}
+		return text
 	}
-	return text
+	for n := len(names); n > 0; n-- {
+		fit := sms.Fit(compose(names[:n], more+len(names)-n), digestBudget)
+		if !fit.Truncated && !fit.TransliterationSkipped {
+			return fit.Text
+		}
+	}
+	// No name fits, or the rest would not go as GSM-7: the counts alone.
+	return sms.Fit(compose(nil, 0), digestBudget).Text
+}
+
+// held is what a digest says of m if a limit holds it back.
+func held(m Message, url string) ledger.Suppressed {
+	firing := m.Firing
+	if m.Firing+m.Resolved == 0 {
+		firing = m.Alerts
+	}
+	return ledger.Suppressed{Contact: m.Contact, Alerts: firing, Resolved: m.Resolved, Names: m.Names, URL: url}
 }

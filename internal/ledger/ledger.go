@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -271,19 +272,56 @@ func (l *Ledger) Unsent(key, number string, at time.Time) error {
 }
 
 // Suppressed is what limits kept from one recipient since the last digest.
+// Passed to Suppress, it is what one held-back SMS told of (Since aside).
 type Suppressed struct {
-	Contact string    `json:"contact"`
-	Alerts  int       `json:"alerts"`
-	Since   time.Time `json:"since"`
+	Contact string `json:"contact"`
+	// Alerts counts the firing alerts held back. Entries written before
+	// Resolved existed counted resolved ones here too; they are read as
+	// firing, the safe side.
+	Alerts int `json:"alerts"`
+	// Resolved counts the resolved alerts held back.
+	Resolved int `json:"resolved,omitempty"`
+	// Names are the distinct alertnames of the firing alerts held back, in
+	// the order first held back, at most MaxNames of them.
+	Names []string `json:"names,omitempty"`
+	// MoreNames counts the further distinct alertnames beyond MaxNames, as
+	// far as the ledger can tell: a name beyond MaxNames that comes again
+	// is counted again.
+	MoreNames int       `json:"more_names,omitempty"`
+	Since     time.Time `json:"since"`
 	// URL is where to look: the Alertmanager of the latest suppressed SMS.
 	URL string `json:"url"`
 }
 
-// Suppress adds alerts that a limit kept from number to its digest.
-func (l *Ledger) Suppress(number, contact string, alerts int, url string) error {
+// MaxNames bounds the alertnames a digest entry keeps: a digest has room
+// for a few, and a storm of distinct names must not grow the entry.
+const MaxNames = 5
+
+// add counts what one held-back SMS told of.
+func (s *Suppressed) add(h Suppressed, now time.Time) {
+	if s.Alerts+s.Resolved == 0 {
+		s.Since = now
+	}
+	s.Contact, s.URL = h.Contact, h.URL
+	s.Alerts += h.Alerts
+	s.Resolved += h.Resolved
+	for _, name := range h.Names {
+		switch {
+		case name == "" || slices.Contains(s.Names, name):
+		case len(s.Names) < MaxNames:
+			s.Names = append(s.Names, name)
+		default:
+			s.MoreNames++
+		}
+	}
+}
+
+// Suppress adds what a limit kept from number to its digest: held.Alerts
+// firing and held.Resolved resolved alerts, with the firing ones' names.
+func (l *Ledger) Suppress(number string, held Suppressed) error {
 	now := l.now()
 	if err := l.write(func(tx *bolt.Tx) error {
-		return suppress(tx, number, contact, alerts, url, now)
+		return suppress(tx, number, held, now)
 	}); err != nil {
 		return fmt.Errorf("ledger update digest of %s: %w", phone.Mask(number), err)
 	}
@@ -293,10 +331,10 @@ func (l *Ledger) Suppress(number, contact string, alerts int, url string) error 
 // RecordSuppressed is Suppress and Record in one transaction: what an SMS
 // that a limit kept from number writes, so that a retry of its
 // notification neither counts it twice nor forgets it.
-func (l *Ledger) RecordSuppressed(key, number, contact string, alerts int, url string) error {
+func (l *Ledger) RecordSuppressed(key, number string, held Suppressed) error {
 	now := l.now()
 	if err := l.write(func(tx *bolt.Tx) error {
-		if err := suppress(tx, number, contact, alerts, url, now); err != nil {
+		if err := suppress(tx, number, held, now); err != nil {
 			return err
 		}
 		return record(tx, key, encodeTime(now))
@@ -306,12 +344,9 @@ func (l *Ledger) RecordSuppressed(key, number, contact string, alerts int, url s
 	return nil
 }
 
-func suppress(tx *bolt.Tx, number, contact string, alerts int, url string, now time.Time) error {
+func suppress(tx *bolt.Tx, number string, held Suppressed, now time.Time) error {
 	return updateSuppressed(tx, number, func(s *Suppressed) bool {
-		if s.Alerts == 0 {
-			s.Since = now
-		}
-		s.Contact, s.Alerts, s.URL = contact, s.Alerts+alerts, url
+		s.add(held, now)
 		return true
 	})
 }
@@ -336,16 +371,22 @@ func (l *Ledger) Pending() (map[string]Suppressed, error) {
 }
 
 // Digested removes what a sent digest covered; alerts suppressed after
-// the digest was composed stay for the next one.
+// the digest was composed stay for the next one, with the names it did
+// not tell.
 func (l *Ledger) Digested(number string, covered Suppressed) error {
 	now := l.now()
 	if err := l.write(func(tx *bolt.Tx) error {
 		return updateSuppressed(tx, number, func(s *Suppressed) bool {
-			if s.Alerts <= covered.Alerts {
+			firing, resolved := max(s.Alerts-covered.Alerts, 0), max(s.Resolved-covered.Resolved, 0)
+			if firing+resolved == 0 {
 				return false
 			}
-			s.Alerts -= covered.Alerts
-			s.Since = now
+			s.Alerts, s.Resolved, s.Since = firing, resolved, now
+			s.Names = slices.DeleteFunc(s.Names, func(n string) bool { return slices.Contains(covered.Names, n) })
+			s.MoreNames = max(s.MoreNames-covered.MoreNames, 0)
+			if firing == 0 {
+				s.Names, s.MoreNames = nil, 0
+			}
 			return true
 		})
 	}); err != nil {

@@ -176,11 +176,11 @@ func TestSuppressAndDigest(t *testing.T) {
 	now := time.Date(2026, 11, 25, 3, 12, 0, 0, time.UTC)
 	l := open(t, filepath.Join(t.TempDir(), "ledger.db"), &now)
 	defer l.Close()
-	if err := l.Suppress("+491", "alice", 3, "http://am-1"); err != nil {
+	if err := l.Suppress("+491", Suppressed{Contact: "alice", Alerts: 3, URL: "http://am-1"}); err != nil {
 		t.Fatal(err)
 	}
 	now = now.Add(time.Minute)
-	if err := l.Suppress("+491", "alice", 2, "http://am-2"); err != nil {
+	if err := l.Suppress("+491", Suppressed{Contact: "alice", Alerts: 2, URL: "http://am-2"}); err != nil {
 		t.Fatal(err)
 	}
 	pending, err := l.Pending()
@@ -193,7 +193,7 @@ func TestSuppressAndDigest(t *testing.T) {
 		t.Fatalf("pending = %+v, want %+v", pending, want)
 	}
 	// One more is suppressed while the digest of five is being sent.
-	if err := l.Suppress("+491", "alice", 1, "http://am-2"); err != nil {
+	if err := l.Suppress("+491", Suppressed{Contact: "alice", Alerts: 1, URL: "http://am-2"}); err != nil {
 		t.Fatal(err)
 	}
 	if err := l.Digested("+491", got); err != nil {
@@ -208,6 +208,39 @@ func TestSuppressAndDigest(t *testing.T) {
 	}
 	if pending, _ = l.Pending(); len(pending) != 0 {
 		t.Fatalf("pending = %+v, want none", pending)
+	}
+}
+
+func TestSuppressCountsFiringResolvedAndNames(t *testing.T) {
+	now := time.Date(2026, 11, 25, 3, 12, 0, 0, time.UTC)
+	l := open(t, filepath.Join(t.TempDir(), "ledger.db"), &now)
+	defer l.Close()
+	for _, h := range []Suppressed{
+		{Alerts: 2, Resolved: 1, Names: []string{"HighCPU", "TargetDown"}},
+		{Resolved: 2},
+		{Alerts: 5, Names: []string{"TargetDown", "A", "B", "C", "D", "E"}},
+	} {
+		h.Contact, h.URL = "alice", "http://am"
+		if err := l.Suppress("+491", h); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pending, _ := l.Pending()
+	got := pending["+491"]
+	if got.Alerts != 7 || got.Resolved != 3 || strings.Join(got.Names, ",") != "HighCPU,TargetDown,A,B,C" || got.MoreNames != 2 {
+		t.Fatalf("pending = %+v, want 7 firing, 3 resolved, 5 names in order and 2 more", got)
+	}
+	// Held back while the digest is sent: stays, with the names not told.
+	if err := l.Suppress("+491", Suppressed{Contact: "alice", Alerts: 1, Names: []string{"New"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Digested("+491", got); err != nil {
+		t.Fatal(err)
+	}
+	pending, _ = l.Pending()
+	// New came when five names were kept: counted beyond them, not named.
+	if left := pending["+491"]; left.Alerts != 1 || left.Resolved != 0 || len(left.Names) != 0 || left.MoreNames != 1 {
+		t.Fatalf("after the digest: %+v, want 1 firing left, its name counted", left)
 	}
 }
 
@@ -331,8 +364,12 @@ func TestRecordPagedAndRecordSuppressedAreOneWriteEach(t *testing.T) {
 		t.Fatal(ok, err)
 	}
 	commit(func() error { return l.RecordPaged("n1/+491", "+491", []string{"fp1|1", "fp2|1"}) })
-	commit(func() error { return l.RecordSuppressed("n2/+492", "+492", "bob", 3, "http://am") })
-	commit(func() error { return l.RecordSuppressed("n3/+492", "+492", "bob", 2, "http://am") })
+	commit(func() error {
+		return l.RecordSuppressed("n2/+492", "+492", Suppressed{Contact: "bob", Alerts: 3, URL: "http://am"})
+	})
+	commit(func() error {
+		return l.RecordSuppressed("n3/+492", "+492", Suppressed{Contact: "bob", Alerts: 2, URL: "http://am"})
+	})
 
 	for _, key := range []string{"n1/+491", "n2/+492", "n3/+492"} {
 		if ok, err := l.Delivered(key); err != nil || !ok {

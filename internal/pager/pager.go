@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -243,11 +244,17 @@ func (p *Pager) resolvedFilter(page route.Page) (template.Alerts, error) {
 
 // message is the SMS of a draft with its rendered text.
 func (p *Pager) message(n *notification.Notification, d draft, fit sms.Result) delivery.Message {
-	var paged []string
+	var paged, names []string
+	resolved := 0
 	severity := len(p.severity)
 	for _, a := range d.alerts {
 		if a.Status == "firing" {
 			paged = append(paged, alertID(a))
+			if name := a.Labels["alertname"]; name != "" && !slices.Contains(names, name) {
+				names = append(names, name)
+			}
+		} else {
+			resolved++
 		}
 		if rank, ok := p.severity[a.Labels["severity"]]; ok && rank < severity {
 			severity = rank
@@ -263,6 +270,9 @@ func (p *Pager) message(n *notification.Notification, d draft, fit sms.Result) d
 		Segments:     fit.Size.Segments,
 		Severity:     severity,
 		Alerts:       len(d.alerts),
+		Firing:       len(d.alerts) - resolved,
+		Resolved:     resolved,
+		Names:        names,
 		Paged:        paged,
 		BypassLimits: d.page.BypassLimits,
 	}

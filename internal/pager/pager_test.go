@@ -95,9 +95,9 @@ routes:
 	ids := []string{alertID(n.Alerts[0]), alertID(n.Alerts[1])}
 	want := []delivery.Message{
 		{Route: "web1", Contact: "alice", Number: "+4915100000001", Text: "FIRING 1 HighErrorRate critical web-1:8080: Checkout 5xx rate above 5% Alerts: http://vm:9093/#/alerts?receiver=sms-bridge",
-			Alerts: 1, Paged: ids[:1]},
+			Alerts: 1, Firing: 1, Names: []string{"HighErrorRate"}, Paged: ids[:1]},
 		{Route: "all", Contact: "bob", Number: "+4915100000002", Text: "FIRING 2 HighErrorRate critical web-1:8080,web-2:8080: Checkout 5xx rate above 5% Alerts: http://vm:9093/#/alerts?receiver=sms-bridge",
-			Alerts: 2, Paged: ids},
+			Alerts: 2, Firing: 2, Names: []string{"HighErrorRate"}, Paged: ids},
 	}
 	if len(rec.msgs) != len(want) {
 		t.Fatalf("messages = %+v", rec.msgs)
