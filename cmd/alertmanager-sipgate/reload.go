@@ -101,6 +101,7 @@ func (r *reloader) Reload() error {
 		"webhook":             reflect.DeepEqual(r.started.Webhook, cfg.Webhook),
 		"delivery":            reflect.DeepEqual(r.started.Delivery, cfg.Delivery),
 		"limits.digest_check": r.started.Limits.DigestCheck == cfg.Limits.DigestCheck,
+		"time_zone":           r.started.TimeZone == cfg.TimeZone,
 	} {
 		if !same {
 			r.logger.Warn("config differs from the one started with where only a restart applies it", "section", name)
