@@ -40,9 +40,10 @@ type Sender interface {
 // TakeDoubt before the send, and one that records its result.
 type Ledger interface {
 	Delivered(key string) (bool, error)
-	// RecordPaged notes key as delivered, clears its in-doubt mark and
-	// notes the alerts as paged to number, in one write.
-	RecordPaged(key, number string, alerts []string) error
+	// RecordPagedTo notes key as delivered, clears its in-doubt mark and
+	// notes the alerts as paged to whom the SMS reached (with its contact
+	// and route, for the resolved SMS), in one write.
+	RecordPagedTo(key string, to ledger.PagedRecipient, alerts []string) error
 	// RecordSuppressed adds the alerts of an SMS that a limit kept from
 	// number to its digest and notes key as delivered, in one write.
 	RecordSuppressed(key, number string, held ledger.Suppressed) error
@@ -357,7 +358,7 @@ func (d *Deliverer) record(m Message, paged bool, log *slog.Logger) {
 	if paged {
 		alerts = m.Paged
 	}
-	if err := d.o.Ledger.RecordPaged(m.Key, m.Number, alerts); err != nil {
+	if err := d.o.Ledger.RecordPagedTo(m.Key, ledger.PagedRecipient{Number: m.Number, Contact: m.Contact, Route: m.Route}, alerts); err != nil {
 		log.Error("sms handled but not recorded in the ledger, nor its alerts as paged", "err", err)
 	}
 }

@@ -382,6 +382,15 @@ func TestAcceptedAlertsAreRememberedAsPaged(t *testing.T) {
 			t.Errorf("WasPaged(%s) = %v, %v; want %v", number, got, err, want)
 		}
 	}
+	// The resolved SMS finds whom the alert reached, with contact and
+	// route, whatever routing says by then.
+	by, err := f.ledger.PagedTo([]string{"fp1|1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := by["fp1|1"]; len(got) != 1 || got[0].Number != "+4915100000001" || got[0].Contact != "c1" || got[0].Route != "r" {
+		t.Errorf("PagedTo = %+v; want only +4915100000001 as c1 by route r", got)
+	}
 }
 
 type noopSender struct{}

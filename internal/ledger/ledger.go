@@ -7,6 +7,7 @@
 package ledger
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -14,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -23,13 +25,17 @@ import (
 )
 
 var (
-	bucketDelivered  = []byte("delivered")
-	bucketPaged      = []byte("paged")
+	bucketDelivered = []byte("delivered")
+	bucketPaged     = []byte("paged")
+	// bucketPagedBy indexes the paged marks the other way round: alert 0
+	// number -> time contact route, so that a resolved alert finds whoever
+	// got its firing SMS.
+	bucketPagedBy    = []byte("paged_by_alert")
 	bucketSendsByAge = []byte("sends_time") // time number -> nothing
 	bucketSuppressed = []byte("suppressed") // number -> Suppressed
 	bucketDoubts     = []byte("in_doubt")   // key -> Doubt
 	bucketWindows    = []byte("windows")    // counts of sends in limit windows, see limits.go
-	buckets          = [][]byte{bucketDelivered, bucketPaged, bucketSendsByAge, bucketSuppressed, bucketDoubts, bucketWindows}
+	buckets          = [][]byte{bucketDelivered, bucketPaged, bucketPagedBy, bucketSendsByAge, bucketSuppressed, bucketDoubts, bucketWindows}
 	// bucketSends (number 0 time -> nothing) was a second log of sends, by
 	// recipient; window states took its place.
 	bucketSends = []byte("sends")
@@ -74,6 +80,7 @@ func Open(path string, o Options) (*Ledger, error) {
 		return nil, fmt.Errorf("open ledger %s: %w", path, err)
 	}
 	if err := db.Update(func(tx *bolt.Tx) error {
+		indexed := tx.Bucket(bucketPagedBy) != nil
 		for _, b := range buckets {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
@@ -81,6 +88,9 @@ func Open(path string, o Options) (*Ledger, error) {
 		}
 		if err := tx.DeleteBucket(bucketSends); err != nil && !errors.Is(err, bolterrors.ErrBucketNotFound) {
 			return err
+		}
+		if !indexed {
+			return indexPaged(tx)
 		}
 		return nil
 	}); err != nil {
@@ -149,15 +159,21 @@ func record(tx *bolt.Tx, key string, now []byte) error {
 	return tx.Bucket(bucketDelivered).Put([]byte(key), now)
 }
 
-// RecordPaged is Record and MarkPaged in one transaction: what an SMS that
-// reached number writes, in one disk sync (shared with concurrent writes).
+// RecordPaged is RecordPagedTo for a number of no known contact or route.
 func (l *Ledger) RecordPaged(key, number string, alerts []string) error {
+	return l.RecordPagedTo(key, PagedRecipient{Number: number}, alerts)
+}
+
+// RecordPagedTo is Record and MarkPagedTo in one transaction: what an SMS
+// that reached someone writes, in one disk sync (shared with concurrent
+// writes).
+func (l *Ledger) RecordPagedTo(key string, to PagedRecipient, alerts []string) error {
 	now := encodeTime(l.now())
 	if err := l.write(func(tx *bolt.Tx) error {
 		if err := record(tx, key, now); err != nil {
 			return err
 		}
-		return markPaged(tx, number, alerts, now)
+		return markPaged(tx, to, alerts, now)
 	}); err != nil {
 		return fmt.Errorf("ledger record: %w", err)
 	}
@@ -168,26 +184,116 @@ func pagedKey(number, alert string) []byte {
 	return []byte(number + "\x00" + alert)
 }
 
-// MarkPaged notes that the firing alerts (opaque ids) reached number.
+// PagedRecipient is someone a firing SMS reached, as the ledger keeps
+// them: a resolved alert goes to whoever got its firing SMS, whatever
+// routing says by then.
+type PagedRecipient struct {
+	Number string
+	// Contact names the recipient in logs and metrics; empty when unknown
+	// (marks written before contacts were kept).
+	Contact string
+	// Route is the route whose SMS it was; empty when unknown.
+	Route string
+	// At is when the ledger noted it; writes ignore it and take the
+	// ledger's clock.
+	At time.Time
+}
+
+// pagedBy is the value of a bucketPagedBy entry after its time.
+type pagedBy struct {
+	Contact string `json:"contact,omitempty"`
+	Route   string `json:"route,omitempty"`
+}
+
+func pagedByKey(alert, number string) []byte {
+	return []byte(alert + "\x00" + number)
+}
+
+// MarkPaged is MarkPagedTo for a number of no known contact or route.
 func (l *Ledger) MarkPaged(number string, alerts []string) error {
+	return l.MarkPagedTo(PagedRecipient{Number: number}, alerts)
+}
+
+// MarkPagedTo notes that the firing alerts (opaque ids) reached to.
+func (l *Ledger) MarkPagedTo(to PagedRecipient, alerts []string) error {
 	if len(alerts) == 0 {
 		return nil
 	}
 	now := encodeTime(l.now())
-	if err := l.write(func(tx *bolt.Tx) error { return markPaged(tx, number, alerts, now) }); err != nil {
+	if err := l.write(func(tx *bolt.Tx) error { return markPaged(tx, to, alerts, now) }); err != nil {
 		return fmt.Errorf("ledger mark paged: %w", err)
 	}
 	return nil
 }
 
-func markPaged(tx *bolt.Tx, number string, alerts []string, now []byte) error {
-	b := tx.Bucket(bucketPaged)
+// markPaged writes both ways of looking a paged mark up in one
+// transaction, so that they never disagree.
+func markPaged(tx *bolt.Tx, to PagedRecipient, alerts []string, now []byte) error {
+	if len(alerts) == 0 {
+		return nil
+	}
+	by, err := json.Marshal(pagedBy{Contact: to.Contact, Route: to.Route})
+	if err != nil {
+		return err
+	}
+	v := append(append([]byte(nil), now...), by...)
+	b, idx := tx.Bucket(bucketPaged), tx.Bucket(bucketPagedBy)
 	for _, a := range alerts {
-		if err := b.Put(pagedKey(number, a), now); err != nil {
+		if err := b.Put(pagedKey(to.Number, a), now); err != nil {
+			return err
+		}
+		if err := idx.Put(pagedByKey(a, to.Number), v); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// indexPaged fills bucketPagedBy from the paged marks of a ledger written
+// before it existed, with neither contact nor route.
+func indexPaged(tx *bolt.Tx) error {
+	idx := tx.Bucket(bucketPagedBy)
+	return tx.Bucket(bucketPaged).ForEach(func(k, v []byte) error {
+		number, alert, ok := strings.Cut(string(k), "\x00")
+		if !ok {
+			return nil
+		}
+		return idx.Put(pagedByKey(alert, number), append(append([]byte(nil), v...), "{}"...))
+	})
+}
+
+// PagedTo returns, for each of the alerts, whom its firing SMS reached
+// within the paged retention, ordered by number; alerts nobody was paged
+// for are left out. It reads in one transaction however many alerts.
+func (l *Ledger) PagedTo(alerts []string) (map[string][]PagedRecipient, error) {
+	out := map[string][]PagedRecipient{}
+	err := l.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketPagedBy).Cursor()
+		for _, a := range alerts {
+			if _, done := out[a]; done {
+				continue
+			}
+			prefix := []byte(a + "\x00")
+			for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+				// An alert id may hold a NUL (hand-made labels), a
+				// number never: the number follows the last one.
+				cut := bytes.LastIndexByte(k, 0)
+				if cut != len(a) || len(v) < 8 || !l.within(v[:8], l.o.PagedRetention) {
+					continue
+				}
+				var by pagedBy
+				if err := json.Unmarshal(v[8:], &by); err != nil {
+					return fmt.Errorf("paged entry: %w", err)
+				}
+				out[a] = append(out[a], PagedRecipient{Number: string(k[cut+1:]), Contact: by.Contact, Route: by.Route, At: decodeTime(v[:8])})
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("ledger lookup paged: %w", err)
+	}
+	return out, nil
 }
 
 // WasPaged reports whether the alert's firing SMS reached number.
@@ -435,6 +541,15 @@ func (l *Ledger) Purge(keepSends time.Duration) (int, error) {
 					}
 					n++
 				}
+			}
+		}
+		c := tx.Bucket(bucketPagedBy).Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			if len(v) < 8 || !l.within(v[:8], l.o.PagedRetention) {
+				if err := c.Delete(); err != nil {
+					return err
+				}
+				n++
 			}
 		}
 		sends, err := purgeSends(tx, now.Add(-keepSends))

@@ -39,9 +39,11 @@ type Deliverer interface {
 	Deliver(ctx context.Context, b delivery.Batch) error
 }
 
-// PagedLedger knows which firing alerts reached whom.
+// PagedLedger knows whom the firing SMS of each alert reached;
+// *ledger.Ledger is the real one.
 type PagedLedger interface {
-	WasPaged(number, alert string) (bool, error)
+	// PagedTo returns, per alert id, whom its firing SMS reached lately.
+	PagedTo(alerts []string) (map[string][]ledger.PagedRecipient, error)
 }
 
 // Pager implements receiver.Notifier for one immutable config; a reload
@@ -100,10 +102,11 @@ func (p *Pager) Limits() delivery.Limits { return p.limits }
 func (p *Pager) Notify(ctx context.Context, n *notification.Notification, pinned string) error {
 	routed := route.Pages(p.config, n.Data, pinned)
 	p.report(n, pinned, routed)
-	drafts, err := p.plan(routed.Pages)
+	pages, err := p.recipients(n, routed.Pages)
 	if err != nil {
 		return err
 	}
+	drafts := p.plan(pages)
 	msgs, err := p.renderAll(ctx, n, drafts)
 	if err != nil {
 		return err
@@ -194,13 +197,10 @@ type draft struct {
 }
 
 // plan decides the SMS of each page: which alerts each tells of.
-func (p *Pager) plan(pages []route.Page) ([]draft, error) {
+func (p *Pager) plan(pages []route.Page) []draft {
 	var drafts []draft
 	for _, page := range pages {
-		alerts, err := p.resolvedFilter(page)
-		if err != nil {
-			return nil, err
-		}
+		alerts := page.Alerts
 		if len(alerts) == 0 {
 			continue
 		}
@@ -213,34 +213,135 @@ func (p *Pager) plan(pages []route.Page) ([]draft, error) {
 		}
 		drafts = append(drafts, draft{page, alerts})
 	}
-	return drafts, nil
+	return drafts
 }
 
-// resolvedFilter drops the resolved alerts the route does not send to
-// this recipient.
-func (p *Pager) resolvedFilter(page route.Page) (template.Alerts, error) {
-	switch page.Route.SendResolved {
-	case config.ResolvedNever:
-		return page.Alerts.Firing(), nil
-	case config.ResolvedIfPaged:
-		var out template.Alerts
-		for _, a := range page.Alerts {
+// recipients decides who is told of which alerts. Firing alerts go where
+// routing sends them now. A resolved alert goes to
+//   - whoever routing reaches for it now, as their routes' send_resolved
+//     says (the most permissive of them): always sends, if_paged sends
+//     when the ledger says its firing SMS reached them, never does not;
+//   - whoever its firing SMS reached (the ledger's paged marks) and
+//     routing reaches for it no more, after a reload or a hand-off: unless
+//     the route that paged them now says never (a route gone from the
+//     config counts as always). They hear of it in the SMS of the route
+//     that reaches them now for other alerts, if any, else of the route
+//     that paged them, else the built-in template.
+//
+// The pages returned hold only the alerts to send, the added resolved
+// ones after the routed ones; their SendResolved no longer applies.
+func (p *Pager) recipients(n *notification.Notification, pages []route.Page) ([]route.Page, error) {
+	var ids []string
+	resolved := map[string]template.Alert{}
+	for _, a := range n.Alerts {
+		if a.Status != "resolved" {
+			continue
+		}
+		id := alertID(a)
+		if _, dup := resolved[id]; !dup {
+			resolved[id] = a
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) == 0 {
+		return pages, nil
+	}
+	paged, err := p.paged.PagedTo(ids)
+	if err != nil {
+		return nil, fmt.Errorf("who got the firing sms of the resolved alerts: %w", err)
+	}
+	wasPaged := func(number, id string) bool {
+		return slices.ContainsFunc(paged[id], func(r ledger.PagedRecipient) bool { return r.Number == number })
+	}
+
+	out := make([]route.Page, len(pages))
+	byNumber := map[string]int{}
+	// routedNow marks number + "\x00" + id for the resolved alerts that
+	// routing sends to number: their routes decide, not the ledger.
+	routedNow := map[string]bool{}
+	for i, page := range pages {
+		byNumber[page.Recipient.Number] = i
+		keep := make(template.Alerts, 0, len(page.Alerts))
+		for j, a := range page.Alerts {
 			if a.Status == "resolved" {
-				paged, err := p.paged.WasPaged(page.Recipient.Number, alertID(a))
-				if err != nil {
-					return nil, err
-				}
-				if !paged {
+				id := alertID(a)
+				routedNow[page.Recipient.Number+"\x00"+id] = true
+				if !sendResolved(page.SendResolved[j], wasPaged(page.Recipient.Number, id)) {
 					continue
 				}
 			}
-			out = append(out, a)
+			keep = append(keep, a)
 		}
-		return out, nil
+		page.Alerts, page.SendResolved = keep, nil
+		out[i] = page
+	}
+
+	routes := map[string]*config.Route{}
+	added := map[string]ledger.PagedRecipient{} // by number, for the log
+	for _, id := range ids {
+		for _, was := range paged[id] {
+			if routedNow[was.Number+"\x00"+id] {
+				continue
+			}
+			r := routes[was.Route]
+			if r == nil {
+				r = p.pagedRoute(was.Route)
+				routes[was.Route] = r
+			}
+			if !sendResolved(r.SendResolved, true) {
+				continue
+			}
+			k, ok := byNumber[was.Number]
+			if !ok {
+				k = len(out)
+				byNumber[was.Number] = k
+				out = append(out, route.Page{Route: r, Recipient: config.Recipient{Name: was.Contact, Number: was.Number}, BypassLimits: r.BypassLimits})
+			}
+			out[k].Alerts = append(out[k].Alerts, resolved[id])
+			if _, ok := added[was.Number]; !ok {
+				added[was.Number] = was
+			}
+		}
+	}
+	for number, was := range added {
+		page := out[byNumber[number]]
+		p.logger.Info("resolved alerts sent to whom their firing sms reached, though routing no longer sends them there",
+			"notification", n.ID, "contact", page.Recipient.Label(), "number", phone.Mask(number),
+			"paged_by_route", was.Route, "route", page.Route.Name)
+	}
+	return out, nil
+}
+
+// sendResolved reports whether a send_resolved policy sends a resolved
+// alert to someone its firing SMS did or did not reach.
+func sendResolved(policy string, paged bool) bool {
+	switch policy {
+	case config.ResolvedNever:
+		return false
+	case config.ResolvedIfPaged:
+		return paged
 	default:
-		return page.Alerts, nil
+		return true
 	}
 }
+
+// pagedRoute is the route that sent a firing SMS, by name, as the config
+// has it now: for the resolved SMS to someone routing no longer reaches.
+// When the config has it no more, they still hear that the alert
+// resolved, in the built-in template with the config's SMS settings.
+func (p *Pager) pagedRoute(name string) *config.Route {
+	if r := p.config.Route(name); r != nil {
+		return r
+	}
+	if name == "" {
+		name = goneRoute
+	}
+	return &config.Route{Name: name, Template: templates.DefaultTemplate, SMS: p.config.SMS, Mode: config.ModeGrouped, SendResolved: config.ResolvedAlways}
+}
+
+// goneRoute names the route of a resolved SMS whose firing SMS was sent
+// by a route the ledger did not note (marks older than route names).
+const goneRoute = "unknown"
 
 // message is the SMS of a draft with its rendered text.
 func (p *Pager) message(n *notification.Notification, d draft, fit sms.Result) delivery.Message {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/config"
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/delivery"
+	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/ledger"
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/metrics"
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/notification"
 )
@@ -30,10 +32,23 @@ type recorder struct {
 	msgs    []delivery.Message
 }
 
-// pagedSet is a PagedLedger of number/alert pairs.
+// pagedSet is a PagedLedger of number/alert pairs, paged by no route it
+// knows.
 type pagedSet map[string]bool
 
-func (p pagedSet) WasPaged(number, alert string) (bool, error) { return p[number+"/"+alert], nil }
+func (p pagedSet) PagedTo(alerts []string) (map[string][]ledger.PagedRecipient, error) {
+	out := map[string][]ledger.PagedRecipient{}
+	for pair := range p {
+		number, alert, _ := strings.Cut(pair, "/")
+		if slices.Contains(alerts, alert) {
+			out[alert] = append(out[alert], ledger.PagedRecipient{Number: number})
+		}
+	}
+	for _, rs := range out {
+		slices.SortFunc(rs, func(a, b ledger.PagedRecipient) int { return strings.Compare(a.Number, b.Number) })
+	}
+	return out, nil
+}
 
 func (r *recorder) Deliver(_ context.Context, b delivery.Batch) error {
 	r.batches = append(r.batches, b)

@@ -16,6 +16,11 @@ type Page struct {
 	Route     *config.Route
 	Recipient config.Recipient
 	Alerts    template.Alerts
+	// SendResolved[i] is the send_resolved of the routes that brought
+	// Alerts[i] to the recipient, the most permissive when several did:
+	// one route asking for resolved alerts is enough, whatever the others
+	// (and the first, whose template applies) say.
+	SendResolved []string
 	// BypassLimits is set when any route that reached the recipient
 	// bypasses the limits, not only the first.
 	BypassLimits bool
@@ -81,10 +86,13 @@ func Pages(c *config.Config, data *template.Data, pinned string) Result {
 			}
 			p.BypassLimits = p.BypassLimits || r.BypassLimits
 			if len(p.Alerts) > 0 && lastAlert[rcpt.Number] == i {
+				last := len(p.SendResolved) - 1
+				p.SendResolved[last] = MostPermissive(p.SendResolved[last], r.SendResolved)
 				continue
 			}
 			lastAlert[rcpt.Number] = i
 			p.Alerts = append(p.Alerts, data.Alerts[i])
+			p.SendResolved = append(p.SendResolved, r.SendResolved)
 		}
 	}
 
@@ -133,6 +141,27 @@ func Pages(c *config.Config, data *template.Data, pinned string) Result {
 	}
 	res.Pages = flatten(pages)
 	return res
+}
+
+// MostPermissive returns whichever of two send_resolved values sends
+// resolved alerts to more people: always, then if_paged, then never.
+func MostPermissive(a, b string) string {
+	if resolvedRank(b) > resolvedRank(a) {
+		return b
+	}
+	return a
+}
+
+// resolvedRank orders send_resolved from least to most permissive.
+func resolvedRank(s string) int {
+	switch s {
+	case config.ResolvedAlways:
+		return 2
+	case config.ResolvedIfPaged:
+		return 1
+	default:
+		return 0
+	}
 }
 
 func flatten(pages []*Page) []Page {

@@ -2,6 +2,7 @@ package route
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -292,6 +293,49 @@ routes:
 		res := Pages(c, &template.Data{Alerts: []template.Alert{alert("A", "severity", tc.severity)}}, "")
 		if got := summary(res.Pages); got != tc.want {
 			t.Errorf("%s: pages = %s, want %s", tc.severity, got, tc.want)
+		}
+	}
+}
+
+// TestSendResolvedOfSeveralRoutes: where several routes bring one alert to
+// one person, the most permissive send_resolved applies to it, whichever
+// route came first (and gives its template).
+func TestSendResolvedOfSeveralRoutes(t *testing.T) {
+	c, err := config.Parse([]byte(`
+sipgate: {dry_run: true}
+contacts:
+  alice: {number: "+4915100000001"}
+routes:
+  - {name: quiet, matchers: ['team="db"'], to: [alice], send_resolved: never, continue: true}
+  - {name: paged, matchers: ['severity="critical"'], to: [alice], send_resolved: if_paged, continue: true}
+  - {name: loud, matchers: ['env="prod"'], to: [alice], send_resolved: always}
+unmatched: {report: true}
+`), "test.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := Pages(c, &template.Data{Alerts: []template.Alert{
+		alert("A", "team", "db"),
+		alert("B", "team", "db", "severity", "critical"),
+		alert("C", "team", "db", "severity", "critical", "env", "prod"),
+		alert("D", "env", "prod"),
+	}}, "")
+	if len(res.Pages) != 1 {
+		t.Fatalf("pages = %s; want one for alice", summary(res.Pages))
+	}
+	p := res.Pages[0]
+	if want := []string{config.ResolvedNever, config.ResolvedIfPaged, config.ResolvedAlways, config.ResolvedAlways}; p.Route.Name != "quiet" || !slices.Equal(p.SendResolved, want) {
+		t.Errorf("route %s, send_resolved %v; want quiet, %v", p.Route.Name, p.SendResolved, want)
+	}
+}
+
+func TestMostPermissive(t *testing.T) {
+	order := []string{config.ResolvedNever, config.ResolvedIfPaged, config.ResolvedAlways}
+	for i, a := range order {
+		for j, b := range order {
+			if got, want := MostPermissive(a, b), order[max(i, j)]; got != want {
+				t.Errorf("MostPermissive(%s, %s) = %s, want %s", a, b, got, want)
+			}
 		}
 	}
 }

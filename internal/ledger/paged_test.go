@@ -1,0 +1,96 @@
+package ledger
+
+import (
+	"path/filepath"
+	"reflect"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// TestPagedToFindsWhomAnAlertReachedAcrossRestarts: for a resolved alert,
+// the ledger says whom its firing SMS reached, by which contact and route,
+// after a restart too, until the paged retention ends.
+func TestPagedToFindsWhomAnAlertReachedAcrossRestarts(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ledger.db")
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	l := open(t, path, &now)
+	alice := PagedRecipient{Number: "+492", Contact: "alice", Route: "oncall"}
+	bob := PagedRecipient{Number: "+491", Contact: "bob", Route: "db"}
+	if err := l.RecordPagedTo("n1/+492", alice, []string{"fp1|1", "fp2|1"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.MarkPagedTo(bob, []string{"fp1|1"}); err != nil {
+		t.Fatal(err)
+	}
+	// An alert id that extends another's by a NUL is another alert.
+	if err := l.MarkPagedTo(bob, []string{"fp1|1\x00x"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l = open(t, path, &now)
+	defer func() { l.Close() }()
+
+	at := func(r PagedRecipient) PagedRecipient { r.At = now; return r }
+	got, err := l.PagedTo([]string{"fp1|1", "fp2|1", "fp3|1", "fp1|1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][]PagedRecipient{"fp1|1": {at(bob), at(alice)}, "fp2|1": {at(alice)}}
+	if !reflect.DeepEqual(normalize(got), want) {
+		t.Errorf("PagedTo = %+v\nwant      %+v", got, want)
+	}
+	if ok, _ := l.WasPaged("+492", "fp2|1"); !ok {
+		t.Error("WasPaged disagrees with PagedTo")
+	}
+
+	now = now.Add(time.Hour)
+	if got, err := l.PagedTo([]string{"fp1|1"}); err != nil || len(got) != 0 {
+		t.Errorf("past the retention: PagedTo = %+v, %v; want nothing", got, err)
+	}
+	if n, err := l.Purge(time.Hour); err != nil || n != 9 {
+		t.Errorf("Purge = %d, %v; want 9: 1 delivery, 4 paged marks each way", n, err)
+	}
+}
+
+// TestPagedIndexBuiltForOldLedgers: marks written before the index
+// existed are found by alert after the upgrade, with no contact or route.
+func TestPagedIndexBuiltForOldLedgers(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ledger.db")
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	l := open(t, path, &now)
+	// What an old version left: paged marks by number only.
+	if err := l.db.Update(func(tx *bolt.Tx) error {
+		if err := tx.DeleteBucket(bucketPagedBy); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketPaged).Put(pagedKey("+491", "fp1|1"), encodeTime(now))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l = open(t, path, &now)
+	defer l.Close()
+	got, err := l.PagedTo([]string{"fp1|1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []PagedRecipient{{Number: "+491", At: now}}; !reflect.DeepEqual(normalize(got)["fp1|1"], want) {
+		t.Errorf("PagedTo = %+v; want %+v", got, want)
+	}
+}
+
+// normalize makes the times of PagedTo's answer comparable with ==.
+func normalize(m map[string][]PagedRecipient) map[string][]PagedRecipient {
+	for _, rs := range m {
+		for i := range rs {
+			rs[i].At = rs[i].At.UTC()
+		}
+	}
+	return m
+}

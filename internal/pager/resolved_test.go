@@ -1,0 +1,225 @@
+package pager
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/alertmanager/template"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/config"
+	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/delivery"
+	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/ledger"
+	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/metrics"
+	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/notification"
+)
+
+// ledgerDeliverer records what the pager delivers and writes what
+// delivery writes when sipgate accepts an SMS: the key, and its firing
+// alerts as paged to its recipient by its route.
+type ledgerDeliverer struct {
+	recorder
+	led *ledger.Ledger
+}
+
+func (d *ledgerDeliverer) Deliver(ctx context.Context, b delivery.Batch) error {
+	if err := d.recorder.Deliver(ctx, b); err != nil {
+		return err
+	}
+	for _, m := range b.Messages {
+		if err := d.led.RecordPagedTo(m.Key, ledger.PagedRecipient{Number: m.Number, Contact: m.Contact, Route: m.Route}, m.Paged); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func openLedger(t *testing.T, path string) *ledger.Ledger {
+	t.Helper()
+	led, err := ledger.Open(path, ledger.Options{DedupWindow: 10 * time.Minute, PagedRetention: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return led
+}
+
+// pagerOver builds a pager for cfg over the ledger, as start and each
+// reload do.
+func pagerOver(t *testing.T, cfg string, led *ledger.Ledger) (*Pager, *ledgerDeliverer) {
+	t.Helper()
+	c, err := config.Parse([]byte(cfg), "test.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &ledgerDeliverer{led: led}
+	p, err := New(c, d, led, metrics.New(prometheus.NewRegistry()), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, d
+}
+
+// resolvedOf is n with all its alerts resolved, as Alertmanager sends it
+// when the group recovers.
+func resolvedOf(n *notification.Notification) *notification.Notification {
+	r := *n
+	d := *n.Data
+	r.Data = &d
+	d.Status = "resolved"
+	d.Alerts = make(template.Alerts, len(n.Alerts))
+	for i, a := range n.Alerts {
+		a.Status = "resolved"
+		a.EndsAt = a.StartsAt.Add(time.Hour)
+		d.Alerts[i] = a
+	}
+	return &r
+}
+
+// sent lists messages as "contact route number: first word", sorted.
+func sent(msgs []delivery.Message) []string {
+	var out []string
+	for _, m := range msgs {
+		word, _, _ := strings.Cut(m.Text, " ")
+		out = append(out, m.Contact+" "+m.Route+" "+m.Number+": "+word)
+	}
+	slices.Sort(out)
+	return out
+}
+
+const (
+	aliceNumber = "+4915100000001"
+	bobNumber   = "+4915100000002"
+	contacts    = `
+sipgate: {dry_run: true}
+contacts:
+  alice: {number: "` + aliceNumber + `"}
+  bob: {number: "` + bobNumber + `"}
+`
+)
+
+// TestResolvedReachesWhoeverWasPaged: a resolved alert goes to whom its
+// firing SMS reached, though a reload changed routing in between (the
+// ledger reopened too, as after a restart); send_resolved of the routes
+// that reach a person now decides for them, the most permissive winning.
+func TestResolvedReachesWhoeverWasPaged(t *testing.T) {
+	tests := []struct {
+		name          string
+		before, after string
+		want          []string
+	}{
+		{
+			name:   "hand-off, if_paged: only the one paged hears it resolved",
+			before: contacts + "routes: [{name: oncall, to: [alice], send_resolved: if_paged}]",
+			after:  contacts + "routes: [{name: oncall, to: [bob], send_resolved: if_paged}]",
+			want:   []string{"alice oncall " + aliceNumber + ": RESOLVED"},
+		},
+		{
+			name:   "hand-off, always: the one paged and whom routing reaches now",
+			before: contacts + "routes: [{name: oncall, to: [alice]}]",
+			after:  contacts + "routes: [{name: oncall, to: [bob]}]",
+			want:   []string{"alice oncall " + aliceNumber + ": RESOLVED", "bob oncall " + bobNumber + ": RESOLVED"},
+		},
+		{
+			name:   "paging route gone: built-in template, the old route's name",
+			before: contacts + "routes: [{name: oncall, to: [alice], template: 'custom {{ .Status }}'}]",
+			after:  contacts + "routes: [{name: night, to: [bob], send_resolved: if_paged}]",
+			want:   []string{"alice oncall " + aliceNumber + ": RESOLVED"},
+		},
+		{
+			name:   "contact gone from the config: still told, by the name it had",
+			before: contacts + "routes: [{name: oncall, to: [alice], send_resolved: if_paged}]",
+			after: "sipgate: {dry_run: true}\ncontacts: {bob: {number: \"" + bobNumber + "\"}}\n" +
+				"routes: [{name: oncall, to: [bob], send_resolved: if_paged}]",
+			want: []string{"alice oncall " + aliceNumber + ": RESOLVED"},
+		},
+		{
+			name:   "paging route now says never",
+			before: contacts + "routes: [{name: oncall, to: [alice], send_resolved: if_paged}]",
+			after:  contacts + "routes: [{name: oncall, to: [bob], send_resolved: never}]",
+		},
+		{
+			name:   "routing unchanged, never",
+			before: contacts + "routes: [{name: oncall, to: [alice], send_resolved: never}]",
+			after:  contacts + "routes: [{name: oncall, to: [alice], send_resolved: never}]",
+		},
+		{
+			name: "never and always to one person: always wins, first route's template",
+			before: contacts + "routes: [{name: quiet, to: [alice], send_resolved: never, continue: true}," +
+				" {name: loud, to: [alice, bob], send_resolved: always}]",
+			after: contacts + "routes: [{name: quiet, to: [alice], send_resolved: never, continue: true}," +
+				" {name: loud, to: [alice, bob], send_resolved: always}]",
+			want: []string{"alice quiet " + aliceNumber + ": RESOLVED", "bob loud " + bobNumber + ": RESOLVED"},
+		},
+		{
+			name: "never and if_paged to one person paged: resolved sent",
+			before: contacts + "routes: [{name: quiet, to: [alice], send_resolved: never, continue: true}," +
+				" {name: paged, to: [alice], send_resolved: if_paged}]",
+			after: contacts + "routes: [{name: quiet, to: [alice], send_resolved: never, continue: true}," +
+				" {name: paged, to: [alice], send_resolved: if_paged}]",
+			want: []string{"alice quiet " + aliceNumber + ": RESOLVED"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "ledger.db")
+			led := openLedger(t, path)
+			before, firing := pagerOver(t, tt.before, led)
+			n := load(t, "webhook-firing-2-alerts.json")
+			if err := before.Notify(context.Background(), n, ""); err != nil {
+				t.Fatal(err)
+			}
+			if len(firing.msgs) == 0 {
+				t.Fatal("the firing notification paged nobody")
+			}
+			if err := led.Close(); err != nil {
+				t.Fatal(err)
+			}
+			led = openLedger(t, path)
+			t.Cleanup(func() { led.Close() })
+			after, got := pagerOver(t, tt.after, led)
+			if err := after.Notify(context.Background(), resolvedOf(n), ""); err != nil {
+				t.Fatal(err)
+			}
+			if s := sent(got.msgs); !slices.Equal(s, tt.want) {
+				t.Errorf("resolved SMS:\n%s\nwant\n%s", strings.Join(s, "\n"), strings.Join(tt.want, "\n"))
+			}
+		})
+	}
+}
+
+// TestResolvedJoinsThePageOfWhomRoutingReachesNow: someone paged for an
+// alert whom routing now reaches for other alerts of the group hears of
+// its recovery in that same SMS, not a second one.
+func TestResolvedJoinsThePageOfWhomRoutingReachesNow(t *testing.T) {
+	led := openLedger(t, filepath.Join(t.TempDir(), "ledger.db"))
+	t.Cleanup(func() { led.Close() })
+	before, _ := pagerOver(t, contacts+"routes: [{name: oncall, to: [alice], send_resolved: if_paged}]", led)
+	n := load(t, "webhook-firing-2-alerts.json")
+	if err := before.Notify(context.Background(), n, ""); err != nil {
+		t.Fatal(err)
+	}
+	// Now web-1 goes to bob, web-2 still to alice; web-1 resolves.
+	after, got := pagerOver(t, contacts+`routes:
+  - {name: web1, matchers: ['instance="web-1:8080"'], to: [bob], send_resolved: if_paged}
+  - {name: rest, to: [alice], send_resolved: if_paged}
+`, led)
+	next := resolvedOf(n)
+	next.Data.Status = "firing"
+	next.Alerts[1] = n.Alerts[1]
+	if err := after.Notify(context.Background(), next, ""); err != nil {
+		t.Fatal(err)
+	}
+	if len(got.msgs) != 1 {
+		t.Fatalf("messages: %s; want one to alice", strings.Join(sent(got.msgs), "; "))
+	}
+	m := got.msgs[0]
+	if m.Number != aliceNumber || m.Route != "rest" || m.Key != Key(next, next.Alerts)+"/"+aliceNumber {
+		t.Errorf("message %+v; want alice's, by route rest, of both alerts: web-1 resolved, web-2 firing", m)
+	}
+}
