@@ -19,6 +19,7 @@ import (
 
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/config"
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/delivery"
+	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/ledger"
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/metrics"
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/notification"
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/pager"
@@ -281,7 +282,7 @@ routes:
 // pagedNone is a ledger in which nothing was paged yet.
 type pagedNone struct{}
 
-func (pagedNone) WasPaged(string, string) (bool, error) { return false, nil }
+func (pagedNone) PagedTo([]string) (map[string][]ledger.PagedRecipient, error) { return nil, nil }
 
 // TestNotifySeesClientDisconnect: the Notifier learns that Alertmanager hung
 // up, so that it need not begin work nobody waits for (the pager still
