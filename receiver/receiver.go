@@ -91,7 +91,9 @@ type Handler struct {
 func New(n Notifier, o Options) *Handler {
 	h := &Handler{notifier: n, o: o, validate: newValidator(), mux: http.NewServeMux(), inFlight: newGate(o.MaxInFlight)}
 	h.mux.HandleFunc("POST /api/v1/alerts", h.serve)
-	h.mux.HandleFunc("POST /api/v1/alerts/{route}", h.serve)
+	// {route...} takes the rest of the path, slashes too, so that no
+	// pinned route, however mistyped, meets the mux's 404.
+	h.mux.HandleFunc("POST /api/v1/alerts/{route...}", h.serve)
 	return h
 }
 

@@ -317,3 +317,19 @@ func TestEachNotificationGetsItsOwnID(t *testing.T) {
 		t.Errorf("ids = %q, %q; want two distinct 16-digit ids", a, b)
 	}
 }
+
+// TestAnyPinnedPathReachesTheNotifier: a pinned route with slashes, even an
+// escaped one, is the notifier's to route, never the mux's 404.
+func TestAnyPinnedPathReachesTheNotifier(t *testing.T) {
+	for _, path := range []string{"/api/v1/alerts/a/b", "/api/v1/alerts/%2F", "/api/v1/alerts/"} {
+		n := &notifier{}
+		h, _ := newHandler(n, Options{})
+		r := httptest.NewRequest(http.MethodPost, path, strings.NewReader(fixture(t, "webhook-firing-2-alerts.json")))
+		r.Header.Set("Content-Type", "application/json")
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != http.StatusOK || len(n.got) != 1 {
+			t.Errorf("%s: code %d (%s), notifications %d; want 200 and the notification handled", path, w.Code, strings.TrimSpace(w.Body.String()), len(n.got))
+		}
+	}
+}
