@@ -143,6 +143,9 @@ type Options struct {
 	// Breaker, shared by every send, keeps requests from reaching a sipgate
 	// known to be down; nil calls sipgate every time.
 	Breaker *breaker.Breaker
+	// MinSendTime is the least time before the deadline a request to
+	// sipgate is started with; zero means 250ms, negative none.
+	MinSendTime time.Duration
 }
 
 // Deliverer sends messages; safe for concurrent use.
@@ -165,6 +168,12 @@ func New(o Options) *Deliverer {
 	}
 	if o.MaxBackoff <= 0 {
 		o.MaxBackoff = 5 * time.Second
+	}
+	switch {
+	case o.MinSendTime == 0:
+		o.MinSendTime = 250 * time.Millisecond
+	case o.MinSendTime < 0:
+		o.MinSendTime = 0
 	}
 	if o.Location == nil {
 		o.Location = time.UTC

@@ -73,6 +73,9 @@ func newFixture(t *testing.T, limits ...ledger.Window) *fixture {
 		InitialBackoff: time.Millisecond,
 		MaxBackoff:     10 * time.Millisecond,
 		Location:       time.UTC,
+		// Tests give deliveries deadlines of milliseconds;
+		// TestNoSendStartsRightBeforeTheDeadline tests the bound.
+		MinSendTime: -1,
 	}
 	return &fixture{fake: fake, metrics: m, d: New(o), ledger: led, path: path, limits: Limits{PerRecipient: limits}, clock: clock, logs: logs, options: o}
 }
@@ -449,5 +452,26 @@ func TestEveryLogLineNamesTheNotification(t *testing.T) {
 		if !seen[msg] {
 			t.Errorf("no log line %q; got %v", msg, slices.Sorted(maps.Keys(seen)))
 		}
+	}
+}
+
+// TestNoSendStartsRightBeforeTheDeadline: a request the deadline would cut
+// off after it went out would leave an SMS of unknown outcome; it is not
+// started, and the notification is worth a retry.
+func TestNoSendStartsRightBeforeTheDeadline(t *testing.T) {
+	f := newFixture(t)
+	f.with(func(o *Options) { o.MinSendTime = time.Hour })
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	err := f.deliver(ctx, msgs("late", "+4915100000001"))
+	var rerr *RetryableError
+	if !errors.As(err, &rerr) || !errors.Is(err, errNoTimeToSend) {
+		t.Fatalf("err = %v, want a RetryableError for want of time", err)
+	}
+	if n := f.fake.Requests(); n != 0 {
+		t.Errorf("%d requests reached sipgate, want none", n)
+	}
+	if _, ok, err := f.ledger.Doubt("late/+4915100000001"); err != nil || ok {
+		t.Errorf("in-doubt mark present = %v (%v), want none: nothing was sent", ok, err)
 	}
 }

@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -18,6 +19,12 @@ import (
 func (d *Deliverer) send(ctx context.Context, number, text string, log *slog.Logger) error {
 	sms := sipgate.SMS{Recipient: number, Message: text}
 	for attempt := 0; ; attempt++ {
+		// A request that the deadline would cut off after it went out
+		// leaves an SMS of unknown outcome, which uses up its one resend:
+		// better not to start it.
+		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < d.o.MinSendTime {
+			return fmt.Errorf("%w: %s left before the deadline", errNoTimeToSend, time.Until(deadline).Round(time.Millisecond))
+		}
 		refused, err := d.attempt(ctx, sms)
 		if err == nil || permanent(err) || unknown(err) || ctx.Err() != nil {
 			return err
@@ -30,7 +37,7 @@ func (d *Deliverer) send(ctx context.Context, number, text string, log *slog.Log
 		}
 		// The deadline is on the system clock, not d.o.Clock: contexts
 		// know no other.
-		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < wait {
+		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < wait+d.o.MinSendTime {
 			return fmt.Errorf("%w (no time left for a retry in %s)", err, wait.Round(time.Millisecond))
 		}
 		if !refused {
@@ -44,6 +51,10 @@ func (d *Deliverer) send(ctx context.Context, number, text string, log *slog.Log
 		}
 	}
 }
+
+// errNoTimeToSend is a send not started because the deadline was too
+// near: certainly not sent, and worth a retry of the notification.
+var errNoTimeToSend = errors.New("no time left to send the SMS")
 
 // backoff is InitialBackoff doubled per attempt, capped at MaxBackoff, with
 // ±50% jitter so that concurrent retries spread out.
