@@ -10,7 +10,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -19,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/bounded"
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/metrics"
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/notification"
 )
@@ -162,7 +162,7 @@ func FuzzWebhook(f *testing.F) {
 		}
 		w := httptest.NewRecorder()
 
-		allocated := allocatedBy(t, 10*time.Second, func() { h.ServeHTTP(w, r) })
+		allocated := bounded.Allocated(t, 10*time.Second, func() { h.ServeHTTP(w, r) })
 
 		// Decoding holds what the body decodes to, a small multiple of
 		// the bytes read, and never more than the limit lets in.
@@ -244,25 +244,4 @@ func checkNotification(t *testing.T, n *notification.Notification) {
 			t.Errorf("accepted alert %d without labels", i)
 		}
 	}
-}
-
-// allocatedBy runs fn and returns the bytes the process allocated
-// meanwhile. fn must return within limit: an input that makes it hang
-// fails instead of stalling the fuzzer, which has no timeout of its own.
-func allocatedBy(t *testing.T, limit time.Duration, fn func()) uint64 {
-	t.Helper()
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		fn()
-	}()
-	select {
-	case <-done:
-	case <-time.After(limit):
-		t.Fatalf("no answer within %v", limit)
-	}
-	runtime.ReadMemStats(&after)
-	return after.TotalAlloc - before.TotalAlloc
 }

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/bounded"
 )
 
 // secretKeys are the keys whose values are Secrets.
@@ -67,7 +69,7 @@ func FuzzConfig(f *testing.F) {
 		name := dir + "/fuzz.yml"
 		var c *Config
 		var err error
-		within(t, 10*time.Second, func() { c, err = Parse(doc, name) })
+		bounded.Within(t, 10*time.Second, func() { c, err = Parse(doc, name) })
 		if err == nil {
 			checkValid(t, c)
 			return
@@ -248,20 +250,4 @@ func inspect(doc []byte) (yamlFacts, bool) {
 	}
 	walk(&root, "")
 	return facts, true
-}
-
-// within runs fn, failing when it does not return in time: the fuzzer has
-// no timeout of its own for an input that hangs.
-func within(t *testing.T, limit time.Duration, fn func()) {
-	t.Helper()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		fn()
-	}()
-	select {
-	case <-done:
-	case <-time.After(limit):
-		t.Fatalf("no result within %v", limit)
-	}
 }

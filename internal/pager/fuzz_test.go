@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/bounded"
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/config"
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/metrics"
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/notification"
@@ -181,7 +181,7 @@ routes:
 			skipped[r.Name] = testutil.ToFloat64(m.TransliterationSkipped.WithLabelValues(r.Name))
 		}
 		var err error
-		allocated := allocatedBy(t, 20*time.Second, func() { err = p.Notify(context.Background(), &n, "") })
+		allocated := bounded.Allocated(t, 20*time.Second, func() { err = p.Notify(context.Background(), &n, "") })
 		if err != nil {
 			t.Fatalf("route %s: %v", renderRoutes[i], err)
 		}
@@ -235,27 +235,6 @@ func copyKV(kv template.KV) template.KV {
 		out[k] = v
 	}
 	return out
-}
-
-// allocatedBy runs fn and returns the bytes the process allocated
-// meanwhile. fn must return within limit: an input that makes it hang
-// fails instead of stalling the fuzzer, which has no timeout of its own.
-func allocatedBy(t *testing.T, limit time.Duration, fn func()) uint64 {
-	t.Helper()
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		fn()
-	}()
-	select {
-	case <-done:
-	case <-time.After(limit):
-		t.Fatalf("no result within %v", limit)
-	}
-	runtime.ReadMemStats(&after)
-	return after.TotalAlloc - before.TotalAlloc
 }
 
 // TestRouteLabelsAreNotExecuted: the route labels of a webhook are what
