@@ -829,21 +829,10 @@ func scrape(t *testing.T, url string) metrics {
 		t.Fatal(err)
 	}
 	req.Header.Set("Accept", string(expfmt.FmtText))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s: %s: %s", url, resp.Status, body)
-	}
+	body, header := fetch(t, req)
 	m := metrics{text: string(body)}
 	dec := expfmt.SampleDecoder{
-		Dec:  expfmt.NewDecoder(bytes.NewReader(body), expfmt.ResponseFormat(resp.Header)),
+		Dec:  expfmt.NewDecoder(bytes.NewReader(body), expfmt.ResponseFormat(header)),
 		Opts: &expfmt.DecodeOptions{},
 	}
 	for {
@@ -896,7 +885,19 @@ func (metrics) matches(s *model.Sample, name string, want labels) bool {
 // get fetches url and returns its body, failing unless it answers 200.
 func get(t *testing.T, url string) string {
 	t.Helper()
-	resp, err := http.Get(url)
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := fetch(t, req)
+	return string(body)
+}
+
+// fetch does req and returns the answer's body and header, failing unless
+// it answers 200.
+func fetch(t *testing.T, req *http.Request) ([]byte, http.Header) {
+	t.Helper()
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -906,9 +907,9 @@ func get(t *testing.T, url string) string {
 		t.Fatal(err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s: %s: %s", url, resp.Status, body)
+		t.Fatalf("%s %s: %s: %s", req.Method, req.URL, resp.Status, body)
 	}
-	return string(body)
+	return body, resp.Header
 }
 
 // pollInterval is how often poll asks again.
