@@ -51,17 +51,17 @@ func (p *Pager) renderAll(ctx context.Context, n *notification.Notification, dra
 		}
 	}()
 	fits := make([]*sms.Result, len(drafts))
+collect:
 	for range drafts {
 		select {
 		case r := <-done:
 			fits[r.i] = &r.fit
-			continue
 		case <-rctx.Done():
+			if ctx.Err() != nil {
+				return nil, fmt.Errorf("render: %w", context.Cause(ctx))
+			}
+			break collect
 		}
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("render: %w", context.Cause(ctx))
-		}
-		break
 	}
 	// Drafts rendered while the deadline passed still count.
 	for len(done) > 0 {
