@@ -206,7 +206,7 @@ func randomInterval(t testing.TB, r *rand.Rand) timeinterval.TimeInterval {
 	return ti
 }
 
-// checkOnCall compares OnCall at at with the reference, and checks that
+// checkOnCall compares OnCall and At at at with the reference, and checks that
 // Since and Until are instants where the answer changes.
 func checkOnCall(t *testing.T, s *Schedule, ref *refModel, at time.Time) {
 	t.Helper()
@@ -214,6 +214,9 @@ func checkOnCall(t *testing.T, s *Schedule, ref *refModel, at time.Time) {
 	want := ref.at(at)
 	if !got.Assignment.equal(want) {
 		t.Fatalf("OnCall(%s) = %s, the reference says %s", at, describe(got.Assignment), describe(want))
+	}
+	if a := s.At(at); !a.equal(want) {
+		t.Fatalf("At(%s) = %s, the reference says %s", at, describe(a), describe(want))
 	}
 	if !got.Since.IsZero() {
 		if got.Since.After(at) || !ref.at(got.Since).equal(want) || ref.at(got.Since.Add(-time.Nanosecond)).equal(want) {

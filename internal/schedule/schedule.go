@@ -176,6 +176,13 @@ func (s *Schedule) OnCall(at time.Time) OnCall {
 	}
 }
 
+// At returns who is on call at t, without OnCall's search for when that
+// began and ends: what paging needs, at the cost of one look at each
+// override and layer. s must be valid (Validate).
+func (s *Schedule) At(t time.Time) Assignment {
+	return s.plan().state(t).Assignment
+}
+
 // NextHandoffs returns the next n changes of who is on call after at (not
 // at at itself, which OnCall answers), up to at+horizon inclusive, in
 // order. It returns fewer when fewer happen within the horizon. s must be
