@@ -216,14 +216,58 @@ type Result struct {
 	Text string
 	// Size is Measure(Text).
 	Size Size
-	// Truncated reports that something was cut or left out to fit.
+	// Truncated reports that something was cut or left out to fit, and Cut what.
 	Truncated bool
+	Cut       Cut
 	// Transliterated reports that GSM7Only replaced characters of the input (also ones that
 	// were then cut).
 	Transliterated bool
 	// TransliterationSkipped reports that GSM7Only was set, but transliteration would have
 	// lost too much to '?' (see Budget.GSM7Only), so the text kept its characters.
 	TransliterationSkipped bool
+}
+
+// Cut is what Fit cut or left out of a text to fit it, so that a preview can say so; zero when
+// nothing was.
+type Cut struct {
+	// Optional is how many Optional parts were left out.
+	Optional int
+	// Spans is how many Shorten parts were cut, each to at most SpanLimit characters, the cut
+	// mark included, and SpansLeftOut how many were left out, too long for even one character
+	// and the mark.
+	Spans, SpanLimit, SpansLeftOut int
+	// Items is how many list items were dropped and counted in "+N more".
+	Items int
+	// Whole reports the last resort (step 4 of Fit): the whole text was cut short.
+	Whole bool
+}
+
+// String says in words what was cut, "" when nothing was, naming parts by the template
+// functions that mark them: "1 shorten part cut to at most 40 characters, 2 list items dropped".
+func (c Cut) String() string {
+	var parts []string
+	plural := func(n int, one, many string) string {
+		if n == 1 {
+			return "1 " + one
+		}
+		return strconv.Itoa(n) + " " + many
+	}
+	if c.Whole {
+		parts = append(parts, "the whole text cut short")
+	}
+	if c.Optional > 0 {
+		parts = append(parts, plural(c.Optional, "optional part", "optional parts")+" left out")
+	}
+	if c.Spans > 0 {
+		parts = append(parts, plural(c.Spans, "shorten part", "shorten parts")+" cut to at most "+strconv.Itoa(c.SpanLimit)+" characters")
+	}
+	if c.SpansLeftOut > 0 {
+		parts = append(parts, plural(c.SpansLeftOut, "shorten part", "shorten parts")+" left out")
+	}
+	if c.Items > 0 {
+		parts = append(parts, plural(c.Items, "list item", "list items")+" dropped")
+	}
+	return strings.Join(parts, ", ")
 }
 
 // Fit returns the longest form of marked (text with Shorten, List and Optional parts) that fits
@@ -304,20 +348,20 @@ func fit(marked string, b Budget) Result {
 	blank := f.blank()
 	worth := func(text string) bool { return blank || strings.TrimSpace(text) != "" }
 
-	if t, ok := f.someOptional(); ok && worth(t) {
-		return f.result(t, true)
+	if t, c, ok := f.someOptional(); ok && worth(t) {
+		return f.result(t, c)
 	}
 	f.setOptional(false) // the forms below leave the Optional parts out
-	if t, ok := f.spansCut(); ok && worth(t) {
-		return f.result(t, true)
+	if t, c, ok := f.spansCut(); ok && worth(t) {
+		return f.result(t, c)
 	}
-	if t, ok := f.itemsDropped(); ok && worth(t) {
-		return f.result(t, true)
+	if t, c, ok := f.itemsDropped(); ok && worth(t) {
+		return f.result(t, c)
 	}
-	if t, ok := f.spansCutShort(); ok && worth(t) {
-		return f.result(t, true)
+	if t, c, ok := f.spansCutShort(); ok && worth(t) {
+		return f.result(t, c)
 	}
-	return f.result(f.hardCut(), true)
+	return f.result(f.hardCut(), Cut{Whole: true})
 }
 
 // fitAsIs returns the whole text, stripped (and transliterated for GSM7Only), when it fits
@@ -343,49 +387,56 @@ func fitAsIs(marked string, b Budget) (Result, bool) {
 // someOptional renders the text with its Optional parts kept in order while they fit, nothing
 // else cut (step 1), and leaves those on. It reports false, with none on, when there are none
 // or the text does not fit without them.
-func (f *fitter) someOptional() (string, bool) {
+func (f *fitter) someOptional() (string, Cut, bool) {
 	f.setOptional(false)
 	if f.opts == 0 || !f.formFits(noLimit, 0) {
-		return "", false
+		return "", Cut{}, false
 	}
 	for i := range f.optOn {
 		f.optOn[i] = true
 		f.optOn[i] = f.formFits(noLimit, 0)
 	}
-	return f.render(noLimit, 0), true
+	text := f.render(noLimit, 0)
+	return text, f.cut(text, noLimit, 0), true
 }
 
 // spansCut renders the text with its Shorten spans cut to the largest common length that fits,
 // not below minSpan, and all list items kept (step 2). It reports false when that does not fit
 // or no span is longer than minSpan.
-func (f *fitter) spansCut() (string, bool) {
+func (f *fitter) spansCut() (string, Cut, bool) {
 	if f.maxSpan <= minSpan || !f.formFits(minSpan, 0) {
-		return "", false
+		return "", Cut{}, false
 	}
-	return f.render(f.largestLimit(minSpan, f.maxSpan-1, 0), 0), true
+	limit := f.largestLimit(minSpan, f.maxSpan-1, 0)
+	text := f.render(limit, 0)
+	return text, f.cut(text, limit, 0), true
 }
 
 // itemsDropped renders the text with the fewest list items dropped that let it fit with spans at
 // minSpan, and then the spans given back what room is left (step 3). It reports false when there
 // are no items or dropping all of them is not enough.
-func (f *fitter) itemsDropped() (string, bool) {
+func (f *fitter) itemsDropped() (string, Cut, bool) {
 	n := len(f.order)
 	if n == 0 || !f.formFits(minSpan, n) {
-		return "", false
+		return "", Cut{}, false
 	}
 	drop := smallest(1, n, func(d int) bool { return f.formFits(minSpan, d) })
-	return f.render(f.largestLimit(minSpan, f.maxSpan, drop), drop), true
+	limit := f.largestLimit(minSpan, f.maxSpan, drop)
+	text := f.render(limit, drop)
+	return text, f.cut(text, limit, drop), true
 }
 
 // spansCutShort renders the text with all list items dropped and its spans cut below minSpan,
 // as long as fits, down to left out (the last resort of step 3). It reports false when there
 // are no spans or the text does not fit even without them.
-func (f *fitter) spansCutShort() (string, bool) {
+func (f *fitter) spansCutShort() (string, Cut, bool) {
 	drop := len(f.order)
 	if f.maxSpan <= 0 || !f.formFits(0, drop) {
-		return "", false
+		return "", Cut{}, false
 	}
-	return f.render(f.largestLimit(0, minSpan-1, drop), drop), true
+	limit := f.largestLimit(0, minSpan-1, drop)
+	text := f.render(limit, drop)
+	return text, f.cut(text, limit, drop), true
 }
 
 // hardCut cuts the whole text, without its Optional parts unless nothing else is there, to the
@@ -632,8 +683,41 @@ func solid(s string) int {
 // asciiSpace marks the ASCII characters unicode.IsSpace reports.
 var asciiSpace = [utf8.RuneSelf]bool{'\t': true, '\n': true, '\v': true, '\f': true, '\r': true, ' ': true}
 
-func (f *fitter) result(text string, truncated bool) Result {
-	return Result{Text: text, Size: Measure(text), Truncated: truncated, Transliterated: f.transliterated}
+// result is a form of the text that was cut to fit, as c says.
+func (f *fitter) result(text string, c Cut) Result {
+	return Result{Text: text, Size: Measure(text), Truncated: true, Cut: c, Transliterated: f.transliterated}
+}
+
+// cut says what text, the form with spans cut to limit and drop items dropped, leaves out,
+// with the Optional parts that are off. A span cut to limit is left out when not even one of its
+// characters fits before the cut mark that render chose.
+func (f *fitter) cut(text string, limit, drop int) Cut {
+	c := Cut{Items: drop}
+	for _, on := range f.optOn {
+		if !on {
+			c.Optional++
+		}
+	}
+	if limit == noLimit {
+		return c
+	}
+	mark := gsmCutMark
+	if !isGSM([]rune(text)) {
+		mark = ucsCutMark
+	}
+	for _, p := range f.parts {
+		switch {
+		case p.kind != spanPart || len(p.span) <= limit:
+		case len(cutRunes(nil, p.span, limit, mark)) == 0:
+			c.SpansLeftOut++
+		default:
+			c.Spans++
+		}
+	}
+	if c.Spans > 0 {
+		c.SpanLimit = limit
+	}
+	return c
 }
 
 // render returns the text with spans cut to limit runes (noLimit: not cut) and the first drop
