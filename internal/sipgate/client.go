@@ -41,8 +41,8 @@ type Options struct {
 	Duration *prometheus.HistogramVec
 }
 
-// Client sends SMS through one sipgate account and SMS extension, and
-// searches its history. It is safe for concurrent use and never retries:
+// Client sends SMS through one sipgate account and SMS extension,
+// searches its history and reads the account's credentials and balance. It is safe for concurrent use and never retries:
 // the caller decides that, from the *Error it returns.
 type Client struct {
 	o        Options
@@ -51,7 +51,7 @@ type Client struct {
 }
 
 // New returns a client for o. An unusable BaseURL is reported by every
-// SendSMS and FindSMS as a permanent *Error.
+// call as a permanent *Error.
 func New(o Options) *Client {
 	if o.BaseURL == "" {
 		o.BaseURL = DefaultBaseURL
@@ -114,7 +114,7 @@ func (c *Client) SendSMS(ctx context.Context, sms SMS) error {
 
 // call is one request to sipgate.
 type call struct {
-	op     string // OpSend or OpHistory, for its errors
+	op     string // OpSend, OpHistory, OpUserinfo or OpBalance, for its errors
 	method string
 	url    string
 	body   []byte // JSON; nil for none

@@ -21,20 +21,23 @@ var errBuild = errors.New("cannot build the sipgate request")
 
 // The operations whose failures an Error reports: the values of Error.Op.
 const (
-	OpSend    = "send SMS"       // SendSMS
-	OpHistory = "search history" // FindSMS
+	OpSend     = "send SMS"          // SendSMS
+	OpHistory  = "search history"    // FindSMS
+	OpUserinfo = "check credentials" // Userinfo
+	OpBalance  = "read balance"      // Balance
 )
 
-// Error is every failure of SendSMS, and every failure of FindSMS that is
-// not ErrHistoryIncomplete, other than the caller's own context ending. It
-// is classified here, where the status codes are understood, so that
-// callers ask Temporary, RetryAfter, Reason, Code and Unknown instead of
-// parsing codes. The classification is the same for both operations; only
-// the wording differs, since the same status can mean something else to
-// each: a 403 is a denied SMS extension to a send and a token without the
-// history scope to a search.
+// Error is every failure of SendSMS, Userinfo and Balance, and every
+// failure of FindSMS that is not ErrHistoryIncomplete, other than the
+// caller's own context ending. It is classified here, where the status
+// codes are understood, so that callers ask Temporary, RetryAfter, Reason,
+// Code and Unknown instead of parsing codes. The classification is the
+// same for every operation; only the wording differs, since the same
+// status can mean something else to each: a 403 is a denied SMS extension
+// to a send and a token without the scope to read the history or the
+// balance.
 type Error struct {
-	Op         string        // OpSend or OpHistory: which operation failed
+	Op         string        // OpSend, OpHistory, OpUserinfo or OpBalance: which operation failed
 	StatusCode int           // HTTP status; 0 when no response came
 	Retry      time.Duration // from the Retry-After header, 0 if none
 	// Err is the transport error, or why a 2xx answer could not be read;
@@ -49,43 +52,60 @@ type Error struct {
 }
 
 // wording is a text in the words of each operation.
-type wording struct{ send, history string }
+type wording struct{ send, history, userinfo, balance string }
 
 // of returns the text for op.
 func (w wording) of(op string) string {
-	if op == OpHistory {
+	switch op {
+	case OpHistory:
 		return w.history
+	case OpUserinfo:
+		return w.userinfo
+	case OpBalance:
+		return w.balance
 	}
 	return w.send
 }
 
 // statusWording says what a status means to each operation, for the
 // statuses the operator needs explained; "" where an operation words the
-// status like any other (otherSend, otherHistory). The status follows in
+// status like any other (otherWording). The status follows in
 // parentheses, except after 0, no response, and 200, any 2xx whose answer
 // could not be read: the error follows those. 500 stands for any 5xx.
 func statusWording() map[int]wording {
 	return map[int]wording{
-		0:                               {"sipgate request failed", "sipgate history request failed"},
-		http.StatusOK:                   {"cannot read sipgate's answer", "cannot read sipgate's history answer"},
-		http.StatusBadRequest:           {send: "sipgate rejected the request as invalid"},
-		http.StatusUnauthorized:         {"sipgate rejected the credentials", "sipgate rejected the credentials reading the history"},
-		http.StatusPaymentRequired:      {send: "sipgate account balance is too low"},
-		http.StatusForbidden:            {"sipgate denied the SMS extension: check sms_id and that SMS is booked", "sipgate denied reading the history: the token needs the history read scope"},
+		0: {send: "sipgate request failed", history: "sipgate history request failed",
+			userinfo: "sipgate credentials check failed", balance: "sipgate balance request failed"},
+		http.StatusOK: {send: "cannot read sipgate's answer", history: "cannot read sipgate's history answer",
+			userinfo: "cannot read sipgate's account answer", balance: "cannot read sipgate's balance answer"},
+		http.StatusBadRequest: {send: "sipgate rejected the request as invalid"},
+		http.StatusUnauthorized: {send: "sipgate rejected the credentials", history: "sipgate rejected the credentials reading the history",
+			userinfo: "sipgate rejected the credentials", balance: "sipgate rejected the credentials reading the balance"},
+		http.StatusPaymentRequired: {send: "sipgate account balance is too low"},
+		http.StatusForbidden: {send: "sipgate denied the SMS extension: check sms_id and that SMS is booked",
+			history:  "sipgate denied reading the history: the token needs the history read scope",
+			userinfo: "sipgate denied reading the account behind the credentials: check the token's scopes",
+			balance:  "sipgate denied reading the balance: the token needs the balance read scope"},
 		http.StatusNotFound:             {send: "sipgate endpoint not found: check the base URL"},
 		http.StatusMethodNotAllowed:     {send: "sipgate does not allow the method on this endpoint: check the base URL"},
 		http.StatusRequestTimeout:       {send: "sipgate timed out reading the request"},
 		http.StatusUnsupportedMediaType: {send: "sipgate rejected the content type"},
-		http.StatusTooManyRequests:      {"sipgate rate limit reached", "sipgate rate limit reached reading the history"},
-		http.StatusInternalServerError:  {"sipgate server error", "sipgate server error reading the history"},
+		http.StatusTooManyRequests: {send: "sipgate rate limit reached", history: "sipgate rate limit reached reading the history",
+			userinfo: "sipgate rate limit reached checking the credentials", balance: "sipgate rate limit reached reading the balance"},
+		http.StatusInternalServerError: {send: "sipgate server error", history: "sipgate server error reading the history",
+			userinfo: "sipgate server error checking the credentials", balance: "sipgate server error reading the balance"},
 	}
 }
 
-// How each operation words a status it does not explain.
-const (
-	otherSend    = "sipgate answered unexpected status %d"
-	otherHistory = "sipgate answered status %d to the history request"
-)
+// otherWording is how each operation words a status it does not explain.
+func otherWording() wording {
+	return wording{
+		send:     "sipgate answered unexpected status %d",
+		history:  "sipgate answered status %d to the history request",
+		userinfo: "sipgate answered status %d to the credentials check",
+		balance:  "sipgate answered status %d to the balance request",
+	}
+}
 
 // Error says what went wrong and, where it can, what the operator should
 // check. It never contains the password, nor the number a search was for.
@@ -108,7 +128,7 @@ func (e *Error) Error() string {
 	case code == 0, wordedAs == http.StatusOK:
 		return text + ": " + e.Err.Error()
 	case text == "":
-		msg = fmt.Sprintf(wording{otherSend, otherHistory}.of(e.Op), code)
+		msg = fmt.Sprintf(otherWording().of(e.Op), code)
 	default:
 		msg = fmt.Sprintf("%s (%d)", text, code)
 	}
@@ -148,7 +168,8 @@ func (e *Error) RetryAfter() time.Duration { return e.Retry }
 // history can tell (FindSMS). Otherwise the SMS was certainly not sent:
 // sipgate answered a status, or the request never went out in full
 // (connection refused, DNS, TLS, a request that cannot be built). A
-// search of the history sends nothing: always false.
+// search of the history and a read of the account send nothing: always
+// false.
 func (e *Error) Unknown() bool { return e.StatusCode == 0 && e.Written }
 
 // contextError is SendSMS's error when the caller's context ended first.
