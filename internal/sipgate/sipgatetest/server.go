@@ -1,7 +1,7 @@
 // Package sipgatetest is a fake sipgate REST API for tests: it checks
 // requests the way sipgate does, records the SMS it accepts, lists them in
-// its history and can be told to fail in the ways sipgate and the network
-// between fail.
+// its history, tells the account's balance and can be told to fail in the
+// ways sipgate and the network between fail.
 package sipgatetest
 
 import (
@@ -86,6 +86,7 @@ type Server struct {
 	historyDenied   bool
 	historyDelay    time.Duration
 	historyTarget   func(recipient string) string
+	account         account
 	// accepted is closed and replaced whenever a message is accepted, so
 	// that WaitMessages can wait without polling.
 	accepted chan struct{}
@@ -100,6 +101,7 @@ func NewServer(username, password string) *Server {
 		closing:  make(chan struct{}),
 		failTo:   map[string]int{},
 		accepted: make(chan struct{}),
+		account:  account{amount: DefaultBalance, currency: "EUR"},
 	}
 	// Listen on 127.0.0.1 explicitly: httptest falls back to [::1], and
 	// tests must never listen beyond the loopback interface.
@@ -276,6 +278,8 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		s.requests++
 	case r.URL.Path == historyPath && r.Method == http.MethodGet:
 		s.historyRequests++
+	case (r.URL.Path == userinfoPath || r.URL.Path == balancePath) && r.Method == http.MethodGet:
+		s.account.accountRequests++
 	}
 	down, downRetry := s.downStatus, s.downRetry
 	s.mu.Unlock()
@@ -292,20 +296,28 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveSMS(w, r)
 	case historyPath:
 		s.serveHistory(w, r)
+	case userinfoPath:
+		s.serveUserinfo(w, r)
+	case balancePath:
+		s.serveBalance(w, r)
 	default:
 		http.Error(w, "not found", http.StatusNotFound)
 	}
 }
 
 // allowed checks what every endpoint checks first, the method and then
-// basic auth, and answers 405 or 401 when one fails.
+// basic auth (always refused after RevokeCredentials), and answers 405 or
+// 401 when one fails.
 func (s *Server) allowed(w http.ResponseWriter, r *http.Request, method string) bool {
 	if r.Method != method {
 		w.Header().Set("Allow", method)
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return false
 	}
-	if u, p, ok := r.BasicAuth(); ok && equal(u, s.username) && equal(p, s.password) {
+	s.mu.Lock()
+	revoked := s.account.revoked
+	s.mu.Unlock()
+	if u, p, ok := r.BasicAuth(); ok && !revoked && equal(u, s.username) && equal(p, s.password) {
 		return true
 	}
 	w.Header().Set("WWW-Authenticate", `Basic realm="sipgate"`)

@@ -423,7 +423,8 @@ func TestServerDown(t *testing.T) {
 		{"sms with wrong credentials", "/v2/sessions/sms", http.MethodPost, "token-OTHER", sms("+49", "c")},
 		{"invalid sms", "/v2/sessions/sms", http.MethodPost, user, sms("+49", "")},
 		{"history", "/v2/history", http.MethodGet, user, ""},
-		{"unknown path", "/v2/balance", http.MethodGet, user, ""},
+		{"balance", "/v2/balance", http.MethodGet, user, ""},
+		{"unknown path", "/v2/nowhere", http.MethodGet, user, ""},
 	} {
 		url := strings.TrimSuffix(s.URL, "/v2") + tt.path
 		got, ra := post(t, url, tt.method, "application/json", tt.user, pass, tt.body)
@@ -436,6 +437,9 @@ func TestServerDown(t *testing.T) {
 	}
 	if got := s.HistoryRequests(); got != 1 {
 		t.Errorf("HistoryRequests() = %d, want 1", got)
+	}
+	if got := s.AccountRequests(); got != 1 {
+		t.Errorf("AccountRequests() = %d, want 1", got)
 	}
 	if msgs := s.Messages(); len(msgs) != 0 {
 		t.Fatalf("accepted %+v while down", msgs)
