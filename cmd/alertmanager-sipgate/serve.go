@@ -58,6 +58,7 @@ func newApp(cfg *config.Config, configFile, storagePath string, logger *slog.Log
 		return nil, err
 	}
 	metrics.RegisterLedgerEntries(reg, led.Len)
+	metrics.RegisterDigestsOwed(reg, func() (int, time.Time) { return owedDigests(led, logger) })
 	// Every notification in flight may send delivery.concurrency SMS at once.
 	sender, history := newSender(cfg.Sipgate, cfg.Delivery.Concurrency*cfg.Webhook.MaxInFlight, m, logger)
 	// One breaker for all sends: what one learns of sipgate holds for all.
@@ -86,6 +87,24 @@ func newApp(cfg *config.Config, configFile, storagePath string, logger *slog.Log
 		return nil, err
 	}
 	return &app{cfg: cfg, logger: logger, reg: reg, metrics: m, ledger: led, deliverer: deliverer, pagers: pagers}, nil
+}
+
+// owedDigests says how many people the ledger owes a digest and since when
+// the longest owed one is owed. A failed read is logged and reported as
+// nothing owed: a scrape cannot carry the error.
+func owedDigests(led *ledger.Ledger, logger *slog.Logger) (int, time.Time) {
+	owed, err := led.Pending()
+	if err != nil {
+		logger.Warn("read owed digests for /metrics", "err", err)
+		return 0, time.Time{}
+	}
+	var oldest time.Time
+	for _, s := range owed {
+		if oldest.IsZero() || s.Since.Before(oldest) {
+			oldest = s.Since
+		}
+	}
+	return len(owed), oldest
 }
 
 // newSender is the sipgate client, which also reads the history that

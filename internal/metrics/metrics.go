@@ -2,6 +2,8 @@
 package metrics
 
 import (
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
@@ -106,6 +108,34 @@ func RegisterLedgerEntries(reg prometheus.Registerer, entries func() int) {
 		Name:      "ledger_entries",
 		Help:      "Entries in the delivery ledger, expired ones not yet purged included.",
 	}, func() float64 { return float64(entries()) }))
+}
+
+// RegisterDigestsOwed exposes the digests the ledger owes, read from owed
+// at each scrape: how many people are owed one, and since when the longest
+// owed one is (0 when none is), so that an alert can tell a digest that is
+// late from a storm that just began.
+func RegisterDigestsOwed(reg prometheus.Registerer, owed func() (people int, oldest time.Time)) {
+	reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Namespace: namespace,
+			Name:      "digests_owed",
+			Help:      "People owed a digest SMS about alerts a flood limit held back.",
+		}, func() float64 {
+			people, _ := owed()
+			return float64(people)
+		}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Namespace: namespace,
+			Name:      "digests_owed_since_timestamp_seconds",
+			Help:      "Since when the longest owed digest is owed, 0 when none is.",
+		}, func() float64 {
+			_, oldest := owed()
+			if oldest.IsZero() {
+				return 0
+			}
+			return float64(oldest.UnixNano()) / 1e9
+		}),
+	)
 }
 
 // New creates the metrics and registers them with reg.
