@@ -36,6 +36,10 @@
 // loop: a loop that checks what it collected so far for every alert takes most of a second for a
 // storm of 1,000 alerts, and most of a minute for 10,000.
 //
+// Data.Change tells a template what is new to the recipient of the SMS (.New, .StillFiring,
+// .Resolved, .Repeat, .FiringSince, with .Clock and .Age to tell times), so that a group that
+// grows, partly resolves or repeats is told as such; the built-in template says it.
+//
 // Check, and the message RenderSMS returns, see the text without the markup: they keep all that
 // shorten and items wrap, except what RenderSMS has to cut to fit the budget.
 package templates
@@ -71,6 +75,9 @@ type Data struct {
 	// limits.severity_order, for byAlertname and topSeverity. Empty means
 	// DefaultSeverityOrder.
 	SeverityOrder []string
+	// Change is what is new to the recipient of this SMS: the alerts they were not paged
+	// about, those still firing, those resolved, and whether this is a repeat. See Change.
+	Change
 }
 
 // DefaultSeverityOrder is the severity order of templates whose Data has none: the config's
@@ -161,7 +168,7 @@ func (e *Engine) Check(text string) error {
 		return errRouteLabels
 	}
 	for _, s := range samples() {
-		out, err := e.tmpl.ExecuteTextString(text, &Data{Data: s.data})
+		out, err := e.tmpl.ExecuteTextString(text, &Data{Data: s.data, Change: s.change})
 		var execErr tmpltext.ExecError
 		switch {
 		case errors.As(err, &execErr):
@@ -510,6 +517,8 @@ func topSeverity(alerts []template.Alert, order []string) SeverityCount {
 type sample struct {
 	name string
 	data *template.Data
+	// change is what the sample tells its recipient is new, for templates that say it.
+	change Change
 }
 
 // samples returns fresh sample notifications for Check, shaped like the webhook bodies a real
@@ -550,10 +559,17 @@ func samples() []sample {
 		}
 	}
 	var zero time.Time
+	web1, web2 := alert("firing", "web-1:8080", zero), alert("firing", "web-2:8080", zero)
+	now := startsAt.Add(2 * time.Hour)
 	return []sample{
-		{"firing", group("firing", "first notification",
-			alert("firing", "web-1:8080", zero), alert("firing", "web-2:8080", zero))},
+		{"firing", group("firing", "first notification", web1, web2), Change{}},
 		{"resolved", group("resolved", "all alerts resolved",
-			alert("resolved", "web-1:8080", endsAt), alert("resolved", "web-2:8080", endsAt))},
+			alert("resolved", "web-1:8080", endsAt), alert("resolved", "web-2:8080", endsAt)), Change{}},
+		{"grown", group("firing", "new alerts added", web1, web2),
+			Change{New: template.Alerts{web2}, StillFiring: template.Alerts{web1}, FiringSince: startsAt, Now: now}},
+		{"partly resolved", group("firing", "some alerts resolved", alert("resolved", "web-1:8080", endsAt), web2),
+			Change{Resolved: template.Alerts{alert("resolved", "web-1:8080", endsAt)}, StillFiring: template.Alerts{web2}, FiringSince: startsAt, Now: now}},
+		{"repeated", group("firing", "repeat interval elapsed", web1, web2),
+			Change{StillFiring: template.Alerts{web1, web2}, Repeat: true, FiringSince: startsAt, Now: now}},
 	}
 }
