@@ -35,7 +35,7 @@ var (
 	bucketSuppressed = []byte("suppressed") // number -> Suppressed
 	bucketDoubts     = []byte("in_doubt")   // key -> Doubt
 	bucketWindows    = []byte("windows")    // counts of sends in limit windows, see limits.go
-	buckets          = [][]byte{bucketDelivered, bucketPaged, bucketPagedBy, bucketSendsByAge, bucketSuppressed, bucketDoubts, bucketWindows}
+	buckets          = [][]byte{bucketDelivered, bucketPaged, bucketPagedBy, bucketSendsByAge, bucketSuppressed, bucketDoubts, bucketWindows, bucketRepeats}
 	// bucketSends (number 0 time -> nothing) was a second log of sends, by
 	// recipient; window states took its place.
 	bucketSends = []byte("sends")
@@ -559,6 +559,11 @@ func (l *Ledger) Purge(keepSends time.Duration) (int, error) {
 		}
 		doubts, err := l.purgeDoubts(tx)
 		n += doubts
+		if err != nil {
+			return err
+		}
+		repeats, err := l.purgeRepeats(tx)
+		n += repeats
 		return err
 	})
 	if err != nil {
