@@ -116,6 +116,8 @@ type Config struct {
 	Warnings []string `yaml:"-"`
 	// File is where the config was read from, for messages.
 	File string `yaml:"-"`
+	// load is how it was loaded (LoadOption).
+	load loadOptions
 }
 
 // UnmatchedRoute is the name of the route that pages Unmatched.To: the
@@ -298,19 +300,22 @@ func (c *Config) Route(name string) *Route {
 }
 
 // Load reads, decodes, validates and completes the config file at path.
-func Load(path string) (*Config, error) {
+func Load(path string, opts ...LoadOption) (*Config, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("load config: %w", err)
 	}
-	return Parse(b, path)
+	return Parse(b, path, opts...)
 }
 
 // Parse is Load for a config already in memory; name is used in errors and
 // as the base for relative paths.
-func Parse(b []byte, name string) (*Config, error) {
+func Parse(b []byte, name string, opts ...LoadOption) (*Config, error) {
 	c := defaults()
 	c.File = name
+	for _, o := range opts {
+		o(&c.load)
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
 	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {

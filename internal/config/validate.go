@@ -3,8 +3,6 @@ package config
 import (
 	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
@@ -81,32 +79,13 @@ func (c *Config) complete(dir string) error {
 	return nil
 }
 
-func readSecret(dir, path, file string, into *Secret, p *problems) {
-	if file == "" {
-		return
-	}
-	if *into != "" {
-		p.add(path, "set either the value or the _file, not both")
-		return
-	}
-	if !filepath.IsAbs(file) {
-		file = filepath.Join(dir, file)
-	}
-	b, err := os.ReadFile(file)
-	if err != nil {
-		p.add(path+"_file", "%v", err)
-		return
-	}
-	*into = Secret(strings.TrimSpace(string(b)))
-}
-
 func (c *Config) readSecrets(dir string, p *problems) {
-	readSecret(dir, "sipgate.token", c.Sipgate.TokenFile, &c.Sipgate.Token, p)
-	readSecret(dir, "sipgate.password", c.Sipgate.PasswordFile, &c.Sipgate.Password, p)
-	readSecret(dir, "webhook.bearer_token", c.Webhook.BearerTokenFile, &c.Webhook.BearerToken, p)
+	c.readSecret(dir, "sipgate.token", c.Sipgate.TokenFile, &c.Sipgate.Token, p)
+	c.readSecret(dir, "sipgate.password", c.Sipgate.PasswordFile, &c.Sipgate.Password, p)
+	c.readSecret(dir, "webhook.bearer_token", c.Webhook.BearerTokenFile, &c.Webhook.BearerToken, p)
 	if ba := c.Webhook.BasicAuth; ba != nil {
-		readSecret(dir, "webhook.basic_auth.password", ba.PasswordFile, &ba.Password, p)
-		if ba.Password == "" {
+		c.readSecret(dir, "webhook.basic_auth.password", ba.PasswordFile, &ba.Password, p)
+		if !c.hasSecret("webhook.basic_auth.password", ba.Password) {
 			p.add("webhook.basic_auth.password", "is required")
 		}
 	}
@@ -121,11 +100,11 @@ func (c *Config) checkCredentials(p *problems) {
 	case s.TokenID != "" && s.Username != "":
 		p.add("sipgate", "set either token_id and token or username and password, not both")
 	case s.TokenID != "":
-		if s.Token == "" {
+		if !c.hasSecret("sipgate.token", s.Token) {
 			p.add("sipgate.token", "is required with token_id")
 		}
 	case s.Username != "":
-		if s.Password == "" {
+		if !c.hasSecret("sipgate.password", s.Password) {
 			p.add("sipgate.password", "is required with username")
 		}
 	case !s.DryRun:
