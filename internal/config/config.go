@@ -89,6 +89,13 @@ type Config struct {
 	Contacts  map[string]Contact `yaml:"contacts" validate:"dive"`
 	// Groups are teams: a name for a list of contacts.
 	Groups map[string][]string `yaml:"groups,omitempty" validate:"dive,min=1"`
+	// Schedules are on-call rotations, paged by name like a contact or a
+	// group: whoever is on call when a notification arrives gets it.
+	// Contacts, groups and schedules share one name space.
+	Schedules map[string]*Schedule `yaml:"schedules,omitempty"`
+	// TimeIntervals are named time intervals in alertmanager.yml's syntax,
+	// for the layers of schedules.
+	TimeIntervals []TimeInterval `yaml:"time_intervals,omitempty"`
 	// Routes are tried in order for every alert.
 	Routes []*Route `yaml:"routes" validate:"min=1,dive"`
 	// DefaultRoute names the route for alerts that no route matches.
@@ -118,6 +125,9 @@ type Config struct {
 	File string `yaml:"-"`
 	// load is how it was loaded (LoadOption).
 	load loadOptions
+	// loadedAt is when the config was loaded: the schedules' check for
+	// times when nobody is on call starts there.
+	loadedAt time.Time
 }
 
 // UnmatchedRoute is the name of the route that pages Unmatched.To: the
@@ -270,8 +280,12 @@ type Route struct {
 
 	// Parsed matchers, filled at load.
 	LabelMatchers labels.Matchers `yaml:"-"`
-	// Recipients are the resolved To entries, filled at load.
+	// Recipients are the resolved To entries, filled at load, but for
+	// schedules.
 	Recipients []Recipient `yaml:"-"`
+	// Schedules are the To entries that name schedules, filled at load:
+	// whom they page is decided per notification (Config.OnCallAt).
+	Schedules []string `yaml:"-"`
 }
 
 // Recipient is one phone number a route pages.
@@ -311,8 +325,14 @@ func Load(path string, opts ...LoadOption) (*Config, error) {
 // Parse is Load for a config already in memory; name is used in errors and
 // as the base for relative paths.
 func Parse(b []byte, name string, opts ...LoadOption) (*Config, error) {
+	return parseAt(b, name, time.Now(), opts...)
+}
+
+// parseAt is Parse as if at the instant now, which the schedules' check
+// for times when nobody is on call starts from.
+func parseAt(b []byte, name string, now time.Time, opts ...LoadOption) (*Config, error) {
 	c := defaults()
-	c.File = name
+	c.File, c.loadedAt = name, now
 	for _, o := range opts {
 		o(&c.load)
 	}

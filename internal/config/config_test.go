@@ -98,7 +98,7 @@ sipgate: {dry_run: true}
 contacts:
   alice: {number: "+4915112345678"}
 routes: [{name: r, to: [alcie]}]`,
-			want: []string{`config.yml: routes[0].to[0]: unknown contact or group "alcie" and not an E.164 number (did you mean "alice"?)`},
+			want: []string{`config.yml: routes[0].to[0]: unknown contact, group or schedule "alcie" and not an E.164 number (did you mean "alice"?)`},
 		},
 		{
 			name: "every problem at once",
@@ -167,7 +167,7 @@ contacts: {lead: {number: "+4915112345678"}}
 unmatched: {to: [laed]}
 routes: [{name: unmatched, matchers: ['a="b"'], to: [lead]}]`,
 			want: []string{
-				`unmatched.to[0]: unknown contact or group "laed" and not an E.164 number (did you mean "lead"?)`,
+				`unmatched.to[0]: unknown contact, group or schedule "laed" and not an E.164 number (did you mean "lead"?)`,
 				"unmatched.to: pages nobody",
 				`unmatched.to: the route that pages it is named "unmatched", which a route of routes already is`,
 			},

@@ -38,6 +38,7 @@ func FuzzConfig(f *testing.F) {
 		f.Add(bytes.ReplaceAll(b, []byte("/etc/alertmanager-sipgate/"), nil))
 	}
 	f.Add([]byte(valid))
+	f.Add([]byte(schedulesBase + teamSchedule))
 	for _, s := range []string{
 		"sipgate: {token_id: t, token: SECRET-token-1}\nwebhook: {bearer_token: SECRET-bearer-2}\nroutes: [{name: r, to: [\"+4915112345678\"]}]\n",
 		"sipgate: {username: u, password: SECRET-pass-3}\nwebhook: {basic_auth: {username: am, password: SECRET-pass-4}}\nroutes: [{name: r, to: [\"+4915112345678\"]}]\n",
@@ -127,8 +128,13 @@ func checkValid(t *testing.T, c *Config) {
 			t.Errorf("routes[%d]: name %q empty or used twice", i, r.Name)
 		}
 		names[r.Name] = true
-		if len(r.Recipients) == 0 {
+		if len(r.Recipients) == 0 && len(r.Schedules) == 0 {
 			t.Errorf("routes[%d]: no recipients", i)
+		}
+		for _, name := range r.Schedules {
+			if s := c.Schedules[name]; s == nil || s.Rotation == nil || s.Rotation.Validate() != nil {
+				t.Errorf("routes[%d]: schedule %q not built or not valid", i, name)
+			}
 		}
 		numbers := map[string]bool{}
 		for _, rcpt := range r.Recipients {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -72,6 +73,7 @@ func (c *Config) complete(dir string) error {
 	c.readSecrets(dir, &p)
 	c.checkCredentials(&p)
 	c.checkContacts(&p)
+	c.checkSchedules(&p)
 	c.checkRoutes(&p)
 	if len(p) > 0 {
 		return &Error{File: c.File, Problems: p}
@@ -160,8 +162,8 @@ func (c *Config) checkRoutes(p *problems) {
 		if r.SummaryAbove > 0 && r.Mode != ModePerAlert {
 			p.add(path+".summary_above", "needs mode: per_alert")
 		}
-		r.Recipients = c.resolve(path, r.To, p)
-		if len(r.To) > 0 && len(r.Recipients) == 0 {
+		r.Recipients, r.Schedules = c.resolve(path, r.To, p)
+		if len(r.To) > 0 && len(r.Recipients) == 0 && len(r.Schedules) == 0 {
 			p.add(path+".to", "pages nobody")
 		}
 		if engine != nil {
@@ -218,8 +220,8 @@ func (c *Config) checkUnmatched(routeNames map[string]bool, catchAll bool, engin
 	}
 	r := &Route{Name: UnmatchedRoute, To: u.To}
 	c.routeDefaults(r)
-	r.Recipients = c.resolve("unmatched", u.To, p)
-	if len(r.Recipients) == 0 {
+	r.Recipients, r.Schedules = c.resolve("unmatched", u.To, p)
+	if len(r.Recipients) == 0 && len(r.Schedules) == 0 {
 		p.add("unmatched.to", "pages nobody")
 	}
 	if engine != nil {
@@ -235,8 +237,10 @@ func (c *Config) warn(path, format string, args ...any) {
 	c.Warnings = append(c.Warnings, oneLine(c.File+": "+path+": "+fmt.Sprintf(format, args...)))
 }
 
-// resolve turns a route's To entries into phone numbers, each once.
-func (c *Config) resolve(path string, to []string, p *problems) []Recipient {
+// resolve turns a route's To entries into phone numbers, each once, and
+// the names of the schedules among them, each once.
+func (c *Config) resolve(path string, to []string, p *problems) ([]Recipient, []string) {
+	var schedules []string
 	var out []Recipient
 	seen := map[string]bool{}
 	add := func(r Recipient) {
@@ -258,14 +262,20 @@ func (c *Config) resolve(path string, to []string, p *problems) []Recipient {
 			}
 			continue
 		}
+		if _, ok := c.Schedules[name]; ok {
+			if !slices.Contains(schedules, name) {
+				schedules = append(schedules, name)
+			}
+			continue
+		}
 		if phonePattern.MatchString(name) {
 			add(Recipient{Number: name})
 			continue
 		}
-		names := append(sortedKeys(c.Contacts), sortedKeys(c.Groups)...)
-		p.add(fmt.Sprintf("%s.to[%d]", path, i), "unknown contact or group %q and not an E.164 number%s", name, suggest(name, names))
+		names := append(append(sortedKeys(c.Contacts), sortedKeys(c.Groups)...), sortedKeys(c.Schedules)...)
+		p.add(fmt.Sprintf("%s.to[%d]", path, i), "unknown contact, group or schedule %q and not an E.164 number%s", name, suggest(name, names))
 	}
-	return out
+	return out, schedules
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -60,7 +60,7 @@ func TestReload(t *testing.T) {
 		t.Errorf("broken reload: %s %q, want 500 pointing to the log", resp.Status, reason.String())
 	}
 	eventually(t, 5*time.Second, "the reason in the log", func() bool {
-		return strings.Contains(s.service.output.String(), `routes[0].to[0]: unknown contact or group \"alcie\"`)
+		return strings.Contains(s.service.output.String(), `routes[0].to[0]: unknown contact, group or schedule \"alcie\"`)
 	})
 	if got := s.metrics(t).sum("alertmanager_sipgate_config_last_reload_successful", nil); got != 0 {
 		t.Errorf("config_last_reload_successful = %v after a failed reload, want 0", got)
