@@ -203,7 +203,27 @@ func (h *Handler) handle(w http.ResponseWriter, r *http.Request, body *bodyReade
 // decode reads the notification straight from the body, so that the body
 // is never held as a whole beside what it decodes to.
 func (h *Handler) decode(w http.ResponseWriter, body io.ReadCloser) (*notification.Notification, *httpError) {
-	n, err := decodeNotification(http.MaxBytesReader(w, body, h.o.MaxBodyBytes), h.checkAlert, h.o.MaxAlerts)
+	n, herr := read(http.MaxBytesReader(w, body, h.o.MaxBodyBytes), h.validate, h.o.MaxAlerts)
+	if herr != nil {
+		return nil, herr
+	}
+	for _, a := range n.Alerts {
+		h.o.Metrics.AlertsReceived.WithLabelValues(a.Status).Inc()
+	}
+	h.o.Metrics.AlertsTruncated.Add(float64(n.TruncatedAlerts))
+	return n, nil
+}
+
+// read decodes and validates one notification from r, whose size the
+// caller bounds.
+func read(r io.Reader, v *validator.Validate, maxAlerts int) (*notification.Notification, *httpError) {
+	checkAlert := func(i int, a *template.Alert) error {
+		if err := v.Struct(a); err != nil {
+			return invalidError(describe(err, fmt.Sprintf("alerts[%d].", i)))
+		}
+		return nil
+	}
+	n, err := decodeNotification(r, checkAlert, maxAlerts)
 	if err != nil {
 		return nil, readError(err)
 	}
@@ -213,13 +233,9 @@ func (h *Handler) decode(w http.ResponseWriter, body io.ReadCloser) (*notificati
 	if n.Data == nil {
 		return nil, &httpError{http.StatusBadRequest, "no alerts in notification"}
 	}
-	if err := h.validate.Struct(n); err != nil {
+	if err := v.Struct(n); err != nil {
 		return nil, &httpError{http.StatusBadRequest, "invalid notification: " + describe(err, "")}
 	}
-	for _, a := range n.Alerts {
-		h.o.Metrics.AlertsReceived.WithLabelValues(a.Status).Inc()
-	}
-	h.o.Metrics.AlertsTruncated.Add(float64(n.TruncatedAlerts))
 	return n, nil
 }
 
@@ -228,14 +244,6 @@ func (h *Handler) decode(w http.ResponseWriter, body io.ReadCloser) (*notificati
 type invalidError string
 
 func (e invalidError) Error() string { return string(e) }
-
-// checkAlert validates one alert as it is decoded.
-func (h *Handler) checkAlert(i int, a *template.Alert) error {
-	if err := h.validate.Struct(a); err != nil {
-		return invalidError(describe(err, fmt.Sprintf("alerts[%d].", i)))
-	}
-	return nil
-}
 
 // readError is the answer to a body that could not be decoded.
 func readError(err error) *httpError {

@@ -49,6 +49,14 @@ const (
 	// DefaultMaxAlerts is far above what a 4 MiB body of real alerts
 	// holds (about 6,000), and keeps one of tiny alerts to about 10 MB.
 	DefaultMaxAlerts = 20000
+	// DefaultAccountCheckInterval checks the sipgate account often enough
+	// to learn of a revoked token or an empty account long before the
+	// next page, and costs sipgate two requests every ten minutes.
+	DefaultAccountCheckInterval = 10 * time.Minute
+	// MinAccountCheckInterval is the shortest account_check_interval:
+	// each check is two requests, and sipgate's rate limits are not
+	// documented.
+	MinAccountCheckInterval = 10 * time.Second
 )
 
 // Encodings of the encoding setting.
@@ -165,6 +173,13 @@ type Sipgate struct {
 	Timeout      model.Duration `yaml:"timeout" validate:"gt=0"`
 	// DryRun logs every SMS instead of sending it.
 	DryRun bool `yaml:"dry_run,omitempty"`
+	// AccountCheckInterval is how often the credentials and the balance
+	// are checked, the first time at start; 0 turns the check off.
+	AccountCheckInterval model.Duration `yaml:"account_check_interval"`
+	// LowBalance, in the currency's units (5 is 5.00 EUR), is the balance
+	// below which a warning is logged and the balance_low metric is 1; 0
+	// turns it off.
+	LowBalance float64 `yaml:"low_balance,omitempty"`
 }
 
 // Credentials returns the HTTP Basic user and password for sipgate.
@@ -432,9 +447,10 @@ func breaksOut(r rune) bool {
 func defaults() *Config {
 	return &Config{
 		Sipgate: Sipgate{
-			URL:     DefaultSipgateURL,
-			SMSID:   DefaultSMSID,
-			Timeout: model.Duration(10 * time.Second),
+			URL:                  DefaultSipgateURL,
+			SMSID:                DefaultSMSID,
+			Timeout:              model.Duration(10 * time.Second),
+			AccountCheckInterval: model.Duration(DefaultAccountCheckInterval),
 		},
 		Webhook: Webhook{
 			MaxBodyBytes: DefaultMaxBodyBytes,

@@ -72,6 +72,7 @@ func (c *Config) complete(dir string) error {
 	}
 	c.readSecrets(dir, &p)
 	c.checkCredentials(&p)
+	c.checkAccount(&p)
 	c.checkContacts(&p)
 	c.checkSchedules(&p)
 	c.checkRoutes(&p)
