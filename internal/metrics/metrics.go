@@ -34,6 +34,9 @@ type Metrics struct {
 	// that were routed by matchers instead, by reason (unknown_route,
 	// receiver_mismatch).
 	PinnedRouteIgnored *prometheus.CounterVec
+	// OnCallFallback counts notifications routed to a schedule while
+	// nobody was on call, so that its fallback was paged, by schedule.
+	OnCallFallback *prometheus.CounterVec
 
 	SMSSent         *prometheus.CounterVec
 	SMSFailed       *prometheus.CounterVec
@@ -43,9 +46,13 @@ type Metrics struct {
 	// TemplateFallbacks counts SMS sent with the minimal fallback text
 	// because the templates failed or ran out of time.
 	TemplateFallbacks *prometheus.CounterVec
-	Segments          *prometheus.CounterVec
-	Truncated         *prometheus.CounterVec
-	Transliterated    *prometheus.CounterVec
+	// Unchanged counts SMS not sent because they would have told their
+	// recipient nothing new: a retry or an HA peer's copy of a
+	// notification, or one that changed only alerts of others.
+	Unchanged      *prometheus.CounterVec
+	Segments       *prometheus.CounterVec
+	Truncated      *prometheus.CounterVec
+	Transliterated *prometheus.CounterVec
 	// TransliterationSkipped counts SMS texts of encoding: gsm7 routes
 	// sent untransliterated (UCS-2), because transliteration would have
 	// turned too many characters, or one of an alertname, into '?'.
@@ -151,6 +158,8 @@ func New(reg prometheus.Registerer) *Metrics {
 			"receiver"),
 		PinnedRouteIgnored: f.counterVec("pinned_route_ignored_total", "Notifications posted to /api/v1/alerts/{route} that were routed by matchers instead, by reason (unknown_route: no route of that name; receiver_mismatch: the route is for another receiver).",
 			"reason"),
+		OnCallFallback: f.counterVec("oncall_fallback_total", "Notifications routed to a schedule while nobody was on call, so that its fallback was paged (or nobody, without one), by schedule.",
+			"schedule"),
 		SMSSent: f.counterVec("sms_total", "SMS handled, by route and result (accepted, deduplicated, suppressed, failed_permanent, failed_retryable; unknown: sipgate may have taken it, settled when the notification comes again; given_up: an unknown outcome neither found in the history nor sent again).",
 			"route", "result"),
 		SMSFailed: f.counterVec("sms_failed_total", "SMS that failed (the failed_* results of sms_total), by route and reason (auth, balance, rate_limited, client, server, transport, timeout, canceled, ledger, other).",
@@ -163,6 +172,8 @@ func New(reg prometheus.Registerer) *Metrics {
 			"route"),
 		TemplateFallbacks: f.counterVec("template_fallbacks_total", "SMS sent with the minimal fallback text, by route and reason (error: the templates failed; timeout: rendering ran out of time).",
 			"route", "reason"),
+		Unchanged: f.counterVec("sms_unchanged_total", "SMS not sent because they would have told their recipient nothing new (a retry or an HA peer's copy of a notification, or one that changed only alerts of others), by route.",
+			"route"),
 		Segments: f.counterVec("sms_segments_total", "SMS segments accepted by sipgate, the unit sipgate bills, by route and encoding (gsm7, ucs2).",
 			"route", "encoding"),
 		Truncated: f.counterVec("sms_truncated_total", "SMS texts shortened to fit their segment budget, by route.",

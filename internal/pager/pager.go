@@ -44,6 +44,10 @@ type Deliverer interface {
 type PagedLedger interface {
 	// PagedTo returns, per alert id, whom its firing SMS reached lately.
 	PagedTo(alerts []string) (map[string][]ledger.PagedRecipient, error)
+	// LastRepeat returns the last repeat of a group that Alertmanager
+	// was answered with success, and RecordRepeat notes one.
+	LastRepeat(group string) (ledger.Repeat, error)
+	RecordRepeat(group, by string) error
 }
 
 // Pager implements receiver.Notifier for one immutable config; a reload
@@ -61,6 +65,9 @@ type Pager struct {
 	// of the receiver label of alerts_unrouted_total besides
 	// metrics.OtherReceiver.
 	receivers map[string]bool
+	// now is the clock of the notifications' arrival, for repeats and
+	// for how long alerts have fired.
+	now func() time.Time
 }
 
 // New returns a Pager for the config, with the template engine of its
@@ -85,7 +92,7 @@ func New(c *config.Config, d Deliverer, paged PagedLedger, m *metrics.Metrics, l
 			receivers[r.Receiver] = true
 		}
 	}
-	return &Pager{config: c, engine: engine, deliverer: d, paged: paged, metrics: m, logger: l, severity: severity, limits: limits, receivers: receivers}, nil
+	return &Pager{config: c, engine: engine, deliverer: d, paged: paged, metrics: m, logger: l, severity: severity, limits: limits, receivers: receivers, now: time.Now}, nil
 }
 
 // Limits are the flood limits of the config, for the digests.
@@ -100,13 +107,20 @@ func (p *Pager) Limits() delivery.Limits { return p.limits }
 // Alertmanager send the whole notification again, or drop it, pages of
 // the routed alerts included.
 func (p *Pager) Notify(ctx context.Context, n *notification.Notification, pinned string) error {
-	routed := route.Pages(p.config, n.Data, pinned)
+	now := p.now()
+	routed := route.Pages(p.config, n.Data, pinned, receivedAt(n))
 	p.report(n, pinned, routed)
-	pages, err := p.recipients(n, routed.Pages)
+	p.reportFallbacks(n, routed)
+	told, err := p.toldOf(n)
 	if err != nil {
 		return err
 	}
-	drafts := p.plan(pages)
+	cycle, err := p.repeatOf(n, now)
+	if err != nil {
+		return err
+	}
+	pages := p.recipients(n, routed.Pages, told)
+	drafts := p.plan(n, pages, told, cycle, now)
 	msgs, err := p.renderAll(ctx, n, drafts)
 	if err != nil {
 		return err
@@ -117,7 +131,15 @@ func (p *Pager) Notify(ctx context.Context, n *notification.Notification, pinned
 		sendCtx, cancel = context.WithDeadline(sendCtx, deadline)
 		defer cancel()
 	}
-	return p.deliverer.Deliver(sendCtx, delivery.Batch{ID: n.ID, Limits: p.limits, ExternalURL: n.ExternalURL, Messages: msgs})
+	if err := p.deliverer.Deliver(sendCtx, delivery.Batch{ID: n.ID, Limits: p.limits, ExternalURL: n.ExternalURL, Messages: msgs}); err != nil {
+		return err
+	}
+	if cycle != nil {
+		if err := p.paged.RecordRepeat(cycle.group, n.ExternalURL); err != nil {
+			return fmt.Errorf("note the repeat as answered: %w", err)
+		}
+	}
+	return nil
 }
 
 // Bounds of what report logs about one notification, whatever it holds.
@@ -190,15 +212,37 @@ func clip(s string, n int) string {
 	return s[:cut] + "…"
 }
 
-// draft is one SMS to render: the alerts of a page that go into it.
+// draft is one SMS to render: the alerts of a page that go into it, what
+// each is to the recipient, and the SMS's ledger key.
 type draft struct {
-	page   route.Page
-	alerts template.Alerts
+	page    route.Page
+	alerts  template.Alerts
+	classes []class
+	// repeat is set for a reminder that the alerts still fire.
+	repeat bool
+	now    time.Time
+	key    string
 }
 
-// plan decides the SMS of each page: which alerts each tells of.
-func (p *Pager) plan(pages []route.Page) []draft {
+// plan decides the SMS of each page: which alerts each tells of, and
+// whether it is sent at all. An SMS that would tell its recipient nothing
+// they were not told (all its alerts fire and were paged to them) is sent
+// only as a repeat: when Alertmanager repeats the group, or, from an
+// Alertmanager too old to say so, when they were last paged about it
+// longer than the dedup window ago. Otherwise it is a retry, an HA peer's
+// copy, or a notification that changed only alerts of others: counted,
+// not sent.
+func (p *Pager) plan(n *notification.Notification, pages []route.Page, t told, cycle *repeatCycle, now time.Time) []draft {
 	var drafts []draft
+	add := func(page route.Page, alerts template.Alerts) {
+		if d, ok := p.decide(n, page, alerts, t, cycle, now); ok {
+			drafts = append(drafts, d)
+			return
+		}
+		p.metrics.Unchanged.WithLabelValues(page.Route.Name).Inc()
+		p.logger.Debug("sms not sent: the recipient was told all of it before", "notification", n.ID,
+			"route", page.Route.Name, "contact", page.Recipient.Label(), "number", phone.Mask(page.Recipient.Number), "alerts", len(alerts))
+	}
 	for _, page := range pages {
 		alerts := page.Alerts
 		if len(alerts) == 0 {
@@ -207,13 +251,37 @@ func (p *Pager) plan(pages []route.Page) []draft {
 		// One SMS for the page, or one per alert.
 		if r := page.Route; r.Mode == config.ModePerAlert && (r.SummaryAbove == 0 || len(alerts) <= r.SummaryAbove) {
 			for _, a := range alerts {
-				drafts = append(drafts, draft{page, template.Alerts{a}})
+				add(page, template.Alerts{a})
 			}
 			continue
 		}
-		drafts = append(drafts, draft{page, alerts})
+		add(page, alerts)
 	}
 	return drafts
+}
+
+// decide returns the draft of an SMS of the alerts to the page's
+// recipient, or false when it is not to be sent (see plan).
+func (p *Pager) decide(n *notification.Notification, page route.Page, alerts template.Alerts, t told, cycle *repeatCycle, now time.Time) (draft, bool) {
+	number := page.Recipient.Number
+	d := draft{page: page, alerts: alerts, classes: classify(number, alerts, t), now: now, key: Key(n, alerts) + "/" + number}
+	if news(d.classes) {
+		return d, true
+	}
+	switch {
+	case cycle != nil:
+		d.key += "/repeat/" + cycle.since
+	case n.NotificationReason == "":
+		last := lastPaged(number, alerts, t)
+		if now.Sub(last) < time.Duration(p.config.Delivery.DedupWindow) {
+			return draft{}, false
+		}
+		d.key += "/repeat/" + strconv.FormatInt(last.UnixNano(), 10)
+	default:
+		return draft{}, false
+	}
+	d.repeat = true
+	return d, true
 }
 
 // recipients decides who is told of which alerts. Firing alerts go where
@@ -230,7 +298,7 @@ func (p *Pager) plan(pages []route.Page) []draft {
 //
 // The pages returned hold only the alerts to send, the added resolved
 // ones after the routed ones; their SendResolved no longer applies.
-func (p *Pager) recipients(n *notification.Notification, pages []route.Page) ([]route.Page, error) {
+func (p *Pager) recipients(n *notification.Notification, pages []route.Page, paged told) []route.Page {
 	var ids []string
 	resolved := map[string]template.Alert{}
 	for _, a := range n.Alerts {
@@ -244,14 +312,11 @@ func (p *Pager) recipients(n *notification.Notification, pages []route.Page) ([]
 		}
 	}
 	if len(ids) == 0 {
-		return pages, nil
-	}
-	paged, err := p.paged.PagedTo(ids)
-	if err != nil {
-		return nil, fmt.Errorf("who got the firing sms of the resolved alerts: %w", err)
+		return pages
 	}
 	wasPaged := func(number, id string) bool {
-		return slices.ContainsFunc(paged[id], func(r ledger.PagedRecipient) bool { return r.Number == number })
+		_, ok := paged.pagedAt(number, id)
+		return ok
 	}
 
 	out := make([]route.Page, len(pages))
@@ -309,7 +374,7 @@ func (p *Pager) recipients(n *notification.Notification, pages []route.Page) ([]
 			"notification", n.ID, "contact", page.Recipient.Label(), "number", phone.Mask(number),
 			"paged_by_route", was.Route, "route", page.Route.Name)
 	}
-	return out, nil
+	return out
 }
 
 // sendResolved reports whether a send_resolved policy sends a resolved
@@ -362,13 +427,14 @@ func (p *Pager) message(n *notification.Notification, d draft, fit sms.Result) d
 		}
 	}
 	return delivery.Message{
-		Key:          Key(n, d.alerts) + "/" + d.page.Recipient.Number,
+		Key:          d.key,
 		Route:        d.page.Route.Name,
 		Contact:      d.page.Recipient.Label(),
 		Number:       d.page.Recipient.Number,
 		Text:         fit.Text,
 		Encoding:     fit.Size.Encoding.String(),
 		Segments:     fit.Size.Segments,
+		Fit:          fit,
 		Severity:     severity,
 		Alerts:       len(d.alerts),
 		Firing:       len(d.alerts) - resolved,

@@ -50,6 +50,13 @@ func (p pagedSet) PagedTo(alerts []string) (map[string][]ledger.PagedRecipient, 
 	return out, nil
 }
 
+// LastRepeat: a pagedSet knows of no repeat, as a ledger of a group that
+// was never repeated.
+func (p pagedSet) LastRepeat(string) (ledger.Repeat, error) { return ledger.Repeat{}, nil }
+
+// RecordRepeat forgets: tests of repeats use a real ledger.
+func (p pagedSet) RecordRepeat(string, string) error { return nil }
+
 func (r *recorder) Deliver(_ context.Context, b delivery.Batch) error {
 	r.batches = append(r.batches, b)
 	r.msgs = append(r.msgs, b.Messages...)

@@ -47,7 +47,8 @@ func (p *Pager) renderAll(ctx context.Context, n *notification.Notification, dra
 			if rctx.Err() != nil {
 				return
 			}
-			done <- rendered{i, p.render(n, d.page.Route, view(d.alerts))}
+			data := view(d.alerts)
+			done <- rendered{i, p.render(n, d.page.Route, data, p.change(data.Alerts, d.classes, d.repeat, d.now))}
 		}
 	}()
 	fits := make([]*sms.Result, len(drafts))
@@ -91,11 +92,26 @@ func views(d *template.Data) func(template.Alerts) *template.Data {
 	template.MarkRouteLabelsRendered(&base)
 	full := sanitize(&base)
 	return func(alerts template.Alerts) *template.Data {
-		if len(alerts) == len(base.Alerts) {
+		if sameAlerts(alerts, base.Alerts) {
 			return full
 		}
 		return sanitize(subset(&base, alerts))
 	}
+}
+
+// sameAlerts reports whether a and b are the same alerts in the same
+// order, as when a draft tells of all the alerts of a notification: the
+// change of a draft is told by the position of its alerts.
+func sameAlerts(a, b template.Alerts) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].Fingerprint != b[i].Fingerprint || !a[i].StartsAt.Equal(b[i].StartsAt) || a[i].Status != b[i].Status {
+			return false
+		}
+	}
+	return true
 }
 
 // renderDeadline is when rendering must be done: half the time left, so
@@ -112,9 +128,9 @@ func renderDeadline(ctx context.Context, now time.Time) time.Time {
 // at load can still fail on real data (an index out of range, say); then
 // the built-in template stands in, and should that fail too, the fallback
 // text: a page must not be lost to a template bug.
-func (p *Pager) render(n *notification.Notification, r *config.Route, data *template.Data) sms.Result {
+func (p *Pager) render(n *notification.Notification, r *config.Route, data *template.Data, change templates.Change) sms.Result {
 	budget := budgetOf(r)
-	view := &templates.Data{Data: data, TruncatedAlerts: int(n.TruncatedAlerts), SeverityOrder: p.config.Limits.SeverityOrder}
+	view := &templates.Data{Data: data, TruncatedAlerts: int(n.TruncatedAlerts), SeverityOrder: p.config.Limits.SeverityOrder, Change: change}
 	fit, err := p.engine.RenderSMS(r.Template, view, budget)
 	if err != nil && r.Template != templates.DefaultTemplate {
 		p.metrics.TemplateErrors.WithLabelValues(r.Name).Inc()

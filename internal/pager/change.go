@@ -1,0 +1,154 @@
+package pager
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/alertmanager/template"
+
+	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/ledger"
+	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/notification"
+	"github.com/alertmanager-sipgate/alertmanager-sipgate/templates"
+)
+
+// reasonRepeat is Alertmanager's notification_reason (v0.32 and later)
+// of a group sent again unchanged because its repeat_interval elapsed.
+const reasonRepeat = "repeat interval elapsed"
+
+// class is what an alert of an SMS is to its recipient.
+type class uint8
+
+const (
+	classNew         class = iota // firing, not paged to them before
+	classStillFiring              // firing, paged to them before
+	classResolved                 // resolved, to be told
+)
+
+// told is what the ledger says the firing SMS of the notification's
+// alerts reached: per alert id, whom and when.
+type told map[string][]ledger.PagedRecipient
+
+// pagedAt returns when the firing SMS of the alert reached number, and
+// whether it did within the paged retention.
+func (t told) pagedAt(number, id string) (time.Time, bool) {
+	for _, r := range t[id] {
+		if r.Number == number {
+			return r.At, true
+		}
+	}
+	return time.Time{}, false
+}
+
+// toldOf asks the ledger whom the firing SMS of each alert of n reached.
+func (p *Pager) toldOf(n *notification.Notification) (told, error) {
+	ids := make([]string, 0, len(n.Alerts))
+	seen := make(map[string]bool, len(n.Alerts))
+	for _, a := range n.Alerts {
+		if id := alertID(a); !seen[id] {
+			seen[id] = true
+			ids = append(ids, id)
+		}
+	}
+	paged, err := p.paged.PagedTo(ids)
+	if err != nil {
+		return nil, fmt.Errorf("what the alerts' recipients were told before: %w", err)
+	}
+	return paged, nil
+}
+
+// repeatCycle tells one repeat of a group by Alertmanager from the next:
+// the SMS of a repeat have a ledger key of their own, which a retry of
+// the same repeat shares and the next repeat does not.
+type repeatCycle struct {
+	// group is the group's key in the ledger's repeats.
+	group string
+	// since is the ledger key's part of this repeat.
+	since string
+}
+
+// repeatOf returns the repeat cycle of n when Alertmanager sent it as a
+// repeat, else nil. A repeat answered with success before starts a new
+// cycle: Alertmanager repeats only after it logged a success. A repeat
+// from another Alertmanager than the one answered last, within the dedup
+// window of that answer, is the HA peer's copy of the same repeat.
+func (p *Pager) repeatOf(n *notification.Notification, now time.Time) (*repeatCycle, error) {
+	if n.NotificationReason != reasonRepeat {
+		return nil, nil
+	}
+	group := n.GroupKey + "\x00" + n.Receiver
+	last, err := p.paged.LastRepeat(group)
+	if err != nil {
+		return nil, fmt.Errorf("the group's last repeat: %w", err)
+	}
+	since := last.At
+	if last.By != n.ExternalURL && now.Sub(last.At) < time.Duration(p.config.Delivery.DedupWindow) {
+		since = last.Previous
+	}
+	c := &repeatCycle{group: group, since: "0"}
+	if !since.IsZero() {
+		c.since = strconv.FormatInt(since.UnixNano(), 10)
+	}
+	return c, nil
+}
+
+// classify says what each alert of an SMS to number is to them: new,
+// still firing, or resolved.
+func classify(number string, alerts template.Alerts, t told) []class {
+	classes := make([]class, len(alerts))
+	for i, a := range alerts {
+		switch {
+		case a.Status == "resolved":
+			classes[i] = classResolved
+		default:
+			if _, ok := t.pagedAt(number, alertID(a)); ok {
+				classes[i] = classStillFiring
+			}
+		}
+	}
+	return classes
+}
+
+// news reports whether an SMS of these classes tells its recipient
+// anything they were not told: an alert that is new to them, or one that
+// resolved.
+func news(classes []class) bool {
+	for _, c := range classes {
+		if c != classStillFiring {
+			return true
+		}
+	}
+	return false
+}
+
+// lastPaged is when the recipient was last paged about the alerts.
+func lastPaged(number string, alerts template.Alerts, t told) time.Time {
+	var last time.Time
+	for _, a := range alerts {
+		if at, ok := t.pagedAt(number, alertID(a)); ok && at.After(last) {
+			last = at
+		}
+	}
+	return last
+}
+
+// change is what a template is told of the alerts of an SMS, which are
+// the (sanitized) alerts the classes were taken of, in the same order.
+func (p *Pager) change(alerts template.Alerts, classes []class, repeat bool, now time.Time) templates.Change {
+	c := templates.Change{Repeat: repeat, Now: now, TimeZone: p.config.Location}
+	for i, a := range alerts {
+		switch classes[i] {
+		case classNew:
+			c.New = append(c.New, a)
+		case classStillFiring:
+			c.StillFiring = append(c.StillFiring, a)
+		case classResolved:
+			c.Resolved = append(c.Resolved, a)
+			continue
+		}
+		if c.FiringSince.IsZero() || a.StartsAt.Before(c.FiringSince) {
+			c.FiringSince = a.StartsAt
+		}
+	}
+	return c
+}

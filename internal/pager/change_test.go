@@ -1,0 +1,200 @@
+package pager
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/prometheus/alertmanager/template"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/delivery"
+	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/ledger"
+	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/notification"
+)
+
+// group is a notification of the HighErrorRate group with the alerts,
+// as Alertmanager sends it for the reason.
+func group(reason, externalURL string, alerts ...template.Alert) *notification.Notification {
+	status := "resolved"
+	for _, a := range alerts {
+		if a.Status == "firing" {
+			status = "firing"
+		}
+	}
+	return &notification.Notification{
+		Data: &template.Data{
+			Receiver: "sms", Status: status, Alerts: alerts, NotificationReason: reason,
+			GroupLabels:       template.KV{"alertname": "HighErrorRate"},
+			CommonLabels:      template.KV{"alertname": "HighErrorRate", "severity": "critical"},
+			CommonAnnotations: template.KV{},
+			ExternalURL:       externalURL,
+		},
+		GroupKey: `{}:{alertname="HighErrorRate"}`,
+	}
+}
+
+var changeStart = time.Date(2026, 11, 24, 12, 19, 0, 0, time.UTC)
+
+func errorRate(status, instance, summary string) template.Alert {
+	a := template.Alert{
+		Status:      status,
+		Labels:      template.KV{"alertname": "HighErrorRate", "instance": instance, "severity": "critical"},
+		Annotations: template.KV{"summary": summary},
+		StartsAt:    changeStart,
+		Fingerprint: "fp-" + instance,
+	}
+	if status == "resolved" {
+		a.EndsAt = changeStart.Add(time.Hour)
+	}
+	return a
+}
+
+// changeStack is a pager over a real ledger whose clock and the pager's
+// are one, and a deliverer that fails when told to.
+type changeStack struct {
+	pager *Pager
+	led   *ledger.Ledger
+	got   *failingDeliverer
+	now   time.Time
+}
+
+type failingDeliverer struct {
+	ledgerDeliverer
+	fail bool
+}
+
+func (d *failingDeliverer) Deliver(ctx context.Context, b delivery.Batch) error {
+	if d.fail {
+		d.recorder.batches = append(d.recorder.batches, b)
+		return errors.New("sipgate down")
+	}
+	return d.ledgerDeliverer.Deliver(ctx, b)
+}
+
+func newChangeStack(t *testing.T, cfg string) *changeStack {
+	t.Helper()
+	s := &changeStack{now: changeStart.Add(time.Minute)}
+	led, err := ledger.Open(filepath.Join(t.TempDir(), "ledger.db"), ledger.Options{
+		DedupWindow: 10 * time.Minute, PagedRetention: 24 * time.Hour, Now: func() time.Time { return s.now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { led.Close() })
+	p, d := pagerOver(t, cfg, led)
+	s.got = &failingDeliverer{ledgerDeliverer: *d}
+	p.deliverer = s.got
+	p.now = func() time.Time { return s.now }
+	s.pager, s.led = p, led
+	return s
+}
+
+// notify posts n and returns the texts and keys of the SMS it made.
+func (s *changeStack) notify(t *testing.T, n *notification.Notification) (texts, keys []string, err error) {
+	t.Helper()
+	before := len(s.got.batches)
+	err = s.pager.Notify(context.Background(), n, "")
+	for _, b := range s.got.batches[before:] {
+		for _, m := range b.Messages {
+			texts = append(texts, m.Text)
+			keys = append(keys, m.Key)
+		}
+	}
+	return texts, keys, err
+}
+
+func one(t *testing.T, what string, texts []string, err error, want string) {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	if len(texts) != 1 || texts[0] != want {
+		t.Fatalf("%s: SMS %q\nwant one: %q", what, texts, want)
+	}
+}
+
+// TestEachSMSSaysWhatChanged follows a group as it grows, partly
+// resolves, is retried and repeats: each SMS tells only what is new to
+// its recipient.
+func TestEachSMSSaysWhatChanged(t *testing.T) {
+	s := newChangeStack(t, contacts+"routes: [{name: oncall, to: [alice], send_resolved: if_paged}]")
+	web1 := errorRate("firing", "web-1:8080", "5xx rate 9% on web-1:8080")
+	web2 := errorRate("firing", "web-2:8080", "5xx rate 7% on web-2:8080")
+	const am = "http://am-1:9093"
+
+	texts, _, err := s.notify(t, group("first notification", am, web1))
+	one(t, "first", texts, err, "FIRING 1 HighErrorRate critical web-1:8080: 5xx rate 9% on web-1:8080 Alerts: http://am-1:9093/#/alerts?receiver=sms")
+
+	grown := group("new alerts added", am, web1, web2)
+	texts, _, err = s.notify(t, grown)
+	one(t, "grown", texts, err, "FIRING +1 HighErrorRate critical web-2:8080 (2 firing): 5xx rate 7% on web-2:8080 Alerts: http://am-1:9093/#/alerts?receiver=sms")
+
+	// The HA peer's copy, or a retry: nothing new, not sent, counted.
+	texts, _, err = s.notify(t, grown)
+	if err != nil || len(texts) != 0 {
+		t.Fatalf("copy of the grown group: SMS %q, err %v; want none", texts, err)
+	}
+	if got := testutil.ToFloat64(s.pager.metrics.Unchanged.WithLabelValues("oncall")); got != 1 {
+		t.Errorf("sms_unchanged_total = %v, want 1", got)
+	}
+
+	texts, _, err = s.notify(t, group("some alerts resolved", am, errorRate("resolved", "web-1:8080", ""), web2))
+	one(t, "partly resolved", texts, err, "RESOLVED web-1:8080 HighErrorRate; still firing 1: web-2:8080")
+
+	// Two hours on, Alertmanager repeats the group.
+	s.now = changeStart.Add(2 * time.Hour)
+	repeat := group(reasonRepeat, am, web2)
+	texts, keys, err := s.notify(t, repeat)
+	one(t, "repeat", texts, err, "STILL FIRING since 12:19 UTC (2h) HighErrorRate critical web-2:8080: 5xx rate 7% on web-2:8080 Alerts: http://am-1:9093/#/alerts?receiver=sms")
+	firstRepeat := keys[0]
+
+	// The HA peer's copy of that repeat, 15 s later: the same key, which
+	// delivery's dedup window catches.
+	s.now = s.now.Add(15 * time.Second)
+	_, keys, err = s.notify(t, group(reasonRepeat, "http://am-2:9093", web2))
+	if err != nil || len(keys) != 1 || keys[0] != firstRepeat {
+		t.Fatalf("HA copy of the repeat: keys %q, err %v; want the repeat's key %q", keys, err, firstRepeat)
+	}
+
+	// The next repeat, 4 minutes on (below the dedup window): a new key.
+	s.now = s.now.Add(4 * time.Minute)
+	_, keys, err = s.notify(t, repeat)
+	if err != nil || len(keys) != 1 || keys[0] == firstRepeat {
+		t.Fatalf("next repeat: keys %q, err %v; want one new key", keys, err)
+	}
+	secondRepeat := keys[0]
+
+	// A repeat that fails is retried: the retry has the key of the try.
+	s.now = s.now.Add(4 * time.Minute)
+	s.got.fail = true
+	_, keys, err = s.notify(t, repeat)
+	if err == nil || len(keys) != 1 || keys[0] == secondRepeat {
+		t.Fatalf("failing repeat: keys %q, err %v; want an error and a new key", keys, err)
+	}
+	tried := keys[0]
+	s.got.fail = false
+	_, keys, err = s.notify(t, repeat)
+	if err != nil || len(keys) != 1 || keys[0] != tried {
+		t.Fatalf("retry of the failed repeat: keys %q, err %v; want the key of the try %q", keys, err, tried)
+	}
+}
+
+// TestOldAlertmanagerRepeats: without notification_reason (Alertmanager
+// before v0.32), nothing new to the recipient is a repeat once they were
+// last paged longer than the dedup window ago.
+func TestOldAlertmanagerRepeats(t *testing.T) {
+	s := newChangeStack(t, contacts+"routes: [{name: oncall, to: [alice]}]")
+	web1 := errorRate("firing", "web-1:8080", "5xx rate 9% on web-1:8080")
+	texts, _, err := s.notify(t, group("", "", web1))
+	one(t, "first", texts, err, "FIRING 1 HighErrorRate critical web-1:8080: 5xx rate 9% on web-1:8080")
+
+	s.now = s.now.Add(5 * time.Minute)
+	if texts, _, err := s.notify(t, group("", "", web1)); err != nil || len(texts) != 0 {
+		t.Fatalf("within the dedup window: SMS %q, err %v; want none", texts, err)
+	}
+	s.now = s.now.Add(6 * time.Minute)
+	texts, _, err = s.notify(t, group("", "", web1))
+	one(t, "after the dedup window", texts, err, "STILL FIRING since 12:19 UTC (12m) HighErrorRate critical web-1:8080: 5xx rate 9% on web-1:8080")
+}
