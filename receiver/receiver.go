@@ -190,7 +190,7 @@ func (h *Handler) handle(w http.ResponseWriter, r *http.Request, body *bodyReade
 	if herr != nil {
 		return OtherReceiver, herr
 	}
-	n.ID = id
+	n.ID, n.Received = id, time.Now()
 	receiver := OtherReceiver
 	if h.o.ReceiverName != nil {
 		if name, ok := h.o.ReceiverName(n.Receiver); ok {

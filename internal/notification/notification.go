@@ -6,6 +6,7 @@ package notification
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"time"
 
 	"github.com/prometheus/alertmanager/template"
 )
@@ -28,6 +29,11 @@ type Notification struct {
 	// ID names this notification on every log line written while it is
 	// handled, from the webhook to the SMS. It is ours, not Alertmanager's.
 	ID string `json:"-"`
+	// Received is when the receiver took the notification: the instant
+	// schedules are asked who is on call, so that every alert of it, and
+	// every SMS, goes to the same people. Zero for a notification not
+	// received over HTTP; the pager then takes the time it pages.
+	Received time.Time `json:"-"`
 }
 
 // NewID returns a fresh notification id: 16 hex digits, unique enough to

@@ -102,7 +102,7 @@ func FuzzRoute(f *testing.F) {
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
-			res = Pages(c, data, pinned)
+			res = Pages(c, data, pinned, time.Unix(0, 0))
 		}()
 		select {
 		case <-done:

@@ -2,7 +2,9 @@
 package route
 
 import (
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/prometheus/alertmanager/template"
 	"github.com/prometheus/common/model"
@@ -57,10 +59,16 @@ type Result struct {
 	Receiver string
 	// PinIgnored says why the pinned route was not followed.
 	PinIgnored PinIgnored
+	// Fallbacks are the schedules routing paged while nobody was on call,
+	// each once: their fallback got the page instead (nobody, without
+	// one). To be logged and counted.
+	Fallbacks []string
 }
 
 // Pages routes every alert of a notification and gathers the result per
 // recipient, so that a person reached by several routes gets one SMS.
+// A route that names a schedule reaches whoever is on call at the instant
+// at, the notification's arrival: the same person for every alert of it.
 // With pinned set, all alerts go to that route regardless of its
 // matchers, unless the config has no such route or the route is for
 // another receiver: then they are routed by matchers as if nothing was
@@ -69,15 +77,16 @@ type Result struct {
 // Routing never fails: an alert that no route takes never keeps the
 // others from being paged, since rejecting the notification would make
 // Alertmanager drop or repeat the whole of it, pages included.
-func Pages(c *config.Config, data *template.Data, pinned string) Result {
+func Pages(c *config.Config, data *template.Data, pinned string, at time.Time) Result {
 	res := Result{Receiver: unquote(data.Receiver)}
 	var pages []*Page
 	byNumber := map[string]*Page{}
 	// lastAlert keeps an alert that several routes send to one person from
 	// appearing twice in their page.
 	lastAlert := map[string]int{}
+	oc := onCall{config: c, at: at, result: &res}
 	assign := func(r *config.Route, i int) {
-		for _, rcpt := range r.Recipients {
+		for _, rcpt := range oc.recipients(r) {
 			p := byNumber[rcpt.Number]
 			if p == nil {
 				p = &Page{Route: r, Recipient: rcpt}
@@ -201,4 +210,45 @@ func unquote(s string) string {
 		b.WriteRune(c)
 	}
 	return b.String()
+}
+
+// onCall answers whom the routes of one notification reach, schedules
+// resolved at one instant: each route and schedule once, however many
+// alerts take it.
+type onCall struct {
+	config *config.Config
+	at     time.Time
+	result *Result
+	routes map[*config.Route][]config.Recipient
+}
+
+// recipients are whom r reaches: its contacts, groups and numbers, then
+// whoever its schedules have on call, each number once.
+func (o *onCall) recipients(r *config.Route) []config.Recipient {
+	if len(r.Schedules) == 0 {
+		return r.Recipients
+	}
+	if got, ok := o.routes[r]; ok {
+		return got
+	}
+	out := slices.Clone(r.Recipients)
+	for _, name := range r.Schedules {
+		on, ok := o.config.OnCallAt(name, o.at)
+		if !ok {
+			continue
+		}
+		if on.Fallback() && !slices.Contains(o.result.Fallbacks, name) {
+			o.result.Fallbacks = append(o.result.Fallbacks, name)
+		}
+		for _, rcpt := range on.Recipients {
+			if !slices.ContainsFunc(out, func(x config.Recipient) bool { return x.Number == rcpt.Number }) {
+				out = append(out, rcpt)
+			}
+		}
+	}
+	if o.routes == nil {
+		o.routes = map[*config.Route][]config.Recipient{}
+	}
+	o.routes[r] = out
+	return out
 }

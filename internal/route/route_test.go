@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/alertmanager/template"
 
@@ -105,7 +106,7 @@ func TestPages(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			res := Pages(c, &template.Data{Receiver: tt.receiver, Alerts: tt.alerts}, tt.pinned)
+			res := Pages(c, &template.Data{Receiver: tt.receiver, Alerts: tt.alerts}, tt.pinned, time.Unix(0, 0))
 			if got := summary(res.Pages); got != tt.want {
 				t.Errorf("pages = %s\nwant    %s", got, tt.want)
 			}
@@ -194,7 +195,7 @@ routes:
 			if err != nil {
 				t.Fatal(err)
 			}
-			res := Pages(c, &template.Data{Receiver: "r", Alerts: tt.alerts}, "")
+			res := Pages(c, &template.Data{Receiver: "r", Alerts: tt.alerts}, "", time.Unix(0, 0))
 			if got := summary(res.Pages); got != tt.want {
 				t.Errorf("pages = %s\nwant    %s", got, tt.want)
 			}
@@ -242,7 +243,7 @@ routes:
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			res := Pages(c, &template.Data{Receiver: tt.receiver, Alerts: group}, tt.pinned)
+			res := Pages(c, &template.Data{Receiver: tt.receiver, Alerts: group}, tt.pinned, time.Unix(0, 0))
 			if got := summary(res.Pages); got != tt.want {
 				t.Errorf("pages = %s\nwant    %s", got, tt.want)
 			}
@@ -270,7 +271,7 @@ routes:
 	if err != nil {
 		t.Fatal(err)
 	}
-	res := Pages(c, &template.Data{Receiver: "r", Alerts: []template.Alert{alert("Warn")}}, "")
+	res := Pages(c, &template.Data{Receiver: "r", Alerts: []template.Alert{alert("Warn")}}, "", time.Unix(0, 0))
 	if got := summary(res.Pages); got != "fallback:number=Warn" || len(res.Unrouted) != 0 {
 		t.Errorf("pages = %s, unrouted %s; want the default route's, none", got, names(res.Unrouted))
 	}
@@ -290,7 +291,7 @@ routes:
 		severity string
 		want     string
 	}{{"critical", "all:number!=A"}, {"warning", "all:number=A"}} {
-		res := Pages(c, &template.Data{Alerts: []template.Alert{alert("A", "severity", tc.severity)}}, "")
+		res := Pages(c, &template.Data{Alerts: []template.Alert{alert("A", "severity", tc.severity)}}, "", time.Unix(0, 0))
 		if got := summary(res.Pages); got != tc.want {
 			t.Errorf("%s: pages = %s, want %s", tc.severity, got, tc.want)
 		}
@@ -319,7 +320,7 @@ unmatched: {report: true}
 		alert("B", "team", "db", "severity", "critical"),
 		alert("C", "team", "db", "severity", "critical", "env", "prod"),
 		alert("D", "env", "prod"),
-	}}, "")
+	}}, "", time.Unix(0, 0))
 	if len(res.Pages) != 1 {
 		t.Fatalf("pages = %s; want one for alice", summary(res.Pages))
 	}
