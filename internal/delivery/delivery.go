@@ -19,6 +19,7 @@ import (
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/metrics"
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/phone"
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/sipgate"
+	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/sms"
 )
 
 // Sender sends one SMS; *sipgate.Client is the real one.
@@ -98,6 +99,9 @@ type Message struct {
 	// Encoding and Segments are what the text costs, for metrics.
 	Encoding string
 	Segments int
+	// Fit is how Text was fitted to its route's budget: what was cut or
+	// transliterated, for a preview to show. Delivery does not read it.
+	Fit sms.Result
 	// Severity ranks the message, 0 most severe: when limits force a
 	// choice, lower ranks go first.
 	Severity int
