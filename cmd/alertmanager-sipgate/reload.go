@@ -33,6 +33,8 @@ type reloader struct {
 
 	mu      sync.Mutex // one reload at a time
 	current atomic.Pointer[pager.Pager]
+	// config is the config of current.
+	config atomic.Pointer[config.Config]
 	// receivers are the receiver names of the current config's routes.
 	receivers atomic.Pointer[receiver.Receivers]
 }
@@ -52,6 +54,7 @@ func (r *reloader) swap(cfg *config.Config) error {
 		return err
 	}
 	r.current.Store(p)
+	r.config.Store(cfg)
 	var names []string
 	for _, route := range cfg.Routes {
 		names = append(names, route.Receiver)
@@ -66,6 +69,12 @@ func (r *reloader) swap(cfg *config.Config) error {
 // Notify implements receiver.Notifier with the current config.
 func (r *reloader) Notify(ctx context.Context, n *notification.Notification, route string) error {
 	return r.current.Load().Notify(ctx, n, route)
+}
+
+// Config is the current config: what /api/v1/oncall and the oncall gauge
+// list, so that a reload shows at once.
+func (r *reloader) Config() *config.Config {
+	return r.config.Load()
 }
 
 // ReceiverName is receiver.Options.ReceiverName with the current config:

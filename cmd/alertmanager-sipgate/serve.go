@@ -25,6 +25,7 @@ import (
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/delivery"
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/ledger"
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/metrics"
+	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/oncall"
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/pager"
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/sipgate"
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/receiver"
@@ -86,6 +87,8 @@ func newApp(cfg *config.Config, configFile, storagePath string, logger *slog.Log
 		led.Close()
 		return nil, err
 	}
+	// Who is on call, worked out at each scrape from the current config.
+	reg.MustRegister(oncall.NewCollector(pagers.Config, time.Now))
 	return &app{cfg: cfg, logger: logger, reg: reg, metrics: m, ledger: led, deliverer: deliverer, pagers: pagers}, nil
 }
 
@@ -156,6 +159,7 @@ func (a *app) routes() (http.Handler, error) {
 		Version:     version.Info(),
 		Links: []web.LandingLinks{
 			{Address: "/metrics", Text: "Metrics"},
+			{Address: "/api/v1/oncall", Text: "On call"},
 			{Address: "/-/healthy", Text: "Health"},
 			{Address: "/-/ready", Text: "Readiness"},
 			{Address: "/debug/pprof/", Text: "Profiling"},
@@ -167,6 +171,7 @@ func (a *app) routes() (http.Handler, error) {
 	mux := http.NewServeMux()
 	mux.Handle("/api/v1/alerts", webhook)
 	mux.Handle("/api/v1/alerts/", webhook)
+	mux.Handle("GET /api/v1/oncall", oncall.Handler(a.pagers.Config, time.Now))
 	mux.Handle("/metrics", promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{Registry: a.reg}))
 	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "Healthy")
