@@ -3,6 +3,7 @@ package receiver
 import (
 	"io"
 	"net/http"
+	"time"
 
 	"github.com/go-playground/validator/v10"
 
@@ -34,8 +35,9 @@ type ReadError struct {
 
 func (e *ReadError) Error() string { return e.Reason }
 
-// Read decodes and checks one notification from r. w, when not nil, is
-// told to close the connection once the body is too large, as
+// Read decodes and checks one notification from r, received now, as the
+// webhook takes it: schedules page whoever is on call now. w, when not
+// nil, is told to close the connection once the body is too large, as
 // http.MaxBytesReader does. Every error is a *ReadError.
 func (rd *Reader) Read(w http.ResponseWriter, r io.Reader) (*notification.Notification, error) {
 	var body io.ReadCloser = io.NopCloser(r)
@@ -46,6 +48,6 @@ func (rd *Reader) Read(w http.ResponseWriter, r io.Reader) (*notification.Notifi
 	if herr != nil {
 		return nil, &ReadError{Code: herr.code, Reason: herr.reason}
 	}
-	n.ID = notification.NewID()
+	n.ID, n.Received = notification.NewID(), time.Now()
 	return n, nil
 }

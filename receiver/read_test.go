@@ -37,8 +37,8 @@ func TestReader(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if len(n.Alerts) != tt.wantAlerts || n.ID == "" {
-					t.Errorf("%d alerts, id %q; want %d alerts and an id", len(n.Alerts), n.ID, tt.wantAlerts)
+				if len(n.Alerts) != tt.wantAlerts || n.ID == "" || n.Received.IsZero() {
+					t.Errorf("%d alerts, id %q, received %v; want %d alerts, an id and a time", len(n.Alerts), n.ID, n.Received, tt.wantAlerts)
 				}
 				if want := uint64(2 - tt.wantAlerts); n.TruncatedAlerts != want {
 					t.Errorf("truncatedAlerts = %d, want %d", n.TruncatedAlerts, want)
