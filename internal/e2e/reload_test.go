@@ -15,11 +15,12 @@ import (
 func TestReload(t *testing.T) {
 	s := startStack(t, defaultRoutes, 0)
 	fixture := readFixture(t)
-	// notify sends the fixture as a new group each time, so none is a
-	// duplicate of the one before.
+	// notify sends the fixture as a new group of new alerts each time, so
+	// none is a duplicate of the one before nor old news to its recipient.
 	notify := func(group string) {
 		t.Helper()
 		body := bytes.Replace(fixture, []byte(`"groupKey":"`), []byte(`"groupKey":"`+group), 1)
+		body = bytes.ReplaceAll(body, []byte(`"fingerprint":"`), []byte(`"fingerprint":"`+group))
 		if code, answer := s.postWebhook(t, "/api/v1/alerts", "application/json", body, true); code != http.StatusOK {
 			t.Fatalf("webhook: %d %q", code, answer)
 		}

@@ -2,6 +2,7 @@ package pager
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -42,15 +43,12 @@ func (t told) pagedAt(number, id string) (time.Time, bool) {
 
 // toldOf asks the ledger whom the firing SMS of each alert of n reached.
 func (p *Pager) toldOf(n *notification.Notification) (told, error) {
-	ids := make([]string, 0, len(n.Alerts))
-	seen := make(map[string]bool, len(n.Alerts))
-	for _, a := range n.Alerts {
-		if id := alertID(a); !seen[id] {
-			seen[id] = true
-			ids = append(ids, id)
-		}
+	ids := make([]string, len(n.Alerts))
+	for i, a := range n.Alerts {
+		ids[i] = alertID(a)
 	}
-	paged, err := p.paged.PagedTo(ids)
+	slices.Sort(ids)
+	paged, err := p.paged.PagedTo(slices.Compact(ids))
 	if err != nil {
 		return nil, fmt.Errorf("what the alerts' recipients were told before: %w", err)
 	}
