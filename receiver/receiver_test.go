@@ -284,6 +284,10 @@ type pagedNone struct{}
 
 func (pagedNone) PagedTo([]string) (map[string][]ledger.PagedRecipient, error) { return nil, nil }
 
+func (pagedNone) LastRepeat(string) (ledger.Repeat, error) { return ledger.Repeat{}, nil }
+
+func (pagedNone) RecordRepeat(string, string) error { return nil }
+
 // TestNotifySeesClientDisconnect: the Notifier learns that Alertmanager hung
 // up, so that it need not begin work nobody waits for (the pager still
 // finishes sends it began).
