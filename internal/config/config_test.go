@@ -354,6 +354,9 @@ func TestExamples(t *testing.T) {
 	if got := len(c.Route("database").Recipients); got != 2 {
 		t.Errorf("database route has %d recipients, want 2", got)
 	}
+	if got := c.Route("critical").Schedules; len(got) != 1 || c.Schedules[got[0]].Rotation == nil {
+		t.Errorf("critical route pages schedules %v, want the example's built schedule", got)
+	}
 }
 
 // TestUnmatched: what a config says about alerts no route matches, the
