@@ -54,6 +54,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	tmpltext "text/template"
 	"time"
 	"unicode"
@@ -101,19 +103,32 @@ var defaultTmpl string
 // sipgate rejects an empty SMS, so such a message can never be sent; retrying cannot help.
 var ErrEmptyMessage = errors.New("template rendered an empty message")
 
-// Engine holds the parsed built-in and user templates; safe for concurrent use, immutable after New.
+// Engine holds the parsed built-in and user templates; safe for concurrent use, immutable after
+// New but for its cache of parsed texts.
 type Engine struct {
 	// tmpl is never parsed into after New: ExecuteTextString parses the text to render into a
 	// clone, which is what makes concurrent renders safe.
 	tmpl *template.Template
+	// text is tmpl's text/template set, which RenderSMS clones once per text to render.
+	text *tmpltext.Template
+	// parsed holds, per text RenderSMS rendered, a clone of text with it parsed in: what
+	// ExecuteTextString makes afresh at every render, by far the most of its cost. The texts are
+	// the routes' templates of one config, at most maxParsed of them.
+	parsed  sync.Map // string -> *tmpltext.Template
+	nParsed atomic.Int32
 }
+
+// maxParsed bounds the texts an Engine keeps parsed; a text beyond it is parsed at each render.
+const maxParsed = 256
 
 // New loads Alertmanager's default templates, our embedded default.tmpl, then the user's globs
 // (in that order, so users may override our named templates). A glob that matches nothing is
 // not an error (like Alertmanager); a parse error is, wrapped with the glob (the error of the
 // template parser names the file).
 func New(globs []string) (*Engine, error) {
-	t, err := template.FromGlobs(nil, smsFuncs())
+	var text *tmpltext.Template
+	keepText := func(t *tmpltext.Template, _ *tmplhtml.Template) { text = t }
+	t, err := template.FromGlobs(nil, smsFuncs(), keepText)
 	if err != nil {
 		return nil, fmt.Errorf("load Alertmanager's default templates: %w", err)
 	}
@@ -128,7 +143,7 @@ func New(globs []string) (*Engine, error) {
 			return nil, err
 		}
 	}
-	return &Engine{tmpl: t}, nil
+	return &Engine{tmpl: t, text: text}, nil
 }
 
 // errRouteLabels explains why the routeLabels function is refused: Alertmanager binds it to its
@@ -192,7 +207,7 @@ func (e *Engine) RenderSMS(text string, data *Data, b sms.Budget) (sms.Result, e
 	if data == nil || data.Data == nil {
 		return sms.Result{}, errors.New("render SMS text: no notification data")
 	}
-	out, err := e.tmpl.ExecuteTextString(text, data)
+	out, err := e.execute(text, data)
 	if err != nil {
 		return sms.Result{}, fmt.Errorf("render SMS text: %w", err)
 	}
@@ -201,6 +216,48 @@ func (e *Engine) RenderSMS(text string, data *Data, b sms.Budget) (sms.Result, e
 		return sms.Result{}, fmt.Errorf("render SMS text: %w", ErrEmptyMessage)
 	}
 	return fit, nil
+}
+
+// execute is ExecuteTextString of Alertmanager's template without its clone and parse at every
+// call: text is parsed once into a clone of the template set, as ExecuteTextString would, and that
+// clone is executed from then on (text/template executes concurrently). Funcs bound per render by
+// ExecuteTextString (routeLabels) are refused at load, so nothing differs.
+func (e *Engine) execute(text string, data *Data) (string, error) {
+	if text == "" {
+		return "", nil
+	}
+	tmpl, err := e.parse(text)
+	if err != nil {
+		return "", err
+	}
+	var buf strings.Builder
+	err = tmpl.Execute(&buf, data)
+	return buf.String(), err
+}
+
+// parse returns text parsed into a clone of the template set, from the cache when it is there.
+func (e *Engine) parse(text string) (*tmpltext.Template, error) {
+	if t, ok := e.parsed.Load(text); ok {
+		return t.(*tmpltext.Template), nil
+	}
+	if e.text == nil {
+		return nil, errors.New("no templates loaded")
+	}
+	clone, err := e.text.Clone()
+	if err != nil {
+		return nil, err
+	}
+	t, err := clone.New("").Option("missingkey=zero").Parse(text)
+	if err != nil {
+		return nil, err
+	}
+	if e.nParsed.Add(1) <= maxParsed {
+		if cached, loaded := e.parsed.LoadOrStore(text, t); loaded {
+			e.nParsed.Add(-1)
+			return cached.(*tmpltext.Template), nil
+		}
+	}
+	return t, nil
 }
 
 // collapse trims surrounding whitespace and turns every run of whitespace into one space, seeing

@@ -535,6 +535,7 @@ func TestRenderSMS(t *testing.T) {
 				Text:      "firing a,b,c" + strings.Repeat("0", 145) + "...",
 				Size:      sms.Size{Encoding: sms.GSM7, Units: 160, Segments: 1},
 				Truncated: true,
+				Cut:       sms.Cut{Spans: 1, SpanLimit: 148},
 			},
 		},
 		{
