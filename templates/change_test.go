@@ -1,6 +1,7 @@
 package templates
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -103,5 +104,28 @@ func TestAge(t *testing.T) {
 		if got := (Change{Now: now}).Age(now.Add(-d)); got != want {
 			t.Errorf("Age(%v) = %q, want %q", d, got, want)
 		}
+	}
+}
+
+// TestParsedTextsAreBounded: every text renders right, the first
+// maxParsed of them from the cache, those beyond parsed each time.
+func TestParsedTextsAreBounded(t *testing.T) {
+	e := newEngine(t)
+	data := &Data{Data: samples()[0].data}
+	for i := range maxParsed + 20 {
+		for range 2 {
+			got, err := e.RenderSMS(fmt.Sprintf("{{ .Status }} %d", i), data, sms.Budget{MaxSegments: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := fmt.Sprintf("firing %d", i); got.Text != want {
+				t.Fatalf("text %q, want %q", got.Text, want)
+			}
+		}
+	}
+	n := 0
+	e.parsed.Range(func(any, any) bool { n++; return true })
+	if n != maxParsed {
+		t.Errorf("%d texts kept parsed, want %d", n, maxParsed)
 	}
 }
