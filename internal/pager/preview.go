@@ -30,6 +30,9 @@ type Preview struct {
 	// no route matched, a template that failed and was replaced, or an SMS
 	// not sent because it would tell its recipient nothing new.
 	Notes []Note
+	// Config is the config the preview was made with: after a reload, the
+	// one of the Pager asked, whatever the service runs with now.
+	Config *config.Config
 }
 
 // Note is one log record of a preview.
@@ -87,7 +90,7 @@ func (p *Pager) preview(ctx context.Context, n *notification.Notification, pinne
 	if err := q.Notify(ctx, n, pinned); err != nil {
 		return nil, err
 	}
-	return &Preview{SMS: kept.msgs, Notes: notes.list.notes()}, nil
+	return &Preview{SMS: kept.msgs, Notes: notes.list.notes(), Config: p.config}, nil
 }
 
 // keep is a Deliverer that keeps what it is given.

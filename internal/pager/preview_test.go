@@ -54,6 +54,9 @@ func TestPreviewIsNotify(t *testing.T) {
 	if len(got.SMS) != 2 {
 		t.Fatalf("%d SMS, want one to alice and one to bob", len(got.SMS))
 	}
+	if got.Config != p.config {
+		t.Error("the preview does not name the config it was made with")
+	}
 	if fit := got.SMS[1].Fit; !fit.Truncated || fit.Cut.Spans != 1 || fit.Text != got.SMS[1].Text {
 		t.Errorf("bob's SMS fit %+v, want the shorten part cut", fit)
 	}
