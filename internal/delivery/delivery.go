@@ -150,6 +150,10 @@ type Options struct {
 	// MinSendTime is the least time before the deadline a request to
 	// sipgate is started with; zero means 250ms, negative none.
 	MinSendTime time.Duration
+	// Observe, when set, is told how each SMS and digest ended, once it
+	// ended (see Event). It is called from the sending goroutines, so it
+	// must be safe for concurrent use, and quick.
+	Observe func(Event)
 }
 
 // Deliverer sends messages; safe for concurrent use.
@@ -255,6 +259,7 @@ func (d *Deliverer) Deliver(ctx context.Context, b Batch) error {
 func (d *Deliverer) deliver(ctx context.Context, b *Batch, m Message, turn *turn, log *slog.Logger) error {
 	log = log.With("route", m.Route, "contact", m.Contact, "number", phone.Mask(m.Number))
 	outcome, err := d.deliverOnce(ctx, b, m, turn, log)
+	d.observe(b.ID, m.Route, m.Contact, m.Number, outcome, err)
 	d.o.Metrics.SMSSent.WithLabelValues(m.Route, outcome.String()).Inc()
 	if outcome.failed() {
 		d.o.Metrics.SMSFailed.WithLabelValues(m.Route, reason(err)).Inc()

@@ -54,6 +54,7 @@ func (d *Deliverer) sendDigest(ctx context.Context, timeout time.Duration, limit
 		outcome = failure(err)
 	}
 	d.o.Metrics.Digests.WithLabelValues(outcome.String()).Inc()
+	d.observe("", "digest", s.Contact, number, outcome, err)
 	switch outcome {
 	case Accepted:
 		log.Info("digest sent", "firing", s.Alerts, "resolved", s.Resolved, "since", s.Since)
