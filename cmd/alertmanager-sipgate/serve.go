@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/common/version"
 	"github.com/prometheus/exporter-toolkit/web"
 
+	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/account"
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/breaker"
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/config"
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/delivery"
@@ -43,6 +44,9 @@ type app struct {
 	ledger    *ledger.Ledger
 	deliverer *delivery.Deliverer
 	pagers    *reloader
+	// account checks the sipgate account in the background; its State is
+	// what the checks found, or why there are none (a dry run).
+	account *account.Checker
 	// ready is false until the listener runs and again once shutdown began.
 	ready atomic.Bool
 }
@@ -89,7 +93,12 @@ func newApp(cfg *config.Config, configFile, storagePath string, logger *slog.Log
 	}
 	// Who is on call, worked out at each scrape from the current config.
 	reg.MustRegister(oncall.NewCollector(pagers.Config, time.Now))
-	return &app{cfg: cfg, logger: logger, reg: reg, metrics: m, ledger: led, deliverer: deliverer, pagers: pagers}, nil
+	acct, err := newAccountChecker(cfg.Sipgate, reg, logger)
+	if err != nil {
+		led.Close()
+		return nil, err
+	}
+	return &app{cfg: cfg, logger: logger, reg: reg, metrics: m, ledger: led, deliverer: deliverer, pagers: pagers, account: acct}, nil
 }
 
 // owedDigests says how many people the ledger owes a digest and since when
@@ -198,8 +207,9 @@ func (a *app) routes() (http.Handler, error) {
 }
 
 // startLoops starts the background loops: purging the ledger, sending
-// digests, and reloading on SIGHUP. They stop when ctx ends; wait for them
-// with the WaitGroup before closing what they use.
+// digests, checking the sipgate account, and reloading on SIGHUP. They stop
+// when ctx ends; wait for them with the WaitGroup before closing what they
+// use.
 func (a *app) startLoops(ctx context.Context, hup <-chan os.Signal) *sync.WaitGroup {
 	var loops sync.WaitGroup
 	loops.Go(func() {
@@ -218,6 +228,10 @@ func (a *app) startLoops(ctx context.Context, hup <-chan os.Signal) *sync.WaitGr
 			}
 		})
 	})
+	// The account is checked at once and then every interval; a failure
+	// is logged and shown in the metrics, and leaves /-/ready alone:
+	// readiness is about this service, not sipgate.
+	loops.Go(func() { a.account.Every(ctx, time.Duration(a.cfg.Sipgate.AccountCheckInterval)) })
 	loops.Go(func() {
 		for {
 			select {
