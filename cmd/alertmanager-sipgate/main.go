@@ -1,10 +1,13 @@
 // Command alertmanager-sipgate receives Alertmanager webhooks and pages the
-// on-call people they concern by SMS through sipgate.
+// on-call people they concern by SMS through sipgate. Its subcommands
+// check a config, preview the SMS a payload would produce and send a test
+// SMS; flags alone run the service (serve).
 package main
 
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"runtime/debug"
@@ -14,7 +17,6 @@ import (
 	"github.com/prometheus/common/promslog"
 	promslogflag "github.com/prometheus/common/promslog/flag"
 	"github.com/prometheus/common/version"
-	webflag "github.com/prometheus/exporter-toolkit/web/kingpinflag"
 
 	// The tz template function needs the zone database in scratch images.
 	_ "time/tzdata"
@@ -28,7 +30,37 @@ func main() {
 	os.Exit(run(os.Args[1:]))
 }
 
+// cli is what a command runs with: where it reads and writes, and the
+// logger of the --log flags. Tests give it buffers.
+type cli struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	logger         *slog.Logger
+}
+
+// action runs a command once its flags are parsed and returns the exit
+// code: 0 done, 1 failed, as the command says.
+type action func(*cli) int
+
+// commands are the subcommands of the binary. Each registers itself, its
+// flags and arguments on the app and returns what to run when it is
+// chosen; adding a command is adding its line here.
+func commands() []func(*kingpin.Application) (*kingpin.CmdClause, action) {
+	return []func(*kingpin.Application) (*kingpin.CmdClause, action){
+		serveCommand, // the default: flags alone run the service
+		checkConfigCommand,
+		renderCommand,
+		sendTestCommand,
+	}
+}
+
 func run(args []string) int {
+	return runCLI(args, &cli{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr})
+}
+
+// runCLI parses args into a command and runs it. Exit codes: 2 for a
+// command line that does not parse, else the command's.
+func runCLI(args []string, c *cli) int {
 	if version.Version == "" {
 		// Not built with the release ldflags: say what the module knows.
 		version.Version = "devel"
@@ -37,52 +69,36 @@ func run(args []string) int {
 		}
 	}
 	app := kingpin.New(name, "Pages on-call staff by SMS through sipgate for Alertmanager notifications.")
-	configFile := app.Flag("config.file", "Configuration file; without it, an embedded dry-run config that logs the SMS it would send.").String()
-	checkConfig := app.Flag("config.check", "Validate the configuration, print it with defaults filled in and secrets hidden, and exit.").Bool()
-	storagePath := app.Flag("storage.path", "Directory of the delivery ledger.").Default("data/").String()
-	webConfig := webflag.AddFlags(app, ":9876")
+	app.UsageWriter(c.stdout).ErrorWriter(c.stderr)
 	logConfig := &promslog.Config{}
 	promslogflag.AddFlags(app, logConfig)
 	app.Version(version.Print(name))
 	app.HelpFlag.Short('h')
-	if _, err := app.Parse(args); err != nil {
-		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
+	actions := map[string]action{}
+	for _, register := range commands() {
+		cmd, act := register(app)
+		actions[cmd.FullCommand()] = act
+	}
+	chosen, err := app.Parse(args)
+	if err != nil {
+		fmt.Fprintf(c.stderr, "%s: %v\n", name, err)
 		return 2
 	}
-	logger := promslog.New(logConfig)
-
-	cfg, err := loadConfig(*configFile)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	if *checkConfig {
-		for _, w := range cfg.Warnings {
-			fmt.Fprintln(os.Stderr, "warning:", w)
-		}
-		fmt.Print(cfg)
-		return 0
-	}
-	logger.Info("starting "+name, "version", version.Info(), "build_context", version.BuildContext(), "config", cfg.File)
-	logWarnings(logger, cfg)
-	if cfg.Sipgate.DryRun {
-		logger.Warn("dry run: SMS are logged, not sent")
-	} else if cfg.Webhook.BearerToken == "" && cfg.Webhook.BasicAuth == nil {
-		logger.Warn("the webhook needs no credentials: anyone who reaches it can send paid SMS; set webhook.basic_auth or webhook.bearer_token")
-	}
-	if err := serve(cfg, *configFile, *storagePath, webConfig, logger); err != nil {
-		logger.Error("stopped", "err", err)
-		return 1
-	}
-	return 0
+	logConfig.Writer = c.stderr
+	c.logger = promslog.New(logConfig)
+	return actions[chosen](c)
 }
 
-func loadConfig(file string) (*config.Config, error) {
+// loadConfig loads the config file, or the embedded default without one.
+func loadConfig(file string, opts ...config.LoadOption) (*config.Config, error) {
 	if file == "" {
-		return config.Parse(config.DefaultFile, "<embedded default config>")
+		return config.Parse(config.DefaultFile, embeddedConfig, opts...)
 	}
-	return config.Load(file)
+	return config.Load(file, opts...)
 }
+
+// embeddedConfig names the embedded default config in messages.
+const embeddedConfig = "<embedded default config>"
 
 // pagedRetention is how long the ledger remembers which alerts reached
 // whom, so that send_resolved: if_paged works for alerts that fire this long.
