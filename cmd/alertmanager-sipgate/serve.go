@@ -145,8 +145,8 @@ func (a *app) close() {
 	}
 }
 
-// routes is the HTTP API: the webhook, /metrics, health, reload, the
-// profiles under /debug/pprof/ and the landing page.
+// routes is the HTTP API: the webhook, the render preview, /metrics,
+// health, reload, the profiles under /debug/pprof/ and the landing page.
 func (a *app) routes() (http.Handler, error) {
 	opts := receiver.Options{
 		MaxBodyBytes: a.cfg.Webhook.MaxBodyBytes,
@@ -180,6 +180,7 @@ func (a *app) routes() (http.Handler, error) {
 	mux := http.NewServeMux()
 	mux.Handle("/api/v1/alerts", webhook)
 	mux.Handle("/api/v1/alerts/", webhook)
+	mux.Handle("POST /api/v1/render", a.renderHandler())
 	mux.Handle("GET /api/v1/oncall", oncall.Handler(a.pagers.Config, time.Now))
 	mux.Handle("/metrics", promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{Registry: a.reg}))
 	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) {
