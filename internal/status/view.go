@@ -60,11 +60,11 @@ type configView struct {
 
 type routeView struct {
 	Name, Receiver, Template, Mode, SendResolved string
-	Matchers                                   []string
-	To                                         []target
-	MaxSegments                                int
-	Encoding                                   string
-	BypassLimits, Continue                     bool
+	Matchers                                     []string
+	To                                           []target
+	MaxSegments                                  int
+	Encoding                                     string
+	BypassLimits, Continue                       bool
 }
 
 // target is one to: entry of a route, with its kind: contact, group,
