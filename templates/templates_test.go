@@ -46,6 +46,8 @@ func writeFile(t *testing.T, dir, name, content string) string {
 //   - Cyrillic alertname and values, transliterated;
 //   - Chinese alertname and values: sent as UCS-2 rather than as question marks;
 //   - a summary with two emoji, which become '?';
+//   - an emoji in the instance label, which becomes '?' in GSM-7 (one character lost);
+//   - an emoji in the alertname and Chinese instances: UCS-2, the emoji kept;
 //   - a group of several alertnames and severities (group_by: [cluster]);
 //   - pods without an instance label, whose long runbook_url does not fit;
 //   - a runbook_url and the link to Alertmanager, which fit.
@@ -56,8 +58,8 @@ func TestGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(fixtures) < 11 {
-		t.Fatalf("found %d webhook fixtures in testdata, want the 4 from shared/alertmanager and 7 made up", len(fixtures))
+	if len(fixtures) < 13 {
+		t.Fatalf("found %d webhook fixtures in testdata, want the 4 from shared/alertmanager and 9 made up", len(fixtures))
 	}
 	e := newEngine(t)
 	budget := sms.Budget{MaxSegments: 1, GSM7Only: true}

@@ -370,6 +370,13 @@ type stackOptions struct {
 	// amWebhook are more YAML lines of the Alertmanagers' webhook config,
 	// such as "max_alerts: 100".
 	amWebhook []string
+	// amGroupBy is the Alertmanagers' group_by; [alertname] when empty.
+	amGroupBy []string
+	// repeatInterval is the Alertmanagers' repeat_interval; 1h when zero.
+	repeatInterval time.Duration
+	// webhookPath is the path of the service the Alertmanagers post to,
+	// such as a pinned /api/v1/alerts/{route}; /api/v1/alerts when empty.
+	webhookPath string
 }
 
 // startStack starts a fake sipgate, the service with routes (YAML of
@@ -474,21 +481,33 @@ func (s *stack) startAlertmanager(t *testing.T, clusterArgs ...string) string {
 	for _, line := range s.opts.amWebhook {
 		webhook.WriteString("        " + line + "\n")
 	}
+	groupBy := s.opts.amGroupBy
+	if len(groupBy) == 0 {
+		groupBy = []string{"alertname"}
+	}
+	repeatInterval := s.opts.repeatInterval
+	if repeatInterval == 0 {
+		repeatInterval = time.Hour
+	}
+	path := s.opts.webhookPath
+	if path == "" {
+		path = "/api/v1/alerts"
+	}
 	config := writeFile(t, s.dir, name+".yml", fmt.Sprintf(`
 route:
   receiver: sms
-  group_by: [alertname]
+  group_by: [%s]
   group_wait: %s
   group_interval: 2s
-  repeat_interval: 1h
+  repeat_interval: %s
 receivers:
   - name: sms
     webhook_configs:
-      - url: http://%s/api/v1/alerts
+      - url: http://%s%s
         send_resolved: true
         http_config:
           basic_auth: {username: am, password: %s}
-%s`, model.Duration(groupWait), s.svcAddr, hookPW, webhook.String()))
+%s`, strings.Join(groupBy, ", "), model.Duration(groupWait), model.Duration(repeatInterval), s.svcAddr, path, hookPW, webhook.String()))
 	am := start(t, name, bin, append([]string{
 		"--config.file=" + config,
 		"--storage.path=" + filepath.Join(s.dir, name),
