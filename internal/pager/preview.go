@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -52,7 +53,9 @@ type NoteAttr struct {
 // Preview runs Notify on n with a deliverer that keeps the messages
 // instead of sending them, metrics of its own, a logger that collects the
 // notes, and the Pager's ledger read only: what recipients were told
-// before counts as it would.
+// before counts as it would. It is made as of n.Received (now when zero),
+// for the schedules and for the pager's clock alike, so that a preview
+// "as if at" another time is whole.
 func (p *Pager) Preview(ctx context.Context, n *notification.Notification, pinned string) (*Preview, error) {
 	return p.preview(ctx, n, pinned, readOnly{p.paged})
 }
@@ -85,6 +88,8 @@ func (p *Pager) preview(ctx context.Context, n *notification.Notification, pinne
 	notes := &noteHandler{list: &noteList{}}
 	q := *p
 	q.deliverer, q.paged = &kept, paged
+	at := receivedAt(n)
+	q.now = func() time.Time { return at }
 	q.metrics = metrics.New(prometheus.NewRegistry())
 	q.logger = slog.New(notes)
 	if err := q.Notify(ctx, n, pinned); err != nil {

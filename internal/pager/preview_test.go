@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
@@ -183,4 +184,36 @@ func hasNote(p *Preview, message string) bool {
 		}
 	}
 	return false
+}
+
+// TestPreviewAt: a preview as of another time pages whoever the schedule
+// has on call then.
+func TestPreviewAt(t *testing.T) {
+	c, err := config.Parse([]byte(contacts+`
+schedules:
+  ops:
+    time_zone: UTC
+    layers: [{members: [alice, bob], start: "2024-01-01 00:00", shift: 1d}]
+routes: [{name: ops, to: [ops]}]
+`), "test.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := NewPreviewer(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for at, want := range map[string]string{"2024-01-01T12:00:00Z": "alice", "2024-01-02T12:00:00Z": "bob"} {
+		n := load(t, "webhook-firing-2-alerts.json")
+		if n.Received, err = time.Parse(time.RFC3339, at); err != nil {
+			t.Fatal(err)
+		}
+		got, err := v.Preview(context.Background(), n, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got.SMS) != 1 || got.SMS[0].Contact != want {
+			t.Errorf("at %s: %+v, want one SMS to %s", at, got.SMS, want)
+		}
+	}
 }
