@@ -46,7 +46,7 @@ func writeFile(t *testing.T, dir, name, content string) string {
 //   - Cyrillic alertname and values, transliterated;
 //   - Chinese alertname and values: sent as UCS-2 rather than as question marks;
 //   - a summary with two emoji, which become '?';
-//   - an emoji in the instance label, which becomes '?' in GSM-7 (one character lost);
+//   - an emoji in the instance label (and the summary), which becomes '?' in GSM-7;
 //   - an emoji in the alertname and Chinese instances: UCS-2, the emoji kept;
 //   - a group of several alertnames and severities (group_by: [cluster]);
 //   - pods without an instance label, whose long runbook_url does not fit;
