@@ -29,6 +29,7 @@ import (
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/oncall"
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/pager"
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/sipgate"
+	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/status"
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/receiver"
 )
 
@@ -47,6 +48,8 @@ type app struct {
 	// account checks the sipgate account in the background; its State is
 	// what the checks found, or why there are none (a dry run).
 	account *account.Checker
+	// recent are the last deliveries, for the status page.
+	recent *status.Recent
 	// ready is false until the listener runs and again once shutdown began.
 	ready atomic.Bool
 }
@@ -72,6 +75,7 @@ func newApp(cfg *config.Config, configFile, storagePath string, logger *slog.Log
 		Logger:       logger,
 	})
 	metrics.RegisterBreaker(reg, br.Stats)
+	recent := status.NewRecent(status.RecentDeliveries)
 	deliverer := delivery.New(delivery.Options{
 		Sender:        sender,
 		History:       history,
@@ -83,6 +87,7 @@ func newApp(cfg *config.Config, configFile, storagePath string, logger *slog.Log
 		SettleAfter:   time.Duration(cfg.Delivery.SettleAfter),
 		ResendUnknown: cfg.Delivery.ResendUnknown,
 		Location:      cfg.Location,
+		Observe:       recent.Observe,
 	})
 	pagers, err := newReloader(configFile, cfg, func(c *config.Config) (*pager.Pager, error) {
 		return pager.New(c, deliverer, led, m, logger)
@@ -98,7 +103,7 @@ func newApp(cfg *config.Config, configFile, storagePath string, logger *slog.Log
 		led.Close()
 		return nil, err
 	}
-	return &app{cfg: cfg, logger: logger, reg: reg, metrics: m, ledger: led, deliverer: deliverer, pagers: pagers, account: acct}, nil
+	return &app{cfg: cfg, logger: logger, reg: reg, metrics: m, ledger: led, deliverer: deliverer, pagers: pagers, account: acct, recent: recent}, nil
 }
 
 // owedDigests says how many people the ledger owes a digest and since when
@@ -146,7 +151,7 @@ func (a *app) close() {
 }
 
 // routes is the HTTP API: the webhook, the render preview, /metrics,
-// health, reload, the profiles under /debug/pprof/ and the landing page.
+// health, reload, the profiles under /debug/pprof/ and the status page.
 func (a *app) routes() (http.Handler, error) {
 	opts := receiver.Options{
 		MaxBodyBytes: a.cfg.Webhook.MaxBodyBytes,
@@ -162,20 +167,9 @@ func (a *app) routes() (http.Handler, error) {
 		opts.BasicAuthUsername, opts.BasicAuthPassword = ba.Username, ba.Password.Value()
 	}
 	webhook := receiver.New(a.pagers, opts)
-	landing, err := web.NewLandingPage(web.LandingConfig{
-		Name:        name,
-		Description: "Alertmanager webhook receiver that pages by SMS through sipgate",
-		Version:     version.Info(),
-		Links: []web.LandingLinks{
-			{Address: "/metrics", Text: "Metrics"},
-			{Address: "/api/v1/oncall", Text: "On call"},
-			{Address: "/-/healthy", Text: "Health"},
-			{Address: "/-/ready", Text: "Readiness"},
-			{Address: "/debug/pprof/", Text: "Profiling"},
-		},
-	})
+	page, err := a.statusPage()
 	if err != nil {
-		return nil, fmt.Errorf("landing page: %w", err)
+		return nil, err
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/api/v1/alerts", webhook)
@@ -203,7 +197,8 @@ func (a *app) routes() (http.Handler, error) {
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	mux.Handle("/", landing)
+	// The status page; its preview form posts to it. Other paths are 404.
+	mux.Handle("/{$}", page)
 	return mux, nil
 }
 
