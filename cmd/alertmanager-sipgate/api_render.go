@@ -23,11 +23,12 @@ func (r *reloader) Preview(ctx context.Context, n *notification.Notification, ro
 	return r.current.Load().Preview(ctx, n, route)
 }
 
-// renderHandler serves POST /api/v1/render[?route=NAME]: the body is a
-// webhook payload, read as the webhook reads it (size and alert bounds,
-// checks), and the answer is the SMS each recipient would get, as JSON,
-// with masked numbers. Nothing is sent and the ledger is not written.
-// It is behind the --web.config.file auth, as every path is.
+// renderHandler serves POST /api/v1/render[?route=NAME][&at=TIME]: the
+// body is a webhook payload, read as the webhook reads it (size and alert
+// bounds, checks), and the answer is the SMS each recipient would get, as
+// JSON, with masked numbers; as if it arrived at the RFC 3339 time at,
+// else now. Nothing is sent and the ledger is not written. It is behind
+// the --web.config.file auth, as every path is.
 func (a *app) renderHandler() http.Handler {
 	reader := receiver.NewReader(a.cfg.Webhook.MaxBodyBytes, a.cfg.Webhook.MaxAlerts)
 	slots := make(chan struct{}, maxRendersInFlight)
@@ -41,11 +42,22 @@ func (a *app) renderHandler() http.Handler {
 			writeJSON(w, http.StatusServiceUnavailable, apiError{"too many previews at once, retry later"})
 			return
 		}
+		var at time.Time
+		if v := r.URL.Query().Get("at"); v != "" {
+			var err error
+			if at, err = time.Parse(time.RFC3339Nano, v); err != nil {
+				writeJSON(w, http.StatusBadRequest, apiError{"at: want an RFC 3339 time such as 2024-12-24T03:00:00+01:00"})
+				return
+			}
+		}
 		n, err := reader.Read(w, r.Body)
 		var re *receiver.ReadError
 		if errors.As(err, &re) {
 			writeJSON(w, re.Code, apiError{re.Reason})
 			return
+		}
+		if !at.IsZero() {
+			n.Received = at
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), timeout)
 		defer cancel()

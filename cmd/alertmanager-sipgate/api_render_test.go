@@ -145,10 +145,15 @@ func TestRenderAPI(t *testing.T) {
 		{"too large", string(payload) + strings.Repeat(" ", 4000), http.StatusRequestEntityTooLarge, "body larger than 4000 bytes"},
 		{"not a payload", `{"version":"4"}`, http.StatusBadRequest, "no alerts in notification"},
 		{"not JSON", "alerts: []", http.StatusBadRequest, "malformed JSON"},
+		{"not a time", string(payload), http.StatusBadRequest, "at: want an RFC 3339 time"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			code, body := post(t, base+"/api/v1/render", tt.body, "", "")
+			url := base + "/api/v1/render"
+			if tt.name == "not a time" {
+				url += "?at=tomorrow"
+			}
+			code, body := post(t, url, tt.body, "", "")
 			var e apiError
 			if code != tt.want || json.Unmarshal([]byte(body), &e) != nil || !strings.Contains(e.Error, tt.reason) {
 				t.Errorf("got %d %s, want %d and %q", code, body, tt.want, tt.reason)
@@ -183,5 +188,23 @@ func TestRenderAPIAuth(t *testing.T) {
 	}
 	if code, body := post(t, base+"/api/v1/render", string(payload), "admin", "fakepassword"); code != http.StatusOK || !strings.Contains(body, `"route":"r"`) {
 		t.Errorf("with credentials: %d %s", code, body)
+	}
+}
+
+// TestRenderAPIAt: ?at= previews as if the payload arrived then, so the
+// schedule's person of that time is paged.
+func TestRenderAPIAt(t *testing.T) {
+	base := startService(t, "sipgate: {dry_run: true}\n"+
+		"contacts: {alice: {number: '+4915112345678'}, bob: {number: '+4915187654321'}}\n"+
+		"schedules: {ops: {time_zone: UTC, layers: [{members: [alice, bob], start: '2024-01-01 00:00', shift: 1d}]}}\n"+
+		"routes: [{name: ops, to: [ops]}]\n", "")
+	payload, err := os.ReadFile("../../examples/payloads/firing.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for at, want := range map[string]string{"2024-01-01T12:00:00Z": `"contact":"alice"`, "2024-01-02T13:00:00%2B01:00": `"contact":"bob"`} {
+		if code, body := post(t, base+"/api/v1/render?at="+at, string(payload), "", ""); code != http.StatusOK || !strings.Contains(body, want) {
+			t.Errorf("at %s: %d %s, want %s", at, code, body, want)
+		}
 	}
 }

@@ -26,8 +26,18 @@ func renderCommand(app *kingpin.Application) (*kingpin.CmdClause, action) {
 	cmd := app.Command("render", "Print the SMS each recipient would get for an Alertmanager webhook payload, made as the service makes them. Nothing is sent. Without the service's ledger, the payload counts as the first notification of its alerts.")
 	configFile := cmd.Flag("config.file", "Configuration file; without it, the embedded default config.").String()
 	routeName := cmd.Flag("route", "Pin the payload to this route, as the webhook URL /api/v1/alerts/NAME does.").String()
+	at := cmd.Flag("at", "Render as if the payload arrived then, RFC 3339 (2024-12-24T03:00:00+01:00): whoever is on call then is paged; now unless set.").String()
 	payload := cmd.Arg("payload", "Webhook payload (JSON) file, or - for standard input.").Required().String()
 	return cmd, func(c *cli) int {
+		when := time.Now()
+		if *at != "" {
+			t, err := time.Parse(time.RFC3339Nano, *at)
+			if err != nil {
+				fmt.Fprintf(c.stderr, "%s: --at: want an RFC 3339 time such as 2024-12-24T03:00:00+01:00\n", name)
+				return 2
+			}
+			when = t
+		}
 		cfg, err := loadConfig(*configFile, config.MissingSecretFilesOK())
 		if err != nil {
 			fmt.Fprintln(c.stderr, err)
@@ -36,7 +46,7 @@ func renderCommand(app *kingpin.Application) (*kingpin.CmdClause, action) {
 		for _, w := range cfg.Warnings {
 			fmt.Fprintln(c.stderr, "warning:", w)
 		}
-		result, err := renderFile(cfg, *payload, *routeName, c.stdin)
+		result, err := renderFile(cfg, *payload, *routeName, when, c.stdin)
 		if err != nil {
 			fmt.Fprintf(c.stderr, "render %s: %v\n", *payload, err)
 			return 1
@@ -46,8 +56,9 @@ func renderCommand(app *kingpin.Application) (*kingpin.CmdClause, action) {
 	}
 }
 
-// renderFile previews the payload in file ("-": in stdin) with cfg.
-func renderFile(cfg *config.Config, file, route string, stdin io.Reader) (*rendered, error) {
+// renderFile previews the payload in file ("-": in stdin) with cfg, as if
+// it arrived at when.
+func renderFile(cfg *config.Config, file, route string, when time.Time, stdin io.Reader) (*rendered, error) {
 	in := stdin
 	// kingpin hands over a lone "-" as "": both mean standard input.
 	if file != "-" && file != "" {
@@ -62,6 +73,7 @@ func renderFile(cfg *config.Config, file, route string, stdin io.Reader) (*rende
 	if err != nil {
 		return nil, err
 	}
+	n.Received = when
 	v, err := pager.NewPreviewer(cfg)
 	if err != nil {
 		return nil, err

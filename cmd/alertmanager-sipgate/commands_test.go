@@ -121,7 +121,9 @@ func TestRenderExamples(t *testing.T) {
 	for _, payload := range payloads {
 		name := strings.TrimSuffix(filepath.Base(payload), ".json")
 		t.Run(name, func(t *testing.T) {
-			code, stdout, stderr := runArgs(t, "", "render", "--config.file=../../examples/config.yml", payload)
+			// At 23:13 in Berlin on the payloads' day: the weekly layer of
+			// the ops schedule, not carol's office hours.
+			code, stdout, stderr := runArgs(t, "", "render", "--config.file=../../examples/config.yml", "--at=2026-11-24T22:13:00Z", payload)
 			if code != 0 {
 				t.Fatalf("exit %d: %s", code, stderr)
 			}
@@ -171,7 +173,7 @@ func TestRender(t *testing.T) {
 		{
 			name:  "a pinned route is followed or noted as the webhook does",
 			stdin: string(firing),
-			args:  []string{"render", "--config.file=../../examples/config.yml", "--route=night", "-"},
+			args:  []string{"render", "--config.file=../../examples/config.yml", "--at=2026-11-24T14:00:00+01:00", "--route=night", "-"},
 			want:  []string{"route critical to carol", "warn: pinned route not followed, routing by matchers instead (pinned=night, reason=receiver_mismatch"},
 		},
 		{
@@ -187,6 +189,19 @@ func TestRender(t *testing.T) {
 			args:     []string{"render", "-"},
 			wantCode: 1,
 			want:     []string{`unsupported webhook version "3", want "4"`},
+		},
+		{
+			name:  "as if at another time",
+			stdin: string(firing),
+			args:  []string{"render", "--config.file=../../examples/config.yml", "--at=2026-11-24T14:00:00+01:00", "-"},
+			want:  []string{"route critical to carol (+49176******33)"},
+		},
+		{
+			name:     "a time that is no time",
+			stdin:    string(firing),
+			args:     []string{"render", "--at=yesterday", "-"},
+			wantCode: 2,
+			want:     []string{"--at: want an RFC 3339 time"},
 		},
 		{
 			name:     "a missing file",
