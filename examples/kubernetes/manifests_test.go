@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	neturl "net/url"
@@ -483,39 +484,72 @@ func buildBinary(t *testing.T) string {
 // "--web.listen-address=:9876 ...".
 var flagDefault = regexp.MustCompile(`--(?:\[no-\])?([a-z0-9.-]+)(?:=(\S*))?`)
 
+// defaultCommand matches the default command in kingpin's help, the one
+// marked with a star: "serve* [<flags>]".
+var defaultCommand = regexp.MustCompile(`(?m)^([a-z][a-z-]*)\* `)
+
+// commandFlags returns the command the container's arguments run (their
+// first argument, unless it is a flag: then the binary's default command)
+// and that command's flags with their defaults, from its --help.
+func commandFlags(t *testing.T, bin string, args []string) (string, map[string]string) {
+	t.Helper()
+	help := func(args ...string) string {
+		out, err := exec.Command(bin, append(args, "--help")...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s %s --help: %v\n%s", bin, strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+	var command string
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		command = args[0]
+	} else if m := defaultCommand.FindStringSubmatch(help()); m != nil {
+		command = m[1]
+	}
+	var text string
+	if command == "" {
+		text = help()
+	} else {
+		text = help(command)
+	}
+	flags := map[string]string{}
+	for _, f := range flagDefault.FindAllStringSubmatch(text, -1) {
+		flags[f[1]] = f[2]
+	}
+	return command, flags
+}
+
 // TestManifestsAgreeWithTheBinary builds the service, checks the
 // Deployment's flags and port against its --help, has it check the
-// ConfigMap's config with the Secret's files, and runs it with the
-// Deployment's arguments to probe the paths of its probes.
+// ConfigMap's config with the Secret's files as the Deployment's
+// arguments load it, and runs it with those arguments to probe the paths
+// of its probes.
 func TestManifestsAgreeWithTheBinary(t *testing.T) {
 	m := readManifests(t)
 	bin := buildBinary(t)
-	help, err := exec.Command(bin, "--help").CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s --help: %v\n%s", bin, err, help)
-	}
-	defaults := map[string]string{}
-	for _, f := range flagDefault.FindAllStringSubmatch(string(help), -1) {
-		defaults[f[1]] = f[2]
-	}
+	command, flags := commandFlags(t, bin, m.container().Args)
 	for _, a := range m.container().Args {
+		if a == command {
+			continue
+		}
 		name, _, _ := strings.Cut(strings.TrimPrefix(a, "--"), "=")
-		if _, ok := defaults[name]; !ok || !strings.HasPrefix(a, "--") {
-			t.Errorf("deployment.yaml: argument %q is not a flag of the binary:\n%s", a, help)
+		if _, ok := flags[name]; !ok || !strings.HasPrefix(a, "--") {
+			t.Errorf("deployment.yaml: argument %q is not a flag of the binary's %s command (flags %v)", a, command, slices.Sorted(maps.Keys(flags)))
 		}
 	}
 	listen, ok := m.arg("web.listen-address")
 	if !ok {
-		listen = defaults["web.listen-address"]
+		listen = flags["web.listen-address"]
 	}
 	if _, port, err := net.SplitHostPort(listen); err != nil || port != strconv.Itoa(mustPort(t, m, "http")) {
 		t.Errorf("the service listens on %q (%v), the container's http port is %d", listen, err, mustPort(t, m, "http"))
 	}
 
 	config, dir := localConfig(t, m)
-	out, err := exec.Command(bin, "--config.file="+config, "--config.check").CombinedOutput()
+	args := localArgs(m, config, dir, "127.0.0.1:0")
+	out, err := exec.Command(bin, append(args, "--config.check")...).CombinedOutput()
 	if err != nil {
-		t.Fatalf("the ConfigMap's config fails --config.check: %v\n%s", err, out)
+		t.Fatalf("the Deployment's arguments with --config.check reject the ConfigMap's config: %v\n%s", err, out)
 	}
 	probeTheBinary(t, m, bin, config, dir)
 }
@@ -585,22 +619,7 @@ func probeTheBinary(t *testing.T, m *manifests, bin, config, dir string) {
 	}
 	addr := l.Addr().String()
 	l.Close()
-	var args []string
-	for _, a := range m.container().Args {
-		name, value, _ := strings.Cut(strings.TrimPrefix(a, "--"), "=")
-		switch name {
-		case "config.file":
-			value = config
-		case "storage.path":
-			value = filepath.Join(dir, filepath.FromSlash(value))
-		case "web.listen-address":
-			value = addr
-		}
-		args = append(args, "--"+name+"="+value)
-	}
-	if _, ok := m.arg("web.listen-address"); !ok {
-		args = append(args, "--web.listen-address="+addr)
-	}
+	args := localArgs(m, config, dir, addr)
 	var output bytes.Buffer
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = &output, &output
@@ -621,6 +640,33 @@ func probeTheBinary(t *testing.T, m *manifests, bin, config, dir string) {
 		url := (&neturl.URL{Scheme: "http", Host: addr, Path: p.HTTPGet.Path}).String()
 		waitOK(t, url, exited)
 	}
+}
+
+// localArgs are the Deployment's arguments with the config file, the
+// storage under dir and the listen address addr, so that the service runs
+// here as it would in the pod.
+func localArgs(m *manifests, config, dir, addr string) []string {
+	var args []string
+	for _, a := range m.container().Args {
+		name, value, hasValue := strings.Cut(strings.TrimPrefix(a, "--"), "=")
+		if !strings.HasPrefix(a, "--") || !hasValue {
+			args = append(args, a) // the command, or a flag without a value
+			continue
+		}
+		switch name {
+		case "config.file":
+			value = config
+		case "storage.path":
+			value = filepath.Join(dir, filepath.FromSlash(value))
+		case "web.listen-address":
+			value = addr
+		}
+		args = append(args, "--"+name+"="+value)
+	}
+	if _, ok := m.arg("web.listen-address"); !ok {
+		args = append(args, "--web.listen-address="+addr)
+	}
+	return args
 }
 
 // waitOK waits until url answers 200, failing if the service exits or
