@@ -98,6 +98,9 @@ func classify(number string, alerts template.Alerts, t told) []class {
 		switch {
 		case a.Status == "resolved":
 			classes[i] = classResolved
+		case len(t) == 0:
+			// Nobody was paged about any of them, as in a storm of new
+			// alerts: no id to make.
 		default:
 			if _, ok := t.pagedAt(number, alertID(a)); ok {
 				classes[i] = classStillFiring
