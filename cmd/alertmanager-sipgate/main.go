@@ -1,7 +1,7 @@
 // Command alertmanager-sipgate receives Alertmanager webhooks and pages the
 // on-call people they concern by SMS through sipgate. Its subcommands
-// check a config, preview the SMS a payload would produce and send a test
-// SMS; flags alone run the service (serve).
+// check a config, preview the SMS a payload would produce, send a test
+// SMS and tell who is on call; flags alone run the service (serve).
 package main
 
 import (
@@ -51,6 +51,7 @@ func commands() []func(*kingpin.Application) (*kingpin.CmdClause, action) {
 		checkConfigCommand,
 		renderCommand,
 		sendTestCommand,
+		oncallCommand,
 	}
 }
 
