@@ -101,6 +101,11 @@ func TestCheckConfig(t *testing.T) {
 			}
 		})
 	}
+	inline := writeFile(t, dir, "inline.yml", "sipgate: {token_id: t, token: s3cr3t-token}\nroutes: [{name: r, to: ['+4915112345678']}]\n")
+	code, stdout, _ := runArgs(t, "", "check-config", "--effective", inline)
+	if code != 0 || !strings.Contains(stdout, "dedup_window: 10m") || !strings.Contains(stdout, "token: <secret>") || strings.Contains(stdout, "s3cr3t") {
+		t.Errorf("--effective: exit %d, want the config with defaults and the secret hidden:\n%s", code, stdout)
+	}
 	if _, err := os.Stat("/etc/alertmanager-sipgate/sipgate-token"); err == nil {
 		t.Log("the example's secret files exist here: serve's check of them is not tested")
 		return
