@@ -17,8 +17,10 @@ import (
 )
 
 // mixinRoutes page alice for critical alerts (in GSM-7, so texts are
-// transliterated) and carol for warnings, at most one SMS an hour, so that
-// carol's digest stays owed; other alerts are unrouted and reported.
+// transliterated), carol for warnings, and schedule ops, whose rotation
+// starts in 2100, for pages: its fallback bob. Everyone gets at most one
+// SMS an hour, so that carol's digest stays owed; other alerts are
+// unrouted and reported.
 const mixinRoutes = `
 delivery:
   settle_after: 300ms
@@ -35,6 +37,15 @@ routes:
   - name: limited
     matchers: ['severity="warning"']
     to: [carol]
+  - name: scheduled
+    matchers: ['severity="page"']
+    to: [ops]
+schedules:
+  ops:
+    time_zone: UTC
+    layers:
+      - {members: [alice], start: "2100-01-01 00:00", shift: 1w}
+    fallback: [bob]
 unmatched:
   report: true
 `
@@ -46,8 +57,8 @@ var mayBeEmpty = map[string]string{
 	"rule AlertmanagerSipgateDigestFailing":           "no digest is sent: the limit's window is an hour, so carol's digest stays owed",
 	"rule AlertmanagerSipgateTemplateFallback":        "the templates here do not fail (TestFailingTemplatesSendTheFallback makes them)",
 	`dashboard panel 31 "Digests" target A`:           "no digest is sent: the limit's window is an hour, so carol's digest stays owed",
-	`dashboard panel 34 "Template failures" target A`: "the templates here do not fail (TestFailingTemplatesSendTheFallback makes them)",
-	`dashboard panel 34 "Template failures" target B`: "the templates here do not fail (TestFailingTemplatesSendTheFallback makes them)",
+	`dashboard panel 37 "Template failures" target A`: "the templates here do not fail (TestFailingTemplatesSendTheFallback makes them)",
+	`dashboard panel 37 "Template failures" target B`: "the templates here do not fail (TestFailingTemplatesSendTheFallback makes them)",
 }
 
 // checkedLast are the rules that TestMixinQueriesAgainstPrometheus runs
@@ -320,6 +331,8 @@ func (s *stack) mixinScenario(t *testing.T, round int) {
 	s.postUntilOK(t, critical("MixinCyrillic", "Диск заполнен"))
 	s.postUntilOK(t, critical("MixinChinese磁盘", "磁盘已满"))
 	s.postUntilOK(t, mixinWebhook(t, round, mixinAlert{"MixinTruncated", "critical", "many alerts"}, 3))
+	// A page to a schedule with nobody on call goes to its fallback.
+	s.post(t, "/api/v1/alerts", mixinWebhook(t, round, mixinAlert{"MixinScheduled", "page", "nobody on call"}, 0), true, http.StatusOK)
 	// A pinned route that does not exist, and an alert no route takes.
 	s.post(t, "/api/v1/alerts/nosuchroute", critical("MixinPinned", "pinned"), true, http.StatusOK)
 	s.post(t, "/api/v1/alerts", mixinWebhook(t, round, mixinAlert{"MixinUnrouted", "info", "nobody"}, 0), true, http.StatusOK)
