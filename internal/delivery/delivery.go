@@ -48,10 +48,10 @@ type Ledger interface {
 	// RecordSuppressed adds the alerts of an SMS that a limit kept from
 	// number to its digest and notes key as delivered, in one write.
 	RecordSuppressed(key, number string, held ledger.Suppressed) error
-	Take(number string, perRecipient []ledger.Window, budget ledger.Window, force bool) (time.Time, bool, error)
+	Take(number string, rank int, perRecipient []ledger.Window, budget ledger.Window, force bool) (time.Time, bool, error)
 	// TakeDoubt is Take that also marks key in doubt when it allows the
 	// send, in the same write.
-	TakeDoubt(key string, mark ledger.Doubt, perRecipient []ledger.Window, budget ledger.Window, force bool) (time.Time, bool, error)
+	TakeDoubt(key string, mark ledger.Doubt, rank int, perRecipient []ledger.Window, budget ledger.Window, force bool) (time.Time, bool, error)
 	Refund(number string, at time.Time) error
 	// Unsent clears key's in-doubt mark and refunds its send.
 	Unsent(key, number string, at time.Time) error
@@ -103,7 +103,9 @@ type Message struct {
 	// transliterated, for a preview to show. Delivery does not read it.
 	Fit sms.Result
 	// Severity ranks the message, 0 most severe: when limits force a
-	// choice, lower ranks go first.
+	// choice, lower ranks go first, and a window's limit counts for it only
+	// the sends at least as severe (see ledger.Take), so less severe ones
+	// never hold it back.
 	Severity int
 	// Alerts is how many alerts the message tells of, for metrics.
 	Alerts int
@@ -328,7 +330,7 @@ func (d *Deliverer) deliverOnce(ctx context.Context, b *Batch, m Message, turn *
 func (d *Deliverer) sendFirst(ctx context.Context, b *Batch, m Message, turn *turn, log *slog.Logger) (Outcome, error) {
 	now := d.o.Clock.Now()
 	mark := ledger.Doubt{Number: m.Number, Text: m.Text, Since: now, Last: now}
-	at, allowed, err := d.o.Ledger.TakeDoubt(m.Key, mark, b.Limits.PerRecipient, b.Limits.Budget, m.BypassLimits)
+	at, allowed, err := d.o.Ledger.TakeDoubt(m.Key, mark, m.Severity, b.Limits.PerRecipient, b.Limits.Budget, m.BypassLimits)
 	turn.pass()
 	if err != nil {
 		return FailedRetryable, ledgerError{err}

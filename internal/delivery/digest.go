@@ -37,7 +37,7 @@ func (d *Deliverer) SendDigests(ctx context.Context, timeout time.Duration, limi
 
 func (d *Deliverer) sendDigest(ctx context.Context, timeout time.Duration, limits Limits, number string, s ledger.Suppressed) error {
 	log := d.o.Logger.With("route", "digest", "contact", s.Contact, "number", phone.Mask(number))
-	at, allowed, err := d.o.Ledger.Take(number, limits.PerRecipient, limits.Budget, false)
+	at, allowed, err := d.o.Ledger.Take(number, ledger.MaxRank, limits.PerRecipient, limits.Budget, false)
 	if err != nil || !allowed {
 		return err
 	}

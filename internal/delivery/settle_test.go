@@ -427,8 +427,11 @@ func TestDigestOfUnknownOutcomeCountsAsSent(t *testing.T) {
 	if c := testutil.ToFloat64(f.metrics.Digests.WithLabelValues(Unknown.String())); c != 1 {
 		t.Errorf("digests_total{result=unknown} = %v, want 1", c)
 	}
-	// Not refunded: the digest counts against the limit of one.
-	if err := f.deliver(ctx, msgs("c", "+4915100000001")); err != nil {
+	// Not refunded: the digest counts against the limit of one, for an
+	// SMS as little severe as a digest (a more severe one takes its place).
+	c := msgs("c", "+4915100000001")
+	c[0].Severity = ledger.MaxRank
+	if err := f.deliver(ctx, c); err != nil {
 		t.Fatal(err)
 	}
 	if n := f.count("r", Suppressed.String()); n != 2 {

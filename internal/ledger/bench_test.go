@@ -87,7 +87,7 @@ func benchLedger(b *testing.B, sends int, end time.Time, now func() time.Time) *
 	b.Cleanup(func() { l.Close() })
 	fillSends(b, l, sends, end)
 	if err := l.db.Update(func(tx *bolt.Tx) error {
-		_, err := allows(tx, benchNumber(0), benchPerRecipient, benchBudget, end)
+		_, err := allows(tx, benchNumber(0), 0, benchPerRecipient, benchBudget, end)
 		return err
 	}); err != nil {
 		b.Fatal(err)
@@ -116,7 +116,7 @@ func BenchmarkTake(b *testing.B) {
 				i := 0
 				for b.Loop() {
 					now = now.Add(benchGap)
-					if _, ok, err := l.Take(benchNumber(i), benchPerRecipient, benchBudget, false); err != nil || !ok {
+					if _, ok, err := l.Take(benchNumber(i), 0, benchPerRecipient, benchBudget, false); err != nil || !ok {
 						b.Fatalf("Take = %v, %v", ok, err)
 					}
 					i++
@@ -181,7 +181,7 @@ func BenchmarkSMSWritePath(b *testing.B) {
 // acceptSMS writes what delivery writes for one SMS that sipgate accepted.
 func acceptSMS(l *Ledger, key, number string) error {
 	now := l.now()
-	_, ok, err := l.TakeDoubt(key, Doubt{Number: number, Text: "FIRING 2", Since: now, Last: now}, benchPerRecipient, benchBudget, false)
+	_, ok, err := l.TakeDoubt(key, Doubt{Number: number, Text: "FIRING 2", Since: now, Last: now}, 0, benchPerRecipient, benchBudget, false)
 	if err != nil {
 		return err
 	}

@@ -90,6 +90,9 @@ func Open(path string, o Options) (*Ledger, error) {
 		if err := tx.DeleteBucket(bucketSends); err != nil && !errors.Is(err, bolterrors.ErrBucketNotFound) {
 			return err
 		}
+		if err := migrateWindows(tx); err != nil {
+			return err
+		}
 		if !indexed {
 			return indexPaged(tx)
 		}

@@ -115,7 +115,7 @@ func TestTakeEnforcesWindowsAndBudget(t *testing.T) {
 	budget := Window{Max: 4, Per: 24 * time.Hour}
 	take := func(number string, force bool) bool {
 		t.Helper()
-		_, ok, err := l.Take(number, perRecipient, budget, force)
+		_, ok, err := l.Take(number, 0, perRecipient, budget, force)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -144,7 +144,7 @@ func TestTakeEnforcesWindowsAndBudget(t *testing.T) {
 	}
 
 	// Refund gives a failed send back; limits survive a restart.
-	at, ok, err := l.Take("+493", nil, Window{}, false)
+	at, ok, err := l.Take("+493", 0, nil, Window{}, false)
 	if err != nil || !ok {
 		t.Fatal(ok, err)
 	}
@@ -264,7 +264,7 @@ func TestDoubtLifecycle(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "ledger.db")
 			l := open(t, path, &now)
 			mark := Doubt{Number: number, Text: "FIRING 1", Since: now, Last: now}
-			at, ok, err := l.TakeDoubt(key, mark, one, Window{}, false)
+			at, ok, err := l.TakeDoubt(key, mark, 0, one, Window{}, false)
 			if err != nil || !ok {
 				t.Fatalf("TakeDoubt = %v, %v", ok, err)
 			}
@@ -287,7 +287,7 @@ func TestDoubtLifecycle(t *testing.T) {
 			if ok, _ := l.Delivered(key); ok != tt.wantDelivered {
 				t.Errorf("Delivered = %v, want %v", ok, tt.wantDelivered)
 			}
-			_, allowed, err := l.Take(number, one, Window{}, false)
+			_, allowed, err := l.Take(number, 0, one, Window{}, false)
 			if err != nil || allowed == tt.wantCounted {
 				t.Errorf("next Take allowed = %v, %v; want %v: the send counts = %v", allowed, err, !tt.wantCounted, tt.wantCounted)
 			}
@@ -301,10 +301,10 @@ func TestTakeDoubtMarksOnlyWhatItAllows(t *testing.T) {
 	defer l.Close()
 	one := []Window{{Max: 1, Per: time.Hour}}
 	mark := Doubt{Number: "+491", Text: "x", Since: now, Last: now}
-	if _, ok, err := l.TakeDoubt("a", mark, one, Window{}, false); err != nil || !ok {
+	if _, ok, err := l.TakeDoubt("a", mark, 0, one, Window{}, false); err != nil || !ok {
 		t.Fatal(ok, err)
 	}
-	if _, ok, err := l.TakeDoubt("b", mark, one, Window{}, false); err != nil || ok {
+	if _, ok, err := l.TakeDoubt("b", mark, 0, one, Window{}, false); err != nil || ok {
 		t.Fatalf("second send within the limit: allowed %v, %v", ok, err)
 	}
 	if _, ok, _ := l.Doubt("b"); ok {
@@ -320,7 +320,7 @@ func TestDoubtResendsAndExpiry(t *testing.T) {
 	l := open(t, filepath.Join(t.TempDir(), "ledger.db"), &now)
 	defer l.Close()
 	first := now
-	if _, _, err := l.TakeDoubt("a", Doubt{Number: "+491", Text: "x", Since: first, Last: first}, nil, Window{}, false); err != nil {
+	if _, _, err := l.TakeDoubt("a", Doubt{Number: "+491", Text: "x", Since: first, Last: first}, 0, nil, Window{}, false); err != nil {
 		t.Fatal(err)
 	}
 	now = now.Add(9 * time.Minute)
@@ -360,7 +360,7 @@ func TestRecordPagedAndRecordSuppressedAreOneWriteEach(t *testing.T) {
 		}
 	}
 	mark := Doubt{Number: "+491", Text: "x", Since: now, Last: now}
-	if _, ok, err := l.TakeDoubt("n1/+491", mark, nil, Window{}, false); err != nil || !ok {
+	if _, ok, err := l.TakeDoubt("n1/+491", mark, 0, nil, Window{}, false); err != nil || !ok {
 		t.Fatal(ok, err)
 	}
 	commit(func() error { return l.RecordPaged("n1/+491", "+491", []string{"fp1|1", "fp2|1"}) })

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"strconv"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -32,6 +33,16 @@ import (
 // Ledgers written before window states existed also kept a log per
 // recipient (bucket sends); Open deletes it, and their sends are counted
 // from the common log like any others.
+//
+// Urgency: a send has a severity rank, 0 the most severe, and a window's
+// Max counts, for a send, only the sends at least as severe as it. So a
+// storm of warnings never holds a critical back: it takes the place of
+// the next warning instead, and a critical is held back only when Max
+// sends at least as severe went out in the window. The log and the counts
+// keep each send under its sender, the number with its rank (see sender),
+// and the budget under the rank alone; a window with R ranks in use lets
+// at most R x Max sends through. Sends logged before ranks existed are
+// read as the most severe, so they count against every send as before.
 
 // Window is a most number of SMS in a sliding period; Max 0 is no limit.
 type Window struct {
@@ -39,14 +50,69 @@ type Window struct {
 	Per time.Duration
 }
 
+// MaxRank is the least severe rank the limits tell apart; a greater one
+// counts as MaxRank. A digest, which tells of what limits held back, takes
+// it: it goes out only when the window has room for anything.
+const MaxRank = 15
+
+// sender is the identity a send is logged and counted under: the number
+// for rank 0 (as sends logged before ranks existed are), else the number
+// followed by "~" and the rank as one hex digit. The budget's counts use
+// the rank alone, the number empty. An E.164 number holds no "~".
+func sender(number string, rank int) string {
+	rank = min(max(rank, 0), MaxRank)
+	if rank == 0 && number != "" {
+		return number
+	}
+	return number + "~" + strconv.FormatInt(int64(rank), 16)
+}
+
+// parseSender returns the number and rank of a sender.
+func parseSender(s string) (number string, rank int) {
+	if n := len(s); n >= 2 && s[n-2] == '~' {
+		if r, err := strconv.ParseInt(s[n-1:], 16, 0); err == nil {
+			return s[:n-2], int(r)
+		}
+	}
+	return s, 0
+}
+
+// rankTotal is the sender under which the budget counts the sends of the
+// sender s: its rank alone.
+func rankTotal(s string) string {
+	_, rank := parseSender(s)
+	return sender("", rank)
+}
+
 // sendKey is a send's key in the log: its time, then its number.
 func sendKey(number string, at time.Time) []byte {
 	return append(encodeTime(at), number...)
 }
 
-// Keys in bucketWindows.
+// Keys in bucketWindows. States before ranks existed were kept under
+// "w": see migrateWindows.
 func windowKey(per time.Duration) []byte {
-	return binary.BigEndian.AppendUint64([]byte("w"), uint64(per))
+	return binary.BigEndian.AppendUint64([]byte("r"), uint64(per))
+}
+
+// migrateWindows deletes the window states and counts written before
+// ranks existed, which lack the counts by rank: they are counted afresh
+// from the log when next checked.
+func migrateWindows(tx *bolt.Tx) error {
+	b := tx.Bucket(bucketWindows)
+	if k, _ := b.Cursor().Seek([]byte("w")); k == nil || k[0] != 'w' {
+		return nil
+	}
+	var keys [][]byte
+	if err := b.ForEach(func(k, _ []byte) error { keys = append(keys, bytes.Clone(k)); return nil }); err != nil {
+		return err
+	}
+	for _, k := range keys {
+		if err := b.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // countKey is where a recipient's count of the windows of length per is
@@ -137,7 +203,7 @@ func loadWindow(tx *bolt.Tx, per time.Duration, now time.Time) (window, error) {
 	}
 	moved := map[string]uint64{}
 	n := uint64(0)
-	sendsBetween(tx, from, to, func(number string) { moved[number]++; n++ })
+	sendsBetween(tx, from, to, func(s string) { moved[s]++; moved[rankTotal(s)]++; n++ })
 	if sign < 0 && n > w.total {
 		return recount(tx, per, since) // cannot be, unless the log was changed behind our back
 	}
@@ -174,7 +240,7 @@ func recount(tx *bolt.Tx, per time.Duration, since time.Time) (window, error) {
 	}
 	w := window{per: per, tail: since}
 	counts := map[string]uint64{}
-	sendsBetween(tx, since, time.Time{}, func(number string) { counts[number]++; w.total++ })
+	sendsBetween(tx, since, time.Time{}, func(s string) { counts[s]++; counts[rankTotal(s)]++; w.total++ })
 	for number, c := range counts {
 		if err := putCount(b, countKey(per, number), c); err != nil {
 			return window{}, err
@@ -217,7 +283,7 @@ func deleteCounts(b *bolt.Bucket, per time.Duration) error {
 func windows(tx *bolt.Tx) []window {
 	var ws []window
 	c := tx.Bucket(bucketWindows).Cursor()
-	for k, v := c.Seek([]byte("w")); k != nil && len(k) == 9 && k[0] == 'w'; k, v = c.Next() {
+	for k, v := c.Seek([]byte("r")); k != nil && len(k) == 9 && k[0] == 'r'; k, v = c.Next() {
 		if w, ok := decodeWindow(time.Duration(binary.BigEndian.Uint64(k[1:])), v); ok {
 			ws = append(ws, w)
 		}
@@ -226,17 +292,17 @@ func windows(tx *bolt.Tx) []window {
 }
 
 // count adds delta to the counts of every window state whose tail lies
-// before at, for a send to number at at just added to (1) or deleted
-// from (-1) the log.
-func count(tx *bolt.Tx, number string, at time.Time, delta int) error {
+// before at, for a send of sender s at at just added to (1) or deleted
+// from (-1) the log: its own, its rank's and the total.
+func count(tx *bolt.Tx, s string, at time.Time, delta int) error {
 	b := tx.Bucket(bucketWindows)
 	for _, w := range windows(tx) {
 		if !at.After(w.tail) {
 			continue
 		}
-		key := countKey(w.per, number)
-		c := decodeCount(b.Get(key))
-		if delta < 0 && (c == 0 || w.total == 0) {
+		key, totalKey := countKey(w.per, s), countKey(w.per, rankTotal(s))
+		c, t := decodeCount(b.Get(key)), decodeCount(b.Get(totalKey))
+		if delta < 0 && (c == 0 || t == 0 || w.total == 0) {
 			// Cannot be, unless the log was changed behind our back:
 			// forget the state, the next check counts it afresh.
 			if err := deleteCounts(b, w.per); err != nil {
@@ -251,6 +317,9 @@ func count(tx *bolt.Tx, number string, at time.Time, delta int) error {
 		if err := putCount(b, key, uint64(int64(c)+int64(delta))); err != nil {
 			return err
 		}
+		if err := putCount(b, totalKey, uint64(int64(t)+int64(delta))); err != nil {
+			return err
+		}
 		if err := b.Put(windowKey(w.per), w.encode()); err != nil {
 			return err
 		}
@@ -258,14 +327,16 @@ func count(tx *bolt.Tx, number string, at time.Time, delta int) error {
 	return nil
 }
 
-// Take counts an SMS to number against the limits: when every per-recipient
-// window and the budget (all recipients together) allow one more, or force
-// is set, the send is recorded and Take returns true and the time to give
-// back with Refund should the send fail. Check and record happen in one
-// transaction, so concurrent sends cannot overrun a limit; it is synced to
-// disk, shared with concurrent writes, before Take returns.
-func (l *Ledger) Take(number string, perRecipient []Window, budget Window, force bool) (at time.Time, ok bool, err error) {
-	return l.take(number, perRecipient, budget, force, nil)
+// Take counts an SMS of severity rank (0 the most severe) to number
+// against the limits: when every per-recipient window and the budget (all
+// recipients together) allow one more, counting the sends at least as
+// severe, or force is set, the send is recorded and Take returns true and
+// the time to give back with Refund should the send fail. Check and record
+// happen in one transaction, so concurrent sends cannot overrun a limit;
+// it is synced to disk, shared with concurrent writes, before Take
+// returns.
+func (l *Ledger) Take(number string, rank int, perRecipient []Window, budget Window, force bool) (at time.Time, ok bool, err error) {
+	return l.take(number, rank, perRecipient, budget, force, nil)
 }
 
 // TakeDoubt is Take for the SMS of key that is about to be sent: when the
@@ -273,28 +344,28 @@ func (l *Ledger) Take(number string, perRecipient []Window, budget Window, force
 // transaction, so that a crash during the send leaves a trace without a
 // write of its own. The send's result clears the mark: RecordPaged (or
 // Record) when sipgate took it, Unsent when it certainly did not go out.
-func (l *Ledger) TakeDoubt(key string, mark Doubt, perRecipient []Window, budget Window, force bool) (at time.Time, ok bool, err error) {
-	return l.take(mark.Number, perRecipient, budget, force, func(tx *bolt.Tx) error {
+func (l *Ledger) TakeDoubt(key string, mark Doubt, rank int, perRecipient []Window, budget Window, force bool) (at time.Time, ok bool, err error) {
+	return l.take(mark.Number, rank, perRecipient, budget, force, func(tx *bolt.Tx) error {
 		return putDoubt(tx, key, mark)
 	})
 }
 
 // take is Take, running also, when the send is allowed, in the same
 // transaction.
-func (l *Ledger) take(number string, perRecipient []Window, budget Window, force bool, also func(*bolt.Tx) error) (at time.Time, ok bool, err error) {
+func (l *Ledger) take(number string, rank int, perRecipient []Window, budget Window, force bool, also func(*bolt.Tx) error) (at time.Time, ok bool, err error) {
 	// The time is read once: the transaction may run more than once (see
 	// groupCommit) and must decide the same way each time.
 	now := l.now()
 	err = l.write(func(tx *bolt.Tx) error {
 		at, ok = time.Time{}, false
 		if !force {
-			allowed, err := allows(tx, number, perRecipient, budget, now)
+			allowed, err := allows(tx, number, rank, perRecipient, budget, now)
 			if err != nil || !allowed {
 				return err
 			}
 		}
 		var err error
-		if at, err = addSend(tx, number, now); err != nil {
+		if at, err = addSend(tx, sender(number, rank), now); err != nil {
 			return err
 		}
 		if also != nil {
@@ -311,8 +382,10 @@ func (l *Ledger) take(number string, perRecipient []Window, budget Window, force
 	return at, ok, nil
 }
 
-// allows reports whether every limit allows one more send to number.
-func allows(tx *bolt.Tx, number string, perRecipient []Window, budget Window, now time.Time) (bool, error) {
+// allows reports whether every limit allows one more send of the rank to
+// number: whether each window holds fewer than its Max sends at least as
+// severe.
+func allows(tx *bolt.Tx, number string, rank int, perRecipient []Window, budget Window, now time.Time) (bool, error) {
 	for _, l := range perRecipient {
 		if l.Max <= 0 {
 			continue
@@ -320,30 +393,58 @@ func allows(tx *bolt.Tx, number string, perRecipient []Window, budget Window, no
 		if _, err := loadWindow(tx, l.Per, now); err != nil {
 			return false, err
 		}
-		if decodeCount(tx.Bucket(bucketWindows).Get(countKey(l.Per, number))) >= uint64(l.Max) {
+		if atLeastAsSevere(tx, l.Per, number, rank) >= uint64(l.Max) {
 			return false, nil
 		}
 	}
 	if budget.Max <= 0 {
 		return true, nil
 	}
-	w, err := loadWindow(tx, budget.Per, now)
-	return w.total < uint64(budget.Max), err
+	if _, err := loadWindow(tx, budget.Per, now); err != nil {
+		return false, err
+	}
+	return atLeastAsSevere(tx, budget.Per, "", rank) < uint64(budget.Max), nil
 }
 
-// addSend records a send to number at now, and returns the time it is
-// recorded at.
-func addSend(tx *bolt.Tx, number string, now time.Time) (time.Time, error) {
+// atLeastAsSevere is how many sends to number (all numbers, for "") of
+// rank or more severe the windows of length per hold.
+func atLeastAsSevere(tx *bolt.Tx, per time.Duration, number string, rank int) uint64 {
+	b := tx.Bucket(bucketWindows)
+	n := uint64(0)
+	for r := range min(max(rank, 0), MaxRank) + 1 {
+		n += decodeCount(b.Get(countKey(per, sender(number, r))))
+	}
+	return n
+}
+
+// addSend records a send of sender s at now, and returns the time it is
+// recorded at: one at which the log holds no other send to its number, of
+// any rank, so that Refund finds it by number and time.
+func addSend(tx *bolt.Tx, s string, now time.Time) (time.Time, error) {
 	log := tx.Bucket(bucketSendsByAge)
+	number, _ := parseSender(s)
 	// Nanosecond keys collide only for sends to one number within the
-	// same nanosecond; move on until the key is free.
-	for has(log, sendKey(number, now)) {
+	// same nanosecond; move on until the time is free.
+	for logged(log, number, now) != nil {
 		now = now.Add(time.Nanosecond)
 	}
-	if err := log.Put(sendKey(number, now), nil); err != nil {
+	if err := log.Put(sendKey(s, now), nil); err != nil {
 		return time.Time{}, err
 	}
-	return now, count(tx, number, now, 1)
+	return now, count(tx, s, now, 1)
+}
+
+// logged returns the key of the send to number at at, of whatever rank,
+// or nil. Sends at one time lie together in the log, rarely more than one.
+func logged(log *bolt.Bucket, number string, at time.Time) []byte {
+	prefix := encodeTime(at)
+	c := log.Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		if n, _ := parseSender(string(k[8:])); n == number {
+			return bytes.Clone(k)
+		}
+	}
+	return nil
 }
 
 // has reports whether b holds key. (Get cannot tell a missing key from
@@ -366,13 +467,14 @@ func (l *Ledger) Refund(number string, at time.Time) error {
 // nothing back.
 func refund(tx *bolt.Tx, number string, at time.Time) error {
 	log := tx.Bucket(bucketSendsByAge)
-	if !has(log, sendKey(number, at)) {
+	key := logged(log, number, at)
+	if key == nil {
 		return nil
 	}
-	if err := log.Delete(sendKey(number, at)); err != nil {
+	if err := log.Delete(key); err != nil {
 		return err
 	}
-	return count(tx, number, at, -1)
+	return count(tx, string(key[8:]), at, -1)
 }
 
 // purgeSends deletes the sends before cutoff, and the window states whose

@@ -20,7 +20,7 @@ func checkWindows(t *testing.T, l *Ledger) {
 		for _, w := range windows(tx) {
 			want := map[string]uint64{}
 			total := uint64(0)
-			sendsBetween(tx, w.tail, time.Time{}, func(number string) { want[number]++; total++ })
+			sendsBetween(tx, w.tail, time.Time{}, func(s string) { want[s]++; want[rankTotal(s)]++; total++ })
 			if w.total != total {
 				t.Errorf("window %s: total %d, the log holds %d after its tail", w.per, w.total, total)
 			}
@@ -58,16 +58,17 @@ func checkWindows(t *testing.T, l *Ledger) {
 
 type modelSend struct {
 	number string
+	rank   int
 	at     time.Time
 }
 
-// modelAllows is the limit check as the ledger once made it: count every
-// send in every window.
-func modelAllows(sends []modelSend, number string, perRecipient []Window, budget Window, now time.Time) bool {
+// modelAllows is the limit check counted the long way: every send at
+// least as severe as rank in every window.
+func modelAllows(sends []modelSend, number string, rank int, perRecipient []Window, budget Window, now time.Time) bool {
 	in := func(w Window, to string) bool {
 		n := 0
 		for _, s := range sends {
-			if (to == "" || s.number == to) && s.at.After(now.Add(-w.Per)) {
+			if (to == "" || s.number == to) && s.rank <= rank && s.at.After(now.Add(-w.Per)) {
 				n++
 			}
 		}
@@ -114,24 +115,25 @@ func TestLimitsAgreeWithRecount(t *testing.T) {
 				switch op := rng.IntN(100); {
 				case op < 55:
 					number := numbers[rng.IntN(len(numbers))]
+					rank := []int{0, 0, 1, 2, MaxRank}[rng.IntN(5)]
 					force := rng.IntN(10) == 0
-					want := force || modelAllows(sends, number, cfg.perRecipient, cfg.budget, now)
+					want := force || modelAllows(sends, number, rank, cfg.perRecipient, cfg.budget, now)
 					var at time.Time
 					var ok bool
 					var err error
 					if rng.IntN(2) == 0 {
-						at, ok, err = l.Take(number, cfg.perRecipient, cfg.budget, force)
+						at, ok, err = l.Take(number, rank, cfg.perRecipient, cfg.budget, force)
 					} else {
-						at, ok, err = l.TakeDoubt("k", Doubt{Number: number, Since: now, Last: now}, cfg.perRecipient, cfg.budget, force)
+						at, ok, err = l.TakeDoubt("k", Doubt{Number: number, Since: now, Last: now}, rank, cfg.perRecipient, cfg.budget, force)
 					}
 					if err != nil {
 						t.Fatalf("step %d: %v", step, err)
 					}
 					if ok != want {
-						t.Fatalf("step %d: Take(%s, %+v, %+v, force %v) at %s = %v, a recount says %v", step, number, cfg.perRecipient, cfg.budget, force, now, ok, want)
+						t.Fatalf("step %d: Take(%s, rank %d, %+v, %+v, force %v) at %s = %v, a recount says %v", step, number, rank, cfg.perRecipient, cfg.budget, force, now, ok, want)
 					}
 					if ok {
-						sends = append(sends, modelSend{number, at})
+						sends = append(sends, modelSend{number, rank, at})
 						allowed++
 					} else {
 						refused++
@@ -205,12 +207,12 @@ func TestANewWindowLengthCountsTheSendsBefore(t *testing.T) {
 			l := open(t, filepath.Join(t.TempDir(), "ledger.db"), &now)
 			defer l.Close()
 			for range 3 {
-				if _, ok, err := l.Take("+491", nil, Window{}, false); err != nil || !ok {
+				if _, ok, err := l.Take("+491", 0, nil, Window{}, false); err != nil || !ok {
 					t.Fatal(ok, err)
 				}
 				now = now.Add(time.Minute)
 			}
-			if _, ok, err := l.Take("+491", tt.perRecipient, tt.budget, false); err != nil || ok != tt.want {
+			if _, ok, err := l.Take("+491", 0, tt.perRecipient, tt.budget, false); err != nil || ok != tt.want {
 				t.Errorf("Take = %v, %v; want %v", ok, err, tt.want)
 			}
 			checkWindows(t, l)
@@ -223,7 +225,7 @@ func TestPurgeDropsWindowStatesNoLongerChecked(t *testing.T) {
 	l := open(t, filepath.Join(t.TempDir(), "ledger.db"), &now)
 	defer l.Close()
 	for _, per := range []time.Duration{time.Minute, time.Hour} {
-		if _, ok, err := l.Take("+491", []Window{{Max: 5, Per: per}}, Window{}, false); err != nil || !ok {
+		if _, ok, err := l.Take("+491", 0, []Window{{Max: 5, Per: per}}, Window{}, false); err != nil || !ok {
 			t.Fatal(ok, err)
 		}
 	}
@@ -241,7 +243,7 @@ func TestPurgeDropsWindowStatesNoLongerChecked(t *testing.T) {
 	}
 	// The hour is checked on, the minute no more.
 	now = now.Add(2 * time.Hour)
-	if _, ok, err := l.Take("+491", []Window{{Max: 5, Per: time.Hour}}, Window{}, false); err != nil || !ok {
+	if _, ok, err := l.Take("+491", 0, []Window{{Max: 5, Per: time.Hour}}, Window{}, false); err != nil || !ok {
 		t.Fatal(ok, err)
 	}
 	if _, err := l.Purge(90 * time.Minute); err != nil {
@@ -291,10 +293,10 @@ func TestOpenMigratesALedgerWithSendsByRecipient(t *testing.T) {
 	if ok, err := l.Delivered("n1/+491"); err != nil || !ok {
 		t.Errorf("Delivered = %v, %v; want the old delivery", ok, err)
 	}
-	if _, ok, err := l.Take("+491", []Window{{Max: 3, Per: time.Hour}}, Window{}, false); err != nil || ok {
+	if _, ok, err := l.Take("+491", 0, []Window{{Max: 3, Per: time.Hour}}, Window{}, false); err != nil || ok {
 		t.Errorf("fourth send within the hour: allowed %v, %v; want refused", ok, err)
 	}
-	if _, ok, err := l.Take("+492", nil, Window{Max: 3, Per: time.Hour}, false); err != nil || ok {
+	if _, ok, err := l.Take("+492", 0, nil, Window{Max: 3, Per: time.Hour}, false); err != nil || ok {
 		t.Errorf("fourth send within the hour's budget: allowed %v, %v; want refused", ok, err)
 	}
 	if err := l.db.View(func(tx *bolt.Tx) error {
