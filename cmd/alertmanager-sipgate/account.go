@@ -3,15 +3,12 @@ package main
 import (
 	"fmt"
 	"log/slog"
-	"net/http"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/common/version"
 
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/account"
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/config"
-	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/sipgate"
 )
 
 // newAccountChecker is the checker of the sipgate account, its metrics
@@ -30,17 +27,11 @@ func newAccountChecker(s config.Sipgate, reg prometheus.Registerer, logger *slog
 	case s.AccountCheckInterval == 0:
 		c = account.Skipped("sipgate.account_check_interval is 0", logger)
 	default:
-		user, password := s.Credentials()
-		client := sipgate.New(sipgate.Options{
-			BaseURL:    s.URL,
-			SMSID:      s.SMSID,
-			Username:   user,
-			Password:   password.Value(),
-			HTTPClient: &http.Client{Timeout: time.Duration(s.Timeout), Transport: sipgate.NewTransport(1)},
-			UserAgent:  name + "/" + version.Version,
-		})
 		c = account.New(account.Options{
-			Client:     client,
+			// Its own connection, and not observed: the account check's
+			// requests are not the sends that sipgate_request_duration_seconds
+			// times.
+			Client:     newSipgateClient(s, 1, nil),
 			LowBalance: s.LowBalance,
 			// Two requests, each bounded by sipgate.timeout.
 			Timeout: 2 * time.Duration(s.Timeout),

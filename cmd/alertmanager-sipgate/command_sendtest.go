@@ -5,13 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/alecthomas/kingpin/v2"
-	"github.com/prometheus/common/version"
 
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/config"
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/phone"
@@ -72,27 +70,13 @@ func sendTest(w io.Writer, cfg *config.Config, to, text string) error {
 	// One request, no retry: the answer is what the operator wants to see.
 	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(s.Timeout)+time.Second)
 	defer cancel()
-	if err := newSipgateClient(s).SendSMS(ctx, sipgate.SMS{Recipient: r.Number, Message: text}); err != nil {
+	if err := newSipgateClient(s, 1, nil).SendSMS(ctx, sipgate.SMS{Recipient: r.Number, Message: text}); err != nil {
 		fmt.Fprintln(w, "sipgate did not take the SMS:", err)
 		fmt.Fprintln(w, "What to do:", advice(err))
 		return fmt.Errorf("send SMS to %s: %w", r.Label(), err)
 	}
 	fmt.Fprintln(w, "sipgate accepted the SMS. It does not confirm delivery to the phone: check that it arrived.")
 	return nil
-}
-
-// newSipgateClient is a client of the account with one connection, for a
-// command's single request.
-func newSipgateClient(s config.Sipgate) *sipgate.Client {
-	user, password := s.Credentials()
-	return sipgate.New(sipgate.Options{
-		BaseURL:    s.URL,
-		SMSID:      s.SMSID,
-		Username:   user,
-		Password:   password.Value(),
-		HTTPClient: &http.Client{Timeout: time.Duration(s.Timeout), Transport: sipgate.NewTransport(1)},
-		UserAgent:  name + "/" + version.Version,
-	})
 }
 
 // advice says what the operator can do about a failed send, from what the

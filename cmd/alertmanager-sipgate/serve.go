@@ -17,7 +17,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"github.com/prometheus/common/version"
 	"github.com/prometheus/exporter-toolkit/web"
 
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/account"
@@ -28,7 +27,6 @@ import (
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/metrics"
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/oncall"
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/pager"
-	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/sipgate"
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/status"
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/receiver"
 )
@@ -131,16 +129,7 @@ func newSender(s config.Sipgate, conns int, m *metrics.Metrics, logger *slog.Log
 	if s.DryRun {
 		return delivery.LogSender{Logger: logger}, nil
 	}
-	user, password := s.Credentials()
-	client := sipgate.New(sipgate.Options{
-		BaseURL:    s.URL,
-		SMSID:      s.SMSID,
-		Username:   user,
-		Password:   password.Value(),
-		HTTPClient: &http.Client{Timeout: time.Duration(s.Timeout), Transport: sipgate.NewTransport(conns)},
-		UserAgent:  name + "/" + version.Version,
-		Duration:   m.SipgateDuration,
-	})
+	client := newSipgateClient(s, conns, m.SipgateDuration)
 	return client, client
 }
 
