@@ -292,6 +292,9 @@ type Route struct {
 	BypassLimits bool `yaml:"bypass_limits,omitempty"`
 	// Continue goes on to later routes after this one matched.
 	Continue bool `yaml:"continue,omitempty"`
+	// QuietHours, when set, defer the SMS of the route's less urgent
+	// alerts while named time intervals hold.
+	QuietHours *QuietHours `yaml:"quiet_hours,omitempty"`
 
 	// Parsed matchers, filled at load.
 	LabelMatchers labels.Matchers `yaml:"-"`
@@ -491,6 +494,9 @@ func (c *Config) routeDefaults(r *Route) {
 	}
 	if r.SendResolved == "" {
 		r.SendResolved = ResolvedAlways
+	}
+	if q := r.QuietHours; q != nil && q.Defer == "" {
+		q.Defer = DeferHold
 	}
 }
 

@@ -163,6 +163,7 @@ func (c *Config) checkRoutes(p *problems) {
 		if r.SummaryAbove > 0 && r.Mode != ModePerAlert {
 			p.add(path+".summary_above", "needs mode: per_alert")
 		}
+		c.checkQuietHours(path, r.QuietHours, p)
 		r.Recipients, r.Schedules = c.resolve(path, r.To, p)
 		if len(r.To) > 0 && len(r.Recipients) == 0 && len(r.Schedules) == 0 {
 			p.add(path+".to", "pages nobody")
