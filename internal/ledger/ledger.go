@@ -3,7 +3,7 @@
 // notification pages nobody twice), which SMS may have gone out without us
 // knowing (so a crash or a lost answer does not send them again blindly),
 // which alerts reached whom, how many SMS each person got lately (so limits
-// survive a restart), and what a limit suppressed.
+// survive a restart), what a limit suppressed, and what quiet hours hold.
 package ledger
 
 import (
@@ -35,7 +35,7 @@ var (
 	bucketSuppressed = []byte("suppressed") // number -> Suppressed
 	bucketDoubts     = []byte("in_doubt")   // key -> Doubt
 	bucketWindows    = []byte("windows")    // counts of sends in limit windows, see limits.go
-	buckets          = [][]byte{bucketDelivered, bucketPaged, bucketPagedBy, bucketSendsByAge, bucketSuppressed, bucketDoubts, bucketWindows, bucketRepeats}
+	buckets          = [][]byte{bucketDelivered, bucketPaged, bucketPagedBy, bucketSendsByAge, bucketSuppressed, bucketDoubts, bucketWindows, bucketRepeats, bucketHeld, bucketHeldBy}
 	// bucketSends (number 0 time -> nothing) was a second log of sends, by
 	// recipient; window states took its place.
 	bucketSends = []byte("sends")
@@ -568,6 +568,11 @@ func (l *Ledger) Purge(keepSends time.Duration) (int, error) {
 		}
 		repeats, err := l.purgeRepeats(tx)
 		n += repeats
+		if err != nil {
+			return err
+		}
+		held, err := l.purgeHeld(tx)
+		n += held
 		return err
 	})
 	if err != nil {

@@ -1,0 +1,371 @@
+package ledger
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/phone"
+)
+
+// What quiet hours hold: one entry per alert, recipient and end of the
+// quiet hours, so that a resolved alert cancels only itself and a storm
+// held overnight costs one small write per alert, not a rewrite of a
+// growing list.
+var (
+	// bucketHeld: number 0 until status alert -> HeldAlert (JSON), where
+	// until is 8 bytes and status one, 'f' (firing) or 'r' (resolved).
+	// The entries of one number and until are one SMS when it comes.
+	bucketHeld = []byte("held")
+	// bucketHeldBy indexes the firing entries by alert: alert 0 number 0
+	// until -> nothing, so that a resolved alert finds whoever its
+	// firing SMS is held for.
+	bucketHeldBy = []byte("held_by_alert")
+)
+
+const (
+	heldFiring   = 'f'
+	heldResolved = 'r'
+)
+
+// HeldAlert is one alert of an SMS that quiet hours hold for a recipient:
+// what the SMS sent at their end says of it, and what the ledger notes
+// once it went out.
+type HeldAlert struct {
+	// ID is the alert's id, as paged marks have it.
+	ID string `json:"-"`
+	// Name is the alertname, for the SMS.
+	Name string `json:"name,omitempty"`
+	// Resolved is set for a resolved alert whose firing SMS reached the
+	// recipient: the SMS counts it apart.
+	Resolved bool `json:"-"`
+	// Contact and Route are whom and by which route it was held, for the
+	// logs and the paged marks.
+	Contact string `json:"contact,omitempty"`
+	Route   string `json:"route,omitempty"`
+	// Rank is the alert's severity rank, 0 most severe: the SMS counts
+	// against the limits as its most severe alert.
+	Rank         int  `json:"rank"`
+	BypassLimits bool `json:"bypass_limits,omitempty"`
+	// URL is the Alertmanager that sent it, for the SMS.
+	URL string `json:"url,omitempty"`
+	// At is when it was held first; Hold ignores it and takes the
+	// ledger's clock.
+	At time.Time `json:"at"`
+	// Cancelled is when a resolved notification cancelled its firing SMS,
+	// which then never goes out; zero while it waits.
+	Cancelled time.Time `json:"cancelled,omitzero"`
+}
+
+// HeldSMS is what quiet hours hold for one recipient until one instant:
+// one SMS once it has passed.
+type HeldSMS struct {
+	Number string
+	Until  time.Time
+	// Alerts are those not cancelled: the firing ones, then the resolved
+	// ones, each ordered by alert id.
+	Alerts []HeldAlert
+}
+
+func heldKey(number string, until time.Time, resolved bool, alert string) []byte {
+	status := byte(heldFiring)
+	if resolved {
+		status = heldResolved
+	}
+	k := append([]byte(number+"\x00"), encodeTime(until)...)
+	return append(append(k, status), alert...)
+}
+
+// parseHeldKey undoes heldKey; ok is false for a key it did not make.
+func parseHeldKey(k []byte) (number string, until time.Time, resolved bool, alert string, ok bool) {
+	cut := bytes.IndexByte(k, 0)
+	if cut < 0 || len(k) < cut+10 {
+		return "", time.Time{}, false, "", false
+	}
+	rest := k[cut+1:]
+	return string(k[:cut]), decodeTime(rest[:8]), rest[8] == heldResolved, string(rest[9:]), true
+}
+
+func heldByKey(alert, number string, until time.Time) []byte {
+	return append([]byte(alert+"\x00"+number+"\x00"), encodeTime(until)...)
+}
+
+// Hold keeps the alerts of an SMS to number until the instant until,
+// when quiet hours end. An alert held there already keeps its first
+// time, and one cancelled stays cancelled: a retry of the notification,
+// or an HA peer's copy, holds nothing twice.
+func (l *Ledger) Hold(number string, until time.Time, alerts []HeldAlert) error {
+	now := l.now()
+	err := l.write(func(tx *bolt.Tx) error {
+		b, idx := tx.Bucket(bucketHeld), tx.Bucket(bucketHeldBy)
+		for _, a := range alerts {
+			k := heldKey(number, until, a.Resolved, a.ID)
+			if b.Get(k) != nil {
+				continue
+			}
+			a.At, a.Cancelled = now, time.Time{}
+			v, err := json.Marshal(a)
+			if err != nil {
+				return err
+			}
+			if err := b.Put(k, v); err != nil {
+				return err
+			}
+			if !a.Resolved {
+				if err := idx.Put(heldByKey(a.ID, number, until), nil); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("ledger hold sms to %s: %w", phone.Mask(number), err)
+	}
+	return nil
+}
+
+// heldHit is an index entry of a held firing alert.
+type heldHit struct {
+	alert, number string
+	until         time.Time
+}
+
+// heldHits reads the index for the alerts, each once.
+func heldHits(tx *bolt.Tx, alerts []string) []heldHit {
+	var hits []heldHit
+	c := tx.Bucket(bucketHeldBy).Cursor()
+	for _, a := range slices.Compact(slices.Sorted(slices.Values(alerts))) {
+		prefix := []byte(a + "\x00")
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+			// An alert id may hold a NUL, a number never: the number is
+			// between the last NUL before the until and that until.
+			if len(k) < len(prefix)+9 || k[len(k)-9] != 0 {
+				continue
+			}
+			rest := k[:len(k)-9]
+			cut := bytes.LastIndexByte(rest, 0)
+			if cut != len(a) {
+				continue
+			}
+			hits = append(hits, heldHit{alert: a, number: string(rest[cut+1:]), until: decodeTime(k[len(k)-8:])})
+		}
+	}
+	return hits
+}
+
+// HeldFor returns, per alert, the numbers its firing SMS is held for or
+// was until a resolved notification cancelled it: those who never heard
+// of it. Alerts held for nobody are left out.
+func (l *Ledger) HeldFor(alerts []string) (map[string][]string, error) {
+	var out map[string][]string
+	err := l.db.View(func(tx *bolt.Tx) error {
+		out, _ = heldFor(tx, alerts)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("ledger lookup held: %w", err)
+	}
+	return out, nil
+}
+
+// heldFor is HeldFor in tx, and whether any of it is still held.
+func heldFor(tx *bolt.Tx, alerts []string) (map[string][]string, bool) {
+	out := map[string][]string{}
+	live := false
+	b := tx.Bucket(bucketHeld)
+	for _, h := range heldHits(tx, alerts) {
+		if !slices.Contains(out[h.alert], h.number) {
+			out[h.alert] = append(out[h.alert], h.number)
+		}
+		var a HeldAlert
+		if v := b.Get(heldKey(h.number, h.until, false, h.alert)); v != nil && json.Unmarshal(v, &a) == nil && a.Cancelled.IsZero() {
+			live = true
+		}
+	}
+	return out, live
+}
+
+// CancelHeld cancels the held firing SMS of the alerts, which resolved:
+// they are not sent when the quiet hours end. It returns HeldFor's
+// answer, and how many held entries it cancelled now. It writes only
+// when there is something to cancel.
+func (l *Ledger) CancelHeld(alerts []string) (map[string][]string, int, error) {
+	var held map[string][]string
+	live := false
+	if err := l.db.View(func(tx *bolt.Tx) error {
+		held, live = heldFor(tx, alerts)
+		return nil
+	}); err != nil {
+		return nil, 0, fmt.Errorf("ledger cancel held: %w", err)
+	}
+	if !live {
+		return held, 0, nil
+	}
+	now := l.now()
+	var cancelled int
+	err := l.write(func(tx *bolt.Tx) error {
+		cancelled = 0
+		b := tx.Bucket(bucketHeld)
+		for _, h := range heldHits(tx, alerts) {
+			k := heldKey(h.number, h.until, false, h.alert)
+			var a HeldAlert
+			if v := b.Get(k); v == nil || json.Unmarshal(v, &a) != nil || !a.Cancelled.IsZero() {
+				continue
+			}
+			a.Cancelled = now
+			v, err := json.Marshal(a)
+			if err != nil {
+				return err
+			}
+			if err := b.Put(k, v); err != nil {
+				return err
+			}
+			cancelled++
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("ledger cancel held: %w", err)
+	}
+	return held, cancelled, nil
+}
+
+// DueHeld returns the held SMS whose quiet hours ended at or before now,
+// by number and then until, each with the alerts not cancelled; an SMS
+// all of whose alerts were cancelled is left out.
+func (l *Ledger) DueHeld(now time.Time) ([]HeldSMS, error) {
+	var out []HeldSMS
+	err := l.db.View(func(tx *bolt.Tx) error {
+		out = nil
+		return eachHeld(tx, func(number string, until time.Time, a HeldAlert) error {
+			if until.After(now) || !a.Cancelled.IsZero() {
+				return nil
+			}
+			if n := len(out); n == 0 || out[n-1].Number != number || !out[n-1].Until.Equal(until) {
+				out = append(out, HeldSMS{Number: number, Until: until})
+			}
+			out[len(out)-1].Alerts = append(out[len(out)-1].Alerts, a)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("ledger due held: %w", err)
+	}
+	return out, nil
+}
+
+// HeldCount returns how many SMS quiet hours hold, due or not, and since
+// when the longest held one waits (zero when none is).
+func (l *Ledger) HeldCount() (sms int, oldest time.Time, err error) {
+	err = l.db.View(func(tx *bolt.Tx) error {
+		sms, oldest = 0, time.Time{}
+		var last []byte
+		return eachHeld(tx, func(number string, until time.Time, a HeldAlert) error {
+			if !a.Cancelled.IsZero() {
+				return nil
+			}
+			if group := heldKey(number, until, false, ""); !bytes.Equal(group[:len(group)-1], last) {
+				last = group[:len(group)-1]
+				sms++
+			}
+			if oldest.IsZero() || a.At.Before(oldest) {
+				oldest = a.At
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return 0, time.Time{}, fmt.Errorf("ledger count held: %w", err)
+	}
+	return sms, oldest, nil
+}
+
+// eachHeld calls fn for every held entry in key order: by number, then
+// until, firing before resolved. An entry it cannot read is skipped.
+func eachHeld(tx *bolt.Tx, fn func(number string, until time.Time, a HeldAlert) error) error {
+	return tx.Bucket(bucketHeld).ForEach(func(k, v []byte) error {
+		number, until, resolved, id, ok := parseHeldKey(k)
+		var a HeldAlert
+		if !ok || json.Unmarshal(v, &a) != nil {
+			return nil
+		}
+		a.ID, a.Resolved = id, resolved
+		return fn(number, until, a)
+	})
+}
+
+// ReleaseHeld forgets what the SMS h told of, once it went out or was
+// given up, and, when paged, notes its firing alerts as paged to h.Number
+// by their contacts and routes, in one write: from then on a resolved
+// alert of it is told as of any page.
+func (l *Ledger) ReleaseHeld(h HeldSMS, paged bool) error {
+	now := encodeTime(l.now())
+	err := l.write(func(tx *bolt.Tx) error {
+		b, idx := tx.Bucket(bucketHeld), tx.Bucket(bucketHeldBy)
+		marks := map[PagedRecipient][]string{}
+		for _, a := range h.Alerts {
+			if err := b.Delete(heldKey(h.Number, h.Until, a.Resolved, a.ID)); err != nil {
+				return err
+			}
+			if a.Resolved {
+				continue
+			}
+			if err := idx.Delete(heldByKey(a.ID, h.Number, h.Until)); err != nil {
+				return err
+			}
+			to := PagedRecipient{Number: h.Number, Contact: a.Contact, Route: a.Route}
+			marks[to] = append(marks[to], a.ID)
+		}
+		if !paged {
+			return nil
+		}
+		for to, ids := range marks {
+			if err := markPaged(tx, to, ids, now); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("ledger release held sms to %s: %w", phone.Mask(h.Number), err)
+	}
+	return nil
+}
+
+// purgeHeld deletes cancelled entries older than the dedup window (a
+// retry of the notification that cancelled them comes within it), and
+// entries still held a paged retention after their quiet hours ended,
+// which no SMS will tell of any more.
+func (l *Ledger) purgeHeld(tx *bolt.Tx) (int, error) {
+	n := 0
+	now := l.now()
+	c := tx.Bucket(bucketHeld).Cursor()
+	idx := tx.Bucket(bucketHeldBy)
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		number, until, resolved, id, ok := parseHeldKey(k)
+		var a HeldAlert
+		readable := ok && json.Unmarshal(v, &a) == nil
+		switch {
+		case !readable:
+		case !a.Cancelled.IsZero() && now.Sub(a.Cancelled) >= l.o.DedupWindow:
+		case now.Sub(until) >= l.o.PagedRetention:
+		default:
+			continue
+		}
+		if err := c.Delete(); err != nil {
+			return n, err
+		}
+		if ok && !resolved {
+			if err := idx.Delete(heldByKey(id, number, until)); err != nil {
+				return n, err
+			}
+		}
+		n++
+	}
+	return n, nil
+}

@@ -1,0 +1,183 @@
+package ledger
+
+import (
+	"path/filepath"
+	"reflect"
+	"testing"
+	"time"
+)
+
+// TestHeldAcrossRestarts: what quiet hours hold is kept across a restart,
+// comes due when they end, and once released is gone and paged.
+func TestHeldAcrossRestarts(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ledger.db")
+	now := time.Date(2026, 11, 25, 23, 0, 0, 0, time.UTC)
+	morning := time.Date(2026, 11, 26, 7, 0, 0, 0, time.UTC)
+	l := open(t, path, &now)
+	disk := HeldAlert{ID: "fp1|1", Name: "DiskFull", Contact: "alice", Route: "team", Rank: 2, URL: "http://am:9093"}
+	cpu := HeldAlert{ID: "fp2|1", Name: "HighCPU", Contact: "alice", Route: "team", Rank: 3, URL: "http://am:9093"}
+	done := HeldAlert{ID: "fp3|1", Name: "Old", Contact: "alice", Route: "team", Rank: 2, Resolved: true}
+	if err := l.Hold("+491", morning, []HeldAlert{disk, done}); err != nil {
+		t.Fatal(err)
+	}
+	held := now
+	now = now.Add(time.Hour)
+	// A retry holds the same again, and another alert: the first keeps its
+	// time.
+	if err := l.Hold("+491", morning, []HeldAlert{disk, cpu}); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l = open(t, path, &now)
+	defer func() { l.Close() }()
+
+	if due, err := l.DueHeld(morning.Add(-time.Second)); err != nil || len(due) != 0 {
+		t.Fatalf("before the end: DueHeld = %+v, %v; want nothing", due, err)
+	}
+	if n, oldest, err := l.HeldCount(); err != nil || n != 1 || !oldest.Equal(held) {
+		t.Errorf("HeldCount = %d, %s, %v; want 1 SMS held since %s", n, oldest, err, held)
+	}
+	due, err := l.DueHeld(morning)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := func(a HeldAlert, t time.Time) HeldAlert { a.At = t; return a }
+	want := []HeldSMS{{Number: "+491", Until: morning, Alerts: []HeldAlert{at(disk, held), at(cpu, now), at(done, held)}}}
+	if !reflect.DeepEqual(utc(due), want) {
+		t.Fatalf("DueHeld = %+v\nwant      %+v", due, want)
+	}
+
+	if err := l.ReleaseHeld(due[0], true); err != nil {
+		t.Fatal(err)
+	}
+	if due, err := l.DueHeld(morning); err != nil || len(due) != 0 {
+		t.Errorf("after the release: DueHeld = %+v, %v; want nothing", due, err)
+	}
+	if n, _, err := l.HeldCount(); err != nil || n != 0 {
+		t.Errorf("after the release: HeldCount = %d, %v", n, err)
+	}
+	paged, err := l.PagedTo([]string{"fp1|1", "fp2|1", "fp3|1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	to := PagedRecipient{Number: "+491", Contact: "alice", Route: "team", At: now}
+	if want := map[string][]PagedRecipient{"fp1|1": {to}, "fp2|1": {to}}; !reflect.DeepEqual(normalize(paged), want) {
+		t.Errorf("paged after the release: %+v, want the firing alerts paged to alice by team", paged)
+	}
+	if held, err := l.HeldFor([]string{"fp1|1"}); err != nil || len(held) != 0 {
+		t.Errorf("after the release: HeldFor = %v, %v; want nothing", held, err)
+	}
+}
+
+// TestHeldCancelledByResolved: a resolved alert cancels its held firing
+// SMS for everyone it is held for, whatever the end; a retry of that
+// notification still finds whom it was held for, until the dedup window
+// ends; an SMS with nothing left is not due.
+func TestHeldCancelledByResolved(t *testing.T) {
+	now := time.Date(2026, 11, 25, 23, 0, 0, 0, time.UTC)
+	morning := time.Date(2026, 11, 26, 7, 0, 0, 0, time.UTC)
+	monday := time.Date(2026, 11, 30, 7, 0, 0, 0, time.UTC)
+	l := open(t, filepath.Join(t.TempDir(), "ledger.db"), &now)
+	defer l.Close()
+	disk := HeldAlert{ID: "fp1|1", Name: "DiskFull"}
+	cpu := HeldAlert{ID: "fp2|1", Name: "HighCPU"}
+	// An id that extends another's by a NUL is another alert.
+	odd := HeldAlert{ID: "fp1|1\x00x", Name: "Odd"}
+	for _, h := range []struct {
+		number string
+		until  time.Time
+		alerts []HeldAlert
+	}{{"+491", morning, []HeldAlert{disk, cpu}}, {"+492", monday, []HeldAlert{disk}}, {"+493", morning, []HeldAlert{odd}}} {
+		if err := l.Hold(h.number, h.until, h.alerts); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	got, n, err := l.CancelHeld([]string{"fp1|1", "fp9|1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := map[string][]string{"fp1|1": {"+491", "+492"}}; n != 2 || !reflect.DeepEqual(got, want) {
+		t.Errorf("CancelHeld = %v, %d; want %v, 2", got, n, want)
+	}
+	// The retry: the same answer, nothing cancelled again.
+	if again, n, err := l.CancelHeld([]string{"fp1|1"}); err != nil || n != 0 || !reflect.DeepEqual(again, got) {
+		t.Errorf("CancelHeld again = %v, %d, %v; want %v, 0", again, n, err, got)
+	}
+	// Holding it again (a late copy of the firing notification) does not
+	// bring it back.
+	if err := l.Hold("+492", monday, []HeldAlert{disk}); err != nil {
+		t.Fatal(err)
+	}
+	due, err := l.DueHeld(monday)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(due) != 2 || due[0].Number != "+491" || len(due[0].Alerts) != 1 || due[0].Alerts[0].ID != "fp2|1" || due[1].Number != "+493" {
+		t.Errorf("DueHeld = %+v, want HighCPU to +491 and Odd to +493, nothing to +492", due)
+	}
+
+	now = now.Add(10 * time.Minute)
+	if n, err := l.Purge(time.Hour); err != nil || n != 2 {
+		t.Errorf("Purge = %d, %v; want the 2 cancelled entries", n, err)
+	}
+	if held, err := l.HeldFor([]string{"fp1|1"}); err != nil || len(held) != 0 {
+		t.Errorf("after the purge: HeldFor = %v, %v; want nothing", held, err)
+	}
+}
+
+// TestHeldPurgedLongAfterTheEnd: an SMS that could not go out for a paged
+// retention after its quiet hours ended is forgotten.
+func TestHeldPurgedLongAfterTheEnd(t *testing.T) {
+	now := time.Date(2026, 11, 25, 23, 0, 0, 0, time.UTC)
+	morning := time.Date(2026, 11, 26, 7, 0, 0, 0, time.UTC)
+	l := open(t, filepath.Join(t.TempDir(), "ledger.db"), &now)
+	defer l.Close()
+	if err := l.Hold("+491", morning, []HeldAlert{{ID: "fp1|1"}}); err != nil {
+		t.Fatal(err)
+	}
+	now = morning.Add(59 * time.Minute)
+	if n, err := l.Purge(time.Hour); err != nil || n != 0 {
+		t.Errorf("within the retention: Purge = %d, %v; want 0", n, err)
+	}
+	now = morning.Add(time.Hour)
+	if n, err := l.Purge(time.Hour); err != nil || n != 1 {
+		t.Errorf("past the retention: Purge = %d, %v; want 1", n, err)
+	}
+	if held, err := l.HeldFor([]string{"fp1|1"}); err != nil || len(held) != 0 {
+		t.Errorf("after the purge: HeldFor = %v, %v; want nothing", held, err)
+	}
+}
+
+// TestReleaseHeldUnpaged: an SMS given up is forgotten without paged
+// marks: nobody heard of its alerts.
+func TestReleaseHeldUnpaged(t *testing.T) {
+	now := time.Date(2026, 11, 25, 23, 0, 0, 0, time.UTC)
+	l := open(t, filepath.Join(t.TempDir(), "ledger.db"), &now)
+	defer l.Close()
+	h := HeldSMS{Number: "+491", Until: now, Alerts: []HeldAlert{{ID: "fp1|1", Contact: "alice"}}}
+	if err := l.Hold(h.Number, h.Until, h.Alerts); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.ReleaseHeld(h, false); err != nil {
+		t.Fatal(err)
+	}
+	if paged, err := l.PagedTo([]string{"fp1|1"}); err != nil || len(paged) != 0 {
+		t.Errorf("PagedTo = %v, %v; want nothing", paged, err)
+	}
+	if due, err := l.DueHeld(now); err != nil || len(due) != 0 {
+		t.Errorf("DueHeld = %v, %v; want nothing", due, err)
+	}
+}
+
+func utc(due []HeldSMS) []HeldSMS {
+	for i := range due {
+		due[i].Until = due[i].Until.UTC()
+		for j := range due[i].Alerts {
+			due[i].Alerts[j].At = due[i].Alerts[j].At.UTC()
+		}
+	}
+	return due
+}
