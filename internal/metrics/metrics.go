@@ -59,6 +59,15 @@ type Metrics struct {
 	TransliterationSkipped *prometheus.CounterVec
 	AlertsSuppressed       *prometheus.CounterVec
 	Digests                *prometheus.CounterVec
+	// SMSDeferred counts SMS that quiet hours deferred, by route and how
+	// (defer: hold or send_at).
+	SMSDeferred *prometheus.CounterVec
+	// HeldSent counts the SMS sent when quiet hours ended about what they
+	// held, by result, as Digests does.
+	HeldSent *prometheus.CounterVec
+	// HeldCancelled counts held firing alerts that resolved before their
+	// quiet hours ended, and so were never sent.
+	HeldCancelled prometheus.Counter
 	// UnknownOutcomes counts the sends whose outcome was unknown (sipgate
 	// may have taken the SMS) by how they were settled.
 	UnknownOutcomes *prometheus.CounterVec
@@ -145,6 +154,16 @@ func RegisterDigestsOwed(reg prometheus.Registerer, owed func() (people int, old
 	)
 }
 
+// RegisterDeferredHeld exposes how many SMS quiet hours hold, read from
+// held at each scrape.
+func RegisterDeferredHeld(reg prometheus.Registerer, held func() int) {
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: namespace,
+		Name:      "deferred_held",
+		Help:      "SMS that quiet hours hold until they end, one per recipient and end.",
+	}, func() float64 { return float64(held()) }))
+}
+
 // New creates the metrics and registers them with reg.
 func New(reg prometheus.Registerer) *Metrics {
 	f := factory{reg}
@@ -186,6 +205,11 @@ func New(reg prometheus.Registerer) *Metrics {
 			"route"),
 		Digests: f.counterVec("digests_total", "Digest SMS about suppressed alerts, by result (accepted, failed_retryable, failed_permanent: dropped, unknown: sipgate may have taken it, counted as sent).",
 			"result"),
+		SMSDeferred: f.counterVec("sms_deferred_total", "SMS that a route's quiet hours deferred, by route and defer (hold: kept here until they end; send_at: handed to sipgate with sendAt at their end).",
+			"route", "defer"),
+		HeldSent: f.counterVec("deferred_sent_total", "SMS sent when quiet hours ended about the alerts they held, by result (accepted, failed_retryable: tried again, failed_permanent: dropped, unknown: sipgate may have taken it, counted as sent).",
+			"result"),
+		HeldCancelled: f.counter("deferred_cancelled_total", "Held firing alerts whose resolved notification came before their quiet hours ended: never sent."),
 		UnknownOutcomes: f.counterVec("sms_unknown_outcome_total", "Sends of unknown outcome (no answer after the request went out, or a crash during the send), by how they were settled: found_in_history (counted as delivered), resent (not found in sipgate's history, or the history unreadable: sent again), given_up (not found and no resend allowed: counted as delivered, may not have arrived).",
 			"result"),
 		ReloadSuccessful:     f.gauge("config_last_reload_successful", "Whether the last configuration reload succeeded."),
