@@ -59,6 +59,11 @@ type Ledger interface {
 	MarkDoubt(key string, mark ledger.Doubt) error
 	Pending() (map[string]ledger.Suppressed, error)
 	Digested(number string, covered ledger.Suppressed) error
+	// DueHeld returns what quiet hours held and is due at now, and
+	// ReleaseHeld forgets what a sent SMS told of, noting its firing
+	// alerts as paged when paged.
+	DueHeld(now time.Time) ([]ledger.HeldSMS, error)
+	ReleaseHeld(h ledger.HeldSMS, paged bool) error
 }
 
 // History looks an SMS up in sipgate's history; *sipgate.Client is the
@@ -118,6 +123,10 @@ type Message struct {
 	// Paged are the firing alerts to remember as paged once accepted.
 	Paged        []string
 	BypassLimits bool
+	// SendAt, when set, has sipgate send the SMS then, not at once: the
+	// end of quiet hours with defer: send_at. Once sipgate took it, it
+	// counts as delivered and its alerts as paged.
+	SendAt time.Time
 }
 
 // Options are a Deliverer's dependencies and tuning.
@@ -344,7 +353,7 @@ func (d *Deliverer) sendFirst(ctx context.Context, b *Batch, m Message, turn *tu
 		}
 		return Suppressed, nil
 	}
-	err = d.send(ctx, m.Number, m.Text, log)
+	err = d.sendAt(ctx, m.Number, m.Text, m.SendAt, log)
 	// Only a send that certainly did not go out is refunded.
 	return d.afterSend(m, mark, err, func() { d.unsent(m.Key, m.Number, at, log) }, log)
 }

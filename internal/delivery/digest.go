@@ -77,12 +77,18 @@ var digestBudget = sms.Budget{MaxSegments: 1, GSM7Only: true}
 // again, fitted to digestBudget:
 //
 //	Held back since 12:21 UTC: 2 firing (HighCPU, TargetDown), 1 resolved. http://am:9093
-//
-// The time is in the configured zone, named, and has its date when it is
-// not today. The names are what gives way to fit: the last ones first,
-// counted in "+N more", down to none; a name that would lose characters to
-// '?' in GSM-7 is only counted. The counts, the time and the link stay.
 func (d *Deliverer) digestText(s ledger.Suppressed) string {
+	return d.summaryText("Held back since ", s)
+}
+
+// summaryText is an SMS that sums up alerts held back since s.Since, the
+// digest's and the one at the end of quiet hours, fitted to digestBudget,
+// lead its first words. The time is in the configured zone, named, and has
+// its date when it is not today. The names are what gives way to fit: the
+// last ones first, counted in "+N more", down to none; a name that would
+// lose characters to '?' in GSM-7 is only counted. The counts, the time
+// and the link stay.
+func (d *Deliverer) summaryText(lead string, s ledger.Suppressed) string {
 	since := s.Since.In(d.o.Location)
 	now := d.o.Clock.Now().In(d.o.Location)
 	layout := "15:04 MST"
@@ -99,7 +105,7 @@ func (d *Deliverer) digestText(s ledger.Suppressed) string {
 		names = append(names, name)
 	}
 	compose := func(names []string, more int) string {
-		text := "Held back since " + since.Format(layout) + ":"
+		text := lead + since.Format(layout) + ":"
 		if s.Alerts > 0 {
 			text += " " + strconv.Itoa(s.Alerts) + " firing"
 			if more > 0 {

@@ -14,7 +14,8 @@ type Event struct {
 	At time.Time
 	// Notification is the notification's id, as on its log lines.
 	Notification string
-	// Route is the message's route, "digest" for a digest.
+	// Route is the message's route, "digest" for a digest, HeldRoute for
+	// the SMS at the end of quiet hours.
 	Route   string
 	Contact string
 	// Number is masked (phone.Mask).

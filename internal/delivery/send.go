@@ -17,7 +17,17 @@ import (
 // is never retried here: the SMS may have gone out, and only the caller
 // can settle that.
 func (d *Deliverer) send(ctx context.Context, number, text string, log *slog.Logger) error {
+	return d.sendAt(ctx, number, text, time.Time{}, log)
+}
+
+// sendAt is send with sipgate asked to send the SMS at the instant at,
+// or at once when at is zero or has passed: what sipgate does with a
+// sendAt in the past is not documented.
+func (d *Deliverer) sendAt(ctx context.Context, number, text string, at time.Time, log *slog.Logger) error {
 	sms := sipgate.SMS{Recipient: number, Message: text}
+	if at.After(d.o.Clock.Now()) {
+		sms.SendAt = at
+	}
 	for attempt := 0; ; attempt++ {
 		// A request that the deadline would cut off after it went out
 		// leaves an SMS of unknown outcome, which uses up its one resend:

@@ -114,7 +114,7 @@ func (d *Deliverer) resend(ctx context.Context, m Message, mark ledger.Doubt, lo
 	if err := d.o.Ledger.MarkDoubt(m.Key, again); err != nil {
 		return FailedRetryable, ledgerError{err}
 	}
-	err := d.send(ctx, mark.Number, mark.Text, log)
+	err := d.sendAt(ctx, mark.Number, mark.Text, m.SendAt, log)
 	if err == nil || unknown(err) {
 		d.o.Metrics.UnknownOutcomes.WithLabelValues(settledResent).Inc()
 	}

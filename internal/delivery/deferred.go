@@ -1,0 +1,137 @@
+package delivery
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"time"
+
+	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/ledger"
+	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/phone"
+)
+
+// HeldRoute is the route of the SMS sent at the end of quiet hours, in
+// logs, metrics and Events: it may tell of alerts of several routes.
+const HeldRoute = "quiet_hours"
+
+// heldLead begins the SMS sent at the end of quiet hours.
+const heldLead = "Held for quiet hours since "
+
+// SendHeld sends each recipient whose quiet hours ended one SMS about the
+// alerts they held that still fire, and those that resolved after their
+// firing SMS reached the recipient, once the limits allow it:
+//
+//	Held for quiet hours since 22:14 CET: 3 firing (DiskFull, HighCPU). http://am:9093
+//
+// It is called periodically with timeout for each SMS, and tells the time
+// by the Deliverer's Clock. An SMS the limits do not allow yet, or that
+// fails in a way a retry may fix, stays held for the next call. One of
+// unknown outcome counts as sent, as a digest does: a sum-up sent again at
+// every call while sipgate's answers are lost would be a flood of its own.
+// Once sent, its firing alerts count as paged: their resolved alerts and
+// repeats go to the recipient as after any page.
+func (d *Deliverer) SendHeld(ctx context.Context, timeout time.Duration, limits Limits) error {
+	due, err := d.o.Ledger.DueHeld(d.o.Clock.Now())
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, h := range due {
+		if ctx.Err() != nil {
+			break
+		}
+		if err := d.sendHeld(ctx, timeout, limits, h); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (d *Deliverer) sendHeld(ctx context.Context, timeout time.Duration, limits Limits, h ledger.HeldSMS) error {
+	sum := summarize(h)
+	log := d.o.Logger.With("route", HeldRoute, "contact", sum.s.Contact, "number", phone.Mask(h.Number))
+	at, allowed, err := d.o.Ledger.Take(h.Number, sum.rank, limits.PerRecipient, limits.Budget, sum.bypass)
+	if err != nil {
+		return err
+	}
+	if !allowed {
+		log.Debug("held sms waits for the limits to allow it", "firing", sum.s.Alerts, "resolved", sum.s.Resolved)
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	outcome := Accepted
+	err = d.send(ctx, h.Number, d.summaryText(heldLead, sum.s), log)
+	switch {
+	case err == nil:
+	case unknown(err):
+		outcome = Unknown // it may have gone out: no refund
+	default:
+		d.refund(h.Number, at, log)
+		outcome = failure(err)
+	}
+	d.o.Metrics.HeldSent.WithLabelValues(outcome.String()).Inc()
+	d.observe("", HeldRoute, sum.s.Contact, h.Number, outcome, err)
+	attrs := []any{"firing", sum.s.Alerts, "resolved", sum.s.Resolved, "since", sum.s.Since, "until", h.Until}
+	switch outcome {
+	case Accepted:
+		log.Info("held sms sent: quiet hours ended", attrs...)
+	case Unknown:
+		log.Warn("held sms of unknown outcome, sipgate may have taken it: counted as sent, not sent again", append(attrs, "err", err)...)
+	case FailedPermanent:
+		log.Error("held sms not sent, a retry cannot help: dropped", append(attrs, "reason", reason(err), "err", err)...)
+		return d.o.Ledger.ReleaseHeld(h, false)
+	default:
+		log.Warn("held sms not sent, will try again", append(attrs, "reason", reason(err), "err", err)...)
+		return nil
+	}
+	return d.o.Ledger.ReleaseHeld(h, true)
+}
+
+// heldSummary is what the SMS of a held SMS says, and how it counts
+// against the limits: as its most severe alert, and not at all when one
+// of its alerts came by a route that bypasses them.
+type heldSummary struct {
+	s      ledger.Suppressed
+	rank   int
+	bypass bool
+}
+
+// summarize sums h up as a digest would: the firing alerts counted, with
+// their distinct names in the order they were held (at most
+// ledger.MaxNames, the others counted), the resolved ones counted apart,
+// since the first was held, with the contact and Alertmanager of the
+// latest.
+func summarize(h ledger.HeldSMS) heldSummary {
+	alerts := slices.Clone(h.Alerts)
+	slices.SortStableFunc(alerts, func(a, b ledger.HeldAlert) int { return a.At.Compare(b.At) })
+	sum := heldSummary{rank: ledger.MaxRank}
+	more := map[string]bool{}
+	for _, a := range alerts {
+		if sum.s.Since.IsZero() || a.At.Before(sum.s.Since) {
+			sum.s.Since = a.At
+		}
+		if a.URL != "" {
+			sum.s.URL = a.URL
+		}
+		if a.Contact != "" {
+			sum.s.Contact = a.Contact
+		}
+		sum.rank = min(sum.rank, a.Rank)
+		sum.bypass = sum.bypass || a.BypassLimits
+		if a.Resolved {
+			sum.s.Resolved++
+			continue
+		}
+		sum.s.Alerts++
+		switch {
+		case a.Name == "" || slices.Contains(sum.s.Names, a.Name):
+		case len(sum.s.Names) < ledger.MaxNames:
+			sum.s.Names = append(sum.s.Names, a.Name)
+		default:
+			more[a.Name] = true
+		}
+	}
+	sum.s.MoreNames = len(more)
+	return sum
+}
