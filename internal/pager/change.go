@@ -1,6 +1,8 @@
 package pager
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"slices"
 	"strconv"
@@ -74,7 +76,7 @@ func (p *Pager) repeatOf(n *notification.Notification, now time.Time) (*repeatCy
 	if n.NotificationReason != reasonRepeat {
 		return nil, nil
 	}
-	group := n.GroupKey + "\x00" + n.Receiver
+	group := repeatGroup(n)
 	last, err := p.paged.LastRepeat(group)
 	if err != nil {
 		return nil, fmt.Errorf("the group's last repeat: %w", err)
@@ -88,6 +90,14 @@ func (p *Pager) repeatOf(n *notification.Notification, now time.Time) (*repeatCy
 		c.since = strconv.FormatInt(since.UnixNano(), 10)
 	}
 	return c, nil
+}
+
+// repeatGroup is the group's key in the ledger's repeats: a hash of its
+// group key and receiver. Alertmanager's group key holds the group's
+// labels, and can be longer than a ledger key may be (32 KiB).
+func repeatGroup(n *notification.Notification) string {
+	sum := sha256.Sum256([]byte(n.GroupKey + "\x00" + n.Receiver))
+	return hex.EncodeToString(sum[:])
 }
 
 // classify says what each alert of an SMS to number is to them: new,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -197,4 +198,27 @@ func TestOldAlertmanagerRepeats(t *testing.T) {
 	s.now = s.now.Add(6 * time.Minute)
 	texts, _, err = s.notify(t, group("", "", web1))
 	one(t, "after the dedup window", texts, err, "STILL FIRING since 12:19 UTC (12m) HighErrorRate critical web-1:8080: 5xx rate 9% on web-1:8080")
+}
+
+// TestRepeatOfALongGroupKey: a group key longer than a ledger key may be
+// (Alertmanager's holds every label of group_by: [...]) still has its
+// repeats noted; the repeat is answered with success, not an error after
+// its SMS went out.
+func TestRepeatOfALongGroupKey(t *testing.T) {
+	s := newChangeStack(t, contacts+"routes: [{name: oncall, to: [alice]}]")
+	web1 := errorRate("firing", "web-1:8080", "5xx rate 9% on web-1:8080")
+	long := func(reason string) *notification.Notification {
+		n := group(reason, "http://am-1:9093", web1)
+		n.GroupKey = `{}:{alertname="HighErrorRate", query="` + strings.Repeat("x", 40<<10) + `"}`
+		return n
+	}
+	texts, _, err := s.notify(t, long("first notification"))
+	one(t, "first", texts, err, "FIRING 1 HighErrorRate critical web-1:8080: 5xx rate 9% on web-1:8080 Alerts: http://am-1:9093/#/alerts?receiver=sms")
+
+	s.now = changeStart.Add(2 * time.Hour)
+	texts, _, err = s.notify(t, long(reasonRepeat))
+	one(t, "repeat", texts, err, "STILL FIRING since 12:19 UTC (2h) HighErrorRate critical web-1:8080: 5xx rate 9% on web-1:8080 Alerts: http://am-1:9093/#/alerts?receiver=sms")
+	if r, err := s.led.LastRepeat(repeatGroup(long(reasonRepeat))); err != nil || !r.At.Equal(s.now) {
+		t.Errorf("last repeat = %+v, %v; want one at %s", r, err, s.now)
+	}
 }

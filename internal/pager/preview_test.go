@@ -126,7 +126,7 @@ func TestPreviewReadsTheLedgerAndWritesNothing(t *testing.T) {
 	data := *n.Data
 	repeat.Data = &data
 	data.NotificationReason = "repeat interval elapsed"
-	group := repeat.GroupKey + "\x00" + repeat.Receiver
+	group := repeatGroup(&repeat)
 	for range 2 {
 		got, err := p.Preview(context.Background(), &repeat, "")
 		if err != nil {
