@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"net/http"
 	"strings"
 	"time"
 
@@ -31,24 +30,20 @@ func (a *app) statusPage() (*status.Handler, error) {
 		Owed:            a.ledger.Pending,
 		Preview:         a.previewPayload(),
 		MaxPayloadBytes: a.cfg.Webhook.MaxBodyBytes,
+		MaxPreviews:     maxRendersInFlight,
 		Logger:          a.logger,
 	})
 }
 
 // previewPayload is the status page's preview: the payload read as the
 // webhook reads it, previewed with the current config and the ledger read
-// only, as /api/v1/render does, at most maxRendersInFlight at once.
+// only, as /api/v1/render does. The page makes at most
+// maxRendersInFlight at once (status.Options.MaxPreviews), counted before
+// it reads the form.
 func (a *app) previewPayload() status.Previewer {
 	reader := receiver.NewReader(a.cfg.Webhook.MaxBodyBytes, a.cfg.Webhook.MaxAlerts)
-	slots := make(chan struct{}, maxRendersInFlight)
 	timeout := time.Duration(a.cfg.Webhook.Timeout)
 	return func(ctx context.Context, payload io.Reader, route string) (*status.Preview, error) {
-		select {
-		case slots <- struct{}{}:
-			defer func() { <-slots }()
-		default:
-			return nil, previewError{http.StatusServiceUnavailable, "too many previews at once, retry later"}
-		}
 		n, err := reader.Read(nil, payload)
 		var re *receiver.ReadError
 		if errors.As(err, &re) {
@@ -66,7 +61,7 @@ func (a *app) previewPayload() status.Previewer {
 }
 
 // previewError is a preview refused with an HTTP status: a payload the
-// webhook would not take, or too many previews at once.
+// webhook would not take.
 type previewError struct {
 	code   int
 	reason string

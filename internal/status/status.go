@@ -50,6 +50,10 @@ type Options struct {
 	// MaxPayloadBytes bounds a pasted payload, as webhook.max_body_bytes
 	// bounds the webhook's.
 	MaxPayloadBytes int64
+	// MaxPreviews bounds the previews made at once, each holding its form
+	// (up to three times MaxPayloadBytes) in memory: a POST beyond them is
+	// answered 503 before its form is read. DefaultMaxPreviews when 0.
+	MaxPreviews int
 	// Now is the clock of "on call now"; time.Now when nil.
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -98,12 +102,17 @@ type PreviewNote struct {
 	Attrs string
 }
 
+// DefaultMaxPreviews is Options.MaxPreviews when it is 0.
+const DefaultMaxPreviews = 4
+
 // Handler serves the page: GET shows it, POST previews the payload of its
 // form and shows the page with the result.
 type Handler struct {
 	o    Options
 	page *template.Template
 	csp  string
+	// previews holds a token for each POST being served.
+	previews chan struct{}
 }
 
 // New returns the page's handler.
@@ -126,7 +135,10 @@ func New(o Options) (*Handler, error) {
 	sum := sha256.Sum256([]byte(styleCSS))
 	csp := "default-src 'none'; style-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'; " +
 		"img-src data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
-	return &Handler{o: o, page: page, csp: csp}, nil
+	if o.MaxPreviews <= 0 {
+		o.MaxPreviews = DefaultMaxPreviews
+	}
+	return &Handler{o: o, page: page, csp: csp, previews: make(chan struct{}, o.MaxPreviews)}, nil
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -139,7 +151,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, "no preview here", http.StatusMethodNotAllowed)
 			return
 		}
-		form, code = h.preview(w, r)
+		// The token is held until the page with the payload is written.
+		select {
+		case h.previews <- struct{}{}:
+			defer func() { <-h.previews }()
+			form, code = h.preview(w, r)
+		default:
+			w.Header().Set("Retry-After", "1")
+			form, code = &previewForm{Err: "too many previews at once, retry later"}, http.StatusServiceUnavailable
+		}
 	default:
 		w.Header().Set("Allow", "GET, HEAD, POST")
 		http.Error(w, http.StatusText(http.StatusMethodNotAllowed), http.StatusMethodNotAllowed)

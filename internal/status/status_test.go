@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -452,5 +453,78 @@ func TestMethods(t *testing.T) {
 	}
 	if code, _, _ := f.do(t, post(url.Values{"payload": {"{}"}})); code != http.StatusMethodNotAllowed {
 		t.Errorf("POST / without a previewer = %d, want 405", code)
+	}
+}
+
+// countingReader counts the bytes read from it.
+type countingReader struct {
+	r io.Reader
+	n int
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += n
+	return n, err
+}
+
+// TestPreviewsAreBounded: a POST beyond MaxPreviews at once is answered
+// 503 with Retry-After before its form is read, so that clients cannot
+// make the page hold any number of payloads; once one ends, the next is
+// served.
+func TestPreviewsAreBounded(t *testing.T) {
+	f := newFixture(t)
+	f.opts.MaxPreviews = 2
+	// The first two previews wait for release; any later one does not,
+	// so that a missing bound shows as a 200, not as a hang.
+	entered, release := make(chan struct{}), make(chan struct{})
+	var calls atomic.Int32
+	f.opts.Preview = func(context.Context, io.Reader, string) (*Preview, error) {
+		if calls.Add(1) <= 2 {
+			entered <- struct{}{}
+			<-release
+		}
+		return f.preview, nil
+	}
+	h, err := New(f.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	form := url.Values{"payload": {`{"version":"4"}`}}
+	codes := make(chan int, 2)
+	for range 2 {
+		go func() {
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, post(form))
+			codes <- w.Code
+		}()
+		<-entered
+	}
+
+	body := &countingReader{r: strings.NewReader(form.Encode())}
+	r := post(form)
+	r.Body = io.NopCloser(body)
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	if w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") == "" {
+		t.Errorf("POST beyond the bound = %d (Retry-After %q), want 503 with Retry-After", w.Code, w.Header().Get("Retry-After"))
+	}
+	if body.n != 0 {
+		t.Errorf("the refused POST's form was read: %d bytes", body.n)
+	}
+	if text := words(section(t, w.Body.String(), "preview")); !strings.Contains(text, "too many previews at once") {
+		t.Errorf("preview section does not say why:\n%s", text)
+	}
+
+	close(release)
+	for range 2 {
+		if code := <-codes; code != http.StatusOK {
+			t.Errorf("a preview within the bound = %d, want 200", code)
+		}
+	}
+	w = httptest.NewRecorder()
+	h.ServeHTTP(w, post(form))
+	if w.Code != http.StatusOK {
+		t.Errorf("POST after the others ended = %d, want 200", w.Code)
 	}
 }
