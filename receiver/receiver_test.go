@@ -288,6 +288,12 @@ func (pagedNone) LastRepeat(string) (ledger.Repeat, error) { return ledger.Repea
 
 func (pagedNone) RecordRepeat(string, string) error { return nil }
 
+func (pagedNone) Hold(string, time.Time, []ledger.HeldAlert) error { return nil }
+
+func (pagedNone) HeldFor([]string) (map[string][]string, error) { return nil, nil }
+
+func (pagedNone) CancelHeld([]string) (map[string][]string, int, error) { return nil, 0, nil }
+
 // TestNotifySeesClientDisconnect: the Notifier learns that Alertmanager hung
 // up, so that it need not begin work nobody waits for (the pager still
 // finishes sends it began).

@@ -48,6 +48,8 @@ type PagedLedger interface {
 	// was answered with success, and RecordRepeat notes one.
 	LastRepeat(group string) (ledger.Repeat, error)
 	RecordRepeat(group, by string) error
+	// HeldLedger keeps what quiet hours hold.
+	HeldLedger
 }
 
 // Pager implements receiver.Notifier for one immutable config; a reload
@@ -102,10 +104,12 @@ func (p *Pager) Limits() delivery.Limits { return p.limits }
 // rendering stop when ctx ends, as when Alertmanager hangs up; once the
 // sends begin they go on until ctx's deadline whatever the caller does, so
 // that what was sent is recorded and a retry is answered from the ledger
-// instead of paging twice. Alerts that no route takes and a pinned route
-// that cannot be followed are reported, never an error: an error makes
-// Alertmanager send the whole notification again, or drop it, pages of
-// the routed alerts included.
+// instead of paging twice. What quiet hours defer is held in the ledger,
+// or handed to delivery to be sent later (see deferQuiet), and answered
+// as success: Alertmanager must not send it again. Alerts that no route
+// takes and a pinned route that cannot be followed are reported, never an
+// error: an error makes Alertmanager send the whole notification again,
+// or drop it, pages of the routed alerts included.
 func (p *Pager) Notify(ctx context.Context, n *notification.Notification, pinned string) error {
 	now := p.now()
 	routed := route.Pages(p.config, n.Data, pinned, receivedAt(n))
@@ -119,8 +123,14 @@ func (p *Pager) Notify(ctx context.Context, n *notification.Notification, pinned
 	if err != nil {
 		return err
 	}
-	pages := p.recipients(n, routed.Pages, told)
-	drafts := p.plan(n, pages, told, cycle, now)
+	pages, err := p.cancelHeld(n, p.recipients(n, routed.Pages, told), told)
+	if err != nil {
+		return err
+	}
+	drafts, err := p.deferQuiet(n, p.plan(n, pages, told, cycle, now), now)
+	if err != nil {
+		return err
+	}
 	msgs, err := p.renderAll(ctx, n, drafts)
 	if err != nil {
 		return err
@@ -222,6 +232,9 @@ type draft struct {
 	repeat bool
 	now    time.Time
 	key    string
+	// sendAt is when sipgate is to send it, when quiet hours defer it
+	// with defer: send_at; zero for now.
+	sendAt time.Time
 }
 
 // plan decides the SMS of each page: which alerts each tells of, and
@@ -442,6 +455,7 @@ func (p *Pager) message(n *notification.Notification, d draft, fit sms.Result) d
 		Names:        names,
 		Paged:        paged,
 		BypassLimits: d.page.BypassLimits,
+		SendAt:       d.sendAt,
 	}
 }
 

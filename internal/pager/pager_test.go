@@ -3,6 +3,7 @@ package pager
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -57,6 +58,16 @@ func (p pagedSet) LastRepeat(string) (ledger.Repeat, error) { return ledger.Repe
 
 // RecordRepeat forgets: tests of repeats use a real ledger.
 func (p pagedSet) RecordRepeat(string, string) error { return nil }
+
+// Hold, HeldFor and CancelHeld: a pagedSet holds nothing; tests of quiet
+// hours use a real ledger.
+func (p pagedSet) Hold(string, time.Time, []ledger.HeldAlert) error {
+	return errors.New("pagedSet holds nothing")
+}
+
+func (p pagedSet) HeldFor([]string) (map[string][]string, error) { return nil, nil }
+
+func (p pagedSet) CancelHeld([]string) (map[string][]string, int, error) { return nil, 0, nil }
 
 func (r *recorder) Deliver(_ context.Context, b delivery.Batch) error {
 	r.batches = append(r.batches, b)

@@ -117,6 +117,16 @@ func (r readOnly) LastRepeat(group string) (ledger.Repeat, error) { return r.l.L
 
 func (readOnly) RecordRepeat(string, string) error { return nil }
 
+func (readOnly) Hold(string, time.Time, []ledger.HeldAlert) error { return nil }
+
+func (r readOnly) HeldFor(alerts []string) (map[string][]string, error) { return r.l.HeldFor(alerts) }
+
+// CancelHeld answers as the ledger would, and cancels nothing.
+func (r readOnly) CancelHeld(alerts []string) (map[string][]string, int, error) {
+	held, err := r.l.HeldFor(alerts)
+	return held, 0, err
+}
+
 // assumedLedger is the PagedLedger of a Previewer's preview, made by
 // firstNotice for one notification: the firing SMS of each resolved alert
 // reached whom routing reaches now, and nothing else was paged.
@@ -151,6 +161,14 @@ func (l assumedLedger) PagedTo(alerts []string) (map[string][]ledger.PagedRecipi
 func (assumedLedger) LastRepeat(string) (ledger.Repeat, error) { return ledger.Repeat{}, nil }
 
 func (assumedLedger) RecordRepeat(string, string) error { return nil }
+
+// Hold holds nothing, and nothing was held: the firing SMS of each alert
+// went out.
+func (assumedLedger) Hold(string, time.Time, []ledger.HeldAlert) error { return nil }
+
+func (assumedLedger) HeldFor([]string) (map[string][]string, error) { return nil, nil }
+
+func (assumedLedger) CancelHeld([]string) (map[string][]string, int, error) { return nil, 0, nil }
 
 // noteList collects the records of one preview; Notify may log from
 // more than one goroutine.

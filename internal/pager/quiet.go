@@ -1,0 +1,180 @@
+package pager
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/prometheus/alertmanager/template"
+
+	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/config"
+	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/ledger"
+	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/notification"
+	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/phone"
+	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/route"
+)
+
+// HeldLedger keeps what quiet hours hold until they end; *ledger.Ledger
+// is the real one. Delivery sends it then (delivery.SendHeld).
+type HeldLedger interface {
+	// Hold keeps alerts of an SMS to number until the instant until.
+	Hold(number string, until time.Time, alerts []ledger.HeldAlert) error
+	// HeldFor returns, per alert, the numbers its firing SMS is or was
+	// held for, and CancelHeld is HeldFor that also cancels them, saying
+	// how many it cancelled now.
+	HeldFor(alerts []string) (map[string][]string, error)
+	CancelHeld(alerts []string) (map[string][]string, int, error)
+}
+
+// cancelHeld cancels the held firing SMS of the notification's resolved
+// alerts, whoever they were held for, and takes those resolved alerts out
+// of the pages of whom they were held for and whom no other SMS told of
+// them: nobody is told that an alert resolved that they never heard of.
+// A retry of the notification finds the same, from cancelled entries that
+// the ledger keeps for the dedup window.
+func (p *Pager) cancelHeld(n *notification.Notification, pages []route.Page, t told) ([]route.Page, error) {
+	var resolved []string
+	for _, a := range n.Alerts {
+		if a.Status == "resolved" {
+			resolved = append(resolved, alertID(a))
+		}
+	}
+	if len(resolved) == 0 {
+		return pages, nil
+	}
+	held, cancelled, err := p.paged.CancelHeld(resolved)
+	if err != nil {
+		return nil, fmt.Errorf("cancel the held sms of resolved alerts: %w", err)
+	}
+	if cancelled > 0 {
+		p.metrics.HeldCancelled.Add(float64(cancelled))
+		p.logger.Info("held sms cancelled: their alerts resolved before the quiet hours ended", "notification", n.ID, "alerts", cancelled)
+	}
+	if len(held) == 0 {
+		return pages, nil
+	}
+	out := make([]route.Page, 0, len(pages))
+	for _, page := range pages {
+		number := page.Recipient.Number
+		page.Alerts = slices.DeleteFunc(slices.Clone(page.Alerts), func(a template.Alert) bool {
+			if a.Status != "resolved" {
+				return false
+			}
+			id := alertID(a)
+			_, paged := t.pagedAt(number, id)
+			return slices.Contains(held[id], number) && !paged
+		})
+		out = append(out, page)
+	}
+	return out, nil
+}
+
+// deferQuiet takes out of the drafts the alerts that their routes' quiet
+// hours defer now: with defer: hold they are held in the ledger for one
+// SMS per recipient at the end of the quiet hours, with defer: send_at
+// they become an SMS of their own that sipgate is asked to send then. The
+// rest of a draft goes at once, if it tells its recipient anything new.
+func (p *Pager) deferQuiet(n *notification.Notification, drafts []draft, now time.Time) ([]draft, error) {
+	type heldSMS struct {
+		number string
+		until  time.Time
+	}
+	var out []draft
+	holds := map[heldSMS][]ledger.HeldAlert{}
+	var order []heldSMS
+	for _, d := range drafts {
+		rest, later, until := p.quietSplit(n, d, now)
+		if rest != nil {
+			out = append(out, *rest)
+		}
+		if later == nil {
+			continue
+		}
+		r := d.page.Route
+		p.metrics.SMSDeferred.WithLabelValues(r.Name, r.QuietHours.Defer).Inc()
+		attrs := []any{"notification", n.ID, "route", r.Name, "contact", d.page.Recipient.Label(),
+			"number", phone.Mask(d.page.Recipient.Number), "alerts", len(later.alerts), "until", until}
+		if r.QuietHours.Defer == config.DeferSendAt {
+			later.sendAt = until
+			out = append(out, *later)
+			p.logger.Info("sms deferred for quiet hours: sipgate is asked to send it when they end", attrs...)
+			continue
+		}
+		k := heldSMS{d.page.Recipient.Number, until}
+		if _, ok := holds[k]; !ok {
+			order = append(order, k)
+		}
+		holds[k] = append(holds[k], p.heldAlerts(n, *later)...)
+		p.logger.Info("sms held for quiet hours: sent when they end, about the alerts still firing then", attrs...)
+	}
+	for _, k := range order {
+		if err := p.paged.Hold(k.number, k.until, holds[k]); err != nil {
+			return nil, fmt.Errorf("hold an sms for quiet hours: %w", err)
+		}
+	}
+	return out, nil
+}
+
+// quietSplit splits d into the draft that goes now and the draft of the
+// alerts that its route's quiet hours defer until until; either is nil
+// when it has no alerts, or tells its recipient nothing new and is no
+// repeat.
+func (p *Pager) quietSplit(n *notification.Notification, d draft, now time.Time) (rest, later *draft, until time.Time) {
+	q := d.page.Route.QuietHours
+	if q == nil {
+		return &d, nil, time.Time{}
+	}
+	var keep, wait []int
+	for i, a := range d.alerts {
+		u, ok := q.Until(a.Labels["severity"], now)
+		if !ok {
+			keep = append(keep, i)
+			continue
+		}
+		until = u
+		wait = append(wait, i)
+	}
+	return part(n, d, keep), part(n, d, wait), until
+}
+
+// part is the draft of d's alerts at the indices idx, with a ledger key of
+// its own, or nil (see quietSplit).
+func part(n *notification.Notification, d draft, idx []int) *draft {
+	switch len(idx) {
+	case 0:
+		return nil
+	case len(d.alerts):
+		return &d
+	}
+	number := d.page.Recipient.Number
+	// What follows the alerts' part of the key: the repeat's, if any.
+	suffix := strings.TrimPrefix(d.key, Key(n, d.alerts)+"/"+number)
+	e := d
+	e.alerts, e.classes = make(template.Alerts, len(idx)), make([]class, len(idx))
+	for j, i := range idx {
+		e.alerts[j], e.classes[j] = d.alerts[i], d.classes[i]
+	}
+	if !e.repeat && !news(e.classes) {
+		return nil
+	}
+	e.key = Key(n, e.alerts) + "/" + number + suffix
+	return &e
+}
+
+// heldAlerts are the alerts of a held draft as the ledger keeps them.
+func (p *Pager) heldAlerts(n *notification.Notification, d draft) []ledger.HeldAlert {
+	out := make([]ledger.HeldAlert, len(d.alerts))
+	for i, a := range d.alerts {
+		rank, ok := p.severity[a.Labels["severity"]]
+		if !ok {
+			rank = len(p.severity)
+		}
+		out[i] = ledger.HeldAlert{
+			ID: alertID(a), Name: a.Labels["alertname"], Resolved: a.Status == "resolved",
+			Contact: d.page.Recipient.Label(), Route: d.page.Route.Name, Rank: rank,
+			BypassLimits: d.page.BypassLimits, URL: n.ExternalURL,
+		}
+	}
+	return out
+}

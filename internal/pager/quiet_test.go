@@ -1,0 +1,257 @@
+package pager
+
+import (
+	"context"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/alertmanager/template"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/delivery"
+	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/ledger"
+	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/notification"
+)
+
+// quietConfig pages alice through a route whose warnings wait through
+// the night, 22:00 to 07:00 UTC, and bob about alerts marked for audit,
+// without quiet hours.
+const quietConfig = contacts + `
+time_intervals:
+  - name: night
+    time_intervals:
+      - times: [{start_time: '22:00', end_time: '24:00'}, {start_time: '00:00', end_time: '07:00'}]
+routes:
+  - name: audit
+    matchers: ['audit="yes"']
+    to: [bob]
+    continue: true
+  - name: team
+    matchers: ['team="web"']
+    to: [alice]
+    send_resolved: always
+    quiet_hours: {time_intervals: [night], severities: [warning, info]}
+  - name: rest
+    to: [bob]
+`
+
+var (
+	night   = time.Date(2026, 11, 25, 23, 0, 0, 0, time.UTC)
+	morning = time.Date(2026, 11, 26, 7, 0, 0, 0, time.UTC)
+)
+
+func quietAlert(name, severity, status string) template.Alert {
+	a := template.Alert{
+		Status:      status,
+		Labels:      template.KV{"alertname": name, "severity": severity, "team": "web"},
+		Annotations: template.KV{},
+		StartsAt:    time.Date(2026, 11, 25, 22, 30, 0, 0, time.UTC),
+		Fingerprint: name,
+	}
+	if status == "resolved" {
+		a.EndsAt = a.StartsAt.Add(time.Hour)
+	}
+	return a
+}
+
+func quietNotification(alerts ...template.Alert) *notification.Notification {
+	status := "resolved"
+	for _, a := range alerts {
+		if a.Status == "firing" {
+			status = "firing"
+		}
+	}
+	return &notification.Notification{
+		Data: &template.Data{Receiver: "sms", Status: status, Alerts: alerts, GroupLabels: template.KV{}, CommonLabels: template.KV{},
+			CommonAnnotations: template.KV{}, ExternalURL: "http://am:9093"},
+		Version: "4", GroupKey: "{}:{team=\"web\"}", ID: "n-test",
+	}
+}
+
+// notifyAt has p handle n as if it arrived at the instant at.
+func notifyAt(t *testing.T, p *Pager, n *notification.Notification, at time.Time) {
+	t.Helper()
+	p.now = func() time.Time { return at }
+	n.Received = at
+	if err := p.Notify(context.Background(), n, ""); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// names lists each message as "contact: its firing alerts' names".
+func names(msgs []delivery.Message) []string {
+	var out []string
+	for _, m := range msgs {
+		out = append(out, m.Contact+": "+strings.Join(m.Names, ","))
+	}
+	return out
+}
+
+// TestQuietHoursHoldWhatWaits: at night the warning of a group waits in
+// the ledger until 07:00 while its critical goes at once; a retry holds
+// nothing twice and sends nothing new.
+func TestQuietHoursHoldWhatWaits(t *testing.T) {
+	led := openLedger(t, filepath.Join(t.TempDir(), "ledger.db"))
+	defer led.Close()
+	p, d := pagerOver(t, quietConfig, led)
+	n := quietNotification(quietAlert("DiskFull", "warning", "firing"), quietAlert("NodeDown", "critical", "firing"))
+	notifyAt(t, p, n, night)
+	if got, want := names(d.msgs), []string{"alice: NodeDown"}; !slices.Equal(got, want) {
+		t.Fatalf("sent %q, want %q: the warning waits", got, want)
+	}
+	if want := Key(n, n.Alerts[1:]) + "/" + aliceNumber; d.msgs[0].Key != want || !d.msgs[0].SendAt.IsZero() {
+		t.Errorf("the critical's SMS has key %s and sendAt %s, want %s and none", d.msgs[0].Key, d.msgs[0].SendAt, want)
+	}
+	notifyAt(t, p, n, night.Add(time.Minute))
+	if len(d.msgs) != 1 {
+		t.Errorf("a retry sent %q, want nothing more: alice was told of NodeDown", names(d.msgs))
+	}
+
+	due, err := led.DueHeld(morning)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(due) != 1 || due[0].Number != aliceNumber || !due[0].Until.Equal(morning) || len(due[0].Alerts) != 1 {
+		t.Fatalf("due at 07:00: %+v, want DiskFull held for alice", due)
+	}
+	a := due[0].Alerts[0]
+	want := ledger.HeldAlert{ID: alertID(n.Alerts[0]), Name: "DiskFull", Contact: "alice", Route: "team", Rank: 2, URL: "http://am:9093", At: a.At}
+	if a != want {
+		t.Errorf("held %+v\nwant %+v", a, want)
+	}
+	if due, _ := led.DueHeld(morning.Add(-time.Second)); len(due) != 0 {
+		t.Errorf("due before 07:00: %+v", due)
+	}
+	if got := testutil.ToFloat64(p.metrics.SMSDeferred.WithLabelValues("team", "hold")); got != 2 {
+		t.Errorf("sms_deferred_total{route=team,defer=hold} = %v, want 2 (the notification and its retry)", got)
+	}
+}
+
+// TestQuietHoursResolvedCancels: an alert that resolves while its SMS is
+// held is never sent, and its resolved SMS neither, though the route
+// sends resolved alerts always; a retry of the resolved notification
+// changes nothing. Whoever heard of it otherwise hears it resolved.
+func TestQuietHoursResolvedCancels(t *testing.T) {
+	led := openLedger(t, filepath.Join(t.TempDir(), "ledger.db"))
+	defer led.Close()
+	p, d := pagerOver(t, quietConfig, led)
+	// bob is paged about the same alert through audit, without quiet hours.
+	firing := quietAlert("DiskFull", "warning", "firing")
+	firing.Labels["audit"] = "yes"
+	notifyAt(t, p, quietNotification(firing), night)
+	if got, want := names(d.msgs), []string{"bob: DiskFull"}; !slices.Equal(got, want) {
+		t.Fatalf("sent %q, want %q", got, want)
+	}
+	resolved := firing
+	resolved.Status, resolved.EndsAt = "resolved", night.Add(30*time.Minute)
+	for i := range 2 {
+		d.msgs = nil
+		notifyAt(t, p, quietNotification(resolved), night.Add(time.Duration(30+i)*time.Minute))
+		if len(d.msgs) != 1 || d.msgs[0].Contact != "bob" || d.msgs[0].Resolved != 1 {
+			t.Errorf("resolved notification %d sent %+v, want only bob's RESOLVED", i, d.msgs)
+		}
+	}
+	if due, err := led.DueHeld(morning); err != nil || len(due) != 0 {
+		t.Errorf("due at 07:00: %+v, %v; want nothing: it resolved", due, err)
+	}
+	if got := testutil.ToFloat64(p.metrics.HeldCancelled); got != 1 {
+		t.Errorf("deferred_cancelled_total = %v, want 1", got)
+	}
+}
+
+// TestQuietHoursAfterTheRelease: once the held SMS went out (delivery
+// notes its alerts paged), the alert resolving is told as after any page;
+// a warning that resolves at night after it was paged by day waits as a
+// resolved one.
+func TestQuietHoursAfterTheRelease(t *testing.T) {
+	led := openLedger(t, filepath.Join(t.TempDir(), "ledger.db"))
+	defer led.Close()
+	p, d := pagerOver(t, quietConfig, led)
+	firing := quietAlert("DiskFull", "warning", "firing")
+	notifyAt(t, p, quietNotification(firing), night)
+	due, err := led.DueHeld(morning)
+	if err != nil || len(due) != 1 {
+		t.Fatalf("due = %+v, %v", due, err)
+	}
+	if err := led.ReleaseHeld(due[0], true); err != nil {
+		t.Fatal(err)
+	}
+
+	resolved := firing
+	resolved.Status, resolved.EndsAt = "resolved", morning.Add(time.Hour)
+	notifyAt(t, p, quietNotification(resolved), morning.Add(time.Hour))
+	if len(d.msgs) != 1 || d.msgs[0].Contact != "alice" || d.msgs[0].Resolved != 1 {
+		t.Fatalf("sent %+v, want alice's RESOLVED", d.msgs)
+	}
+
+	// Paged by day, resolved at night: the resolved SMS waits.
+	d.msgs = nil
+	cpu := quietAlert("HighCPU", "warning", "firing")
+	notifyAt(t, p, quietNotification(cpu), morning.Add(2*time.Hour))
+	cpu.Status, cpu.EndsAt = "resolved", night.Add(24*time.Hour)
+	notifyAt(t, p, quietNotification(cpu), night.Add(24*time.Hour))
+	if got, want := names(d.msgs), []string{"alice: HighCPU"}; !slices.Equal(got, want) {
+		t.Errorf("sent %q, want only the firing SMS by day", got)
+	}
+	due, err = led.DueHeld(morning.Add(24 * time.Hour))
+	if err != nil || len(due) != 1 || len(due[0].Alerts) != 1 || !due[0].Alerts[0].Resolved {
+		t.Errorf("due the next morning: %+v, %v; want HighCPU held as resolved", due, err)
+	}
+}
+
+// TestQuietHoursSendAt: with defer: send_at the warning's SMS goes to
+// delivery at once, with sendAt at the end of the quiet hours; by day,
+// and for the critical, there is none.
+func TestQuietHoursSendAt(t *testing.T) {
+	led := openLedger(t, filepath.Join(t.TempDir(), "ledger.db"))
+	defer led.Close()
+	p, d := pagerOver(t, strings.Replace(quietConfig, "severities: [warning, info]}", "severities: [warning, info], defer: send_at}", 1), led)
+	n := quietNotification(quietAlert("DiskFull", "warning", "firing"), quietAlert("NodeDown", "critical", "firing"))
+	notifyAt(t, p, n, night)
+	sendAt := map[string]time.Time{}
+	for _, m := range d.msgs {
+		sendAt[strings.Join(m.Names, ",")] = m.SendAt
+	}
+	if len(d.msgs) != 2 || !sendAt["DiskFull"].Equal(morning) || !sendAt["NodeDown"].IsZero() {
+		t.Errorf("sent %q with sendAt %v, want DiskFull at 07:00 and NodeDown now", names(d.msgs), sendAt)
+	}
+	if due, _ := led.DueHeld(morning); len(due) != 0 {
+		t.Errorf("held %+v: send_at holds nothing here", due)
+	}
+	if got := testutil.ToFloat64(p.metrics.SMSDeferred.WithLabelValues("team", "send_at")); got != 1 {
+		t.Errorf("sms_deferred_total{route=team,defer=send_at} = %v, want 1", got)
+	}
+
+	d.msgs = nil
+	day := quietNotification(quietAlert("HighCPU", "warning", "firing"))
+	notifyAt(t, p, day, morning)
+	if len(d.msgs) != 1 || !d.msgs[0].SendAt.IsZero() {
+		t.Errorf("by day: %+v, want one SMS without sendAt", d.msgs)
+	}
+}
+
+// TestQuietHoursPreviewHoldsNothing: a preview at night says the SMS is
+// held, and holds nothing.
+func TestQuietHoursPreviewHoldsNothing(t *testing.T) {
+	led := openLedger(t, filepath.Join(t.TempDir(), "ledger.db"))
+	defer led.Close()
+	p, _ := pagerOver(t, quietConfig, led)
+	n := quietNotification(quietAlert("DiskFull", "warning", "firing"))
+	n.Received = night
+	pv, err := p.Preview(context.Background(), n, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pv.SMS) != 0 {
+		t.Errorf("preview SMS %q, want none: it is held", names(pv.SMS))
+	}
+	if !slices.ContainsFunc(pv.Notes, func(n Note) bool { return strings.HasPrefix(n.Message, "sms held for quiet hours") }) {
+		t.Errorf("notes %+v do not say it is held", pv.Notes)
+	}
+	if due, _ := led.DueHeld(morning); len(due) != 0 {
+		t.Errorf("a preview held %+v", due)
+	}
+}
