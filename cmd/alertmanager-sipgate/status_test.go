@@ -4,13 +4,17 @@ import (
 	"encoding/json"
 	"html"
 	"io"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/config"
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/sipgate/sipgatetest"
 )
 
@@ -160,5 +164,38 @@ func TestStatusPageAuth(t *testing.T) {
 	}
 	if !strings.Contains(text, "r every alert +49151******78") {
 		t.Errorf("the route's number is not masked in the config summary:\n%s", text)
+	}
+}
+
+// TestStatusPageShowsTheSipgateInUse: a reload cannot change the sipgate
+// section (it needs a restart), so the page goes on showing the one the
+// service sends with, not the file's: a reload that turns on dry_run must
+// not make the page say that SMS are only logged while they are sent.
+func TestStatusPageShowsTheSipgateInUse(t *testing.T) {
+	dir := t.TempDir()
+	routes := "contacts: {alice: {number: '+4915112345678'}}\nroutes: [{name: web, to: [alice]}]\n"
+	file := writeFile(t, dir, "config.yml", "sipgate: {url: 'http://127.0.0.1:1', token_id: token-1, token: s3cret, account_check_interval: 0s}\n"+routes)
+	cfg, err := config.Load(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := newApp(cfg, file, filepath.Join(dir, "data"), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(a.close)
+	page, err := a.statusPage()
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, dir, "config.yml", "sipgate: {dry_run: true}\n"+routes)
+	if err := a.pagers.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	w := httptest.NewRecorder()
+	page.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/", nil))
+	text := pageText(w.Body.String())
+	if w.Code != http.StatusOK || strings.Contains(text, "dry run") || !strings.Contains(text, "http://127.0.0.1:1") {
+		t.Errorf("after a reload to dry_run: %d; the page should show the sipgate the service sends with:\n%s", w.Code, text)
 	}
 }
