@@ -65,6 +65,7 @@ func newApp(cfg *config.Config, configFile, storagePath string, logger *slog.Log
 	}
 	metrics.RegisterLedgerEntries(reg, led.Len)
 	metrics.RegisterDigestsOwed(reg, func() (int, time.Time) { return owedDigests(led, logger) })
+	metrics.RegisterDeferredHeld(reg, func() int { return heldSMS(led, logger) })
 	// Every notification in flight may send delivery.concurrency SMS at once.
 	sender, history := newSender(cfg.Sipgate, cfg.Delivery.Concurrency*cfg.Webhook.MaxInFlight, m, logger)
 	// One breaker for all sends: what one learns of sipgate holds for all.
@@ -120,6 +121,17 @@ func owedDigests(led *ledger.Ledger, logger *slog.Logger) (int, time.Time) {
 		}
 	}
 	return len(owed), oldest
+}
+
+// heldSMS says how many SMS quiet hours hold. A failed read is logged and
+// reported as none: a scrape cannot carry the error.
+func heldSMS(led *ledger.Ledger, logger *slog.Logger) int {
+	n, _, err := led.HeldCount()
+	if err != nil {
+		logger.Warn("read held sms for /metrics", "err", err)
+		return 0
+	}
+	return n
 }
 
 // newSender is the sipgate client, which also reads the history that
@@ -192,9 +204,9 @@ func (a *app) routes() (http.Handler, error) {
 }
 
 // startLoops starts the background loops: purging the ledger, sending
-// digests, checking the sipgate account, and reloading on SIGHUP. They stop
-// when ctx ends; wait for them with the WaitGroup before closing what they
-// use.
+// digests and what quiet hours held, checking the sipgate account, and
+// reloading on SIGHUP. They stop when ctx ends; wait for them with the
+// WaitGroup before closing what they use.
 func (a *app) startLoops(ctx context.Context, hup <-chan os.Signal) *sync.WaitGroup {
 	var loops sync.WaitGroup
 	loops.Go(func() {
@@ -210,6 +222,14 @@ func (a *app) startLoops(ctx context.Context, hup <-chan os.Signal) *sync.WaitGr
 		every(ctx, time.Duration(a.cfg.Limits.DigestCheck), func() {
 			if err := a.deliverer.SendDigests(ctx, time.Duration(a.cfg.Webhook.Timeout), a.pagers.Limits()); err != nil {
 				a.logger.Error("send digests", "err", err)
+			}
+		})
+	})
+	// What quiet hours held goes out once they ended, checked as often.
+	loops.Go(func() {
+		every(ctx, time.Duration(a.cfg.Limits.DigestCheck), func() {
+			if err := a.deliverer.SendHeld(ctx, time.Duration(a.cfg.Webhook.Timeout), a.pagers.Limits()); err != nil {
+				a.logger.Error("send sms held for quiet hours", "err", err)
 			}
 		})
 	})

@@ -256,7 +256,8 @@ type Limits struct {
 	// SeverityOrder ranks the severity label's values, most severe first:
 	// when limits force a choice, those go first.
 	SeverityOrder []string `yaml:"severity_order"`
-	// DigestCheck is how often suppressed SMS are checked for a digest.
+	// DigestCheck is how often suppressed SMS are checked for a digest,
+	// and SMS held for quiet hours whether the quiet hours ended.
 	DigestCheck model.Duration `yaml:"digest_check" validate:"gt=0"`
 }
 
