@@ -16,5 +16,8 @@ func (c *Config) Lookup(name string) (Recipient, error) {
 	if _, ok := c.Groups[name]; ok {
 		return Recipient{}, fmt.Errorf("%q is a group: give one of its contacts, or a number", name)
 	}
+	if _, ok := c.Schedules[name]; ok {
+		return Recipient{}, fmt.Errorf("%q is a schedule: give one of its contacts, or a number (the oncall command says who is on call)", name)
+	}
 	return Recipient{}, fmt.Errorf("unknown contact %q and not an E.164 number (+4915112345678)%s", name, suggest(name, sortedKeys(c.Contacts)))
 }

@@ -36,3 +36,13 @@ func TestLookup(t *testing.T) {
 		})
 	}
 }
+
+// TestLookupSchedule: a schedule pages whoever is on call, not one person:
+// refused as a group is, with what to give instead.
+func TestLookupSchedule(t *testing.T) {
+	c := parseSchedules(t, teamSchedule)
+	_, err := c.Lookup("ops")
+	if err == nil || !strings.Contains(err.Error(), `"ops" is a schedule`) {
+		t.Errorf("Lookup(ops) = %v, want it refused as a schedule", err)
+	}
+}
