@@ -57,7 +57,8 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 }
 
 // contactsOf are the names of every contact the schedule can page, each
-// once.
+// once. Each name is expanded alone: Expand keeps one name per number,
+// and contacts that share a number must each keep their series.
 func contactsOf(cfg *config.Config, s *config.Schedule) []string {
 	var names []string
 	for _, l := range s.Layers {
@@ -69,10 +70,12 @@ func contactsOf(cfg *config.Config, s *config.Schedule) []string {
 	names = append(names, s.Fallback...)
 	var out []string
 	seen := map[string]bool{}
-	for _, r := range cfg.Expand(names) {
-		if !seen[r.Name] {
-			seen[r.Name] = true
-			out = append(out, r.Name)
+	for _, name := range names {
+		for _, r := range cfg.Expand([]string{name}) {
+			if !seen[r.Name] {
+				seen[r.Name] = true
+				out = append(out, r.Name)
+			}
 		}
 	}
 	return out

@@ -312,3 +312,30 @@ alertmanager_sipgate_oncall{contact="frank",schedule="later"} 0
 	current.Store(load(t, team[:strings.Index(team, "time_intervals:")]+"routes: [{name: all, to: [alice]}]\n"))
 	check("")
 }
+
+// TestCollectorContactsSharingANumber: two contacts of one number (a
+// team's duty phone under two names) each have their series, and the one
+// on call shows 1.
+func TestCollectorContactsSharingANumber(t *testing.T) {
+	cfg := load(t, `
+sipgate: {dry_run: true}
+contacts:
+  alice: {number: "+4915100000001"}
+  duty: {number: "+4915100000001"}
+schedules:
+  ops:
+    time_zone: UTC
+    layers: [{members: [alice, duty], start: "2024-01-01 00:00", shift: 1d}]
+routes: [{name: all, to: [ops]}]
+`)
+	// Tuesday 2 January 2024: duty's day.
+	c := NewCollector(func() *config.Config { return cfg }, func() time.Time { return time.Date(2024, 1, 2, 12, 0, 0, 0, time.UTC) })
+	const want = `# HELP alertmanager_sipgate_oncall 1 for each contact a page to the schedule reaches now (its fallback when nobody is on call), 0 for the schedule's other contacts.
+# TYPE alertmanager_sipgate_oncall gauge
+alertmanager_sipgate_oncall{contact="alice",schedule="ops"} 0
+alertmanager_sipgate_oncall{contact="duty",schedule="ops"} 1
+`
+	if err := testutil.CollectAndCompare(c, strings.NewReader(want)); err != nil {
+		t.Error(err)
+	}
+}
