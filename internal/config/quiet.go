@@ -52,9 +52,20 @@ type QuietHours struct {
 // instant at, and until when: the end of the quiet hours, at most
 // MaxQuietHours later.
 func (q *QuietHours) Until(severity string, at time.Time) (time.Time, bool) {
-	if q == nil || !slices.Contains(q.Severities, severity) {
+	if !q.Defers(severity) {
 		return time.Time{}, false
 	}
+	return q.End(at)
+}
+
+// Defers reports whether the quiet hours defer alerts of the severity.
+func (q *QuietHours) Defers(severity string) bool {
+	return q != nil && slices.Contains(q.Severities, severity)
+}
+
+// End returns when the quiet hours that hold at the instant at end, and
+// false when they do not hold then or do not end within MaxQuietHours.
+func (q *QuietHours) End(at time.Time) (time.Time, bool) {
 	return q.Intervals.End(at, MaxQuietHours)
 }
 

@@ -83,8 +83,23 @@ func (p *Pager) deferQuiet(n *notification.Notification, drafts []draft, now tim
 	var out []draft
 	holds := map[heldSMS][]ledger.HeldAlert{}
 	var order []heldSMS
+	// When the quiet hours of each route end, worked out once: the same
+	// for every alert and recipient of the notification.
+	type end struct {
+		at time.Time
+		ok bool
+	}
+	ends := map[*config.QuietHours]end{}
+	endOf := func(q *config.QuietHours) (time.Time, bool) {
+		e, done := ends[q]
+		if !done {
+			e.at, e.ok = q.End(now)
+			ends[q] = e
+		}
+		return e.at, e.ok
+	}
 	for _, d := range drafts {
-		rest, later, until := p.quietSplit(n, d, now)
+		rest, later, until := quietSplit(n, d, endOf)
 		if rest != nil {
 			out = append(out, *rest)
 		}
@@ -117,23 +132,26 @@ func (p *Pager) deferQuiet(n *notification.Notification, drafts []draft, now tim
 }
 
 // quietSplit splits d into the draft that goes now and the draft of the
-// alerts that its route's quiet hours defer until until; either is nil
-// when it has no alerts, or tells its recipient nothing new and is no
-// repeat.
-func (p *Pager) quietSplit(n *notification.Notification, d draft, now time.Time) (rest, later *draft, until time.Time) {
+// alerts that its route's quiet hours defer until until, which endOf
+// says; either is nil when it has no alerts, or tells its recipient
+// nothing new and is no repeat. Quiet hours that do not hold now, or do
+// not end within config.MaxQuietHours, defer nothing.
+func quietSplit(n *notification.Notification, d draft, endOf func(*config.QuietHours) (time.Time, bool)) (rest, later *draft, until time.Time) {
 	q := d.page.Route.QuietHours
-	if q == nil {
-		return &d, nil, time.Time{}
-	}
 	var keep, wait []int
 	for i, a := range d.alerts {
-		u, ok := q.Until(a.Labels["severity"], now)
-		if !ok {
+		if q.Defers(a.Labels["severity"]) {
+			wait = append(wait, i)
+		} else {
 			keep = append(keep, i)
-			continue
 		}
-		until = u
-		wait = append(wait, i)
+	}
+	if len(wait) == 0 {
+		return &d, nil, time.Time{}
+	}
+	until, ok := endOf(q)
+	if !ok {
+		return &d, nil, time.Time{}
 	}
 	return part(n, d, keep), part(n, d, wait), until
 }
