@@ -32,6 +32,17 @@ type Change struct {
 	TimeZone *time.Location
 }
 
+// FiringAlerts are the firing alerts of .Alerts, as .Alerts.Firing gives them, but .Alerts
+// itself when all fire: a storm of thousands of alerts is not copied at every render.
+func (d *Data) FiringAlerts() template.Alerts {
+	for i, a := range d.Alerts {
+		if a.Status != "firing" {
+			return append(d.Alerts[:i:i], d.Alerts[i:].Firing()...)
+		}
+	}
+	return d.Alerts
+}
+
 // FiringCount is how many alerts of this SMS fire: New and StillFiring.
 func (c Change) FiringCount() int {
 	return len(c.New) + len(c.StillFiring)

@@ -147,19 +147,30 @@ func lastPaged(number string, alerts template.Alerts, t told) time.Time {
 // the (sanitized) alerts the classes were taken of, in the same order.
 func (p *Pager) change(alerts template.Alerts, classes []class, repeat bool, now time.Time) templates.Change {
 	c := templates.Change{Repeat: repeat, Now: now, TimeZone: p.config.Location}
+	var counts [classResolved + 1]int
 	for i, a := range alerts {
-		switch classes[i] {
-		case classNew:
-			c.New = append(c.New, a)
-		case classStillFiring:
-			c.StillFiring = append(c.StillFiring, a)
-		case classResolved:
-			c.Resolved = append(c.Resolved, a)
-			continue
-		}
-		if c.FiringSince.IsZero() || a.StartsAt.Before(c.FiringSince) {
+		counts[classes[i]]++
+		if classes[i] != classResolved && (c.FiringSince.IsZero() || a.StartsAt.Before(c.FiringSince)) {
 			c.FiringSince = a.StartsAt
 		}
+	}
+	lists := [...]*template.Alerts{classNew: &c.New, classStillFiring: &c.StillFiring, classResolved: &c.Resolved}
+	for k, n := range counts {
+		switch n {
+		case 0:
+		case len(alerts):
+			// All of one class, as in a storm of new alerts: the alerts
+			// themselves, not a copy of thousands.
+			*lists[k] = alerts[:n:n]
+		default:
+			*lists[k] = make(template.Alerts, 0, n)
+		}
+	}
+	if counts[classNew] == len(alerts) || counts[classStillFiring] == len(alerts) || counts[classResolved] == len(alerts) {
+		return c
+	}
+	for i, a := range alerts {
+		*lists[classes[i]] = append(*lists[classes[i]], a)
 	}
 	return c
 }

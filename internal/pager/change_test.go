@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/alertmanager/template"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/prometheus/common/model"
 
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/delivery"
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/ledger"
@@ -220,5 +222,25 @@ func TestRepeatOfALongGroupKey(t *testing.T) {
 	one(t, "repeat", texts, err, "STILL FIRING since 12:19 UTC (2h) HighErrorRate critical web-1:8080: 5xx rate 9% on web-1:8080 Alerts: http://am-1:9093/#/alerts?receiver=sms")
 	if r, err := s.led.LastRepeat(repeatGroup(long(reasonRepeat))); err != nil || !r.At.Equal(s.now) {
 		t.Errorf("last repeat = %+v, %v; want one at %s", r, err, s.now)
+	}
+}
+
+// TestAlertIDWithoutFingerprint: an alert posted without a fingerprint
+// is known by the one Alertmanager would give it, short however large its
+// labels (a ledger key has a size limit).
+func TestAlertIDWithoutFingerprint(t *testing.T) {
+	labels := template.KV{"alertname": "DiskFull", "instance": strings.Repeat("x", 64<<10)}
+	a := template.Alert{Labels: labels, StartsAt: changeStart}
+	set := model.LabelSet{}
+	for k, v := range labels {
+		set[model.LabelName(k)] = model.LabelValue(v)
+	}
+	want := set.Fingerprint().String() + "|" + strconv.FormatInt(changeStart.UnixNano(), 10)
+	if got := alertID(a); got != want {
+		t.Errorf("alertID = %.80q, want %q", got, want)
+	}
+	a.Fingerprint = "f8d0d89aa46f68ba"
+	if got := alertID(a); !strings.HasPrefix(got, "f8d0d89aa46f68ba|") {
+		t.Errorf("alertID with a fingerprint = %q, want it used", got)
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/prometheus/alertmanager/template"
+	"github.com/prometheus/common/model"
 
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/config"
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/delivery"
@@ -463,8 +464,9 @@ func (p *Pager) message(n *notification.Notification, d draft, fit sms.Result) d
 func alertID(a template.Alert) string {
 	fp := a.Fingerprint
 	if fp == "" {
-		// Alertmanager always sends one; hand-made posts may not.
-		fp = a.Labels.SortedPairs().String()
+		// Alertmanager always sends one; hand-made posts may not. The one
+		// Alertmanager would have sent: short, whatever the labels' size.
+		fp = model.Fingerprint(model.LabelsToSignature(a.Labels)).String()
 	}
 	return fp + "|" + strconv.FormatInt(a.StartsAt.UnixNano(), 10)
 }
@@ -478,7 +480,7 @@ func subset(d *template.Data, alerts template.Alerts) *template.Data {
 	s := *d
 	s.Alerts = alerts
 	s.Status = "resolved"
-	if len(alerts.Firing()) > 0 {
+	if slices.ContainsFunc(alerts, func(a template.Alert) bool { return a.Status == "firing" }) {
 		s.Status = "firing"
 	}
 	s.CommonLabels = common(alerts, func(a template.Alert) template.KV { return a.Labels })

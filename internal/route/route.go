@@ -26,6 +26,10 @@ type Page struct {
 	// BypassLimits is set when any route that reached the recipient
 	// bypasses the limits, not only the first.
 	BypassLimits bool
+	// alerts are the indexes in the notification of Alerts, while routing
+	// collects them: an alert is large, and a storm's copied as the
+	// pages grow would hold many megabytes twice.
+	alerts []int
 }
 
 // PinIgnored says why a notification pinned to a route was routed by the
@@ -94,13 +98,13 @@ func Pages(c *config.Config, data *template.Data, pinned string, at time.Time) R
 				pages = append(pages, p)
 			}
 			p.BypassLimits = p.BypassLimits || r.BypassLimits
-			if len(p.Alerts) > 0 && lastAlert[rcpt.Number] == i {
+			if len(p.alerts) > 0 && lastAlert[rcpt.Number] == i {
 				last := len(p.SendResolved) - 1
 				p.SendResolved[last] = MostPermissive(p.SendResolved[last], r.SendResolved)
 				continue
 			}
 			lastAlert[rcpt.Number] = i
-			p.Alerts = append(p.Alerts, data.Alerts[i])
+			p.alerts = append(p.alerts, i)
 			p.SendResolved = append(p.SendResolved, r.SendResolved)
 		}
 	}
@@ -116,7 +120,7 @@ func Pages(c *config.Config, data *template.Data, pinned string, at time.Time) R
 			for i := range data.Alerts {
 				assign(r, i)
 			}
-			res.Pages = flatten(pages)
+			res.Pages = flatten(pages, data.Alerts)
 			return res
 		}
 	}
@@ -148,7 +152,7 @@ func Pages(c *config.Config, data *template.Data, pinned string, at time.Time) R
 			}
 		}
 	}
-	res.Pages = flatten(pages)
+	res.Pages = flatten(pages, data.Alerts)
 	return res
 }
 
@@ -173,9 +177,20 @@ func resolvedRank(s string) int {
 	}
 }
 
-func flatten(pages []*Page) []Page {
+// flatten returns the pages with their alerts: the notification's own
+// slice for a page of all of them, in order, else a copy of its alerts.
+func flatten(pages []*Page, alerts template.Alerts) []Page {
 	out := make([]Page, len(pages))
 	for i, p := range pages {
+		if len(p.alerts) == len(alerts) {
+			p.Alerts = alerts[:len(alerts):len(alerts)] // an append copies
+		} else {
+			p.Alerts = make(template.Alerts, len(p.alerts))
+			for j, k := range p.alerts {
+				p.Alerts[j] = alerts[k]
+			}
+		}
+		p.alerts = nil
 		out[i] = *p
 	}
 	return out
