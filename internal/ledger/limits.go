@@ -34,14 +34,15 @@ import (
 // recipient (bucket sends); Open deletes it, and their sends are counted
 // from the common log like any others.
 //
-// Urgency: a send has a severity rank, 0 the most severe, and a window's
-// Max counts, for a send, only the sends at least as severe as it. So a
-// storm of warnings never holds a critical back: it takes the place of
-// the next warning instead, and a critical is held back only when Max
-// sends at least as severe went out in the window. The log and the counts
-// keep each send under its sender, the number with its rank (see sender),
-// and the budget under the rank alone; a window with R ranks in use lets
-// at most R x Max sends through. Sends logged before ranks existed are
+// Urgency: a send has a severity rank, 0 the most severe, and a
+// per-recipient window's Max counts, for a send, only the sends to the
+// recipient at least as severe as it. So a storm of warnings never holds a
+// critical back: it takes the place of the next warning instead, and a
+// critical is held back only when Max sends at least as severe went out to
+// that person in the window. The log and the counts keep each send under
+// its sender, the number with its rank (see sender); a window with R ranks
+// in use lets at most R x Max sends through to one person. The budget, the
+// cap on cost, counts every send. Sends logged before ranks existed are
 // read as the most severe, so they count against every send as before.
 
 // Window is a most number of SMS in a sliding period; Max 0 is no limit.
@@ -57,11 +58,11 @@ const MaxRank = 15
 
 // sender is the identity a send is logged and counted under: the number
 // for rank 0 (as sends logged before ranks existed are), else the number
-// followed by "~" and the rank as one hex digit. The budget's counts use
-// the rank alone, the number empty. An E.164 number holds no "~".
+// followed by "~" and the rank as one hex digit. An E.164 number holds no
+// "~".
 func sender(number string, rank int) string {
 	rank = min(max(rank, 0), MaxRank)
-	if rank == 0 && number != "" {
+	if rank == 0 {
 		return number
 	}
 	return number + "~" + strconv.FormatInt(int64(rank), 16)
@@ -75,13 +76,6 @@ func parseSender(s string) (number string, rank int) {
 		}
 	}
 	return s, 0
-}
-
-// rankTotal is the sender under which the budget counts the sends of the
-// sender s: its rank alone.
-func rankTotal(s string) string {
-	_, rank := parseSender(s)
-	return sender("", rank)
 }
 
 // sendKey is a send's key in the log: its time, then its number.
@@ -203,7 +197,7 @@ func loadWindow(tx *bolt.Tx, per time.Duration, now time.Time) (window, error) {
 	}
 	moved := map[string]uint64{}
 	n := uint64(0)
-	sendsBetween(tx, from, to, func(s string) { moved[s]++; moved[rankTotal(s)]++; n++ })
+	sendsBetween(tx, from, to, func(s string) { moved[s]++; n++ })
 	if sign < 0 && n > w.total {
 		return recount(tx, per, since) // cannot be, unless the log was changed behind our back
 	}
@@ -240,7 +234,7 @@ func recount(tx *bolt.Tx, per time.Duration, since time.Time) (window, error) {
 	}
 	w := window{per: per, tail: since}
 	counts := map[string]uint64{}
-	sendsBetween(tx, since, time.Time{}, func(s string) { counts[s]++; counts[rankTotal(s)]++; w.total++ })
+	sendsBetween(tx, since, time.Time{}, func(s string) { counts[s]++; w.total++ })
 	for number, c := range counts {
 		if err := putCount(b, countKey(per, number), c); err != nil {
 			return window{}, err
@@ -293,16 +287,16 @@ func windows(tx *bolt.Tx) []window {
 
 // count adds delta to the counts of every window state whose tail lies
 // before at, for a send of sender s at at just added to (1) or deleted
-// from (-1) the log: its own, its rank's and the total.
+// from (-1) the log: its own and the total.
 func count(tx *bolt.Tx, s string, at time.Time, delta int) error {
 	b := tx.Bucket(bucketWindows)
 	for _, w := range windows(tx) {
 		if !at.After(w.tail) {
 			continue
 		}
-		key, totalKey := countKey(w.per, s), countKey(w.per, rankTotal(s))
-		c, t := decodeCount(b.Get(key)), decodeCount(b.Get(totalKey))
-		if delta < 0 && (c == 0 || t == 0 || w.total == 0) {
+		key := countKey(w.per, s)
+		c := decodeCount(b.Get(key))
+		if delta < 0 && (c == 0 || w.total == 0) {
 			// Cannot be, unless the log was changed behind our back:
 			// forget the state, the next check counts it afresh.
 			if err := deleteCounts(b, w.per); err != nil {
@@ -317,9 +311,6 @@ func count(tx *bolt.Tx, s string, at time.Time, delta int) error {
 		if err := putCount(b, key, uint64(int64(c)+int64(delta))); err != nil {
 			return err
 		}
-		if err := putCount(b, totalKey, uint64(int64(t)+int64(delta))); err != nil {
-			return err
-		}
 		if err := b.Put(windowKey(w.per), w.encode()); err != nil {
 			return err
 		}
@@ -328,9 +319,9 @@ func count(tx *bolt.Tx, s string, at time.Time, delta int) error {
 }
 
 // Take counts an SMS of severity rank (0 the most severe) to number
-// against the limits: when every per-recipient window and the budget (all
-// recipients together) allow one more, counting the sends at least as
-// severe, or force is set, the send is recorded and Take returns true and
+// against the limits: when every per-recipient window (counting the sends
+// to number at least as severe) and the budget (all sends to all
+// recipients) allow one more, or force is set, the send is recorded and Take returns true and
 // the time to give back with Refund should the send fail. Check and record
 // happen in one transaction, so concurrent sends cannot overrun a limit;
 // it is synced to disk, shared with concurrent writes, before Take
@@ -383,8 +374,8 @@ func (l *Ledger) take(number string, rank int, perRecipient []Window, budget Win
 }
 
 // allows reports whether every limit allows one more send of the rank to
-// number: whether each window holds fewer than its Max sends at least as
-// severe.
+// number: whether each per-recipient window holds fewer than its Max sends
+// to number at least as severe, and the budget fewer than its Max sends.
 func allows(tx *bolt.Tx, number string, rank int, perRecipient []Window, budget Window, now time.Time) (bool, error) {
 	for _, l := range perRecipient {
 		if l.Max <= 0 {
@@ -400,14 +391,12 @@ func allows(tx *bolt.Tx, number string, rank int, perRecipient []Window, budget 
 	if budget.Max <= 0 {
 		return true, nil
 	}
-	if _, err := loadWindow(tx, budget.Per, now); err != nil {
-		return false, err
-	}
-	return atLeastAsSevere(tx, budget.Per, "", rank) < uint64(budget.Max), nil
+	w, err := loadWindow(tx, budget.Per, now)
+	return w.total < uint64(budget.Max), err
 }
 
-// atLeastAsSevere is how many sends to number (all numbers, for "") of
-// rank or more severe the windows of length per hold.
+// atLeastAsSevere is how many sends to number of rank or more severe the
+// windows of length per hold.
 func atLeastAsSevere(tx *bolt.Tx, per time.Duration, number string, rank int) uint64 {
 	b := tx.Bucket(bucketWindows)
 	n := uint64(0)

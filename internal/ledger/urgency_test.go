@@ -13,9 +13,9 @@ const (
 	warning  = 2
 )
 
-// TestMoreSevereTakesThePlaceOfLessSevere: a window's Max counts, for a
-// send, only the sends at least as severe, per recipient and in the
-// budget; refunds give back to the rank they took from.
+// TestMoreSevereTakesThePlaceOfLessSevere: a per-recipient window's Max
+// counts, for a send, only the sends at least as severe; refunds give back
+// to the rank they took from.
 func TestMoreSevereTakesThePlaceOfLessSevere(t *testing.T) {
 	for _, tc := range []struct {
 		name         string
@@ -23,7 +23,7 @@ func TestMoreSevereTakesThePlaceOfLessSevere(t *testing.T) {
 		budget       Window
 	}{
 		{"per recipient", []Window{{Max: 2, Per: time.Hour}}, Window{}},
-		{"budget", nil, Window{Max: 2, Per: time.Hour}},
+		{"per recipient, under a larger budget", []Window{{Max: 2, Per: time.Hour}}, Window{Max: 5, Per: time.Hour}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
@@ -57,6 +57,26 @@ func TestMoreSevereTakesThePlaceOfLessSevere(t *testing.T) {
 			take(warning, true) // the window moved on
 		})
 	}
+}
+
+// TestBudgetCountsEverySend: the budget caps cost, whatever the
+// severity: a critical does not go past it.
+func TestBudgetCountsEverySend(t *testing.T) {
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	l := open(t, filepath.Join(t.TempDir(), "ledger.db"), &now)
+	defer l.Close()
+	budget := Window{Max: 2, Per: time.Hour}
+	for i, tc := range []struct {
+		number string
+		rank   int
+		want   bool
+	}{{"+491", warning, true}, {"+492", warning, true}, {"+493", critical, false}, {"+491", critical, false}} {
+		now = now.Add(time.Second)
+		if _, ok, err := l.Take(tc.number, tc.rank, nil, budget, false); err != nil || ok != tc.want {
+			t.Fatalf("send %d (rank %d to %s) = %v, %v; want %v", i, tc.rank, tc.number, ok, err, tc.want)
+		}
+	}
+	checkWindows(t, l)
 }
 
 // TestOpenRecountsWindowsWithoutRanks: window states written before ranks
@@ -118,8 +138,6 @@ func TestSender(t *testing.T) {
 		{"+491", 15, "+491~f"},
 		{"+491", 99, "+491~f"},
 		{"+491", -1, "+491"},
-		{"", 0, "~0"},
-		{"", 3, "~3"},
 	} {
 		s := sender(tc.number, tc.rank)
 		if s != tc.want {

@@ -82,7 +82,7 @@ func (p *Pager) repeatOf(n *notification.Notification, now time.Time) (*repeatCy
 		return nil, fmt.Errorf("the group's last repeat: %w", err)
 	}
 	since := last.At
-	if last.By != n.ExternalURL && now.Sub(last.At) < time.Duration(p.config.Delivery.DedupWindow) {
+	if last.By != sender(n) && now.Sub(last.At) < time.Duration(p.config.Delivery.DedupWindow) {
 		since = last.Previous
 	}
 	c := &repeatCycle{group: group, since: "0"}
@@ -90,6 +90,14 @@ func (p *Pager) repeatOf(n *notification.Notification, now time.Time) (*repeatCy
 		c.since = strconv.FormatInt(since.UnixNano(), 10)
 	}
 	return c, nil
+}
+
+// sender tells the Alertmanager that sent n from its HA peers, for the
+// ledger's repeats: a hash of its externalURL, which the payload carries
+// at any length.
+func sender(n *notification.Notification) string {
+	sum := sha256.Sum256([]byte(n.ExternalURL))
+	return hex.EncodeToString(sum[:8])
 }
 
 // repeatGroup is the group's key in the ledger's repeats: a hash of its

@@ -146,7 +146,7 @@ func (p *Pager) Notify(ctx context.Context, n *notification.Notification, pinned
 		return err
 	}
 	if cycle != nil {
-		if err := p.paged.RecordRepeat(cycle.group, n.ExternalURL); err != nil {
+		if err := p.paged.RecordRepeat(cycle.group, sender(n)); err != nil {
 			return fmt.Errorf("note the repeat as answered: %w", err)
 		}
 	}
