@@ -1,0 +1,76 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/config"
+)
+
+// BenchmarkWebhook answers one Alertmanager webhook of 2, 1,000 and 10,000
+// alerts (one group, one SMS) the whole way: decode, route, render, the
+// ledger's two synced commits, and the answer. Each iteration's alerts are
+// new, so none is deduplicated or old news. A dry run, so the send itself
+// costs nothing: what is measured is the service.
+func BenchmarkWebhook(b *testing.B) {
+	dir := b.TempDir()
+	cfgFile := filepath.Join(dir, "config.yml")
+	if err := os.WriteFile(cfgFile, []byte("sipgate: {dry_run: true}\nwebhook: {max_body_bytes: 16777216}\nroutes:\n  - {name: default, to: [\"+4915112345678\"]}\n"), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	cfg, err := config.Load(cfgFile)
+	if err != nil {
+		b.Fatal(err)
+	}
+	a, err := newApp(cfg, cfgFile, filepath.Join(dir, "data"), slog.New(slog.DiscardHandler))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(a.close)
+	handler, err := a.routes()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, n := range []int{2, 1000, 10000} {
+		b.Run(fmt.Sprintf("alerts=%d", n), func(b *testing.B) {
+			body := webhookBody(n)
+			i := 0
+			for b.Loop() {
+				b.StopTimer()
+				i++
+				// The same length each time: new alerts in a new group.
+				iter := []byte(fmt.Sprintf("%08x", i))
+				req := httptest.NewRequest(http.MethodPost, "/api/v1/alerts", bytes.NewReader(bytes.ReplaceAll(body, []byte("ITERATIO"), iter)))
+				req.Header.Set("Content-Type", "application/json")
+				rec := httptest.NewRecorder()
+				b.StartTimer()
+				handler.ServeHTTP(rec, req)
+				if rec.Code != http.StatusOK {
+					b.Fatalf("answer %d: %s", rec.Code, rec.Body)
+				}
+			}
+		})
+	}
+}
+
+// webhookBody is an Alertmanager webhook of n firing alerts of one group,
+// shaped like the captured ones, with ITERATIO in the group key and every
+// fingerprint.
+func webhookBody(n int) []byte {
+	var alerts []string
+	for i := range n {
+		alerts = append(alerts, fmt.Sprintf(`{"status":"firing","labels":{"alertname":"HighErrorRate","instance":"web-%d:8080","service":"checkout","severity":"critical","team":"payments"},`+
+			`"annotations":{"description":"5xx ratio is 7.3%% over the last 5m on web-%d:8080","summary":"Checkout 5xx rate above 5%%"},`+
+			`"startsAt":"2026-11-24T22:12:02.020447644Z","endsAt":"0001-01-01T00:00:00Z","generatorURL":"http://prometheus.example:9090/graph?g0.expr=job%%3Acheckout_5xx%%3Aratio5m+%%3E+0.05","fingerprint":"ITERATIO%08x"}`, i, i, i))
+	}
+	return []byte(`{"receiver":"sms-bridge","status":"firing","alerts":[` + strings.Join(alerts, ",") +
+		`],"notification_reason":"first notification","groupLabels":{"alertname":"HighErrorRate"},"commonLabels":{"alertname":"HighErrorRate","service":"checkout","severity":"critical","team":"payments"},` +
+		`"commonAnnotations":{"summary":"Checkout 5xx rate above 5%"},"routeLabels":{},"externalURL":"http://vm:9093","version":"4","groupKey":"{}:{alertname=\"ITERATIO\"}","truncatedAlerts":0}`)
+}
