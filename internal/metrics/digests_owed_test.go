@@ -37,3 +37,20 @@ alertmanager_sipgate_digests_owed_since_timestamp_seconds %s
 		})
 	}
 }
+
+// TestDigestsOwedReadOncePerScrape: both gauges come from one read of the
+// ledger, so they agree and a scrape costs one read.
+func TestDigestsOwedReadOncePerScrape(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	reads := 0
+	RegisterDigestsOwed(reg, func() (int, time.Time) {
+		reads++
+		return reads, time.Unix(int64(reads), 0)
+	})
+	if _, err := reg.Gather(); err != nil {
+		t.Fatal(err)
+	}
+	if reads != 1 {
+		t.Errorf("%d reads of the ledger in one scrape, want 1", reads)
+	}
+}

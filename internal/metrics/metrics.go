@@ -127,31 +127,38 @@ func RegisterLedgerEntries(reg prometheus.Registerer, entries func() int) {
 }
 
 // RegisterDigestsOwed exposes the digests the ledger owes, read from owed
-// at each scrape: how many people are owed one, and since when the longest
-// owed one is (0 when none is), so that an alert can tell a digest that is
-// late from a storm that just began.
+// once at each scrape: how many people are owed one, and since when the
+// longest owed one is (0 when none is), so that an alert can tell a digest
+// that is late from a storm that just began.
 func RegisterDigestsOwed(reg prometheus.Registerer, owed func() (people int, oldest time.Time)) {
-	reg.MustRegister(
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Namespace: namespace,
-			Name:      "digests_owed",
-			Help:      "People owed a digest SMS about alerts a flood limit held back.",
-		}, func() float64 {
-			people, _ := owed()
-			return float64(people)
-		}),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Namespace: namespace,
-			Name:      "digests_owed_since_timestamp_seconds",
-			Help:      "Since when the longest owed digest is owed, 0 when none is.",
-		}, func() float64 {
-			_, oldest := owed()
-			if oldest.IsZero() {
-				return 0
-			}
-			return float64(oldest.UnixNano()) / 1e9
-		}),
-	)
+	reg.MustRegister(digestsOwed{owed: owed,
+		people: prometheus.NewDesc(prometheus.BuildFQName(namespace, "", "digests_owed"),
+			"People owed a digest SMS about alerts a flood limit held back.", nil, nil),
+		since: prometheus.NewDesc(prometheus.BuildFQName(namespace, "", "digests_owed_since_timestamp_seconds"),
+			"Since when the longest owed digest is owed, 0 when none is.", nil, nil),
+	})
+}
+
+// digestsOwed is the collector of RegisterDigestsOwed: one read of the
+// ledger gives both gauges, so they agree.
+type digestsOwed struct {
+	owed          func() (int, time.Time)
+	people, since *prometheus.Desc
+}
+
+func (c digestsOwed) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.people
+	ch <- c.since
+}
+
+func (c digestsOwed) Collect(ch chan<- prometheus.Metric) {
+	people, oldest := c.owed()
+	since := 0.0
+	if !oldest.IsZero() {
+		since = float64(oldest.UnixNano()) / 1e9
+	}
+	ch <- prometheus.MustNewConstMetric(c.people, prometheus.GaugeValue, float64(people))
+	ch <- prometheus.MustNewConstMetric(c.since, prometheus.GaugeValue, since)
 }
 
 // RegisterDeferredHeld exposes how many SMS quiet hours hold, read from
