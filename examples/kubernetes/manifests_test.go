@@ -149,6 +149,27 @@ type manifests struct {
 	configMap      configMap
 	secret         secret
 	pvc            pvc
+	networkPolicy  networkPolicy
+}
+
+type networkPolicy struct {
+	Metadata meta `yaml:"metadata"`
+	Spec     struct {
+		PodSelector struct {
+			MatchLabels map[string]string `yaml:"matchLabels"`
+		} `yaml:"podSelector"`
+		PolicyTypes []string `yaml:"policyTypes"`
+		Ingress     []struct {
+			From []struct {
+				PodSelector struct {
+					MatchLabels map[string]string `yaml:"matchLabels"`
+				} `yaml:"podSelector"`
+			} `yaml:"from"`
+			Ports []struct {
+				Port string `yaml:"port"`
+			} `yaml:"ports"`
+		} `yaml:"ingress"`
+	} `yaml:"spec"`
 }
 
 // read decodes file, which must hold one object of kind, into into.
@@ -186,6 +207,7 @@ func readManifests(t *testing.T) *manifests {
 	read(t, "configmap.yaml", "ConfigMap", &m.configMap)
 	read(t, "secret.yaml", "Secret", &m.secret)
 	read(t, "pvc.yaml", "PersistentVolumeClaim", &m.pvc)
+	read(t, "networkpolicy.yaml", "NetworkPolicy", &m.networkPolicy)
 	if n := len(m.deployment.Spec.Template.Spec.Containers); n != 1 {
 		t.Fatalf("deployment.yaml: %d containers, want 1", n)
 	}
@@ -696,4 +718,34 @@ func waitOK(t *testing.T, url string, exited chan error) {
 		last = resp.Status
 	}
 	t.Fatalf("%s did not answer 200 within 20s: %s", url, last)
+}
+
+// TestNetworkPolicyLetsInOnlyAlertmanagerAndPrometheus: the policy selects
+// the Deployment's pod in its namespace and opens its one port to
+// Alertmanager and Prometheus only, since the admin endpoints have no auth
+// of their own in these manifests.
+func TestNetworkPolicyLetsInOnlyAlertmanagerAndPrometheus(t *testing.T) {
+	m := readManifests(t)
+	np := m.networkPolicy
+	if np.Metadata.Namespace != m.deployment.Metadata.Namespace {
+		t.Errorf("namespace %q, want the Deployment's %q", np.Metadata.Namespace, m.deployment.Metadata.Namespace)
+	}
+	if len(np.Spec.PodSelector.MatchLabels) == 0 || !subset(np.Spec.PodSelector.MatchLabels, m.deployment.Spec.Template.Metadata.Labels) {
+		t.Errorf("podSelector %v does not select the pod's labels %v", np.Spec.PodSelector.MatchLabels, m.deployment.Spec.Template.Metadata.Labels)
+	}
+	if !slices.Equal(np.Spec.PolicyTypes, []string{"Ingress"}) || len(np.Spec.Ingress) != 1 {
+		t.Fatalf("policyTypes %v with %d ingress rules, want Ingress with one rule", np.Spec.PolicyTypes, len(np.Spec.Ingress))
+	}
+	rule := np.Spec.Ingress[0]
+	var from []string
+	for _, f := range rule.From {
+		from = append(from, f.PodSelector.MatchLabels["app.kubernetes.io/name"])
+	}
+	if slices.Sort(from); !slices.Equal(from, []string{"alertmanager", "prometheus"}) {
+		t.Errorf("ingress from %v, want alertmanager and prometheus pods", from)
+	}
+	ports := m.container().Ports
+	if len(rule.Ports) != 1 || len(ports) != 1 || rule.Ports[0].Port != ports[0].Name {
+		t.Errorf("ingress ports %+v, want the container's one port by name %+v", rule.Ports, ports)
+	}
 }
