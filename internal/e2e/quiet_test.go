@@ -73,6 +73,8 @@ func (s *stack) waitSMSUntil(t *testing.T, n int, deadline time.Time) []sipgatet
 // hours end the restarted service sends alice one SMS about it, which
 // counts as a page: its resolved SMS reaches her (send_resolved: if_paged).
 func TestQuietHoursHoldThroughARestart(t *testing.T) {
+	// Most of it is waiting for a minute to end: run beside the others.
+	t.Parallel()
 	window, end := quietWindow(time.Now(), 30*time.Second)
 	s := startStack(t, window+fmt.Sprintf(quietRoutes, ""), 1)
 	started := time.Now().UTC().Truncate(time.Second)
@@ -144,6 +146,8 @@ func TestQuietHoursHoldThroughARestart(t *testing.T) {
 // sipgate at once, with sendAt at the end of the quiet hours; the
 // critical's has none.
 func TestQuietHoursSendAt(t *testing.T) {
+	// Most of it is waiting for a minute to end: run beside the others.
+	t.Parallel()
 	window, end := quietWindow(time.Now(), 10*time.Second)
 	s := startStack(t, window+fmt.Sprintf(quietRoutes, ", defer: send_at"), 1)
 	started := time.Now().UTC().Truncate(time.Second)
