@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"path/filepath"
 	"slices"
 	"strings"
 
@@ -110,19 +109,7 @@ func webhookSummary(w config.Webhook) string {
 
 // templatesSummary counts the template files the globs match.
 func templatesSummary(c *config.Config) string {
-	var files []string
-	for _, glob := range c.TemplateFiles() {
-		// An invalid glob failed the load already.
-		matches, _ := filepath.Glob(glob)
-		for _, m := range matches {
-			if rel, err := filepath.Rel(filepath.Dir(c.File), m); err == nil && !strings.HasPrefix(rel, "..") {
-				m = rel
-			}
-			files = append(files, m)
-		}
-	}
-	slices.Sort(files)
-	files = slices.Compact(files)
+	files := c.MatchedTemplateFiles()
 	if len(files) == 0 {
 		return "templates: the built-in ones only"
 	}

@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -512,6 +513,25 @@ func (c *Config) TemplateFiles() []string {
 		globs[i] = g
 	}
 	return globs
+}
+
+// MatchedTemplateFiles are the template files the globs match now, sorted,
+// relative to the config's directory where they lie below it: what a
+// summary of the config shows.
+func (c *Config) MatchedTemplateFiles() []string {
+	var files []string
+	for _, glob := range c.TemplateFiles() {
+		// An invalid glob failed the load already.
+		matches, _ := filepath.Glob(glob)
+		for _, m := range matches {
+			if rel, err := filepath.Rel(filepath.Dir(c.File), m); err == nil && !strings.HasPrefix(rel, "..") {
+				m = rel
+			}
+			files = append(files, m)
+		}
+	}
+	slices.Sort(files)
+	return slices.Compact(files)
 }
 
 // String prints the effective config with secrets hidden.

@@ -3,7 +3,6 @@ package status
 import (
 	"cmp"
 	"maps"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -132,7 +131,7 @@ func (h *Handler) owed() ([]owed, int, string) {
 func summarize(c *config.Config) configView {
 	v := configView{
 		File: c.File, DryRun: c.Sipgate.DryRun, Sipgate: c.Sipgate.URL,
-		Contacts: len(c.Contacts), Schedules: c.ScheduleNames(), Templates: templateFiles(c),
+		Contacts: len(c.Contacts), Schedules: c.ScheduleNames(), Templates: c.MatchedTemplateFiles(),
 		Warnings: c.Warnings,
 	}
 	for _, r := range c.Routes {
@@ -198,22 +197,4 @@ func targetNames(c *config.Config, to []string) []string {
 func has[V any](m map[string]V, k string) bool {
 	_, ok := m[k]
 	return ok
-}
-
-// templateFiles are the template files the config's globs match,
-// relative to the config's directory where they are below it.
-func templateFiles(c *config.Config) []string {
-	var files []string
-	for _, glob := range c.TemplateFiles() {
-		// An invalid glob failed the load already.
-		matches, _ := filepath.Glob(glob)
-		for _, m := range matches {
-			if rel, err := filepath.Rel(filepath.Dir(c.File), m); err == nil && !strings.HasPrefix(rel, "..") {
-				m = rel
-			}
-			files = append(files, m)
-		}
-	}
-	slices.Sort(files)
-	return slices.Compact(files)
 }
