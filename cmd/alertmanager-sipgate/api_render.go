@@ -20,7 +20,7 @@ const maxRendersInFlight = 4
 // Preview previews n with the pager of the current config and the
 // service's ledger, read only.
 func (r *reloader) Preview(ctx context.Context, n *notification.Notification, route string) (*pager.Preview, error) {
-	return r.current.Load().Preview(ctx, n, route)
+	return r.current.Load().pager.Preview(ctx, n, route)
 }
 
 // renderHandler serves POST /api/v1/render[?route=NAME][&at=TIME]: the

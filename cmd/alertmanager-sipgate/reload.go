@@ -32,11 +32,16 @@ type reloader struct {
 	started *config.Config
 
 	mu      sync.Mutex // one reload at a time
-	current atomic.Pointer[pager.Pager]
-	// config is the config of current.
-	config atomic.Pointer[config.Config]
-	// receivers are the receiver names of the current config's routes.
-	receivers atomic.Pointer[receiver.Receivers]
+	current atomic.Pointer[serving]
+}
+
+// serving is what one config serves with, swapped whole on reload so that
+// no reader sees the pager of one config with the routes of another.
+type serving struct {
+	pager  *pager.Pager
+	config *config.Config
+	// receivers are the receiver names of the config's routes.
+	receivers receiver.Receivers
 }
 
 func newReloader(file string, cfg *config.Config, build func(*config.Config) (*pager.Pager, error), m *metrics.Metrics, logger *slog.Logger) (*reloader, error) {
@@ -53,14 +58,11 @@ func (r *reloader) swap(cfg *config.Config) error {
 	if err != nil {
 		return err
 	}
-	r.current.Store(p)
-	r.config.Store(cfg)
 	var names []string
 	for _, route := range cfg.Routes {
 		names = append(names, route.Receiver)
 	}
-	receivers := receiver.NewReceivers(names...)
-	r.receivers.Store(&receivers)
+	r.current.Store(&serving{pager: p, config: cfg, receivers: receiver.NewReceivers(names...)})
 	r.metrics.ReloadSuccessful.Set(1)
 	r.metrics.ReloadSuccessSeconds.SetToCurrentTime()
 	return nil
@@ -68,24 +70,24 @@ func (r *reloader) swap(cfg *config.Config) error {
 
 // Notify implements receiver.Notifier with the current config.
 func (r *reloader) Notify(ctx context.Context, n *notification.Notification, route string) error {
-	return r.current.Load().Notify(ctx, n, route)
+	return r.current.Load().pager.Notify(ctx, n, route)
 }
 
 // Config is the current config: what /api/v1/oncall and the oncall gauge
 // list, so that a reload shows at once.
 func (r *reloader) Config() *config.Config {
-	return r.config.Load()
+	return r.current.Load().config
 }
 
 // ReceiverName is receiver.Options.ReceiverName with the current config:
 // the receivers its routes name are the values of the receiver label.
 func (r *reloader) ReceiverName(name string) (string, bool) {
-	return r.receivers.Load().Name(name)
+	return r.current.Load().receivers.Name(name)
 }
 
 // Limits are the flood limits of the current config.
 func (r *reloader) Limits() delivery.Limits {
-	return r.current.Load().Limits()
+	return r.current.Load().pager.Limits()
 }
 
 // Reload reads the config file again, and logs why when it fails. Routes,
