@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -206,4 +207,11 @@ func TestGroupCommitPanicReachesOnlyItsCaller(t *testing.T) {
 	if err != nil {
 		t.Errorf("the other write failed: %v", err)
 	}
+}
+
+// has reports whether b holds key. (Get cannot tell a missing key from
+// one whose value is empty.)
+func has(b *bolt.Bucket, key []byte) bool {
+	k, _ := b.Cursor().Seek(key)
+	return bytes.Equal(k, key)
 }

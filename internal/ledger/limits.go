@@ -436,12 +436,6 @@ func logged(log *bolt.Bucket, number string, at time.Time) []byte {
 	return nil
 }
 
-// has reports whether b holds key. (Get cannot tell a missing key from
-// one whose value is empty, as the log's are.)
-func has(b *bolt.Bucket, key []byte) bool {
-	k, _ := b.Cursor().Seek(key)
-	return bytes.Equal(k, key)
-}
 
 // Refund gives back a send that Take counted but that failed.
 func (l *Ledger) Refund(number string, at time.Time) error {
