@@ -436,7 +436,6 @@ func logged(log *bolt.Bucket, number string, at time.Time) []byte {
 	return nil
 }
 
-
 // Refund gives back a send that Take counted but that failed.
 func (l *Ledger) Refund(number string, at time.Time) error {
 	if err := l.write(func(tx *bolt.Tx) error { return refund(tx, number, at) }); err != nil {
