@@ -8,6 +8,9 @@ import (
 	"slices"
 	"strings"
 
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
+	jsonv1 "github.com/go-json-experiment/json/v1"
 	"github.com/prometheus/alertmanager/template"
 
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/notification"
@@ -17,16 +20,28 @@ import (
 // notification, which json.Unmarshal would reject too.
 var errTrailingData = errors.New("data after the notification")
 
+// decodeOptions make the streaming decoder read a body as json.Unmarshal
+// does: keys match fields ignoring case, of a key given twice the last
+// value counts, and invalid UTF-8 becomes U+FFFD.
+var decodeOptions = jsonv2.JoinOptions(
+	jsonv2.MatchCaseInsensitiveNames(true),
+	jsonv1.MatchCaseSensitiveDelimiter(true),
+	jsontext.AllowDuplicateNames(true),
+	jsontext.AllowInvalidUTF8(true),
+)
+
 // decodeNotification reads one notification, and nothing but white space
 // after it, from r, as json.Unmarshal would decode the whole body. An
 // empty body is io.EOF; one that ends early, io.ErrUnexpectedEOF; errors
 // of r and of check are returned as they are.
 //
-// json.Decoder buffers a whole value before decoding any of it, so
-// decoding the notification in one go would hold the body beside what it
-// decodes to. Nearly all of a large body is its alerts: they are decoded
-// one at a time, so that the buffer holds one alert, and the few small
-// fields around them are decoded as usual.
+// The alerts, nearly all of a large body, are decoded one at a time by a
+// streaming decoder that reads each byte once (encoding/json's Decoder
+// scans a value whole before decoding it, which made decoding most of the
+// cost of a large notification), and the buffer holds about one alert,
+// not the body beside what it decodes to. The few small fields around
+// them are decoded with encoding/json, which keeps the JSON shape of a
+// notification where it is declared, in field tags.
 //
 // check is asked about each alert, with its index, as soon as it is
 // decoded; its error stops the decoding. An alert decodes to many times
@@ -36,16 +51,16 @@ var errTrailingData = errors.New("data after the notification")
 // counted in TruncatedAlerts as Alertmanager's own max_alerts does, so
 // that a body of tiny alerts cannot make memory grow with its length.
 func decodeNotification(r io.Reader, check func(int, *template.Alert) error, maxAlerts int) (*notification.Notification, error) {
-	dec := json.NewDecoder(r)
-	tok, err := dec.Token()
+	dec := jsontext.NewDecoder(r, decodeOptions)
+	tok, err := dec.ReadToken()
 	if err != nil {
 		return nil, err
 	}
-	if d, ok := tok.(json.Delim); !ok || d != '{' {
-		return nil, &json.UnmarshalTypeError{Value: kind(tok), Type: reflect.TypeFor[notification.Notification](), Offset: dec.InputOffset()}
+	if tok.Kind() != '{' {
+		return nil, typeError(tok.Kind(), reflect.TypeFor[notification.Notification](), "")
 	}
 	n, err := decodeObject(dec, check, maxAlerts)
-	if err == io.EOF {
+	if errors.Is(err, io.EOF) {
 		// The decoder says EOF wherever the input ends; only at the
 		// start does that mean an empty body.
 		err = io.ErrUnexpectedEOF
@@ -53,7 +68,7 @@ func decodeNotification(r io.Reader, check func(int, *template.Alert) error, max
 	if err != nil {
 		return nil, err
 	}
-	if _, err := dec.Token(); err != io.EOF {
+	if _, err := dec.ReadToken(); err != io.EOF {
 		if err == nil {
 			err = errTrailingData
 		}
@@ -64,20 +79,20 @@ func decodeNotification(r io.Reader, check func(int, *template.Alert) error, max
 
 // decodeObject decodes the members of the notification object after its
 // opening brace, and the closing brace.
-func decodeObject(dec *json.Decoder, check func(int, *template.Alert) error, maxAlerts int) (*notification.Notification, error) {
+func decodeObject(dec *jsontext.Decoder, check func(int, *template.Alert) error, maxAlerts int) (*notification.Notification, error) {
 	var (
 		rest      = map[string]json.RawMessage{}
 		alerts    template.Alerts
 		dropped   uint64
 		hasAlerts bool
 	)
-	for dec.More() {
-		tok, err := dec.Token()
+	for dec.PeekKind() != '}' {
+		tok, err := dec.ReadToken()
 		if err != nil {
 			return nil, err
 		}
 		// In an object the decoder has made sure that a key is a string.
-		key := tok.(string)
+		key := tok.String()
 		// json.Unmarshal matches keys to fields ignoring case, and of a
 		// key given twice the last value counts.
 		if strings.EqualFold(key, "alerts") {
@@ -87,17 +102,15 @@ func decodeObject(dec *json.Decoder, check func(int, *template.Alert) error, max
 			hasAlerts = true
 			continue
 		}
-		var v json.RawMessage
-		if err := dec.Decode(&v); err != nil {
+		v, err := dec.ReadValue()
+		if err != nil {
 			return nil, err
 		}
-		rest[key] = v
+		rest[key] = json.RawMessage(v.Clone())
 	}
-	if _, err := dec.Token(); err != nil { // the closing brace
+	if _, err := dec.ReadToken(); err != nil { // the closing brace
 		return nil, err
 	}
-	// What is left is small: decoding it with json.Unmarshal keeps the
-	// JSON shape of a notification where it is declared, in field tags.
 	b, err := json.Marshal(rest)
 	if err != nil {
 		return nil, err
@@ -118,16 +131,17 @@ func decodeObject(dec *json.Decoder, check func(int, *template.Alert) error, max
 
 // decodeAlerts decodes the value of the alerts key: an array, or null. It
 // keeps the first maxAlerts (all when 0) and returns how many it dropped.
-func decodeAlerts(dec *json.Decoder, check func(int, *template.Alert) error, maxAlerts int) (template.Alerts, uint64, error) {
-	tok, err := dec.Token()
+func decodeAlerts(dec *jsontext.Decoder, check func(int, *template.Alert) error, maxAlerts int) (template.Alerts, uint64, error) {
+	tok, err := dec.ReadToken()
 	if err != nil {
 		return nil, 0, err
 	}
-	if tok == nil {
+	switch tok.Kind() {
+	case 'n':
 		return nil, 0, nil
-	}
-	if d, ok := tok.(json.Delim); !ok || d != '[' {
-		return nil, 0, &json.UnmarshalTypeError{Value: kind(tok), Type: reflect.TypeFor[template.Alerts](), Offset: dec.InputOffset(), Struct: "Notification", Field: "alerts"}
+	case '[':
+	default:
+		return nil, 0, typeError(tok.Kind(), reflect.TypeFor[template.Alerts](), "alerts")
 	}
 	// The alerts are gathered in chunks and copied once into a slice of
 	// the right length: appending them to one slice would copy them at
@@ -138,10 +152,10 @@ func decodeAlerts(dec *json.Decoder, check func(int, *template.Alert) error, max
 		n       int
 		dropped uint64
 	)
-	for dec.More() {
+	for dec.PeekKind() != ']' {
 		if maxAlerts > 0 && n >= maxAlerts {
 			var spare template.Alert
-			if err := dec.Decode(&spare); err != nil {
+			if err := jsonv2.UnmarshalDecode(dec, &spare); err != nil {
 				return nil, 0, err
 			}
 			if err := check(n, &spare); err != nil {
@@ -157,7 +171,7 @@ func decodeAlerts(dec *json.Decoder, check func(int, *template.Alert) error, max
 		}
 		chunk = chunk[:len(chunk)+1]
 		a := &chunk[len(chunk)-1]
-		if err := dec.Decode(a); err != nil {
+		if err := jsonv2.UnmarshalDecode(dec, a); err != nil {
 			return nil, 0, err
 		}
 		if err := check(n, a); err != nil {
@@ -165,7 +179,7 @@ func decodeAlerts(dec *json.Decoder, check func(int, *template.Alert) error, max
 		}
 		n++
 	}
-	if _, err := dec.Token(); err != nil { // the closing bracket
+	if _, err := dec.ReadToken(); err != nil { // the closing bracket
 		return nil, 0, err
 	}
 	if n == 0 {
@@ -174,20 +188,29 @@ func decodeAlerts(dec *json.Decoder, check func(int, *template.Alert) error, max
 	return slices.Concat(append(chunks, chunk)...), dropped, nil
 }
 
-// kind names the JSON type of the value a token starts, as json's errors
-// do.
-func kind(tok json.Token) string {
-	switch t := tok.(type) {
-	case json.Delim:
-		if t == '[' {
-			return "array"
-		}
+// typeError is a value of the wrong JSON kind where a Go value of type t
+// was expected, in the words of encoding/json's errors; field names the
+// notification's field it was meant for, if any.
+func typeError(k jsontext.Kind, t reflect.Type, field string) error {
+	e := &json.UnmarshalTypeError{Value: kindName(k), Type: t}
+	if field != "" {
+		e.Struct, e.Field = "Notification", field
+	}
+	return e
+}
+
+// kindName names a JSON kind as encoding/json's errors do.
+func kindName(k jsontext.Kind) string {
+	switch k {
+	case '[':
+		return "array"
+	case '{':
 		return "object"
-	case string:
+	case '"':
 		return "string"
-	case float64, json.Number:
+	case '0':
 		return "number"
-	case bool:
+	case 't', 'f':
 		return "bool"
 	default:
 		return "null"

@@ -33,6 +33,12 @@ func TestDecodeAsUnmarshal(t *testing.T) {
 		{"unknown keys", `{"version":"4","future":{"nested":[1,{"a":[]}]},"alerts":[{"status":"firing","labels":{"a":"b"},"extra":[1,2]}],"x":null}`},
 		{"white space", " \n\t{ \"version\" : \"4\" , \"alerts\" : [ { \"status\" : \"firing\" } ] } \n"},
 		{"no data fields", `{"version":"4","groupKey":"g"}`},
+		{"an alert's key twice, maps merged", `{"alerts":[{"labels":{"a":"b"},"status":"firing","labels":{"c":"d"},"status":"resolved"}]}`},
+		{"delimiters in keys do not match", `{"alerts":[{"generator_url":"x","generator-URL":"y","GENERATORURL":"z"}]}`},
+		{"invalid UTF-8", "{\"alerts\":[{\"labels\":{\"a\":\"b\xff\xfe\"}}]}"},
+		{"nulls", `{"alerts":[{"labels":null,"annotations":{"a":null},"startsAt":null,"fingerprint":null}]}`},
+		{"times", `{"alerts":[{"startsAt":"2026-11-24T22:12:02.020447644+01:00","endsAt":"2026-11-24T22:12:02Z"}]}`},
+		{"escapes", `{"alerts":[{"labels":{"a\u00e9\n":"\ud83d\ude00\t\"\/"}}]}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -95,5 +101,40 @@ func TestDecodeKeepsAtMostMaxAlerts(t *testing.T) {
 		return nil
 	}, 1); err == nil {
 		t.Error("an invalid alert beyond the bound was not checked")
+	}
+}
+
+// TestDecodeRejectsAsUnmarshal: what json.Unmarshal refuses, the
+// streaming decoder refuses too, also inside an alert.
+func TestDecodeRejectsAsUnmarshal(t *testing.T) {
+	for _, body := range []string{
+		`{"alerts":[{"startsAt":"2026-11-24 22:12:02Z"}]}`,
+		`{"alerts":[{"startsAt":"2026-11-24T24:00:00Z"}]}`,
+		`{"alerts":[{"startsAt":"2026-11-24T22:12:02"}]}`,
+		`{"alerts":[{"startsAt":"2026-11-24T22:12:02.Z"}]}`,
+		`{"alerts":[{"startsAt":1}]}`,
+		`{"alerts":[{"labels":{"a":1}}]}`,
+		`{"alerts":[{"labels":["a"]}]}`,
+		`{"alerts":[{"status":true}]}`,
+		`{"alerts":[{"status":"firing",}]}`,
+		`{"alerts":[{"status":"firing"},]}`,
+		`{"alerts":[{"status":"fir` + "\x01" + `ing"}]}`,
+		`{"alerts":[{"status":"\x"}]}`,
+		`{"alerts":[{"status":"firing"}] "version":"4"}`,
+		`{"alerts":[{"status":"firing"}]`,
+		`{"alerts":[{"status":"firing"}]}}`,
+		`{"alerts":{}}`,
+		`{"alerts":[1]}`,
+		`{"alerts":[null, "x"]}`,
+		`{"version":4,"alerts":[]}`,
+	} {
+		var n notification.Notification
+		if err := json.Unmarshal([]byte(body), &n); err == nil {
+			t.Errorf("json.Unmarshal accepts %s: not a case for this test", body)
+			continue
+		}
+		if _, err := decodeNotification(strings.NewReader(body), acceptAll, 0); err == nil {
+			t.Errorf("decoded %s, which json.Unmarshal refuses", body)
+		}
 	}
 }

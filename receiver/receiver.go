@@ -18,6 +18,8 @@ import (
 	"strings"
 	"time"
 
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 	"github.com/go-playground/validator/v10"
 	"github.com/prometheus/alertmanager/template"
 
@@ -253,6 +255,8 @@ func readError(err error) *httpError {
 		timeout  interface{ Timeout() bool }
 		syntax   *json.SyntaxError
 		typ      *json.UnmarshalTypeError
+		syntax2  *jsontext.SyntacticError
+		typ2     *jsonv2.SemanticError
 	)
 	switch {
 	case errors.As(err, &invalid):
@@ -263,8 +267,12 @@ func readError(err error) *httpError {
 		return &httpError{http.StatusRequestTimeout, "body not received in time"}
 	case errors.Is(err, io.EOF):
 		return &httpError{http.StatusBadRequest, "malformed JSON: empty body"}
-	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, errTrailingData), errors.As(err, &syntax), errors.As(err, &typ):
-		return &httpError{http.StatusBadRequest, "malformed JSON: " + err.Error()}
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, errTrailingData), errors.As(err, &syntax), errors.As(err, &typ),
+		errors.As(err, &syntax2), errors.As(err, &typ2):
+		// The decoders' messages start with their package's name, which
+		// tells the sender nothing.
+		msg := strings.TrimPrefix(strings.TrimPrefix(err.Error(), "jsontext: "), "json: ")
+		return &httpError{http.StatusBadRequest, "malformed JSON: " + msg}
 	default:
 		return &httpError{http.StatusBadRequest, "read body: " + err.Error()}
 	}
