@@ -30,6 +30,12 @@ var decodeOptions = jsonv2.JoinOptions(
 	jsontext.AllowInvalidUTF8(true),
 )
 
+// restOptions decode the members of a notification other than its alerts
+// exactly as json.Unmarshal does (an embedded *template.Data is allocated
+// only when one of its fields is given), but report errors as JSON v2
+// does, saying where in the body they are.
+var restOptions = jsonv2.JoinOptions(jsonv1.DefaultOptionsV1(), jsonv1.ReportErrorsWithLegacySemantics(false))
+
 // decodeNotification reads one notification, and nothing but white space
 // after it, from r, as json.Unmarshal would decode the whole body. An
 // empty body is io.EOF; one that ends early, io.ErrUnexpectedEOF; errors
@@ -81,7 +87,10 @@ func decodeNotification(r io.Reader, check func(int, *template.Alert) error, max
 // opening brace, and the closing brace.
 func decodeObject(dec *jsontext.Decoder, check func(int, *template.Alert) error, maxAlerts int) (*notification.Notification, error) {
 	var (
-		rest      = map[string]json.RawMessage{}
+		// rest is the notification without its alerts: a copy of the
+		// other members, which are small, decoded as one object at the
+		// end with json.Unmarshal's semantics.
+		rest      = []byte{'{'}
 		alerts    template.Alerts
 		dropped   uint64
 		hasAlerts bool
@@ -106,17 +115,19 @@ func decodeObject(dec *jsontext.Decoder, check func(int, *template.Alert) error,
 		if err != nil {
 			return nil, err
 		}
-		rest[key] = json.RawMessage(v.Clone())
+		if len(rest) > 1 {
+			rest = append(rest, ',')
+		}
+		if rest, err = jsontext.AppendQuote(rest, key); err != nil {
+			return nil, err
+		}
+		rest = append(append(rest, ':'), v...)
 	}
 	if _, err := dec.ReadToken(); err != nil { // the closing brace
 		return nil, err
 	}
-	b, err := json.Marshal(rest)
-	if err != nil {
-		return nil, err
-	}
 	var n notification.Notification
-	if err := json.Unmarshal(b, &n); err != nil {
+	if err := jsonv2.Unmarshal(append(rest, '}'), &n, restOptions); err != nil {
 		return nil, err
 	}
 	if hasAlerts {

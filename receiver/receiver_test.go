@@ -92,7 +92,7 @@ func TestBadRequests(t *testing.T) {
 		{name: "not an object", body: `[` + valid + `]`, want: 400, reason: "malformed JSON: cannot unmarshal array into Go value of type notification.Notification"},
 		{name: "alerts not an array", body: strings.Replace(valid, `"alerts":[`, `"alerts":"x","ignored":[`, 1), want: 400, reason: "malformed JSON: cannot unmarshal string into Go struct field Notification.alerts"},
 		{name: "bad type in an alert", body: strings.Replace(valid, `"fingerprint":"5123ebe051319d85"`, `"fingerprint":5`, 1), want: 400, reason: `malformed JSON: cannot unmarshal JSON number into Go string within "/alerts/1/fingerprint"`},
-		{name: "bad type outside the alerts", body: strings.Replace(valid, `"truncatedAlerts":0`, `"truncatedAlerts":"0"`, 1), want: 400, reason: "malformed JSON: cannot unmarshal string into Go struct field Notification.truncatedAlerts"},
+		{name: "bad type outside the alerts", body: strings.Replace(valid, `"truncatedAlerts":0`, `"truncatedAlerts":"0"`, 1), want: 400, reason: `malformed JSON: cannot unmarshal JSON string into Go uint64 within "/truncatedAlerts"`},
 		{name: "alert without labels", body: strings.Replace(valid, `"labels":{"alertname":"HighErrorRate","instance":"web-2:8080"`, `"labelz":{"alertname":"HighErrorRate","instance":"web-2:8080"`, 1), want: 400, reason: "invalid notification: alerts[1].labels: is required"},
 		{name: "wrong version", body: strings.Replace(valid, `"version":"4"`, `"version":"3"`, 1), want: 400, reason: `unsupported webhook version "3"`},
 		{name: "no alerts", body: `{"version":"4","groupKey":"g","receiver":"r","status":"firing","alerts":[]}`, want: 400, reason: "alerts: must not be empty"},
