@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/prometheus/alertmanager/template"
 
@@ -267,8 +268,21 @@ func unsafeRune(r rune) bool {
 	return sms.IsMarker(r) || (r >= 0xE000 && r <= 0xE00F) || (unicode.IsControl(r) && !unicode.IsSpace(r))
 }
 
+// cleanString reports whether s has no unsafe rune. Alert data is nearly
+// all ASCII, checked here a byte at a time; from the first other byte on,
+// runes are decoded.
 func cleanString(s string) bool {
-	return strings.IndexFunc(s, unsafeRune) < 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= utf8.RuneSelf {
+			return strings.IndexFunc(s[i:], unsafeRune) < 0
+		}
+		// The ASCII controls but the white space \t, \n, \v, \f and \r.
+		if (c < ' ' && (c < '\t' || c > '\r')) || c == 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 func scrubString(s string) string {

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
@@ -157,5 +158,25 @@ func TestEncodingCounters(t *testing.T) {
 				t.Errorf("sms_transliteration_skipped_total = %v, want %v", got, tt.kept)
 			}
 		})
+	}
+}
+
+// TestCleanStringAsUnsafeRune: the byte-wise check of ASCII says what
+// unsafeRune says of every rune, alone and after ASCII, and of strings
+// that switch between the two.
+func TestCleanStringAsUnsafeRune(t *testing.T) {
+	for r := rune(0); r <= unicode.MaxRune; r++ {
+		if r >= 0xD800 && r <= 0xDFFF {
+			continue // not encodable in UTF-8
+		}
+		want := !unsafeRune(r)
+		for _, s := range []string{string(r), "web-1:8080 " + string(r), string(r) + " web-1", "é" + string(r)} {
+			if got := cleanString(s); got != want {
+				t.Fatalf("cleanString(%q) = %v, want %v", s, got, want)
+			}
+		}
+	}
+	if cleanString("ok é then \x01") || !cleanString("tab\tand\nnewline\r\n") || cleanString("\xff\x7f") {
+		t.Error("mixed strings judged wrong")
 	}
 }
