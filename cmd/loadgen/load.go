@@ -25,6 +25,11 @@ type loadOptions struct {
 	url                string
 	username, password string
 	concurrency        int
+	// rate, when above 0, is how many notifications start per second,
+	// spread evenly: an open load, as many independent alert groups make.
+	// A notification's latency then counts from its scheduled start, so
+	// that a service falling behind shows in it.
+	rate float64
 	// notifications bounds the notifications sent, 0 for no bound; so does
 	// duration, 0 for none. At least one must bound the run.
 	notifications int
@@ -49,9 +54,10 @@ type loadStats struct {
 	stopped   string
 }
 
-// load posts notifications from o.concurrency workers until
-// o.notifications were sent or o.duration passed, then waits for the
-// answers to those in flight. Ending ctx aborts the requests in flight too.
+// load posts notifications from o.concurrency workers, each as soon as the
+// one before was answered or at the pace of o.rate, until o.notifications
+// were sent or o.duration passed, then waits for the answers to those in
+// flight. Ending ctx aborts the requests in flight too.
 func load(ctx context.Context, o loadOptions) loadStats {
 	dispatch, stop := context.WithCancel(ctx)
 	if o.duration > 0 {
@@ -74,8 +80,17 @@ func load(ctx context.Context, o loadOptions) loadStats {
 				if o.notifications > 0 && n >= o.notifications {
 					break
 				}
+				var late time.Duration
+				if o.rate > 0 {
+					scheduled := began.Add(time.Duration(float64(n) * float64(time.Second) / o.rate))
+					if !waitUntil(dispatch, scheduled) {
+						break
+					}
+					late = max(time.Since(scheduled), 0)
+				}
 				w.sent++
 				code, took, err := post(ctx, o, n)
+				took += late
 				switch {
 				case err != nil:
 					w.failed++
@@ -106,6 +121,22 @@ func load(ctx context.Context, o loadOptions) loadStats {
 		total.stopped = stoppedDuration
 	}
 	return total
+}
+
+// waitUntil waits for t; it reports false when ctx ended first.
+func waitUntil(ctx context.Context, t time.Time) bool {
+	d := time.Until(t)
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
 
 // add adds the counts of w to s.

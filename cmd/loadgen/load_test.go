@@ -113,6 +113,38 @@ func TestLoadCount(t *testing.T) {
 	}
 }
 
+// TestLoadRate: at a rate, notifications start on schedule and not
+// before it, however fast the service answers; a latency then counts from
+// the scheduled start, so it is never below the answer's own time.
+func TestLoadRate(t *testing.T) {
+	var seen atomic.Int64
+	url := startReceiver(t, notifierFunc(func() { seen.Add(1) }))
+	o := testLoadOptions(t, url, 2)
+	o.notifications = 21
+	o.rate = 200 // one each 5 ms: the last starts 100 ms in
+	s := load(context.Background(), o)
+	if s.sent != 21 || s.ok != 21 || seen.Load() != 21 {
+		t.Fatalf("sent %d, ok %d, received %d; want 21 of each", s.sent, s.ok, seen.Load())
+	}
+	if s.elapsed < 100*time.Millisecond {
+		t.Errorf("21 notifications at 200/s took %v, want at least 100ms: started ahead of schedule", s.elapsed)
+	}
+	// 1,000/s for 200 ms, by one worker that waits 5 ms for each answer:
+	// it falls behind, and the latencies say so.
+	slow := startReceiver(t, notifierFunc(func() { time.Sleep(5 * time.Millisecond) }))
+	o = testLoadOptions(t, slow, 2)
+	o.concurrency = 1
+	o.notifications = 40
+	o.rate = 1000
+	s = load(context.Background(), o)
+	if s.ok != 40 {
+		t.Fatalf("ok %d, want 40", s.ok)
+	}
+	if last := s.latencies[len(s.latencies)-1]; last < 150*time.Millisecond {
+		t.Errorf("the slowest of 40 notifications scheduled 1 ms apart, each answered after 5 ms by one worker, took %v; want at least 150ms, counted from its scheduled start", last)
+	}
+}
+
 // TestLoadDuration: a run bounded by time alone ends, with every
 // notification it started answered.
 func TestLoadDuration(t *testing.T) {

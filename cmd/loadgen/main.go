@@ -33,6 +33,7 @@ import (
 // options are the command line.
 type options struct {
 	concurrency   int
+	rate          float64
 	notifications int
 	duration      time.Duration
 	alerts        int
@@ -68,6 +69,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	app.ErrorWriter(stderr)
 	var o options
 	app.Flag("concurrency", "Notifications posted at once.").Default("10").IntVar(&o.concurrency)
+	app.Flag("rate", "Notifications started per second, spread evenly, by up to --concurrency at once; 0 for each as soon as one is answered. Latency then counts from a notification's scheduled start.").Default("0").Float64Var(&o.rate)
 	app.Flag("notifications", "Notifications to send in all; 0 for as many as --duration allows.").Default("10000").IntVar(&o.notifications)
 	app.Flag("duration", "Longest time to send for; 0 for no bound but --notifications.").Default("5m").DurationVar(&o.duration)
 	app.Flag("alerts-per-notification", "Alerts in each notification.").Default("2").IntVar(&o.alerts)
@@ -129,6 +131,9 @@ func (o options) check() error {
 	var errs []error
 	if o.concurrency < 1 {
 		errs = append(errs, fmt.Errorf("--concurrency %d: want at least 1", o.concurrency))
+	}
+	if o.rate < 0 {
+		errs = append(errs, fmt.Errorf("--rate %g: must not be negative", o.rate))
 	}
 	if o.notifications < 0 || o.duration < 0 {
 		errs = append(errs, errors.New("--notifications and --duration must not be negative"))
@@ -241,6 +246,7 @@ func measure(ctx context.Context, o options, logger *slog.Logger) (*result, erro
 func newResult(o options) *result {
 	res := &result{
 		Concurrency:           o.concurrency,
+		Rate:                  o.rate,
 		AlertsPerNotification: o.alerts,
 		Recipients:            o.recipients,
 		CPUs:                  runtime.NumCPU(),
@@ -321,12 +327,13 @@ func runLoad(ctx context.Context, o options, url string, client *http.Client, fa
 		return loadStats{}, err
 	}
 	ownBefore, ownErr := readCPU(os.Getpid())
-	logger.Info("loading", "target", url, "notifications", o.notifications, "duration", o.duration, "concurrency", o.concurrency, "run", run)
+	logger.Info("loading", "target", url, "notifications", o.notifications, "duration", o.duration, "concurrency", o.concurrency, "rate", o.rate, "run", run)
 	stats := load(ctx, loadOptions{
 		url:           strings.TrimSuffix(url, "/") + "/api/v1/alerts",
 		username:      webhookUser,
 		password:      webhookPass,
 		concurrency:   o.concurrency,
+		rate:          o.rate,
 		notifications: o.notifications,
 		duration:      o.duration,
 		payloads:      p,

@@ -15,13 +15,16 @@ import (
 // Figures the tool could not take (the memory of a --target without
 // --pid) are 0.
 type result struct {
-	Target                string `json:"target"`
-	ServiceBinary         string `json:"service_binary,omitempty"`
-	ServicePID            int    `json:"service_pid,omitempty"`
-	Concurrency           int    `json:"concurrency"`
-	AlertsPerNotification int    `json:"alerts_per_notification"`
-	Recipients            int    `json:"recipients"`
-	SipgateHTTP2          bool   `json:"sipgate_http2"`
+	Target        string `json:"target"`
+	ServiceBinary string `json:"service_binary,omitempty"`
+	ServicePID    int    `json:"service_pid,omitempty"`
+	Concurrency   int    `json:"concurrency"`
+	// Rate is the notifications started per second, 0 when each worker
+	// posts as soon as it was answered.
+	Rate                  float64 `json:"rate"`
+	AlertsPerNotification int     `json:"alerts_per_notification"`
+	Recipients            int     `json:"recipients"`
+	SipgateHTTP2          bool    `json:"sipgate_http2"`
 
 	// Stopped says why sending ended: count, duration or interrupted.
 	Stopped string  `json:"stopped"`
@@ -109,7 +112,11 @@ func (r *result) print(w io.Writer) {
 	if r.SipgateHTTP2 {
 		proto = "HTTP/2 offered"
 	}
-	row("load", "%d concurrent, %d alerts per notification, %d recipient(s), sipgate over TLS (%s)", r.Concurrency, r.AlertsPerNotification, r.Recipients, proto)
+	pace := fmt.Sprintf("%d concurrent", r.Concurrency)
+	if r.Rate > 0 {
+		pace = fmt.Sprintf("%g/s by up to %d concurrent (latency from the scheduled start)", r.Rate, r.Concurrency)
+	}
+	row("load", "%s, %d alerts per notification, %d recipient(s), sipgate over TLS (%s)", pace, r.AlertsPerNotification, r.Recipients, proto)
 	row("stopped by", "%s after %.1f s", r.Stopped, r.Seconds)
 	row("notifications", "%d sent, %d answered 200, %s, %d without an answer", r.Sent, r.OK, r.others(), r.Failed)
 	if r.FirstError != "" {
