@@ -26,16 +26,18 @@ import (
 
 var (
 	bucketDelivered = []byte("delivered")
-	bucketPaged     = []byte("paged")
-	// bucketPagedBy indexes the paged marks the other way round: alert 0
-	// number -> time contact route, so that a resolved alert finds whoever
-	// got its firing SMS.
+	// bucketPagedBy holds the paged marks: alert 0 number -> time contact
+	// route, so that a resolved alert finds whoever got its firing SMS.
 	bucketPagedBy    = []byte("paged_by_alert")
 	bucketSendsByAge = []byte("sends_time") // time number -> nothing
 	bucketSuppressed = []byte("suppressed") // number -> Suppressed
 	bucketDoubts     = []byte("in_doubt")   // key -> Doubt
 	bucketWindows    = []byte("windows")    // counts of sends in limit windows, see limits.go
-	buckets          = [][]byte{bucketDelivered, bucketPaged, bucketPagedBy, bucketSendsByAge, bucketSuppressed, bucketDoubts, bucketWindows, bucketRepeats, bucketHeld, bucketHeldBy}
+	buckets          = [][]byte{bucketDelivered, bucketPagedBy, bucketSendsByAge, bucketSuppressed, bucketDoubts, bucketWindows, bucketRepeats, bucketHeld, bucketHeldBy}
+	// bucketPaged (number 0 alert -> time) held the paged marks the other
+	// way round, which bucketPagedBy answers as well: a second write for
+	// every alert of every SMS. Open indexes an old ledger's, then drops it.
+	bucketPaged = []byte("paged")
 	// bucketSends (number 0 time -> nothing) was a second log of sends, by
 	// recipient; window states took its place.
 	bucketSends = []byte("sends")
@@ -95,8 +97,13 @@ func Open(path string, o Options) (*Ledger, error) {
 		if err := migrateWindows(tx); err != nil {
 			return err
 		}
-		if !indexed {
-			return indexPaged(tx)
+		if old := tx.Bucket(bucketPaged); old != nil {
+			if !indexed {
+				if err := indexPaged(tx.Bucket(bucketPagedBy), old); err != nil {
+					return err
+				}
+			}
+			return tx.DeleteBucket(bucketPaged)
 		}
 		return nil
 	}); err != nil {
@@ -186,10 +193,6 @@ func (l *Ledger) RecordPagedTo(key string, to PagedRecipient, alerts []string) e
 	return nil
 }
 
-func pagedKey(number, alert string) []byte {
-	return []byte(number + "\x00" + alert)
-}
-
 // PagedRecipient is someone a firing SMS reached, as the ledger keeps
 // them: a resolved alert goes to whoever got its firing SMS, whatever
 // routing says by then.
@@ -232,8 +235,7 @@ func (l *Ledger) MarkPagedTo(to PagedRecipient, alerts []string) error {
 	return nil
 }
 
-// markPaged writes both ways of looking a paged mark up in one
-// transaction, so that they never disagree.
+// markPaged notes that the alerts reached to at now.
 func markPaged(tx *bolt.Tx, to PagedRecipient, alerts []string, now []byte) error {
 	if len(alerts) == 0 {
 		return nil
@@ -243,11 +245,8 @@ func markPaged(tx *bolt.Tx, to PagedRecipient, alerts []string, now []byte) erro
 		return err
 	}
 	v := append(append([]byte(nil), now...), by...)
-	b, idx := tx.Bucket(bucketPaged), tx.Bucket(bucketPagedBy)
+	idx := tx.Bucket(bucketPagedBy)
 	for _, a := range alerts {
-		if err := b.Put(pagedKey(to.Number, a), now); err != nil {
-			return err
-		}
 		if err := idx.Put(pagedByKey(a, to.Number), v); err != nil {
 			return err
 		}
@@ -255,11 +254,10 @@ func markPaged(tx *bolt.Tx, to PagedRecipient, alerts []string, now []byte) erro
 	return nil
 }
 
-// indexPaged fills bucketPagedBy from the paged marks of a ledger written
-// before it existed, with neither contact nor route.
-func indexPaged(tx *bolt.Tx) error {
-	idx := tx.Bucket(bucketPagedBy)
-	return tx.Bucket(bucketPaged).ForEach(func(k, v []byte) error {
+// indexPaged fills idx, bucketPagedBy, from the paged marks by number of
+// a ledger written before it existed, with neither contact nor route.
+func indexPaged(idx, old *bolt.Bucket) error {
+	return old.ForEach(func(k, v []byte) error {
 		number, alert, ok := strings.Cut(string(k), "\x00")
 		if !ok {
 			return nil
@@ -306,7 +304,8 @@ func (l *Ledger) PagedTo(alerts []string) (map[string][]PagedRecipient, error) {
 func (l *Ledger) WasPaged(number, alert string) (bool, error) {
 	var ok bool
 	err := l.db.View(func(tx *bolt.Tx) error {
-		ok = l.within(tx.Bucket(bucketPaged).Get(pagedKey(number, alert)), l.o.PagedRetention)
+		v := tx.Bucket(bucketPagedBy).Get(pagedByKey(alert, number))
+		ok = len(v) >= 8 && l.within(v[:8], l.o.PagedRetention)
 		return nil
 	})
 	if err != nil {
@@ -535,18 +534,13 @@ func (l *Ledger) Purge(keepSends time.Duration) (int, error) {
 	now := l.now()
 	n := 0
 	err := l.db.Update(func(tx *bolt.Tx) error {
-		for _, b := range []struct {
-			name []byte
-			keep time.Duration
-		}{{bucketDelivered, l.o.DedupWindow}, {bucketPaged, l.o.PagedRetention}} {
-			c := tx.Bucket(b.name).Cursor()
-			for k, v := c.First(); k != nil; k, v = c.Next() {
-				if !l.within(v, b.keep) {
-					if err := c.Delete(); err != nil {
-						return err
-					}
-					n++
+		delivered := tx.Bucket(bucketDelivered).Cursor()
+		for k, v := delivered.First(); k != nil; k, v = delivered.Next() {
+			if !l.within(v, l.o.DedupWindow) {
+				if err := delivered.Delete(); err != nil {
+					return err
 				}
+				n++
 			}
 		}
 		c := tx.Bucket(bucketPagedBy).Cursor()

@@ -51,8 +51,8 @@ func TestPagedToFindsWhomAnAlertReachedAcrossRestarts(t *testing.T) {
 	if got, err := l.PagedTo([]string{"fp1|1"}); err != nil || len(got) != 0 {
 		t.Errorf("past the retention: PagedTo = %+v, %v; want nothing", got, err)
 	}
-	if n, err := l.Purge(time.Hour); err != nil || n != 9 {
-		t.Errorf("Purge = %d, %v; want 9: 1 delivery, 4 paged marks each way", n, err)
+	if n, err := l.Purge(time.Hour); err != nil || n != 5 {
+		t.Errorf("Purge = %d, %v; want 5: 1 delivery, 4 paged marks", n, err)
 	}
 }
 
@@ -67,7 +67,11 @@ func TestPagedIndexBuiltForOldLedgers(t *testing.T) {
 		if err := tx.DeleteBucket(bucketPagedBy); err != nil {
 			return err
 		}
-		return tx.Bucket(bucketPaged).Put(pagedKey("+491", "fp1|1"), encodeTime(now))
+		old, err := tx.CreateBucket(bucketPaged)
+		if err != nil {
+			return err
+		}
+		return old.Put([]byte("+491\x00fp1|1"), encodeTime(now))
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -82,6 +86,64 @@ func TestPagedIndexBuiltForOldLedgers(t *testing.T) {
 	}
 	if want := []PagedRecipient{{Number: "+491", At: now}}; !reflect.DeepEqual(normalize(got)["fp1|1"], want) {
 		t.Errorf("PagedTo = %+v; want %+v", got, want)
+	}
+	if ok, err := l.WasPaged("+491", "fp1|1"); err != nil || !ok {
+		t.Errorf("WasPaged = %v, %v; want true", ok, err)
+	}
+	assertNoPagedByNumber(t, l)
+}
+
+// TestOpenDropsPagedByNumber: a ledger of the version that wrote every
+// paged mark both ways keeps its marks, found by alert and by number, and
+// loses the second copy.
+func TestOpenDropsPagedByNumber(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ledger.db")
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	l := open(t, path, &now)
+	if err := l.MarkPagedTo(PagedRecipient{Number: "+491", Contact: "bob", Route: "db"}, []string{"fp1|1"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.db.Update(func(tx *bolt.Tx) error {
+		old, err := tx.CreateBucket(bucketPaged)
+		if err != nil {
+			return err
+		}
+		return old.Put([]byte("+491\x00fp1|1"), encodeTime(now))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l = open(t, path, &now)
+	defer l.Close()
+	assertNoPagedByNumber(t, l)
+	got, err := l.PagedTo([]string{"fp1|1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []PagedRecipient{{Number: "+491", Contact: "bob", Route: "db", At: now}}; !reflect.DeepEqual(normalize(got)["fp1|1"], want) {
+		t.Errorf("PagedTo = %+v; want %+v", got, want)
+	}
+	if ok, err := l.WasPaged("+491", "fp1|1"); err != nil || !ok {
+		t.Errorf("WasPaged = %v, %v; want true", ok, err)
+	}
+	if ok, _ := l.WasPaged("+492", "fp1|1"); ok {
+		t.Error("WasPaged true for a number the alert did not reach")
+	}
+}
+
+// assertNoPagedByNumber fails unless the ledger lacks the old bucket of
+// paged marks by number.
+func assertNoPagedByNumber(t *testing.T, l *Ledger) {
+	t.Helper()
+	if err := l.db.View(func(tx *bolt.Tx) error {
+		if tx.Bucket(bucketPaged) != nil {
+			t.Error("the paged marks by number are still there")
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
 	}
 }
 
