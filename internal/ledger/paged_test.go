@@ -56,80 +56,64 @@ func TestPagedToFindsWhomAnAlertReachedAcrossRestarts(t *testing.T) {
 	}
 }
 
-// TestPagedIndexBuiltForOldLedgers: marks written before the index
-// existed are found by alert after the upgrade, with no contact or route.
-func TestPagedIndexBuiltForOldLedgers(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "ledger.db")
-	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
-	l := open(t, path, &now)
-	// What an old version left: paged marks by number only.
-	if err := l.db.Update(func(tx *bolt.Tx) error {
-		if err := tx.DeleteBucket(bucketPagedBy); err != nil {
-			return err
-		}
-		old, err := tx.CreateBucket(bucketPaged)
-		if err != nil {
-			return err
-		}
-		return old.Put([]byte("+491\x00fp1|1"), encodeTime(now))
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
-	l = open(t, path, &now)
-	defer l.Close()
-	got, err := l.PagedTo([]string{"fp1|1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := []PagedRecipient{{Number: "+491", At: now}}; !reflect.DeepEqual(normalize(got)["fp1|1"], want) {
-		t.Errorf("PagedTo = %+v; want %+v", got, want)
-	}
-	if ok, err := l.WasPaged("+491", "fp1|1"); err != nil || !ok {
-		t.Errorf("WasPaged = %v, %v; want true", ok, err)
-	}
-	assertNoPagedByNumber(t, l)
-}
-
-// TestOpenDropsPagedByNumber: a ledger of the version that wrote every
-// paged mark both ways keeps its marks, found by alert and by number, and
-// loses the second copy.
-func TestOpenDropsPagedByNumber(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "ledger.db")
-	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
-	l := open(t, path, &now)
-	if err := l.MarkPagedTo(PagedRecipient{Number: "+491", Contact: "bob", Route: "db"}, []string{"fp1|1"}); err != nil {
-		t.Fatal(err)
-	}
-	if err := l.db.Update(func(tx *bolt.Tx) error {
-		old, err := tx.CreateBucket(bucketPaged)
-		if err != nil {
-			return err
-		}
-		return old.Put([]byte("+491\x00fp1|1"), encodeTime(now))
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
-	l = open(t, path, &now)
-	defer l.Close()
-	assertNoPagedByNumber(t, l)
-	got, err := l.PagedTo([]string{"fp1|1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := []PagedRecipient{{Number: "+491", Contact: "bob", Route: "db", At: now}}; !reflect.DeepEqual(normalize(got)["fp1|1"], want) {
-		t.Errorf("PagedTo = %+v; want %+v", got, want)
-	}
-	if ok, err := l.WasPaged("+491", "fp1|1"); err != nil || !ok {
-		t.Errorf("WasPaged = %v, %v; want true", ok, err)
-	}
-	if ok, _ := l.WasPaged("+492", "fp1|1"); ok {
-		t.Error("WasPaged true for a number the alert did not reach")
+// TestOpenMigratesPagedByNumber: the marks of an older ledger, which
+// kept them by number (and, later, by alert too), are found by alert and
+// by number after the upgrade, and the copy by number is gone. Marks
+// written before the index by alert existed have no contact or route.
+func TestOpenMigratesPagedByNumber(t *testing.T) {
+	bob := PagedRecipient{Number: "+491", Contact: "bob", Route: "db"}
+	for _, tc := range []struct {
+		name      string
+		withIndex bool
+		want      PagedRecipient
+	}{
+		{"marks by number only", false, PagedRecipient{Number: "+491"}},
+		{"marks both ways", true, bob},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "ledger.db")
+			now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+			l := open(t, path, &now)
+			if tc.withIndex {
+				if err := l.MarkPagedTo(bob, []string{"fp1|1"}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := l.db.Update(func(tx *bolt.Tx) error {
+				if !tc.withIndex {
+					if err := tx.DeleteBucket(bucketPagedBy); err != nil {
+						return err
+					}
+				}
+				old, err := tx.CreateBucket(bucketPaged)
+				if err != nil {
+					return err
+				}
+				return old.Put([]byte("+491\x00fp1|1"), encodeTime(now))
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if err := l.Close(); err != nil {
+				t.Fatal(err)
+			}
+			l = open(t, path, &now)
+			defer l.Close()
+			assertNoPagedByNumber(t, l)
+			got, err := l.PagedTo([]string{"fp1|1"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.want.At = now
+			if want := []PagedRecipient{tc.want}; !reflect.DeepEqual(normalize(got)["fp1|1"], want) {
+				t.Errorf("PagedTo = %+v; want %+v", got, want)
+			}
+			if ok, err := l.WasPaged("+491", "fp1|1"); err != nil || !ok {
+				t.Errorf("WasPaged = %v, %v; want true", ok, err)
+			}
+			if ok, _ := l.WasPaged("+492", "fp1|1"); ok {
+				t.Error("WasPaged true for a number the alert did not reach")
+			}
+		})
 	}
 }
 
