@@ -1,10 +1,9 @@
 package receiver
 
 import (
-	"encoding/json"
 	"errors"
 	"io"
-	"reflect"
+	"math"
 	"slices"
 	"strings"
 
@@ -20,34 +19,29 @@ import (
 // notification, which json.Unmarshal would reject too.
 var errTrailingData = errors.New("data after the notification")
 
-// decodeOptions make the streaming decoder read a body as json.Unmarshal
-// does: keys match fields ignoring case, of a key given twice the last
-// value counts, and invalid UTF-8 becomes U+FFFD.
-var decodeOptions = jsonv2.JoinOptions(
-	jsonv2.MatchCaseInsensitiveNames(true),
-	jsonv1.MatchCaseSensitiveDelimiter(true),
-	jsontext.AllowDuplicateNames(true),
-	jsontext.AllowInvalidUTF8(true),
-)
-
-// restOptions decode the members of a notification other than its alerts
-// exactly as json.Unmarshal does (an embedded *template.Data is allocated
-// only when one of its fields is given), but report errors as JSON v2
-// does, saying where in the body they are.
-var restOptions = jsonv2.JoinOptions(jsonv1.DefaultOptionsV1(), jsonv1.ReportErrorsWithLegacySemantics(false))
+// decodeOptions make JSON v2 decode a body as json.Unmarshal does (keys
+// match fields ignoring case, a member given twice is decoded twice, null
+// leaves a value as it is, invalid UTF-8 becomes U+FFFD, times are read
+// as time.Time reads them), but report errors as JSON v2 does, saying
+// where in the body they are.
+var decodeOptions = jsonv2.JoinOptions(jsonv1.DefaultOptionsV1(), jsonv1.ReportErrorsWithLegacySemantics(false))
 
 // decodeNotification reads one notification, and nothing but white space
 // after it, from r, as json.Unmarshal would decode the whole body. An
 // empty body is io.EOF; one that ends early, io.ErrUnexpectedEOF; errors
-// of r and of check are returned as they are.
+// of r and of check are returned as they are. Two differences are known:
+// a body with two alerts members is refused (json.Unmarshal decodes the
+// second array into the alerts of the first), and a time written with
+// escapes ("\u005a" for "Z") is read where json.Unmarshal refuses it.
 //
-// The alerts, nearly all of a large body, are decoded one at a time by a
-// streaming decoder that reads each byte once (encoding/json's Decoder
-// scans a value whole before decoding it, which made decoding most of the
-// cost of a large notification), and the buffer holds about one alert,
-// not the body beside what it decodes to. The few small fields around
-// them are decoded with encoding/json, which keeps the JSON shape of a
-// notification where it is declared, in field tags.
+// The body is decoded by a streaming decoder that reads each byte once
+// (encoding/json's Decoder scans a value whole before decoding it, which
+// made decoding most of the cost of a large notification). The alerts,
+// nearly all of a large body, are decoded one at a time, so that the
+// buffer holds about one alert, not the body beside what it decodes to;
+// the few small members around them are copied and decoded as one object
+// at the end, which keeps the JSON shape of a notification where it is
+// declared, in field tags.
 //
 // check is asked about each alert, with its index, as soon as it is
 // decoded; its error stops the decoding. An alert decodes to many times
@@ -57,15 +51,54 @@ var restOptions = jsonv2.JoinOptions(jsonv1.DefaultOptionsV1(), jsonv1.ReportErr
 // counted in TruncatedAlerts as Alertmanager's own max_alerts does, so
 // that a body of tiny alerts cannot make memory grow with its length.
 func decodeNotification(r io.Reader, check func(int, *template.Alert) error, maxAlerts int) (*notification.Notification, error) {
-	dec := jsontext.NewDecoder(r, decodeOptions)
-	tok, err := dec.ReadToken()
-	if err != nil {
+	body := &readErr{r: r}
+	n, err := decodeBody(jsontext.NewDecoder(body, decodeOptions), check, maxAlerts)
+	if err != nil && body.err != nil {
+		// The decoder wraps what reading failed with, as if the body
+		// were at fault; the caller tells a body too large or too slow,
+		// or a connection lost, by the reader's own error.
+		return nil, body.err
+	}
+	return n, err
+}
+
+// readErr passes r on and keeps its first error other than io.EOF.
+type readErr struct {
+	r   io.Reader
+	err error
+}
+
+func (e *readErr) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil && err != io.EOF && e.err == nil {
+		e.err = err
+	}
+	return n, err
+}
+
+// decodeBody decodes the notification that dec reads, and checks that
+// nothing follows it.
+func decodeBody(dec *jsontext.Decoder, check func(int, *template.Alert) error, maxAlerts int) (*notification.Notification, error) {
+	var (
+		n   *notification.Notification
+		err error
+	)
+	switch dec.PeekKind() {
+	case '{':
+		if _, err := dec.ReadToken(); err != nil {
+			return nil, err
+		}
+		n, err = decodeObject(dec, check, maxAlerts)
+	case 0:
+		// Nothing, or no JSON: reading says which.
+		_, err = dec.ReadToken()
 		return nil, err
+	default:
+		// Not an object: the decoder says what is wrong, in its words;
+		// null, which it decodes to nothing, fails the checks after.
+		n = &notification.Notification{}
+		err = jsonv2.UnmarshalDecode(dec, n)
 	}
-	if tok.Kind() != '{' {
-		return nil, typeError(tok.Kind(), reflect.TypeFor[notification.Notification](), "")
-	}
-	n, err := decodeObject(dec, check, maxAlerts)
 	if errors.Is(err, io.EOF) {
 		// The decoder says EOF wherever the input ends; only at the
 		// start does that mean an empty body.
@@ -102,9 +135,11 @@ func decodeObject(dec *jsontext.Decoder, check func(int, *template.Alert) error,
 		}
 		// In an object the decoder has made sure that a key is a string.
 		key := tok.String()
-		// json.Unmarshal matches keys to fields ignoring case, and of a
-		// key given twice the last value counts.
+		// json.Unmarshal matches keys to fields ignoring case.
 		if strings.EqualFold(key, "alerts") {
+			if hasAlerts {
+				return nil, invalidError("alerts: given twice")
+			}
 			if alerts, dropped, err = decodeAlerts(dec, check, maxAlerts); err != nil {
 				return nil, err
 			}
@@ -127,7 +162,7 @@ func decodeObject(dec *jsontext.Decoder, check func(int, *template.Alert) error,
 		return nil, err
 	}
 	var n notification.Notification
-	if err := jsonv2.Unmarshal(append(rest, '}'), &n, restOptions); err != nil {
+	if err := jsonv2.Unmarshal(append(rest, '}'), &n, decodeOptions); err != nil {
 		return nil, err
 	}
 	if hasAlerts {
@@ -135,7 +170,7 @@ func decodeObject(dec *jsontext.Decoder, check func(int, *template.Alert) error,
 			n.Data = &template.Data{}
 		}
 		n.Alerts = alerts
-		n.TruncatedAlerts += dropped
+		n.TruncatedAlerts += min(dropped, math.MaxUint64-n.TruncatedAlerts)
 	}
 	return &n, nil
 }
@@ -143,16 +178,14 @@ func decodeObject(dec *jsontext.Decoder, check func(int, *template.Alert) error,
 // decodeAlerts decodes the value of the alerts key: an array, or null. It
 // keeps the first maxAlerts (all when 0) and returns how many it dropped.
 func decodeAlerts(dec *jsontext.Decoder, check func(int, *template.Alert) error, maxAlerts int) (template.Alerts, uint64, error) {
-	tok, err := dec.ReadToken()
-	if err != nil {
-		return nil, 0, err
+	if dec.PeekKind() != '[' {
+		// null, or a value the decoder refuses in its words.
+		var alerts template.Alerts
+		err := jsonv2.UnmarshalDecode(dec, &alerts)
+		return alerts, 0, err
 	}
-	switch tok.Kind() {
-	case 'n':
-		return nil, 0, nil
-	case '[':
-	default:
-		return nil, 0, typeError(tok.Kind(), reflect.TypeFor[template.Alerts](), "alerts")
+	if _, err := dec.ReadToken(); err != nil {
+		return nil, 0, err
 	}
 	// The alerts are gathered in chunks and copied once into a slice of
 	// the right length: appending them to one slice would copy them at
@@ -197,33 +230,4 @@ func decodeAlerts(dec *jsontext.Decoder, check func(int, *template.Alert) error,
 		return template.Alerts{}, 0, nil // as json.Unmarshal decodes []
 	}
 	return slices.Concat(append(chunks, chunk)...), dropped, nil
-}
-
-// typeError is a value of the wrong JSON kind where a Go value of type t
-// was expected, in the words of encoding/json's errors; field names the
-// notification's field it was meant for, if any.
-func typeError(k jsontext.Kind, t reflect.Type, field string) error {
-	e := &json.UnmarshalTypeError{Value: kindName(k), Type: t}
-	if field != "" {
-		e.Struct, e.Field = "Notification", field
-	}
-	return e
-}
-
-// kindName names a JSON kind as encoding/json's errors do.
-func kindName(k jsontext.Kind) string {
-	switch k {
-	case '[':
-		return "array"
-	case '{':
-		return "object"
-	case '"':
-		return "string"
-	case '0':
-		return "number"
-	case 't', 'f':
-		return "bool"
-	default:
-		return "null"
-	}
 }

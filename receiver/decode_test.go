@@ -31,7 +31,6 @@ func TestDecodeAsUnmarshal(t *testing.T) {
 		{"alerts null", `{"version":"4","alerts":null}`},
 		{"alerts empty", `{"version":"4","alerts":[]}`},
 		{"keys in another case", `{"Version":"4","RECEIVER":"r","Alerts":[{"Status":"firing","Labels":{"a":"b"}}]}`},
-		{"alerts twice, the last counts", `{"alerts":[{"status":"firing"}],"version":"4","alerts":[{"status":"resolved"},{"status":"firing"}]}`},
 		{"unknown keys", `{"version":"4","future":{"nested":[1,{"a":[]}]},"alerts":[{"status":"firing","labels":{"a":"b"},"extra":[1,2]}],"x":null}`},
 		{"white space", " \n\t{ \"version\" : \"4\" , \"alerts\" : [ { \"status\" : \"firing\" } ] } \n"},
 		{"no data fields", `{"version":"4","groupKey":"g"}`},
@@ -41,6 +40,10 @@ func TestDecodeAsUnmarshal(t *testing.T) {
 		{"invalid UTF-8", "{\"alerts\":[{\"labels\":{\"a\":\"b\xff\xfe\"}}]}"},
 		{"nulls", `{"alerts":[{"labels":null,"annotations":{"a":null},"startsAt":null,"fingerprint":null}]}`},
 		{"times", `{"alerts":[{"startsAt":"2026-11-24T22:12:02.020447644+01:00","endsAt":"2026-11-24T22:12:02Z"}]}`},
+		{"times as time.Time reads them", `{"alerts":[{"startsAt":"2026-11-24T2:12:02Z","endsAt":"2026-11-24T22:12:02,5+24:00"}]}`},
+		{"null after a value leaves it", `{"version":"4","alerts":[{"status":"firing","startsAt":"2026-11-24T22:12:02Z","fingerprint":"x","status":null,"startsAt":null,"fingerprint":null}],"version":null}`},
+		{"body null", `null`},
+		{"alerts null among other members", `{"version":"4","alerts":null,"receiver":"r"}`},
 		{"escapes", `{"alerts":[{"labels":{"a\u00e9\n":"\ud83d\ude00\t\"\/"}}]}`},
 	}
 	for _, tt := range tests {
@@ -110,34 +113,81 @@ func TestDecodeKeepsAtMostMaxAlerts(t *testing.T) {
 // TestDecodeRejectsAsUnmarshal: what json.Unmarshal refuses, the
 // streaming decoder refuses too, also inside an alert.
 func TestDecodeRejectsAsUnmarshal(t *testing.T) {
-	for _, body := range []string{
-		`{"alerts":[{"startsAt":"2026-11-24 22:12:02Z"}]}`,
-		`{"alerts":[{"startsAt":"2026-11-24T24:00:00Z"}]}`,
-		`{"alerts":[{"startsAt":"2026-11-24T22:12:02"}]}`,
-		`{"alerts":[{"startsAt":"2026-11-24T22:12:02.Z"}]}`,
-		`{"alerts":[{"startsAt":1}]}`,
-		`{"alerts":[{"labels":{"a":1}}]}`,
-		`{"alerts":[{"labels":["a"]}]}`,
-		`{"alerts":[{"status":true}]}`,
-		`{"alerts":[{"status":"firing",}]}`,
-		`{"alerts":[{"status":"firing"},]}`,
-		`{"alerts":[{"status":"fir` + "\x01" + `ing"}]}`,
-		`{"alerts":[{"status":"\x"}]}`,
-		`{"alerts":[{"status":"firing"}] "version":"4"}`,
-		`{"alerts":[{"status":"firing"}]`,
-		`{"alerts":[{"status":"firing"}]}}`,
-		`{"alerts":{}}`,
-		`{"alerts":[1]}`,
-		`{"alerts":[null, "x"]}`,
-		`{"version":4,"alerts":[]}`,
+	for _, tt := range []struct{ name, body string }{
+		{"space in a time", `{"alerts":[{"startsAt":"2026-11-24 22:12:02Z"}]}`},
+		{"hour 24", `{"alerts":[{"startsAt":"2026-11-24T24:00:00Z"}]}`},
+		{"time without zone", `{"alerts":[{"startsAt":"2026-11-24T22:12:02"}]}`},
+		{"empty fraction", `{"alerts":[{"startsAt":"2026-11-24T22:12:02.Z"}]}`},
+		{"number for a time", `{"alerts":[{"startsAt":1}]}`},
+		{"number for a label", `{"alerts":[{"labels":{"a":1}}]}`},
+		{"array for labels", `{"alerts":[{"labels":["a"]}]}`},
+		{"bool for a status", `{"alerts":[{"status":true}]}`},
+		{"comma before a brace", `{"alerts":[{"status":"firing",}]}`},
+		{"comma before a bracket", `{"alerts":[{"status":"firing"},]}`},
+		{"control character in a string", `{"alerts":[{"status":"fir` + "\x01" + `ing"}]}`},
+		{"bad escape", `{"alerts":[{"status":"\x"}]}`},
+		{"missing comma", `{"alerts":[{"status":"firing"}] "version":"4"}`},
+		{"cut off", `{"alerts":[{"status":"firing"}]`},
+		{"a brace too many", `{"alerts":[{"status":"firing"}]}}`},
+		{"object for alerts", `{"alerts":{}}`},
+		{"number for an alert", `{"alerts":[1]}`},
+		{"string for an alert", `{"alerts":[null, "x"]}`},
+		{"number for the version", `{"version":4,"alerts":[]}`},
+		{"array for the body", `[{"version":"4"}]`},
 	} {
-		var n notification.Notification
-		if err := json.Unmarshal([]byte(body), &n); err == nil {
-			t.Errorf("json.Unmarshal accepts %s: not a case for this test", body)
-			continue
+		t.Run(tt.name, func(t *testing.T) {
+			var n notification.Notification
+			if err := json.Unmarshal([]byte(tt.body), &n); err == nil {
+				t.Fatalf("json.Unmarshal accepts %s: not a case for this test", tt.body)
+			}
+			if _, err := decodeNotification(strings.NewReader(tt.body), acceptAll, 0); err == nil {
+				t.Errorf("decoded %s, which json.Unmarshal refuses", tt.body)
+			}
+		})
+	}
+}
+
+// TestDecodeRefusesAlertsTwice: json.Unmarshal would decode a second
+// alerts array into the alerts of the first, mixing two alerts into one;
+// Alertmanager never sends that, and it is refused.
+func TestDecodeRefusesAlertsTwice(t *testing.T) {
+	for _, body := range []string{
+		`{"alerts":[{"status":"firing","labels":{"a":"b"}}],"alerts":[{"status":"resolved"}]}`,
+		`{"alerts":[],"version":"4","Alerts":null}`,
+	} {
+		_, err := decodeNotification(strings.NewReader(body), acceptAll, 0)
+		if got := readError(err); got.code != 400 || got.reason != "invalid notification: alerts: given twice" {
+			t.Errorf("%s: answered %d %q, want 400 and alerts given twice", body, got.code, got.reason)
 		}
-		if _, err := decodeNotification(strings.NewReader(body), acceptAll, 0); err == nil {
-			t.Errorf("decoded %s, which json.Unmarshal refuses", body)
+	}
+}
+
+// errReader gives what it holds, then fails.
+type errReader struct {
+	data string
+	err  error
+}
+
+func (r *errReader) Read(p []byte) (int, error) {
+	if r.data == "" {
+		return 0, r.err
+	}
+	n := copy(p, r.data)
+	r.data = r.data[n:]
+	return n, nil
+}
+
+// TestDecodeReturnsReadErrors: a body that cannot be read to its end
+// fails with the reader's error, wherever it breaks off, not with a
+// syntax error the decoder makes of it: the answer tells a lost
+// connection or a body too large from a malformed one.
+func TestDecodeReturnsReadErrors(t *testing.T) {
+	body := fixture(t, "webhook-firing-2-alerts.json")
+	errLost := errors.New("connection reset")
+	for cut := range len(body) {
+		_, err := decodeNotification(&errReader{data: body[:cut], err: errLost}, acceptAll, 0)
+		if err != errLost { // the reader's error itself, not one wrapping it
+			t.Fatalf("cut after %d bytes: %v, want the reader's error as it is", cut, err)
 		}
 	}
 }

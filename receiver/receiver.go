@@ -7,7 +7,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -253,10 +252,8 @@ func readError(err error) *httpError {
 		invalid  invalidError
 		tooLarge *http.MaxBytesError
 		timeout  interface{ Timeout() bool }
-		syntax   *json.SyntaxError
-		typ      *json.UnmarshalTypeError
-		syntax2  *jsontext.SyntacticError
-		typ2     *jsonv2.SemanticError
+		syntax   *jsontext.SyntacticError
+		typ      *jsonv2.SemanticError
 	)
 	switch {
 	case errors.As(err, &invalid):
@@ -267,8 +264,7 @@ func readError(err error) *httpError {
 		return &httpError{http.StatusRequestTimeout, "body not received in time"}
 	case errors.Is(err, io.EOF):
 		return &httpError{http.StatusBadRequest, "malformed JSON: empty body"}
-	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, errTrailingData), errors.As(err, &syntax), errors.As(err, &typ),
-		errors.As(err, &syntax2), errors.As(err, &typ2):
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, errTrailingData), errors.As(err, &syntax), errors.As(err, &typ):
 		// The decoders' messages start with their package's name, which
 		// tells the sender nothing.
 		msg := strings.TrimPrefix(strings.TrimPrefix(err.Error(), "jsontext: "), "json: ")
