@@ -2,14 +2,17 @@ package main
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/config"
 )
@@ -43,13 +46,10 @@ func BenchmarkWebhook(b *testing.B) {
 	i := 0
 	for _, n := range []int{2, 1000, 10000} {
 		b.Run(fmt.Sprintf("alerts=%d", n), func(b *testing.B) {
-			body := webhookBody(n)
 			for b.Loop() {
 				b.StopTimer()
 				i++
-				// The same length each time: new alerts in a new group.
-				iter := []byte(fmt.Sprintf("%08x", i))
-				req := httptest.NewRequest(http.MethodPost, "/api/v1/alerts", bytes.NewReader(bytes.ReplaceAll(body, []byte("ITERATIO"), iter)))
+				req := httptest.NewRequest(http.MethodPost, "/api/v1/alerts", bytes.NewReader(webhookBody(n, i)))
 				req.Header.Set("Content-Type", "application/json")
 				rec := httptest.NewRecorder()
 				b.StartTimer()
@@ -62,17 +62,20 @@ func BenchmarkWebhook(b *testing.B) {
 	}
 }
 
-// webhookBody is an Alertmanager webhook of n firing alerts of one group,
-// shaped like the captured ones, with ITERATIO in the group key and every
-// fingerprint.
-func webhookBody(n int) []byte {
+// webhookBody is an Alertmanager webhook of n new firing alerts of a new
+// group, the iter-th, shaped like the captured ones: a storm whose alerts
+// began firing together, a second after the previous one's. Fingerprints
+// are scattered over their whole range, as hashes are.
+func webhookBody(n, iter int) []byte {
+	startsAt := time.Date(2026, 11, 24, 22, 12, 2, 20447644, time.UTC).Add(time.Duration(iter) * time.Second).Format(time.RFC3339Nano)
 	var alerts []string
 	for i := range n {
+		fp := sha256.Sum256(fmt.Appendf(nil, "%d/%d", iter, i))
 		alerts = append(alerts, fmt.Sprintf(`{"status":"firing","labels":{"alertname":"HighErrorRate","instance":"web-%d:8080","service":"checkout","severity":"critical","team":"payments"},`+
 			`"annotations":{"description":"5xx ratio is 7.3%% over the last 5m on web-%d:8080","summary":"Checkout 5xx rate above 5%%"},`+
-			`"startsAt":"2026-11-24T22:12:02.020447644Z","endsAt":"0001-01-01T00:00:00Z","generatorURL":"http://prometheus.example:9090/graph?g0.expr=job%%3Acheckout_5xx%%3Aratio5m+%%3E+0.05","fingerprint":"ITERATIO%08x"}`, i, i, i))
+			`"startsAt":"%s","endsAt":"0001-01-01T00:00:00Z","generatorURL":"http://prometheus.example:9090/graph?g0.expr=job%%3Acheckout_5xx%%3Aratio5m+%%3E+0.05","fingerprint":"%.16x"}`, i, i, startsAt, fp))
 	}
 	return []byte(`{"receiver":"sms-bridge","status":"firing","alerts":[` + strings.Join(alerts, ",") +
 		`],"notification_reason":"first notification","groupLabels":{"alertname":"HighErrorRate"},"commonLabels":{"alertname":"HighErrorRate","service":"checkout","severity":"critical","team":"payments"},` +
-		`"commonAnnotations":{"summary":"Checkout 5xx rate above 5%"},"routeLabels":{},"externalURL":"http://vm:9093","version":"4","groupKey":"{}:{alertname=\"ITERATIO\"}","truncatedAlerts":0}`)
+		`"commonAnnotations":{"summary":"Checkout 5xx rate above 5%"},"routeLabels":{},"externalURL":"http://vm:9093","version":"4","groupKey":"{}:{alertname=\"` + strconv.Itoa(iter) + `\"}","truncatedAlerts":0}`)
 }
