@@ -286,7 +286,9 @@ routes:
 // pagedNone is a ledger in which nothing was paged yet.
 type pagedNone struct{}
 
-func (pagedNone) PagedTo([]string) (map[string][]ledger.PagedRecipient, error) { return nil, nil }
+func (pagedNone) PagedTo([]ledger.Firing) (map[string][]ledger.PagedRecipient, error) {
+	return nil, nil
+}
 
 func (pagedNone) LastRepeat(string) (ledger.Repeat, error) { return ledger.Repeat{}, nil }
 

@@ -30,7 +30,7 @@ func (f *fixture) hold(t *testing.T, d time.Duration, alerts ...ledger.HeldAlert
 }
 
 func heldAlert(id, name string) ledger.HeldAlert {
-	return ledger.HeldAlert{ID: id, Name: name, Contact: "alice", Route: "team", Rank: 2, URL: "http://am:9093"}
+	return ledger.HeldAlert{ID: id, Since: firingSince, Name: name, Contact: "alice", Route: "team", Rank: 2, URL: "http://am:9093"}
 }
 
 // TestSendHeldWhenQuietHoursEnd: nothing goes out before the end; at the
@@ -61,7 +61,7 @@ func TestSendHeldWhenQuietHoursEnd(t *testing.T) {
 	if len(got) != 1 || got[0].Message != want || got[0].Recipient != heldNumber || got[0].SendAt != 0 {
 		t.Fatalf("sent %+v, want once %q to %s", got, want, heldNumber)
 	}
-	paged, err := f.ledger.PagedTo([]string{"fp1|1", "fp2|1", "fp3|1", "fp9|1"})
+	paged, err := f.ledger.PagedTo(firing("fp1|1", "fp2|1", "fp3|1", "fp9|1"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +124,7 @@ func TestSendHeldFailures(t *testing.T) {
 	if due, _ := f.ledger.DueHeld(until); len(due) != 0 {
 		t.Errorf("after a 402: due = %+v, want it dropped", due)
 	}
-	if paged, _ := f.ledger.PagedTo([]string{"fp1|1"}); len(paged) != 0 {
+	if paged, _ := f.ledger.PagedTo(firing("fp1|1")); len(paged) != 0 {
 		t.Errorf("paged = %+v after a dropped SMS", paged)
 	}
 	for result, want := range map[string]float64{"failed_retryable": 1, "failed_permanent": 1, "accepted": 0} {
@@ -144,7 +144,7 @@ func TestSendAtReachesSipgate(t *testing.T) {
 	f.clock.now = time.Now().Truncate(time.Second)
 	f.clock.mu.Unlock()
 	at := f.clock.Now().Add(4 * time.Hour)
-	later := Message{Key: "later/" + heldNumber, Route: "team", Contact: "alice", Number: heldNumber, Text: "later", Paged: []string{"fp1|1"}, SendAt: at}
+	later := Message{Key: "later/" + heldNumber, Route: "team", Contact: "alice", Number: heldNumber, Text: "later", Paged: firing("fp1|1"), SendAt: at}
 	past := Message{Key: "past/" + heldNumber, Route: "team", Contact: "alice", Number: heldNumber, Text: "past", SendAt: f.clock.Now()}
 	if err := f.deliver(context.Background(), []Message{later, past}); err != nil {
 		t.Fatal(err)
@@ -156,7 +156,7 @@ func TestSendAtReachesSipgate(t *testing.T) {
 	if want := map[string]int64{"later": at.Unix(), "past": 0}; !reflect.DeepEqual(sendAt, want) {
 		t.Errorf("sendAt by text = %v, want %v", sendAt, want)
 	}
-	if paged, _ := f.ledger.PagedTo([]string{"fp1|1"}); len(paged["fp1|1"]) != 1 {
+	if paged, _ := f.ledger.PagedTo(firing("fp1|1")); len(paged["fp1|1"]) != 1 {
 		t.Errorf("paged = %+v, want fp1|1 paged once sipgate took it", paged)
 	}
 }

@@ -44,7 +44,7 @@ type Ledger interface {
 	// RecordPagedTo notes key as delivered, clears its in-doubt mark and
 	// notes the alerts as paged to whom the SMS reached (with its contact
 	// and route, for the resolved SMS), in one write.
-	RecordPagedTo(key string, to ledger.PagedRecipient, alerts []string) error
+	RecordPagedTo(key string, to ledger.PagedRecipient, alerts []ledger.Firing) error
 	// RecordSuppressed adds the alerts of an SMS that a limit kept from
 	// number to its digest and notes key as delivered, in one write.
 	RecordSuppressed(key, number string, held ledger.Suppressed) error
@@ -121,7 +121,7 @@ type Message struct {
 	Firing, Resolved int
 	Names            []string
 	// Paged are the firing alerts to remember as paged once accepted.
-	Paged        []string
+	Paged        []ledger.Firing
 	BypassLimits bool
 	// SendAt, when set, has sipgate send the SMS then, not at once: the
 	// end of quiet hours with defer: send_at. Once sipgate took it, it
@@ -383,7 +383,7 @@ func (d *Deliverer) afterSend(m Message, mark ledger.Doubt, err error, notSent f
 // when it was sent, in one write. Failing that only risks a second SMS on
 // a retry of this very notification: logged, not returned.
 func (d *Deliverer) record(m Message, paged bool, log *slog.Logger) {
-	var alerts []string
+	var alerts []ledger.Firing
 	if paged {
 		alerts = m.Paged
 	}

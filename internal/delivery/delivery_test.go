@@ -45,6 +45,18 @@ func (f *fixture) deliver(ctx context.Context, batch []Message) error {
 	return f.d.Deliver(ctx, Batch{ID: "n-test", Limits: f.limits, ExternalURL: "http://am:9093", Messages: batch})
 }
 
+// firingSince is when the alerts of the tests began firing.
+var firingSince = time.Date(2026, 11, 25, 11, 0, 0, 0, time.UTC)
+
+// firing are the firings of the alert ids, as the pager makes them.
+func firing(ids ...string) []ledger.Firing {
+	out := make([]ledger.Firing, len(ids))
+	for i, id := range ids {
+		out[i] = ledger.Firing{ID: id, Since: firingSince}
+	}
+	return out
+}
+
 // newFixture returns a Deliverer sending through a fake sipgate, on a fake
 // clock that moves only when the test says so: a retry then waits until the
 // test advances the clock or the context ends.
@@ -295,7 +307,7 @@ func TestLimitsSuppressLeastSevereAndOweADigest(t *testing.T) {
 			Text: fmt.Sprintf("severity %d", sev), Severity: sev, Alerts: 5,
 		}
 		if sev > 1 { // the two least severe, which the limit holds back
-			m.Paged = []string{"suppressed-alert"}
+			m.Paged = firing("suppressed-alert")
 		}
 		batch = append(batch, m)
 	}
@@ -315,7 +327,7 @@ func TestLimitsSuppressLeastSevereAndOweADigest(t *testing.T) {
 	if got := testutil.ToFloat64(f.metrics.AlertsSuppressed.WithLabelValues("r")); got != 10 {
 		t.Errorf("alerts_suppressed_total = %v, want 10", got)
 	}
-	if paged, _ := f.ledger.WasPaged("+4915100000001", "suppressed-alert"); paged {
+	if paged, _ := f.ledger.WasPaged("+4915100000001", firing("suppressed-alert")[0]); paged {
 		t.Error("a suppressed alert counts as paged")
 	}
 	// A retry of the same messages counts nothing twice.
@@ -374,20 +386,20 @@ func TestDigestWhenWindowOpens(t *testing.T) {
 func TestAcceptedAlertsAreRememberedAsPaged(t *testing.T) {
 	f := newFixture(t)
 	m := msgs("n1", "+4915100000001", "+4915100000002")
-	m[0].Paged = []string{"fp1|1"}
-	m[1].Paged = []string{"fp1|1"}
+	m[0].Paged = firing("fp1|1")
+	m[1].Paged = firing("fp1|1")
 	f.fake.FailRecipient("+4915100000002", 402)
 	if err := f.deliver(context.Background(), m); err != nil {
 		t.Fatal(err)
 	}
 	for number, want := range map[string]bool{"+4915100000001": true, "+4915100000002": false} {
-		if got, err := f.ledger.WasPaged(number, "fp1|1"); err != nil || got != want {
+		if got, err := f.ledger.WasPaged(number, firing("fp1|1")[0]); err != nil || got != want {
 			t.Errorf("WasPaged(%s) = %v, %v; want %v", number, got, err, want)
 		}
 	}
 	// The resolved SMS finds whom the alert reached, with contact and
 	// route, whatever routing says by then.
-	by, err := f.ledger.PagedTo([]string{"fp1|1"})
+	by, err := f.ledger.PagedTo(firing("fp1|1"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -207,7 +207,7 @@ func TestUnknownOutcomeIsSettledWhenTheKeyComesAgain(t *testing.T) {
 			f := unknownFixture(t, sender, history, tt.resend)
 			start := f.clock.Now()
 			batch := msgs("n1", number)
-			batch[0].Paged = []string{"alert-1"}
+			batch[0].Paged = firing("alert-1")
 			for i, wantRetry := range tt.results {
 				err := f.deliver(context.Background(), batch)
 				var rerr *RetryableError
@@ -235,7 +235,7 @@ func TestUnknownOutcomeIsSettledWhenTheKeyComesAgain(t *testing.T) {
 			if _, ok, _ := f.ledger.Doubt(batch[0].Key); ok {
 				t.Error("in-doubt mark left after settling")
 			}
-			if paged, _ := f.ledger.WasPaged(number, "alert-1"); !paged {
+			if paged, _ := f.ledger.WasPaged(number, firing("alert-1")[0]); !paged {
 				t.Error("settled SMS's alert not remembered as paged")
 			}
 			if tt.history != nil {

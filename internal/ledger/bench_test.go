@@ -188,5 +188,5 @@ func acceptSMS(l *Ledger, key, number string) error {
 	if !ok {
 		return fmt.Errorf("send to %s refused", number)
 	}
-	return l.RecordPaged(key, number, []string{key + "/a1", key + "/a2"})
+	return l.RecordPaged(key, number, []Firing{{ID: key + "/a1", Since: now}, {ID: key + "/a2", Since: now}})
 }

@@ -38,6 +38,9 @@ const (
 type HeldAlert struct {
 	// ID is the alert's id, as paged marks have it.
 	ID string `json:"-"`
+	// Since is when the alert began firing, for its paged mark; zero in
+	// entries held before it was kept.
+	Since time.Time `json:"since,omitzero"`
 	// Name is the alertname, for the SMS.
 	Name string `json:"name,omitempty"`
 	// Resolved is set for a resolved alert whose firing SMS reached the
@@ -307,7 +310,7 @@ func (l *Ledger) ReleaseHeld(h HeldSMS, paged bool) error {
 	now := encodeTime(l.now())
 	err := l.write(func(tx *bolt.Tx) error {
 		b, idx := tx.Bucket(bucketHeld), tx.Bucket(bucketHeldBy)
-		marks := map[PagedRecipient][]string{}
+		marks := map[PagedRecipient][]Firing{}
 		for _, a := range h.Alerts {
 			if err := b.Delete(heldKey(h.Number, h.Until, a.Resolved, a.ID)); err != nil {
 				return err
@@ -319,7 +322,7 @@ func (l *Ledger) ReleaseHeld(h HeldSMS, paged bool) error {
 				return err
 			}
 			to := PagedRecipient{Number: h.Number, Contact: a.Contact, Route: a.Route}
-			marks[to] = append(marks[to], a.ID)
+			marks[to] = append(marks[to], Firing{ID: a.ID, Since: a.Since})
 		}
 		if !paged {
 			return nil

@@ -26,17 +26,27 @@ import (
 
 var (
 	bucketDelivered = []byte("delivered")
-	// bucketPagedBy holds the paged marks: alert 0 number -> time contact
-	// route, so that a resolved alert finds whoever got its firing SMS.
-	bucketPagedBy    = []byte("paged_by_alert")
+	// bucketPagedSince holds the paged marks: since alert 0 number -> time
+	// contact route, so that a resolved alert finds whoever got its firing
+	// SMS. The key begins with when the alert began firing, so that the
+	// marks of a storm, whose alerts begin about together, are written
+	// side by side: keyed by alert alone, each mark of a large group was
+	// a B+tree page of its own to rewrite and sync.
+	bucketPagedSince = []byte("paged_since")
 	bucketSendsByAge = []byte("sends_time") // time number -> nothing
 	bucketSuppressed = []byte("suppressed") // number -> Suppressed
 	bucketDoubts     = []byte("in_doubt")   // key -> Doubt
 	bucketWindows    = []byte("windows")    // counts of sends in limit windows, see limits.go
-	buckets          = [][]byte{bucketDelivered, bucketPagedBy, bucketSendsByAge, bucketSuppressed, bucketDoubts, bucketWindows, bucketRepeats, bucketHeld, bucketHeldBy}
+	buckets          = [][]byte{bucketDelivered, bucketPagedSince, bucketSendsByAge, bucketSuppressed, bucketDoubts, bucketWindows, bucketRepeats, bucketHeld, bucketHeldBy}
+	// bucketPagedByAlert (alert 0 number -> time contact route) holds the
+	// marks of alerts whose start is unknown, and those written before
+	// bucketPagedSince existed; lookups fall back to it while it exists,
+	// and Purge drops it once empty.
+	bucketPagedByAlert = []byte("paged_by_alert")
 	// bucketPaged (number 0 alert -> time) held the paged marks the other
-	// way round, which bucketPagedBy answers as well: a second write for
-	// every alert of every SMS. Open indexes an old ledger's, then drops it.
+	// way round, which bucketPagedByAlert answers as well: a second write
+	// for every alert of every SMS. Open indexes an old ledger's, then
+	// drops it.
 	bucketPaged = []byte("paged")
 	// bucketSends (number 0 time -> nothing) was a second log of sends, by
 	// recipient; window states took its place.
@@ -85,7 +95,7 @@ func Open(path string, o Options) (*Ledger, error) {
 		return nil, fmt.Errorf("open ledger %s: %w", path, err)
 	}
 	if err := db.Update(func(tx *bolt.Tx) error {
-		indexed := tx.Bucket(bucketPagedBy) != nil
+		indexed := tx.Bucket(bucketPagedByAlert) != nil
 		for _, b := range buckets {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
@@ -99,7 +109,11 @@ func Open(path string, o Options) (*Ledger, error) {
 		}
 		if old := tx.Bucket(bucketPaged); old != nil {
 			if !indexed {
-				if err := indexPaged(tx.Bucket(bucketPagedBy), old); err != nil {
+				idx, err := tx.CreateBucket(bucketPagedByAlert)
+				if err != nil {
+					return err
+				}
+				if err := indexPaged(idx, old); err != nil {
 					return err
 				}
 			}
@@ -173,14 +187,14 @@ func record(tx *bolt.Tx, key string, now []byte) error {
 }
 
 // RecordPaged is RecordPagedTo for a number of no known contact or route.
-func (l *Ledger) RecordPaged(key, number string, alerts []string) error {
+func (l *Ledger) RecordPaged(key, number string, alerts []Firing) error {
 	return l.RecordPagedTo(key, PagedRecipient{Number: number}, alerts)
 }
 
 // RecordPagedTo is Record and MarkPagedTo in one transaction: what an SMS
 // that reached someone writes, in one disk sync (shared with concurrent
 // writes).
-func (l *Ledger) RecordPagedTo(key string, to PagedRecipient, alerts []string) error {
+func (l *Ledger) RecordPagedTo(key string, to PagedRecipient, alerts []Firing) error {
 	now := encodeTime(l.now())
 	if err := l.write(func(tx *bolt.Tx) error {
 		if err := record(tx, key, now); err != nil {
@@ -191,6 +205,15 @@ func (l *Ledger) RecordPagedTo(key string, to PagedRecipient, alerts []string) e
 		return fmt.Errorf("ledger record: %w", err)
 	}
 	return nil
+}
+
+// Firing is one firing of an alert as the paged marks know it.
+type Firing struct {
+	// ID tells the firing from any other (opaque to the ledger).
+	ID string
+	// Since is when the alert began firing, zero when unknown: it orders
+	// the marks on disk, so that a storm's are written together.
+	Since time.Time
 }
 
 // PagedRecipient is someone a firing SMS reached, as the ledger keeps
@@ -208,23 +231,29 @@ type PagedRecipient struct {
 	At time.Time
 }
 
-// pagedBy is the value of a bucketPagedBy entry after its time.
+// pagedBy is the value of a paged mark after its time.
 type pagedBy struct {
 	Contact string `json:"contact,omitempty"`
 	Route   string `json:"route,omitempty"`
 }
 
-func pagedByKey(alert, number string) []byte {
-	return []byte(alert + "\x00" + number)
+// appendPagedPrefix appends to dst where the marks of alert a lie: in
+// bucketPagedSince by its start and id, or, when its start is unknown,
+// in bucketPagedByAlert by id. A mark's key is the prefix and the number.
+func appendPagedPrefix(dst []byte, a Firing) []byte {
+	if !a.Since.IsZero() {
+		dst = binary.BigEndian.AppendUint64(dst, uint64(a.Since.UnixNano()))
+	}
+	return append(append(dst, a.ID...), 0)
 }
 
 // MarkPaged is MarkPagedTo for a number of no known contact or route.
-func (l *Ledger) MarkPaged(number string, alerts []string) error {
+func (l *Ledger) MarkPaged(number string, alerts []Firing) error {
 	return l.MarkPagedTo(PagedRecipient{Number: number}, alerts)
 }
 
-// MarkPagedTo notes that the firing alerts (opaque ids) reached to.
-func (l *Ledger) MarkPagedTo(to PagedRecipient, alerts []string) error {
+// MarkPagedTo notes that the firing alerts reached to.
+func (l *Ledger) MarkPagedTo(to PagedRecipient, alerts []Firing) error {
 	if len(alerts) == 0 {
 		return nil
 	}
@@ -236,7 +265,7 @@ func (l *Ledger) MarkPagedTo(to PagedRecipient, alerts []string) error {
 }
 
 // markPaged notes that the alerts reached to at now.
-func markPaged(tx *bolt.Tx, to PagedRecipient, alerts []string, now []byte) error {
+func markPaged(tx *bolt.Tx, to PagedRecipient, alerts []Firing, now []byte) error {
 	if len(alerts) == 0 {
 		return nil
 	}
@@ -245,51 +274,59 @@ func markPaged(tx *bolt.Tx, to PagedRecipient, alerts []string, now []byte) erro
 		return err
 	}
 	v := append(append([]byte(nil), now...), by...)
-	idx := tx.Bucket(bucketPagedBy)
+	since := tx.Bucket(bucketPagedSince)
+	var byAlert *bolt.Bucket
+	var key []byte
 	for _, a := range alerts {
-		if err := idx.Put(pagedByKey(a, to.Number), v); err != nil {
+		b := since
+		if a.Since.IsZero() {
+			if byAlert == nil {
+				if byAlert, err = tx.CreateBucketIfNotExists(bucketPagedByAlert); err != nil {
+					return err
+				}
+			}
+			b = byAlert
+		}
+		// Put copies the key, so the buffer serves every mark.
+		key = append(appendPagedPrefix(key[:0], a), to.Number...)
+		if err := b.Put(key, v); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// indexPaged fills idx, bucketPagedBy, from the paged marks by number of
-// a ledger written before it existed, with neither contact nor route.
+// indexPaged fills idx, bucketPagedByAlert, from the paged marks by
+// number of a ledger written before it existed, with neither contact nor
+// route.
 func indexPaged(idx, old *bolt.Bucket) error {
 	return old.ForEach(func(k, v []byte) error {
 		number, alert, ok := strings.Cut(string(k), "\x00")
 		if !ok {
 			return nil
 		}
-		return idx.Put(pagedByKey(alert, number), append(append([]byte(nil), v...), "{}"...))
+		return idx.Put([]byte(alert+"\x00"+number), append(append([]byte(nil), v...), "{}"...))
 	})
 }
 
 // PagedTo returns, for each of the alerts, whom its firing SMS reached
-// within the paged retention, ordered by number; alerts nobody was paged
-// for are left out. It reads in one transaction however many alerts.
-func (l *Ledger) PagedTo(alerts []string) (map[string][]PagedRecipient, error) {
+// within the paged retention, ordered by number, by alert id; alerts
+// nobody was paged for are left out. It reads in one transaction however
+// many alerts.
+func (l *Ledger) PagedTo(alerts []Firing) (map[string][]PagedRecipient, error) {
 	out := map[string][]PagedRecipient{}
 	err := l.db.View(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bucketPagedBy).Cursor()
+		m := openPaged(tx)
 		for _, a := range alerts {
-			if _, done := out[a]; done {
+			if _, done := out[a.ID]; done {
 				continue
 			}
-			prefix := []byte(a + "\x00")
-			for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-				// An alert id may hold a NUL (hand-made labels), a
-				// number never: the number follows the last one.
-				cut := bytes.LastIndexByte(k, 0)
-				if cut != len(a) || len(v) < 8 || !l.within(v[:8], l.o.PagedRetention) {
-					continue
-				}
-				var by pagedBy
-				if err := json.Unmarshal(v[8:], &by); err != nil {
-					return fmt.Errorf("paged entry: %w", err)
-				}
-				out[a] = append(out[a], PagedRecipient{Number: string(k[cut+1:]), Contact: by.Contact, Route: by.Route, At: decodeTime(v[:8])})
+			to, err := l.pagedTo(m, a)
+			if err != nil {
+				return err
+			}
+			if len(to) > 0 {
+				out[a.ID] = to
 			}
 		}
 		return nil
@@ -301,17 +338,72 @@ func (l *Ledger) PagedTo(alerts []string) (map[string][]PagedRecipient, error) {
 }
 
 // WasPaged reports whether the alert's firing SMS reached number.
-func (l *Ledger) WasPaged(number, alert string) (bool, error) {
+func (l *Ledger) WasPaged(number string, alert Firing) (bool, error) {
 	var ok bool
 	err := l.db.View(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bucketPagedBy).Get(pagedByKey(alert, number))
-		ok = len(v) >= 8 && l.within(v[:8], l.o.PagedRetention)
-		return nil
+		to, err := l.pagedTo(openPaged(tx), alert)
+		ok = slices.ContainsFunc(to, func(r PagedRecipient) bool { return r.Number == number })
+		return err
 	})
 	if err != nil {
 		return false, fmt.Errorf("ledger lookup paged: %w", err)
 	}
 	return ok, nil
+}
+
+// pagedCursors read the paged marks in one transaction; byAlert is nil
+// when there are no marks by alert alone.
+type pagedCursors struct {
+	since, byAlert *bolt.Cursor
+	key            []byte
+}
+
+func openPaged(tx *bolt.Tx) *pagedCursors {
+	m := &pagedCursors{since: tx.Bucket(bucketPagedSince).Cursor()}
+	if b := tx.Bucket(bucketPagedByAlert); b != nil {
+		m.byAlert = b.Cursor()
+	}
+	return m
+}
+
+// pagedTo returns whom the firing a reached within the paged retention.
+// It looks among the marks by alert alone too while there are any: an
+// older version kept them all that way.
+func (l *Ledger) pagedTo(m *pagedCursors, a Firing) ([]PagedRecipient, error) {
+	m.key = appendPagedPrefix(m.key[:0], a)
+	c := m.since
+	if a.Since.IsZero() {
+		c = m.byAlert
+	}
+	to, err := l.pagedIn(c, m.key)
+	if len(to) > 0 || err != nil || a.Since.IsZero() || m.byAlert == nil {
+		return to, err
+	}
+	m.key = appendPagedPrefix(m.key[:0], Firing{ID: a.ID})
+	return l.pagedIn(m.byAlert, m.key)
+}
+
+// pagedIn returns the recipients of the marks that c (nil: none) reads
+// whose keys are prefix and a number, within the paged retention.
+func (l *Ledger) pagedIn(c *bolt.Cursor, prefix []byte) ([]PagedRecipient, error) {
+	if c == nil {
+		return nil, nil
+	}
+	var to []PagedRecipient
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		// An alert id may hold a NUL (hand-made labels), a number
+		// never: the number follows the last one.
+		cut := bytes.LastIndexByte(k, 0)
+		if cut != len(prefix)-1 || len(v) < 8 || !l.within(v[:8], l.o.PagedRetention) {
+			continue
+		}
+		var by pagedBy
+		if err := json.Unmarshal(v[8:], &by); err != nil {
+			return nil, fmt.Errorf("paged entry: %w", err)
+		}
+		to = append(to, PagedRecipient{Number: string(k[cut+1:]), Contact: by.Contact, Route: by.Route, At: decodeTime(v[:8])})
+	}
+	return to, nil
 }
 
 // Doubt marks an SMS that may have gone out although nobody knows: its
@@ -543,14 +635,10 @@ func (l *Ledger) Purge(keepSends time.Duration) (int, error) {
 				n++
 			}
 		}
-		c := tx.Bucket(bucketPagedBy).Cursor()
-		for k, v := c.First(); k != nil; k, v = c.Next() {
-			if len(v) < 8 || !l.within(v[:8], l.o.PagedRetention) {
-				if err := c.Delete(); err != nil {
-					return err
-				}
-				n++
-			}
+		paged, err := l.purgePaged(tx)
+		n += paged
+		if err != nil {
+			return err
 		}
 		sends, err := purgeSends(tx, now.Add(-keepSends))
 		n += sends
@@ -573,6 +661,33 @@ func (l *Ledger) Purge(keepSends time.Duration) (int, error) {
 	})
 	if err != nil {
 		return 0, fmt.Errorf("ledger purge: %w", err)
+	}
+	return n, nil
+}
+
+// purgePaged deletes the paged marks past the paged retention, and the
+// bucket of marks by alert alone once it is empty.
+func (l *Ledger) purgePaged(tx *bolt.Tx) (int, error) {
+	n := 0
+	for _, name := range [][]byte{bucketPagedSince, bucketPagedByAlert} {
+		b := tx.Bucket(name)
+		if b == nil {
+			continue
+		}
+		c := b.Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			if len(v) < 8 || !l.within(v[:8], l.o.PagedRetention) {
+				if err := c.Delete(); err != nil {
+					return n, err
+				}
+				n++
+			}
+		}
+		if k, _ := c.First(); k == nil && bytes.Equal(name, bucketPagedByAlert) {
+			if err := tx.DeleteBucket(name); err != nil {
+				return n, err
+			}
+		}
 	}
 	return n, nil
 }

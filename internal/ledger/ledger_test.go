@@ -16,6 +16,18 @@ func open(t *testing.T, path string, now *time.Time) *Ledger {
 	return l
 }
 
+// firingSince is when the alerts of the tests began firing.
+var firingSince = time.Date(2026, 11, 25, 11, 0, 0, 0, time.UTC)
+
+// firing are the firings of the alert ids, all begun at firingSince.
+func firing(ids ...string) []Firing {
+	out := make([]Firing, len(ids))
+	for i, id := range ids {
+		out[i] = Firing{ID: id, Since: firingSince}
+	}
+	return out
+}
+
 func TestLedgerRemembersWithinWindowAndAcrossRestarts(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "sub", "ledger.db")
 	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
@@ -90,19 +102,19 @@ func TestPaged(t *testing.T) {
 	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 	l := open(t, filepath.Join(t.TempDir(), "ledger.db"), &now)
 	defer l.Close()
-	if err := l.MarkPaged("+491", []string{"fp1|1", "fp2|1"}); err != nil {
+	if err := l.MarkPaged("+491", firing("fp1|1", "fp2|1")); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
 		number, alert string
 		want          bool
 	}{{"+491", "fp1|1", true}, {"+491", "fp2|1", true}, {"+492", "fp1|1", false}, {"+491", "fp1|2", false}} {
-		if got, err := l.WasPaged(tc.number, tc.alert); err != nil || got != tc.want {
+		if got, err := l.WasPaged(tc.number, firing(tc.alert)[0]); err != nil || got != tc.want {
 			t.Errorf("WasPaged(%s, %s) = %v, %v; want %v", tc.number, tc.alert, got, err, tc.want)
 		}
 	}
 	now = now.Add(time.Hour)
-	if got, _ := l.WasPaged("+491", "fp1|1"); got {
+	if got, _ := l.WasPaged("+491", firing("fp1|1")[0]); got {
 		t.Error("paged alert remembered past its retention")
 	}
 }
@@ -363,7 +375,7 @@ func TestRecordPagedAndRecordSuppressedAreOneWriteEach(t *testing.T) {
 	if _, ok, err := l.TakeDoubt("n1/+491", mark, 0, nil, Window{}, false); err != nil || !ok {
 		t.Fatal(ok, err)
 	}
-	commit(func() error { return l.RecordPaged("n1/+491", "+491", []string{"fp1|1", "fp2|1"}) })
+	commit(func() error { return l.RecordPaged("n1/+491", "+491", firing("fp1|1", "fp2|1")) })
 	commit(func() error {
 		return l.RecordSuppressed("n2/+492", "+492", Suppressed{Contact: "bob", Alerts: 3, URL: "http://am"})
 	})
@@ -379,12 +391,12 @@ func TestRecordPagedAndRecordSuppressedAreOneWriteEach(t *testing.T) {
 	if _, ok, err := l.Doubt("n1/+491"); err != nil || ok {
 		t.Errorf("in-doubt mark of the recorded SMS: %v, %v; want none", ok, err)
 	}
-	for _, alert := range []string{"fp1|1", "fp2|1"} {
+	for _, alert := range firing("fp1|1", "fp2|1") {
 		if ok, err := l.WasPaged("+491", alert); err != nil || !ok {
 			t.Errorf("WasPaged(%s) = %v, %v; want true", alert, ok, err)
 		}
 	}
-	if ok, _ := l.WasPaged("+492", "fp1|1"); ok {
+	if ok, _ := l.WasPaged("+492", firing("fp1|1")[0]); ok {
 		t.Error("a suppressed SMS counts as paged")
 	}
 	pending, err := l.Pending()

@@ -1,6 +1,8 @@
 package ledger
 
 import (
+	"crypto/sha256"
+	"fmt"
 	"path/filepath"
 	"reflect"
 	"testing"
@@ -18,14 +20,14 @@ func TestPagedToFindsWhomAnAlertReachedAcrossRestarts(t *testing.T) {
 	l := open(t, path, &now)
 	alice := PagedRecipient{Number: "+492", Contact: "alice", Route: "oncall"}
 	bob := PagedRecipient{Number: "+491", Contact: "bob", Route: "db"}
-	if err := l.RecordPagedTo("n1/+492", alice, []string{"fp1|1", "fp2|1"}); err != nil {
+	if err := l.RecordPagedTo("n1/+492", alice, firing("fp1|1", "fp2|1")); err != nil {
 		t.Fatal(err)
 	}
-	if err := l.MarkPagedTo(bob, []string{"fp1|1"}); err != nil {
+	if err := l.MarkPagedTo(bob, firing("fp1|1")); err != nil {
 		t.Fatal(err)
 	}
 	// An alert id that extends another's by a NUL is another alert.
-	if err := l.MarkPagedTo(bob, []string{"fp1|1\x00x"}); err != nil {
+	if err := l.MarkPagedTo(bob, firing("fp1|1\x00x")); err != nil {
 		t.Fatal(err)
 	}
 	if err := l.Close(); err != nil {
@@ -35,7 +37,7 @@ func TestPagedToFindsWhomAnAlertReachedAcrossRestarts(t *testing.T) {
 	defer func() { l.Close() }()
 
 	at := func(r PagedRecipient) PagedRecipient { r.At = now; return r }
-	got, err := l.PagedTo([]string{"fp1|1", "fp2|1", "fp3|1", "fp1|1"})
+	got, err := l.PagedTo(firing("fp1|1", "fp2|1", "fp3|1", "fp1|1"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,12 +45,12 @@ func TestPagedToFindsWhomAnAlertReachedAcrossRestarts(t *testing.T) {
 	if !reflect.DeepEqual(normalize(got), want) {
 		t.Errorf("PagedTo = %+v\nwant      %+v", got, want)
 	}
-	if ok, _ := l.WasPaged("+492", "fp2|1"); !ok {
+	if ok, _ := l.WasPaged("+492", firing("fp2|1")[0]); !ok {
 		t.Error("WasPaged disagrees with PagedTo")
 	}
 
 	now = now.Add(time.Hour)
-	if got, err := l.PagedTo([]string{"fp1|1"}); err != nil || len(got) != 0 {
+	if got, err := l.PagedTo(firing("fp1|1")); err != nil || len(got) != 0 {
 		t.Errorf("past the retention: PagedTo = %+v, %v; want nothing", got, err)
 	}
 	if n, err := l.Purge(time.Hour); err != nil || n != 5 {
@@ -75,15 +77,15 @@ func TestOpenMigratesPagedByNumber(t *testing.T) {
 			now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 			l := open(t, path, &now)
 			if tc.withIndex {
-				if err := l.MarkPagedTo(bob, []string{"fp1|1"}); err != nil {
+				// Marks by alert alone, as this version writes those
+				// of an alert whose start is unknown.
+				if err := l.MarkPagedTo(bob, []Firing{{ID: "fp1|1"}}); err != nil {
 					t.Fatal(err)
 				}
 			}
 			if err := l.db.Update(func(tx *bolt.Tx) error {
-				if !tc.withIndex {
-					if err := tx.DeleteBucket(bucketPagedBy); err != nil {
-						return err
-					}
+				if !tc.withIndex && tx.Bucket(bucketPagedByAlert) != nil {
+					t.Error("a bucket of marks by alert alone without such marks")
 				}
 				old, err := tx.CreateBucket(bucketPaged)
 				if err != nil {
@@ -99,7 +101,7 @@ func TestOpenMigratesPagedByNumber(t *testing.T) {
 			l = open(t, path, &now)
 			defer l.Close()
 			assertNoPagedByNumber(t, l)
-			got, err := l.PagedTo([]string{"fp1|1"})
+			got, err := l.PagedTo(firing("fp1|1"))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -107,13 +109,73 @@ func TestOpenMigratesPagedByNumber(t *testing.T) {
 			if want := []PagedRecipient{tc.want}; !reflect.DeepEqual(normalize(got)["fp1|1"], want) {
 				t.Errorf("PagedTo = %+v; want %+v", got, want)
 			}
-			if ok, err := l.WasPaged("+491", "fp1|1"); err != nil || !ok {
+			if ok, err := l.WasPaged("+491", firing("fp1|1")[0]); err != nil || !ok {
 				t.Errorf("WasPaged = %v, %v; want true", ok, err)
 			}
-			if ok, _ := l.WasPaged("+492", "fp1|1"); ok {
+			if ok, _ := l.WasPaged("+492", firing("fp1|1")[0]); ok {
 				t.Error("WasPaged true for a number the alert did not reach")
 			}
+			now = now.Add(2 * time.Hour)
+			if _, err := l.Purge(time.Hour); err != nil {
+				t.Fatal(err)
+			}
+			if err := l.db.View(func(tx *bolt.Tx) error {
+				if tx.Bucket(bucketPagedByAlert) != nil {
+					t.Error("the emptied bucket of marks by alert alone is still there")
+				}
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
 		})
+	}
+}
+
+// TestPagedMarksOfAStormShareTheirPages: the paged marks of a storm's
+// alerts, which began firing about together, are written to a few pages
+// side by side, however scattered their ids and however many marks the
+// ledger holds: keyed by alert alone, each was a page of its own.
+func TestPagedMarksOfAStormShareTheirPages(t *testing.T) {
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	l := open(t, filepath.Join(t.TempDir(), "ledger.db"), &now)
+	defer l.Close()
+	// Ids scattered over the key space.
+	id := func(storm, i int) string {
+		return fmt.Sprintf("%.16x|1", sha256.Sum256(fmt.Appendf(nil, "%d/%d", storm, i)))
+	}
+	storm := func(n, k int, since time.Time) []Firing {
+		alerts := make([]Firing, n)
+		for i := range alerts {
+			alerts[i] = Firing{ID: id(k, i), Since: since}
+		}
+		return alerts
+	}
+	to := PagedRecipient{Number: "+4915112345678", Contact: "alice", Route: "oncall"}
+	// Earlier alerts, one start each: 20,000 marks, some 1,000 pages.
+	for k := range 20 {
+		alerts := storm(1000, k, time.Time{})
+		for i := range alerts {
+			alerts[i].Since = now.Add(-time.Duration(k*1000+i) * time.Second)
+		}
+		if err := l.MarkPagedTo(to, alerts); err != nil {
+			t.Fatal(err)
+		}
+	}
+	alerts := storm(1000, 20, now.Add(-time.Minute))
+	written := func() int64 { s := l.db.Stats(); return s.TxStats.GetWrite() }
+	before := written()
+	if err := l.RecordPagedTo("n1/+4915112345678", to, alerts); err != nil {
+		t.Fatal(err)
+	}
+	// 1,000 marks of about 90 bytes fill some 25 to 50 pages, and the
+	// tree above them a few more (65 here); scattered among the others
+	// they rewrite most of 800 pages (593 here).
+	if n := written() - before; n > 150 {
+		t.Errorf("marking a storm of 1,000 alerts wrote %d pages, want at most 150", n)
+	}
+	got, err := l.PagedTo(alerts[:3])
+	if err != nil || len(got) != 3 {
+		t.Errorf("PagedTo = %v, %v; want the storm's alerts paged", got, err)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/alertmanager/template"
@@ -45,12 +46,13 @@ func (t told) pagedAt(number, id string) (time.Time, bool) {
 
 // toldOf asks the ledger whom the firing SMS of each alert of n reached.
 func (p *Pager) toldOf(n *notification.Notification) (told, error) {
-	ids := make([]string, len(n.Alerts))
+	alerts := make([]ledger.Firing, len(n.Alerts))
 	for i, a := range n.Alerts {
-		ids[i] = alertID(a)
+		alerts[i] = firing(a)
 	}
-	slices.Sort(ids)
-	paged, err := p.paged.PagedTo(slices.Compact(ids))
+	byID := func(a, b ledger.Firing) int { return strings.Compare(a.ID, b.ID) }
+	slices.SortFunc(alerts, byID)
+	paged, err := p.paged.PagedTo(slices.CompactFunc(alerts, func(a, b ledger.Firing) bool { return a.ID == b.ID }))
 	if err != nil {
 		return nil, fmt.Errorf("what the alerts' recipients were told before: %w", err)
 	}

@@ -44,7 +44,7 @@ type Deliverer interface {
 // *ledger.Ledger is the real one.
 type PagedLedger interface {
 	// PagedTo returns, per alert id, whom its firing SMS reached lately.
-	PagedTo(alerts []string) (map[string][]ledger.PagedRecipient, error)
+	PagedTo(alerts []ledger.Firing) (map[string][]ledger.PagedRecipient, error)
 	// LastRepeat returns the last repeat of a group that Alertmanager
 	// was answered with success, and RecordRepeat notes one.
 	LastRepeat(group string) (ledger.Repeat, error)
@@ -424,12 +424,15 @@ const goneRoute = "unknown"
 
 // message is the SMS of a draft with its rendered text.
 func (p *Pager) message(n *notification.Notification, d draft, fit sms.Result) delivery.Message {
-	var paged, names []string
+	var (
+		paged []ledger.Firing
+		names []string
+	)
 	resolved := 0
 	severity := len(p.severity)
 	for _, a := range d.alerts {
 		if a.Status == "firing" {
-			paged = append(paged, alertID(a))
+			paged = append(paged, firing(a))
 			if name := a.Labels["alertname"]; name != "" && !slices.Contains(names, name) {
 				names = append(names, name)
 			}
@@ -469,6 +472,11 @@ func alertID(a template.Alert) string {
 		fp = model.Fingerprint(model.LabelsToSignature(a.Labels)).String()
 	}
 	return fp + "|" + strconv.FormatInt(a.StartsAt.UnixNano(), 10)
+}
+
+// firing is the firing of a as the ledger's paged marks know it.
+func firing(a template.Alert) ledger.Firing {
+	return ledger.Firing{ID: alertID(a), Since: a.StartsAt}
 }
 
 // subset is the notification as one recipient sees it: only their alerts,

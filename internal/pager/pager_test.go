@@ -38,11 +38,11 @@ type recorder struct {
 // knows.
 type pagedSet map[string]bool
 
-func (p pagedSet) PagedTo(alerts []string) (map[string][]ledger.PagedRecipient, error) {
+func (p pagedSet) PagedTo(alerts []ledger.Firing) (map[string][]ledger.PagedRecipient, error) {
 	out := map[string][]ledger.PagedRecipient{}
 	for pair := range p {
 		number, alert, _ := strings.Cut(pair, "/")
-		if slices.Contains(alerts, alert) {
+		if slices.ContainsFunc(alerts, func(a ledger.Firing) bool { return a.ID == alert }) {
 			out[alert] = append(out[alert], ledger.PagedRecipient{Number: number})
 		}
 	}
@@ -126,7 +126,7 @@ routes:
 	if err := p.Notify(context.Background(), n, ""); err != nil {
 		t.Fatal(err)
 	}
-	ids := []string{alertID(n.Alerts[0]), alertID(n.Alerts[1])}
+	ids := []ledger.Firing{firing(n.Alerts[0]), firing(n.Alerts[1])}
 	want := []delivery.Message{
 		{Route: "web1", Contact: "alice", Number: "+4915100000001", Text: "FIRING 1 HighErrorRate critical web-1:8080: Checkout 5xx rate above 5% Alerts: http://vm:9093/#/alerts?receiver=sms-bridge",
 			Alerts: 1, Firing: 1, Names: []string{"HighErrorRate"}, Paged: ids[:1]},

@@ -109,7 +109,7 @@ func (k *keep) Deliver(_ context.Context, b delivery.Batch) error {
 // readOnly is a PagedLedger that answers from l and writes nothing.
 type readOnly struct{ l PagedLedger }
 
-func (r readOnly) PagedTo(alerts []string) (map[string][]ledger.PagedRecipient, error) {
+func (r readOnly) PagedTo(alerts []ledger.Firing) (map[string][]ledger.PagedRecipient, error) {
 	return r.l.PagedTo(alerts)
 }
 
@@ -148,11 +148,11 @@ func firstNotice(c *config.Config, n *notification.Notification, pinned string) 
 	return paged
 }
 
-func (l assumedLedger) PagedTo(alerts []string) (map[string][]ledger.PagedRecipient, error) {
+func (l assumedLedger) PagedTo(alerts []ledger.Firing) (map[string][]ledger.PagedRecipient, error) {
 	out := map[string][]ledger.PagedRecipient{}
-	for _, id := range alerts {
-		if r, ok := l[id]; ok {
-			out[id] = r
+	for _, a := range alerts {
+		if r, ok := l[a.ID]; ok {
+			out[a.ID] = r
 		}
 	}
 	return out, nil

@@ -189,7 +189,7 @@ func (p *Pager) heldAlerts(n *notification.Notification, d draft) []ledger.HeldA
 			rank = len(p.severity)
 		}
 		out[i] = ledger.HeldAlert{
-			ID: alertID(a), Name: a.Labels["alertname"], Resolved: a.Status == "resolved",
+			ID: alertID(a), Since: a.StartsAt, Name: a.Labels["alertname"], Resolved: a.Status == "resolved",
 			Contact: d.page.Recipient.Label(), Route: d.page.Route.Name, Rank: rank,
 			BypassLimits: d.page.BypassLimits, URL: n.ExternalURL,
 		}
