@@ -73,7 +73,7 @@ func webhookBody(n, iter int) []byte {
 		fp := sha256.Sum256(fmt.Appendf(nil, "%d/%d", iter, i))
 		alerts = append(alerts, fmt.Sprintf(`{"status":"firing","labels":{"alertname":"HighErrorRate","instance":"web-%d:8080","service":"checkout","severity":"critical","team":"payments"},`+
 			`"annotations":{"description":"5xx ratio is 7.3%% over the last 5m on web-%d:8080","summary":"Checkout 5xx rate above 5%%"},`+
-			`"startsAt":"%s","endsAt":"0001-01-01T00:00:00Z","generatorURL":"http://prometheus.example:9090/graph?g0.expr=job%%3Acheckout_5xx%%3Aratio5m+%%3E+0.05","fingerprint":"%.16x"}`, i, i, startsAt, fp))
+			`"startsAt":"%s","endsAt":"0001-01-01T00:00:00Z","generatorURL":"http://prometheus.example:9090/graph?g0.expr=job%%3Acheckout_5xx%%3Aratio5m+%%3E+0.05","fingerprint":"%.8x"}`, i, i, startsAt, fp))
 	}
 	return []byte(`{"receiver":"sms-bridge","status":"firing","alerts":[` + strings.Join(alerts, ",") +
 		`],"notification_reason":"first notification","groupLabels":{"alertname":"HighErrorRate"},"commonLabels":{"alertname":"HighErrorRate","service":"checkout","severity":"critical","team":"payments"},` +

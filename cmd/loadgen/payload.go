@@ -1,11 +1,12 @@
 package main
 
 import (
+	"crypto/sha256"
 	_ "embed"
 	"encoding/json"
 	"fmt"
-	"hash/fnv"
 	"maps"
+	"time"
 )
 
 // fixture is a webhook body a real Alertmanager v0.34.2 sent: one group of
@@ -58,9 +59,11 @@ func newPayloads(run string, alerts int) (*payloads, error) {
 	return p, nil
 }
 
-// body returns the JSON body of notification n.
+// body returns the JSON body of notification n, whose alerts began
+// firing now, as a new group's do when Alertmanager first sends it.
 func (p *payloads) body(n int) ([]byte, error) {
 	group := fmt.Sprintf("%s-%d", p.run, n)
+	now := time.Now().UTC().Format(time.RFC3339Nano)
 	msg := maps.Clone(p.base)
 	msg["groupKey"] = fmt.Sprintf(`{}:{alertname="HighErrorRate", %s=%q}`, groupLabel, group)
 	msg["groupLabels"] = withLabel(msg["groupLabels"], group)
@@ -72,6 +75,7 @@ func (p *payloads) body(n int) ([]byte, error) {
 		labels["instance"] = fmt.Sprintf("web-%d:8080", i+1)
 		a["labels"] = labels
 		a["fingerprint"] = fingerprint(group, i)
+		a["startsAt"] = now
 		alerts[i] = a
 	}
 	msg["alerts"] = alerts
@@ -88,9 +92,8 @@ func withLabel(ls any, group string) map[string]any {
 }
 
 // fingerprint is the i-th alert's of group: 16 hex digits, as
-// Alertmanager's.
+// Alertmanager's, scattered over their range as a hash of whole label
+// sets is.
 func fingerprint(group string, i int) string {
-	h := fnv.New64a()
-	fmt.Fprintf(h, "%s/%d", group, i)
-	return fmt.Sprintf("%016x", h.Sum64())
+	return fmt.Sprintf("%.8x", sha256.Sum256(fmt.Appendf(nil, "%s/%d", group, i)))
 }
