@@ -274,22 +274,40 @@ func markPaged(tx *bolt.Tx, to PagedRecipient, alerts []Firing, now []byte) erro
 		return err
 	}
 	v := append(append([]byte(nil), now...), by...)
-	since := tx.Bucket(bucketPagedSince)
-	var byAlert *bolt.Bucket
-	var key []byte
+	// The marks are put in the order of their keys: bbolt inserts each
+	// into a node's sorted list, and a large group's marks, in the order
+	// given, would move that list along at every insert.
+	var since, byAlert [][]byte
+	size := 0
 	for _, a := range alerts {
-		b := since
+		size += 8 + len(a.ID) + 1 + len(to.Number)
+	}
+	buf := make([]byte, 0, size) // the keys, in one allocation
+	for _, a := range alerts {
+		start := len(buf)
+		buf = append(appendPagedPrefix(buf, a), to.Number...)
+		key := buf[start:len(buf):len(buf)]
 		if a.Since.IsZero() {
-			if byAlert == nil {
-				if byAlert, err = tx.CreateBucketIfNotExists(bucketPagedByAlert); err != nil {
-					return err
-				}
-			}
-			b = byAlert
+			byAlert = append(byAlert, key)
+		} else {
+			since = append(since, key)
 		}
-		// Put copies the key, so the buffer serves every mark.
-		key = append(appendPagedPrefix(key[:0], a), to.Number...)
-		if err := b.Put(key, v); err != nil {
+	}
+	if err := putSorted(tx.Bucket(bucketPagedSince), since, v); err != nil || len(byAlert) == 0 {
+		return err
+	}
+	b, err := tx.CreateBucketIfNotExists(bucketPagedByAlert)
+	if err != nil {
+		return err
+	}
+	return putSorted(b, byAlert, v)
+}
+
+// putSorted puts v in b under each of keys, which it sorts.
+func putSorted(b *bolt.Bucket, keys [][]byte, v []byte) error {
+	slices.SortFunc(keys, bytes.Compare)
+	for _, k := range keys {
+		if err := b.Put(k, v); err != nil {
 			return err
 		}
 	}
