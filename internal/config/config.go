@@ -15,6 +15,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -359,7 +360,7 @@ func parseAt(b []byte, name string, now time.Time, opts ...LoadOption) (*Config,
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
 	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("%s: %s", name, decodeError(err))
+		return nil, fmt.Errorf("%s: %s", name, decodeError(err, b))
 	}
 	for _, r := range c.Routes {
 		if r == nil {
@@ -393,10 +394,10 @@ func (c *Config) loadLocation() error {
 	return nil
 }
 
-// decodeError says on one line what the decoder found wrong, without the
-// values: a value in the wrong place may be a secret, so only its type is
-// named.
-func decodeError(err error) string {
+// decodeError says on one line what the decoder found wrong in document
+// b, and where, without the values: a value in the wrong place may be a
+// secret, so only its type is named.
+func decodeError(err error, b []byte) string {
 	var typeErr *yaml.TypeError
 	if errors.As(err, &typeErr) {
 		msgs := make([]string, len(typeErr.Errors))
@@ -408,8 +409,11 @@ func decodeError(err error) string {
 	msg := err.Error()
 	if !strings.HasPrefix(msg, "yaml: ") {
 		// Not the parser's but a value's own, such as a duration's, which
-		// quotes the value.
+		// quotes the value and says neither line nor field.
 		msg = goQuoted.ReplaceAllString(msg, "")
+		if where, ok := locate(b, reflect.TypeFor[Config]()); ok {
+			msg = where + ": " + msg
+		}
 	}
 	return oneLine(msg)
 }

@@ -226,6 +226,25 @@ routes: [{name: r, to: ["+4915112345678"]}]`,
 			want:   []string{"config.yml: line 1: cannot unmarshal !!str into config.BasicAuth"},
 		},
 		{
+			name:   "a value its own decoder refuses is found by line and field",
+			config: "sipgate: {dry_run: true}\nwebhook:\n  timeout: 10 parsecs\nroutes: [{name: r, to: [\"+4915112345678\"]}]\n",
+			want:   []string{"config.yml: line 3: webhook.timeout: unknown unit in duration"},
+		},
+		{
+			name: "a time interval Alertmanager's package refuses is found by line and field",
+			config: `
+sipgate: {dry_run: true}
+time_intervals:
+  - name: office
+    time_intervals:
+      - times: [{start_time: "08:00", end_time: "18:00"}]
+      - weekdays: ["monday:friday"]
+        days_of_month: ["1:5"]
+      - weekdays: ["friday:monday"]
+routes: [{name: r, to: ["+4915112345678"]}]`,
+			want: []string{"config.yml: line 9: time_intervals[0].time_intervals[2].weekdays[0]: start day cannot be before end day"},
+		},
+		{
 			name:   "no routes",
 			config: "sipgate: {dry_run: true}\nroutes: []\n",
 			want:   []string{"routes: must not be empty"},
