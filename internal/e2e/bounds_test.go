@@ -265,7 +265,9 @@ routes:
 
 // maxSizeWebhooks are n webhook bodies of receiver sms, each of its own
 // group, as large as fits in limit bytes, of the alerts alert(i) writes as
-// JSON. They share their alerts, which are written once.
+// JSON. The alerts are written once, then made each body's own by their
+// alertname and start (which alert must name BigBody and start at
+// 2026-11-24T22:12:02.020447644Z, if at all).
 func maxSizeWebhooks(n, limit int, alert func(i int) string) [][]byte {
 	heads := make([]string, n)
 	longest := 0
@@ -289,7 +291,12 @@ func maxSizeWebhooks(n, limit int, alert func(i int) string) [][]byte {
 	}
 	bodies := make([][]byte, n)
 	for i, head := range heads {
-		bodies[i] = slices.Concat([]byte(head), alerts.Bytes(), []byte(tail))
+		// Alerts of their own in each body, at the same length: a body
+		// whose alerts another had paged would tell nothing new, and
+		// send nothing.
+		own := bytes.ReplaceAll(alerts.Bytes(), []byte(`"BigBody"`), fmt.Appendf(nil, `"BigB%03d"`, i))
+		own = bytes.ReplaceAll(own, []byte(`02.020447644Z`), fmt.Appendf(nil, `02.020447%03dZ`, i))
+		bodies[i] = slices.Concat([]byte(head), own, []byte(tail))
 	}
 	return bodies
 }

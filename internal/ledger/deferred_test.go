@@ -5,6 +5,8 @@ import (
 	"reflect"
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 // TestHeldAcrossRestarts: what quiet hours hold is kept across a restart,
@@ -66,6 +68,14 @@ func TestHeldAcrossRestarts(t *testing.T) {
 	to := PagedRecipient{Number: "+491", Contact: "alice", Route: "team", At: now}
 	if want := map[string][]PagedRecipient{"fp1|1": {to}, "fp2|1": {to}}; !reflect.DeepEqual(normalize(paged), want) {
 		t.Errorf("paged after the release: %+v, want the firing alerts paged to alice by team", paged)
+	}
+	if err := l.db.View(func(tx *bolt.Tx) error {
+		if tx.Bucket(bucketPagedSince).Get(append(appendPagedPrefix(nil, Firing{ID: disk.ID, Since: disk.Since}), "+491"...)) == nil {
+			t.Error("a released alert of a known start is not marked by its start")
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
 	}
 	if held, err := l.HeldFor([]string{"fp1|1"}); err != nil || len(held) != 0 {
 		t.Errorf("after the release: HeldFor = %v, %v; want nothing", held, err)

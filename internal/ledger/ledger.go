@@ -8,6 +8,7 @@ package ledger
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -384,9 +385,10 @@ func openPaged(tx *bolt.Tx) *pagedCursors {
 	return m
 }
 
-// pagedTo returns whom the firing a reached within the paged retention.
-// It looks among the marks by alert alone too while there are any: an
-// older version kept them all that way.
+// pagedTo returns whom the firing a reached within the paged retention,
+// ordered by number. It looks among the marks by alert alone too while
+// there are any: an older version kept them all that way, and someone it
+// paged may have been paged again since, under the new key.
 func (l *Ledger) pagedTo(m *pagedCursors, a Firing) ([]PagedRecipient, error) {
 	m.key = appendPagedPrefix(m.key[:0], a)
 	c := m.since
@@ -394,11 +396,20 @@ func (l *Ledger) pagedTo(m *pagedCursors, a Firing) ([]PagedRecipient, error) {
 		c = m.byAlert
 	}
 	to, err := l.pagedIn(c, m.key)
-	if len(to) > 0 || err != nil || a.Since.IsZero() || m.byAlert == nil {
+	if err != nil || a.Since.IsZero() || m.byAlert == nil {
 		return to, err
 	}
 	m.key = appendPagedPrefix(m.key[:0], Firing{ID: a.ID})
-	return l.pagedIn(m.byAlert, m.key)
+	old, err := l.pagedIn(m.byAlert, m.key)
+	if err != nil || len(old) == 0 {
+		return to, err
+	}
+	// Of a number in both, the later mark.
+	to = append(old, to...)
+	slices.SortStableFunc(to, func(a, b PagedRecipient) int {
+		return cmp.Or(strings.Compare(a.Number, b.Number), b.At.Compare(a.At))
+	})
+	return slices.CompactFunc(to, func(a, b PagedRecipient) bool { return a.Number == b.Number }), nil
 }
 
 // pagedIn returns the recipients of the marks that c (nil: none) reads
