@@ -190,3 +190,64 @@ func acceptSMS(l *Ledger, key, number string) error {
 	}
 	return l.RecordPaged(key, number, []Firing{{ID: key + "/a1", Since: now}, {ID: key + "/a2", Since: now}})
 }
+
+// BenchmarkPurge purges a ledger holding 500,000 deliveries and as many
+// paged marks within their retention (nothing to delete: the scan is the
+// cost), while a writer records deliveries one after another, as
+// notifications do. write-wait-max-ms is the longest a record took during
+// the purges: what a purge holds up the notifications' writes.
+func BenchmarkPurge(b *testing.B) {
+	const entries = 500_000
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	l, err := Open(filepath.Join(b.TempDir(), "ledger.db"), Options{DedupWindow: time.Hour, PagedRetention: 30 * benchDay, Now: func() time.Time { return now }})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	l.db.NoSync = true // filling it, and the writer below: the purge's wait is what is measured
+	to := PagedRecipient{Number: benchNumber(0)}
+	for start := 0; start < entries; start += 10_000 {
+		if err := l.db.Update(func(tx *bolt.Tx) error {
+			for i := start; i < start+10_000; i++ {
+				key := fmt.Sprintf("%016x", uint64(i)*0x9e3779b97f4a7c15)
+				if err := record(tx, key, encodeTime(now)); err != nil {
+					return err
+				}
+				if err := markPaged(tx, to, []Firing{{ID: key + "|1", Since: now.Add(-time.Duration(i) * time.Second)}}, encodeTime(now)); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	stop := make(chan struct{})
+	var longest atomic.Int64
+	var writer sync.WaitGroup
+	writer.Go(func() {
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			start := time.Now()
+			if err := l.Record("writer-" + strconv.Itoa(i)); err != nil {
+				b.Error(err)
+				return
+			}
+			if d := int64(time.Since(start)); d > longest.Load() {
+				longest.Store(d)
+			}
+		}
+	})
+	for b.Loop() {
+		if n, err := l.Purge(time.Hour); err != nil || n != 0 {
+			b.Fatalf("Purge = %d, %v; want nothing deleted", n, err)
+		}
+	}
+	close(stop)
+	writer.Wait()
+	b.ReportMetric(float64(longest.Load())/1e6, "write-wait-max-ms")
+}

@@ -70,20 +70,3 @@ func decodeRepeat(v []byte) Repeat {
 	}
 	return r
 }
-
-// purgeRepeats deletes the repeats answered longer than the paged
-// retention ago: a group that quiet has resolved long since.
-func (l *Ledger) purgeRepeats(tx *bolt.Tx) (int, error) {
-	n := 0
-	c := tx.Bucket(bucketRepeats).Cursor()
-	for k, v := c.First(); k != nil; k, v = c.Next() {
-		if len(v) >= 8 && l.within(v[:8], l.o.PagedRetention) {
-			continue
-		}
-		if err := c.Delete(); err != nil {
-			return n, err
-		}
-		n++
-	}
-	return n, nil
-}
