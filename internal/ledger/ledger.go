@@ -77,6 +77,8 @@ type Ledger struct {
 	now func() time.Time
 	// group commits the writes callers wait for.
 	group *groupCommit
+	// purge bounds the steps of Purge.
+	purge purgeLimits
 }
 
 // Open opens or creates the ledger file at path.
@@ -129,7 +131,7 @@ func Open(path string, o Options) (*Ledger, error) {
 	if now == nil {
 		now = time.Now
 	}
-	return &Ledger{db: db, o: o, now: now, group: &groupCommit{db: db}}, nil
+	return &Ledger{db: db, o: o, now: now, group: &groupCommit{db: db}, purge: purgeLimits{scan: purgeScan, batch: purgeBatch}}, nil
 }
 
 // write runs fn in a write transaction, possibly with other callers'
@@ -656,9 +658,10 @@ func updateSuppressed(tx *bolt.Tx, number string, change func(*Suppressed) (keep
 // repeats) are read in read transactions, which hold up no write: one
 // write transaction that scanned them held up every notification's
 // writes, for 105-112 ms with 500,000 deliveries and as many paged marks
-// (BenchmarkPurge; 7.7 ms now). Write transactions then
-// only delete what expired, at most purgeBatch entries of a bucket each,
-// and the small buckets.
+// (BenchmarkPurge). Each read transaction reads a bounded stretch of each
+// bucket (a long one would keep bbolt from reusing the pages freed
+// meanwhile, and hold up a remap), and write transactions delete what
+// expired, a bounded number of entries each.
 func (l *Ledger) Purge(keepSends time.Duration) (int, error) {
 	small, err := l.purgeSmall(l.now().Add(-keepSends))
 	if err != nil {
@@ -673,7 +676,8 @@ func (l *Ledger) Purge(keepSends time.Duration) (int, error) {
 
 // purgeSmall purges, in one write transaction, the sends before cutoff
 // (the oldest first, in time order) and the buckets that stay small:
-// in-doubt marks and what quiet hours hold.
+// in-doubt marks and what quiet hours hold; and drops the bucket of marks
+// by alert alone once empty.
 func (l *Ledger) purgeSmall(cutoff time.Time) (int, error) {
 	n := 0
 	err := l.db.Update(func(tx *bolt.Tx) error {
@@ -689,14 +693,14 @@ func (l *Ledger) purgeSmall(cutoff time.Time) (int, error) {
 				return err
 			}
 		}
-		return nil
+		return dropIfEmpty(tx, bucketPagedByAlert)
 	})
 	return n, err
 }
 
 // purgeGrown purges the buckets that grow with the SMS and alerts:
 // it finds what expired in read transactions and deletes it in write
-// transactions of at most purgeBatch entries a bucket.
+// transactions, in the steps that l.purge bounds.
 func (l *Ledger) purgeGrown() (int, error) {
 	n := 0
 	expired := l.expiring()
@@ -723,13 +727,7 @@ func (l *Ledger) purgeGrown() (int, error) {
 					return err
 				}
 			}
-			// The marks by alert alone go only this way.
-			if b := tx.Bucket(bucketPagedByAlert); b != nil {
-				if k, _ := b.Cursor().First(); k == nil {
-					return tx.DeleteBucket(bucketPagedByAlert)
-				}
-			}
-			return nil
+			return dropIfEmpty(tx, bucketPagedByAlert)
 		}); err != nil {
 			return n, err
 		}
@@ -738,17 +736,29 @@ func (l *Ledger) purgeGrown() (int, error) {
 	return n, nil
 }
 
-// purgeBatch bounds the entries of a bucket that one write transaction
-// of Purge deletes, and the keys it holds in memory to do so.
-const purgeBatch = 10_000
+// purgeLimits bound a step of Purge in a growing bucket: how many
+// entries a read transaction reads (its time), and how many expired ones
+// it finds for the write transaction to delete (that one's time, and the
+// keys held in memory).
+type purgeLimits struct {
+	scan, batch int
+}
+
+// A step of Purge reads 25,000 entries of a bucket (some 5 ms) and
+// deletes at most 10,000.
+const (
+	purgeScan  = 25_000
+	purgeBatch = 10_000
+)
 
 // expiredKeys finds and deletes the keys of a bucket whose values keep no
-// longer accepts, purgeBatch at a time.
+// longer accepts, a step at a time.
 type expiredKeys struct {
 	bucket []byte
 	keep   func(v []byte) bool
-	// keys are those found last; after is the last of them, after which
-	// the next find goes on, until done.
+	limits purgeLimits
+	// keys are the expired ones the last step found; after is the last
+	// key it read, after which the next step goes on, until done.
 	keys  [][]byte
 	after []byte
 	done  bool
@@ -761,15 +771,15 @@ func (l *Ledger) expiring() []expiredKeys {
 		return func(v []byte) bool { return len(v) >= 8 && l.within(v[:8], d) }
 	}
 	return []expiredKeys{
-		{bucket: bucketDelivered, keep: within(l.o.DedupWindow)},
-		{bucket: bucketPagedSince, keep: within(l.o.PagedRetention)},
-		{bucket: bucketPagedByAlert, keep: within(l.o.PagedRetention)},
-		{bucket: bucketRepeats, keep: within(l.o.PagedRetention)},
+		{bucket: bucketDelivered, keep: within(l.o.DedupWindow), limits: l.purge},
+		{bucket: bucketPagedSince, keep: within(l.o.PagedRetention), limits: l.purge},
+		{bucket: bucketPagedByAlert, keep: within(l.o.PagedRetention), limits: l.purge},
+		{bucket: bucketRepeats, keep: within(l.o.PagedRetention), limits: l.purge},
 	}
 }
 
-// find reads the next purgeBatch expired keys of the bucket, or those
-// left, and nothing once done.
+// find reads the next step of the bucket: up to limits.scan entries, of
+// which it keeps up to limits.batch expired keys; nothing once done.
 func (e *expiredKeys) find(tx *bolt.Tx) {
 	e.keys = e.keys[:0]
 	b := tx.Bucket(e.bucket)
@@ -784,17 +794,27 @@ func (e *expiredKeys) find(tx *bolt.Tx) {
 			k, v = c.Next()
 		}
 	}
-	for ; k != nil; k, v = c.Next() {
-		if e.keep(v) {
-			continue
+	for read := 1; k != nil; k, v = c.Next() {
+		if !e.keep(v) {
+			e.keys = append(e.keys, bytes.Clone(k))
 		}
-		e.keys = append(e.keys, bytes.Clone(k))
-		if len(e.keys) == purgeBatch {
-			e.after = e.keys[len(e.keys)-1]
+		if read == e.limits.scan || len(e.keys) == e.limits.batch {
+			e.after = bytes.Clone(k)
 			return
 		}
+		read++
 	}
 	e.done = true
+}
+
+// dropIfEmpty deletes the bucket name if it exists and holds nothing.
+func dropIfEmpty(tx *bolt.Tx, name []byte) error {
+	if b := tx.Bucket(name); b != nil {
+		if k, _ := b.Cursor().First(); k == nil {
+			return tx.DeleteBucket(name)
+		}
+	}
+	return nil
 }
 
 // delete deletes the keys found whose values keep still does not accept:

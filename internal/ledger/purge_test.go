@@ -60,34 +60,69 @@ func TestPurgeKeepsWhatWasRenewedMeanwhile(t *testing.T) {
 	}
 }
 
-// TestPurgeDeletesABacklogInSteps: a purge deletes a backlog larger than
-// purgeBatch whole, in a write transaction for each purgeBatch entries.
-func TestPurgeDeletesABacklogInSteps(t *testing.T) {
-	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
-	l := open(t, filepath.Join(t.TempDir(), "ledger.db"), &now)
-	defer l.Close()
-	const backlog = 2*purgeBatch + 10
-	if err := l.db.Update(func(tx *bolt.Tx) error {
-		for i := range backlog {
-			if err := record(tx, fmt.Sprintf("n%06d", i), encodeTime(now.Add(time.Duration(i%2)*time.Hour))); err != nil {
-				return err
+// TestPurgeDeletesInSteps: a purge deletes all that expired, however
+// much, reading a bounded stretch of a bucket at a time and going on
+// after it, deleting a bounded number at a time.
+func TestPurgeDeletesInSteps(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		expired func(i int) bool
+		// writes are the write transactions of the purge: the small
+		// buckets', then one for each step that found expired entries.
+		writes int
+	}{
+		// Steps read 3 entries and delete at most 2.
+		{"every other", func(i int) bool { return i%2 == 0 }, 1 + 3},
+		{"only the last three", func(i int) bool { return i >= 7 }, 1 + 2},
+		{"only the first", func(i int) bool { return i == 0 }, 1 + 1},
+		{"none", func(int) bool { return false }, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+			l := open(t, filepath.Join(t.TempDir(), "ledger.db"), &now)
+			defer l.Close()
+			l.purge = purgeLimits{scan: 3, batch: 2}
+			want := 0
+			if err := l.db.Update(func(tx *bolt.Tx) error {
+				for i := range 10 {
+					at := now.Add(time.Hour)
+					if tc.expired(i) {
+						at = now
+						want++
+					}
+					if err := record(tx, fmt.Sprintf("n%02d", i), encodeTime(at)); err != nil {
+						return err
+					}
+				}
+				return nil
+			}); err != nil {
+				t.Fatal(err)
 			}
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	now = now.Add(time.Hour)
-	before := txID(t, l.db)
-	if n, err := l.Purge(time.Hour); err != nil || n != backlog/2 {
-		t.Errorf("Purge = %d, %v; want %d, every other delivery", n, err, backlog/2)
-	}
-	// One for the small buckets, then one per batch: 10,005 expired
-	// entries, 2 batches.
-	if commits := txID(t, l.db) - before; commits != 3 {
-		t.Errorf("%d write transactions, want 3", commits)
-	}
-	if n := l.Len(); n != backlog/2 {
-		t.Errorf("%d deliveries left, want %d", n, backlog/2)
+			now = now.Add(time.Hour)
+			before := txID(t, l.db)
+			// A purge that does not go on after a step reads the same
+			// entries forever: fail, rather than hang.
+			type result struct {
+				n   int
+				err error
+			}
+			done := make(chan result, 1)
+			go func() { n, err := l.Purge(time.Hour); done <- result{n, err} }()
+			var r result
+			select {
+			case r = <-done:
+			case <-time.After(time.Minute):
+				t.Fatal("Purge did not end")
+			}
+			if r.err != nil || r.n != want {
+				t.Errorf("Purge = %d, %v; want %d", r.n, r.err, want)
+			}
+			if writes := txID(t, l.db) - before; writes != tc.writes {
+				t.Errorf("%d write transactions, want %d", writes, tc.writes)
+			}
+			if n := l.Len(); n != 10-want {
+				t.Errorf("%d deliveries left, want %d", n, 10-want)
+			}
+		})
 	}
 }
