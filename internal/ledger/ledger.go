@@ -326,7 +326,7 @@ func indexPaged(idx, old *bolt.Bucket) error {
 		if !ok {
 			return nil
 		}
-		return idx.Put([]byte(alert+"\x00"+number), append(append([]byte(nil), v...), "{}"...))
+		return idx.Put(append(appendPagedPrefix(nil, Firing{ID: alert}), number...), append(append([]byte(nil), v...), "{}"...))
 	})
 }
 
@@ -663,21 +663,22 @@ func updateSuppressed(tx *bolt.Tx, number string, change func(*Suppressed) (keep
 // meanwhile, and hold up a remap), and write transactions delete what
 // expired, a bounded number of entries each.
 func (l *Ledger) Purge(keepSends time.Duration) (int, error) {
-	small, err := l.purgeSmall(l.now().Add(-keepSends))
-	if err != nil {
-		return 0, fmt.Errorf("ledger purge: %w", err)
-	}
+	cutoff := l.now().Add(-keepSends)
 	grown, err := l.purgeGrown()
 	if err != nil {
-		return small + grown, fmt.Errorf("ledger purge: %w", err)
+		return grown, fmt.Errorf("ledger purge: %w", err)
 	}
-	return small + grown, nil
+	small, err := l.purgeSmall(cutoff)
+	if err != nil {
+		return grown, fmt.Errorf("ledger purge: %w", err)
+	}
+	return grown + small, nil
 }
 
 // purgeSmall purges, in one write transaction, the sends before cutoff
 // (the oldest first, in time order) and the buckets that stay small:
 // in-doubt marks and what quiet hours hold; and drops the bucket of marks
-// by alert alone once empty.
+// by alert alone once purgeGrown emptied it, or a migration left it empty.
 func (l *Ledger) purgeSmall(cutoff time.Time) (int, error) {
 	n := 0
 	err := l.db.Update(func(tx *bolt.Tx) error {
@@ -727,7 +728,7 @@ func (l *Ledger) purgeGrown() (int, error) {
 					return err
 				}
 			}
-			return dropIfEmpty(tx, bucketPagedByAlert)
+			return nil
 		}); err != nil {
 			return n, err
 		}

@@ -67,8 +67,8 @@ func TestPurgeDeletesInSteps(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		expired func(i int) bool
-		// writes are the write transactions of the purge: the small
-		// buckets', then one for each step that found expired entries.
+		// writes are the write transactions of the purge: one for each
+		// step that found expired entries, then the small buckets'.
 		writes int
 	}{
 		// Steps read 3 entries and delete at most 2.
