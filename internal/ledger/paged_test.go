@@ -100,7 +100,7 @@ func TestOpenMigratesPagedByNumber(t *testing.T) {
 			}
 			l = open(t, path, &now)
 			defer l.Close()
-			assertNoPagedByNumber(t, l)
+			assertNoBucket(t, l, bucketPaged, "the paged marks by number")
 			got, err := l.PagedTo(firing("fp1|1"))
 			if err != nil {
 				t.Fatal(err)
@@ -119,14 +119,7 @@ func TestOpenMigratesPagedByNumber(t *testing.T) {
 			if _, err := l.Purge(time.Hour); err != nil {
 				t.Fatal(err)
 			}
-			if err := l.db.View(func(tx *bolt.Tx) error {
-				if tx.Bucket(bucketPagedByAlert) != nil {
-					t.Error("the emptied bucket of marks by alert alone is still there")
-				}
-				return nil
-			}); err != nil {
-				t.Fatal(err)
-			}
+			assertNoBucket(t, l, bucketPagedByAlert, "the emptied bucket of marks by alert alone")
 		})
 	}
 }
@@ -221,13 +214,13 @@ func TestPagedToFindsMarksOfBothLayouts(t *testing.T) {
 	}
 }
 
-// assertNoPagedByNumber fails unless the ledger lacks the old bucket of
-// paged marks by number.
-func assertNoPagedByNumber(t *testing.T, l *Ledger) {
+// assertNoBucket fails unless the ledger lacks the bucket name, which
+// what names.
+func assertNoBucket(t *testing.T, l *Ledger, name []byte, what string) {
 	t.Helper()
 	if err := l.db.View(func(tx *bolt.Tx) error {
-		if tx.Bucket(bucketPaged) != nil {
-			t.Error("the paged marks by number are still there")
+		if tx.Bucket(name) != nil {
+			t.Errorf("%s: still there", what)
 		}
 		return nil
 	}); err != nil {
