@@ -195,11 +195,12 @@ func decodeAlerts(dec *jsontext.Decoder, check func(int, *template.Alert) error,
 		chunk   = make([]template.Alert, 0, 16)
 		n       int
 		dropped uint64
+		alert   alertDecoder
 	)
 	for dec.PeekKind() != ']' {
 		if maxAlerts > 0 && n >= maxAlerts {
 			var spare template.Alert
-			if err := jsonv2.UnmarshalDecode(dec, &spare); err != nil {
+			if err := alert.decode(dec, &spare); err != nil {
 				return nil, 0, err
 			}
 			if err := check(n, &spare); err != nil {
@@ -215,7 +216,7 @@ func decodeAlerts(dec *jsontext.Decoder, check func(int, *template.Alert) error,
 		}
 		chunk = chunk[:len(chunk)+1]
 		a := &chunk[len(chunk)-1]
-		if err := jsonv2.UnmarshalDecode(dec, a); err != nil {
+		if err := alert.decode(dec, a); err != nil {
 			return nil, 0, err
 		}
 		if err := check(n, a); err != nil {

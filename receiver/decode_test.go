@@ -206,3 +206,15 @@ func BenchmarkDecode(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkDecodeStorm decodes a notification of 1,000 alerts as
+// Prometheus and Alertmanager send them: most of a storm's cost to answer.
+func BenchmarkDecodeStorm(b *testing.B) {
+	body := payload(1<<30, 1000, realisticAlert)
+	for b.Loop() {
+		n, err := decodeNotification(bytes.NewReader(body), acceptAll, 0)
+		if err != nil || len(n.Alerts) != 1000 {
+			b.Fatalf("decoded %d alerts, %v", len(n.Alerts), err)
+		}
+	}
+}

@@ -17,12 +17,13 @@ import (
 // maxBody is the default webhook.max_body_bytes.
 const maxBody = 4 << 20
 
-// payload is a notification of as many alerts as fit in size bytes.
-func payload(size int, alert func(i int) string) []byte {
+// payload is a notification of as many alerts as fit in size bytes, at
+// most count of them (0 for no bound but size).
+func payload(size, count int, alert func(i int) string) []byte {
 	var b bytes.Buffer
 	b.WriteString(`{"version":"4","groupKey":"{}:{alertname=\"HighErrorRate\"}","receiver":"sms-bridge","status":"firing","externalURL":"http://am:9093","alerts":[`)
 	const end = `],"groupLabels":{"alertname":"HighErrorRate"},"commonLabels":{},"commonAnnotations":{},"truncatedAlerts":0}`
-	for i := 0; ; i++ {
+	for i := 0; count == 0 || i < count; i++ {
 		a := alert(i)
 		if b.Len()+len(a)+1+len(end) > size {
 			break
@@ -75,7 +76,7 @@ func BenchmarkEightMaxSizeWebhooks(b *testing.B) {
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			const concurrent = 8
-			body := payload(maxBody, bc.alert)
+			body := payload(maxBody, 0, bc.alert)
 			var live, allocated uint64
 			var sys uint64
 			for b.Loop() {
