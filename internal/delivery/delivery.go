@@ -239,12 +239,20 @@ func (d *Deliverer) Deliver(ctx context.Context, b Batch) error {
 		// Started in severity order, so the turns a message waits for
 		// belong to messages already running: the bound cannot starve one.
 		sem <- struct{}{}
-		wg.Go(func() {
+		send := func() {
 			defer func() { <-sem }()
 			turn := turns.wait(i)
 			defer turn.pass()
 			errs[i] = d.deliver(ctx, &b, m, turn, log)
-		})
+		}
+		if i == len(msgs)-1 {
+			// The caller sends the last message itself instead of only
+			// waiting: a notification of one SMS starts no goroutine,
+			// whose stack would grow anew through every commit.
+			send()
+			break
+		}
+		wg.Go(send)
 	}
 	wg.Wait()
 
