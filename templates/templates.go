@@ -106,10 +106,10 @@ var ErrEmptyMessage = errors.New("template rendered an empty message")
 // Engine holds the parsed built-in and user templates; safe for concurrent use, immutable after
 // New but for its cache of parsed texts.
 type Engine struct {
-	// tmpl is never parsed into after New: ExecuteTextString parses the text to render into a
-	// clone, which is what makes concurrent renders safe.
-	tmpl *template.Template
-	// text is tmpl's text/template set, which RenderSMS clones once per text to render.
+	// text is the text/template set of Alertmanager's template that New loaded, never parsed
+	// into after New: a text to render is parsed into a clone of it, as Alertmanager's
+	// ExecuteTextString does, which is what makes concurrent renders safe. Alertmanager's
+	// template itself is not kept, for it holds every template parsed as HTML too.
 	text *tmpltext.Template
 	// parsed holds, per text RenderSMS rendered, a clone of text with it parsed in: what
 	// ExecuteTextString makes afresh at every render, by far the most of its cost. The texts are
@@ -143,7 +143,7 @@ func New(globs []string) (*Engine, error) {
 			return nil, err
 		}
 	}
-	return &Engine{tmpl: t, text: text}, nil
+	return &Engine{text: text}, nil
 }
 
 // errRouteLabels explains why the routeLabels function is refused: Alertmanager binds it to its
@@ -182,8 +182,22 @@ func (e *Engine) Check(text string) error {
 	if usesRouteLabels(text) {
 		return errRouteLabels
 	}
+	var (
+		tmpl *tmpltext.Template
+		err  error
+	)
+	if text != "" {
+		// Not kept among the parsed texts: Check is asked about texts that
+		// may never be rendered.
+		if tmpl, err = e.compile(text); err != nil {
+			return err
+		}
+	}
 	for _, s := range samples() {
-		out, err := e.tmpl.ExecuteTextString(text, &Data{Data: s.data, Change: s.change})
+		var out strings.Builder
+		if tmpl != nil {
+			err = tmpl.Execute(&out, &Data{Data: s.data, Change: s.change})
+		}
 		var execErr tmpltext.ExecError
 		switch {
 		case errors.As(err, &execErr):
@@ -191,7 +205,7 @@ func (e *Engine) Check(text string) error {
 		case err != nil:
 			// Not an ExecError: the text does not parse, which is the same with every sample.
 			return err
-		case strings.TrimSpace(sms.Strip(out)) == "":
+		case strings.TrimSpace(sms.Strip(out.String())) == "":
 			return fmt.Errorf("with the sample %s notification: %w", s.name, ErrEmptyMessage)
 		}
 	}
@@ -235,11 +249,9 @@ func (e *Engine) execute(text string, data *Data) (string, error) {
 	return buf.String(), err
 }
 
-// parse returns text parsed into a clone of the template set, from the cache when it is there.
-func (e *Engine) parse(text string) (*tmpltext.Template, error) {
-	if t, ok := e.parsed.Load(text); ok {
-		return t.(*tmpltext.Template), nil
-	}
+// compile parses text into a clone of the template set, as Alertmanager's ExecuteTextString
+// does before it executes it.
+func (e *Engine) compile(text string) (*tmpltext.Template, error) {
 	if e.text == nil {
 		return nil, errors.New("no templates loaded")
 	}
@@ -247,7 +259,15 @@ func (e *Engine) parse(text string) (*tmpltext.Template, error) {
 	if err != nil {
 		return nil, err
 	}
-	t, err := clone.New("").Option("missingkey=zero").Parse(text)
+	return clone.New("").Option("missingkey=zero").Parse(text)
+}
+
+// parse returns text parsed into a clone of the template set, from the cache when it is there.
+func (e *Engine) parse(text string) (*tmpltext.Template, error) {
+	if t, ok := e.parsed.Load(text); ok {
+		return t.(*tmpltext.Template), nil
+	}
+	t, err := e.compile(text)
 	if err != nil {
 		return nil, err
 	}

@@ -92,7 +92,7 @@ func TestGolden(t *testing.T) {
 			}
 			// The template itself must emit a clean line, not rely on RenderSMS to squeeze out
 			// stray spaces and newlines.
-			raw, err := e.tmpl.ExecuteTextString(DefaultTemplate, &Data{Data: msg.Data})
+			raw, err := e.execute(DefaultTemplate, &Data{Data: msg.Data})
 			if err != nil {
 				t.Fatal(err)
 			}
