@@ -18,10 +18,21 @@ import (
 
 // mixinRoutes page alice for critical alerts (in GSM-7, so texts are
 // transliterated), carol for warnings, and schedule ops, whose rotation
-// starts in 2100, for pages: its fallback bob. Everyone gets at most one
-// SMS an hour, so that carol's digest stays owed; other alerts are
-// unrouted and reported.
-const mixinRoutes = `
+// starts in 2100, for pages: its fallback bob. Tickets go to bob in quiet
+// hours that last today and tomorrow (UTC), so they are held. Everyone
+// gets at most one SMS an hour, so that carol's digest stays owed; other
+// alerts are unrouted and reported.
+func mixinRoutes(now time.Time) string {
+	today := strings.ToLower(now.UTC().Weekday().String())
+	tomorrow := strings.ToLower(now.UTC().AddDate(0, 0, 1).Weekday().String())
+	return fmt.Sprintf(mixinRoutesFormat, today, tomorrow)
+}
+
+const mixinRoutesFormat = `
+time_intervals:
+  - name: today
+    time_intervals:
+      - weekdays: [%s, %s]
 delivery:
   settle_after: 300ms
 limits:
@@ -40,6 +51,12 @@ routes:
   - name: scheduled
     matchers: ['severity="page"']
     to: [ops]
+  - name: quiet
+    matchers: ['severity="ticket"']
+    to: [bob]
+    quiet_hours:
+      time_intervals: [today]
+      severities: [ticket]
 schedules:
   ops:
     time_zone: UTC
@@ -53,12 +70,13 @@ unmatched:
 // mayBeEmpty are the queries of the mixin that need not return data in
 // TestMixinQueriesAgainstPrometheus, and why. Every other query must.
 var mayBeEmpty = map[string]string{
-	"rule AlertmanagerSipgateDigestsOwed":             "a digest must be owed for over an hour",
-	"rule AlertmanagerSipgateDigestFailing":           "no digest is sent: the limit's window is an hour, so carol's digest stays owed",
-	"rule AlertmanagerSipgateTemplateFallback":        "the templates here do not fail (TestFailingTemplatesSendTheFallback makes them)",
-	`dashboard panel 31 "Digests" target A`:           "no digest is sent: the limit's window is an hour, so carol's digest stays owed",
-	`dashboard panel 37 "Template failures" target A`: "the templates here do not fail (TestFailingTemplatesSendTheFallback makes them)",
-	`dashboard panel 37 "Template failures" target B`: "the templates here do not fail (TestFailingTemplatesSendTheFallback makes them)",
+	"rule AlertmanagerSipgateDigestsOwed":                              "a digest must be owed for over an hour",
+	"rule AlertmanagerSipgateDigestFailing":                            "no digest is sent: the limit's window is an hour, so carol's digest stays owed",
+	"rule AlertmanagerSipgateTemplateFallback":                         "the templates here do not fail (TestFailingTemplatesSendTheFallback makes them)",
+	`dashboard panel 31 "Digests" target A`:                            "no digest is sent: the limit's window is an hour, so carol's digest stays owed",
+	`dashboard panel 37 "Template failures" target A`:                  "the templates here do not fail (TestFailingTemplatesSendTheFallback makes them)",
+	`dashboard panel 37 "Template failures" target B`:                  "the templates here do not fail (TestFailingTemplatesSendTheFallback makes them)",
+	`dashboard panel 45 "Held SMS at the end of quiet hours" target A`: "the quiet hours end tomorrow at midnight (UTC), after the test",
 }
 
 // checkedLast are the rules that TestMixinQueriesAgainstPrometheus runs
@@ -79,7 +97,7 @@ var checkedLast = map[string]bool{
 func TestMixinQueriesAgainstPrometheus(t *testing.T) {
 	bin := prometheusBinary(t)
 	s := startStackWith(t, stackOptions{
-		routes:         mixinRoutes,
+		routes:         mixinRoutes(time.Now()),
 		webhookTimeout: 2 * time.Second,
 		sipgate:        []string{"low_balance: 200", "account_check_interval: 10s"},
 	})
@@ -339,6 +357,8 @@ func (s *stack) mixinScenario(t *testing.T, round int) {
 	// Carol's limit lets one SMS an hour through: the rest is held back.
 	s.post(t, "/api/v1/alerts", mixinWebhook(t, round, mixinAlert{"MixinWarningA", "warning", "first"}, 0), true, http.StatusOK)
 	s.post(t, "/api/v1/alerts", mixinWebhook(t, round, mixinAlert{"MixinWarningB", "warning", "second"}, 0), true, http.StatusOK)
+	// A ticket waits for the end of quiet hours.
+	s.post(t, "/api/v1/alerts", mixinWebhook(t, round, mixinAlert{"MixinTicket", "ticket", "held"}, 0), true, http.StatusOK)
 	// A webhook without credentials.
 	s.post(t, "/api/v1/alerts", critical("MixinNoAuth", "unauthenticated"), false, http.StatusUnauthorized)
 	// sipgate refuses: balance too low, credentials rejected.
