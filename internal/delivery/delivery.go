@@ -235,6 +235,9 @@ func (d *Deliverer) Deliver(ctx context.Context, b Batch) error {
 	errs := make([]error, len(msgs))
 	sem := make(chan struct{}, d.o.Concurrency)
 	var wg sync.WaitGroup
+	// Also while a panic of the send made on this goroutine unwinds: no
+	// send outlives the call.
+	defer wg.Wait()
 	for i, m := range msgs {
 		// Started in severity order, so the turns a message waits for
 		// belong to messages already running: the bound cannot starve one.

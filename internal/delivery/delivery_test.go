@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -486,4 +487,50 @@ func TestNoSendStartsRightBeforeTheDeadline(t *testing.T) {
 	if _, ok, err := f.ledger.Doubt("late/+4915100000001"); err != nil || ok {
 		t.Errorf("in-doubt mark present = %v (%v), want none: nothing was sent", ok, err)
 	}
+}
+
+// panickySender panics when sending to panicky, once the send to slow is
+// under way, and lets that send finish first.
+type panickySender struct {
+	panicky, slow string
+	sending       chan struct{} // closed when the send to slow began
+	release       chan struct{} // the send to slow returns once closed
+	slowDone      atomic.Bool
+}
+
+func (s *panickySender) SendSMS(_ context.Context, m sipgate.SMS) error {
+	switch m.Recipient {
+	case s.slow:
+		close(s.sending)
+		<-s.release
+		s.slowDone.Store(true)
+	case s.panicky:
+		<-s.sending
+		close(s.release)
+		panic("send failed badly")
+	}
+	return nil
+}
+
+// TestDeliverPanicWaitsForTheOtherSends: a panic of the send Deliver makes
+// on its caller's goroutine (the last message's) reaches the caller only
+// once the other sends are done, so none goes on without an owner.
+func TestDeliverPanicWaitsForTheOtherSends(t *testing.T) {
+	led, err := ledger.Open(filepath.Join(t.TempDir(), "ledger.db"), ledger.Options{DedupWindow: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { led.Close() })
+	s := &panickySender{slow: "+4915100000001", panicky: "+4915100000002", sending: make(chan struct{}), release: make(chan struct{})}
+	d := New(Options{Sender: s, Ledger: led, Metrics: metrics.New(prometheus.NewRegistry()), Logger: slog.New(slog.DiscardHandler), Concurrency: 2, MinSendTime: -1})
+	defer func() {
+		if p := recover(); p != "send failed badly" {
+			t.Fatalf("recovered %v, want the send's panic", p)
+		}
+		if !s.slowDone.Load() {
+			t.Error("Deliver panicked while another send was still under way")
+		}
+	}()
+	_ = d.Deliver(context.Background(), Batch{ID: "panic", Messages: msgs("panic", s.slow, s.panicky)})
+	t.Fatal("Deliver returned, want the send's panic")
 }
