@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -42,6 +43,21 @@ func realisticAlert(i int) string {
 	return fmt.Sprintf(`{"status":"firing","labels":{"alertname":"HighErrorRate","instance":"web-%d:8080","job":"checkout","service":"checkout","severity":"critical","team":"payments"},"annotations":{"description":"5xx ratio is 7.3%% over the last 5m on web-%d:8080","summary":"Checkout 5xx rate above 5%%"},"startsAt":"2026-11-24T22:12:02.020447644Z","endsAt":"0001-01-01T00:00:00Z","generatorURL":"http://prometheus.example:9090/graph?g0.expr=job%%3Acheckout_5xx%%3Aratio5m+%%3E+0.05","fingerprint":"%016x"}`, i, i, i)
 }
 
+// hugeAlert is one alert of as many labels as fit in a body: the decoder
+// reads each alert whole, so this is the most it buffers at once.
+func hugeAlert(int) string {
+	var b strings.Builder
+	b.WriteString(`{"status":"firing","labels":{`)
+	for i := 0; b.Len() < maxBody-1024; i++ {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `"label_%06d":"%080d"`, i, i)
+	}
+	b.WriteString(`}}`)
+	return b.String()
+}
+
 // smallestAlert is the shortest valid alert: in JSON it is least of what
 // it decodes to.
 func smallestAlert(int) string { return `{"status":"firing","labels":{"a":""}}` }
@@ -68,15 +84,16 @@ func (h *holdingNotifier) Notify(_ context.Context, n *notification.Notification
 //	go test -run '^$' -bench EightMaxSizeWebhooks -benchtime 5x ./receiver/
 func BenchmarkEightMaxSizeWebhooks(b *testing.B) {
 	for _, bc := range []struct {
-		name  string
-		alert func(int) string
+		name string
+		body []byte
 	}{
-		{"realistic", realisticAlert},
-		{"smallest-alerts", smallestAlert},
+		{"realistic", payload(maxBody, 0, realisticAlert)},
+		{"smallest-alerts", payload(maxBody, 0, smallestAlert)},
+		{"one-alert", payload(maxBody, 1, hugeAlert)},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			const concurrent = 8
-			body := payload(maxBody, 0, bc.alert)
+			body := bc.body
 			var live, allocated uint64
 			var sys uint64
 			for b.Loop() {
