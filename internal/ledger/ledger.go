@@ -706,35 +706,51 @@ func (l *Ledger) purgeGrown() (int, error) {
 	n := 0
 	expired := l.expiring()
 	for more := true; more; {
-		if err := l.db.View(func(tx *bolt.Tx) error {
-			for i := range expired {
-				expired[i].find(tx)
-			}
-			return nil
-		}); err != nil {
+		if err := l.findExpired(expired); err != nil {
 			return n, err
 		}
 		more = slices.ContainsFunc(expired, func(e expiredKeys) bool { return !e.done })
 		if !slices.ContainsFunc(expired, func(e expiredKeys) bool { return len(e.keys) > 0 }) {
 			continue
 		}
-		deleted := 0
-		if err := l.db.Update(func(tx *bolt.Tx) error {
-			deleted = 0
-			for _, e := range expired {
-				d, err := e.delete(tx)
-				deleted += d
-				if err != nil {
-					return err
-				}
-			}
-			return nil
-		}); err != nil {
+		deleted, err := l.deleteExpired(expired)
+		if err != nil {
 			return n, err
 		}
 		n += deleted
 	}
 	return n, nil
+}
+
+// findExpired reads the next step of each bucket, in one read transaction.
+func (l *Ledger) findExpired(expired []expiredKeys) error {
+	return l.db.View(func(tx *bolt.Tx) error {
+		for i := range expired {
+			expired[i].find(tx, l.purge)
+		}
+		return nil
+	})
+}
+
+// deleteExpired deletes what the last step found, in one write
+// transaction, and returns how many entries it deleted.
+func (l *Ledger) deleteExpired(expired []expiredKeys) (int, error) {
+	deleted := 0
+	err := l.db.Update(func(tx *bolt.Tx) error {
+		deleted = 0
+		for _, e := range expired {
+			d, err := e.delete(tx)
+			deleted += d
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return deleted, nil
 }
 
 // purgeLimits bound a step of Purge in a growing bucket: how many
@@ -757,7 +773,6 @@ const (
 type expiredKeys struct {
 	bucket []byte
 	keep   func(v []byte) bool
-	limits purgeLimits
 	// keys are the expired ones the last step found; after is the last
 	// key it read, after which the next step goes on, until done.
 	keys  [][]byte
@@ -772,16 +787,16 @@ func (l *Ledger) expiring() []expiredKeys {
 		return func(v []byte) bool { return len(v) >= 8 && l.within(v[:8], d) }
 	}
 	return []expiredKeys{
-		{bucket: bucketDelivered, keep: within(l.o.DedupWindow), limits: l.purge},
-		{bucket: bucketPagedSince, keep: within(l.o.PagedRetention), limits: l.purge},
-		{bucket: bucketPagedByAlert, keep: within(l.o.PagedRetention), limits: l.purge},
-		{bucket: bucketRepeats, keep: within(l.o.PagedRetention), limits: l.purge},
+		{bucket: bucketDelivered, keep: within(l.o.DedupWindow)},
+		{bucket: bucketPagedSince, keep: within(l.o.PagedRetention)},
+		{bucket: bucketPagedByAlert, keep: within(l.o.PagedRetention)},
+		{bucket: bucketRepeats, keep: within(l.o.PagedRetention)},
 	}
 }
 
 // find reads the next step of the bucket: up to limits.scan entries, of
 // which it keeps up to limits.batch expired keys; nothing once done.
-func (e *expiredKeys) find(tx *bolt.Tx) {
+func (e *expiredKeys) find(tx *bolt.Tx, limits purgeLimits) {
 	e.keys = e.keys[:0]
 	b := tx.Bucket(e.bucket)
 	if e.done || b == nil {
@@ -799,7 +814,7 @@ func (e *expiredKeys) find(tx *bolt.Tx) {
 		if !e.keep(v) {
 			e.keys = append(e.keys, bytes.Clone(k))
 		}
-		if read == e.limits.scan || len(e.keys) == e.limits.batch {
+		if read == limits.scan || len(e.keys) == limits.batch {
 			e.after = bytes.Clone(k)
 			return
 		}

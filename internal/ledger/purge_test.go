@@ -22,28 +22,14 @@ func TestPurgeKeepsWhatWasRenewedMeanwhile(t *testing.T) {
 	}
 	now = now.Add(2 * time.Hour) // past the dedup window and the paged retention
 	expired := l.expiring()
-	if err := l.db.View(func(tx *bolt.Tx) error {
-		for i := range expired {
-			expired[i].find(tx)
-		}
-		return nil
-	}); err != nil {
+	if err := l.findExpired(expired); err != nil {
 		t.Fatal(err)
 	}
 	if err := l.RecordPagedTo("n1/+491", alice, firing("fp1|1")); err != nil {
 		t.Fatal(err)
 	}
-	n := 0
-	if err := l.db.Update(func(tx *bolt.Tx) error {
-		for _, e := range expired {
-			deleted, err := e.delete(tx)
-			n += deleted
-			if err != nil {
-				return err
-			}
-		}
-		return nil
-	}); err != nil {
+	n, err := l.deleteExpired(expired)
+	if err != nil {
 		t.Fatal(err)
 	}
 	if n != 1 {
