@@ -141,6 +141,24 @@ func (l *Ledger) write(fn func(*bolt.Tx) error) error {
 	return l.group.do(fn)
 }
 
+// appendFill is how full bbolt leaves a page it splits in the buckets
+// whose keys begin with a time, where nearly every put lands at the end:
+// with bbolt's default of half, each page the end moves past stays half
+// empty for good, and those buckets took twice the pages (file, page
+// cache and resident memory) their entries need. etcd fills its
+// sequential keys' pages the same way.
+const appendFill = 0.9
+
+// appendOrdered returns the bucket named name, which tx writes, with its
+// pages split as appendFill says. bbolt does not keep a bucket's fill
+// between transactions: each that writes one of those buckets takes it
+// from here.
+func appendOrdered(tx *bolt.Tx, name []byte) *bolt.Bucket {
+	b := tx.Bucket(name)
+	b.FillPercent = appendFill
+	return b
+}
+
 func encodeTime(t time.Time) []byte {
 	return binary.BigEndian.AppendUint64(nil, uint64(t.UnixNano()))
 }
@@ -296,7 +314,7 @@ func markPaged(tx *bolt.Tx, to PagedRecipient, alerts []Firing, now []byte) erro
 			since = append(since, key)
 		}
 	}
-	if err := putSorted(tx.Bucket(bucketPagedSince), since, v); err != nil || len(byAlert) == 0 {
+	if err := putSorted(appendOrdered(tx, bucketPagedSince), since, v); err != nil || len(byAlert) == 0 {
 		return err
 	}
 	b, err := tx.CreateBucketIfNotExists(bucketPagedByAlert)

@@ -410,7 +410,7 @@ func atLeastAsSevere(tx *bolt.Tx, per time.Duration, number string, rank int) ui
 // recorded at: one at which the log holds no other send to its number, of
 // any rank, so that Refund finds it by number and time.
 func addSend(tx *bolt.Tx, s string, now time.Time) (time.Time, error) {
-	log := tx.Bucket(bucketSendsByAge)
+	log := appendOrdered(tx, bucketSendsByAge)
 	number, _ := parseSender(s)
 	// Nanosecond keys collide only for sends to one number within the
 	// same nanosecond; move on until the time is free.

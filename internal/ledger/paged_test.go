@@ -173,6 +173,45 @@ func TestPagedMarksOfAStormShareTheirPages(t *testing.T) {
 	}
 }
 
+// TestTimeKeyedBucketsFillTheirPages: the paged marks and the log of
+// sends, whose keys begin with a time, grow at their end; the pages they
+// leave behind must be nearly full, not half empty as bbolt leaves them
+// by default.
+func TestTimeKeyedBucketsFillTheirPages(t *testing.T) {
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	l := open(t, filepath.Join(t.TempDir(), "ledger.db"), &now)
+	defer l.Close()
+	to := PagedRecipient{Number: "+4915112345678", Contact: "alice", Route: "oncall"}
+	for i := range 3000 {
+		now = now.Add(time.Second)
+		alerts := []Firing{
+			{ID: fmt.Sprintf("%.8x|1", sha256.Sum256(fmt.Appendf(nil, "a%d", i))), Since: now},
+			{ID: fmt.Sprintf("%.8x|1", sha256.Sum256(fmt.Appendf(nil, "b%d", i))), Since: now},
+		}
+		key := fmt.Sprintf("n%d/%s", i, to.Number)
+		if _, ok, err := l.TakeDoubt(key, Doubt{Number: to.Number, Since: now, Last: now}, 0, nil, Window{}, false); err != nil || !ok {
+			t.Fatalf("take %d = %v, %v", i, ok, err)
+		}
+		if err := l.RecordPagedTo(key, to, alerts); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.db.View(func(tx *bolt.Tx) error {
+		for _, name := range [][]byte{bucketPagedSince, bucketSendsByAge} {
+			s := tx.Bucket(name).Stats()
+			if s.LeafPageN < 10 {
+				t.Fatalf("%s: %d leaf pages, want enough to tell their fill", name, s.LeafPageN)
+			}
+			if fill := float64(s.LeafInuse) / float64(s.LeafAlloc); fill < 0.8 {
+				t.Errorf("%s: leaf pages %.0f%% full (%d pages), want at least 80%%", name, 100*fill, s.LeafPageN)
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestPagedToFindsMarksOfBothLayouts: after an upgrade, whom an older
 // version paged (marks by alert alone) and whom this one paged since
 // (marks by start) are found together, each number once, by its latest
