@@ -224,7 +224,12 @@ func measure(ctx context.Context, o options, logger *slog.Logger) (*result, erro
 	}
 	client := loadClient(o.concurrency)
 	defer client.CloseIdleConnections()
+	stopWatch := func() int64 { return 0 }
+	if pid != 0 {
+		stopWatch = watchAnon(pid, 100*time.Millisecond)
+	}
 	stats, err := runLoad(ctx, o, url, client, fake, res, logger)
+	peakAnon := stopWatch()
 	if err != nil {
 		return nil, err
 	}
@@ -234,6 +239,7 @@ func measure(ctx context.Context, o options, logger *slog.Logger) (*result, erro
 			return nil, err
 		}
 		res.PeakRSSBytes = after.mem.peak
+		res.PeakAnonBytes = peakAnon
 		res.CPUSeconds = (after.cpu - before.cpu).Seconds()
 		if stats.sent > 0 {
 			res.CPUPerNotificationMS = res.CPUSeconds * 1000 / float64(stats.sent)

@@ -104,8 +104,8 @@ func TestRunManaged(t *testing.T) {
 	if res.SMSExpected != 400 || res.SMSCounted != 400 {
 		t.Errorf("SMS counted %d, expected %d; want 400 and 400", res.SMSCounted, res.SMSExpected)
 	}
-	if res.IdleRSSBytes <= 0 || res.PeakRSSBytes < res.IdleRSSBytes || res.CPUSeconds <= 0 || res.ServicePID == 0 {
-		t.Errorf("idle RSS %d, peak RSS %d, CPU %v s, pid %d: the service's figures are missing", res.IdleRSSBytes, res.PeakRSSBytes, res.CPUSeconds, res.ServicePID)
+	if res.IdleRSSBytes <= 0 || res.PeakRSSBytes < res.IdleRSSBytes || res.PeakAnonBytes <= 0 || res.PeakAnonBytes > res.PeakRSSBytes || res.CPUSeconds <= 0 || res.ServicePID == 0 {
+		t.Errorf("idle RSS %d, peak RSS %d, peak anonymous %d, CPU %v s, pid %d: the service's figures are missing", res.IdleRSSBytes, res.PeakRSSBytes, res.PeakAnonBytes, res.CPUSeconds, res.ServicePID)
 	}
 	if res.LoadgenCPUPerNotificationMS <= 0 {
 		t.Errorf("loadgen CPU per notification = %v, want some", res.LoadgenCPUPerNotificationMS)
@@ -155,7 +155,7 @@ func TestTarget(t *testing.T) {
 	if p := res.problem(); p != "" || res.OK != 50 || res.SMSCounted != 100 {
 		t.Errorf("%s: ok %d, SMS counted %d; want 50 and 100", p, res.OK, res.SMSCounted)
 	}
-	if res.PeakRSSBytes <= 0 || res.CPUSeconds <= 0 {
-		t.Errorf("peak RSS %d, CPU %v s: the --pid figures are missing", res.PeakRSSBytes, res.CPUSeconds)
+	if res.PeakRSSBytes <= 0 || res.PeakAnonBytes <= 0 || res.CPUSeconds <= 0 {
+		t.Errorf("peak RSS %d, peak anonymous %d, CPU %v s: the --pid figures are missing", res.PeakRSSBytes, res.PeakAnonBytes, res.CPUSeconds)
 	}
 }

@@ -18,6 +18,11 @@ const userHZ = 100
 type memory struct {
 	rss  int64 // VmRSS: now
 	peak int64 // VmHWM: the most since the process started
+	// anon is RssAnon, the part of rss that is the process's own (heap,
+	// stacks); the rest are pages of files it maps, its binary and the
+	// ledger's, which the page cache holds and shares. 0 where the kernel
+	// does not say (before Linux 4.5).
+	anon int64
 }
 
 // readMemory reads the memory of process pid.
@@ -34,14 +39,24 @@ func readMemory(pid int) (memory, error) {
 	return m, nil
 }
 
-// parseStatus reads VmRSS and VmHWM from the text of /proc/<pid>/status.
+// parseStatus reads VmRSS, VmHWM and RssAnon from the text of
+// /proc/<pid>/status.
 func parseStatus(r io.Reader) (memory, error) {
 	var m memory
 	var found int
 	sc := bufio.NewScanner(r)
 	for sc.Scan() {
 		key, value, ok := strings.Cut(sc.Text(), ":")
-		if !ok || (key != "VmRSS" && key != "VmHWM") {
+		var field *int64
+		switch key {
+		case "VmRSS":
+			field = &m.rss
+		case "VmHWM":
+			field = &m.peak
+		case "RssAnon":
+			field = &m.anon
+		}
+		if !ok || field == nil {
 			continue
 		}
 		kb, ok := strings.CutSuffix(strings.TrimSpace(value), " kB")
@@ -52,12 +67,10 @@ func parseStatus(r io.Reader) (memory, error) {
 		if err != nil {
 			return memory{}, fmt.Errorf("%s: %w", key, err)
 		}
-		if key == "VmRSS" {
-			m.rss = n << 10
-		} else {
-			m.peak = n << 10
+		*field = n << 10
+		if key != "RssAnon" {
+			found++
 		}
-		found++
 	}
 	if err := sc.Err(); err != nil {
 		return memory{}, err
@@ -66,6 +79,41 @@ func parseStatus(r io.Reader) (memory, error) {
 		return memory{}, fmt.Errorf("no VmRSS and VmHWM (a kernel thread, or not Linux)")
 	}
 	return m, nil
+}
+
+// watchAnon samples the anonymous memory of process pid every interval
+// until stop is called, which samples it once more and returns the most it
+// saw. The kernel keeps a peak of the whole resident set only (VmHWM),
+// which counts the pages of the ledger the service has read: they grow
+// with the ledger, not with the load, and the page cache drops them first
+// when memory is short.
+func watchAnon(pid int, interval time.Duration) (stop func() int64) {
+	done := make(chan struct{})
+	peak := make(chan int64, 1)
+	go func() {
+		var most int64
+		sample := func() {
+			if m, err := readMemory(pid); err == nil {
+				most = max(most, m.anon)
+			}
+		}
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			sample()
+			select {
+			case <-done:
+				sample()
+				peak <- most
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() int64 {
+		close(done)
+		return <-peak
+	}
 }
 
 // readCPU returns the CPU time process pid has used so far, user and

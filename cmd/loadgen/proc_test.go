@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -40,6 +41,8 @@ func TestParseStatus(t *testing.T) {
 		wantErr bool
 	}{
 		{"both", "Name:\tx\nVmPeak:\t  900000 kB\nVmHWM:\t    40960 kB\nVmRSS:\t    20480 kB\nThreads:\t9\n", memory{rss: 20 << 20, peak: 40 << 20}, false},
+		{"with anonymous", "VmHWM:\t    40960 kB\nVmRSS:\t    20480 kB\nRssAnon:\t    6144 kB\nRssFile:\t   14336 kB\n", memory{rss: 20 << 20, peak: 40 << 20, anon: 6 << 20}, false},
+		{"anonymous not kB", "VmHWM:\t40960 kB\nVmRSS:\t1 kB\nRssAnon:\t6 MB\n", memory{}, true},
 		{"kernel thread", "Name:\tkthreadd\nThreads:\t1\n", memory{}, true},
 		{"not kB", "VmHWM:\t40960 MB\nVmRSS:\t1 kB\n", memory{}, true},
 	}
@@ -65,9 +68,20 @@ func TestReadOwnProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.rss <= 0 || m.peak < m.rss {
-		t.Errorf("memory = %+v: want a resident set and a peak at least as large", m)
+	if m.rss <= 0 || m.peak < m.rss || m.anon <= 0 || m.anon > m.rss {
+		t.Errorf("memory = %+v: want a resident set, a peak at least as large and an anonymous part of it", m)
 	}
+	// The peak of the anonymous memory: the watch's last sample, at stop,
+	// sees 64 MiB more than there was.
+	stop := watchAnon(os.Getpid(), time.Hour)
+	held := make([]byte, 64<<20)
+	for i := range held {
+		held[i] = 1
+	}
+	if peak := stop(); peak < m.anon+60<<20 {
+		t.Errorf("peak anonymous memory %d MiB, want at least %d MiB", peak>>20, (m.anon+60<<20)>>20)
+	}
+	runtime.KeepAlive(held)
 	cpu, err := readCPU(os.Getpid())
 	if err != nil {
 		t.Fatal(err)
