@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 	"unsafe"
 
 	jsonv2 "github.com/go-json-experiment/json"
@@ -171,4 +172,37 @@ func FuzzAlertDecoder(f *testing.F) {
 	f.Fuzz(func(t *testing.T, alert string) {
 		decodeBoth(t, alert)
 	})
+}
+
+// TestValidAlertAgreesWithTheRules: the shortcut past the validator passes
+// an alert exactly when the validator's rules for template.Alert would,
+// whatever else the alert holds.
+func TestValidAlertAgreesWithTheRules(t *testing.T) {
+	v := newValidator()
+	statuses := []string{"firing", "resolved", "", "Firing", "RESOLVED", "pending", " firing", "firing ", "resolve"}
+	labels := []template.KV{nil, {}, {"alertname": "Down"}, {"": ""}, {"alertname": "Down", "severity": "critical"}}
+	at := time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC)
+	others := []template.Alert{
+		{},
+		{Annotations: template.KV{"summary": "x"}, StartsAt: at, GeneratorURL: "http://prometheus", Fingerprint: "fp"},
+		{Annotations: template.KV{}, EndsAt: at},
+	}
+	n := 0
+	for _, status := range statuses {
+		for _, kv := range labels {
+			for _, a := range others {
+				a.Status, a.Labels = status, kv
+				err := v.Struct(&a)
+				if got := validAlert(&a); got != (err == nil) {
+					t.Errorf("validAlert(%+v) = %v, but the validator says %v", a, got, err)
+				}
+				if err == nil {
+					n++
+				}
+			}
+		}
+	}
+	if n == 0 {
+		t.Fatal("no alert passed the validator: the cases test nothing")
+	}
 }
