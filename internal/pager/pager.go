@@ -465,13 +465,21 @@ func (p *Pager) message(n *notification.Notification, d draft, fit sms.Result) d
 
 // alertID tells one firing of an alert from another.
 func alertID(a template.Alert) string {
+	var buf [64]byte
+	return string(appendAlertID(buf[:0], a))
+}
+
+// appendAlertID appends alertID(a) to dst: a storm makes an id of each of
+// its alerts several times, and one allocation each is enough.
+func appendAlertID(dst []byte, a template.Alert) []byte {
 	fp := a.Fingerprint
 	if fp == "" {
 		// Alertmanager always sends one; hand-made posts may not. The one
 		// Alertmanager would have sent: short, whatever the labels' size.
 		fp = model.Fingerprint(model.LabelsToSignature(a.Labels)).String()
 	}
-	return fp + "|" + strconv.FormatInt(a.StartsAt.UnixNano(), 10)
+	dst = append(append(dst, fp...), '|')
+	return strconv.AppendInt(dst, a.StartsAt.UnixNano(), 10)
 }
 
 // firing is the firing of a as the ledger's paged marks know it.
@@ -523,8 +531,9 @@ func common(alerts template.Alerts, kv func(template.Alert) template.KV) templat
 // adds alerts for others does not page this recipient again.
 func Key(n *notification.Notification, page template.Alerts) string {
 	alerts := make([]string, len(page))
+	var buf [96]byte
 	for i, a := range page {
-		alerts[i] = alertID(a) + "|" + a.Status
+		alerts[i] = string(append(append(appendAlertID(buf[:0], a), '|'), a.Status...))
 	}
 	sort.Strings(alerts)
 	h := sha256.New()
