@@ -4,13 +4,13 @@
 package pager
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -530,15 +530,25 @@ func common(alerts template.Alerts, kv func(template.Alert) template.KV) templat
 // the group that are not in this page, so that a notification which only
 // adds alerts for others does not page this recipient again.
 func Key(n *notification.Notification, page template.Alerts) string {
-	alerts := make([]string, len(page))
-	var buf [96]byte
+	// Each alert's part in one buffer, sorted as slices of it: two
+	// allocations for a storm's page, where a string each was as many.
+	// A part taken before the buffer grew stays in the array it was
+	// written to, unchanged.
+	buf := make([]byte, 0, len(page)*64)
+	alerts := make([][]byte, len(page))
 	for i, a := range page {
-		alerts[i] = string(append(append(appendAlertID(buf[:0], a), '|'), a.Status...))
+		start := len(buf)
+		buf = append(append(appendAlertID(buf, a), '|'), a.Status...)
+		alerts[i] = buf[start:len(buf):len(buf)]
 	}
-	sort.Strings(alerts)
+	slices.SortFunc(alerts, bytes.Compare)
 	h := sha256.New()
-	for _, s := range append([]string{n.GroupKey, n.Receiver}, alerts...) {
-		h.Write([]byte(s))
+	for _, s := range [][]byte{[]byte(n.GroupKey), []byte(n.Receiver)} {
+		h.Write(s)
+		h.Write([]byte{0})
+	}
+	for _, s := range alerts {
+		h.Write(s)
 		h.Write([]byte{0})
 	}
 	return hex.EncodeToString(h.Sum(nil))
