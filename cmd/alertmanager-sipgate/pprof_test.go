@@ -1,65 +1,21 @@
 package main
 
 import (
-	"errors"
 	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/prometheus/exporter-toolkit/web"
-
-	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/config"
 )
 
 // fakePasswordHash is a bcrypt hash of "fakepassword" (exporter-toolkit's
 // own), so the test needs no bcrypt of its own.
 const fakePasswordHash = "$2y$10$QOauhQNbBCuQDKes6eFzPeMqBSjb7Mr5DUmpZ/VcEd00UAV/LDeSi"
 
-// serveRoutes serves the service's routes as listen does, through
-// exporter-toolkit with webConfigFile ("" for none), on 127.0.0.1, and
-// returns the base URL.
-func serveRoutes(t *testing.T, webConfigFile string) string {
-	t.Helper()
-	dir := t.TempDir()
-	cfgFile := filepath.Join(dir, "config.yml")
-	if err := os.WriteFile(cfgFile, []byte("sipgate: {dry_run: true}\nroutes:\n  - {name: default, to: [\"+4915112345678\"]}\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(cfgFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	logger := slog.New(slog.DiscardHandler)
-	a, err := newApp(cfg, cfgFile, filepath.Join(dir, "data"), logger)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(a.close)
-	handler, err := a.routes()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := newServer(handler, serverTimeouts(time.Duration(cfg.Webhook.Timeout)))
-	served := make(chan error, 1)
-	go func() { served <- web.Serve(ln, srv, &web.FlagConfig{WebConfigFile: &webConfigFile}, logger) }()
-	t.Cleanup(func() {
-		srv.Close()
-		if err := <-served; !errors.Is(err, http.ErrServerClosed) {
-			t.Errorf("serve: %v", err)
-		}
-	})
-	return "http://" + ln.Addr().String()
-}
+// dryRunConfig is a config that sends nothing.
+const dryRunConfig = "sipgate: {dry_run: true}\nroutes:\n  - {name: default, to: [\"+4915112345678\"]}\n"
 
 // TestPprof: the profiles are on the web listener, behind the web
 // config's basic auth when it has users.
@@ -68,8 +24,8 @@ func TestPprof(t *testing.T) {
 	if err := os.WriteFile(webConfig, []byte("basic_auth_users:\n  admin: "+fakePasswordHash+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	open := serveRoutes(t, "")
-	guarded := serveRoutes(t, webConfig)
+	open := startService(t, dryRunConfig, "")
+	guarded := startService(t, dryRunConfig, webConfig)
 
 	tests := []struct {
 		name       string
