@@ -26,6 +26,9 @@ type Listing struct {
 type Schedule struct {
 	Name     string `json:"name"`
 	TimeZone string `json:"time_zone"`
+	// Location is TimeZone as the config loaded it, for showing the times
+	// on the schedule's clock.
+	Location *time.Location `json:"-"`
 	// OnCall is who is on call at the listing's instant.
 	OnCall Shift `json:"on_call"`
 	// Next are the next changes of who is on call, at most Handoffs,
@@ -81,7 +84,7 @@ func list(c *config.Config, name string, at time.Time) Schedule {
 	s := c.Schedules[name]
 	rot := s.Rotation
 	now := rot.OnCall(at)
-	out := Schedule{Name: name, TimeZone: s.TimeZone, OnCall: shift(c, now.Assignment), Next: []Shift{}}
+	out := Schedule{Name: name, TimeZone: s.TimeZone, Location: rot.Location, OnCall: shift(c, now.Assignment), Next: []Shift{}}
 	out.OnCall.Since, out.OnCall.Until = timePtr(now.Since), timePtr(now.Until)
 	next := rot.NextHandoffs(at, Handoffs, schedule.Horizon)
 	for i, h := range next {

@@ -16,7 +16,6 @@ var funcs = template.FuncMap{
 	"amount":  func(v float64) string { return strconv.FormatFloat(v, 'f', 2, 64) },
 	"outcome": outcomeClass,
 	"add":     func(a, b int) int { return a + b },
-	"zone":    zone,
 	// css is the embedded style, trusted as it is: the CSP names its hash.
 	"css": func() template.CSS { return template.CSS(styleCSS) },
 }
@@ -61,14 +60,4 @@ func outcomeClass(o delivery.Outcome) string {
 	default:
 		return "bad"
 	}
-}
-
-// zone is the location of a schedule's time_zone, which the config
-// loaded already; UTC should it fail now.
-func zone(name string) *time.Location {
-	loc, err := time.LoadLocation(name)
-	if err != nil {
-		return time.UTC
-	}
-	return loc
 }
