@@ -50,9 +50,10 @@ type result struct {
 
 	// The service's resident memory once ready, before the load, and its
 	// peak since it started (VmHWM); the most of it that was anonymous
-	// (heap, stacks: RssAnon, sampled during the load), where the rest
-	// are pages of its binary and its ledger in the page cache; its CPU
-	// time, user and system, during the load.
+	// during the load (heap, stacks, the runtime's own: RssAnon, sampled
+	// every 100 ms; 0 when the kernel does not say), which leaves out the
+	// pages of files mapped, its binary's and its ledger's, that the page
+	// cache holds; its CPU time, user and system, during the load.
 	IdleRSSBytes         int64   `json:"idle_rss_bytes"`
 	PeakRSSBytes         int64   `json:"peak_rss_bytes"`
 	PeakAnonBytes        int64   `json:"peak_anon_bytes"`
@@ -129,7 +130,11 @@ func (r *result) print(w io.Writer) {
 	row("latency (200s)", "p50 %.1f ms, p99 %.1f ms, max %.1f ms", r.P50MS, r.P99MS, r.MaxMS)
 	row("SMS at the fake", "%d of %d expected", r.SMSCounted, r.SMSExpected)
 	if r.PeakRSSBytes > 0 {
-		row("service RSS", "%.1f MiB idle, %.1f MiB peak; anonymous (heap, stacks) %.1f MiB at most, the rest pages of its binary and ledger in the page cache", mib(r.IdleRSSBytes), mib(r.PeakRSSBytes), mib(r.PeakAnonBytes))
+		anon := "unknown (no RssAnon)"
+		if r.PeakAnonBytes > 0 {
+			anon = fmt.Sprintf("%.1f MiB at most", mib(r.PeakAnonBytes))
+		}
+		row("service RSS", "%.1f MiB idle, %.1f MiB peak; anonymous (heap, stacks, runtime; not the mapped binary and ledger) %s during the load", mib(r.IdleRSSBytes), mib(r.PeakRSSBytes), anon)
 		row("service CPU", "%.2f ms per notification (%.1f s user+system)", r.CPUPerNotificationMS, r.CPUSeconds)
 	} else {
 		row("service RSS, CPU", "unknown: give --pid of the --target")
