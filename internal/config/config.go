@@ -226,8 +226,10 @@ type BasicAuth struct {
 // Delivery configures sending and de-duplication.
 type Delivery struct {
 	// DedupWindow is how long the ledger remembers that a notification
-	// reached a recipient. It must stay below Alertmanager's
-	// repeat_interval, or deliberate repeats are swallowed.
+	// reached a recipient, from the last time the notification came (a
+	// notification retried for longer keeps its record). It must stay
+	// below Alertmanager's repeat_interval, or deliberate repeats of an
+	// Alertmanager before v0.32 are swallowed.
 	DedupWindow model.Duration `yaml:"dedup_window" validate:"gt=0"`
 	// Concurrency bounds the parallel sends of one notification.
 	Concurrency int `yaml:"concurrency" validate:"gt=0"`

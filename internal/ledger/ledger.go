@@ -183,17 +183,43 @@ func (l *Ledger) within(v []byte, d time.Duration) bool {
 	return !at.IsZero() && l.now().Sub(at) < d
 }
 
-// Delivered reports whether key was recorded within the dedup window.
+// Delivered reports whether key was recorded within the dedup window, and
+// renews the record when it is half the window old: Alertmanager sends a
+// notification that failed for one recipient again at every
+// group_interval for as long as it fails, and a record that expired
+// meanwhile would page the others again (their resolved SMS, which are
+// always news). The window is so counted from the last time the
+// notification came, not from its first delivery. The copies of an HA
+// pair, seconds apart, renew nothing.
 func (l *Ledger) Delivered(key string) (bool, error) {
-	var ok bool
+	var ok, renew bool
+	now := l.now()
 	err := l.db.View(func(tx *bolt.Tx) error {
-		ok = l.within(tx.Bucket(bucketDelivered).Get([]byte(key)), l.o.DedupWindow)
+		v := tx.Bucket(bucketDelivered).Get([]byte(key))
+		ok = l.within(v, l.o.DedupWindow)
+		renew = ok && now.Sub(decodeTime(v)) >= l.o.DedupWindow/2
 		return nil
 	})
 	if err != nil {
 		return false, fmt.Errorf("ledger lookup: %w", err)
 	}
+	if renew {
+		at := encodeTime(now)
+		if err := l.write(func(tx *bolt.Tx) error { return renewDelivered(tx, key, at) }); err != nil {
+			return false, fmt.Errorf("ledger renew delivered: %w", err)
+		}
+	}
 	return ok, nil
+}
+
+// renewDelivered moves the record of key to at, if Purge has not deleted
+// it meanwhile and nothing recorded it later.
+func renewDelivered(tx *bolt.Tx, key string, at []byte) error {
+	b := tx.Bucket(bucketDelivered)
+	if v := b.Get([]byte(key)); v == nil || bytes.Compare(v, at) >= 0 {
+		return nil
+	}
+	return b.Put([]byte(key), at)
 }
 
 // Record notes that key was delivered now, and clears its in-doubt mark in

@@ -49,15 +49,63 @@ func TestLedgerRemembersWithinWindowAndAcrossRestarts(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	now = now.Add(9 * time.Minute)
+	// Under half the window: a lookup renews nothing.
+	now = now.Add(4 * time.Minute)
 	l = open(t, path, &now)
 	defer l.Close()
 	if ok, _ := l.Delivered("n1/+4915112345678"); !ok {
 		t.Fatal("key forgotten across restart")
 	}
-	now = now.Add(time.Minute)
+	now = now.Add(6 * time.Minute)
 	if ok, _ := l.Delivered("n1/+4915112345678"); ok {
 		t.Fatal("key still delivered after the window")
+	}
+}
+
+// TestDeliveredRenewsWhileTheNotificationComesBack: Alertmanager sends a
+// notification that failed for someone again at every group_interval, for
+// as long as it fails. Each time it comes, a record half the window old
+// is renewed, so the recipients it reached are not paged again when the
+// retries outlast the window; once it stops coming, the record expires a
+// window after the last time.
+func TestDeliveredRenewsWhileTheNotificationComesBack(t *testing.T) {
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	l := open(t, filepath.Join(t.TempDir(), "ledger.db"), &now) // a 10-minute window
+	defer l.Close()
+	const key = "n1/+4915112345678"
+	if err := l.Record(key); err != nil {
+		t.Fatal(err)
+	}
+	// Retries every 5 minutes, for half an hour: three windows.
+	for i := range 6 {
+		now = now.Add(5 * time.Minute)
+		if ok, err := l.Delivered(key); err != nil || !ok {
+			t.Fatalf("retry %d, %v after the record: Delivered = %v, %v; want true", i+1, 5*time.Minute*time.Duration(i+1), ok, err)
+		}
+	}
+	now = now.Add(9 * time.Minute)
+	if ok, _ := l.Delivered(key); !ok {
+		t.Fatal("record expired before a window had passed since the last retry")
+	}
+	// That lookup renewed it: a window after it, it is gone.
+	now = now.Add(10 * time.Minute)
+	if ok, _ := l.Delivered(key); ok {
+		t.Fatal("record still there a window after the last lookup")
+	}
+	// Purge keeps what was renewed and deletes what expired.
+	if err := l.Record("n2/+4915112345678"); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(6 * time.Minute)
+	if ok, _ := l.Delivered("n2/+4915112345678"); !ok {
+		t.Fatal("n2 not delivered")
+	}
+	now = now.Add(6 * time.Minute)
+	if _, err := l.Purge(0); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := l.Delivered("n2/+4915112345678"); !ok {
+		t.Fatal("Purge deleted a record renewed within the window")
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/ledger"
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/metrics"
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/notification"
+	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/sipgate"
 )
 
 // ledgerDeliverer records what the pager delivers and writes what
@@ -221,5 +223,82 @@ func TestResolvedJoinsThePageOfWhomRoutingReachesNow(t *testing.T) {
 	m := got.msgs[0]
 	if m.Number != aliceNumber || m.Route != "rest" || m.Key != Key(next, next.Alerts)+"/"+aliceNumber {
 		t.Errorf("message %+v; want alice's, by route rest, of both alerts: web-1 resolved, web-2 firing", m)
+	}
+}
+
+// failingFor records the recipients of the SMS sent and fails those to
+// number, as sipgate's repeating 500 for one request or an outage that
+// began after the others were sent does: with a wait longer than any
+// deadline, so the notification fails and Alertmanager sends it again.
+type failingFor struct {
+	smsRecorder
+	number string
+}
+
+func (s *failingFor) SendSMS(ctx context.Context, m sipgate.SMS) error {
+	if m.Recipient == s.number {
+		return &sipgate.Error{Op: sipgate.OpSend, StatusCode: 500, Retry: time.Hour}
+	}
+	return s.smsRecorder.SendSMS(ctx, m)
+}
+
+// TestRetriesOutlastingTheDedupWindowPageNobodyAgain: Alertmanager sends a
+// notification that failed for one recipient again at every
+// group_interval for as long as it fails. The others got their resolved
+// SMS the first time; they must not get it again when the retries go on
+// for longer than the dedup window (resolved alerts are always news to
+// the pager: only the ledger's record of the delivery keeps it from being
+// sent again).
+func TestRetriesOutlastingTheDedupWindowPageNobodyAgain(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	led, err := ledger.Open(filepath.Join(t.TempDir(), "ledger.db"), ledger.Options{DedupWindow: 10 * time.Minute, PagedRetention: 24 * time.Hour, Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { led.Close() })
+	c, err := config.Parse([]byte(contacts+"routes: [{name: oncall, to: [alice, bob]}]"), "test.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := metrics.New(prometheus.NewRegistry())
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	sms := &failingFor{number: bobNumber}
+	d := delivery.New(delivery.Options{Sender: sms, Ledger: led, Metrics: m, Logger: logger, MinSendTime: -1})
+	p, err := New(c, d, led, m, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.now = clock
+
+	notify := func(n *notification.Notification) error {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return p.Notify(ctx, n, "")
+	}
+	firing := load(t, "webhook-firing-2-alerts.json")
+	if err := notify(firing); err == nil {
+		t.Fatal("Notify succeeded though bob's SMS failed")
+	}
+	if got := sms.take(); !slices.Equal(got, []string{aliceNumber}) {
+		t.Fatalf("firing: sent to %v, want alice", got)
+	}
+	resolved := resolvedOf(firing)
+	// Retries every 5 minutes for 25 minutes: two and a half windows.
+	for i := range 6 {
+		if err := notify(resolved); err == nil {
+			t.Fatalf("retry %d: Notify succeeded though bob's SMS failed", i)
+		}
+		want := []string(nil)
+		if i == 0 {
+			want = []string{aliceNumber}
+		}
+		if got := sms.take(); !slices.Equal(got, want) {
+			t.Errorf("resolved, %v after the first: sent to %v, want %v", 5*time.Minute*time.Duration(i), got, want)
+		}
+		mu.Lock()
+		now = now.Add(5 * time.Minute)
+		mu.Unlock()
 	}
 }
