@@ -3,7 +3,9 @@ package delivery
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/ledger"
@@ -25,11 +27,13 @@ const heldLead = "Held for quiet hours since "
 //
 // It is called periodically with timeout for each SMS, and tells the time
 // by the Deliverer's Clock. An SMS the limits do not allow yet, or that
-// fails in a way a retry may fix, stays held for the next call. One of
-// unknown outcome counts as sent, as a digest does: a sum-up sent again at
-// every call while sipgate's answers are lost would be a flood of its own.
-// Once sent, its firing alerts count as paged: their resolved alerts and
-// repeats go to the recipient as after any page.
+// fails in a way a retry may fix, stays held for the next call. It is sent
+// under an in-doubt mark, as a webhook's SMS is: one of unknown outcome
+// stays held, and a later call settles it from sipgate's history, sending
+// it again at most ResendUnknown times; one that sipgate took is recorded
+// before it is released, so that neither a crash in between nor a failed
+// release sends it twice. Once sent, its firing alerts count as paged:
+// their resolved alerts and repeats go to the recipient as after any page.
 func (d *Deliverer) SendHeld(ctx context.Context, timeout time.Duration, limits Limits) error {
 	due, err := d.o.Ledger.DueHeld(d.o.Clock.Now())
 	if err != nil {
@@ -50,25 +54,17 @@ func (d *Deliverer) SendHeld(ctx context.Context, timeout time.Duration, limits 
 func (d *Deliverer) sendHeld(ctx context.Context, timeout time.Duration, limits Limits, h ledger.HeldSMS) error {
 	sum := summarize(h)
 	log := d.o.Logger.With("route", HeldRoute, "contact", sum.s.Contact, "number", phone.Mask(h.Number))
-	at, allowed, err := d.o.Ledger.Take(h.Number, sum.rank, limits.PerRecipient, limits.Budget, sum.bypass)
-	if err != nil {
-		return err
-	}
-	if !allowed {
-		log.Debug("held sms waits for the limits to allow it", "firing", sum.s.Alerts, "resolved", sum.s.Resolved)
-		return nil
+	m := Message{
+		Key:   "held/" + h.Number + "/" + strconv.FormatInt(h.Until.UnixNano(), 10),
+		Route: HeldRoute, Contact: sum.s.Contact, Number: h.Number,
+		Text: d.summaryText(heldLead, sum.s),
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	outcome := Accepted
-	err = d.send(ctx, h.Number, d.summaryText(heldLead, sum.s), log)
-	switch {
-	case err == nil:
-	case unknown(err):
-		outcome = Unknown // it may have gone out: no refund
-	default:
-		d.refund(h.Number, at, log)
-		outcome = failure(err)
+	outcome, err := d.sendHeldOnce(ctx, limits, sum, m, log)
+	if errors.Is(err, errNotAllowed) {
+		log.Debug("held sms waits for the limits to allow it", "firing", sum.s.Alerts, "resolved", sum.s.Resolved)
+		return nil
 	}
 	d.o.Metrics.HeldSent.WithLabelValues(outcome.String()).Inc()
 	d.observe("", HeldRoute, sum.s.Contact, h.Number, outcome, err)
@@ -76,8 +72,13 @@ func (d *Deliverer) sendHeld(ctx context.Context, timeout time.Duration, limits 
 	switch outcome {
 	case Accepted:
 		log.Info("held sms sent: quiet hours ended", attrs...)
+	case Deduplicated:
+		log.Info("held sms sent before, released now", attrs...)
+	case GivenUp:
+		log.Error("held sms of unknown outcome neither found in sipgate's history nor sent again: counted as sent, it may not have arrived", append(attrs, "err", err)...)
 	case Unknown:
-		log.Warn("held sms of unknown outcome, sipgate may have taken it: counted as sent, not sent again", append(attrs, "err", err)...)
+		log.Warn("held sms of unknown outcome, sipgate may have taken it: kept, to be settled from sipgate's history", append(attrs, "err", err)...)
+		return nil
 	case FailedPermanent:
 		log.Error("held sms not sent, a retry cannot help: dropped", append(attrs, "reason", reason(err), "err", err)...)
 		return d.o.Ledger.ReleaseHeld(h, false)
@@ -86,6 +87,41 @@ func (d *Deliverer) sendHeld(ctx context.Context, timeout time.Duration, limits 
 		return nil
 	}
 	return d.o.Ledger.ReleaseHeld(h, true)
+}
+
+// errNotAllowed: the limits allow no send of the held SMS yet.
+var errNotAllowed = errors.New("the limits allow no send yet")
+
+// sendHeldOnce sends the held SMS m, or settles an earlier send of it, as
+// deliverOnce does a webhook's: it is Deduplicated when an earlier call
+// sent it and its release failed or did not happen.
+func (d *Deliverer) sendHeldOnce(ctx context.Context, limits Limits, sum heldSummary, m Message, log *slog.Logger) (Outcome, error) {
+	delivered, err := d.o.Ledger.Delivered(m.Key)
+	if err != nil {
+		return FailedRetryable, ledgerError{err}
+	}
+	if delivered {
+		return Deduplicated, nil
+	}
+	mark, inDoubt, err := d.o.Ledger.Doubt(m.Key)
+	if err != nil {
+		return FailedRetryable, ledgerError{err}
+	}
+	if inDoubt {
+		m.Text = mark.Text // what went out, though alerts resolved since
+		return d.settle(ctx, m, mark, log)
+	}
+	now := d.o.Clock.Now()
+	mark = ledger.Doubt{Number: m.Number, Text: m.Text, Since: now, Last: now}
+	at, allowed, err := d.o.Ledger.TakeDoubt(m.Key, mark, sum.rank, limits.PerRecipient, limits.Budget, sum.bypass)
+	if err != nil {
+		return FailedRetryable, ledgerError{err}
+	}
+	if !allowed {
+		return FailedRetryable, errNotAllowed
+	}
+	err = d.send(ctx, m.Number, m.Text, log)
+	return d.afterSend(m, mark, err, func() { d.unsent(m.Key, m.Number, at, log) }, log)
 }
 
 // heldSummary is what the SMS of a held SMS says, and how it counts

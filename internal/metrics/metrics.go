@@ -214,7 +214,7 @@ func New(reg prometheus.Registerer) *Metrics {
 			"result"),
 		SMSDeferred: f.counterVec("sms_deferred_total", "SMS that a route's quiet hours deferred, by route and defer (hold: kept here until they end; send_at: handed to sipgate with sendAt at their end).",
 			"route", "defer"),
-		HeldSent: f.counterVec("deferred_sent_total", "SMS sent when quiet hours ended about the alerts they held, by result (accepted, failed_retryable: tried again, failed_permanent: dropped, unknown: sipgate may have taken it, counted as sent).",
+		HeldSent: f.counterVec("deferred_sent_total", "SMS sent when quiet hours ended about the alerts they held, by result (accepted; deduplicated: taken before, released now; unknown: sipgate may have taken it, settled from its history later; given_up: unknown, not in the history, no resend allowed, released as sent; failed_retryable: tried again; failed_permanent: dropped).",
 			"result"),
 		HeldCancelled: f.counter("deferred_cancelled_total", "Held firing alerts whose resolved notification came before their quiet hours ended: never sent."),
 		UnknownOutcomes: f.counterVec("sms_unknown_outcome_total", "Sends of unknown outcome (no answer after the request went out, or a crash during the send), by how they were settled: found_in_history (counted as delivered), resent (not found in sipgate's history, or the history unreadable: sent again), given_up (not found and no resend allowed: counted as delivered, may not have arrived).",
