@@ -96,11 +96,9 @@ var errNotAllowed = errors.New("the limits allow no send yet")
 // deliverOnce does a webhook's: it is Deduplicated when an earlier call
 // sent it and its release failed or did not happen.
 func (d *Deliverer) sendHeldOnce(ctx context.Context, limits Limits, sum heldSummary, m Message, log *slog.Logger) (Outcome, error) {
-	delivered, err := d.o.Ledger.Delivered(m.Key)
-	if err != nil {
-		return FailedRetryable, ledgerError{err}
-	}
-	if delivered {
+	if done, err := d.handled(m, log); err != nil {
+		return FailedRetryable, err
+	} else if done {
 		return Deduplicated, nil
 	}
 	mark, inDoubt, err := d.o.Ledger.Doubt(m.Key)

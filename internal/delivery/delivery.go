@@ -172,6 +172,8 @@ type Deliverer struct {
 	o Options
 	// claims are the keys being sent right now, by any Deliver call.
 	claims *claims
+	// unrecorded are the keys handled whose record failed.
+	unrecorded *unrecorded
 }
 
 // New returns a Deliverer.
@@ -201,7 +203,7 @@ func New(o Options) *Deliverer {
 		o.SettleAfter = 10 * time.Second
 	}
 	o.ResendUnknown = max(o.ResendUnknown, 0)
-	return &Deliverer{o: o, claims: newClaims()}
+	return &Deliverer{o: o, claims: newClaims(), unrecorded: newUnrecorded()}
 }
 
 // RetryableError reports that some messages failed in a way a later retry
@@ -324,11 +326,9 @@ func (d *Deliverer) deliverOnce(ctx context.Context, b *Batch, m Message, turn *
 	}
 	defer release()
 
-	delivered, err := d.o.Ledger.Delivered(m.Key)
-	if err != nil {
-		return FailedRetryable, ledgerError{err}
-	}
-	if delivered {
+	if done, err := d.handled(m, log); err != nil {
+		return FailedRetryable, err
+	} else if done {
 		return Deduplicated, nil
 	}
 	mark, inDoubt, err := d.o.Ledger.Doubt(m.Key)
@@ -341,6 +341,21 @@ func (d *Deliverer) deliverOnce(ctx context.Context, b *Batch, m Message, turn *
 		return d.settle(ctx, m, mark, log)
 	}
 	return d.sendFirst(ctx, b, m, turn, log)
+}
+
+// handled reports whether m was handled before: recorded in the ledger,
+// or handled in this process though its record failed, which it writes
+// again then. An error is a failed lookup.
+func (d *Deliverer) handled(m Message, log *slog.Logger) (bool, error) {
+	delivered, err := d.o.Ledger.Delivered(m.Key)
+	if err != nil {
+		return false, ledgerError{err}
+	}
+	if !delivered && d.unrecorded.has(m.Key) {
+		d.record(m, true, log)
+		return true, nil
+	}
+	return delivered, nil
 }
 
 // sendFirst counts the message against the limits, marking it in doubt in
@@ -391,16 +406,24 @@ func (d *Deliverer) afterSend(m Message, mark ledger.Doubt, err error, notSent f
 }
 
 // record notes a handled message in the ledger, and its alerts as paged
-// when it was sent, in one write. Failing that only risks a second SMS on
-// a retry of this very notification: logged, not returned.
+// when it was sent, in one write. Failing that is logged, not returned:
+// the message was handled. Its key is held in memory then (unrecorded),
+// so that the notification's next copy writes the record again instead of
+// settling the message from sipgate's history.
 func (d *Deliverer) record(m Message, paged bool, log *slog.Logger) {
 	var alerts []ledger.Firing
 	if paged {
 		alerts = m.Paged
 	}
 	if err := d.o.Ledger.RecordPagedTo(m.Key, ledger.PagedRecipient{Number: m.Number, Contact: m.Contact, Route: m.Route}, alerts); err != nil {
-		log.Error("sms handled but not recorded in the ledger, nor its alerts as paged", "err", err)
+		if d.unrecorded.add(m.Key) {
+			log.Error("sms handled but not recorded in the ledger, nor its alerts as paged: held in memory, and recorded when its notification comes again", "err", err)
+		} else {
+			log.Error("sms handled but not recorded in the ledger, nor its alerts as paged, and too many such to hold in memory: its notification's next copy settles it from sipgate's history", "err", err)
+		}
+		return
 	}
+	d.unrecorded.remove(m.Key)
 }
 
 // unsent clears the in-doubt mark of a send that certainly did not go out

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -593,4 +594,51 @@ func copyFile(t *testing.T, from string) string {
 		t.Fatal(err)
 	}
 	return path
+}
+
+// recordFails is the real ledger whose next n records of a handled SMS
+// fail.
+type recordFails struct {
+	*ledger.Ledger
+	n atomic.Int32
+}
+
+func (l *recordFails) RecordPagedTo(key string, to ledger.PagedRecipient, alerts []ledger.Firing) error {
+	if l.n.Add(-1) >= 0 {
+		return errors.New("write: no space left on device")
+	}
+	return l.Ledger.RecordPagedTo(key, to, alerts)
+}
+
+// TestAcceptedButUnrecordedIsNotSettledAgain: sipgate took the SMS and the
+// ledger failed to record it, which leaves its in-doubt mark. The
+// notification's next copy (an HA peer's, or Alertmanager's retry after
+// another SMS of it failed) must not take that for a lost answer: sipgate
+// lists the SMS in its history late, and settling would send it again
+// though its answer came. It records it instead; after a restart, which
+// forgets that, the mark is settled as a lost answer is.
+func TestAcceptedButUnrecordedIsNotSettledAgain(t *testing.T) {
+	f, _ := realClientFixture(t, 1)
+	f.fake.HistoryDelay(time.Hour) // sipgate lists it late
+	led := &recordFails{Ledger: f.ledger}
+	led.n.Store(1)
+	f.with(func(o *Options) { o.Ledger = led })
+	batch := msgs("n1", "+4915100000001")
+	for i := range 2 {
+		if err := f.deliver(context.Background(), batch); err != nil {
+			t.Fatalf("copy %d: %v", i+1, err)
+		}
+	}
+	if n := len(f.fake.Messages()); n != 1 {
+		t.Errorf("sipgate took %d SMS for one page whose acceptance it answered, want 1", n)
+	}
+	if ok, _ := f.ledger.Delivered(batch[0].Key); !ok {
+		t.Error("not recorded by the second copy")
+	}
+	if _, inDoubt, _ := f.ledger.Doubt(batch[0].Key); inDoubt {
+		t.Error("in-doubt mark left after the record")
+	}
+	if n := f.unknownOutcomes(settledResent); n != 0 {
+		t.Errorf("sms_unknown_outcome_total{result=resent} = %d, want 0", n)
+	}
 }
