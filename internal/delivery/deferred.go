@@ -3,7 +3,6 @@ package delivery
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"slices"
 	"strconv"
 	"time"
@@ -61,7 +60,7 @@ func (d *Deliverer) sendHeld(ctx context.Context, timeout time.Duration, limits 
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	outcome, err := d.sendHeldOnce(ctx, limits, sum, m, log)
+	outcome, err := d.sendSummaryOnce(ctx, limits, m, sum.rank, sum.bypass, log)
 	if errors.Is(err, errNotAllowed) {
 		log.Debug("held sms waits for the limits to allow it", "firing", sum.s.Alerts, "resolved", sum.s.Resolved)
 		return nil
@@ -87,39 +86,6 @@ func (d *Deliverer) sendHeld(ctx context.Context, timeout time.Duration, limits 
 		return nil
 	}
 	return d.o.Ledger.ReleaseHeld(h, true)
-}
-
-// errNotAllowed: the limits allow no send of the held SMS yet.
-var errNotAllowed = errors.New("the limits allow no send yet")
-
-// sendHeldOnce sends the held SMS m, or settles an earlier send of it, as
-// deliverOnce does a webhook's: it is Deduplicated when an earlier call
-// sent it and its release failed or did not happen.
-func (d *Deliverer) sendHeldOnce(ctx context.Context, limits Limits, sum heldSummary, m Message, log *slog.Logger) (Outcome, error) {
-	if done, err := d.handled(m, log); err != nil {
-		return FailedRetryable, err
-	} else if done {
-		return Deduplicated, nil
-	}
-	mark, inDoubt, err := d.o.Ledger.Doubt(m.Key)
-	if err != nil {
-		return FailedRetryable, ledgerError{err}
-	}
-	if inDoubt {
-		m.Text = mark.Text // what went out, though alerts resolved since
-		return d.settle(ctx, m, mark, log)
-	}
-	now := d.o.Clock.Now()
-	mark = ledger.Doubt{Number: m.Number, Text: m.Text, Since: now, Last: now}
-	at, allowed, err := d.o.Ledger.TakeDoubt(m.Key, mark, sum.rank, limits.PerRecipient, limits.Budget, sum.bypass)
-	if err != nil {
-		return FailedRetryable, ledgerError{err}
-	}
-	if !allowed {
-		return FailedRetryable, errNotAllowed
-	}
-	err = d.send(ctx, m.Number, m.Text, log)
-	return d.afterSend(m, mark, err, func() { d.unsent(m.Key, m.Number, at, log) }, log)
 }
 
 // heldSummary is what the SMS of a held SMS says, and how it counts

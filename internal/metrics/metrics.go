@@ -210,7 +210,7 @@ func New(reg prometheus.Registerer) *Metrics {
 			"route"),
 		AlertsSuppressed: f.counterVec("alerts_suppressed_total", "Alerts in SMS that a flood limit held back, owed in a digest, by route.",
 			"route"),
-		Digests: f.counterVec("digests_total", "Digest SMS about suppressed alerts, by result (accepted, failed_retryable, failed_permanent: dropped, unknown: sipgate may have taken it, counted as sent).",
+		Digests: f.counterVec("digests_total", "Digest SMS about suppressed alerts, by result (accepted; deduplicated: sent before, noted now; failed_retryable; failed_permanent: dropped; unknown: sipgate may have taken it, settled from its history later; given_up: unknown, not in the history, no resend allowed, counted as sent).",
 			"result"),
 		SMSDeferred: f.counterVec("sms_deferred_total", "SMS that a route's quiet hours deferred, by route and defer (hold: kept here until they end; send_at: handed to sipgate with sendAt at their end).",
 			"route", "defer"),
