@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/ledger"
@@ -26,13 +25,11 @@ const heldLead = "Held for quiet hours since "
 //
 // It is called periodically with timeout for each SMS, and tells the time
 // by the Deliverer's Clock. An SMS the limits do not allow yet, or that
-// fails in a way a retry may fix, stays held for the next call. It is sent
-// under an in-doubt mark, as a webhook's SMS is: one of unknown outcome
-// stays held, and a later call settles it from sipgate's history, sending
-// it again at most ResendUnknown times; one that sipgate took is recorded
-// before it is released, so that neither a crash in between nor a failed
-// release sends it twice. Once sent, its firing alerts count as paged:
-// their resolved alerts and repeats go to the recipient as after any page.
+// fails in a way a retry may fix, stays held for the next call. One of
+// unknown outcome counts as sent, as a digest does: a sum-up sent again at
+// every call while sipgate's answers are lost would be a flood of its own.
+// Once sent, its firing alerts count as paged: their resolved alerts and
+// repeats go to the recipient as after any page.
 func (d *Deliverer) SendHeld(ctx context.Context, timeout time.Duration, limits Limits) error {
 	due, err := d.o.Ledger.DueHeld(d.o.Clock.Now())
 	if err != nil {
@@ -53,17 +50,25 @@ func (d *Deliverer) SendHeld(ctx context.Context, timeout time.Duration, limits 
 func (d *Deliverer) sendHeld(ctx context.Context, timeout time.Duration, limits Limits, h ledger.HeldSMS) error {
 	sum := summarize(h)
 	log := d.o.Logger.With("route", HeldRoute, "contact", sum.s.Contact, "number", phone.Mask(h.Number))
-	m := Message{
-		Key:   "held/" + h.Number + "/" + strconv.FormatInt(h.Until.UnixNano(), 10),
-		Route: HeldRoute, Contact: sum.s.Contact, Number: h.Number,
-		Text: d.summaryText(heldLead, sum.s),
+	at, allowed, err := d.o.Ledger.Take(h.Number, sum.rank, limits.PerRecipient, limits.Budget, sum.bypass)
+	if err != nil {
+		return err
+	}
+	if !allowed {
+		log.Debug("held sms waits for the limits to allow it", "firing", sum.s.Alerts, "resolved", sum.s.Resolved)
+		return nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	outcome, err := d.sendSummaryOnce(ctx, limits, m, sum.rank, sum.bypass, log)
-	if errors.Is(err, errNotAllowed) {
-		log.Debug("held sms waits for the limits to allow it", "firing", sum.s.Alerts, "resolved", sum.s.Resolved)
-		return nil
+	outcome := Accepted
+	err = d.send(ctx, h.Number, d.summaryText(heldLead, sum.s), log)
+	switch {
+	case err == nil:
+	case unknown(err):
+		outcome = Unknown // it may have gone out: no refund
+	default:
+		d.refund(h.Number, at, log)
+		outcome = failure(err)
 	}
 	d.o.Metrics.HeldSent.WithLabelValues(outcome.String()).Inc()
 	d.observe("", HeldRoute, sum.s.Contact, h.Number, outcome, err)
@@ -71,13 +76,8 @@ func (d *Deliverer) sendHeld(ctx context.Context, timeout time.Duration, limits 
 	switch outcome {
 	case Accepted:
 		log.Info("held sms sent: quiet hours ended", attrs...)
-	case Deduplicated:
-		log.Info("held sms sent before, released now", attrs...)
-	case GivenUp:
-		log.Error("held sms of unknown outcome neither found in sipgate's history nor sent again: counted as sent, it may not have arrived", append(attrs, "err", err)...)
 	case Unknown:
-		log.Warn("held sms of unknown outcome, sipgate may have taken it: kept, to be settled from sipgate's history", append(attrs, "err", err)...)
-		return nil
+		log.Warn("held sms of unknown outcome, sipgate may have taken it: counted as sent, not sent again", append(attrs, "err", err)...)
 	case FailedPermanent:
 		log.Error("held sms not sent, a retry cannot help: dropped", append(attrs, "reason", reason(err), "err", err)...)
 		return d.o.Ledger.ReleaseHeld(h, false)

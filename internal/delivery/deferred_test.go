@@ -2,16 +2,13 @@ package delivery
 
 import (
 	"context"
-	"errors"
 	"reflect"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/ledger"
-	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/sipgate"
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/sms"
 )
 
@@ -220,168 +217,5 @@ func TestHeldCountsAsItsMostSevereAlert(t *testing.T) {
 	}
 	if sum = summarize(ledger.HeldSMS{Alerts: []ledger.HeldAlert{a}}); sum.rank != 3 || sum.bypass {
 		t.Errorf("rank %d, bypass %v; want 3, false", sum.rank, sum.bypass)
-	}
-}
-
-// acceptThen sends through next and, once sipgate took the SMS, calls
-// then: the moment a process could die before the ledger notes the send.
-type acceptThen struct {
-	next Sender
-	then func()
-}
-
-func (s acceptThen) SendSMS(ctx context.Context, sms sipgate.SMS) error {
-	err := s.next.SendSMS(ctx, sms)
-	if err == nil {
-		s.then()
-	}
-	return err
-}
-
-// TestHeldSMSTakenBeforeACrashIsSettled: the process dies after sipgate
-// took the held SMS, before the ledger noted it. After the restart the SMS
-// is settled from its in-doubt mark, as a webhook's is: found in sipgate's
-// history, it is not sent again; when the history cannot tell, it is sent
-// once more. Either way it is then released and its alerts count as paged.
-func TestHeldSMSTakenBeforeACrashIsSettled(t *testing.T) {
-	for _, tt := range []struct {
-		name          string
-		historyDenied bool
-		wantSMS       int
-	}{
-		{name: "history shows it", wantSMS: 1},
-		{name: "history forbidden", historyDenied: true, wantSMS: 2},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			f, client := realClientFixture(t, 1)
-			f.fake.HistoryForbidden(tt.historyDenied)
-			// Held without moving the clock, which the fake's history
-			// shares: the SMS must not seem sent before it was marked.
-			until := f.clock.Now()
-			if err := f.ledger.Hold(heldNumber, until, []ledger.HeldAlert{heldAlert("fp1|1", "DiskFull")}); err != nil {
-				t.Fatal(err)
-			}
-			var crashed string
-			f.with(func(o *Options) { o.Sender = acceptThen{next: client, then: func() { crashed = copyFile(t, f.path) }} })
-			if err := f.d.SendHeld(context.Background(), time.Second, f.limits); err != nil {
-				t.Fatal(err)
-			}
-			if crashed == "" {
-				t.Fatal("sipgate did not take the held SMS")
-			}
-
-			restarted, err := ledger.Open(crashed, ledger.Options{DedupWindow: 10 * time.Minute, PagedRetention: time.Hour, Now: f.clock.Now})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer restarted.Close()
-			f.with(func(o *Options) { o.Sender, o.Ledger = client, restarted })
-			if err := f.d.SendHeld(context.Background(), 5*time.Second, f.limits); err != nil {
-				t.Fatal(err)
-			}
-			if n := len(f.fake.Messages()); n != tt.wantSMS {
-				t.Errorf("sipgate took %d SMS, want %d", n, tt.wantSMS)
-			}
-			if due, _ := restarted.DueHeld(until); len(due) != 0 {
-				t.Errorf("due = %+v after settling, want it released", due)
-			}
-			if paged, _ := restarted.PagedTo(firing("fp1|1")); len(paged["fp1|1"]) != 1 {
-				t.Errorf("paged = %+v, want fp1|1 paged", paged)
-			}
-		})
-	}
-}
-
-// releaseFails is the real ledger whose next n releases of held SMS fail.
-type releaseFails struct {
-	*ledger.Ledger
-	n atomic.Int32
-}
-
-func (l *releaseFails) ReleaseHeld(h ledger.HeldSMS, paged bool) error {
-	if l.n.Add(-1) >= 0 {
-		return errors.New("write: no space left on device")
-	}
-	return l.Ledger.ReleaseHeld(h, paged)
-}
-
-// TestHeldSMSWhoseReleaseFailedIsNotSentAgain: sipgate took the held SMS,
-// and the ledger write that releases it failed. The next call finds it
-// recorded as sent and only releases it.
-func TestHeldSMSWhoseReleaseFailedIsNotSentAgain(t *testing.T) {
-	f := newFixture(t)
-	until := f.hold(t, 0, heldAlert("fp1|1", "DiskFull"))
-	led := &releaseFails{Ledger: f.ledger}
-	led.n.Store(1)
-	f.with(func(o *Options) { o.Ledger = led })
-	if err := f.d.SendHeld(context.Background(), time.Second, f.limits); err == nil {
-		t.Fatal("SendHeld hid the failed release")
-	}
-	if err := f.d.SendHeld(context.Background(), time.Second, f.limits); err != nil {
-		t.Fatal(err)
-	}
-	if n := len(f.fake.Messages()); n != 1 {
-		t.Errorf("sipgate took %d SMS for one held SMS, want 1", n)
-	}
-	if due, _ := f.ledger.DueHeld(until); len(due) != 0 {
-		t.Errorf("due = %+v, want it released", due)
-	}
-	if n := testutil.ToFloat64(f.metrics.HeldSent.WithLabelValues("deduplicated")); n != 1 {
-		t.Errorf("deferred_sent_total{result=deduplicated} = %v, want 1", n)
-	}
-}
-
-// TestHeldSMSOfLostAnswerIsSettled: the held SMS is the only page of its
-// alerts, whose webhooks were answered long ago. When sipgate's answer is
-// lost it stays held, and its alerts unpaged, until a later call settles
-// it from sipgate's history: found, it is released; not found, it is sent
-// once more.
-func TestHeldSMSOfLostAnswerIsSettled(t *testing.T) {
-	for _, tt := range []struct {
-		name     string
-		found    bool
-		wantSent int
-	}{
-		{name: "found in the history", found: true, wantSent: 1},
-		{name: "not found", found: false, wantSent: 2},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			sender := &scriptSender{errs: []error{lost{}}}
-			history := &fakeHistory{found: tt.found}
-			f := unknownFixture(t, sender, history, 1)
-			until := f.hold(t, 0, heldAlert("fp1|1", "DiskFull"))
-			ctx := context.Background()
-			if err := f.d.SendHeld(ctx, time.Second, f.limits); err != nil {
-				t.Fatal(err)
-			}
-			if due, _ := f.ledger.DueHeld(until); len(due) != 1 {
-				t.Fatalf("after the lost answer: due = %+v, want it still held", due)
-			}
-			if paged, _ := f.ledger.PagedTo(firing("fp1|1")); len(paged) != 0 {
-				t.Fatalf("after the lost answer: paged = %+v, want nobody", paged)
-			}
-			if err := f.d.SendHeld(ctx, time.Minute, f.limits); err != nil {
-				t.Fatal(err)
-			}
-			if n := len(sender.sends()); n != tt.wantSent {
-				t.Errorf("sent %d times, want %d", n, tt.wantSent)
-			}
-			if n := len(history.asked()); n != 1 {
-				t.Errorf("history asked %d times, want 1", n)
-			}
-			if due, _ := f.ledger.DueHeld(until); len(due) != 0 {
-				t.Errorf("after settling: due = %+v, want it released", due)
-			}
-			if paged, _ := f.ledger.PagedTo(firing("fp1|1")); len(paged["fp1|1"]) != 1 {
-				t.Errorf("after settling: paged = %+v, want fp1|1 paged", paged)
-			}
-			// Settled: nothing more goes out.
-			if err := f.d.SendHeld(ctx, time.Minute, f.limits); err != nil {
-				t.Fatal(err)
-			}
-			if n := len(sender.sends()); n != tt.wantSent {
-				t.Errorf("sent %d times after the release, want %d", n, tt.wantSent)
-			}
-		})
 	}
 }

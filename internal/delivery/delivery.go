@@ -59,10 +59,6 @@ type Ledger interface {
 	MarkDoubt(key string, mark ledger.Doubt) error
 	Pending() (map[string]ledger.Suppressed, error)
 	Digested(number string, covered ledger.Suppressed) error
-	// RecordDigested notes the digest of key as delivered, clears its
-	// in-doubt mark and takes what it covered off number's digest, in one
-	// write.
-	RecordDigested(key, number string, covered ledger.Suppressed) error
 	// DueHeld returns what quiet hours held and is due at now, and
 	// ReleaseHeld forgets what a sent SMS told of, noting its firing
 	// alerts as paged when paged.
@@ -131,10 +127,6 @@ type Message struct {
 	// end of quiet hours with defer: send_at. Once sipgate took it, it
 	// counts as delivered and its alerts as paged.
 	SendAt time.Time
-
-	// digest, for a digest SMS, is what it tells: once it is handled, that
-	// is taken off its recipient's digest in the write that records it.
-	digest *ledger.Suppressed
 }
 
 // Options are a Deliverer's dependencies and tuning.
@@ -423,13 +415,7 @@ func (d *Deliverer) record(m Message, paged bool, log *slog.Logger) {
 	if paged {
 		alerts = m.Paged
 	}
-	var err error
-	if m.digest != nil {
-		err = d.o.Ledger.RecordDigested(m.Key, m.Number, *m.digest)
-	} else {
-		err = d.o.Ledger.RecordPagedTo(m.Key, ledger.PagedRecipient{Number: m.Number, Contact: m.Contact, Route: m.Route}, alerts)
-	}
-	if err != nil {
+	if err := d.o.Ledger.RecordPagedTo(m.Key, ledger.PagedRecipient{Number: m.Number, Contact: m.Contact, Route: m.Route}, alerts); err != nil {
 		if d.unrecorded.add(m.Key) {
 			log.Error("sms handled but not recorded in the ledger, nor its alerts as paged: held in memory, and recorded when its notification comes again", "err", err)
 		} else {

@@ -3,7 +3,6 @@ package delivery
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"maps"
 	"slices"
 	"strconv"
@@ -18,13 +17,10 @@ import (
 // SendDigests sends each recipient whose limits allow it again one SMS
 // that says how many alerts were suppressed since when. It is called
 // periodically with timeout for each digest; a digest that fails in a way a
-// retry may fix stays owed for the next call. A digest is sent under an
-// in-doubt mark that holds what it tells, as a webhook's SMS is: one of
-// unknown outcome stays owed and is settled at a later call from sipgate's
-// history, sent at most ResendUnknown times more, which cannot become the
-// flood the limits are for; one that sipgate took is noted sent and taken
-// off what is owed in one write, so neither a crash nor a failed write
-// sends it twice.
+// retry may fix stays owed for the next call. A digest of unknown outcome
+// counts as sent: it only sums up what a limit held back, and sending it
+// again at every call while sipgate's answers are lost would be the very
+// flood the limit is for.
 func (d *Deliverer) SendDigests(ctx context.Context, timeout time.Duration, limits Limits) error {
 	pending, err := d.o.Ledger.Pending()
 	if err != nil {
@@ -41,81 +37,37 @@ func (d *Deliverer) SendDigests(ctx context.Context, timeout time.Duration, limi
 
 func (d *Deliverer) sendDigest(ctx context.Context, timeout time.Duration, limits Limits, number string, s ledger.Suppressed) error {
 	log := d.o.Logger.With("route", "digest", "contact", s.Contact, "number", phone.Mask(number))
-	m := Message{
-		// What is owed since s.Since: a digest sent takes it off, and
-		// what is suppressed later is owed since then.
-		Key:   "digest/" + number + "/" + strconv.FormatInt(s.Since.UnixNano(), 10),
-		Route: "digest", Contact: s.Contact, Number: number,
-		Text: d.digestText(s), digest: &s,
+	at, allowed, err := d.o.Ledger.Take(number, ledger.MaxRank, limits.PerRecipient, limits.Budget, false)
+	if err != nil || !allowed {
+		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	outcome, err := d.sendSummaryOnce(ctx, limits, m, ledger.MaxRank, false, log)
-	if errors.Is(err, errNotAllowed) {
-		return nil
+	outcome := Accepted
+	err = d.send(ctx, number, d.digestText(s), log)
+	switch {
+	case err == nil:
+	case unknown(err):
+		outcome = Unknown // it may have gone out: no refund
+	default:
+		d.refund(number, at, log)
+		outcome = failure(err)
 	}
 	d.o.Metrics.Digests.WithLabelValues(outcome.String()).Inc()
 	d.observe("", "digest", s.Contact, number, outcome, err)
 	switch outcome {
 	case Accepted:
 		log.Info("digest sent", "firing", s.Alerts, "resolved", s.Resolved, "since", s.Since)
-	case Deduplicated:
-		log.Info("digest sent before, noted now", "since", s.Since)
-	case GivenUp:
-		log.Error("digest of unknown outcome neither found in sipgate's history nor sent again: counted as sent, it may not have arrived", "since", s.Since, "err", err)
 	case Unknown:
-		log.Warn("digest of unknown outcome, sipgate may have taken it: still owed, to be settled from sipgate's history", "firing", s.Alerts, "resolved", s.Resolved, "err", err)
+		log.Warn("digest of unknown outcome, sipgate may have taken it: counted as sent, not sent again", "firing", s.Alerts, "resolved", s.Resolved, "err", err)
 	case FailedPermanent:
 		log.Error("digest not sent, a retry cannot help: dropped", "firing", s.Alerts, "resolved", s.Resolved, "reason", reason(err), "err", err)
-		return d.o.Ledger.Digested(number, s)
 	default:
 		log.Warn("digest not sent, will try again", "reason", reason(err), "err", err)
+		return nil
 	}
-	return nil
+	return d.o.Ledger.Digested(number, s)
 }
-
-// sendSummaryOnce sends m, an SMS that sums up what was held back (a
-// digest, the SMS at the end of quiet hours), or settles an earlier send
-// of it, as deliverOnce does a webhook's SMS: an earlier send is settled
-// with the text, and for a digest what it covered, that its in-doubt mark
-// keeps, so that what was held back since is told by the next one. It
-// returns errNotAllowed when the limits allow no send of rank yet.
-func (d *Deliverer) sendSummaryOnce(ctx context.Context, limits Limits, m Message, rank int, bypass bool, log *slog.Logger) (Outcome, error) {
-	mark, inDoubt, err := d.o.Ledger.Doubt(m.Key)
-	if err != nil {
-		return FailedRetryable, ledgerError{err}
-	}
-	if inDoubt {
-		m.Text = mark.Text
-		if mark.Covered != nil {
-			m.digest = mark.Covered
-		}
-		if d.unrecorded.has(m.Key) {
-			d.record(m, true, log)
-			return Deduplicated, nil
-		}
-		return d.settle(ctx, m, mark, log)
-	}
-	if delivered, err := d.o.Ledger.Delivered(m.Key); err != nil {
-		return FailedRetryable, ledgerError{err}
-	} else if delivered {
-		return Deduplicated, nil
-	}
-	now := d.o.Clock.Now()
-	mark = ledger.Doubt{Number: m.Number, Text: m.Text, Since: now, Last: now, Covered: m.digest}
-	at, allowed, err := d.o.Ledger.TakeDoubt(m.Key, mark, rank, limits.PerRecipient, limits.Budget, bypass)
-	if err != nil {
-		return FailedRetryable, ledgerError{err}
-	}
-	if !allowed {
-		return FailedRetryable, errNotAllowed
-	}
-	err = d.send(ctx, m.Number, m.Text, log)
-	return d.afterSend(m, mark, err, func() { d.unsent(m.Key, m.Number, at, log) }, log)
-}
-
-// errNotAllowed: the limits allow no send of a summary yet.
-var errNotAllowed = errors.New("the limits allow no send yet")
 
 // digestBudget is one GSM-7 segment: a digest sums up a flood, it must
 // not cost like one, nor go UCS-2 and lose half its room to a name.

@@ -408,72 +408,38 @@ func TestUnknownOutcomesCountOnceAgainstLimits(t *testing.T) {
 	}
 }
 
-// TestDigestOfUnknownOutcomeIsSettled: a digest whose answer was lost
-// stays owed, and still counts against the limits (it may have gone out);
-// a later call settles it from sipgate's history with the text it sent:
-// found, it is noted sent; not found, it is sent once more. Either way
-// what it told is no longer owed, and nothing else goes out.
-func TestDigestOfUnknownOutcomeIsSettled(t *testing.T) {
-	for _, tt := range []struct {
-		name     string
-		found    bool
-		wantSent int // a, the digest and its resend if any
-	}{
-		{name: "found in the history", found: true, wantSent: 2},
-		{name: "not found", found: false, wantSent: 3},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			sender := &scriptSender{}
-			history := &fakeHistory{found: tt.found}
-			f := unknownFixture(t, sender, history, 1, ledger.Window{Max: 1, Per: time.Hour})
-			ctx := context.Background()
-			if err := f.deliver(ctx, append(msgs("a", "+4915100000001"), msgs("b", "+4915100000001")...)); err != nil {
-				t.Fatal(err)
-			}
-			f.clock.Advance(time.Hour)
-			sender.mu.Lock()
-			sender.errs = []error{lost{}}
-			sender.mu.Unlock()
-			if err := f.d.SendDigests(ctx, time.Second, f.limits); err != nil {
-				t.Fatal(err)
-			}
-			if pending, _ := f.ledger.Pending(); len(pending) != 1 {
-				t.Errorf("digest of unknown outcome not owed any more: %+v", pending)
-			}
-			if c := testutil.ToFloat64(f.metrics.Digests.WithLabelValues(Unknown.String())); c != 1 {
-				t.Errorf("digests_total{result=unknown} = %v, want 1", c)
-			}
-			// Not refunded: the digest counts against the limit of one, for
-			// an SMS as little severe as a digest (a more severe one takes
-			// its place).
-			c := msgs("c", "+4915100000001")
-			c[0].Severity = ledger.MaxRank
-			if err := f.deliver(ctx, c); err != nil {
-				t.Fatal(err)
-			}
-			if n := f.count("r", Suppressed.String()); n != 2 {
-				t.Errorf("suppressed = %d, want 2 (b, then c after the digest)", n)
-			}
-			// The next call settles the digest, with the text it sent: c,
-			// suppressed since, is owed to the next digest.
-			if err := f.d.SendDigests(ctx, time.Minute, f.limits); err != nil {
-				t.Fatal(err)
-			}
-			sent := sender.sends()
-			if len(sent) != tt.wantSent {
-				t.Fatalf("sent %d, want %d", len(sent), tt.wantSent)
-			}
-			if asked := history.asked(); len(asked) != 1 || asked[0].text != sent[1].Message {
-				t.Errorf("history asked %+v, want once for the digest sent: %q", asked, sent[1].Message)
-			}
-			if tt.wantSent == 3 && sent[2].Message != sent[1].Message {
-				t.Errorf("resent %q, want the digest as first sent: %q", sent[2].Message, sent[1].Message)
-			}
-			pending, _ := f.ledger.Pending()
-			if p := pending["+4915100000001"]; len(pending) != 1 || p.Alerts != 1 {
-				t.Errorf("owed after settling: %+v, want c alone", pending)
-			}
-		})
+func TestDigestOfUnknownOutcomeCountsAsSent(t *testing.T) {
+	sender := &scriptSender{}
+	f := unknownFixture(t, sender, &fakeHistory{}, 1, ledger.Window{Max: 1, Per: time.Hour})
+	ctx := context.Background()
+	if err := f.deliver(ctx, append(msgs("a", "+4915100000001"), msgs("b", "+4915100000001")...)); err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Advance(time.Hour)
+	sender.mu.Lock()
+	sender.errs = []error{lost{}}
+	sender.mu.Unlock()
+	if err := f.d.SendDigests(ctx, time.Second, f.limits); err != nil {
+		t.Fatal(err)
+	}
+	if pending, _ := f.ledger.Pending(); len(pending) != 0 {
+		t.Errorf("digest of unknown outcome still owed: %+v", pending)
+	}
+	if c := testutil.ToFloat64(f.metrics.Digests.WithLabelValues(Unknown.String())); c != 1 {
+		t.Errorf("digests_total{result=unknown} = %v, want 1", c)
+	}
+	// Not refunded: the digest counts against the limit of one, for an
+	// SMS as little severe as a digest (a more severe one takes its place).
+	c := msgs("c", "+4915100000001")
+	c[0].Severity = ledger.MaxRank
+	if err := f.deliver(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.count("r", Suppressed.String()); n != 2 {
+		t.Errorf("suppressed = %d, want 2 (b, then c after the digest)", n)
+	}
+	if n := len(sender.sends()); n != 2 {
+		t.Errorf("sent %d, want 2: a and the digest", n)
 	}
 }
 
@@ -674,81 +640,5 @@ func TestAcceptedButUnrecordedIsNotSettledAgain(t *testing.T) {
 	}
 	if n := f.unknownOutcomes(settledResent); n != 0 {
 		t.Errorf("sms_unknown_outcome_total{result=resent} = %d, want 0", n)
-	}
-}
-
-// digestRecordFails is the real ledger whose next n notes of a digest
-// sent fail.
-type digestRecordFails struct {
-	*ledger.Ledger
-	n atomic.Int32
-}
-
-func (l *digestRecordFails) RecordDigested(key, number string, covered ledger.Suppressed) error {
-	if l.n.Add(-1) >= 0 {
-		return errors.New("write: no space left on device")
-	}
-	return l.Ledger.RecordDigested(key, number, covered)
-}
-
-// Digested fails too: what noted a digest sent before RecordDigested.
-func (l *digestRecordFails) Digested(number string, covered ledger.Suppressed) error {
-	if l.n.Add(-1) >= 0 {
-		return errors.New("write: no space left on device")
-	}
-	return l.Ledger.Digested(number, covered)
-}
-
-// TestDigestSentOnceThroughFailures: sipgate took the digest, and then
-// the ledger failed to note it, or the process died before it could. The
-// next call does not send it again: it writes the note (failed write), or
-// finds it in sipgate's history from its in-doubt mark (crash).
-func TestDigestSentOnceThroughFailures(t *testing.T) {
-	for _, crash := range []bool{false, true} {
-		name := "the record fails"
-		if crash {
-			name = "the process dies"
-		}
-		t.Run(name, func(t *testing.T) {
-			f, client := realClientFixture(t, 1)
-			ctx := context.Background()
-			// Owed without moving the clock, which the fake's history
-			// shares: the digest must not seem sent before it was marked.
-			if err := f.ledger.Suppress("+4915100000001", ledger.Suppressed{Contact: "c1", Alerts: 1, Since: f.clock.Now()}); err != nil {
-				t.Fatal(err)
-			}
-			led := &digestRecordFails{Ledger: f.ledger}
-			led.n.Store(1)
-			var crashed string
-			f.with(func(o *Options) {
-				if crash {
-					o.Sender = acceptThen{next: client, then: func() { crashed = copyFile(t, f.path) }}
-				} else {
-					o.Ledger = led
-				}
-			})
-			if err := f.d.SendDigests(ctx, time.Second, f.limits); err != nil {
-				t.Fatal(err)
-			}
-			now := f.ledger
-			if crash {
-				restarted, err := ledger.Open(crashed, ledger.Options{DedupWindow: 10 * time.Minute, PagedRetention: time.Hour, Now: f.clock.Now})
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer restarted.Close()
-				now = restarted
-				f.with(func(o *Options) { o.Sender, o.Ledger = client, restarted })
-			}
-			if err := f.d.SendDigests(ctx, 5*time.Second, f.limits); err != nil {
-				t.Fatal(err)
-			}
-			if n := len(f.fake.Messages()); n != 1 {
-				t.Errorf("sipgate took %d SMS, want one digest", n)
-			}
-			if pending, _ := now.Pending(); len(pending) != 0 {
-				t.Errorf("still owed: %+v", pending)
-			}
-		})
 	}
 }

@@ -504,9 +504,6 @@ type Doubt struct {
 	Last time.Time `json:"last"`
 	// Resends counts the sends after the first that may have gone out.
 	Resends int `json:"resends"`
-	// Covered is what a digest tells, for the write that notes it sent:
-	// RecordDigested. Nil for any other SMS.
-	Covered *Suppressed `json:"covered,omitempty"`
 }
 
 // MarkDoubt writes key's in-doubt mark, replacing any.
@@ -663,42 +660,24 @@ func (l *Ledger) Pending() (map[string]Suppressed, error) {
 // not tell.
 func (l *Ledger) Digested(number string, covered Suppressed) error {
 	now := l.now()
-	if err := l.write(func(tx *bolt.Tx) error { return digested(tx, number, covered, now) }); err != nil {
+	if err := l.write(func(tx *bolt.Tx) error {
+		return updateSuppressed(tx, number, func(s *Suppressed) bool {
+			firing, resolved := max(s.Alerts-covered.Alerts, 0), max(s.Resolved-covered.Resolved, 0)
+			if firing+resolved == 0 {
+				return false
+			}
+			s.Alerts, s.Resolved, s.Since = firing, resolved, now
+			s.Names = slices.DeleteFunc(s.Names, func(n string) bool { return slices.Contains(covered.Names, n) })
+			s.MoreNames = max(s.MoreNames-covered.MoreNames, 0)
+			if firing == 0 {
+				s.Names, s.MoreNames = nil, 0
+			}
+			return true
+		})
+	}); err != nil {
 		return fmt.Errorf("ledger update digest of %s: %w", phone.Mask(number), err)
 	}
 	return nil
-}
-
-// RecordDigested notes the digest SMS of key as delivered, clearing its
-// in-doubt mark, and removes what it covered (Digested), in one write: a
-// digest that sipgate took is then neither sent again nor owed.
-func (l *Ledger) RecordDigested(key, number string, covered Suppressed) error {
-	now := l.now()
-	if err := l.write(func(tx *bolt.Tx) error {
-		if err := record(tx, key, encodeTime(now)); err != nil {
-			return err
-		}
-		return digested(tx, number, covered, now)
-	}); err != nil {
-		return fmt.Errorf("ledger record digest of %s: %w", phone.Mask(number), err)
-	}
-	return nil
-}
-
-func digested(tx *bolt.Tx, number string, covered Suppressed, now time.Time) error {
-	return updateSuppressed(tx, number, func(s *Suppressed) bool {
-		firing, resolved := max(s.Alerts-covered.Alerts, 0), max(s.Resolved-covered.Resolved, 0)
-		if firing+resolved == 0 {
-			return false
-		}
-		s.Alerts, s.Resolved, s.Since = firing, resolved, now
-		s.Names = slices.DeleteFunc(s.Names, func(n string) bool { return slices.Contains(covered.Names, n) })
-		s.MoreNames = max(s.MoreNames-covered.MoreNames, 0)
-		if firing == 0 {
-			s.Names, s.MoreNames = nil, 0
-		}
-		return true
-	})
 }
 
 // updateSuppressed changes the digest owed to number; change returns false
