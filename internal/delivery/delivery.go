@@ -326,36 +326,33 @@ func (d *Deliverer) deliverOnce(ctx context.Context, b *Batch, m Message, turn *
 	}
 	defer release()
 
-	if done, err := d.handled(m, log); err != nil {
-		return FailedRetryable, err
-	} else if done {
+	delivered, err := d.o.Ledger.Delivered(m.Key)
+	switch {
+	case delivered:
+		if err != nil {
+			log.Error("sms delivered before, but its record not renewed in the dedup window", "err", err)
+		}
 		return Deduplicated, nil
+	case err != nil:
+		return FailedRetryable, ledgerError{err}
 	}
 	mark, inDoubt, err := d.o.Ledger.Doubt(m.Key)
 	if err != nil {
 		return FailedRetryable, ledgerError{err}
 	}
-	if inDoubt {
-		// Its first send counted against the limits: none of its turn.
-		turn.pass()
-		return d.settle(ctx, m, mark, log)
+	if !inDoubt {
+		// A record that failed matters while the mark it left lives.
+		d.unrecorded.remove(m.Key)
+		return d.sendFirst(ctx, b, m, turn, log)
 	}
-	return d.sendFirst(ctx, b, m, turn, log)
-}
-
-// handled reports whether m was handled before: recorded in the ledger,
-// or handled in this process though its record failed, which it writes
-// again then. An error is a failed lookup.
-func (d *Deliverer) handled(m Message, log *slog.Logger) (bool, error) {
-	delivered, err := d.o.Ledger.Delivered(m.Key)
-	if err != nil {
-		return false, ledgerError{err}
-	}
-	if !delivered && d.unrecorded.has(m.Key) {
+	// Its first send counted against the limits: none of its turn.
+	turn.pass()
+	if d.unrecorded.has(m.Key) {
+		// Handled here, its record failed: not a lost answer.
 		d.record(m, true, log)
-		return true, nil
+		return Deduplicated, nil
 	}
-	return delivered, nil
+	return d.settle(ctx, m, mark, log)
 }
 
 // sendFirst counts the message against the limits, marking it in doubt in
@@ -416,11 +413,8 @@ func (d *Deliverer) record(m Message, paged bool, log *slog.Logger) {
 		alerts = m.Paged
 	}
 	if err := d.o.Ledger.RecordPagedTo(m.Key, ledger.PagedRecipient{Number: m.Number, Contact: m.Contact, Route: m.Route}, alerts); err != nil {
-		if d.unrecorded.add(m.Key) {
-			log.Error("sms handled but not recorded in the ledger, nor its alerts as paged: held in memory, and recorded when its notification comes again", "err", err)
-		} else {
-			log.Error("sms handled but not recorded in the ledger, nor its alerts as paged, and too many such to hold in memory: its notification's next copy settles it from sipgate's history", "err", err)
-		}
+		d.unrecorded.add(m.Key)
+		log.Error("sms handled but not recorded in the ledger, nor its alerts as paged: held in memory, and recorded when its notification comes again", "err", err)
 		return
 	}
 	d.unrecorded.remove(m.Key)

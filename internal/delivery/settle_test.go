@@ -642,3 +642,31 @@ func TestAcceptedButUnrecordedIsNotSettledAgain(t *testing.T) {
 		t.Errorf("sms_unknown_outcome_total{result=resent} = %d, want 0", n)
 	}
 }
+
+// renewFails is a ledger whose every key was delivered but whose renewal
+// of it in the dedup window fails.
+type renewFails struct{ *ledger.Ledger }
+
+func (renewFails) Delivered(string) (bool, error) {
+	return true, errors.New("ledger renew delivered: write: no space left on device")
+}
+
+// TestDeliveredWhoseRenewalFailedIsDeduplicated: a delivery found in the
+// ledger counts as delivered even when renewing its record failed; the
+// notification is answered as done, not failed.
+func TestDeliveredWhoseRenewalFailedIsDeduplicated(t *testing.T) {
+	f := newFixture(t)
+	f.with(func(o *Options) { o.Ledger = renewFails{f.ledger} })
+	if err := f.deliver(context.Background(), msgs("n1", "+4915100000001")); err != nil {
+		t.Fatalf("Deliver = %v, want success", err)
+	}
+	if n := len(f.fake.Messages()); n != 0 {
+		t.Errorf("sipgate took %d SMS, want none", n)
+	}
+	if n := f.count("r", Deduplicated.String()); n != 1 {
+		t.Errorf("deduplicated = %d, want 1", n)
+	}
+	if l := f.logLine(t, "sms delivered before, but its record not renewed"); l["err"] == nil {
+		t.Errorf("log line %v, want the error", l)
+	}
+}

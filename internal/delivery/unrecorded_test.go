@@ -5,23 +5,26 @@ import (
 	"testing"
 )
 
-// TestUnrecordedIsBounded: past maxUnrecorded keys no more are held; a key
-// held already is, and one removed makes room.
-func TestUnrecordedIsBounded(t *testing.T) {
+// TestUnrecordedKeepsTheNewest: past maxUnrecorded keys the oldest gives
+// way to the new one; a key added again counts as new.
+func TestUnrecordedKeepsTheNewest(t *testing.T) {
 	u := newUnrecorded()
 	for i := range maxUnrecorded {
-		if !u.add(strconv.Itoa(i)) {
-			t.Fatalf("key %d refused below the bound", i)
-		}
+		u.add(strconv.Itoa(i))
 	}
-	if u.add("one more") || u.has("one more") {
-		t.Error("a key past the bound was held")
+	u.add("0") // again: now the newest
+	u.add("one more")
+	if !u.has("one more") || !u.has("0") {
+		t.Error("the newest keys were not kept")
 	}
-	if !u.add("0") {
-		t.Error("a key held already was refused")
+	if u.has("1") {
+		t.Error("the oldest key did not give way")
+	}
+	if n := len(u.keys); n != maxUnrecorded {
+		t.Errorf("%d keys held, want %d", n, maxUnrecorded)
 	}
 	u.remove("0")
-	if u.has("0") || !u.add("one more") {
-		t.Error("removing a key made no room")
+	if u.has("0") {
+		t.Error("a removed key is still held")
 	}
 }

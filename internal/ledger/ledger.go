@@ -190,7 +190,8 @@ func (l *Ledger) within(v []byte, d time.Duration) bool {
 // meanwhile would page the others again (their resolved SMS, which are
 // always news). The window is so counted from the last time the
 // notification came, not from its first delivery. The copies of an HA
-// pair, seconds apart, renew nothing.
+// pair, seconds apart, renew nothing. When only the renewal fails, it
+// returns true with the error: the key was delivered all the same.
 func (l *Ledger) Delivered(key string) (bool, error) {
 	var ok, renew bool
 	now := l.now()
@@ -206,7 +207,7 @@ func (l *Ledger) Delivered(key string) (bool, error) {
 	if renew {
 		at := encodeTime(now)
 		if err := l.write(func(tx *bolt.Tx) error { return renewDelivered(tx, key, at) }); err != nil {
-			return false, fmt.Errorf("ledger renew delivered: %w", err)
+			return true, fmt.Errorf("ledger renew delivered: %w", err)
 		}
 	}
 	return ok, nil
