@@ -40,6 +40,9 @@ type Sender interface {
 // real one. Each write is on disk when it returns, and an SMS costs two:
 // TakeDoubt before the send, and one that records its result.
 type Ledger interface {
+	// Delivered reports whether key was delivered within the dedup
+	// window, renewing its record (a write) when it is half the window
+	// old; true with an error when only that renewal failed.
 	Delivered(key string) (bool, error)
 	// RecordPagedTo notes key as delivered, clears its in-doubt mark and
 	// notes the alerts as paged to whom the SMS reached (with its contact

@@ -57,8 +57,10 @@ var (
 // Options say how long the ledger remembers what.
 type Options struct {
 	// DedupWindow is how long a delivery counts as done: a retry or an HA
-	// peer's copy of it is not sent again. Repeats have keys of their own
-	// (see the pager), so the window need not stay below repeat_interval.
+	// peer's copy of it is not sent again. It runs from the last time the
+	// delivery was looked up (see Delivered), so a notification retried
+	// for longer keeps it. Repeats have keys of their own (see the pager),
+	// so the window need not stay below repeat_interval.
 	DedupWindow time.Duration
 	// PagedRetention is how long the ledger remembers which alerts reached
 	// whom, for sending resolved alerts only to those paged.
