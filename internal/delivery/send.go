@@ -29,11 +29,8 @@ func (d *Deliverer) sendAt(ctx context.Context, number, text string, at time.Tim
 		sms.SendAt = at
 	}
 	for attempt := 0; ; attempt++ {
-		// A request that the deadline would cut off after it went out
-		// leaves an SMS of unknown outcome, which uses up its one resend:
-		// better not to start it.
-		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < d.o.MinSendTime {
-			return fmt.Errorf("%w: %s left before the deadline", errNoTimeToSend, time.Until(deadline).Round(time.Millisecond))
+		if err := d.timeToSend(ctx); err != nil {
+			return err
 		}
 		refused, err := d.attempt(ctx, sms)
 		if err == nil || permanent(err) || unknown(err) || ctx.Err() != nil {
@@ -65,6 +62,17 @@ func (d *Deliverer) sendAt(ctx context.Context, number, text string, at time.Tim
 // errNoTimeToSend is a send not started because the deadline was too
 // near: certainly not sent, and worth a retry of the notification.
 var errNoTimeToSend = errors.New("no time left to send the SMS")
+
+// timeToSend returns an error wrapping errNoTimeToSend when ctx's deadline
+// is less than MinSendTime away: a request that the deadline would cut
+// off after it went out leaves an SMS of unknown outcome, which uses up
+// its one resend, so it is better not started.
+func (d *Deliverer) timeToSend(ctx context.Context) error {
+	if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < d.o.MinSendTime {
+		return fmt.Errorf("%w: %s left before the deadline", errNoTimeToSend, time.Until(deadline).Round(time.Millisecond))
+	}
+	return nil
+}
 
 // backoff is InitialBackoff doubled per attempt, capped at MaxBackoff, with
 // ±50% jitter so that concurrent retries spread out.

@@ -106,8 +106,13 @@ func (d *Deliverer) waitGrace(ctx context.Context, last time.Time) error {
 // resend sends the SMS of mark again. The mark counts the resend before it
 // goes out, so that a crash during it cannot allow another, and gives it
 // back when it certainly did not go out. A resend of unknown outcome is
-// settled like the first send, but never resent.
+// settled like the first send, but never resent. One the deadline leaves
+// no time for is not counted at all: giving the count back is a write
+// that may fail, and a resend counted but never made is one given up.
 func (d *Deliverer) resend(ctx context.Context, m Message, mark ledger.Doubt, log *slog.Logger) (Outcome, error) {
+	if err := d.timeToSend(ctx); err != nil {
+		return FailedRetryable, err
+	}
 	again := mark
 	again.Resends++
 	again.Last = d.o.Clock.Now()

@@ -670,3 +670,46 @@ func TestDeliveredWhoseRenewalFailedIsDeduplicated(t *testing.T) {
 		t.Errorf("log line %v, want the error", l)
 	}
 }
+
+// markDoubtCounter counts the writes of in-doubt marks after the first
+// send's.
+type markDoubtCounter struct {
+	*ledger.Ledger
+	n atomic.Int32
+}
+
+func (l *markDoubtCounter) MarkDoubt(key string, mark ledger.Doubt) error {
+	l.n.Add(1)
+	return l.Ledger.MarkDoubt(key, mark)
+}
+
+// TestResendWithNoTimeLeftCountsNothing: a resend that the deadline
+// leaves no time for is not started, and not counted in the in-doubt mark
+// either: giving a count back is a write that may fail, and a resend
+// counted but never made would be given up at the next copy.
+func TestResendWithNoTimeLeftCountsNothing(t *testing.T) {
+	sender := &scriptSender{errs: []error{lost{}}}
+	f := unknownFixture(t, sender, &fakeHistory{found: false}, 1)
+	f.with(func(o *Options) { o.MinSendTime = time.Second })
+	batch := msgs("n1", "+4915100000001")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := f.deliver(ctx, batch); err == nil {
+		t.Fatal("a send of unknown outcome answered as done")
+	}
+	led := &markDoubtCounter{Ledger: f.ledger}
+	f.with(func(o *Options) { o.Ledger = led })
+	f.clock.Advance(settleAfter) // the history may be asked now
+	short, cancelShort := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancelShort()
+	mustRetry(t, f.deliver(short, batch))
+	if n := led.n.Load(); n != 0 {
+		t.Errorf("%d writes of the in-doubt mark for a resend never started, want none", n)
+	}
+	if mark, ok, _ := f.ledger.Doubt(batch[0].Key); !ok || mark.Resends != 0 {
+		t.Errorf("mark = %+v, %v; want it kept, with no resend counted", mark, ok)
+	}
+	if n := len(sender.sends()); n != 1 {
+		t.Errorf("sent %d, want only the first", n)
+	}
+}
