@@ -543,13 +543,14 @@ func Key(n *notification.Notification, page template.Alerts) string {
 	}
 	slices.SortFunc(alerts, bytes.Compare)
 	h := sha256.New()
-	for _, s := range [][]byte{[]byte(n.GroupKey), []byte(n.Receiver)} {
-		h.Write(s)
+	part := func(b []byte) {
+		h.Write(b)
 		h.Write([]byte{0})
 	}
+	part([]byte(n.GroupKey))
+	part([]byte(n.Receiver))
 	for _, s := range alerts {
-		h.Write(s)
-		h.Write([]byte{0})
+		part(s)
 	}
 	return hex.EncodeToString(h.Sum(nil))
 }
