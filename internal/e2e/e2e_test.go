@@ -175,7 +175,13 @@ func TestHAPair(t *testing.T) {
 		alice + ": FIRING 1 HAPair critical db-1: replicated" + amLink,
 		bob + ": FIRING 1 HAPair critical db-1: replicated" + amLink,
 	})
-	if got := s.metrics(t).sum("alertmanager_sipgate_sms_total", labels{"result": "deduplicated", "route": "critical"}); got < 2 {
-		t.Errorf("deduplicated = %v, want the second replica's 2", got)
+	// The second copy of each SMS is either deduplicated by its ledger key
+	// or, when the first copy's paged marks were already written, not sent
+	// because it tells nothing new: which one is down to timing.
+	m := s.metrics(t)
+	deduplicated := m.sum("alertmanager_sipgate_sms_total", labels{"result": "deduplicated", "route": "critical"})
+	unchanged := m.sum("alertmanager_sipgate_sms_unchanged_total", labels{"route": "critical"})
+	if deduplicated+unchanged < 2 {
+		t.Errorf("deduplicated %v + unchanged %v, want at least the second replica's 2", deduplicated, unchanged)
 	}
 }
