@@ -72,6 +72,10 @@ type HeldSMS struct {
 	// Alerts are those not cancelled: the firing ones, then the resolved
 	// ones, each ordered by alert id.
 	Alerts []HeldAlert
+	// Doubt is set when a send of the SMS began and its outcome is not
+	// settled: Alerts are then what that send told of, and alerts held
+	// since wait for the next SMS.
+	Doubt *Doubt
 }
 
 func heldKey(number string, until time.Time, resolved bool, alert string) []byte {
@@ -196,11 +200,16 @@ func heldFor(tx *bolt.Tx, alerts []string) (map[string][]string, bool) {
 // CancelHeld cancels the held firing SMS of the alerts, which resolved:
 // they are not sent when the quiet hours end. It returns HeldFor's
 // answer, and how many held entries it cancelled now. It writes only
-// when there is something to cancel.
+// when there is something to cancel. It returns ErrHeldInDoubt, having
+// cancelled nothing, when the SMS that tells of one of them is being
+// sent or of unknown outcome.
 func (l *Ledger) CancelHeld(alerts []string) (map[string][]string, int, error) {
 	var held map[string][]string
 	live := false
 	if err := l.db.View(func(tx *bolt.Tx) error {
+		if h, ok := markedHits(tx, heldHits(tx, alerts)); ok {
+			return inDoubt(h)
+		}
 		held, live = heldFor(tx, alerts)
 		return nil
 	}); err != nil {
@@ -214,7 +223,11 @@ func (l *Ledger) CancelHeld(alerts []string) (map[string][]string, int, error) {
 	err := l.write(func(tx *bolt.Tx) error {
 		cancelled = 0
 		b := tx.Bucket(bucketHeld)
-		for _, h := range heldHits(tx, alerts) {
+		hits := heldHits(tx, alerts)
+		if h, ok := markedHits(tx, hits); ok {
+			return inDoubt(h)
+		}
+		for _, h := range hits {
 			k := heldKey(h.number, h.until, false, h.alert)
 			var a HeldAlert
 			if v := b.Get(k); v == nil || json.Unmarshal(v, &a) != nil || !a.Cancelled.IsZero() {
@@ -238,14 +251,20 @@ func (l *Ledger) CancelHeld(alerts []string) (map[string][]string, int, error) {
 	return held, cancelled, nil
 }
 
+// inDoubt is ErrHeldInDoubt for the held SMS of hit.
+func inDoubt(hit heldHit) error {
+	return fmt.Errorf("%w: held for %s until %s", ErrHeldInDoubt, phone.Mask(hit.number), hit.until.UTC().Format(time.RFC3339))
+}
+
 // DueHeld returns the held SMS whose quiet hours ended at or before now,
 // by number and then until, each with the alerts not cancelled; an SMS
-// all of whose alerts were cancelled is left out.
+// all of whose alerts were cancelled is left out. An SMS whose send is in
+// doubt comes with its mark and the alerts that send told of.
 func (l *Ledger) DueHeld(now time.Time) ([]HeldSMS, error) {
 	var out []HeldSMS
 	err := l.db.View(func(tx *bolt.Tx) error {
 		out = nil
-		return eachHeld(tx, func(number string, until time.Time, a HeldAlert) error {
+		if err := eachHeld(tx, func(number string, until time.Time, a HeldAlert) error {
 			if until.After(now) || !a.Cancelled.IsZero() {
 				return nil
 			}
@@ -254,7 +273,21 @@ func (l *Ledger) DueHeld(now time.Time) ([]HeldSMS, error) {
 			}
 			out[len(out)-1].Alerts = append(out[len(out)-1].Alerts, a)
 			return nil
-		})
+		}); err != nil {
+			return err
+		}
+		due := out[:0]
+		for _, h := range out {
+			if d, ok := heldInDoubt(tx, h.Number, h.Until); ok {
+				h.Alerts = slices.DeleteFunc(h.Alerts, func(a HeldAlert) bool { return !slices.Contains(d.Entries, heldEntry(a)) })
+				h.Doubt = &d.Doubt
+			}
+			if len(h.Alerts) > 0 {
+				due = append(due, h)
+			}
+		}
+		out = due
+		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("ledger due held: %w", err)
@@ -302,14 +335,17 @@ func eachHeld(tx *bolt.Tx, fn func(number string, until time.Time, a HeldAlert) 
 	})
 }
 
-// ReleaseHeld forgets what the SMS h told of, once it went out or was
-// given up, and, when paged, notes its firing alerts as paged to h.Number
-// by their contacts and routes, in one write: from then on a resolved
-// alert of it is told as of any page.
+// ReleaseHeld forgets what the SMS h told of, and its in-doubt mark, once
+// it went out or was given up, and, when paged, notes its firing alerts
+// as paged to h.Number by their contacts and routes, in one write: from
+// then on a resolved alert of it is told as of any page.
 func (l *Ledger) ReleaseHeld(h HeldSMS, paged bool) error {
 	now := encodeTime(l.now())
 	err := l.write(func(tx *bolt.Tx) error {
 		b, idx := tx.Bucket(bucketHeld), tx.Bucket(bucketHeldBy)
+		if err := tx.Bucket(bucketHeldDoubts).Delete(heldDoubtKey(h.Number, h.Until)); err != nil {
+			return err
+		}
 		marks := map[PagedRecipient][]Firing{}
 		for _, a := range h.Alerts {
 			if err := b.Delete(heldKey(h.Number, h.Until, a.Resolved, a.ID)); err != nil {

@@ -38,7 +38,7 @@ var (
 	bucketSuppressed = []byte("suppressed") // number -> Suppressed
 	bucketDoubts     = []byte("in_doubt")   // key -> Doubt
 	bucketWindows    = []byte("windows")    // counts of sends in limit windows, see limits.go
-	buckets          = [][]byte{bucketDelivered, bucketPagedSince, bucketSendsByAge, bucketSuppressed, bucketDoubts, bucketWindows, bucketRepeats, bucketHeld, bucketHeldBy}
+	buckets          = [][]byte{bucketDelivered, bucketPagedSince, bucketSendsByAge, bucketSuppressed, bucketDoubts, bucketWindows, bucketRepeats, bucketHeld, bucketHeldBy, bucketHeldDoubts, bucketDigestDoubts}
 	// bucketPagedByAlert (alert 0 number -> time contact route) holds the
 	// marks of alerts whose start is unknown, and those written before
 	// bucketPagedSince existed; lookups fall back to it while it exists,
@@ -658,12 +658,15 @@ func (l *Ledger) Pending() (map[string]Suppressed, error) {
 	return out, nil
 }
 
-// Digested removes what a sent digest covered; alerts suppressed after
-// the digest was composed stay for the next one, with the names it did
-// not tell.
+// Digested removes what a sent digest covered, and its in-doubt mark;
+// alerts suppressed after the digest was composed stay for the next one,
+// with the names it did not tell.
 func (l *Ledger) Digested(number string, covered Suppressed) error {
 	now := l.now()
 	if err := l.write(func(tx *bolt.Tx) error {
+		if err := tx.Bucket(bucketDigestDoubts).Delete([]byte(number)); err != nil {
+			return err
+		}
 		return updateSuppressed(tx, number, func(s *Suppressed) bool {
 			firing, resolved := max(s.Alerts-covered.Alerts, 0), max(s.Resolved-covered.Resolved, 0)
 			if firing+resolved == 0 {
@@ -741,6 +744,7 @@ func (l *Ledger) purgeSmall(cutoff time.Time) (int, error) {
 			func(tx *bolt.Tx) (int, error) { return purgeSends(tx, cutoff) },
 			l.purgeDoubts,
 			l.purgeHeld,
+			l.purgeSummaryDoubts,
 		} {
 			deleted, err := purge(tx)
 			n += deleted

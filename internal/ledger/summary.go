@@ -1,0 +1,266 @@
+package ledger
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/phone"
+)
+
+// The SMS that sum up what the ledger holds, the one sent when quiet hours
+// end and a digest, are sent from the ledger, not for a notification: no
+// retry of a notification comes to settle one whose answer was lost. So
+// their in-doubt marks are kept beside what they sum up and as long (not
+// for a dedup window, as a notification's), and say exactly what the send
+// told of: settling it releases that, and nothing that joined meanwhile.
+var (
+	// bucketHeldDoubts: number 0 until -> heldDoubt, for the held SMS of
+	// number and until whose send began.
+	bucketHeldDoubts = []byte("held_in_doubt")
+	// bucketDigestDoubts: number -> DigestDoubt.
+	bucketDigestDoubts = []byte("digest_in_doubt")
+)
+
+var (
+	// ErrHeldChanged is TakeHeld's answer, having taken nothing, when what
+	// the held SMS tells of changed since DueHeld read it: an alert of it
+	// was cancelled or released, or another send of it began. The next
+	// DueHeld reads it afresh.
+	ErrHeldChanged = errors.New("the held sms changed since it was read")
+	// ErrHeldInDoubt is CancelHeld's answer, having cancelled nothing,
+	// when a resolved alert's held SMS is being sent, or was and its
+	// outcome is not settled: whether the recipient heard of the alert is
+	// not known yet, so neither dropping nor sending its resolved SMS is
+	// right. The notification must come again once it is settled.
+	ErrHeldInDoubt = errors.New("the held sms of a resolved alert is being sent or of unknown outcome")
+	// ErrDigestInDoubt is TakeDigest's answer, having taken nothing, when
+	// a digest to the number is in doubt already.
+	ErrDigestInDoubt = errors.New("a digest to the number is in doubt already")
+)
+
+// heldDoubt is the in-doubt mark of a held SMS.
+type heldDoubt struct {
+	Doubt
+	// Entries are the held entries the SMS told of, each its status byte
+	// and alert id.
+	Entries []string `json:"entries"`
+}
+
+// DigestDoubt is the in-doubt mark of a digest.
+type DigestDoubt struct {
+	Doubt
+	// Covered is what the digest told of: Digested takes that off what is
+	// owed once it is settled.
+	Covered Suppressed `json:"covered"`
+}
+
+func heldDoubtKey(number string, until time.Time) []byte {
+	return append([]byte(number+"\x00"), encodeTime(until)...)
+}
+
+// heldEntry names a held entry in a mark: its status byte and alert id.
+func heldEntry(a HeldAlert) string {
+	if a.Resolved {
+		return string(rune(heldResolved)) + a.ID
+	}
+	return string(rune(heldFiring)) + a.ID
+}
+
+// TakeHeld is Take for the held SMS h that is about to be sent: when the
+// limits allow it, it also marks h in doubt with mark, naming the entries
+// it tells of, in the same transaction. It returns ErrHeldChanged, having
+// taken nothing, when one of them was cancelled or released since
+// DueHeld read h, or a send of h is in doubt. The send's result clears
+// the mark: ReleaseHeld when it went out or is given up, HeldUnsent when
+// it certainly did not go out.
+func (l *Ledger) TakeHeld(h HeldSMS, mark Doubt, rank int, perRecipient []Window, budget Window, force bool) (time.Time, bool, error) {
+	entries := make([]string, len(h.Alerts))
+	for i, a := range h.Alerts {
+		entries[i] = heldEntry(a)
+	}
+	return l.take(h.Number, rank, perRecipient, budget, force, func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketHeld)
+		for _, a := range h.Alerts {
+			var e HeldAlert
+			if v := b.Get(heldKey(h.Number, h.Until, a.Resolved, a.ID)); v == nil || json.Unmarshal(v, &e) != nil || !e.Cancelled.IsZero() {
+				return ErrHeldChanged
+			}
+		}
+		doubts, k := tx.Bucket(bucketHeldDoubts), heldDoubtKey(h.Number, h.Until)
+		if doubts.Get(k) != nil {
+			return ErrHeldChanged
+		}
+		return putJSON(doubts, k, heldDoubt{Doubt: mark, Entries: entries})
+	})
+}
+
+// MarkHeldDoubt replaces the in-doubt mark of h's send with mark, for a
+// resend, keeping what it told of.
+func (l *Ledger) MarkHeldDoubt(h HeldSMS, mark Doubt) error {
+	err := l.write(func(tx *bolt.Tx) error {
+		b, k := tx.Bucket(bucketHeldDoubts), heldDoubtKey(h.Number, h.Until)
+		var d heldDoubt
+		if v := b.Get(k); v == nil || json.Unmarshal(v, &d) != nil {
+			return errNoMark
+		}
+		d.Doubt = mark
+		return putJSON(b, k, d)
+	})
+	if err != nil {
+		return fmt.Errorf("ledger mark held sms to %s in doubt: %w", phone.Mask(h.Number), err)
+	}
+	return nil
+}
+
+// HeldUnsent clears the in-doubt mark of h's send and gives the send,
+// taken at at, back to the limits, in one transaction: it certainly did
+// not go out, and h stays held.
+func (l *Ledger) HeldUnsent(h HeldSMS, at time.Time) error {
+	err := l.write(func(tx *bolt.Tx) error {
+		if err := tx.Bucket(bucketHeldDoubts).Delete(heldDoubtKey(h.Number, h.Until)); err != nil {
+			return err
+		}
+		return refund(tx, h.Number, at)
+	})
+	if err != nil {
+		return fmt.Errorf("ledger unsent held sms to %s: %w", phone.Mask(h.Number), err)
+	}
+	return nil
+}
+
+// heldInDoubt returns the in-doubt mark of the held SMS of number and
+// until, if it has one.
+func heldInDoubt(tx *bolt.Tx, number string, until time.Time) (heldDoubt, bool) {
+	var d heldDoubt
+	v := tx.Bucket(bucketHeldDoubts).Get(heldDoubtKey(number, until))
+	return d, v != nil && json.Unmarshal(v, &d) == nil
+}
+
+// markedHits returns the first of hits whose firing entry is told of by
+// its SMS's in-doubt mark.
+func markedHits(tx *bolt.Tx, hits []heldHit) (heldHit, bool) {
+	for _, h := range hits {
+		if d, ok := heldInDoubt(tx, h.number, h.until); ok && slices.Contains(d.Entries, string(rune(heldFiring))+h.alert) {
+			return h, true
+		}
+	}
+	return heldHit{}, false
+}
+
+// DigestsInDoubt returns the in-doubt marks of digests, by number.
+func (l *Ledger) DigestsInDoubt() (map[string]DigestDoubt, error) {
+	out := map[string]DigestDoubt{}
+	err := l.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketDigestDoubts).ForEach(func(k, v []byte) error {
+			var d DigestDoubt
+			if err := json.Unmarshal(v, &d); err != nil {
+				return fmt.Errorf("digest in doubt: %w", err)
+			}
+			out[string(k)] = d
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("ledger digests in doubt: %w", err)
+	}
+	return out, nil
+}
+
+// TakeDigest is Take for a digest to number that is about to be sent: when
+// the limits allow it, it also writes its in-doubt mark in the same
+// transaction. It returns ErrDigestInDoubt, having taken nothing, when a
+// digest to number is in doubt already. The send's result clears the
+// mark: Digested when it went out or is given up, DigestUnsent when it
+// certainly did not go out.
+func (l *Ledger) TakeDigest(number string, mark DigestDoubt, perRecipient []Window, budget Window) (time.Time, bool, error) {
+	return l.take(number, MaxRank, perRecipient, budget, false, func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketDigestDoubts)
+		if b.Get([]byte(number)) != nil {
+			return ErrDigestInDoubt
+		}
+		return putJSON(b, []byte(number), mark)
+	})
+}
+
+// MarkDigestDoubt replaces the in-doubt mark of the digest to number with
+// mark, for a resend, keeping what it covered.
+func (l *Ledger) MarkDigestDoubt(number string, mark Doubt) error {
+	err := l.write(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketDigestDoubts)
+		var d DigestDoubt
+		if v := b.Get([]byte(number)); v == nil || json.Unmarshal(v, &d) != nil {
+			return errNoMark
+		}
+		d.Doubt = mark
+		return putJSON(b, []byte(number), d)
+	})
+	if err != nil {
+		return fmt.Errorf("ledger mark digest to %s in doubt: %w", phone.Mask(number), err)
+	}
+	return nil
+}
+
+// DigestUnsent clears the in-doubt mark of the digest to number and gives
+// its send, taken at at, back to the limits, in one transaction: it
+// certainly did not go out, and what it covered is still owed.
+func (l *Ledger) DigestUnsent(number string, at time.Time) error {
+	err := l.write(func(tx *bolt.Tx) error {
+		if err := tx.Bucket(bucketDigestDoubts).Delete([]byte(number)); err != nil {
+			return err
+		}
+		return refund(tx, number, at)
+	})
+	if err != nil {
+		return fmt.Errorf("ledger unsent digest to %s: %w", phone.Mask(number), err)
+	}
+	return nil
+}
+
+// putJSON puts v under k in b, as JSON.
+func putJSON(b *bolt.Bucket, k []byte, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return b.Put(k, data)
+}
+
+// errNoMark: a mark to update is gone (settled by another call, or
+// purged).
+var errNoMark = errors.New("no in-doubt mark to update")
+
+// purgeSummaryDoubts deletes the in-doubt marks of summaries that the
+// ledger no longer holds anything of: a held SMS's once what it held is
+// purged (a paged retention after its end), a digest's once its first
+// send is that old, and those it cannot read.
+func (l *Ledger) purgeSummaryDoubts(tx *bolt.Tx) (int, error) {
+	n := 0
+	now := l.now()
+	c := tx.Bucket(bucketHeldDoubts).Cursor()
+	for k, _ := c.First(); k != nil; k, _ = c.Next() {
+		if len(k) >= 9 && k[len(k)-9] == 0 && now.Sub(decodeTime(k[len(k)-8:])) < l.o.PagedRetention {
+			continue
+		}
+		if err := c.Delete(); err != nil {
+			return n, err
+		}
+		n++
+	}
+	c = tx.Bucket(bucketDigestDoubts).Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		var d DigestDoubt
+		if json.Unmarshal(v, &d) == nil && now.Sub(d.Since) < l.o.PagedRetention {
+			continue
+		}
+		if err := c.Delete(); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}

@@ -1,0 +1,203 @@
+package ledger
+
+import (
+	"errors"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// TestHeldInDoubt: the in-doubt mark of a held SMS is taken with its
+// send only if nothing it tells of changed, names what it told, keeps
+// those alerts from being cancelled while it lives, and goes with the
+// SMS's release, its unsent send, or the purge.
+func TestHeldInDoubt(t *testing.T) {
+	now := time.Date(2026, 11, 26, 7, 0, 0, 0, time.UTC)
+	l := open(t, filepath.Join(t.TempDir(), "ledger.db"), &now)
+	defer l.Close()
+	const number = "+491"
+	one := []Window{{Max: 1, Per: time.Hour}}
+	disk, cpu, late := HeldAlert{ID: "fp1|1", Name: "DiskFull"}, HeldAlert{ID: "fp2|1", Name: "HighCPU"}, HeldAlert{ID: "fp3|1", Name: "Late"}
+	if err := l.Hold(number, now, []HeldAlert{disk, cpu}); err != nil {
+		t.Fatal(err)
+	}
+	mark := Doubt{Number: number, Text: "held", Since: now, Last: now}
+	take := func() (HeldSMS, error) {
+		t.Helper()
+		due, err := l.DueHeld(now)
+		if err != nil || len(due) != 1 {
+			t.Fatalf("DueHeld = %+v, %v; want one SMS", due, err)
+		}
+		_, ok, err := l.TakeHeld(due[0], mark, 2, one, Window{}, false)
+		if err == nil && !ok {
+			t.Fatal("TakeHeld not allowed")
+		}
+		return due[0], err
+	}
+
+	// cpu is cancelled between DueHeld and TakeHeld: nothing is taken.
+	due, err := l.DueHeld(now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, n, err := l.CancelHeld([]string{cpu.ID}); err != nil || n != 1 {
+		t.Fatalf("CancelHeld = %d, %v", n, err)
+	}
+	if _, _, err := l.TakeHeld(due[0], mark, 2, one, Window{}, false); !errors.Is(err, ErrHeldChanged) {
+		t.Fatalf("TakeHeld of a changed SMS: %v, want ErrHeldChanged", err)
+	}
+	h, err := take()
+	if err != nil {
+		t.Fatalf("TakeHeld after the change: %v (the refused one took the window)", err)
+	}
+	if _, _, err := l.TakeHeld(h, mark, 2, nil, Window{}, false); !errors.Is(err, ErrHeldChanged) {
+		t.Errorf("a second TakeHeld: %v, want ErrHeldChanged", err)
+	}
+
+	// What joins the same end later is not part of it, and can be
+	// cancelled; what it told cannot.
+	if err := l.Hold(number, now, []HeldAlert{late}); err != nil {
+		t.Fatal(err)
+	}
+	if due, err := l.DueHeld(now); err != nil || len(due) != 1 || len(due[0].Alerts) != 1 || due[0].Alerts[0].ID != disk.ID || due[0].Doubt == nil || due[0].Doubt.Text != "held" {
+		t.Fatalf("DueHeld in doubt = %+v, %v; want disk alone with the mark", due, err)
+	}
+	if _, _, err := l.CancelHeld([]string{cpu.ID, disk.ID}); !errors.Is(err, ErrHeldInDoubt) {
+		t.Errorf("CancelHeld of a told alert: %v, want ErrHeldInDoubt", err)
+	}
+	if held, err := l.HeldFor([]string{disk.ID}); err != nil || len(held[disk.ID]) != 1 {
+		t.Errorf("HeldFor = %v, %v; the alert is still held", held, err)
+	}
+	if _, n, err := l.CancelHeld([]string{late.ID}); err != nil || n != 1 {
+		t.Errorf("CancelHeld of the late alert = %d, %v; want it cancelled", n, err)
+	}
+
+	again := mark
+	again.Resends, again.Last = 1, now.Add(time.Minute)
+	if err := l.MarkHeldDoubt(h, again); err != nil {
+		t.Fatal(err)
+	}
+	if due, _ := l.DueHeld(now); len(due) != 1 || *due[0].Doubt != again {
+		t.Errorf("after MarkHeldDoubt: %+v", due)
+	}
+
+	// Certainly not sent: the mark goes and the send is refunded.
+	if err := l.HeldUnsent(h, now); err != nil {
+		t.Fatal(err)
+	}
+	if due, _ := l.DueHeld(now); len(due) != 1 || due[0].Doubt != nil {
+		t.Errorf("after HeldUnsent: %+v, want it held without a mark", due)
+	}
+	if err := l.MarkHeldDoubt(h, again); err == nil {
+		t.Error("MarkHeldDoubt without a mark: no error")
+	}
+	h, err = take() // the window has room again
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.ReleaseHeld(h, true); err != nil {
+		t.Fatal(err)
+	}
+	if due, _ := l.DueHeld(now); len(due) != 0 {
+		t.Errorf("after the release: %+v", due)
+	}
+	if _, n, err := l.CancelHeld([]string{disk.ID}); err != nil || n != 0 {
+		t.Errorf("CancelHeld after the release = %d, %v", n, err)
+	}
+
+	// A mark whose SMS is never settled goes with what it held, a paged
+	// retention after its end.
+	if err := l.Hold("+492", now, []HeldAlert{disk}); err != nil {
+		t.Fatal(err)
+	}
+	due, _ = l.DueHeld(now)
+	if len(due) != 1 {
+		t.Fatalf("due = %+v", due)
+	}
+	unsettled := due[0]
+	if _, ok, err := l.TakeHeld(unsettled, mark, 2, nil, Window{}, false); err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	now = now.Add(time.Hour)
+	if _, err := l.Purge(time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if due, _ := l.DueHeld(now); len(due) != 0 {
+		t.Errorf("after the purge: %+v", due)
+	}
+	if err := l.MarkHeldDoubt(unsettled, mark); err == nil {
+		t.Error("the mark outlived the purge")
+	}
+}
+
+// TestDigestInDoubt: a digest's mark is taken with its send, one at a
+// time per number, keeps what it covered, and goes with Digested, its
+// unsent send, or the purge.
+func TestDigestInDoubt(t *testing.T) {
+	now := time.Date(2026, 11, 26, 7, 0, 0, 0, time.UTC)
+	l := open(t, filepath.Join(t.TempDir(), "ledger.db"), &now)
+	defer l.Close()
+	const number = "+491"
+	one := []Window{{Max: 1, Per: time.Hour}}
+	if err := l.Suppress(number, Suppressed{Alerts: 2, Names: []string{"A"}}); err != nil {
+		t.Fatal(err)
+	}
+	owed, _ := l.Pending()
+	mark := DigestDoubt{Doubt: Doubt{Number: number, Text: "digest", Since: now, Last: now}, Covered: owed[number]}
+	at, ok, err := l.TakeDigest(number, mark, one, Window{})
+	if err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	if _, _, err := l.TakeDigest(number, mark, nil, Window{}); !errors.Is(err, ErrDigestInDoubt) {
+		t.Errorf("a second TakeDigest: %v, want ErrDigestInDoubt", err)
+	}
+	if err := l.Suppress(number, Suppressed{Alerts: 1, Names: []string{"B"}}); err != nil {
+		t.Fatal(err)
+	}
+	again := mark.Doubt
+	again.Resends = 1
+	if err := l.MarkDigestDoubt(number, again); err != nil {
+		t.Fatal(err)
+	}
+	doubts, err := l.DigestsInDoubt()
+	if got := doubts[number]; err != nil || got.Resends != 1 || got.Covered.Alerts != 2 {
+		t.Fatalf("DigestsInDoubt = %+v, %v; want the resend counted, the first two covered", doubts, err)
+	}
+	if err := l.DigestUnsent(number, at); err != nil {
+		t.Fatal(err)
+	}
+	if doubts, _ := l.DigestsInDoubt(); len(doubts) != 0 {
+		t.Errorf("after DigestUnsent: %+v", doubts)
+	}
+	// Refunded: the window has room again.
+	if _, ok, err := l.TakeDigest(number, mark, one, Window{}); err != nil || !ok {
+		t.Fatalf("TakeDigest after the refund: %v, %v", ok, err)
+	}
+	if err := l.Digested(number, mark.Covered); err != nil {
+		t.Fatal(err)
+	}
+	if doubts, _ := l.DigestsInDoubt(); len(doubts) != 0 {
+		t.Errorf("after Digested: %+v", doubts)
+	}
+	if owed, _ := l.Pending(); owed[number].Alerts != 1 || len(owed[number].Names) != 1 || owed[number].Names[0] != "B" {
+		t.Errorf("owed after the digest: %+v, want B alone", owed)
+	}
+
+	if _, ok, err := l.TakeDigest(number, mark, nil, Window{}); err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	now = now.Add(59 * time.Minute)
+	if _, err := l.Purge(time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if doubts, _ := l.DigestsInDoubt(); len(doubts) != 1 {
+		t.Errorf("purged within the retention: %+v", doubts)
+	}
+	now = now.Add(time.Minute)
+	if _, err := l.Purge(time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if doubts, _ := l.DigestsInDoubt(); len(doubts) != 0 {
+		t.Errorf("after the retention: %+v", doubts)
+	}
+}
