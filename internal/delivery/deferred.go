@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/ledger"
-	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/phone"
 )
 
 // HeldRoute is the route of the SMS sent at the end of quiet hours, in
@@ -26,10 +25,11 @@ const heldLead = "Held for quiet hours since "
 // It is called periodically with timeout for each SMS, and tells the time
 // by the Deliverer's Clock. An SMS the limits do not allow yet, or that
 // fails in a way a retry may fix, stays held for the next call. One of
-// unknown outcome counts as sent, as a digest does: a sum-up sent again at
-// every call while sipgate's answers are lost would be a flood of its own.
-// Once sent, its firing alerts count as paged: their resolved alerts and
-// repeats go to the recipient as after any page.
+// unknown outcome is settled by the next call once sipgate would list it
+// (see summary); until then, a resolved alert it told of is neither
+// cancelled nor told (ledger.ErrHeldInDoubt). Once sent, its firing
+// alerts count as paged: their resolved alerts and repeats go to the
+// recipient as after any page.
 func (d *Deliverer) SendHeld(ctx context.Context, timeout time.Duration, limits Limits) error {
 	due, err := d.o.Ledger.DueHeld(d.o.Clock.Now())
 	if err != nil {
@@ -40,52 +40,32 @@ func (d *Deliverer) SendHeld(ctx context.Context, timeout time.Duration, limits 
 		if ctx.Err() != nil {
 			break
 		}
-		if err := d.sendHeld(ctx, timeout, limits, h); err != nil {
+		if err := d.sendSummary(ctx, timeout, d.heldSMS(h, limits)); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
 }
 
-func (d *Deliverer) sendHeld(ctx context.Context, timeout time.Duration, limits Limits, h ledger.HeldSMS) error {
+// heldSMS is the summary that sends h.
+func (d *Deliverer) heldSMS(h ledger.HeldSMS, limits Limits) summary {
 	sum := summarize(h)
-	log := d.o.Logger.With("route", HeldRoute, "contact", sum.s.Contact, "number", phone.Mask(h.Number))
-	at, allowed, err := d.o.Ledger.Take(h.Number, sum.rank, limits.PerRecipient, limits.Budget, sum.bypass)
-	if err != nil {
-		return err
+	l := d.o.Ledger
+	return summary{
+		what: "held sms", route: HeldRoute,
+		key:    "held\x00" + h.Number + "\x00" + h.Until.UTC().Format(time.RFC3339Nano),
+		number: h.Number, contact: sum.s.Contact,
+		text:  d.summaryText(heldLead, sum.s),
+		doubt: h.Doubt,
+		sent:  d.o.Metrics.HeldSent,
+		attrs: []any{"firing", sum.s.Alerts, "resolved", sum.s.Resolved, "since", sum.s.Since, "until", h.Until},
+		take: func(mark ledger.Doubt) (time.Time, bool, error) {
+			return l.TakeHeld(h, mark, sum.rank, limits.PerRecipient, limits.Budget, sum.bypass)
+		},
+		remark:  func(mark ledger.Doubt) error { return l.MarkHeldDoubt(h, mark) },
+		unsent:  func(at time.Time) error { return l.HeldUnsent(h, at) },
+		release: func(sent bool) error { return l.ReleaseHeld(h, sent) },
 	}
-	if !allowed {
-		log.Debug("held sms waits for the limits to allow it", "firing", sum.s.Alerts, "resolved", sum.s.Resolved)
-		return nil
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	outcome := Accepted
-	err = d.send(ctx, h.Number, d.summaryText(heldLead, sum.s), log)
-	switch {
-	case err == nil:
-	case unknown(err):
-		outcome = Unknown // it may have gone out: no refund
-	default:
-		d.refund(h.Number, at, log)
-		outcome = failure(err)
-	}
-	d.o.Metrics.HeldSent.WithLabelValues(outcome.String()).Inc()
-	d.observe("", HeldRoute, sum.s.Contact, h.Number, outcome, err)
-	attrs := []any{"firing", sum.s.Alerts, "resolved", sum.s.Resolved, "since", sum.s.Since, "until", h.Until}
-	switch outcome {
-	case Accepted:
-		log.Info("held sms sent: quiet hours ended", attrs...)
-	case Unknown:
-		log.Warn("held sms of unknown outcome, sipgate may have taken it: counted as sent, not sent again", append(attrs, "err", err)...)
-	case FailedPermanent:
-		log.Error("held sms not sent, a retry cannot help: dropped", append(attrs, "reason", reason(err), "err", err)...)
-		return d.o.Ledger.ReleaseHeld(h, false)
-	default:
-		log.Warn("held sms not sent, will try again", append(attrs, "reason", reason(err), "err", err)...)
-		return nil
-	}
-	return d.o.Ledger.ReleaseHeld(h, true)
 }
 
 // heldSummary is what the SMS of a held SMS says, and how it counts

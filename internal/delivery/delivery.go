@@ -51,21 +51,30 @@ type Ledger interface {
 	// RecordSuppressed adds the alerts of an SMS that a limit kept from
 	// number to its digest and notes key as delivered, in one write.
 	RecordSuppressed(key, number string, held ledger.Suppressed) error
-	Take(number string, rank int, perRecipient []ledger.Window, budget ledger.Window, force bool) (time.Time, bool, error)
-	// TakeDoubt is Take that also marks key in doubt when it allows the
-	// send, in the same write.
+	// TakeDoubt counts a send against the limits (ledger.Take) and marks
+	// key in doubt when they allow it, in the same write.
 	TakeDoubt(key string, mark ledger.Doubt, rank int, perRecipient []ledger.Window, budget ledger.Window, force bool) (time.Time, bool, error)
-	Refund(number string, at time.Time) error
 	// Unsent clears key's in-doubt mark and refunds its send.
 	Unsent(key, number string, at time.Time) error
 	Doubt(key string) (ledger.Doubt, bool, error)
 	MarkDoubt(key string, mark ledger.Doubt) error
+	// Pending returns the digests owed; a digest's send is marked in
+	// doubt like an SMS's, in the same write as its TakeDigest, and
+	// DigestUnsent, MarkDigestDoubt and Digested clear, replace or settle
+	// it.
 	Pending() (map[string]ledger.Suppressed, error)
+	DigestsInDoubt() (map[string]ledger.DigestDoubt, error)
+	TakeDigest(number string, mark ledger.DigestDoubt, perRecipient []ledger.Window, budget ledger.Window) (time.Time, bool, error)
+	MarkDigestDoubt(number string, mark ledger.Doubt) error
+	DigestUnsent(number string, at time.Time) error
 	Digested(number string, covered ledger.Suppressed) error
 	// DueHeld returns what quiet hours held and is due at now, and
 	// ReleaseHeld forgets what a sent SMS told of, noting its firing
-	// alerts as paged when paged.
+	// alerts as paged when paged; the rest is as for digests.
 	DueHeld(now time.Time) ([]ledger.HeldSMS, error)
+	TakeHeld(h ledger.HeldSMS, mark ledger.Doubt, rank int, perRecipient []ledger.Window, budget ledger.Window, force bool) (time.Time, bool, error)
+	MarkHeldDoubt(h ledger.HeldSMS, mark ledger.Doubt) error
+	HeldUnsent(h ledger.HeldSMS, at time.Time) error
 	ReleaseHeld(h ledger.HeldSMS, paged bool) error
 }
 
@@ -430,13 +439,6 @@ func (d *Deliverer) record(m Message, paged bool, log *slog.Logger) {
 func (d *Deliverer) unsent(key, number string, at time.Time, log *slog.Logger) {
 	if err := d.o.Ledger.Unsent(key, number, at); err != nil {
 		log.Error("clear the in-doubt mark of an sms not sent, and refund it", "err", err)
-	}
-}
-
-// refund gives a send that failed back to the limits: nothing was sent.
-func (d *Deliverer) refund(number string, at time.Time, log *slog.Logger) {
-	if err := d.o.Ledger.Refund(number, at); err != nil {
-		log.Error("refund a failed send to the limits", "err", err)
 	}
 }
 

@@ -10,63 +10,61 @@ import (
 	"time"
 
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/ledger"
-	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/phone"
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/sms"
 )
 
 // SendDigests sends each recipient whose limits allow it again one SMS
 // that says how many alerts were suppressed since when. It is called
 // periodically with timeout for each digest; a digest that fails in a way a
-// retry may fix stays owed for the next call. A digest of unknown outcome
-// counts as sent: it only sums up what a limit held back, and sending it
-// again at every call while sipgate's answers are lost would be the very
-// flood the limit is for.
+// retry may fix stays owed for the next call. One of unknown outcome is
+// settled by the next call once sipgate would list it (see summary), and
+// what was suppressed meanwhile waits for the digest after it.
 func (d *Deliverer) SendDigests(ctx context.Context, timeout time.Duration, limits Limits) error {
 	pending, err := d.o.Ledger.Pending()
 	if err != nil {
 		return err
 	}
+	doubts, err := d.o.Ledger.DigestsInDoubt()
+	if err != nil {
+		return err
+	}
 	var errs []error
 	for _, number := range slices.Sorted(maps.Keys(pending)) {
-		if err := d.sendDigest(ctx, timeout, limits, number, pending[number]); err != nil {
+		if _, ok := doubts[number]; ok {
+			continue
+		}
+		if err := d.sendSummary(ctx, timeout, d.digest(number, pending[number], nil, limits)); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, number := range slices.Sorted(maps.Keys(doubts)) {
+		mark := doubts[number]
+		if err := d.sendSummary(ctx, timeout, d.digest(number, mark.Covered, &mark.Doubt, limits)); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
 }
 
-func (d *Deliverer) sendDigest(ctx context.Context, timeout time.Duration, limits Limits, number string, s ledger.Suppressed) error {
-	log := d.o.Logger.With("route", "digest", "contact", s.Contact, "number", phone.Mask(number))
-	at, allowed, err := d.o.Ledger.Take(number, ledger.MaxRank, limits.PerRecipient, limits.Budget, false)
-	if err != nil || !allowed {
-		return err
+// digest is the summary that sends number a digest of s, or settles the
+// one in doubt that covered s.
+func (d *Deliverer) digest(number string, s ledger.Suppressed, doubt *ledger.Doubt, limits Limits) summary {
+	l := d.o.Ledger
+	return summary{
+		what: "digest", route: "digest",
+		key:    "digest\x00" + number,
+		number: number, contact: s.Contact,
+		text:  d.digestText(s),
+		doubt: doubt,
+		sent:  d.o.Metrics.Digests,
+		attrs: []any{"firing", s.Alerts, "resolved", s.Resolved, "since", s.Since},
+		take: func(mark ledger.Doubt) (time.Time, bool, error) {
+			return l.TakeDigest(number, ledger.DigestDoubt{Doubt: mark, Covered: s}, limits.PerRecipient, limits.Budget)
+		},
+		remark:  func(mark ledger.Doubt) error { return l.MarkDigestDoubt(number, mark) },
+		unsent:  func(at time.Time) error { return l.DigestUnsent(number, at) },
+		release: func(bool) error { return l.Digested(number, s) },
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	outcome := Accepted
-	err = d.send(ctx, number, d.digestText(s), log)
-	switch {
-	case err == nil:
-	case unknown(err):
-		outcome = Unknown // it may have gone out: no refund
-	default:
-		d.refund(number, at, log)
-		outcome = failure(err)
-	}
-	d.o.Metrics.Digests.WithLabelValues(outcome.String()).Inc()
-	d.observe("", "digest", s.Contact, number, outcome, err)
-	switch outcome {
-	case Accepted:
-		log.Info("digest sent", "firing", s.Alerts, "resolved", s.Resolved, "since", s.Since)
-	case Unknown:
-		log.Warn("digest of unknown outcome, sipgate may have taken it: counted as sent, not sent again", "firing", s.Alerts, "resolved", s.Resolved, "err", err)
-	case FailedPermanent:
-		log.Error("digest not sent, a retry cannot help: dropped", "firing", s.Alerts, "resolved", s.Resolved, "reason", reason(err), "err", err)
-	default:
-		log.Warn("digest not sent, will try again", "reason", reason(err), "err", err)
-		return nil
-	}
-	return d.o.Ledger.Digested(number, s)
 }
 
 // digestBudget is one GSM-7 segment: a digest sums up a flood, it must

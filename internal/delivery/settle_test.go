@@ -408,41 +408,6 @@ func TestUnknownOutcomesCountOnceAgainstLimits(t *testing.T) {
 	}
 }
 
-func TestDigestOfUnknownOutcomeCountsAsSent(t *testing.T) {
-	sender := &scriptSender{}
-	f := unknownFixture(t, sender, &fakeHistory{}, 1, ledger.Window{Max: 1, Per: time.Hour})
-	ctx := context.Background()
-	if err := f.deliver(ctx, append(msgs("a", "+4915100000001"), msgs("b", "+4915100000001")...)); err != nil {
-		t.Fatal(err)
-	}
-	f.clock.Advance(time.Hour)
-	sender.mu.Lock()
-	sender.errs = []error{lost{}}
-	sender.mu.Unlock()
-	if err := f.d.SendDigests(ctx, time.Second, f.limits); err != nil {
-		t.Fatal(err)
-	}
-	if pending, _ := f.ledger.Pending(); len(pending) != 0 {
-		t.Errorf("digest of unknown outcome still owed: %+v", pending)
-	}
-	if c := testutil.ToFloat64(f.metrics.Digests.WithLabelValues(Unknown.String())); c != 1 {
-		t.Errorf("digests_total{result=unknown} = %v, want 1", c)
-	}
-	// Not refunded: the digest counts against the limit of one, for an
-	// SMS as little severe as a digest (a more severe one takes its place).
-	c := msgs("c", "+4915100000001")
-	c[0].Severity = ledger.MaxRank
-	if err := f.deliver(ctx, c); err != nil {
-		t.Fatal(err)
-	}
-	if n := f.count("r", Suppressed.String()); n != 2 {
-		t.Errorf("suppressed = %d, want 2 (b, then c after the digest)", n)
-	}
-	if n := len(sender.sends()); n != 2 {
-		t.Errorf("sent %d, want 2: a and the digest", n)
-	}
-}
-
 // realClientFixture is a fixture whose sends and history lookups go
 // through the real sipgate client to the fake sipgate, with a short client
 // timeout, on an automatic clock that starts now: the history search runs

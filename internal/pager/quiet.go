@@ -22,7 +22,9 @@ type HeldLedger interface {
 	Hold(number string, until time.Time, alerts []ledger.HeldAlert) error
 	// HeldFor returns, per alert, the numbers its firing SMS is or was
 	// held for, and CancelHeld is HeldFor that also cancels them, saying
-	// how many it cancelled now.
+	// how many it cancelled now; it fails with ledger.ErrHeldInDoubt
+	// while the held SMS of one of them is being sent or of unknown
+	// outcome, so that the notification comes again once it is settled.
 	HeldFor(alerts []string) (map[string][]string, error)
 	CancelHeld(alerts []string) (map[string][]string, int, error)
 }

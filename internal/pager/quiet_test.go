@@ -2,6 +2,7 @@ package pager
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -199,6 +200,44 @@ func TestQuietHoursAfterTheRelease(t *testing.T) {
 	due, err = led.DueHeld(morning.Add(24 * time.Hour))
 	if err != nil || len(due) != 1 || len(due[0].Alerts) != 1 || !due[0].Alerts[0].Resolved {
 		t.Errorf("due the next morning: %+v, %v; want HighCPU held as resolved", due, err)
+	}
+}
+
+// TestQuietHoursResolvedWhileTheHeldSMSIsSent: an alert that resolves
+// while its held SMS is being sent, or of unknown outcome, is neither
+// cancelled nor told: the notification fails, to come again; once the
+// SMS went out, its retry tells alice it resolved.
+func TestQuietHoursResolvedWhileTheHeldSMSIsSent(t *testing.T) {
+	led := openLedger(t, filepath.Join(t.TempDir(), "ledger.db"))
+	defer led.Close()
+	p, d := pagerOver(t, quietConfig, led)
+	firing := quietAlert("DiskFull", "warning", "firing")
+	notifyAt(t, p, quietNotification(firing), night)
+	due, err := led.DueHeld(morning)
+	if err != nil || len(due) != 1 {
+		t.Fatalf("due = %+v, %v", due, err)
+	}
+	if _, ok, err := led.TakeHeld(due[0], ledger.Doubt{Number: aliceNumber, Text: "held", Since: morning, Last: morning}, 2, nil, ledger.Window{}, false); err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+
+	resolved := firing
+	resolved.Status, resolved.EndsAt = "resolved", morning
+	n := quietNotification(resolved)
+	p.now = func() time.Time { return morning }
+	n.Received = morning
+	if err := p.Notify(context.Background(), n, ""); !errors.Is(err, ledger.ErrHeldInDoubt) {
+		t.Fatalf("Notify = %v, want ErrHeldInDoubt", err)
+	}
+	if len(d.msgs) != 0 {
+		t.Errorf("sent %+v while the held SMS is in doubt", d.msgs)
+	}
+	if err := led.ReleaseHeld(due[0], true); err != nil {
+		t.Fatal(err)
+	}
+	notifyAt(t, p, n, morning.Add(time.Minute))
+	if len(d.msgs) != 1 || d.msgs[0].Contact != "alice" || d.msgs[0].Resolved != 1 {
+		t.Errorf("sent %+v, want alice's RESOLVED", d.msgs)
 	}
 }
 
