@@ -298,7 +298,9 @@ func (pagedNone) Hold(string, time.Time, []ledger.HeldAlert) error { return nil 
 
 func (pagedNone) HeldFor([]string) (map[string][]string, error) { return nil, nil }
 
-func (pagedNone) CancelHeld([]string) (map[string][]string, int, error) { return nil, 0, nil }
+func (pagedNone) CancelHeld([]string) (held, inDoubt map[string][]string, cancelled int, err error) {
+	return nil, nil, 0, nil
+}
 
 // TestNotifySeesClientDisconnect: the Notifier learns that Alertmanager hung
 // up, so that it need not begin work nobody waits for (the pager still

@@ -357,6 +357,14 @@ func (d *Deliverer) deliverOnce(ctx context.Context, b *Batch, m Message, turn *
 		d.unrecorded.remove(m.Key)
 		return d.sendFirst(ctx, b, m, turn, log)
 	}
+	if at, ok := d.unrecorded.unsentAt(m.Key); ok {
+		// Certainly not sent here; only clearing its mark failed.
+		if err := d.o.Ledger.Unsent(m.Key, m.Number, at); err != nil {
+			return FailedRetryable, ledgerError{err}
+		}
+		d.unrecorded.remove(m.Key)
+		return d.sendFirst(ctx, b, m, turn, log)
+	}
 	// Its first send counted against the limits: none of its turn.
 	turn.pass()
 	if d.unrecorded.has(m.Key) {
@@ -434,12 +442,16 @@ func (d *Deliverer) record(m Message, paged bool, log *slog.Logger) {
 
 // unsent clears the in-doubt mark of a send that certainly did not go out
 // and gives it back to the limits. Failing that leaves the mark and the
-// count: the notification's retry then asks the history before it sends,
-// which only delays the page. Logged, not returned.
+// count, logged, not returned: the key is held in memory (unrecorded), so
+// that the notification's retry clears them again and sends, instead of
+// taking the mark for a lost answer.
 func (d *Deliverer) unsent(key, number string, at time.Time, log *slog.Logger) {
 	if err := d.o.Ledger.Unsent(key, number, at); err != nil {
-		log.Error("clear the in-doubt mark of an sms not sent, and refund it", "err", err)
+		d.unrecorded.addUnsent(key, at)
+		log.Error("clear the in-doubt mark of an sms not sent, and refund it: held in memory, and cleared when its notification comes again", "err", err)
+		return
 	}
+	d.unrecorded.remove(key)
 }
 
 // LogSender is the sender of a dry run: it logs each SMS instead of sending.

@@ -13,7 +13,9 @@ import (
 // A send of unknown outcome (sipgate got the whole request, then no answer
 // came, or the process died during the send) is settled when its key comes
 // again: by Alertmanager's retry, the other replica of an HA pair, or after
-// a restart. The in-doubt mark in the ledger carries it across.
+// a restart. The in-doubt mark in the ledger carries it across. A held SMS
+// or digest is settled the same way by the next periodic check (see
+// summary).
 //
 // Values of the "result" label of sms_unknown_outcome_total: how a send of
 // unknown outcome was settled.

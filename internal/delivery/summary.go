@@ -79,9 +79,9 @@ func (d *Deliverer) sendSummary(ctx context.Context, timeout time.Duration, s su
 	default:
 		outcome = failure(err)
 		if err := s.unsent(at); err != nil {
-			// The mark stays: the next call asks the history first,
-			// which only delays the SMS.
-			log.Error("clear the in-doubt mark of a "+s.what+" not sent, and refund it", "err", err)
+			// The mark stays; the next call clears it again first.
+			d.unrecorded.addUnsent(s.key, at)
+			log.Error("clear the in-doubt mark of a "+s.what+" not sent, and refund it: held in memory, and cleared at the next check", "err", err)
 		}
 	}
 	return d.summarySent(s, outcome, err, log)
@@ -98,6 +98,15 @@ func (d *Deliverer) settleSummary(ctx context.Context, timeout time.Duration, s 
 	if d.unrecorded.has(s.key) {
 		// sipgate took it here, and only its release failed.
 		return d.releaseSummary(s, true, log)
+	}
+	if at, ok := d.unrecorded.unsentAt(s.key); ok {
+		// Certainly not sent here; only clearing its mark failed.
+		if err := s.unsent(at); err != nil {
+			return err
+		}
+		d.unrecorded.remove(s.key)
+		s.doubt = nil
+		return d.sendSummary(ctx, timeout, s)
 	}
 	if d.o.Clock.Now().Before(mark.Last.Add(d.o.SettleAfter)) {
 		return nil // sipgate may not list it yet: the next call asks

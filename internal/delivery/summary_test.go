@@ -130,8 +130,9 @@ func TestSummaryOfUnknownOutcomeSettles(t *testing.T) {
 			if err != nil || len(due) != 1 || due[0].Doubt == nil {
 				t.Fatalf("after the lost answer: due = %+v, %v; want it in doubt", due, err)
 			}
-			if paged, _ := f.ledger.PagedTo(firing("fp1|1")); len(paged) != 0 {
-				t.Errorf("paged = %+v while in doubt", paged)
+			// Whom it may have told counts as told meanwhile.
+			if paged, _ := f.ledger.PagedTo(firing("fp1|1")); len(paged["fp1|1"]) != 1 {
+				t.Errorf("paged = %+v while in doubt, want fp1|1 to alice", paged)
 			}
 			f.clock.Advance(settleAfter)
 			down.down.Store(tc.down)
@@ -159,7 +160,7 @@ func TestSummaryOfUnknownOutcomeSettles(t *testing.T) {
 			if tc.wantStillHeld {
 				// The resend's count is given back: the next call may
 				// send it again.
-				if len(due) != 1 || due[0].Doubt == nil || due[0].Doubt.Resends != 0 || len(paged) != 0 {
+				if len(due) != 1 || due[0].Doubt == nil || due[0].Doubt.Resends != 0 {
 					t.Fatalf("due = %+v, paged = %+v; want it still in doubt, no resend counted", due, paged)
 				}
 				f.clock.Advance(settleAfter)
@@ -215,8 +216,8 @@ func TestHeldInDoubtKeepsWhatJoinedApart(t *testing.T) {
 	if err := f.d.SendHeld(ctx, time.Second, f.limits); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := f.ledger.CancelHeld([]string{"fp1|1"}); !errors.Is(err, ledger.ErrHeldInDoubt) {
-		t.Errorf("CancelHeld of an alert in doubt: %v, want ErrHeldInDoubt", err)
+	if _, inDoubt, n, err := f.ledger.CancelHeld([]string{"fp1|1"}); err != nil || n != 0 || len(inDoubt["fp1|1"]) != 1 {
+		t.Errorf("CancelHeld of an alert in doubt = %v, %d, %v; want it left alone, in doubt", inDoubt, n, err)
 	}
 	if err := f.ledger.Hold(heldNumber, until, []ledger.HeldAlert{heldAlert("fp2|1", "HighCPU")}); err != nil {
 		t.Fatal(err)
@@ -226,7 +227,7 @@ func TestHeldInDoubtKeepsWhatJoinedApart(t *testing.T) {
 	if err := f.ledger.Hold(heldNumber, until, []ledger.HeldAlert{late}); err != nil {
 		t.Fatal(err)
 	}
-	if _, n, err := f.ledger.CancelHeld([]string{"fp3|1"}); err != nil || n != 1 {
+	if _, _, n, err := f.ledger.CancelHeld([]string{"fp3|1"}); err != nil || n != 1 {
 		t.Errorf("CancelHeld of an alert held after the send: %d, %v; want it cancelled", n, err)
 	}
 	f.clock.Advance(settleAfter)
@@ -402,5 +403,68 @@ func TestRealClientSummariesOfUnknownOutcome(t *testing.T) {
 				t.Errorf("sms_unknown_outcome_total{result=%q} = %d, want 2", settled, n)
 			}
 		})
+	}
+}
+
+// unsentFails is a ledger whose writes for a send that certainly did not
+// go out fail while fail is set.
+type unsentFails struct {
+	*ledger.Ledger
+	fail atomic.Bool
+}
+
+func (l *unsentFails) Unsent(key, number string, at time.Time) error {
+	if l.fail.Load() {
+		return errors.New("disk full")
+	}
+	return l.Ledger.Unsent(key, number, at)
+}
+
+func (l *unsentFails) HeldUnsent(h ledger.HeldSMS, at time.Time) error {
+	if l.fail.Load() {
+		return errors.New("disk full")
+	}
+	return l.Ledger.HeldUnsent(h, at)
+}
+
+// TestUnsentButNotClearedIsSentNotGivenUp: when a send certainly failed
+// and the ledger could not clear its in-doubt mark, the next copy of the
+// notification, or the next check of a held SMS, clears it and sends,
+// rather than taking it for a lost answer and, with no resend allowed,
+// giving it up unsent.
+func TestUnsentButNotClearedIsSentNotGivenUp(t *testing.T) {
+	sender := &scriptSender{}
+	down := &downSender{Sender: sender}
+	history := &fakeHistory{}
+	f := unknownFixture(t, down, history, 0)
+	l := &unsentFails{Ledger: f.ledger}
+	f.with(func(o *Options) { o.Ledger = l })
+	ctx := context.Background()
+	until := f.hold(t, 0, heldAlert("fp1|1", "DiskFull"))
+	down.down.Store(true)
+	l.fail.Store(true)
+	if err := f.d.SendHeld(ctx, 50*time.Millisecond, f.limits); err != nil {
+		t.Fatal(err)
+	}
+	deliverCtx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	mustRetry(t, f.deliver(deliverCtx, msgs("page", "+4915100000002")))
+	cancel()
+	down.down.Store(false)
+	l.fail.Store(false)
+	f.clock.Advance(settleAfter)
+	if err := f.d.SendHeld(ctx, time.Second, f.limits); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.deliver(ctx, msgs("page", "+4915100000002")); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(sender.sends()); n != 2 {
+		t.Errorf("sent %d SMS, want 2: the held SMS and the page, once each", n)
+	}
+	if n := f.unknownOutcomes(settledGivenUp); n != 0 || len(history.asked()) != 0 {
+		t.Errorf("given up %d, history asked %d times: a certain failure taken for a lost answer", n, len(history.asked()))
+	}
+	if due, _ := f.ledger.DueHeld(until); len(due) != 0 {
+		t.Errorf("still held: %+v", due)
 	}
 }

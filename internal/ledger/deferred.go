@@ -171,7 +171,7 @@ func heldHits(tx *bolt.Tx, alerts []string) []heldHit {
 func (l *Ledger) HeldFor(alerts []string) (map[string][]string, error) {
 	var out map[string][]string
 	err := l.db.View(func(tx *bolt.Tx) error {
-		out, _ = heldFor(tx, alerts)
+		out = heldFor(tx, alerts)
 		return nil
 	})
 	if err != nil {
@@ -180,54 +180,47 @@ func (l *Ledger) HeldFor(alerts []string) (map[string][]string, error) {
 	return out, nil
 }
 
-// heldFor is HeldFor in tx, and whether any of it is still held.
-func heldFor(tx *bolt.Tx, alerts []string) (map[string][]string, bool) {
+// heldFor is HeldFor in tx.
+func heldFor(tx *bolt.Tx, alerts []string) map[string][]string {
 	out := map[string][]string{}
-	live := false
-	b := tx.Bucket(bucketHeld)
 	for _, h := range heldHits(tx, alerts) {
 		if !slices.Contains(out[h.alert], h.number) {
 			out[h.alert] = append(out[h.alert], h.number)
 		}
-		var a HeldAlert
-		if v := b.Get(heldKey(h.number, h.until, false, h.alert)); v != nil && json.Unmarshal(v, &a) == nil && a.Cancelled.IsZero() {
-			live = true
-		}
 	}
-	return out, live
+	return out
 }
 
 // CancelHeld cancels the held firing SMS of the alerts, which resolved:
 // they are not sent when the quiet hours end. It returns HeldFor's
-// answer, and how many held entries it cancelled now. It writes only
-// when there is something to cancel. It returns ErrHeldInDoubt, having
-// cancelled nothing, when the SMS that tells of one of them is being
-// sent or of unknown outcome.
-func (l *Ledger) CancelHeld(alerts []string) (map[string][]string, int, error) {
-	var held map[string][]string
+// answer; per alert, the numbers whose held SMS that tells of it is being
+// sent or of unknown outcome, which it leaves alone: whether they heard
+// of the alert is not known until that SMS is settled; and how many held
+// entries it cancelled now. It writes only when there is something to
+// cancel, and then answers from what the write saw.
+func (l *Ledger) CancelHeld(alerts []string) (held, inDoubt map[string][]string, cancelled int, err error) {
 	live := false
 	if err := l.db.View(func(tx *bolt.Tx) error {
-		if h, ok := markedHits(tx, heldHits(tx, alerts)); ok {
-			return inDoubt(h)
-		}
-		held, live = heldFor(tx, alerts)
+		held = heldFor(tx, alerts)
+		inDoubt, live = sortHits(tx, heldHits(tx, alerts))
 		return nil
 	}); err != nil {
-		return nil, 0, fmt.Errorf("ledger cancel held: %w", err)
+		return nil, nil, 0, fmt.Errorf("ledger cancel held: %w", err)
 	}
 	if !live {
-		return held, 0, nil
+		return held, inDoubt, 0, nil
 	}
 	now := l.now()
-	var cancelled int
-	err := l.write(func(tx *bolt.Tx) error {
+	err = l.write(func(tx *bolt.Tx) error {
 		cancelled = 0
 		b := tx.Bucket(bucketHeld)
 		hits := heldHits(tx, alerts)
-		if h, ok := markedHits(tx, hits); ok {
-			return inDoubt(h)
-		}
+		held = heldFor(tx, alerts)
+		inDoubt, _ = sortHits(tx, hits)
 		for _, h := range hits {
+			if markedHit(tx, h) {
+				continue
+			}
 			k := heldKey(h.number, h.until, false, h.alert)
 			var a HeldAlert
 			if v := b.Get(k); v == nil || json.Unmarshal(v, &a) != nil || !a.Cancelled.IsZero() {
@@ -246,14 +239,31 @@ func (l *Ledger) CancelHeld(alerts []string) (map[string][]string, int, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, 0, fmt.Errorf("ledger cancel held: %w", err)
+		return nil, nil, 0, fmt.Errorf("ledger cancel held: %w", err)
 	}
-	return held, cancelled, nil
+	return held, inDoubt, cancelled, nil
 }
 
-// inDoubt is ErrHeldInDoubt for the held SMS of hit.
-func inDoubt(hit heldHit) error {
-	return fmt.Errorf("%w: held for %s until %s", ErrHeldInDoubt, phone.Mask(hit.number), hit.until.UTC().Format(time.RFC3339))
+// sortHits returns, per alert, the numbers of the hits whose held SMS's
+// in-doubt mark names them, and whether any other hit is still to cancel.
+func sortHits(tx *bolt.Tx, hits []heldHit) (inDoubt map[string][]string, live bool) {
+	b := tx.Bucket(bucketHeld)
+	for _, h := range hits {
+		if markedHit(tx, h) {
+			if inDoubt == nil {
+				inDoubt = map[string][]string{}
+			}
+			if !slices.Contains(inDoubt[h.alert], h.number) {
+				inDoubt[h.alert] = append(inDoubt[h.alert], h.number)
+			}
+			continue
+		}
+		var a HeldAlert
+		if v := b.Get(heldKey(h.number, h.until, false, h.alert)); v != nil && json.Unmarshal(v, &a) == nil && a.Cancelled.IsZero() {
+			live = true
+		}
+	}
+	return inDoubt, live
 }
 
 // DueHeld returns the held SMS whose quiet hours ended at or before now,

@@ -106,7 +106,7 @@ func TestHeldCancelledByResolved(t *testing.T) {
 		}
 	}
 
-	got, n, err := l.CancelHeld([]string{"fp1|1", "fp9|1"})
+	got, _, n, err := l.CancelHeld([]string{"fp1|1", "fp9|1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +114,7 @@ func TestHeldCancelledByResolved(t *testing.T) {
 		t.Errorf("CancelHeld = %v, %d; want %v, 2", got, n, want)
 	}
 	// The retry: the same answer, nothing cancelled again.
-	if again, n, err := l.CancelHeld([]string{"fp1|1"}); err != nil || n != 0 || !reflect.DeepEqual(again, got) {
+	if again, _, n, err := l.CancelHeld([]string{"fp1|1"}); err != nil || n != 0 || !reflect.DeepEqual(again, got) {
 		t.Errorf("CancelHeld again = %v, %d, %v; want %v, 0", again, n, err, got)
 	}
 	// Holding it again (a late copy of the firing notification) does not

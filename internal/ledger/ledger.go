@@ -386,8 +386,9 @@ func indexPaged(idx, old *bolt.Bucket) error {
 
 // PagedTo returns, for each of the alerts, whom its firing SMS reached
 // within the paged retention, ordered by number, by alert id; alerts
-// nobody was paged for are left out. It reads in one transaction however
-// many alerts.
+// nobody was paged for are left out. Whom a held SMS that is being sent
+// or of unknown outcome tells of them counts as reached. It reads in one
+// transaction however many alerts.
 func (l *Ledger) PagedTo(alerts []Firing) (map[string][]PagedRecipient, error) {
 	out := map[string][]PagedRecipient{}
 	err := l.db.View(func(tx *bolt.Tx) error {
@@ -404,6 +405,7 @@ func (l *Ledger) PagedTo(alerts []Firing) (map[string][]PagedRecipient, error) {
 				out[a.ID] = to
 			}
 		}
+		addHeldInDoubt(tx, alerts, out)
 		return nil
 	})
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -32,11 +33,11 @@ var (
 	// was cancelled or released, or another send of it began. The next
 	// DueHeld reads it afresh.
 	ErrHeldChanged = errors.New("the held sms changed since it was read")
-	// ErrHeldInDoubt is CancelHeld's answer, having cancelled nothing,
-	// when a resolved alert's held SMS is being sent, or was and its
-	// outcome is not settled: whether the recipient heard of the alert is
-	// not known yet, so neither dropping nor sending its resolved SMS is
-	// right. The notification must come again once it is settled.
+	// ErrHeldInDoubt says that a resolved alert's held SMS is being
+	// sent, or was and its outcome is not settled (see CancelHeld):
+	// whether the recipient heard of the alert is not known yet, so
+	// neither dropping nor sending its resolved SMS is right. The
+	// notification must come again once it is settled.
 	ErrHeldInDoubt = errors.New("the held sms of a resolved alert is being sent or of unknown outcome")
 	// ErrDigestInDoubt is TakeDigest's answer, having taken nothing, when
 	// a digest to the number is in doubt already.
@@ -91,11 +92,11 @@ func (l *Ledger) TakeHeld(h HeldSMS, mark Doubt, rank int, perRecipient []Window
 				return ErrHeldChanged
 			}
 		}
-		doubts, k := tx.Bucket(bucketHeldDoubts), heldDoubtKey(h.Number, h.Until)
-		if doubts.Get(k) != nil {
+		// A mark it cannot read is overwritten: DueHeld ignores it too.
+		if _, ok := heldInDoubt(tx, h.Number, h.Until); ok {
 			return ErrHeldChanged
 		}
-		return putJSON(doubts, k, heldDoubt{Doubt: mark, Entries: entries})
+		return putJSON(tx.Bucket(bucketHeldDoubts), heldDoubtKey(h.Number, h.Until), heldDoubt{Doubt: mark, Entries: entries})
 	})
 }
 
@@ -141,15 +142,51 @@ func heldInDoubt(tx *bolt.Tx, number string, until time.Time) (heldDoubt, bool) 
 	return d, v != nil && json.Unmarshal(v, &d) == nil
 }
 
-// markedHits returns the first of hits whose firing entry is told of by
-// its SMS's in-doubt mark.
-func markedHits(tx *bolt.Tx, hits []heldHit) (heldHit, bool) {
-	for _, h := range hits {
-		if d, ok := heldInDoubt(tx, h.number, h.until); ok && slices.Contains(d.Entries, string(rune(heldFiring))+h.alert) {
-			return h, true
+// markedHit reports whether the in-doubt mark of the held SMS of h names
+// h's firing entry.
+func markedHit(tx *bolt.Tx, h heldHit) bool {
+	d, ok := heldInDoubt(tx, h.number, h.until)
+	return ok && slices.Contains(d.Entries, string(rune(heldFiring))+h.alert)
+}
+
+// addHeldInDoubt adds to out, for the alerts asked about, the numbers
+// whose held SMS telling of them is being sent or of unknown outcome, as
+// paged when that send began: they may have heard of them, so another
+// SMS must not tell them again as news. Settling the SMS writes real
+// paged marks, or takes these back when it certainly did not go out.
+func addHeldInDoubt(tx *bolt.Tx, alerts []Firing, out map[string][]PagedRecipient) {
+	c := tx.Bucket(bucketHeldDoubts).Cursor()
+	k, v := c.First()
+	if k == nil {
+		return
+	}
+	asked := make(map[string]bool, len(alerts))
+	for _, a := range alerts {
+		asked[a.ID] = true
+	}
+	held := tx.Bucket(bucketHeld)
+	for ; k != nil; k, v = c.Next() {
+		var d heldDoubt
+		if len(k) < 9 || k[len(k)-9] != 0 || json.Unmarshal(v, &d) != nil {
+			continue
+		}
+		number, until := string(k[:len(k)-9]), decodeTime(k[len(k)-8:])
+		for _, e := range d.Entries {
+			if len(e) < 2 || e[0] != heldFiring || !asked[e[1:]] {
+				continue
+			}
+			id := e[1:]
+			if slices.ContainsFunc(out[id], func(r PagedRecipient) bool { return r.Number == number }) {
+				continue
+			}
+			var a HeldAlert
+			if v := held.Get(heldKey(number, until, false, id)); v != nil && json.Unmarshal(v, &a) != nil {
+				a = HeldAlert{}
+			}
+			out[id] = append(out[id], PagedRecipient{Number: number, Contact: a.Contact, Route: a.Route, At: d.Since})
+			slices.SortFunc(out[id], func(a, b PagedRecipient) int { return strings.Compare(a.Number, b.Number) })
 		}
 	}
-	return heldHit{}, false
 }
 
 // DigestsInDoubt returns the in-doubt marks of digests, by number.
@@ -242,8 +279,9 @@ func (l *Ledger) purgeSummaryDoubts(tx *bolt.Tx) (int, error) {
 	n := 0
 	now := l.now()
 	c := tx.Bucket(bucketHeldDoubts).Cursor()
-	for k, _ := c.First(); k != nil; k, _ = c.Next() {
-		if len(k) >= 9 && k[len(k)-9] == 0 && now.Sub(decodeTime(k[len(k)-8:])) < l.o.PagedRetention {
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		var d heldDoubt
+		if len(k) >= 9 && k[len(k)-9] == 0 && json.Unmarshal(v, &d) == nil && now.Sub(decodeTime(k[len(k)-8:])) < l.o.PagedRetention {
 			continue
 		}
 		if err := c.Delete(); err != nil {

@@ -3,6 +3,7 @@ package ledger
 import (
 	"errors"
 	"path/filepath"
+	"reflect"
 	"testing"
 	"time"
 )
@@ -40,7 +41,7 @@ func TestHeldInDoubt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, n, err := l.CancelHeld([]string{cpu.ID}); err != nil || n != 1 {
+	if _, _, n, err := l.CancelHeld([]string{cpu.ID}); err != nil || n != 1 {
 		t.Fatalf("CancelHeld = %d, %v", n, err)
 	}
 	if _, _, err := l.TakeHeld(due[0], mark, 2, one, Window{}, false); !errors.Is(err, ErrHeldChanged) {
@@ -62,13 +63,18 @@ func TestHeldInDoubt(t *testing.T) {
 	if due, err := l.DueHeld(now); err != nil || len(due) != 1 || len(due[0].Alerts) != 1 || due[0].Alerts[0].ID != disk.ID || due[0].Doubt == nil || due[0].Doubt.Text != "held" {
 		t.Fatalf("DueHeld in doubt = %+v, %v; want disk alone with the mark", due, err)
 	}
-	if _, _, err := l.CancelHeld([]string{cpu.ID, disk.ID}); !errors.Is(err, ErrHeldInDoubt) {
-		t.Errorf("CancelHeld of a told alert: %v, want ErrHeldInDoubt", err)
+	held, inDoubt, n, err := l.CancelHeld([]string{cpu.ID, disk.ID})
+	if err != nil || n != 0 || !reflect.DeepEqual(inDoubt, map[string][]string{disk.ID: {number}}) || len(held[disk.ID]) != 1 {
+		t.Errorf("CancelHeld of a told alert = %v, %v, %d, %v; want it in doubt, nothing cancelled", held, inDoubt, n, err)
+	}
+	// Whom it may have told counts as paged meanwhile.
+	if paged, err := l.PagedTo([]Firing{{ID: disk.ID}, {ID: cpu.ID}}); err != nil || len(paged) != 1 || len(paged[disk.ID]) != 1 || paged[disk.ID][0].Number != number || !paged[disk.ID][0].At.Equal(now) {
+		t.Errorf("PagedTo while in doubt = %+v, %v; want disk paged to %s", paged, err, number)
 	}
 	if held, err := l.HeldFor([]string{disk.ID}); err != nil || len(held[disk.ID]) != 1 {
 		t.Errorf("HeldFor = %v, %v; the alert is still held", held, err)
 	}
-	if _, n, err := l.CancelHeld([]string{late.ID}); err != nil || n != 1 {
+	if _, _, n, err := l.CancelHeld([]string{late.ID}); err != nil || n != 1 {
 		t.Errorf("CancelHeld of the late alert = %d, %v; want it cancelled", n, err)
 	}
 
@@ -101,12 +107,12 @@ func TestHeldInDoubt(t *testing.T) {
 	if due, _ := l.DueHeld(now); len(due) != 0 {
 		t.Errorf("after the release: %+v", due)
 	}
-	if _, n, err := l.CancelHeld([]string{disk.ID}); err != nil || n != 0 {
+	if _, inDoubt, n, err := l.CancelHeld([]string{disk.ID}); err != nil || n != 0 || len(inDoubt) != 0 {
 		t.Errorf("CancelHeld after the release = %d, %v", n, err)
 	}
 
 	// A mark whose SMS is never settled goes with what it held, a paged
-	// retention after its end.
+	// retention after its end, not before.
 	if err := l.Hold("+492", now, []HeldAlert{disk}); err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +124,14 @@ func TestHeldInDoubt(t *testing.T) {
 	if _, ok, err := l.TakeHeld(unsettled, mark, 2, nil, Window{}, false); err != nil || !ok {
 		t.Fatal(ok, err)
 	}
-	now = now.Add(time.Hour)
+	now = now.Add(59 * time.Minute)
+	if _, err := l.Purge(time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if due, _ := l.DueHeld(now); len(due) != 1 || due[0].Doubt == nil {
+		t.Errorf("purged within the retention: %+v", due)
+	}
+	now = now.Add(time.Minute)
 	if _, err := l.Purge(time.Hour); err != nil {
 		t.Fatal(err)
 	}

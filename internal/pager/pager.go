@@ -116,6 +116,12 @@ func (p *Pager) Notify(ctx context.Context, n *notification.Notification, pinned
 	routed := route.Pages(p.config, n.Data, pinned, receivedAt(n))
 	p.report(n, pinned, routed)
 	p.reportFallbacks(n, routed)
+	// Held SMS are cancelled before the paged marks are read: a held SMS
+	// released meanwhile has written its marks by then.
+	held, err := p.cancelHeld(n)
+	if err != nil {
+		return err
+	}
 	told, err := p.toldOf(n)
 	if err != nil {
 		return err
@@ -124,10 +130,7 @@ func (p *Pager) Notify(ctx context.Context, n *notification.Notification, pinned
 	if err != nil {
 		return err
 	}
-	pages, err := p.cancelHeld(n, p.recipients(n, routed.Pages, told), told)
-	if err != nil {
-		return err
-	}
+	pages := held.withhold(p.recipients(n, routed.Pages, told), told)
 	drafts, err := p.deferQuiet(n, p.plan(n, pages, told, cycle, now), now)
 	if err != nil {
 		return err
@@ -143,6 +146,10 @@ func (p *Pager) Notify(ctx context.Context, n *notification.Notification, pinned
 		defer cancel()
 	}
 	if err := p.deliverer.Deliver(sendCtx, delivery.Batch{ID: n.ID, Limits: p.limits, ExternalURL: n.ExternalURL, Messages: msgs}); err != nil {
+		return err
+	}
+	if err := held.inDoubtErr(); err != nil {
+		// The rest went out; the retry finds it delivered.
 		return err
 	}
 	if cycle != nil {

@@ -67,7 +67,9 @@ func (p pagedSet) Hold(string, time.Time, []ledger.HeldAlert) error {
 
 func (p pagedSet) HeldFor([]string) (map[string][]string, error) { return nil, nil }
 
-func (p pagedSet) CancelHeld([]string) (map[string][]string, int, error) { return nil, 0, nil }
+func (p pagedSet) CancelHeld([]string) (held, inDoubt map[string][]string, cancelled int, err error) {
+	return nil, nil, 0, nil
+}
 
 func (r *recorder) Deliver(_ context.Context, b delivery.Batch) error {
 	r.batches = append(r.batches, b)

@@ -121,10 +121,12 @@ func (readOnly) Hold(string, time.Time, []ledger.HeldAlert) error { return nil }
 
 func (r readOnly) HeldFor(alerts []string) (map[string][]string, error) { return r.l.HeldFor(alerts) }
 
-// CancelHeld answers as the ledger would, and cancels nothing.
-func (r readOnly) CancelHeld(alerts []string) (map[string][]string, int, error) {
-	held, err := r.l.HeldFor(alerts)
-	return held, 0, err
+// CancelHeld answers as the ledger would, and cancels nothing. A held
+// SMS in doubt counts as held: the preview shows the resolved SMS as it
+// would be if that SMS had not gone out.
+func (r readOnly) CancelHeld(alerts []string) (held, inDoubt map[string][]string, cancelled int, err error) {
+	held, err = r.l.HeldFor(alerts)
+	return held, nil, 0, err
 }
 
 // assumedLedger is the PagedLedger of a Previewer's preview, made by
@@ -168,7 +170,9 @@ func (assumedLedger) Hold(string, time.Time, []ledger.HeldAlert) error { return 
 
 func (assumedLedger) HeldFor([]string) (map[string][]string, error) { return nil, nil }
 
-func (assumedLedger) CancelHeld([]string) (map[string][]string, int, error) { return nil, 0, nil }
+func (assumedLedger) CancelHeld([]string) (held, inDoubt map[string][]string, cancelled int, err error) {
+	return nil, nil, 0, nil
+}
 
 // noteList collects the records of one preview; Notify may log from
 // more than one goroutine.

@@ -22,20 +22,24 @@ type HeldLedger interface {
 	Hold(number string, until time.Time, alerts []ledger.HeldAlert) error
 	// HeldFor returns, per alert, the numbers its firing SMS is or was
 	// held for, and CancelHeld is HeldFor that also cancels them, saying
-	// how many it cancelled now; it fails with ledger.ErrHeldInDoubt
-	// while the held SMS of one of them is being sent or of unknown
-	// outcome, so that the notification comes again once it is settled.
+	// how many it cancelled now, and for whom it left them alone because
+	// the held SMS telling of them is being sent or of unknown outcome.
 	HeldFor(alerts []string) (map[string][]string, error)
-	CancelHeld(alerts []string) (map[string][]string, int, error)
+	CancelHeld(alerts []string) (held, inDoubt map[string][]string, cancelled int, err error)
+}
+
+// heldResolved is what the ledger holds of a notification's resolved
+// alerts: per alert, the numbers its firing SMS is or was held for, and
+// those whose held SMS telling of it is being sent or of unknown outcome.
+type heldResolved struct {
+	held, inDoubt map[string][]string
 }
 
 // cancelHeld cancels the held firing SMS of the notification's resolved
-// alerts, whoever they were held for, and takes those resolved alerts out
-// of the pages of whom they were held for and whom no other SMS told of
-// them: nobody is told that an alert resolved that they never heard of.
-// A retry of the notification finds the same, from cancelled entries that
-// the ledger keeps for the dedup window.
-func (p *Pager) cancelHeld(n *notification.Notification, pages []route.Page, t told) ([]route.Page, error) {
+// alerts, whoever they were held for. A retry of the notification finds
+// the same, from cancelled entries that the ledger keeps for the dedup
+// window.
+func (p *Pager) cancelHeld(n *notification.Notification) (heldResolved, error) {
 	var resolved []string
 	for _, a := range n.Alerts {
 		if a.Status == "resolved" {
@@ -43,18 +47,30 @@ func (p *Pager) cancelHeld(n *notification.Notification, pages []route.Page, t t
 		}
 	}
 	if len(resolved) == 0 {
-		return pages, nil
+		return heldResolved{}, nil
 	}
-	held, cancelled, err := p.paged.CancelHeld(resolved)
+	held, inDoubt, cancelled, err := p.paged.CancelHeld(resolved)
 	if err != nil {
-		return nil, fmt.Errorf("cancel the held sms of resolved alerts: %w", err)
+		return heldResolved{}, fmt.Errorf("cancel the held sms of resolved alerts: %w", err)
 	}
 	if cancelled > 0 {
 		p.metrics.HeldCancelled.Add(float64(cancelled))
 		p.logger.Info("held sms cancelled: their alerts resolved before the quiet hours ended", "notification", n.ID, "alerts", cancelled)
 	}
-	if len(held) == 0 {
-		return pages, nil
+	if len(inDoubt) > 0 {
+		p.logger.Warn("resolved alerts whose held sms is being sent or of unknown outcome: told once it is settled, when the notification comes again",
+			"notification", n.ID, "alerts", len(inDoubt))
+	}
+	return heldResolved{held: held, inDoubt: inDoubt}, nil
+}
+
+// withhold takes out of the pages the resolved alerts that are not to be
+// told now: to whom their firing SMS was held for and whom no other SMS
+// told of them (nobody is told that an alert resolved that they never
+// heard of), and to whom the held SMS telling of them is in doubt.
+func (h heldResolved) withhold(pages []route.Page, t told) []route.Page {
+	if len(h.held) == 0 && len(h.inDoubt) == 0 {
+		return pages
 	}
 	out := make([]route.Page, 0, len(pages))
 	for _, page := range pages {
@@ -64,12 +80,24 @@ func (p *Pager) cancelHeld(n *notification.Notification, pages []route.Page, t t
 				return false
 			}
 			id := alertID(a)
+			if slices.Contains(h.inDoubt[id], number) {
+				return true
+			}
 			_, paged := t.pagedAt(number, id)
-			return slices.Contains(held[id], number) && !paged
+			return slices.Contains(h.held[id], number) && !paged
 		})
 		out = append(out, page)
 	}
-	return out, nil
+	return out
+}
+
+// inDoubtErr asks for the notification again when a resolved alert was
+// withheld because its held SMS is in doubt.
+func (h heldResolved) inDoubtErr() error {
+	if len(h.inDoubt) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%d resolved alerts not told yet: %w", len(h.inDoubt), ledger.ErrHeldInDoubt)
 }
 
 // deferQuiet takes out of the drafts the alerts that their routes' quiet

@@ -241,6 +241,88 @@ func TestQuietHoursResolvedWhileTheHeldSMSIsSent(t *testing.T) {
 	}
 }
 
+// releaseBetween is a ledger whose held SMS h is released, as sent, when
+// CancelHeld is called: the release of a held SMS racing a resolved
+// notification.
+type releaseBetween struct {
+	*ledger.Ledger
+	h *ledger.HeldSMS
+}
+
+func (l *releaseBetween) CancelHeld(alerts []string) (held, inDoubt map[string][]string, cancelled int, err error) {
+	if l.h != nil {
+		if err := l.Ledger.ReleaseHeld(*l.h, true); err != nil {
+			return nil, nil, 0, err
+		}
+		l.h = nil
+	}
+	return l.Ledger.CancelHeld(alerts)
+}
+
+// TestQuietHoursReleasedWhileResolving: a held SMS released while its
+// alert's resolved notification is handled is seen as paged: on an
+// if_paged route the resolved SMS goes out.
+func TestQuietHoursReleasedWhileResolving(t *testing.T) {
+	cfg := strings.Replace(quietConfig, "send_resolved: always", "send_resolved: if_paged", 1)
+	led := openLedger(t, filepath.Join(t.TempDir(), "ledger.db"))
+	defer led.Close()
+	p, d := pagerOver(t, cfg, led)
+	disk := quietAlert("DiskFull", "warning", "firing")
+	notifyAt(t, p, quietNotification(disk), night)
+	due, err := led.DueHeld(morning)
+	if err != nil || len(due) != 1 {
+		t.Fatalf("due = %+v, %v", due, err)
+	}
+	p.paged = &releaseBetween{Ledger: led, h: &due[0]}
+	resolved := disk
+	resolved.Status, resolved.EndsAt = "resolved", morning
+	notifyAt(t, p, quietNotification(resolved), morning.Add(time.Minute))
+	if len(d.msgs) != 1 || d.msgs[0].Contact != "alice" || d.msgs[0].Resolved != 1 {
+		t.Errorf("sent %+v, want alice's RESOLVED", d.msgs)
+	}
+}
+
+// TestQuietHoursInDoubtHoldsUpOnlyItsOwn: while a held SMS is in doubt,
+// the rest of a notification goes out: a new critical pages alice at
+// once, and the held alert is not paged to her again as news; only the
+// notification's answer asks for it again.
+func TestQuietHoursInDoubtHoldsUpOnlyItsOwn(t *testing.T) {
+	led := openLedger(t, filepath.Join(t.TempDir(), "ledger.db"))
+	defer led.Close()
+	p, d := pagerOver(t, quietConfig, led)
+	disk, cpu := quietAlert("DiskFull", "warning", "firing"), quietAlert("HighCPU", "warning", "firing")
+	notifyAt(t, p, quietNotification(disk, cpu), night)
+	due, err := led.DueHeld(morning)
+	if err != nil || len(due) != 1 {
+		t.Fatalf("due = %+v, %v", due, err)
+	}
+	if _, ok, err := led.TakeHeld(due[0], ledger.Doubt{Number: aliceNumber, Text: "held", Since: morning, Last: morning}, 2, nil, ledger.Window{}, false); err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+
+	// After the quiet hours the group comes again unchanged for alice:
+	// what the held SMS told is not news, so nothing goes out.
+	notifyAt(t, p, quietNotification(disk, cpu), morning.Add(time.Minute))
+	if len(d.msgs) != 0 {
+		t.Fatalf("sent %q, want nothing: the held SMS told alice", names(d.msgs))
+	}
+	down := quietAlert("NodeDown", "critical", "firing")
+
+	// DiskFull resolves while the held SMS is in doubt, and a critical
+	// joins: that goes out, DiskFull's RESOLVED waits.
+	resolved := disk
+	resolved.Status, resolved.EndsAt = "resolved", morning.Add(2*time.Minute)
+	n := quietNotification(resolved, cpu, down)
+	p.now = func() time.Time { return morning.Add(2 * time.Minute) }
+	n.Received = morning.Add(2 * time.Minute)
+	if err := p.Notify(context.Background(), n, ""); !errors.Is(err, ledger.ErrHeldInDoubt) {
+		t.Fatalf("Notify = %v, want ErrHeldInDoubt", err)
+	}
+	if len(d.msgs) != 1 || d.msgs[0].Resolved != 0 || !slices.Contains(d.msgs[0].Names, "NodeDown") {
+		t.Errorf("sent %+v, want alice's FIRING with NodeDown and no RESOLVED", d.msgs)
+	}
+}
+
 // TestQuietHoursSendAt: with defer: send_at the warning's SMS goes to
 // delivery at once, with sendAt at the end of the quiet hours; by day,
 // and for the critical, there is none.
