@@ -67,10 +67,19 @@ func (p *Pager) cancelHeld(n *notification.Notification) (heldResolved, error) {
 // withhold takes out of the pages the resolved alerts that are not to be
 // told now: to whom their firing SMS was held for and whom no other SMS
 // told of them (nobody is told that an alert resolved that they never
-// heard of), and to whom the held SMS telling of them is in doubt.
+// heard of), and every resolved alert to whom a held SMS telling of one
+// of them is in doubt. Those hear of them all in one SMS when the
+// notification comes again: told some now, the retry's SMS, with other
+// alerts and so another key, would tell them again.
 func (h heldResolved) withhold(pages []route.Page, t told) []route.Page {
 	if len(h.held) == 0 && len(h.inDoubt) == 0 {
 		return pages
+	}
+	waiting := map[string]bool{}
+	for _, numbers := range h.inDoubt {
+		for _, number := range numbers {
+			waiting[number] = true
+		}
 	}
 	out := make([]route.Page, 0, len(pages))
 	for _, page := range pages {
@@ -79,10 +88,10 @@ func (h heldResolved) withhold(pages []route.Page, t told) []route.Page {
 			if a.Status != "resolved" {
 				return false
 			}
-			id := alertID(a)
-			if slices.Contains(h.inDoubt[id], number) {
+			if waiting[number] {
 				return true
 			}
+			id := alertID(a)
 			_, paged := t.pagedAt(number, id)
 			return slices.Contains(h.held[id], number) && !paged
 		})

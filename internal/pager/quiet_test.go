@@ -308,18 +308,33 @@ func TestQuietHoursInDoubtHoldsUpOnlyItsOwn(t *testing.T) {
 	}
 	down := quietAlert("NodeDown", "critical", "firing")
 
-	// DiskFull resolves while the held SMS is in doubt, and a critical
-	// joins: that goes out, DiskFull's RESOLVED waits.
-	resolved := disk
+	// DiskFull resolves while the held SMS is in doubt, and so does
+	// NodeDown, which alice was paged for, and a critical joins: that
+	// goes out, both RESOLVED wait.
+	notifyAt(t, p, quietNotification(disk, cpu, down), morning.Add(time.Minute))
+	d.msgs = nil
+	resolved, downResolved := disk, down
 	resolved.Status, resolved.EndsAt = "resolved", morning.Add(2*time.Minute)
-	n := quietNotification(resolved, cpu, down)
+	downResolved.Status, downResolved.EndsAt = "resolved", morning.Add(2*time.Minute)
+	full := quietAlert("PartitionFull", "critical", "firing")
+	n := quietNotification(resolved, cpu, downResolved, full)
 	p.now = func() time.Time { return morning.Add(2 * time.Minute) }
 	n.Received = morning.Add(2 * time.Minute)
 	if err := p.Notify(context.Background(), n, ""); !errors.Is(err, ledger.ErrHeldInDoubt) {
 		t.Fatalf("Notify = %v, want ErrHeldInDoubt", err)
 	}
-	if len(d.msgs) != 1 || d.msgs[0].Resolved != 0 || !slices.Contains(d.msgs[0].Names, "NodeDown") {
-		t.Errorf("sent %+v, want alice's FIRING with NodeDown and no RESOLVED", d.msgs)
+	if len(d.msgs) != 1 || d.msgs[0].Resolved != 0 || !slices.Contains(d.msgs[0].Names, "PartitionFull") {
+		t.Fatalf("sent %+v, want alice's FIRING with PartitionFull and no RESOLVED", d.msgs)
+	}
+
+	// Settled as sent: the retry tells both RESOLVED, in one SMS.
+	if err := led.ReleaseHeld(due[0], true); err != nil {
+		t.Fatal(err)
+	}
+	d.msgs = nil
+	notifyAt(t, p, n, morning.Add(3*time.Minute))
+	if len(d.msgs) != 1 || d.msgs[0].Resolved != 2 {
+		t.Errorf("retry sent %+v, want one SMS with both RESOLVED", d.msgs)
 	}
 }
 
