@@ -171,7 +171,7 @@ func heldHits(tx *bolt.Tx, alerts []string) []heldHit {
 func (l *Ledger) HeldFor(alerts []string) (map[string][]string, error) {
 	var out map[string][]string
 	err := l.db.View(func(tx *bolt.Tx) error {
-		out = heldFor(tx, alerts)
+		out = numbersByAlert(heldHits(tx, alerts))
 		return nil
 	})
 	if err != nil {
@@ -180,10 +180,10 @@ func (l *Ledger) HeldFor(alerts []string) (map[string][]string, error) {
 	return out, nil
 }
 
-// heldFor is HeldFor in tx.
-func heldFor(tx *bolt.Tx, alerts []string) map[string][]string {
+// numbersByAlert is HeldFor's answer from the index's hits.
+func numbersByAlert(hits []heldHit) map[string][]string {
 	out := map[string][]string{}
-	for _, h := range heldHits(tx, alerts) {
+	for _, h := range hits {
 		if !slices.Contains(out[h.alert], h.number) {
 			out[h.alert] = append(out[h.alert], h.number)
 		}
@@ -201,8 +201,9 @@ func heldFor(tx *bolt.Tx, alerts []string) map[string][]string {
 func (l *Ledger) CancelHeld(alerts []string) (held, inDoubt map[string][]string, cancelled int, err error) {
 	live := false
 	if err := l.db.View(func(tx *bolt.Tx) error {
-		held = heldFor(tx, alerts)
-		inDoubt, live = sortHits(tx, heldHits(tx, alerts))
+		hits := heldHits(tx, alerts)
+		held = numbersByAlert(hits)
+		inDoubt, live = sortHits(tx, hits)
 		return nil
 	}); err != nil {
 		return nil, nil, 0, fmt.Errorf("ledger cancel held: %w", err)
@@ -215,7 +216,7 @@ func (l *Ledger) CancelHeld(alerts []string) (held, inDoubt map[string][]string,
 		cancelled = 0
 		b := tx.Bucket(bucketHeld)
 		hits := heldHits(tx, alerts)
-		held = heldFor(tx, alerts)
+		held = numbersByAlert(hits)
 		inDoubt, _ = sortHits(tx, hits)
 		for _, h := range hits {
 			if markedHit(tx, h) {

@@ -550,15 +550,20 @@ func (l *Ledger) Doubt(key string) (mark Doubt, ok bool, err error) {
 // Unsent clears key's in-doubt mark and gives its send, taken at at, back
 // to number's limits, in one transaction: the SMS certainly did not go out.
 func (l *Ledger) Unsent(key, number string, at time.Time) error {
-	if err := l.write(func(tx *bolt.Tx) error {
-		if err := tx.Bucket(bucketDoubts).Delete([]byte(key)); err != nil {
-			return err
-		}
-		return refund(tx, number, at)
-	}); err != nil {
+	if err := l.write(func(tx *bolt.Tx) error { return unsent(tx, bucketDoubts, []byte(key), number, at) }); err != nil {
 		return fmt.Errorf("ledger unsent: %w", err)
 	}
 	return nil
+}
+
+// unsent deletes the in-doubt mark under key in the bucket named marks,
+// and refunds the send to number taken at at: what every kind of SMS
+// writes when its send certainly did not go out.
+func unsent(tx *bolt.Tx, marks, key []byte, number string, at time.Time) error {
+	if err := tx.Bucket(marks).Delete(key); err != nil {
+		return err
+	}
+	return refund(tx, number, at)
 }
 
 // Suppressed is what limits kept from one recipient since the last digest.

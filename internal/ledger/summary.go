@@ -123,10 +123,7 @@ func (l *Ledger) MarkHeldDoubt(h HeldSMS, mark Doubt) error {
 // not go out, and h stays held.
 func (l *Ledger) HeldUnsent(h HeldSMS, at time.Time) error {
 	err := l.write(func(tx *bolt.Tx) error {
-		if err := tx.Bucket(bucketHeldDoubts).Delete(heldDoubtKey(h.Number, h.Until)); err != nil {
-			return err
-		}
-		return refund(tx, h.Number, at)
+		return unsent(tx, bucketHeldDoubts, heldDoubtKey(h.Number, h.Until), h.Number, at)
 	})
 	if err != nil {
 		return fmt.Errorf("ledger unsent held sms to %s: %w", phone.Mask(h.Number), err)
@@ -165,6 +162,7 @@ func addHeldInDoubt(tx *bolt.Tx, alerts []Firing, out map[string][]PagedRecipien
 		asked[a.ID] = true
 	}
 	held := tx.Bucket(bucketHeld)
+	added := map[string]bool{}
 	for ; k != nil; k, v = c.Next() {
 		var d heldDoubt
 		if len(k) < 9 || k[len(k)-9] != 0 || json.Unmarshal(v, &d) != nil {
@@ -184,8 +182,11 @@ func addHeldInDoubt(tx *bolt.Tx, alerts []Firing, out map[string][]PagedRecipien
 				a = HeldAlert{}
 			}
 			out[id] = append(out[id], PagedRecipient{Number: number, Contact: a.Contact, Route: a.Route, At: d.Since})
-			slices.SortFunc(out[id], func(a, b PagedRecipient) int { return strings.Compare(a.Number, b.Number) })
+			added[id] = true
 		}
+	}
+	for id := range added {
+		slices.SortFunc(out[id], func(a, b PagedRecipient) int { return strings.Compare(a.Number, b.Number) })
 	}
 }
 
@@ -247,10 +248,7 @@ func (l *Ledger) MarkDigestDoubt(number string, mark Doubt) error {
 // certainly did not go out, and what it covered is still owed.
 func (l *Ledger) DigestUnsent(number string, at time.Time) error {
 	err := l.write(func(tx *bolt.Tx) error {
-		if err := tx.Bucket(bucketDigestDoubts).Delete([]byte(number)); err != nil {
-			return err
-		}
-		return refund(tx, number, at)
+		return unsent(tx, bucketDigestDoubts, []byte(number), number, at)
 	})
 	if err != nil {
 		return fmt.Errorf("ledger unsent digest to %s: %w", phone.Mask(number), err)
