@@ -91,6 +91,26 @@ func names(msgs []delivery.Message) []string {
 	return out
 }
 
+// heldOvernight has p hold alerts for alice at night and returns the one
+// SMS due for her in the morning.
+func heldOvernight(t *testing.T, p *Pager, led *ledger.Ledger, alerts ...template.Alert) ledger.HeldSMS {
+	t.Helper()
+	notifyAt(t, p, quietNotification(alerts...), night)
+	due, err := led.DueHeld(morning)
+	if err != nil || len(due) != 1 {
+		t.Fatalf("due = %+v, %v", due, err)
+	}
+	return due[0]
+}
+
+// sending marks h in doubt, as delivery does when it begins to send it.
+func sending(t *testing.T, led *ledger.Ledger, h ledger.HeldSMS) {
+	t.Helper()
+	if _, ok, err := led.TakeHeld(h, ledger.Doubt{Number: aliceNumber, Text: "held", Since: morning, Last: morning}, 2, nil, ledger.Window{}, false); err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+}
+
 // TestQuietHoursHoldWhatWaits: at night the warning of a group waits in
 // the ledger until 07:00 while its critical goes at once; a retry holds
 // nothing twice and sends nothing new.
@@ -172,12 +192,7 @@ func TestQuietHoursAfterTheRelease(t *testing.T) {
 	defer led.Close()
 	p, d := pagerOver(t, quietConfig, led)
 	firing := quietAlert("DiskFull", "warning", "firing")
-	notifyAt(t, p, quietNotification(firing), night)
-	due, err := led.DueHeld(morning)
-	if err != nil || len(due) != 1 {
-		t.Fatalf("due = %+v, %v", due, err)
-	}
-	if err := led.ReleaseHeld(due[0], true); err != nil {
+	if err := led.ReleaseHeld(heldOvernight(t, p, led, firing), true); err != nil {
 		t.Fatal(err)
 	}
 
@@ -197,7 +212,7 @@ func TestQuietHoursAfterTheRelease(t *testing.T) {
 	if got, want := names(d.msgs), []string{"alice: HighCPU"}; !slices.Equal(got, want) {
 		t.Errorf("sent %q, want only the firing SMS by day", got)
 	}
-	due, err = led.DueHeld(morning.Add(24 * time.Hour))
+	due, err := led.DueHeld(morning.Add(24 * time.Hour))
 	if err != nil || len(due) != 1 || len(due[0].Alerts) != 1 || !due[0].Alerts[0].Resolved {
 		t.Errorf("due the next morning: %+v, %v; want HighCPU held as resolved", due, err)
 	}
@@ -212,14 +227,8 @@ func TestQuietHoursResolvedWhileTheHeldSMSIsSent(t *testing.T) {
 	defer led.Close()
 	p, d := pagerOver(t, quietConfig, led)
 	firing := quietAlert("DiskFull", "warning", "firing")
-	notifyAt(t, p, quietNotification(firing), night)
-	due, err := led.DueHeld(morning)
-	if err != nil || len(due) != 1 {
-		t.Fatalf("due = %+v, %v", due, err)
-	}
-	if _, ok, err := led.TakeHeld(due[0], ledger.Doubt{Number: aliceNumber, Text: "held", Since: morning, Last: morning}, 2, nil, ledger.Window{}, false); err != nil || !ok {
-		t.Fatal(ok, err)
-	}
+	h := heldOvernight(t, p, led, firing)
+	sending(t, led, h)
 
 	resolved := firing
 	resolved.Status, resolved.EndsAt = "resolved", morning
@@ -232,7 +241,7 @@ func TestQuietHoursResolvedWhileTheHeldSMSIsSent(t *testing.T) {
 	if len(d.msgs) != 0 {
 		t.Errorf("sent %+v while the held SMS is in doubt", d.msgs)
 	}
-	if err := led.ReleaseHeld(due[0], true); err != nil {
+	if err := led.ReleaseHeld(h, true); err != nil {
 		t.Fatal(err)
 	}
 	notifyAt(t, p, n, morning.Add(time.Minute))
@@ -268,12 +277,8 @@ func TestQuietHoursReleasedWhileResolving(t *testing.T) {
 	defer led.Close()
 	p, d := pagerOver(t, cfg, led)
 	disk := quietAlert("DiskFull", "warning", "firing")
-	notifyAt(t, p, quietNotification(disk), night)
-	due, err := led.DueHeld(morning)
-	if err != nil || len(due) != 1 {
-		t.Fatalf("due = %+v, %v", due, err)
-	}
-	p.paged = &releaseBetween{Ledger: led, h: &due[0]}
+	h := heldOvernight(t, p, led, disk)
+	p.paged = &releaseBetween{Ledger: led, h: &h}
 	resolved := disk
 	resolved.Status, resolved.EndsAt = "resolved", morning
 	notifyAt(t, p, quietNotification(resolved), morning.Add(time.Minute))
@@ -291,14 +296,8 @@ func TestQuietHoursInDoubtHoldsUpOnlyItsOwn(t *testing.T) {
 	defer led.Close()
 	p, d := pagerOver(t, quietConfig, led)
 	disk, cpu := quietAlert("DiskFull", "warning", "firing"), quietAlert("HighCPU", "warning", "firing")
-	notifyAt(t, p, quietNotification(disk, cpu), night)
-	due, err := led.DueHeld(morning)
-	if err != nil || len(due) != 1 {
-		t.Fatalf("due = %+v, %v", due, err)
-	}
-	if _, ok, err := led.TakeHeld(due[0], ledger.Doubt{Number: aliceNumber, Text: "held", Since: morning, Last: morning}, 2, nil, ledger.Window{}, false); err != nil || !ok {
-		t.Fatal(ok, err)
-	}
+	h := heldOvernight(t, p, led, disk, cpu)
+	sending(t, led, h)
 
 	// After the quiet hours the group comes again unchanged for alice:
 	// what the held SMS told is not news, so nothing goes out.
@@ -328,7 +327,7 @@ func TestQuietHoursInDoubtHoldsUpOnlyItsOwn(t *testing.T) {
 	}
 
 	// Settled as sent: the retry tells both RESOLVED, in one SMS.
-	if err := led.ReleaseHeld(due[0], true); err != nil {
+	if err := led.ReleaseHeld(h, true); err != nil {
 		t.Fatal(err)
 	}
 	d.msgs = nil
