@@ -13,6 +13,20 @@ import (
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/sipgate"
 )
 
+// owingDigest is a fixture that owes number a digest: of two SMS, a limit
+// of one an hour let a through and suppressed b. Its sends go to sender,
+// and history settles unknown outcomes, one resend allowed.
+func owingDigest(t *testing.T, number string) (*fixture, *scriptSender, *fakeHistory) {
+	t.Helper()
+	sender := &scriptSender{}
+	history := &fakeHistory{}
+	f := unknownFixture(t, sender, history, 1, ledger.Window{Max: 1, Per: time.Hour})
+	if err := f.deliver(context.Background(), append(msgs("a", number), msgs("b", number)...)); err != nil {
+		t.Fatal(err)
+	}
+	return f, sender, history
+}
+
 // TestDigestOfUnknownOutcomeIsSettled: a digest whose answer was lost
 // stays under its in-doubt mark, is not sent again before the grace
 // period, and is then settled from sipgate's history: not found, it is
@@ -20,13 +34,8 @@ import (
 // suppressed meanwhile waits for the next digest.
 func TestDigestOfUnknownOutcomeIsSettled(t *testing.T) {
 	const number = "+4915100000001"
-	sender := &scriptSender{}
-	history := &fakeHistory{}
-	f := unknownFixture(t, sender, history, 1, ledger.Window{Max: 1, Per: time.Hour})
+	f, sender, history := owingDigest(t, number)
 	ctx := context.Background()
-	if err := f.deliver(ctx, append(msgs("a", number), msgs("b", number)...)); err != nil {
-		t.Fatal(err)
-	}
 	f.clock.Advance(time.Hour)
 	sender.mu.Lock()
 	sender.errs = []error{lost{}}
@@ -304,13 +313,8 @@ func (l *releaseFails) Digested(number string, covered ledger.Suppressed) error 
 // yet) and without sending it again.
 func TestSummaryAcceptedButNotReleasedIsNotSentAgain(t *testing.T) {
 	const number = "+4915100000001"
-	sender := &scriptSender{}
-	history := &fakeHistory{}
-	f := unknownFixture(t, sender, history, 1, ledger.Window{Max: 1, Per: time.Hour})
+	f, sender, history := owingDigest(t, number)
 	ctx := context.Background()
-	if err := f.deliver(ctx, append(msgs("a", number), msgs("b", number)...)); err != nil {
-		t.Fatal(err)
-	}
 	until := f.hold(t, 0, heldAlert("fp1|1", "DiskFull"))
 	l := &releaseFails{Ledger: f.ledger}
 	f.with(func(o *Options) { o.Ledger = l })
