@@ -1,11 +1,13 @@
 package ledger
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -288,4 +290,30 @@ func normalize(m map[string][]PagedRecipient) map[string][]PagedRecipient {
 		}
 	}
 	return m
+}
+
+// TestSortKeysOrdersAsBytesCompare: keys sorted by their first 16 bytes
+// as integers end in bytes.Compare's order, whatever their length, shared
+// prefix or zero bytes.
+func TestSortKeysOrdersAsBytesCompare(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	alphabet := []byte{0, 1, 'a', 'b', 0xff}
+	for range 200 {
+		keys := make([][]byte, rng.IntN(60))
+		for i := range keys {
+			// A shared start, as a storm's keys have, then a tail of
+			// bytes that often tie.
+			k := []byte("\x00\x00\x01\x8a")[:rng.IntN(5)]
+			for range rng.IntN(24) {
+				k = append(k, alphabet[rng.IntN(len(alphabet))])
+			}
+			keys[i] = k
+		}
+		want := slices.Clone(keys)
+		slices.SortFunc(want, bytes.Compare)
+		sortKeys(keys)
+		if !slices.EqualFunc(keys, want, bytes.Equal) {
+			t.Fatalf("sorted\n%q\nwant\n%q", keys, want)
+		}
+	}
 }

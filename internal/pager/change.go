@@ -4,9 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/prometheus/alertmanager/template"
@@ -50,9 +48,9 @@ func (p *Pager) toldOf(n *notification.Notification) (told, error) {
 	for i, a := range n.Alerts {
 		alerts[i] = firing(a)
 	}
-	byID := func(a, b ledger.Firing) int { return strings.Compare(a.ID, b.ID) }
-	slices.SortFunc(alerts, byID)
-	paged, err := p.paged.PagedTo(slices.CompactFunc(alerts, func(a, b ledger.Firing) bool { return a.ID == b.ID }))
+	// An alert given twice, which is rare, is merely looked up twice:
+	// sorting a storm's ids to drop it cost more than all the lookups.
+	paged, err := p.paged.PagedTo(alerts)
 	if err != nil {
 		return nil, fmt.Errorf("what the alerts' recipients were told before: %w", err)
 	}

@@ -226,6 +226,31 @@ func TestResolvedJoinsThePageOfWhomRoutingReachesNow(t *testing.T) {
 	}
 }
 
+// TestAnAlertGivenTwice: a notification that lists an alert twice (a
+// hand-made post; Alertmanager never does) finds whom its firing SMS
+// reached all the same, and its recovery reaches them in one SMS.
+func TestAnAlertGivenTwice(t *testing.T) {
+	led := openLedger(t, filepath.Join(t.TempDir(), "ledger.db"))
+	t.Cleanup(func() { led.Close() })
+	p, got := pagerOver(t, contacts+"routes: [{name: oncall, to: [alice], send_resolved: if_paged}]", led)
+	n := load(t, "webhook-firing-2-alerts.json")
+	if err := p.Notify(context.Background(), n, ""); err != nil {
+		t.Fatal(err)
+	}
+	got.msgs = nil
+	r := resolvedOf(n)
+	r.Alerts = append(template.Alerts{r.Alerts[1]}, r.Alerts...)
+	if err := p.Notify(context.Background(), r, ""); err != nil {
+		t.Fatal(err)
+	}
+	if s, want := sent(got.msgs), []string{"alice oncall " + aliceNumber + ": RESOLVED"}; !slices.Equal(s, want) {
+		t.Fatalf("resolved SMS: %q; want %q", s, want)
+	}
+	if m := got.msgs[0]; m.Key != Key(r, r.Alerts)+"/"+aliceNumber {
+		t.Errorf("the SMS is not of all the alerts: key %s", m.Key)
+	}
+}
+
 // failingFor records the recipients of the SMS sent and fails those to
 // number, as sipgate's repeating 500 for one request or an outage that
 // began after the others were sent does: with a wait longer than any
