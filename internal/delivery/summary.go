@@ -118,6 +118,7 @@ func (d *Deliverer) settleSummary(ctx context.Context, timeout time.Duration, s 
 	case found:
 		d.o.Metrics.UnknownOutcomes.WithLabelValues(settledFound).Inc()
 		log.Info(s.what + " of unknown outcome found in sipgate's history: counted as sent")
+		d.count(s, Accepted, nil)
 		return d.releaseSummary(s, true, log)
 	case ctx.Err() != nil:
 		return nil // shutting down: the next start settles it
@@ -148,7 +149,6 @@ func (d *Deliverer) settleSummary(ctx context.Context, timeout time.Duration, s 
 		return d.summarySent(s, Unknown, err, log)
 	case permanent(err):
 		// The first send may have gone out: given up, not dropped.
-		d.count(s, FailedPermanent, err)
 		return d.giveUp(s, err, log)
 	}
 	// Certainly not sent again: the resend's count is given back.
@@ -157,9 +157,11 @@ func (d *Deliverer) settleSummary(ctx context.Context, timeout time.Duration, s 
 }
 
 // giveUp ends s's send of unknown outcome that is neither found nor to be
-// sent again: counted as sent, so that its alerts are told as paged.
+// sent again: counted as sent, so that its alerts are told as paged, and
+// as given up, so that the status page and the metrics tell it apart.
 func (d *Deliverer) giveUp(s summary, err error, log *slog.Logger) error {
 	d.o.Metrics.UnknownOutcomes.WithLabelValues(settledGivenUp).Inc()
+	d.count(s, GivenUp, err)
 	log.Error(s.what+" of unknown outcome neither found in sipgate's history nor sent again: counted as sent, it may not have arrived", "err", err)
 	return d.releaseSummary(s, true, log)
 }
@@ -182,6 +184,8 @@ func (d *Deliverer) summarySent(s summary, outcome Outcome, err error, log *slog
 	return nil
 }
 
+// count counts how a send of s ended, or how its unknown outcome was
+// settled, and tells Options.Observe.
 func (d *Deliverer) count(s summary, outcome Outcome, err error) {
 	s.sent.WithLabelValues(outcome.String()).Inc()
 	d.observe("", s.route, s.contact, s.number, outcome, err)

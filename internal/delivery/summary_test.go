@@ -3,6 +3,7 @@ package delivery
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -114,13 +115,16 @@ func TestSummaryOfUnknownOutcomeSettles(t *testing.T) {
 		wantResult    string
 		wantReleased  bool
 		wantStillHeld bool
+		// wantOutcomes is what Observe is told and deferred_sent_total
+		// counts, in order: the lost answer, then its settling.
+		wantOutcomes []Outcome
 	}{
-		{name: "found", found: true, resend: 1, wantSent: 1, wantResult: settledFound, wantReleased: true},
-		{name: "not found, resent", resend: 1, wantSent: 2, wantResult: settledResent, wantReleased: true},
-		{name: "history unreadable, resent", historyErr: errors.New("403"), resend: 1, wantSent: 2, wantResult: settledResent, wantReleased: true},
-		{name: "not found, no resend allowed", resend: 0, wantSent: 1, wantResult: settledGivenUp, wantReleased: true},
-		{name: "resend refused for good", resend: 1, resendErr: refused{}, wantSent: 2, wantResult: settledGivenUp, wantReleased: true},
-		{name: "resend failed", resend: 1, down: true, wantSent: 1, wantStillHeld: true},
+		{name: "found", found: true, resend: 1, wantSent: 1, wantResult: settledFound, wantReleased: true, wantOutcomes: []Outcome{Unknown, Accepted}},
+		{name: "not found, resent", resend: 1, wantSent: 2, wantResult: settledResent, wantReleased: true, wantOutcomes: []Outcome{Unknown, Accepted}},
+		{name: "history unreadable, resent", historyErr: errors.New("403"), resend: 1, wantSent: 2, wantResult: settledResent, wantReleased: true, wantOutcomes: []Outcome{Unknown, Accepted}},
+		{name: "not found, no resend allowed", resend: 0, wantSent: 1, wantResult: settledGivenUp, wantReleased: true, wantOutcomes: []Outcome{Unknown, GivenUp}},
+		{name: "resend refused for good", resend: 1, resendErr: refused{}, wantSent: 2, wantResult: settledGivenUp, wantReleased: true, wantOutcomes: []Outcome{Unknown, GivenUp}},
+		{name: "resend failed", resend: 1, down: true, wantSent: 1, wantStillHeld: true, wantOutcomes: []Outcome{Unknown, FailedRetryable}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			sender := &scriptSender{errs: []error{lost{}}}
@@ -130,6 +134,8 @@ func TestSummaryOfUnknownOutcomeSettles(t *testing.T) {
 			down := &downSender{Sender: sender}
 			history := &fakeHistory{found: tc.found, err: tc.historyErr}
 			f := unknownFixture(t, down, history, tc.resend)
+			var seen events
+			f.with(func(o *Options) { o.Observe = seen.observe })
 			ctx := context.Background()
 			until := f.hold(t, 0, heldAlert("fp1|1", "DiskFull"))
 			if err := f.d.SendHeld(ctx, time.Second, f.limits); err != nil {
@@ -157,6 +163,21 @@ func TestSummaryOfUnknownOutcomeSettles(t *testing.T) {
 				if n := f.unknownOutcomes(tc.wantResult); n != 1 {
 					t.Errorf("unknown outcomes %s = %d, want 1", tc.wantResult, n)
 				}
+			}
+			var outcomes []Outcome
+			for _, e := range seen.list {
+				outcomes = append(outcomes, e.Outcome)
+			}
+			if !slices.Equal(outcomes, tc.wantOutcomes) {
+				t.Errorf("observed %v, want %v", outcomes, tc.wantOutcomes)
+			}
+			for _, o := range tc.wantOutcomes {
+				if n := testutil.ToFloat64(f.metrics.HeldSent.WithLabelValues(o.String())); n != 1 {
+					t.Errorf("deferred_sent_total{result=%q} = %v, want 1", o, n)
+				}
+			}
+			if n := testutil.CollectAndCount(f.metrics.HeldSent); n != len(tc.wantOutcomes) {
+				t.Errorf("deferred_sent_total has %d results, want %d", n, len(tc.wantOutcomes))
 			}
 			due, err = f.ledger.DueHeld(until)
 			if err != nil {
