@@ -296,7 +296,9 @@ func (pagedNone) RecordRepeat(string, string) error { return nil }
 
 func (pagedNone) Hold(string, time.Time, []ledger.HeldAlert) error { return nil }
 
-func (pagedNone) HeldFor([]string) (map[string][]string, error) { return nil, nil }
+func (pagedNone) HeldFor([]string) (held, inDoubt map[string][]string, err error) {
+	return nil, nil, nil
+}
 
 func (pagedNone) CancelHeld([]string) (held, inDoubt map[string][]string, cancelled int, err error) {
 	return nil, nil, 0, nil

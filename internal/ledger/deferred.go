@@ -167,17 +167,21 @@ func heldHits(tx *bolt.Tx, alerts []string) []heldHit {
 
 // HeldFor returns, per alert, the numbers its firing SMS is held for or
 // was until a resolved notification cancelled it: those who never heard
-// of it. Alerts held for nobody are left out.
-func (l *Ledger) HeldFor(alerts []string) (map[string][]string, error) {
-	var out map[string][]string
-	err := l.db.View(func(tx *bolt.Tx) error {
-		out = numbersByAlert(heldHits(tx, alerts))
+// of it; alerts held for nobody are left out. Of those, inDoubt are the
+// numbers whose held SMS telling of the alert is being sent or of unknown
+// outcome. It is CancelHeld's answer without the cancelling, for a
+// preview.
+func (l *Ledger) HeldFor(alerts []string) (held, inDoubt map[string][]string, err error) {
+	err = l.db.View(func(tx *bolt.Tx) error {
+		hits := heldHits(tx, alerts)
+		held = numbersByAlert(hits)
+		inDoubt, _ = sortHits(tx, hits)
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("ledger lookup held: %w", err)
+		return nil, nil, fmt.Errorf("ledger lookup held: %w", err)
 	}
-	return out, nil
+	return held, inDoubt, nil
 }
 
 // numbersByAlert is HeldFor's answer from the index's hits.

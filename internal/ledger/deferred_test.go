@@ -77,7 +77,7 @@ func TestHeldAcrossRestarts(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if held, err := l.HeldFor([]string{"fp1|1"}); err != nil || len(held) != 0 {
+	if held, _, err := l.HeldFor([]string{"fp1|1"}); err != nil || len(held) != 0 {
 		t.Errorf("after the release: HeldFor = %v, %v; want nothing", held, err)
 	}
 }
@@ -134,7 +134,7 @@ func TestHeldCancelledByResolved(t *testing.T) {
 	if n, err := l.Purge(time.Hour); err != nil || n != 2 {
 		t.Errorf("Purge = %d, %v; want the 2 cancelled entries", n, err)
 	}
-	if held, err := l.HeldFor([]string{"fp1|1"}); err != nil || len(held) != 0 {
+	if held, _, err := l.HeldFor([]string{"fp1|1"}); err != nil || len(held) != 0 {
 		t.Errorf("after the purge: HeldFor = %v, %v; want nothing", held, err)
 	}
 }
@@ -157,7 +157,7 @@ func TestHeldPurgedLongAfterTheEnd(t *testing.T) {
 	if n, err := l.Purge(time.Hour); err != nil || n != 1 {
 		t.Errorf("past the retention: Purge = %d, %v; want 1", n, err)
 	}
-	if held, err := l.HeldFor([]string{"fp1|1"}); err != nil || len(held) != 0 {
+	if held, _, err := l.HeldFor([]string{"fp1|1"}); err != nil || len(held) != 0 {
 		t.Errorf("after the purge: HeldFor = %v, %v; want nothing", held, err)
 	}
 }

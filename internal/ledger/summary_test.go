@@ -71,8 +71,8 @@ func TestHeldInDoubt(t *testing.T) {
 	if paged, err := l.PagedTo([]Firing{{ID: disk.ID}, {ID: cpu.ID}}); err != nil || len(paged) != 1 || len(paged[disk.ID]) != 1 || paged[disk.ID][0].Number != number || !paged[disk.ID][0].At.Equal(now) {
 		t.Errorf("PagedTo while in doubt = %+v, %v; want disk paged to %s", paged, err, number)
 	}
-	if held, err := l.HeldFor([]string{disk.ID}); err != nil || len(held[disk.ID]) != 1 {
-		t.Errorf("HeldFor = %v, %v; the alert is still held", held, err)
+	if held, inDoubt, err := l.HeldFor([]string{disk.ID, cpu.ID}); err != nil || len(held[disk.ID]) != 1 || !reflect.DeepEqual(inDoubt, map[string][]string{disk.ID: {number}}) {
+		t.Errorf("HeldFor = %v, %v, %v; want the alert still held, in doubt, as CancelHeld says", held, inDoubt, err)
 	}
 	if _, _, n, err := l.CancelHeld([]string{late.ID}); err != nil || n != 1 {
 		t.Errorf("CancelHeld of the late alert = %d, %v; want it cancelled", n, err)

@@ -65,7 +65,9 @@ func (p pagedSet) Hold(string, time.Time, []ledger.HeldAlert) error {
 	return errors.New("pagedSet holds nothing")
 }
 
-func (p pagedSet) HeldFor([]string) (map[string][]string, error) { return nil, nil }
+func (p pagedSet) HeldFor([]string) (held, inDoubt map[string][]string, err error) {
+	return nil, nil, nil
+}
 
 func (p pagedSet) CancelHeld([]string) (held, inDoubt map[string][]string, cancelled int, err error) {
 	return nil, nil, 0, nil

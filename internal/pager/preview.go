@@ -2,6 +2,7 @@ package pager
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"slices"
 	"sync"
@@ -92,7 +93,9 @@ func (p *Pager) preview(ctx context.Context, n *notification.Notification, pinne
 	q.now = func() time.Time { return at }
 	q.metrics = metrics.New(prometheus.NewRegistry())
 	q.logger = slog.New(notes)
-	if err := q.Notify(ctx, n, pinned); err != nil {
+	// Resolved alerts withheld while their held SMS is in doubt are what
+	// Notify would answer 503 for, after the rest: a note, not a failure.
+	if err := q.Notify(ctx, n, pinned); err != nil && !errors.Is(err, ledger.ErrHeldInDoubt) {
 		return nil, err
 	}
 	return &Preview{SMS: kept.msgs, Notes: notes.list.notes(), Config: p.config}, nil
@@ -119,14 +122,16 @@ func (readOnly) RecordRepeat(string, string) error { return nil }
 
 func (readOnly) Hold(string, time.Time, []ledger.HeldAlert) error { return nil }
 
-func (r readOnly) HeldFor(alerts []string) (map[string][]string, error) { return r.l.HeldFor(alerts) }
+func (r readOnly) HeldFor(alerts []string) (held, inDoubt map[string][]string, err error) {
+	return r.l.HeldFor(alerts)
+}
 
-// CancelHeld answers as the ledger would, and cancels nothing. A held
-// SMS in doubt counts as held: the preview shows the resolved SMS as it
-// would be if that SMS had not gone out.
+// CancelHeld answers as the ledger would, and cancels nothing. A resolved
+// alert whose held SMS is in doubt is withheld from its person as Notify
+// withholds it, with the note Notify logs.
 func (r readOnly) CancelHeld(alerts []string) (held, inDoubt map[string][]string, cancelled int, err error) {
-	held, err = r.l.HeldFor(alerts)
-	return held, nil, 0, err
+	held, inDoubt, err = r.l.HeldFor(alerts)
+	return held, inDoubt, 0, err
 }
 
 // assumedLedger is the PagedLedger of a Previewer's preview, made by
@@ -168,7 +173,9 @@ func (assumedLedger) RecordRepeat(string, string) error { return nil }
 // went out.
 func (assumedLedger) Hold(string, time.Time, []ledger.HeldAlert) error { return nil }
 
-func (assumedLedger) HeldFor([]string) (map[string][]string, error) { return nil, nil }
+func (assumedLedger) HeldFor([]string) (held, inDoubt map[string][]string, err error) {
+	return nil, nil, nil
+}
 
 func (assumedLedger) CancelHeld([]string) (held, inDoubt map[string][]string, cancelled int, err error) {
 	return nil, nil, 0, nil

@@ -21,10 +21,10 @@ type HeldLedger interface {
 	// Hold keeps alerts of an SMS to number until the instant until.
 	Hold(number string, until time.Time, alerts []ledger.HeldAlert) error
 	// HeldFor returns, per alert, the numbers its firing SMS is or was
-	// held for, and CancelHeld is HeldFor that also cancels them, saying
-	// how many it cancelled now, and for whom it left them alone because
-	// the held SMS telling of them is being sent or of unknown outcome.
-	HeldFor(alerts []string) (map[string][]string, error)
+	// held for, and those of them whose held SMS telling of it is being
+	// sent or of unknown outcome. CancelHeld is HeldFor that also cancels
+	// the others, saying how many it cancelled now.
+	HeldFor(alerts []string) (held, inDoubt map[string][]string, err error)
 	CancelHeld(alerts []string) (held, inDoubt map[string][]string, cancelled int, err error)
 }
 

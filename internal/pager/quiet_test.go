@@ -390,3 +390,33 @@ func TestQuietHoursPreviewHoldsNothing(t *testing.T) {
 		t.Errorf("a preview held %+v", due)
 	}
 }
+
+// TestQuietHoursPreviewOfAResolvedAlertInDoubt: the preview of a resolved
+// alert whose held SMS is in doubt shows what Notify does: the rest of
+// the notification, the RESOLVED withheld with a note, and no error.
+func TestQuietHoursPreviewOfAResolvedAlertInDoubt(t *testing.T) {
+	led := openLedger(t, filepath.Join(t.TempDir(), "ledger.db"))
+	defer led.Close()
+	p, _ := pagerOver(t, quietConfig, led)
+	disk := quietAlert("DiskFull", "warning", "firing")
+	h := heldOvernight(t, p, led, disk)
+	sending(t, led, h)
+
+	resolved := disk
+	resolved.Status, resolved.EndsAt = "resolved", morning.Add(2*time.Minute)
+	n := quietNotification(resolved, quietAlert("PartitionFull", "critical", "firing"))
+	n.Received = morning.Add(2 * time.Minute)
+	pv, err := p.Preview(context.Background(), n, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pv.SMS) != 1 || pv.SMS[0].Resolved != 0 || !slices.Contains(pv.SMS[0].Names, "PartitionFull") {
+		t.Errorf("preview SMS %+v, want alice's FIRING with PartitionFull and no RESOLVED", pv.SMS)
+	}
+	if !slices.ContainsFunc(pv.Notes, func(n Note) bool { return strings.HasPrefix(n.Message, "resolved alerts whose held sms is being sent") }) {
+		t.Errorf("notes %+v do not say the RESOLVED waits", pv.Notes)
+	}
+	if due, _ := led.DueHeld(morning); len(due) != 1 || due[0].Doubt == nil {
+		t.Errorf("after the preview: due %+v, want the held SMS still in doubt", due)
+	}
+}
