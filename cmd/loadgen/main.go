@@ -36,8 +36,12 @@ type options struct {
 	rate          float64
 	notifications int
 	duration      time.Duration
-	alerts        int
-	recipients    int
+	// warmup is how long the same load runs before the measured one,
+	// reported apart: a service just started, or with no connection to
+	// sipgate yet, answers its first notifications late.
+	warmup     time.Duration
+	alerts     int
+	recipients int
 	// serviceBinary is the service to start; empty builds it.
 	serviceBinary string
 	// target is the URL of a service already running; pid its process,
@@ -72,6 +76,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	app.Flag("rate", "Notifications started per second, spread evenly, by up to --concurrency at once; 0 for each as soon as one is answered. Latency then counts from a notification's scheduled start.").Default("0").Float64Var(&o.rate)
 	app.Flag("notifications", "Notifications to send in all; 0 for as many as --duration allows.").Default("10000").IntVar(&o.notifications)
 	app.Flag("duration", "Longest time to send for; 0 for no bound but --notifications.").Default("5m").DurationVar(&o.duration)
+	app.Flag("warmup", "How long to load the service the same way before the measured run, whose latency, rate and CPU time leave it out; reported apart. 0 measures from the first notification.").Default("1s").DurationVar(&o.warmup)
 	app.Flag("alerts-per-notification", "Alerts in each notification.").Default("2").IntVar(&o.alerts)
 	app.Flag("recipients", "Contacts the config's one route pages: each notification is that many SMS.").Default("1").IntVar(&o.recipients)
 	app.Flag("service-binary", "The service binary to run; by default ./cmd/alertmanager-sipgate is built into a temporary directory.").StringVar(&o.serviceBinary)
@@ -137,6 +142,9 @@ func (o options) check() error {
 	}
 	if o.notifications < 0 || o.duration < 0 {
 		errs = append(errs, errors.New("--notifications and --duration must not be negative"))
+	}
+	if o.warmup < 0 {
+		errs = append(errs, fmt.Errorf("--warmup %s: must not be negative", o.warmup))
 	}
 	if o.notifications == 0 && o.duration == 0 {
 		errs = append(errs, errors.New("--notifications 0 and --duration 0: nothing bounds the run"))
@@ -228,7 +236,15 @@ func measure(ctx context.Context, o options, logger *slog.Logger) (*result, erro
 	if pid != 0 {
 		stopWatch = watchAnon(pid, 100*time.Millisecond)
 	}
-	stats, err := runLoad(ctx, o, url, client, fake, res, logger)
+	stats, err := runLoad(ctx, o, url, client, fake, res, logger, func() error {
+		// The service's CPU time counts from the end of the warm-up.
+		if pid == 0 {
+			return nil
+		}
+		u, err := readUsage(pid)
+		before.cpu = u.cpu
+		return err
+	})
 	peakAnon := stopWatch()
 	if err != nil {
 		return nil, err
@@ -323,18 +339,13 @@ func loadClient(concurrency int) *http.Client {
 	}
 }
 
-// runLoad posts o's notifications to the service at url with client and
-// puts into res what came of them: the answers and their latency, the SMS
-// the fake counted against those expected, and this tool's own CPU time.
-func runLoad(ctx context.Context, o options, url string, client *http.Client, fake *fakeSipgate, res *result, logger *slog.Logger) (loadStats, error) {
+// runLoad posts o's notifications to the service at url with client,
+// after o.warmup of the same load (then warmedUp is called), and puts into
+// res what came of them: the answers and their latency, the SMS the fake
+// counted against those expected, and this tool's own CPU time.
+func runLoad(ctx context.Context, o options, url string, client *http.Client, fake *fakeSipgate, res *result, logger *slog.Logger, warmedUp func() error) (loadStats, error) {
 	run := strconv.FormatInt(time.Now().UnixNano(), 36)
-	p, err := newPayloads(run, o.alerts)
-	if err != nil {
-		return loadStats{}, err
-	}
-	ownBefore, ownErr := readCPU(os.Getpid())
-	logger.Info("loading", "target", url, "notifications", o.notifications, "duration", o.duration, "concurrency", o.concurrency, "rate", o.rate, "run", run)
-	stats := load(ctx, loadOptions{
+	lo := loadOptions{
 		url:           strings.TrimSuffix(url, "/") + "/api/v1/alerts",
 		username:      webhookUser,
 		password:      webhookPass,
@@ -342,13 +353,38 @@ func runLoad(ctx context.Context, o options, url string, client *http.Client, fa
 		rate:          o.rate,
 		notifications: o.notifications,
 		duration:      o.duration,
-		payloads:      p,
 		client:        client,
-	})
+	}
+	var warm loadStats
+	if o.warmup > 0 {
+		// Groups of their own, so that the measured run pages anew.
+		wo := lo
+		wo.notifications, wo.duration = 0, o.warmup
+		var err error
+		if wo.payloads, err = newPayloads(run+"-warmup", o.alerts); err != nil {
+			return loadStats{}, err
+		}
+		logger.Info("warming up", "target", url, "duration", o.warmup, "concurrency", o.concurrency, "rate", o.rate)
+		warm = load(ctx, wo)
+		res.setWarmup(warm)
+		if ctx.Err() != nil {
+			return loadStats{}, ctx.Err()
+		}
+	}
+	if err := warmedUp(); err != nil {
+		return loadStats{}, err
+	}
+	var err error
+	if lo.payloads, err = newPayloads(run, o.alerts); err != nil {
+		return loadStats{}, err
+	}
+	ownBefore, ownErr := readCPU(os.Getpid())
+	logger.Info("loading", "target", url, "notifications", o.notifications, "duration", o.duration, "concurrency", o.concurrency, "rate", o.rate, "run", run)
+	stats := load(ctx, lo)
 	// Counted as the last answer came: the service answers 200 only once
 	// sipgate took the SMS, so nothing may be missing now.
 	res.SMSCounted = len(fake.Messages())
-	res.SMSExpected = stats.ok * o.recipients
+	res.SMSExpected = (warm.ok + stats.ok) * o.recipients
 	res.setLoad(stats)
 	// This tool and the fake sipgate share the machine with the service:
 	// what they take is not the service's, but it is not free either.

@@ -24,6 +24,7 @@ func TestRunRejectsCommandLine(t *testing.T) {
 		{"unknown flag", []string{"--no-such-flag"}},
 		{"no concurrency", []string{"--concurrency=0"}},
 		{"unbounded", []string{"--notifications=0", "--duration=0"}},
+		{"negative warm-up", []string{"--warmup=-1s"}},
 		{"no alerts", []string{"--alerts-per-notification=0"}},
 		{"no recipients", []string{"--recipients=0"}},
 		{"target without a fixed fake", []string{"--target=http://127.0.0.1:9876"}},
@@ -89,7 +90,7 @@ func TestRunManaged(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	code := run([]string{
 		"--notifications=200", "--concurrency=4", "--recipients=2", "--alerts-per-notification=3",
-		"--service-binary=" + bin, "--json",
+		"--warmup=300ms", "--service-binary=" + bin, "--json",
 	}, &stdout, &stderr)
 	if code != 0 {
 		t.Fatalf("exit code %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
@@ -101,8 +102,13 @@ func TestRunManaged(t *testing.T) {
 	if res.Sent != 200 || res.OK != 200 || res.Failed != 0 || len(res.Other) != 0 || res.Stopped != stoppedCount {
 		t.Errorf("sent %d, ok %d, failed %d (%s), other %v, stopped %q; want 200 answered 200", res.Sent, res.OK, res.Failed, res.FirstError, res.Other, res.Stopped)
 	}
-	if res.SMSExpected != 400 || res.SMSCounted != 400 {
-		t.Errorf("SMS counted %d, expected %d; want 400 and 400", res.SMSCounted, res.SMSExpected)
+	// The warm-up's notifications are reported apart, and their SMS
+	// arrive too.
+	if res.WarmupSent == 0 || res.WarmupOK != res.WarmupSent || res.WarmupMaxMS <= 0 || res.WarmupSeconds < 0.3 {
+		t.Errorf("warm-up: %d sent, %d answered 200, max %v ms, %v s; want some, all answered, for 300 ms", res.WarmupSent, res.WarmupOK, res.WarmupMaxMS, res.WarmupSeconds)
+	}
+	if want := (200 + res.WarmupOK) * 2; res.SMSExpected != want || res.SMSCounted != want {
+		t.Errorf("SMS counted %d, expected %d; want %d and %d", res.SMSCounted, res.SMSExpected, want, want)
 	}
 	if res.IdleRSSBytes <= 0 || res.PeakRSSBytes < res.IdleRSSBytes || res.PeakAnonBytes <= 0 || res.PeakAnonBytes > res.PeakRSSBytes || res.CPUSeconds <= 0 || res.ServicePID == 0 {
 		t.Errorf("idle RSS %d, peak RSS %d, peak anonymous %d, CPU %v s, pid %d: the service's figures are missing", res.IdleRSSBytes, res.PeakRSSBytes, res.PeakAnonBytes, res.CPUSeconds, res.ServicePID)

@@ -43,8 +43,18 @@ type result struct {
 	P99MS float64 `json:"latency_p99_ms"`
 	MaxMS float64 `json:"latency_max_ms"`
 
+	// The warm-up before the measured run (--warmup), which the figures
+	// above leave out: its notifications, those answered 200, and their
+	// latencies, in milliseconds.
+	WarmupSeconds float64 `json:"warmup_seconds"`
+	WarmupSent    int     `json:"warmup_sent"`
+	WarmupOK      int     `json:"warmup_ok"`
+	WarmupP99MS   float64 `json:"warmup_latency_p99_ms"`
+	WarmupMaxMS   float64 `json:"warmup_latency_max_ms"`
+
 	// SMSCounted is what the fake sipgate accepted by the last answer;
-	// SMSExpected is one per recipient of every notification answered 200.
+	// SMSExpected is one per recipient of every notification answered 200,
+	// the warm-up's included.
 	SMSCounted  int `json:"sms_counted"`
 	SMSExpected int `json:"sms_expected"`
 
@@ -87,6 +97,14 @@ func (r *result) setLoad(s loadStats) {
 	r.MaxMS = ms(percentile(s.latencies, 1))
 }
 
+// setWarmup fills in what the warm-up found.
+func (r *result) setWarmup(s loadStats) {
+	r.WarmupSeconds = s.elapsed.Seconds()
+	r.WarmupSent, r.WarmupOK = s.sent, s.ok
+	r.WarmupP99MS = ms(percentile(s.latencies, 0.99))
+	r.WarmupMaxMS = ms(percentile(s.latencies, 1))
+}
+
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 // problem says what made the run not clean, or "" for a clean one.
@@ -94,6 +112,9 @@ func (r *result) problem() string {
 	var p []string
 	if r.Stopped == stoppedInterrupted {
 		p = append(p, "interrupted")
+	}
+	if r.WarmupOK != r.WarmupSent {
+		p = append(p, fmt.Sprintf("%d of %d warm-up notifications not answered 200", r.WarmupSent-r.WarmupOK, r.WarmupSent))
 	}
 	if r.OK != r.Sent {
 		p = append(p, fmt.Sprintf("%d of %d notifications not answered 200", r.Sent-r.OK, r.Sent))
@@ -121,6 +142,9 @@ func (r *result) print(w io.Writer) {
 		pace = fmt.Sprintf("%g/s by up to %d concurrent (latency from the scheduled start)", r.Rate, r.Concurrency)
 	}
 	row("load", "%s, %d alerts per notification, %d recipient(s), sipgate over TLS (%s)", pace, r.AlertsPerNotification, r.Recipients, proto)
+	if r.WarmupSent > 0 {
+		row("warm-up", "%d notifications in %.1f s before, not counted below: %d answered 200, p99 %.1f ms, max %.1f ms", r.WarmupSent, r.WarmupSeconds, r.WarmupOK, r.WarmupP99MS, r.WarmupMaxMS)
+	}
 	row("stopped by", "%s after %.1f s", r.Stopped, r.Seconds)
 	row("notifications", "%d sent, %d answered 200, %s, %d without an answer", r.Sent, r.OK, r.others(), r.Failed)
 	if r.FirstError != "" {
