@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -265,5 +266,39 @@ func TestPercentile(t *testing.T) {
 				t.Errorf("percentile(%v) = %v, want %v", tt.q, got, tt.want)
 			}
 		})
+	}
+}
+
+// TestWarmupInterrupted: Ctrl-C during the warm-up ends the run with a
+// report that says so, the warm-up's figures in it and nothing measured.
+func TestWarmupInterrupted(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	const concurrency = 4
+	hold := &holdingNotifier{interruptAt: concurrency, interrupt: cancel}
+	url := strings.TrimSuffix(startReceiver(t, hold), "/api/v1/alerts")
+	fake, err := startFakeSipgate("127.0.0.1:0", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fake.Close()
+	o := options{concurrency: concurrency, notifications: 100, warmup: time.Minute, alerts: 1, recipients: 1}
+	res := newResult(o)
+	warmedUp := false
+	stats, err := runLoad(ctx, o, url, &http.Client{Timeout: 10 * time.Second}, fake, res, slog.New(slog.DiscardHandler), func() error {
+		warmedUp = true
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if warmedUp || stats.stopped != stoppedInterrupted || res.Stopped != stoppedInterrupted || res.Sent != 0 {
+		t.Errorf("warmed up %v, stopped %q/%q, sent %d; want the run interrupted in the warm-up, nothing measured", warmedUp, stats.stopped, res.Stopped, res.Sent)
+	}
+	if res.WarmupSent != concurrency || res.WarmupOK != 0 {
+		t.Errorf("warm-up sent %d, ok %d; want the %d in flight, none answered", res.WarmupSent, res.WarmupOK, concurrency)
+	}
+	if p := res.problem(); !strings.Contains(p, "interrupted") {
+		t.Errorf("problem %q, want it to say interrupted", p)
 	}
 }
