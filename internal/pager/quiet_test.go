@@ -91,6 +91,16 @@ func names(msgs []delivery.Message) []string {
 	return out
 }
 
+// quietPager is a pager for cfg over a ledger of its own, closed when the
+// test ends.
+func quietPager(t *testing.T, cfg string) (*Pager, *ledgerDeliverer, *ledger.Ledger) {
+	t.Helper()
+	led := openLedger(t, filepath.Join(t.TempDir(), "ledger.db"))
+	t.Cleanup(func() { led.Close() })
+	p, d := pagerOver(t, cfg, led)
+	return p, d, led
+}
+
 // heldOvernight has p hold alerts for alice at night and returns the one
 // SMS due for her in the morning.
 func heldOvernight(t *testing.T, p *Pager, led *ledger.Ledger, alerts ...template.Alert) ledger.HeldSMS {
@@ -115,9 +125,7 @@ func sending(t *testing.T, led *ledger.Ledger, h ledger.HeldSMS) {
 // the ledger until 07:00 while its critical goes at once; a retry holds
 // nothing twice and sends nothing new.
 func TestQuietHoursHoldWhatWaits(t *testing.T) {
-	led := openLedger(t, filepath.Join(t.TempDir(), "ledger.db"))
-	defer led.Close()
-	p, d := pagerOver(t, quietConfig, led)
+	p, d, led := quietPager(t, quietConfig)
 	n := quietNotification(quietAlert("DiskFull", "warning", "firing"), quietAlert("NodeDown", "critical", "firing"))
 	notifyAt(t, p, n, night)
 	if got, want := names(d.msgs), []string{"alice: NodeDown"}; !slices.Equal(got, want) {
@@ -156,9 +164,7 @@ func TestQuietHoursHoldWhatWaits(t *testing.T) {
 // sends resolved alerts always; a retry of the resolved notification
 // changes nothing. Whoever heard of it otherwise hears it resolved.
 func TestQuietHoursResolvedCancels(t *testing.T) {
-	led := openLedger(t, filepath.Join(t.TempDir(), "ledger.db"))
-	defer led.Close()
-	p, d := pagerOver(t, quietConfig, led)
+	p, d, led := quietPager(t, quietConfig)
 	// bob is paged about the same alert through audit, without quiet hours.
 	firing := quietAlert("DiskFull", "warning", "firing")
 	firing.Labels["audit"] = "yes"
@@ -188,9 +194,7 @@ func TestQuietHoursResolvedCancels(t *testing.T) {
 // a warning that resolves at night after it was paged by day waits as a
 // resolved one.
 func TestQuietHoursAfterTheRelease(t *testing.T) {
-	led := openLedger(t, filepath.Join(t.TempDir(), "ledger.db"))
-	defer led.Close()
-	p, d := pagerOver(t, quietConfig, led)
+	p, d, led := quietPager(t, quietConfig)
 	firing := quietAlert("DiskFull", "warning", "firing")
 	if err := led.ReleaseHeld(heldOvernight(t, p, led, firing), true); err != nil {
 		t.Fatal(err)
@@ -223,9 +227,7 @@ func TestQuietHoursAfterTheRelease(t *testing.T) {
 // cancelled nor told: the notification fails, to come again; once the
 // SMS went out, its retry tells alice it resolved.
 func TestQuietHoursResolvedWhileTheHeldSMSIsSent(t *testing.T) {
-	led := openLedger(t, filepath.Join(t.TempDir(), "ledger.db"))
-	defer led.Close()
-	p, d := pagerOver(t, quietConfig, led)
+	p, d, led := quietPager(t, quietConfig)
 	firing := quietAlert("DiskFull", "warning", "firing")
 	h := heldOvernight(t, p, led, firing)
 	sending(t, led, h)
@@ -273,9 +275,7 @@ func (l *releaseBetween) CancelHeld(alerts []string) (held, inDoubt map[string][
 // if_paged route the resolved SMS goes out.
 func TestQuietHoursReleasedWhileResolving(t *testing.T) {
 	cfg := strings.Replace(quietConfig, "send_resolved: always", "send_resolved: if_paged", 1)
-	led := openLedger(t, filepath.Join(t.TempDir(), "ledger.db"))
-	defer led.Close()
-	p, d := pagerOver(t, cfg, led)
+	p, d, led := quietPager(t, cfg)
 	disk := quietAlert("DiskFull", "warning", "firing")
 	h := heldOvernight(t, p, led, disk)
 	p.paged = &releaseBetween{Ledger: led, h: &h}
@@ -292,9 +292,7 @@ func TestQuietHoursReleasedWhileResolving(t *testing.T) {
 // once, and the held alert is not paged to her again as news; only the
 // notification's answer asks for it again.
 func TestQuietHoursInDoubtHoldsUpOnlyItsOwn(t *testing.T) {
-	led := openLedger(t, filepath.Join(t.TempDir(), "ledger.db"))
-	defer led.Close()
-	p, d := pagerOver(t, quietConfig, led)
+	p, d, led := quietPager(t, quietConfig)
 	disk, cpu := quietAlert("DiskFull", "warning", "firing"), quietAlert("HighCPU", "warning", "firing")
 	h := heldOvernight(t, p, led, disk, cpu)
 	sending(t, led, h)
@@ -341,9 +339,7 @@ func TestQuietHoursInDoubtHoldsUpOnlyItsOwn(t *testing.T) {
 // delivery at once, with sendAt at the end of the quiet hours; by day,
 // and for the critical, there is none.
 func TestQuietHoursSendAt(t *testing.T) {
-	led := openLedger(t, filepath.Join(t.TempDir(), "ledger.db"))
-	defer led.Close()
-	p, d := pagerOver(t, strings.Replace(quietConfig, "severities: [warning, info]}", "severities: [warning, info], defer: send_at}", 1), led)
+	p, d, led := quietPager(t, strings.Replace(quietConfig, "severities: [warning, info]}", "severities: [warning, info], defer: send_at}", 1))
 	n := quietNotification(quietAlert("DiskFull", "warning", "firing"), quietAlert("NodeDown", "critical", "firing"))
 	notifyAt(t, p, n, night)
 	sendAt := map[string]time.Time{}
@@ -371,9 +367,7 @@ func TestQuietHoursSendAt(t *testing.T) {
 // TestQuietHoursPreviewHoldsNothing: a preview at night says the SMS is
 // held, and holds nothing.
 func TestQuietHoursPreviewHoldsNothing(t *testing.T) {
-	led := openLedger(t, filepath.Join(t.TempDir(), "ledger.db"))
-	defer led.Close()
-	p, _ := pagerOver(t, quietConfig, led)
+	p, _, led := quietPager(t, quietConfig)
 	n := quietNotification(quietAlert("DiskFull", "warning", "firing"))
 	n.Received = night
 	pv, err := p.Preview(context.Background(), n, "")
@@ -395,9 +389,7 @@ func TestQuietHoursPreviewHoldsNothing(t *testing.T) {
 // alert whose held SMS is in doubt shows what Notify does: the rest of
 // the notification, the RESOLVED withheld with a note, and no error.
 func TestQuietHoursPreviewOfAResolvedAlertInDoubt(t *testing.T) {
-	led := openLedger(t, filepath.Join(t.TempDir(), "ledger.db"))
-	defer led.Close()
-	p, _ := pagerOver(t, quietConfig, led)
+	p, _, led := quietPager(t, quietConfig)
 	disk := quietAlert("DiskFull", "warning", "firing")
 	h := heldOvernight(t, p, led, disk)
 	sending(t, led, h)
