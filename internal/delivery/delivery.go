@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/breaker"
+	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/keylock"
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/ledger"
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/metrics"
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/phone"
@@ -182,8 +183,11 @@ type Options struct {
 // Deliverer sends messages; safe for concurrent use.
 type Deliverer struct {
 	o Options
-	// claims are the keys being sent right now, by any Deliver call.
-	claims *claims
+	// claims are the keys being sent right now, by any Deliver call, so
+	// that a duplicate arriving meanwhile (from the other replica of an
+	// HA pair, or twice in one batch) waits for the outcome, which the
+	// ledger then shows, instead of sending a second SMS.
+	claims keylock.Set
 	// unrecorded are the keys handled whose record failed.
 	unrecorded *unrecorded
 }
@@ -215,7 +219,7 @@ func New(o Options) *Deliverer {
 		o.SettleAfter = 10 * time.Second
 	}
 	o.ResendUnknown = max(o.ResendUnknown, 0)
-	return &Deliverer{o: o, claims: newClaims(), unrecorded: newUnrecorded()}
+	return &Deliverer{o: o, unrecorded: newUnrecorded()}
 }
 
 // RetryableError reports that some messages failed in a way a later retry
@@ -240,7 +244,7 @@ func (e *RetryableError) Unwrap() error { return e.Err }
 //
 // The sends run concurrently, but each message takes its turn at the
 // limits in severity order (see turns), and a message whose key another
-// call is sending waits for that outcome (see claims).
+// call is sending waits for that outcome (see Deliverer.claims).
 func (d *Deliverer) Deliver(ctx context.Context, b Batch) error {
 	msgs := slices.Clone(b.Messages)
 	slices.SortStableFunc(msgs, func(x, y Message) int { return cmp.Compare(x.Severity, y.Severity) })
@@ -332,9 +336,9 @@ func (d *Deliverer) deliver(ctx context.Context, b *Batch, m Message, turn *turn
 // one waiting for a claim holds a turn, but a claim holder never waits for
 // a turn.
 func (d *Deliverer) deliverOnce(ctx context.Context, b *Batch, m Message, turn *turn, log *slog.Logger) (Outcome, error) {
-	release, err := d.claims.claim(ctx, m.Key)
+	release, err := d.claims.Lock(ctx, m.Key)
 	if err != nil {
-		return FailedRetryable, err
+		return FailedRetryable, fmt.Errorf("wait for a concurrent send of the same page: %w", err)
 	}
 	defer release()
 
