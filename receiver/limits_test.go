@@ -71,8 +71,10 @@ func TestBusyBeyondMaxInFlight(t *testing.T) {
 	h, m := newHandler(n, Options{MaxInFlight: 2, Timeout: time.Minute, ReceiverName: NewReceivers("sms-bridge").Name})
 
 	codes := make(chan int, 2)
-	for range 2 {
-		go func() { codes <- post(h, strings.NewReader(valid)).Code }()
+	for i := range 2 {
+		// Of two groups: notifications of one group wait for each other.
+		body := strings.Replace(valid, `"groupKey":"`, fmt.Sprintf(`"groupKey":"%d`, i), 1)
+		go func() { codes <- post(h, strings.NewReader(body)).Code }()
 	}
 	receive(t, n.entered)
 	receive(t, n.entered)

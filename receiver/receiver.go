@@ -22,6 +22,7 @@ import (
 	"github.com/go-playground/validator/v10"
 	"github.com/prometheus/alertmanager/template"
 
+	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/keylock"
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/metrics"
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/notification"
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/phone"
@@ -86,6 +87,9 @@ type Handler struct {
 	validate *validator.Validate
 	mux      *http.ServeMux
 	inFlight gate
+	// groups holds the Alertmanager groups being paged: a group's
+	// notifications are paged one at a time (see notify).
+	groups keylock.Set
 }
 
 // New returns the webhook handler.
@@ -315,6 +319,16 @@ func (h *Handler) notify(r *http.Request, n *notification.Notification) *httpErr
 		h.o.Logger.Warn("notification has more alerts than it carries: the rest are counted in the SMS, not routed",
 			"notification", n.ID, "alerts", len(n.Alerts), "truncated_alerts", n.TruncatedAlerts)
 	}
+	// One notification of a group at a time, as one Alertmanager sends
+	// them: its HA peer's copy, with an alert more or less, arriving while
+	// the first is being sent would otherwise read whom the group's alerts
+	// reached before the first is recorded, and page them again as news.
+	// It waits, within its deadline, and then tells only what is new.
+	unlock, err := h.groups.Lock(ctx, n.Receiver+"\x00"+n.GroupKey)
+	if err != nil {
+		return &httpError{http.StatusServiceUnavailable, "another notification of the same group is still being sent: " + err.Error()}
+	}
+	defer unlock()
 	if err := h.notifier.Notify(ctx, n, r.PathValue("route")); err != nil {
 		// The notification was valid: whatever failed may work when
 		// Alertmanager asks again.

@@ -353,3 +353,65 @@ func TestAnyPinnedPathReachesTheNotifier(t *testing.T) {
 		}
 	}
 }
+
+// holdFirst holds the first notification it is asked until release is
+// closed, and answers the others at once.
+type holdFirst struct {
+	entered chan struct{} // closed when the first is held
+	release chan struct{}
+	mu      sync.Mutex
+	calls   int
+}
+
+func (h *holdFirst) Notify(context.Context, *notification.Notification, string) error {
+	h.mu.Lock()
+	h.calls++
+	first := h.calls == 1
+	h.mu.Unlock()
+	if first {
+		close(h.entered)
+		<-h.release
+	}
+	return nil
+}
+
+// TestAGroupIsNotifiedOneAtATime: while a notification of a group is
+// being paged, another of the same group waits for it, and is answered
+// 503 when its deadline comes first, without reaching the notifier;
+// another group goes on meanwhile.
+func TestAGroupIsNotifiedOneAtATime(t *testing.T) {
+	hold := &holdFirst{entered: make(chan struct{}), release: make(chan struct{})}
+	h, _ := newHandler(hold, Options{Timeout: 200 * time.Millisecond})
+	serve := func(body string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest(http.MethodPost, "/api/v1/alerts", strings.NewReader(body))
+		r.Header.Set("Content-Type", "application/json")
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w
+	}
+	group := fixture(t, "webhook-firing-2-alerts.json")
+	other := strings.Replace(group, `"groupKey":"`, `"groupKey":"other`, 1)
+	if other == group {
+		t.Fatal("the fixture has no groupKey to change")
+	}
+	first := make(chan int)
+	go func() { first <- serve(group).Code }()
+	<-hold.entered
+
+	if w := serve(group); w.Code != http.StatusServiceUnavailable || !strings.Contains(w.Body.String(), "same group") {
+		t.Errorf("same group while the first is paged: %d %q; want 503 saying why", w.Code, w.Body.String())
+	}
+	if w := serve(other); w.Code != http.StatusOK {
+		t.Errorf("another group meanwhile: %d %q; want 200", w.Code, w.Body.String())
+	}
+	close(hold.release)
+	if code := <-first; code != http.StatusOK {
+		t.Errorf("first: %d", code)
+	}
+	if w := serve(group); w.Code != http.StatusOK {
+		t.Errorf("same group once the first is done: %d %q; want 200", w.Code, w.Body.String())
+	}
+	if hold.calls != 3 {
+		t.Errorf("the notifier was asked %d times, want 3: the first, the other group, the retry", hold.calls)
+	}
+}
