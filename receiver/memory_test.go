@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -103,9 +105,14 @@ func BenchmarkEightMaxSizeWebhooks(b *testing.B) {
 				runtime.GC()
 				runtime.ReadMemStats(&before)
 				var wg sync.WaitGroup
-				for range concurrent {
+				for i := range concurrent {
+					// Each of a group of its own, as the body is not
+					// copied: a group's notifications are paged one at a
+					// time.
+					start := len(`{"version":"4","groupKey":"`)
+					r := io.MultiReader(bytes.NewReader(body[:start]), strings.NewReader(strconv.Itoa(i)), bytes.NewReader(body[start:]))
 					wg.Go(func() {
-						if w := post(h, bytes.NewReader(body)); w.Code != http.StatusOK {
+						if w := post(h, r); w.Code != http.StatusOK {
 							b.Errorf("code = %d (%s)", w.Code, w.Body)
 						}
 					})

@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -320,11 +321,13 @@ func (h *Handler) notify(r *http.Request, n *notification.Notification) *httpErr
 			"notification", n.ID, "alerts", len(n.Alerts), "truncated_alerts", n.TruncatedAlerts)
 	}
 	// One notification of a group at a time, as one Alertmanager sends
-	// them: its HA peer's copy, with an alert more or less, arriving while
-	// the first is being sent would otherwise read whom the group's alerts
-	// reached before the first is recorded, and page them again as news.
-	// It waits, within its deadline, and then tells only what is new.
-	unlock, err := h.groups.Lock(ctx, n.Receiver+"\x00"+n.GroupKey)
+	// them to one webhook: its HA peer's copy, with an alert more or less,
+	// arriving while the first is being sent would otherwise read whom the
+	// group's alerts reached before the first is recorded, and page them
+	// again as news. It waits, within its deadline, and then tells only
+	// what is new. The webhooks of one receiver (pinned routes) are sent
+	// to at once, and do not wait for each other.
+	unlock, err := h.groups.Lock(ctx, groupLock(n, r.PathValue("route")))
 	if err != nil {
 		return &httpError{http.StatusServiceUnavailable, "another notification of the same group is still being sent: " + err.Error()}
 	}
@@ -335,6 +338,17 @@ func (h *Handler) notify(r *http.Request, n *notification.Notification) *httpErr
 		return &httpError{http.StatusServiceUnavailable, phone.Redact(err.Error())}
 	}
 	return nil
+}
+
+// groupLock is the key of the lock of n's group at the pinned route: a
+// hash, since a group key may be as long as the body.
+func groupLock(n *notification.Notification, route string) string {
+	h := sha256.New()
+	for _, s := range []string{n.Receiver, route, n.GroupKey} {
+		h.Write(binary.BigEndian.AppendUint64(nil, uint64(len(s))))
+		h.Write([]byte(s))
+	}
+	return string(h.Sum(nil))
 }
 
 // authorized compares credentials in constant time; hashing first keeps

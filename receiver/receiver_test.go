@@ -378,17 +378,19 @@ func (h *holdFirst) Notify(context.Context, *notification.Notification, string) 
 // TestAGroupIsNotifiedOneAtATime: while a notification of a group is
 // being paged, another of the same group waits for it, and is answered
 // 503 when its deadline comes first, without reaching the notifier;
-// another group goes on meanwhile.
+// another group, and the same group to another webhook of the receiver (a
+// pinned route), go on meanwhile.
 func TestAGroupIsNotifiedOneAtATime(t *testing.T) {
 	hold := &holdFirst{entered: make(chan struct{}), release: make(chan struct{})}
 	h, _ := newHandler(hold, Options{Timeout: 200 * time.Millisecond})
-	serve := func(body string) *httptest.ResponseRecorder {
-		r := httptest.NewRequest(http.MethodPost, "/api/v1/alerts", strings.NewReader(body))
+	serveAt := func(path, body string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest(http.MethodPost, path, strings.NewReader(body))
 		r.Header.Set("Content-Type", "application/json")
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, r)
 		return w
 	}
+	serve := func(body string) *httptest.ResponseRecorder { return serveAt("/api/v1/alerts", body) }
 	group := fixture(t, "webhook-firing-2-alerts.json")
 	other := strings.Replace(group, `"groupKey":"`, `"groupKey":"other`, 1)
 	if other == group {
@@ -404,6 +406,10 @@ func TestAGroupIsNotifiedOneAtATime(t *testing.T) {
 	if w := serve(other); w.Code != http.StatusOK {
 		t.Errorf("another group meanwhile: %d %q; want 200", w.Code, w.Body.String())
 	}
+	// Alertmanager sends to each webhook of a receiver at once.
+	if w := serveAt("/api/v1/alerts/night", group); w.Code != http.StatusOK {
+		t.Errorf("the same group to a pinned route meanwhile: %d %q; want 200", w.Code, w.Body.String())
+	}
 	close(hold.release)
 	if code := <-first; code != http.StatusOK {
 		t.Errorf("first: %d", code)
@@ -411,7 +417,7 @@ func TestAGroupIsNotifiedOneAtATime(t *testing.T) {
 	if w := serve(group); w.Code != http.StatusOK {
 		t.Errorf("same group once the first is done: %d %q; want 200", w.Code, w.Body.String())
 	}
-	if hold.calls != 3 {
-		t.Errorf("the notifier was asked %d times, want 3: the first, the other group, the retry", hold.calls)
+	if hold.calls != 4 {
+		t.Errorf("the notifier was asked %d times, want 4: the first, the other group, the pinned route, the retry", hold.calls)
 	}
 }

@@ -57,10 +57,11 @@ func postAsync(url, body string) <-chan int {
 }
 
 // TestAGroupIsPagedOneNotificationAtATime: while the first SMS of a group
-// waits for sipgate's answer, the HA peer's copy of the group arrives with
-// one alert more. It is planned only once the first is recorded, so the
-// person hears of the two alerts once and of the third as the only news;
-// planned at once, it would tell them all three as new.
+// of three alerts waits for sipgate's answer, the HA peer's copy of the
+// group arrives with two of them (the third resolved in between, say). It
+// is planned only once the first is recorded, and tells the person
+// nothing new: no second SMS. Planned at once, it would have paged them
+// of the two alerts again.
 func TestAGroupIsPagedOneNotificationAtATime(t *testing.T) {
 	fake := sipgatetest.NewServer("token-1", "s3cret")
 	defer fake.Close()
@@ -70,25 +71,25 @@ func TestAGroupIsPagedOneNotificationAtATime(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 
-	fake.AnswerLate(time.Second)
-	first := postAsync(base+"/api/v1/alerts", groupPayload(t, "http://am-1:9093", "web-1:8080", "web-2:8080"))
+	fake.AnswerLate(2 * time.Second)
+	first := postAsync(base+"/api/v1/alerts", groupPayload(t, "http://am-1:9093", "web-1:8080", "web-2:8080", "web-3:8080"))
 	// The first SMS is accepted, its answer held back.
-	if _, err := fake.WaitMessages(ctx, 1); err != nil {
-		t.Fatal(err)
+	for fake.Held() == 0 {
+		select {
+		case <-ctx.Done():
+			t.Fatal("the first SMS never reached sipgate")
+		case <-time.After(time.Millisecond):
+		}
 	}
 	fake.AnswerLate(0)
-	second := postAsync(base+"/api/v1/alerts", groupPayload(t, "http://am-2:9093", "web-1:8080", "web-2:8080", "web-3:8080"))
+	second := postAsync(base+"/api/v1/alerts", groupPayload(t, "http://am-2:9093", "web-1:8080", "web-2:8080"))
 	if code := <-first; code != http.StatusOK {
 		t.Fatalf("first notification: %d", code)
 	}
 	if code := <-second; code != http.StatusOK {
-		t.Fatalf("HA copy with an alert more: %d", code)
+		t.Fatalf("HA copy of two of the alerts: %d", code)
 	}
-	msgs := fake.Messages()
-	if len(msgs) != 2 {
-		t.Fatalf("sipgate took %d SMS, want 2: %+v", len(msgs), msgs)
-	}
-	if !strings.HasPrefix(msgs[0].Message, "FIRING 2 ") || !strings.HasPrefix(msgs[1].Message, "FIRING +1 ") {
-		t.Errorf("SMS %q, then %q; want the two alerts, then the third as the only news", msgs[0].Message, msgs[1].Message)
+	if msgs := fake.Messages(); len(msgs) != 1 || !strings.HasPrefix(msgs[0].Message, "FIRING 3 ") {
+		t.Errorf("sipgate took %+v; want one SMS, of the three alerts", msgs)
 	}
 }

@@ -534,3 +534,26 @@ func TestDeliverPanicWaitsForTheOtherSends(t *testing.T) {
 	_ = d.Deliver(context.Background(), Batch{ID: "panic", Messages: msgs("panic", s.slow, s.panicky)})
 	t.Fatal("Deliver returned, want the send's panic")
 }
+
+// TestDuplicateGivesUpWhenItsContextEnds: a message whose key another call
+// is sending waits for it; when its context ends first it fails, to be
+// retried, with the reason canceled.
+func TestDuplicateGivesUpWhenItsContextEnds(t *testing.T) {
+	f := newFixture(t)
+	batch := msgs("n1", "+4915100000001")
+	unlock, err := f.d.claims.Lock(context.Background(), batch[0].Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err = f.deliver(ctx, batch)
+	var rerr *RetryableError
+	if !errors.As(err, &rerr) || !errors.Is(err, context.Canceled) || reason(err) != reasonCanceled {
+		t.Errorf("Deliver while the key is held, context canceled: %v (reason %q); want a retryable error, canceled", err, reason(err))
+	}
+	if n := testutil.ToFloat64(f.metrics.SMSFailed.WithLabelValues(batch[0].Route, reasonCanceled)); n != 1 {
+		t.Errorf("sms_failed_total{reason=canceled} = %v, want 1", n)
+	}
+}

@@ -16,7 +16,8 @@ type Set struct {
 }
 
 // Lock waits until nobody holds key and takes it, or returns ctx.Err()
-// when ctx ends first. The caller must call unlock, once, when done.
+// when ctx ends first. The caller must call unlock when done; calls after
+// the first do nothing.
 func (s *Set) Lock(ctx context.Context, key string) (unlock func(), err error) {
 	for {
 		s.mu.Lock()
@@ -28,7 +29,8 @@ func (s *Set) Lock(ctx context.Context, key string) (unlock func(), err error) {
 			done := make(chan struct{})
 			s.held[key] = done
 			s.mu.Unlock()
-			return func() { s.unlock(key, done) }, nil
+			var once sync.Once
+			return func() { once.Do(func() { s.unlock(key, done) }) }, nil
 		}
 		s.mu.Unlock()
 		// Unlocked: try again, since another waiter may take it first.
