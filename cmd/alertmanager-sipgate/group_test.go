@@ -93,3 +93,40 @@ func TestAGroupIsPagedOneNotificationAtATime(t *testing.T) {
 		t.Errorf("sipgate took %+v; want one SMS, of the three alerts", msgs)
 	}
 }
+
+// TestAGroupAfterALostAnswer: the first SMS of a group of three alerts
+// reaches sipgate, but its answer is lost, so the notification is answered
+// 503. The HA peer's copy with two of the alerts comes before the retry:
+// the lost SMS counts as having told the person of all three, so the copy
+// sends nothing. The retry then finds the SMS in sipgate's history: one
+// SMS in all.
+func TestAGroupAfterALostAnswer(t *testing.T) {
+	fake := sipgatetest.NewServer("token-1", "s3cret")
+	defer fake.Close()
+	base := startService(t, "sipgate: {url: '"+fake.URL+"', token_id: token-1, token: s3cret, account_check_interval: 0s, timeout: 500ms}\n"+
+		"delivery: {settle_after: 1s}\n"+
+		"contacts: {alice: {number: '+4915112345678'}}\n"+
+		"routes: [{name: web, to: [alice]}]\n", "")
+	first := groupPayload(t, "http://am-1:9093", "web-1:8080", "web-2:8080", "web-3:8080")
+
+	fake.AnswerLate(time.Minute)
+	if code := <-postAsync(base+"/api/v1/alerts", first); code != http.StatusServiceUnavailable {
+		t.Fatalf("first notification, its answer lost: %d, want 503", code)
+	}
+	fake.AnswerLate(0)
+	if code := <-postAsync(base+"/api/v1/alerts", groupPayload(t, "http://am-2:9093", "web-1:8080", "web-2:8080")); code != http.StatusOK {
+		t.Fatalf("HA copy of two of the alerts: %d, want 200", code)
+	}
+	if msgs := fake.Messages(); len(msgs) != 1 {
+		t.Fatalf("sipgate took %d SMS after the copy, want the first alone: %+v", len(msgs), msgs)
+	}
+	// The retry settles the first from the history, after settle_after.
+	for code := 0; code != http.StatusOK; {
+		if code = <-postAsync(base+"/api/v1/alerts", first); code != http.StatusOK && code != http.StatusServiceUnavailable {
+			t.Fatalf("retry of the first: %d", code)
+		}
+	}
+	if msgs := fake.Messages(); len(msgs) != 1 || fake.HistoryRequests() == 0 {
+		t.Errorf("sipgate took %d SMS, the history asked %d times; want one SMS, settled from the history", len(msgs), fake.HistoryRequests())
+	}
+}

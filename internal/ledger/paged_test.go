@@ -321,3 +321,67 @@ func TestSortKeysOrdersAsBytesCompare(t *testing.T) {
 		}
 	}
 }
+
+// TestToldInDoubt: an SMS whose answer was lost counts as having told its
+// recipient of its alerts, across a restart, until its mark is settled:
+// recorded (then its paged marks say it), unsent, or expired and purged.
+func TestToldInDoubt(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ledger.db")
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	l := open(t, path, &now)
+	alice := PagedRecipient{Number: "+491", Contact: "alice", Route: "oncall", At: now}
+	lost := func(key string, ids ...string) {
+		t.Helper()
+		if err := l.MarkLost(key, Doubt{Number: alice.Number, Text: "FIRING", Since: now, Last: now}, alice, firing(ids...)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	told := func() int {
+		t.Helper()
+		n := 0
+		if err := l.db.View(func(tx *bolt.Tx) error { n = tx.Bucket(bucketToldInDoubt).Stats().KeyN; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	lost("n1/+491", "fp1|1", "fp2|1")
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l = open(t, path, &now)
+	defer func() { l.Close() }()
+	paged, err := l.PagedTo(firing("fp1|1", "fp3|1"))
+	lostAlice := alice
+	lostAlice.Lost = "n1/+491"
+	if err != nil || !reflect.DeepEqual(paged, map[string][]PagedRecipient{"fp1|1": {lostAlice}}) {
+		t.Errorf("PagedTo while in doubt = %+v, %v; want fp1|1 told to alice", paged, err)
+	}
+
+	// Recorded: its paged marks say it, the note is gone.
+	if err := l.RecordPagedTo("n1/+491", alice, firing("fp1|1", "fp2|1")); err != nil {
+		t.Fatal(err)
+	}
+	if n := told(); n != 0 {
+		t.Errorf("%d notes of what may have been told after the record, want none", n)
+	}
+	// Certainly not sent: nothing was told.
+	lost("n2/+491", "fp4|1")
+	if err := l.Unsent("n2/+491", alice.Number, now); err != nil {
+		t.Fatal(err)
+	}
+	if paged, err := l.PagedTo(firing("fp4|1")); err != nil || len(paged) != 0 || told() != 0 {
+		t.Errorf("after Unsent: PagedTo = %+v, %v, %d notes; want nothing", paged, err, told())
+	}
+	// Expired with its mark: not counted, and purged.
+	lost("n3/+491", "fp5|1")
+	now = now.Add(11 * time.Minute)
+	if paged, err := l.PagedTo(firing("fp5|1")); err != nil || len(paged) != 0 {
+		t.Errorf("PagedTo after the dedup window = %+v, %v; want nothing", paged, err)
+	}
+	if _, err := l.Purge(time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if n := told(); n != 0 {
+		t.Errorf("%d notes left after the purge, want none", n)
+	}
+}
