@@ -59,9 +59,6 @@ type Ledger interface {
 	Unsent(key, number string, at time.Time) error
 	Doubt(key string) (ledger.Doubt, bool, error)
 	MarkDoubt(key string, mark ledger.Doubt) error
-	// MarkLost is MarkDoubt for an SMS whose answer was lost: until the
-	// mark is settled, its alerts count as paged to to (PagedTo).
-	MarkLost(key string, mark ledger.Doubt, to ledger.PagedRecipient, alerts []ledger.Firing) error
 	// Pending returns the digests owed; a digest's send is marked in
 	// doubt like an SMS's, in the same write as its TakeDigest, and
 	// DigestUnsent, MarkDigestDoubt and Digested clear, replace or settle
@@ -412,8 +409,7 @@ func (d *Deliverer) sendFirst(ctx context.Context, b *Batch, m Message, turn *tu
 // under the in-doubt mark mark. When sipgate took it, m is recorded as
 // delivered. When it may have gone out, mark stays, its grace period
 // before the history is asked running from now, when the answer was given
-// up, and its alerts count as told to its recipient until it is settled.
-// When it certainly did not go out, notSent undoes what the send took.
+// up. When it certainly did not go out, notSent undoes what the send took.
 // The first send and a resend differ only in that.
 func (d *Deliverer) afterSend(m Message, mark ledger.Doubt, err error, notSent func(), log *slog.Logger) (Outcome, error) {
 	switch {
@@ -422,10 +418,7 @@ func (d *Deliverer) afterSend(m Message, mark ledger.Doubt, err error, notSent f
 		return Accepted, nil
 	case unknown(err):
 		mark.Last = d.o.Clock.Now()
-		to := ledger.PagedRecipient{Number: m.Number, Contact: m.Contact, Route: m.Route, At: mark.Since}
-		if err := d.o.Ledger.MarkLost(m.Key, mark, to, m.Paged); err != nil {
-			log.Error("update the in-doubt mark of an sms", "err", err)
-		}
+		d.markDoubt(m.Key, mark, log)
 		return Unknown, err
 	default:
 		notSent()

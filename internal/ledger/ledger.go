@@ -37,13 +37,8 @@ var (
 	bucketSendsByAge = []byte("sends_time") // time number -> nothing
 	bucketSuppressed = []byte("suppressed") // number -> Suppressed
 	bucketDoubts     = []byte("in_doubt")   // key -> Doubt
-	// bucketToldInDoubt (key -> toldInDoubt) holds whom, and of which
-	// alerts, an SMS whose answer was lost may have told, while its
-	// in-doubt mark lives: only such SMS write it, so it is empty while
-	// sipgate answers.
-	bucketToldInDoubt = []byte("told_in_doubt")
-	bucketWindows     = []byte("windows") // counts of sends in limit windows, see limits.go
-	buckets           = [][]byte{bucketDelivered, bucketPagedSince, bucketSendsByAge, bucketSuppressed, bucketDoubts, bucketToldInDoubt, bucketWindows, bucketRepeats, bucketHeld, bucketHeldBy, bucketHeldDoubts, bucketDigestDoubts}
+	bucketWindows    = []byte("windows")    // counts of sends in limit windows, see limits.go
+	buckets          = [][]byte{bucketDelivered, bucketPagedSince, bucketSendsByAge, bucketSuppressed, bucketDoubts, bucketWindows, bucketRepeats, bucketHeld, bucketHeldBy, bucketHeldDoubts, bucketDigestDoubts}
 	// bucketPagedByAlert (alert 0 number -> time contact route) holds the
 	// marks of alerts whose start is unknown, and those written before
 	// bucketPagedSince existed; lookups fall back to it while it exists,
@@ -242,7 +237,7 @@ func (l *Ledger) Record(key string) error {
 }
 
 func record(tx *bolt.Tx, key string, now []byte) error {
-	if err := deleteDoubt(tx, []byte(key)); err != nil {
+	if err := tx.Bucket(bucketDoubts).Delete([]byte(key)); err != nil {
 		return err
 	}
 	return tx.Bucket(bucketDelivered).Put([]byte(key), now)
@@ -291,10 +286,6 @@ type PagedRecipient struct {
 	// At is when the ledger noted it; writes ignore it and take the
 	// ledger's clock.
 	At time.Time
-	// Lost is, when they may have been told by an SMS whose answer was
-	// lost (MarkLost), that SMS's key; empty for an SMS that reached them.
-	// A retry of that SMS must not take it for told: it settles it.
-	Lost string `json:"-"`
 }
 
 // pagedBy is the value of a paged mark after its time.
@@ -446,7 +437,6 @@ func (l *Ledger) PagedTo(alerts []Firing) (map[string][]PagedRecipient, error) {
 			}
 		}
 		addHeldInDoubt(tx, alerts, out)
-		l.addToldInDoubt(tx, alerts, out)
 		return nil
 	})
 	if err != nil {
@@ -560,81 +550,6 @@ func (l *Ledger) MarkDoubt(key string, mark Doubt) error {
 	return nil
 }
 
-// toldInDoubt is whom an SMS of unknown outcome may have reached, and the
-// ids of the firing alerts it told them of.
-type toldInDoubt struct {
-	To     PagedRecipient `json:"to"`
-	Alerts []string       `json:"alerts"`
-}
-
-// MarkLost is MarkDoubt for an SMS whose answer was lost, in the same
-// write noting that it may have told to of the alerts: PagedTo counts
-// them as paged to them until the mark is settled (recorded, unsent, or
-// expired), so that another notification of them does not page the
-// person again as news meanwhile. to.At is when the first send began.
-func (l *Ledger) MarkLost(key string, mark Doubt, to PagedRecipient, alerts []Firing) error {
-	told := toldInDoubt{To: to}
-	for _, a := range alerts {
-		told.Alerts = append(told.Alerts, a.ID)
-	}
-	v, err := json.Marshal(told)
-	if err != nil {
-		return fmt.Errorf("ledger mark lost: %w", err)
-	}
-	if err := l.write(func(tx *bolt.Tx) error {
-		if err := putDoubt(tx, key, mark); err != nil {
-			return err
-		}
-		return tx.Bucket(bucketToldInDoubt).Put([]byte(key), v)
-	}); err != nil {
-		return fmt.Errorf("ledger mark lost: %w", err)
-	}
-	return nil
-}
-
-// deleteDoubt deletes key's in-doubt mark and what it may have told.
-func deleteDoubt(tx *bolt.Tx, key []byte) error {
-	if err := tx.Bucket(bucketDoubts).Delete(key); err != nil {
-		return err
-	}
-	return tx.Bucket(bucketToldInDoubt).Delete(key)
-}
-
-// addToldInDoubt adds to out whom SMS of unknown outcome (MarkLost) may
-// have told of the alerts, within the dedup window, as addHeldInDoubt
-// does for the SMS at the end of quiet hours. The bucket is empty while
-// sipgate answers, and then this costs one seek.
-func (l *Ledger) addToldInDoubt(tx *bolt.Tx, alerts []Firing, out map[string][]PagedRecipient) {
-	c := tx.Bucket(bucketToldInDoubt).Cursor()
-	k, v := c.First()
-	if k == nil {
-		return
-	}
-	asked := make(map[string]bool, len(alerts))
-	for _, a := range alerts {
-		asked[a.ID] = true
-	}
-	added := map[string]bool{}
-	for ; k != nil; k, v = c.Next() {
-		var told toldInDoubt
-		if json.Unmarshal(v, &told) != nil || l.now().Sub(told.To.At) >= l.o.DedupWindow {
-			continue
-		}
-		to := told.To
-		to.Lost = string(k)
-		for _, id := range told.Alerts {
-			if !asked[id] || slices.ContainsFunc(out[id], func(r PagedRecipient) bool { return r.Number == to.Number }) {
-				continue
-			}
-			out[id] = append(out[id], to)
-			added[id] = true
-		}
-	}
-	for id := range added {
-		slices.SortFunc(out[id], func(a, b PagedRecipient) int { return strings.Compare(a.Number, b.Number) })
-	}
-}
-
 func putDoubt(tx *bolt.Tx, key string, mark Doubt) error {
 	v, err := json.Marshal(mark)
 	if err != nil {
@@ -666,12 +581,7 @@ func (l *Ledger) Doubt(key string) (mark Doubt, ok bool, err error) {
 // Unsent clears key's in-doubt mark and gives its send, taken at at, back
 // to number's limits, in one transaction: the SMS certainly did not go out.
 func (l *Ledger) Unsent(key, number string, at time.Time) error {
-	if err := l.write(func(tx *bolt.Tx) error {
-		if err := tx.Bucket(bucketToldInDoubt).Delete([]byte(key)); err != nil {
-			return err
-		}
-		return unsent(tx, bucketDoubts, []byte(key), number, at)
-	}); err != nil {
+	if err := l.write(func(tx *bolt.Tx) error { return unsent(tx, bucketDoubts, []byte(key), number, at) }); err != nil {
 		return fmt.Errorf("ledger unsent: %w", err)
 	}
 	return nil
@@ -1047,18 +957,6 @@ func (l *Ledger) purgeDoubts(tx *bolt.Tx) (int, error) {
 	for k, v := c.First(); k != nil; k, v = c.Next() {
 		var mark Doubt
 		if json.Unmarshal(v, &mark) == nil && l.now().Sub(mark.Since) < l.o.DedupWindow {
-			continue
-		}
-		if err := c.Delete(); err != nil {
-			return n, err
-		}
-		n++
-	}
-	// What an SMS whose mark is gone may have told.
-	doubts := tx.Bucket(bucketDoubts)
-	c = tx.Bucket(bucketToldInDoubt).Cursor()
-	for k, _ := c.First(); k != nil; k, _ = c.Next() {
-		if doubts.Get(k) != nil {
 			continue
 		}
 		if err := c.Delete(); err != nil {

@@ -34,14 +34,8 @@ type told map[string][]ledger.PagedRecipient
 // pagedAt returns when the firing SMS of the alert reached number, and
 // whether it did within the paged retention.
 func (t told) pagedAt(number, id string) (time.Time, bool) {
-	return t.pagedBy(number, id, "")
-}
-
-// pagedBy is pagedAt without the SMS of key whose answer was lost: that
-// SMS's retry must tell its alerts as it did, to settle it.
-func (t told) pagedBy(number, id, key string) (time.Time, bool) {
 	for _, r := range t[id] {
-		if r.Number == number && (r.Lost == "" || r.Lost != key) {
+		if r.Number == number {
 			return r.At, true
 		}
 	}
@@ -114,9 +108,9 @@ func repeatGroup(n *notification.Notification) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// classify says what each alert of the SMS of key to number is to them:
-// new, still firing, or resolved.
-func classify(number, key string, alerts template.Alerts, t told) []class {
+// classify says what each alert of an SMS to number is to them: new,
+// still firing, or resolved.
+func classify(number string, alerts template.Alerts, t told) []class {
 	classes := make([]class, len(alerts))
 	for i, a := range alerts {
 		switch {
@@ -126,7 +120,7 @@ func classify(number, key string, alerts template.Alerts, t told) []class {
 			// Nobody was paged about any of them, as in a storm of new
 			// alerts: no id to make.
 		default:
-			if _, ok := t.pagedBy(number, alertID(a), key); ok {
+			if _, ok := t.pagedAt(number, alertID(a)); ok {
 				classes[i] = classStillFiring
 			}
 		}

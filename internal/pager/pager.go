@@ -285,8 +285,7 @@ func (p *Pager) plan(n *notification.Notification, pages []route.Page, t told, c
 // recipient, or false when it is not to be sent (see plan).
 func (p *Pager) decide(n *notification.Notification, page route.Page, alerts template.Alerts, t told, cycle *repeatCycle, now time.Time) (draft, bool) {
 	number := page.Recipient.Number
-	key := Key(n, alerts) + "/" + number
-	d := draft{page: page, alerts: alerts, classes: classify(number, key, alerts, t), now: now, key: key}
+	d := draft{page: page, alerts: alerts, classes: classify(number, alerts, t), now: now, key: Key(n, alerts) + "/" + number}
 	if news(d.classes) {
 		return d, true
 	}
