@@ -175,7 +175,7 @@ func (l *Ledger) HeldFor(alerts []string) (held, inDoubt map[string][]string, er
 	err = l.db.View(func(tx *bolt.Tx) error {
 		hits := heldHits(tx, alerts)
 		held = numbersByAlert(hits)
-		inDoubt, _ = sortHits(tx, hits)
+		inDoubt, _ = sortHits(newHeldMarks(tx), hits)
 		return nil
 	})
 	if err != nil {
@@ -207,7 +207,7 @@ func (l *Ledger) CancelHeld(alerts []string) (held, inDoubt map[string][]string,
 	if err := l.db.View(func(tx *bolt.Tx) error {
 		hits := heldHits(tx, alerts)
 		held = numbersByAlert(hits)
-		inDoubt, live = sortHits(tx, hits)
+		inDoubt, live = sortHits(newHeldMarks(tx), hits)
 		return nil
 	}); err != nil {
 		return nil, nil, 0, fmt.Errorf("ledger cancel held: %w", err)
@@ -221,9 +221,10 @@ func (l *Ledger) CancelHeld(alerts []string) (held, inDoubt map[string][]string,
 		b := tx.Bucket(bucketHeld)
 		hits := heldHits(tx, alerts)
 		held = numbersByAlert(hits)
-		inDoubt, _ = sortHits(tx, hits)
+		marks := newHeldMarks(tx)
+		inDoubt, _ = sortHits(marks, hits)
 		for _, h := range hits {
-			if markedHit(tx, h) {
+			if marks.names(h) {
 				continue
 			}
 			k := heldKey(h.number, h.until, false, h.alert)
@@ -251,10 +252,10 @@ func (l *Ledger) CancelHeld(alerts []string) (held, inDoubt map[string][]string,
 
 // sortHits returns, per alert, the numbers of the hits whose held SMS's
 // in-doubt mark names them, and whether any other hit is still to cancel.
-func sortHits(tx *bolt.Tx, hits []heldHit) (inDoubt map[string][]string, live bool) {
-	b := tx.Bucket(bucketHeld)
+func sortHits(marks *heldMarks, hits []heldHit) (inDoubt map[string][]string, live bool) {
+	b := marks.tx.Bucket(bucketHeld)
 	for _, h := range hits {
-		if markedHit(tx, h) {
+		if marks.names(h) {
 			if inDoubt == nil {
 				inDoubt = map[string][]string{}
 			}
@@ -294,7 +295,8 @@ func (l *Ledger) DueHeld(now time.Time) ([]HeldSMS, error) {
 		due := out[:0]
 		for _, h := range out {
 			if d, ok := heldInDoubt(tx, h.Number, h.Until); ok {
-				h.Alerts = slices.DeleteFunc(h.Alerts, func(a HeldAlert) bool { return !slices.Contains(d.Entries, heldEntry(a)) })
+				told := d.entrySet()
+				h.Alerts = slices.DeleteFunc(h.Alerts, func(a HeldAlert) bool { return !told[heldEntry(a)] })
 				h.Doubt = &d.Doubt
 			}
 			if len(h.Alerts) > 0 {

@@ -139,11 +139,41 @@ func heldInDoubt(tx *bolt.Tx, number string, until time.Time) (heldDoubt, bool) 
 	return d, v != nil && json.Unmarshal(v, &d) == nil
 }
 
-// markedHit reports whether the in-doubt mark of the held SMS of h names
-// h's firing entry.
-func markedHit(tx *bolt.Tx, h heldHit) bool {
-	d, ok := heldInDoubt(tx, h.number, h.until)
-	return ok && slices.Contains(d.Entries, string(rune(heldFiring))+h.alert)
+// entrySet is the entries d names, as a set.
+func (d heldDoubt) entrySet() map[string]bool {
+	set := make(map[string]bool, len(d.Entries))
+	for _, e := range d.Entries {
+		set[e] = true
+	}
+	return set
+}
+
+// heldMarks reads the in-doubt marks of held SMS in one transaction, each
+// once: a storm's hits fall under a few held SMS, whose marks may each
+// name thousands of entries.
+type heldMarks struct {
+	tx *bolt.Tx
+	// named is, by heldDoubtKey, the entries a mark names; nil for an SMS
+	// without a mark.
+	named map[string]map[string]bool
+}
+
+func newHeldMarks(tx *bolt.Tx) *heldMarks {
+	return &heldMarks{tx: tx, named: map[string]map[string]bool{}}
+}
+
+// names reports whether the in-doubt mark of the held SMS of h names h's
+// firing entry.
+func (m *heldMarks) names(h heldHit) bool {
+	k := string(heldDoubtKey(h.number, h.until))
+	named, ok := m.named[k]
+	if !ok {
+		if d, found := heldInDoubt(m.tx, h.number, h.until); found {
+			named = d.entrySet()
+		}
+		m.named[k] = named
+	}
+	return named[string(rune(heldFiring))+h.alert]
 }
 
 // addHeldInDoubt adds to out, for the alerts asked about, the numbers
