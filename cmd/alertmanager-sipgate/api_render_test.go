@@ -56,6 +56,12 @@ func startService(t *testing.T, cfgYAML, webConfig string) string {
 	return "http://" + ln.Addr().String()
 }
 
+// sipgateConfig is the sipgate section of a config that sends through
+// fake, with the account not checked.
+func sipgateConfig(fake *sipgatetest.Server) string {
+	return "sipgate: {url: '" + fake.URL + "', token_id: token-1, token: s3cret, account_check_interval: 0s}\n"
+}
+
 // post sends body to url with the webhook's content type and basic auth
 // user/password ("" for none), and returns the status and body.
 func post(t *testing.T, url, body, user, password string) (int, string) {
@@ -86,7 +92,7 @@ func post(t *testing.T, url, body, user, password string) (int, string) {
 func TestRenderAPI(t *testing.T) {
 	fake := sipgatetest.NewServer("token-1", "s3cret")
 	defer fake.Close()
-	base := startService(t, "sipgate: {url: '"+fake.URL+"', token_id: token-1, token: s3cret, account_check_interval: 0s}\n"+
+	base := startService(t, sipgateConfig(fake)+
 		"webhook: {max_body_bytes: 4000}\n"+
 		"contacts: {alice: {number: '+4915112345678'}}\n"+
 		"routes: [{name: web, to: [alice], max_segments: 2}]\n", "")

@@ -65,7 +65,7 @@ func postAsync(url, body string) <-chan int {
 func TestAGroupIsPagedOneNotificationAtATime(t *testing.T) {
 	fake := sipgatetest.NewServer("token-1", "s3cret")
 	defer fake.Close()
-	base := startService(t, "sipgate: {url: '"+fake.URL+"', token_id: token-1, token: s3cret, account_check_interval: 0s}\n"+
+	base := startService(t, sipgateConfig(fake)+
 		"contacts: {alice: {number: '+4915112345678'}}\n"+
 		"routes: [{name: web, to: [alice]}]\n", "")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -58,7 +58,7 @@ func pageText(body string) string {
 func TestStatusPage(t *testing.T) {
 	fake := sipgatetest.NewServer("token-1", "s3cret")
 	defer fake.Close()
-	base := startService(t, "sipgate: {url: '"+fake.URL+"', token_id: token-1, token: s3cret, account_check_interval: 0s}\n"+
+	base := startService(t, sipgateConfig(fake)+
 		"contacts: {alice: {number: '+4915112345678'}}\n"+
 		"routes: [{name: web, to: [alice]}]\n", "")
 	payload, err := os.ReadFile("../../examples/payloads/firing.json")
