@@ -2,6 +2,7 @@ package templates
 
 import (
 	"fmt"
+	"reflect"
 	"testing"
 	"time"
 
@@ -127,5 +128,65 @@ func TestParsedTextsAreBounded(t *testing.T) {
 	e.parsed.Range(func(any, any) bool { n++; return true })
 	if n != maxParsed {
 		t.Errorf("%d texts kept parsed, want %d", n, maxParsed)
+	}
+}
+
+// TestViewHasEveryField checks that a template sees every field of Alertmanager's data and of
+// Change at the top of its view, with the value Data holds: an Alertmanager release that adds
+// a field fails here until the view has it too.
+func TestViewHasEveryField(t *testing.T) {
+	d := &Data{Data: &template.Data{}, TruncatedAlerts: 3, SeverityOrder: []string{"page"}}
+	sources := []reflect.Value{reflect.ValueOf(d.Data).Elem(), reflect.ValueOf(&d.Change).Elem(), reflect.ValueOf(d).Elem()}
+	for _, src := range sources {
+		for i := range src.NumField() {
+			if f := src.Type().Field(i); f.IsExported() && !f.Anonymous {
+				fill(t, f.Name, src.Field(i))
+			}
+		}
+	}
+	v := reflect.ValueOf(d.view()).Elem()
+	for _, src := range sources {
+		for i := range src.NumField() {
+			f := src.Type().Field(i)
+			if !f.IsExported() || f.Anonymous {
+				continue
+			}
+			got, ok := v.Type().FieldByName(f.Name)
+			if !ok || len(got.Index) != 1 || got.Type != f.Type {
+				t.Errorf("the view has no top-level field %s of type %s", f.Name, f.Type)
+				continue
+			}
+			if !reflect.DeepEqual(v.FieldByIndex(got.Index).Interface(), src.Field(i).Interface()) {
+				t.Errorf("view().%s = %v, want %v", f.Name, v.FieldByIndex(got.Index), src.Field(i))
+			}
+		}
+	}
+	if got := d.view(); got.Data != d.Data || !reflect.DeepEqual(got.Change, d.Change) {
+		t.Errorf("view() does not keep .Data and .Change")
+	}
+}
+
+// fill sets v, the field name, to a value that is not its zero value.
+func fill(t *testing.T, name string, v reflect.Value) {
+	t.Helper()
+	switch x := v.Addr().Interface().(type) {
+	case *string:
+		*x = "value of " + name
+	case *bool:
+		*x = true
+	case *int:
+		*x = len(name)
+	case *[]string:
+		*x = []string{name}
+	case *template.KV:
+		*x = template.KV{name: "value"}
+	case *template.Alerts:
+		*x = template.Alerts{{Status: "firing", Labels: template.KV{"alertname": name}}}
+	case *time.Time:
+		*x = time.Date(2026, 11, 27, 12, 0, len(name), 0, time.UTC)
+	case **time.Location:
+		*x = time.FixedZone(name, 3600)
+	default:
+		t.Fatalf("fill: field %s of type %s: add a value for it here", name, v.Type())
 	}
 }

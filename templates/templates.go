@@ -82,6 +82,72 @@ type Data struct {
 	Change
 }
 
+// view is what a template executes on: Data with the fields of Alertmanager's data and of
+// Change at the top. text/template looks a field up by name at every use, and a field of an
+// embedded struct is found by a breadth-first search through the embedding that allocates: a
+// fifth of the built-in template's time went there. Data and Change stay reachable by name, and
+// Change is embedded for its methods, which text/template finds without a search.
+// TestViewHasEveryField keeps the fields in step with Alertmanager's.
+type view struct {
+	Receiver           string
+	Status             string
+	Alerts             template.Alerts
+	NotificationReason string
+	GroupLabels        template.KV
+	CommonLabels       template.KV
+	CommonAnnotations  template.KV
+	RouteLabels        template.KV
+	ExternalURL        string
+
+	TruncatedAlerts int
+	SeverityOrder   []string
+
+	New         template.Alerts
+	StillFiring template.Alerts
+	Resolved    template.Alerts
+	Repeat      bool
+	FiringSince time.Time
+	Now         time.Time
+	TimeZone    *time.Location
+
+	Data *template.Data
+	Change
+	data *Data
+}
+
+// view returns what a template sees of d.
+func (d *Data) view() *view {
+	return &view{
+		Receiver:           d.Data.Receiver,
+		Status:             d.Data.Status,
+		Alerts:             d.Data.Alerts,
+		NotificationReason: d.Data.NotificationReason,
+		GroupLabels:        d.Data.GroupLabels,
+		CommonLabels:       d.Data.CommonLabels,
+		CommonAnnotations:  d.Data.CommonAnnotations,
+		RouteLabels:        d.Data.RouteLabels,
+		ExternalURL:        d.Data.ExternalURL,
+		TruncatedAlerts:    d.TruncatedAlerts,
+		SeverityOrder:      d.SeverityOrder,
+		New:                d.New,
+		StillFiring:        d.StillFiring,
+		Resolved:           d.Resolved,
+		Repeat:             d.Repeat,
+		FiringSince:        d.FiringSince,
+		Now:                d.Now,
+		TimeZone:           d.TimeZone,
+		Data:               d.Data,
+		Change:             d.Change,
+		data:               d,
+	}
+}
+
+// GroupSize is Data.GroupSize, for templates.
+func (v *view) GroupSize() int { return v.data.GroupSize() }
+
+// FiringAlerts is Data.FiringAlerts, for templates.
+func (v *view) FiringAlerts() template.Alerts { return v.data.FiringAlerts() }
+
 // DefaultSeverityOrder is the severity order of templates whose Data has none: the config's
 // default limits.severity_order.
 func DefaultSeverityOrder() []string {
@@ -196,7 +262,7 @@ func (e *Engine) Check(text string) error {
 	for _, s := range samples() {
 		var out strings.Builder
 		if tmpl != nil {
-			err = tmpl.Execute(&out, &Data{Data: s.data, Change: s.change})
+			err = tmpl.Execute(&out, (&Data{Data: s.data, Change: s.change}).view())
 		}
 		var execErr tmpltext.ExecError
 		switch {
@@ -245,7 +311,7 @@ func (e *Engine) execute(text string, data *Data) (string, error) {
 		return "", err
 	}
 	var buf strings.Builder
-	err = tmpl.Execute(&buf, data)
+	err = tmpl.Execute(&buf, data.view())
 	return buf.String(), err
 }
 
