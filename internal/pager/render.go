@@ -44,7 +44,6 @@ func (p *Pager) renderAll(ctx context.Context, n *notification.Notification, dra
 	view := views(n.Data)
 	done := make(chan rendered, len(drafts)) // never blocks the goroutine
 	go func() {
-		growStack()
 		for i, d := range drafts {
 			if rctx.Err() != nil {
 				return
@@ -82,26 +81,6 @@ collect:
 	}
 	return msgs, nil
 }
-
-// renderStack is about the stack that executing the built-in template
-// takes: text/template recurses through reflect with large frames.
-const renderStack = 32 << 10
-
-// growStack grows the calling goroutine's stack to renderStack at once. A
-// new goroutine starts with a few KiB, and a template would otherwise grow
-// it by doubling, copying the whole stack of deep frames each time: that
-// was a sixth of a 2-alert notification's render.
-//
-//go:noinline
-func growStack() {
-	var frame [renderStack]byte
-	touch(frame[:])
-}
-
-// touch keeps growStack's frame from being optimized away.
-//
-//go:noinline
-func touch(b []byte) { b[len(b)-1] = 1 }
 
 // views returns what a template sees of the notification for the alerts
 // of one draft: only those alerts, sanitized, with the route labels marked
