@@ -59,6 +59,7 @@ func newApp(cfg *config.Config, configFile, storagePath string, logger *slog.Log
 	led, err := ledger.Open(filepath.Join(storagePath, "ledger.db"), ledger.Options{
 		DedupWindow:    time.Duration(cfg.Delivery.DedupWindow),
 		PagedRetention: pagedRetention,
+		Committed:      m.LedgerCommitted,
 	})
 	if err != nil {
 		return nil, err

@@ -84,6 +84,9 @@ func TestAlertmanagerToSMS(t *testing.T) {
 		{"alertmanager_sipgate_sipgate_retries_total", labels{"reason": "500"}, 1, true},
 		{"alertmanager_sipgate_alerts_received_total", labels{"status": "resolved"}, 1, true},
 		{"alertmanager_sipgate_ledger_entries", nil, 1, true},
+		// Each accepted SMS wrote twice: its limit check, then its record.
+		{"alertmanager_sipgate_ledger_writes_total", nil, 12, true},
+		{"alertmanager_sipgate_ledger_commit_duration_seconds_count", nil, 1, true},
 	} {
 		got := metrics.sum(want.name, want.labels)
 		if got != want.value && !(want.atLeast && got > want.value) {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -32,6 +33,8 @@ const maxGroup = 256
 // of its own is needed, and none leads for longer than one commit.
 type groupCommit struct {
 	db *bolt.DB
+	// committed, when set, is told of each commit (see Options.Committed).
+	committed func(writes int, took time.Duration)
 
 	mu      sync.Mutex
 	queue   []*write
@@ -72,7 +75,18 @@ func (g *groupCommit) do(fn func(*bolt.Tx) error) error {
 		err = <-w.done
 	}
 	if err == errSolo {
-		return g.db.Update(fn)
+		return g.update(fn, 1)
+	}
+	return err
+}
+
+// update runs fn in a write transaction of writes writes and tells
+// committed how long the commit took, if it committed.
+func (g *groupCommit) update(fn func(*bolt.Tx) error, writes int) error {
+	start := time.Now()
+	err := g.db.Update(fn)
+	if err == nil && g.committed != nil {
+		g.committed(writes, time.Since(start))
 	}
 	return err
 }
@@ -104,7 +118,7 @@ func (g *groupCommit) lead() {
 func (g *groupCommit) commit(group []*write) {
 	for len(group) > 0 {
 		failed := -1
-		err := g.db.Update(func(tx *bolt.Tx) error {
+		err := g.update(func(tx *bolt.Tx) error {
 			for i, w := range group {
 				if err := safely(w.fn, tx); err != nil {
 					failed = i
@@ -112,7 +126,7 @@ func (g *groupCommit) commit(group []*write) {
 				}
 			}
 			return nil
-		})
+		}, len(group))
 		if failed < 0 {
 			for _, w := range group {
 				w.done <- err

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -113,6 +114,44 @@ func TestGroupCommitSharesOneCommitAmongQueuedWrites(t *testing.T) {
 		return nil
 	}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestGroupCommitTellsOfEachCommit: Committed hears of every commit with
+// the writes it held, and of no transaction that failed.
+func TestGroupCommitTellsOfEachCommit(t *testing.T) {
+	g := openGroup(t)
+	var mu sync.Mutex
+	var told []int
+	g.committed = func(writes int, took time.Duration) {
+		if took <= 0 {
+			t.Errorf("a commit of %d writes took %v", writes, took)
+		}
+		mu.Lock()
+		told = append(told, writes)
+		mu.Unlock()
+	}
+	release, wait := holdCommit(t, g)
+	fail := func(*bolt.Tx) error { return errors.New("boom") }
+	errs := make([]error, 4)
+	var wg sync.WaitGroup
+	for i, fn := range []func(*bolt.Tx) error{put("a"), fail, put("b"), put("c")} {
+		wg.Go(func() { errs[i] = g.do(fn) })
+		waitQueued(t, g, i+1)
+	}
+	release()
+	wg.Wait()
+	if err := wait(); err != nil {
+		t.Fatal(err)
+	}
+	if errs[0] != nil || errs[1] == nil || errs[2] != nil || errs[3] != nil {
+		t.Fatalf("errors = %v, want only the second to fail", errs)
+	}
+	// The held write alone; then the three queued that did not fail (the
+	// first try, with the failing one, rolled back); the failing one's
+	// run alone failed too.
+	if want := []int{1, 3}; !slices.Equal(told, want) {
+		t.Errorf("commits told of %v writes, want %v", told, want)
 	}
 }
 

@@ -38,6 +38,14 @@ type Metrics struct {
 	// nobody was on call, so that its fallback was paged, by schedule.
 	OnCallFallback *prometheus.CounterVec
 
+	// LedgerCommits times the ledger's commits, syncs included: a write
+	// waits for the commit under way, then for its own, so a slow disk
+	// shows here before it shows in the webhooks' answers.
+	LedgerCommits prometheus.Histogram
+	// LedgerWrites counts the writes those commits held: per commit, how
+	// well concurrent notifications share a commit.
+	LedgerWrites prometheus.Counter
+
 	SMSSent         *prometheus.CounterVec
 	SMSFailed       *prometheus.CounterVec
 	SipgateDuration *prometheus.HistogramVec
@@ -219,9 +227,19 @@ func New(reg prometheus.Registerer) *Metrics {
 		HeldCancelled: f.counter("deferred_cancelled_total", "Held firing alerts whose resolved notification came before their quiet hours ended: never sent."),
 		UnknownOutcomes: f.counterVec("sms_unknown_outcome_total", "Sends of unknown outcome (no answer after the request went out, or a crash during the send), by how they were settled: found_in_history (counted as delivered), resent (not found in sipgate's history, or the history unreadable: sent again), given_up (not found and no resend allowed: counted as delivered, may not have arrived).",
 			"result"),
+		LedgerCommits: f.histogram("ledger_commit_duration_seconds", "How long each commit of the delivery ledger held its one writer: the writes it holds, writing the pages and syncing them.",
+			[]float64{.00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1}),
+		LedgerWrites:         f.counter("ledger_writes_total", "Writes committed to the delivery ledger; divided by the commits, how many notifications share one."),
 		ReloadSuccessful:     f.gauge("config_last_reload_successful", "Whether the last configuration reload succeeded."),
 		ReloadSuccessSeconds: f.gauge("config_last_reload_success_timestamp_seconds", "Timestamp of the last successful configuration reload."),
 	}
+}
+
+// LedgerCommitted records a commit of the ledger: it is what
+// ledger.Options.Committed is told.
+func (m *Metrics) LedgerCommitted(writes int, took time.Duration) {
+	m.LedgerCommits.Observe(took.Seconds())
+	m.LedgerWrites.Add(float64(writes))
 }
 
 // factory makes metrics in the namespace and registers each with reg as it
@@ -239,6 +257,12 @@ func (f factory) counterVec(name, help string, labels ...string) *prometheus.Cou
 	c := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: name, Help: help}, labels)
 	f.reg.MustRegister(c)
 	return c
+}
+
+func (f factory) histogram(name, help string, buckets []float64) prometheus.Histogram {
+	h := prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: namespace, Name: name, Help: help, Buckets: buckets})
+	f.reg.MustRegister(h)
+	return h
 }
 
 func (f factory) histogramVec(name, help string, buckets []float64, labels ...string) *prometheus.HistogramVec {
