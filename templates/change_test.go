@@ -1,6 +1,7 @@
 package templates
 
 import (
+	"encoding/json"
 	"fmt"
 	"reflect"
 	"testing"
@@ -163,6 +164,22 @@ func TestViewHasEveryField(t *testing.T) {
 	}
 	if got := d.view(); got.Data != d.Data || !reflect.DeepEqual(got.Change, d.Change) {
 		t.Errorf("view() does not keep .Data and .Change")
+	}
+	// The methods of Data and Change, which templates call.
+	for _, typ := range []reflect.Type{reflect.TypeOf(d), reflect.TypeOf(d.Change)} {
+		for i := range typ.NumMethod() {
+			if _, ok := reflect.TypeOf(d.view()).MethodByName(typ.Method(i).Name); !ok {
+				t.Errorf("the view has no method %s of %s", typ.Method(i).Name, typ)
+			}
+		}
+	}
+	// toJson, which Alertmanager's templates have, writes the webhook's keys.
+	want, err := json.Marshal(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := json.Marshal(d.view()); err != nil || string(got) != string(want) {
+		t.Errorf("json of the view = %s, %v; want that of Data: %s", got, err, want)
 	}
 }
 

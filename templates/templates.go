@@ -47,6 +47,7 @@ package templates
 import (
 	"cmp"
 	_ "embed"
+	"encoding/json"
 	"errors"
 	"fmt"
 	tmplhtml "html/template"
@@ -141,6 +142,10 @@ func (d *Data) view() *view {
 		data:               d,
 	}
 }
+
+// MarshalJSON writes Data as Alertmanager's toJson writes it, with the
+// webhook's keys: the view is how templates see it, not another shape.
+func (v *view) MarshalJSON() ([]byte, error) { return json.Marshal(v.data) }
 
 // GroupSize is Data.GroupSize, for templates.
 func (v *view) GroupSize() int { return v.data.GroupSize() }
