@@ -80,11 +80,17 @@ func (g *groupCommit) do(fn func(*bolt.Tx) error) error {
 	return err
 }
 
-// update runs fn in a write transaction of writes writes and tells
-// committed how long the commit took, if it committed.
+// update runs fn in a write transaction of its own, which holds writes of
+// the callers that wait for it (none for the purge's), and tells committed
+// how long the transaction held bbolt's one writer, if it committed: from
+// when it had the writer, not from when it asked for it, so that a commit
+// that waited for another is not counted twice.
 func (g *groupCommit) update(fn func(*bolt.Tx) error, writes int) error {
-	start := time.Now()
-	err := g.db.Update(fn)
+	var start time.Time
+	err := g.db.Update(func(tx *bolt.Tx) error {
+		start = time.Now()
+		return fn(tx)
+	})
 	if err == nil && g.committed != nil {
 		g.committed(writes, time.Since(start))
 	}

@@ -69,10 +69,13 @@ type Options struct {
 	// time.Now. Tests pass a fake one to move through windows without
 	// sleeping.
 	Now func() time.Time
-	// Committed, when set, is told of each commit: how many writes it
-	// held and how long it held the ledger's one writer (the writes, the
-	// pages written and both syncs). Every write waits for the commit
-	// under way before its own, so this is where a slow disk shows.
+	// Committed, when set, is told of each commit: how many writes of
+	// callers it held (none for the purge's) and how long it held the
+	// ledger's one writer (running the writes, writing the pages, both
+	// syncs). Every write waits for the commit under way before its own,
+	// so this is where a slow disk shows. It is called by the committing
+	// goroutine before the callers it committed for go on: it must be
+	// quick, and must not use the Ledger.
 	Committed func(writes int, took time.Duration)
 }
 
@@ -781,7 +784,7 @@ func (l *Ledger) Purge(keepSends time.Duration) (int, error) {
 // by alert alone once purgeGrown emptied it, or a migration left it empty.
 func (l *Ledger) purgeSmall(cutoff time.Time) (int, error) {
 	n := 0
-	err := l.db.Update(func(tx *bolt.Tx) error {
+	err := l.group.update(func(tx *bolt.Tx) error {
 		n = 0
 		for _, purge := range []func(*bolt.Tx) (int, error){
 			func(tx *bolt.Tx) (int, error) { return purgeSends(tx, cutoff) },
@@ -796,7 +799,7 @@ func (l *Ledger) purgeSmall(cutoff time.Time) (int, error) {
 			}
 		}
 		return dropIfEmpty(tx, bucketPagedByAlert)
-	})
+	}, 0)
 	return n, err
 }
 
@@ -837,7 +840,7 @@ func (l *Ledger) findExpired(expired []expiredKeys) error {
 // transaction, and returns how many entries it deleted.
 func (l *Ledger) deleteExpired(expired []expiredKeys) (int, error) {
 	deleted := 0
-	err := l.db.Update(func(tx *bolt.Tx) error {
+	err := l.group.update(func(tx *bolt.Tx) error {
 		deleted = 0
 		for _, e := range expired {
 			d, err := e.delete(tx)
@@ -847,7 +850,7 @@ func (l *Ledger) deleteExpired(expired []expiredKeys) (int, error) {
 			}
 		}
 		return nil
-	})
+	}, 0)
 	if err != nil {
 		return 0, err
 	}

@@ -3,6 +3,7 @@ package ledger
 import (
 	"fmt"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -86,6 +87,8 @@ func TestPurgeDeletesInSteps(t *testing.T) {
 			}
 			now = now.Add(time.Hour)
 			before := txID(t, l.db)
+			var told []int // the writes of each commit Committed hears of
+			l.group.committed = func(writes int, _ time.Duration) { told = append(told, writes) }
 			// A purge that does not go on after a step reads the same
 			// entries forever: fail, rather than hang.
 			type result struct {
@@ -105,6 +108,11 @@ func TestPurgeDeletesInSteps(t *testing.T) {
 			}
 			if writes := txID(t, l.db) - before; writes != tc.writes {
 				t.Errorf("%d write transactions, want %d", writes, tc.writes)
+			}
+			// The purge's commits hold the writer too, with no caller's
+			// writes.
+			if len(told) != tc.writes || slices.ContainsFunc(told, func(w int) bool { return w != 0 }) {
+				t.Errorf("Committed told of commits of %v writes, want %d of none", told, tc.writes)
 			}
 			if n := l.Len(); n != 10-want {
 				t.Errorf("%d deliveries left, want %d", n, 10-want)
