@@ -236,8 +236,12 @@ func measure(ctx context.Context, o options, logger *slog.Logger) (*result, erro
 	if pid != 0 {
 		stopWatch = watchAnon(pid, 100*time.Millisecond)
 	}
+	var ledgerBefore ledgerCounts
+	ledgerErr := errors.New("not read")
 	stats, err := runLoad(ctx, o, url, client, fake, res, logger, func() error {
-		// The service's CPU time counts from the end of the warm-up.
+		// The service's CPU time and ledger count from the end of the
+		// warm-up.
+		ledgerBefore, ledgerErr = readLedgerCounts(ctx, url)
 		if pid == 0 {
 			return nil
 		}
@@ -248,6 +252,14 @@ func measure(ctx context.Context, o options, logger *slog.Logger) (*result, erro
 	peakAnon := stopWatch()
 	if err != nil {
 		return nil, err
+	}
+	if ledgerErr == nil {
+		var ledgerAfter ledgerCounts
+		ledgerAfter, ledgerErr = readLedgerCounts(ctx, url)
+		res.setLedger(ledgerBefore, ledgerAfter, stats.elapsed)
+	}
+	if ledgerErr != nil {
+		logger.Warn("the service's ledger figures are left out", "err", ledgerErr)
 	}
 	if pid != 0 {
 		after, err := readUsage(pid)

@@ -116,6 +116,7 @@ func TestRunManaged(t *testing.T) {
 	if res.LoadgenCPUPerNotificationMS <= 0 {
 		t.Errorf("loadgen CPU per notification = %v, want some", res.LoadgenCPUPerNotificationMS)
 	}
+	checkLedger(t, &res)
 	if _, err := os.Stat(filepath.Join("/proc", strconv.Itoa(res.ServicePID))); !os.IsNotExist(err) {
 		t.Errorf("the service (pid %d) is still running: %v", res.ServicePID, err)
 	}
@@ -163,5 +164,16 @@ func TestTarget(t *testing.T) {
 	}
 	if res.PeakRSSBytes <= 0 || res.PeakAnonBytes <= 0 || res.CPUSeconds <= 0 {
 		t.Errorf("peak RSS %d, peak anonymous %d, CPU %v s: the --pid figures are missing", res.PeakRSSBytes, res.PeakAnonBytes, res.CPUSeconds)
+	}
+	checkLedger(t, res)
+}
+
+// checkLedger wants the ledger's figures of a run that sent SMS: some
+// commits, each holding writes, and a writer held part of the time.
+func checkLedger(t *testing.T, res *result) {
+	t.Helper()
+	if res.LedgerCommits <= 0 || res.LedgerWritesPerCommit <= 0 || res.LedgerCommitMeanMS <= 0 || res.LedgerBusy <= 0 || res.LedgerBusy > 1 {
+		t.Errorf("ledger: %d commits, %v writes and %v ms each, busy %v; want some of each, busy at most 1",
+			res.LedgerCommits, res.LedgerWritesPerCommit, res.LedgerCommitMeanMS, res.LedgerBusy)
 	}
 }

@@ -70,6 +70,16 @@ type result struct {
 	CPUSeconds           float64 `json:"cpu_seconds"`
 	CPUPerNotificationMS float64 `json:"cpu_per_notification_ms"`
 
+	// The service's ledger during the measured run, from its /metrics:
+	// its commits (the minutely purge's included), the writes each held
+	// on average, how long each held the ledger's one writer on average,
+	// and the share of the run the writer was held. 0 when /metrics could
+	// not be read.
+	LedgerCommits         int     `json:"ledger_commits"`
+	LedgerWritesPerCommit float64 `json:"ledger_writes_per_commit"`
+	LedgerCommitMeanMS    float64 `json:"ledger_commit_mean_ms"`
+	LedgerBusy            float64 `json:"ledger_busy"`
+
 	// LoadgenCPUPerNotificationMS is the CPU time this tool and the fake
 	// sipgate in it took per notification, on the same machine.
 	LoadgenCPUPerNotificationMS float64 `json:"loadgen_cpu_per_notification_ms"`
@@ -162,6 +172,11 @@ func (r *result) print(w io.Writer) {
 		row("service CPU", "%.2f ms per notification (%.1f s user+system)", r.CPUPerNotificationMS, r.CPUSeconds)
 	} else {
 		row("service RSS, CPU", "unknown: give --pid of the --target")
+	}
+	if r.LedgerCommits > 0 {
+		row("service ledger", "%d commits, %.1f writes and %.2f ms each on average; its writer held %.0f%% of the time", r.LedgerCommits, r.LedgerWritesPerCommit, r.LedgerCommitMeanMS, r.LedgerBusy*100)
+	} else {
+		row("service ledger", "unknown: its /metrics could not be read")
 	}
 	row("loadgen CPU", "%.2f ms per notification (this tool and the fake sipgate)", r.LoadgenCPUPerNotificationMS)
 	row("machine", "%d CPUs, load average %s before the run", r.CPUs, r.LoadAverage)
