@@ -20,15 +20,16 @@ type ledgerCounts struct {
 	writes  float64 // alertmanager_sipgate_ledger_writes_total
 }
 
-// readLedgerCounts reads them from the service's /metrics at url.
-func readLedgerCounts(ctx context.Context, url string) (ledgerCounts, error) {
+// readLedgerCounts reads them from the service's /metrics at url with
+// client, the load's own (no proxy).
+func readLedgerCounts(ctx context.Context, client *http.Client, url string) (ledgerCounts, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(url, "/")+"/metrics", nil)
 	if err != nil {
 		return ledgerCounts{}, err
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return ledgerCounts{}, fmt.Errorf("read the service's metrics: %w", err)
 	}
@@ -52,12 +53,17 @@ func parseLedgerCounts(r io.Reader) (ledgerCounts, error) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
 	for sc.Scan() {
-		name, value, ok := strings.Cut(sc.Text(), " ")
-		field, want := fields[name]
-		if !ok || !want {
+		// name value [timestamp]; these metrics have no labels.
+		f := strings.Fields(sc.Text())
+		if len(f) < 2 {
 			continue
 		}
-		v, err := strconv.ParseFloat(strings.TrimSpace(value), 64)
+		name := f[0]
+		field, want := fields[name]
+		if !want {
+			continue
+		}
+		v, err := strconv.ParseFloat(f[1], 64)
 		if err != nil {
 			return ledgerCounts{}, fmt.Errorf("metric %s: %w", name, err)
 		}
@@ -76,6 +82,7 @@ func parseLedgerCounts(r io.Reader) (ledgerCounts, error) {
 // setLedger fills in the ledger's figures of the measured run of elapsed,
 // from the counts before and after it.
 func (r *result) setLedger(before, after ledgerCounts, elapsed time.Duration) {
+	r.LedgerRead = true
 	commits := after.commits - before.commits
 	if commits <= 0 {
 		return

@@ -15,7 +15,7 @@ alertmanager_sipgate_ledger_commit_duration_seconds_sum 0.25
 alertmanager_sipgate_ledger_commit_duration_seconds_count 120
 alertmanager_sipgate_ledger_entries 42
 # TYPE alertmanager_sipgate_ledger_writes_total counter
-alertmanager_sipgate_ledger_writes_total 480
+alertmanager_sipgate_ledger_writes_total	480 1764240000000
 `
 	got, err := parseLedgerCounts(strings.NewReader(metrics))
 	if err != nil {
@@ -25,7 +25,7 @@ alertmanager_sipgate_ledger_writes_total 480
 		t.Errorf("parseLedgerCounts = %+v, want %+v", got, want)
 	}
 	for name, text := range map[string]string{
-		"without the writes": strings.ReplaceAll(metrics, "alertmanager_sipgate_ledger_writes_total 480", ""),
+		"without the writes": strings.ReplaceAll(metrics, "alertmanager_sipgate_ledger_writes_total\t480 1764240000000", ""),
 		"a bad value":        strings.ReplaceAll(metrics, "_count 120", "_count many"),
 	} {
 		if _, err := parseLedgerCounts(strings.NewReader(text)); err == nil {
@@ -42,7 +42,7 @@ func TestSetLedger(t *testing.T) {
 	}
 	var none result
 	none.setLedger(ledgerCounts{commits: 5}, ledgerCounts{commits: 5}, time.Second)
-	if none.LedgerCommits != 0 || none.LedgerBusy != 0 {
+	if !none.LedgerRead || none.LedgerCommits != 0 || none.LedgerBusy != 0 {
 		t.Errorf("no commits: %+v", none)
 	}
 }

@@ -241,7 +241,7 @@ func measure(ctx context.Context, o options, logger *slog.Logger) (*result, erro
 	stats, err := runLoad(ctx, o, url, client, fake, res, logger, func() error {
 		// The service's CPU time and ledger count from the end of the
 		// warm-up.
-		ledgerBefore, ledgerErr = readLedgerCounts(ctx, url)
+		ledgerBefore, ledgerErr = readLedgerCounts(ctx, client, url)
 		if pid == 0 {
 			return nil
 		}
@@ -255,7 +255,8 @@ func measure(ctx context.Context, o options, logger *slog.Logger) (*result, erro
 	}
 	if ledgerErr == nil {
 		var ledgerAfter ledgerCounts
-		ledgerAfter, ledgerErr = readLedgerCounts(ctx, url)
+		// Also after Ctrl-C, which ended ctx: the report still comes.
+		ledgerAfter, ledgerErr = readLedgerCounts(context.WithoutCancel(ctx), client, url)
 		res.setLedger(ledgerBefore, ledgerAfter, stats.elapsed)
 	}
 	if ledgerErr != nil {

@@ -172,7 +172,7 @@ func TestTarget(t *testing.T) {
 // commits, each holding writes, and a writer held part of the time.
 func checkLedger(t *testing.T, res *result) {
 	t.Helper()
-	if res.LedgerCommits <= 0 || res.LedgerWritesPerCommit <= 0 || res.LedgerCommitMeanMS <= 0 || res.LedgerBusy <= 0 || res.LedgerBusy > 1 {
+	if !res.LedgerRead || res.LedgerCommits <= 0 || res.LedgerWritesPerCommit <= 0 || res.LedgerCommitMeanMS <= 0 || res.LedgerBusy <= 0 || res.LedgerBusy > 1 {
 		t.Errorf("ledger: %d commits, %v writes and %v ms each, busy %v; want some of each, busy at most 1",
 			res.LedgerCommits, res.LedgerWritesPerCommit, res.LedgerCommitMeanMS, res.LedgerBusy)
 	}

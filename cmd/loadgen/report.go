@@ -73,8 +73,9 @@ type result struct {
 	// The service's ledger during the measured run, from its /metrics:
 	// its commits (the minutely purge's included), the writes each held
 	// on average, how long each held the ledger's one writer on average,
-	// and the share of the run the writer was held. 0 when /metrics could
-	// not be read.
+	// and the share of the run the writer was held. LedgerRead is false
+	// when /metrics could not be read; then they are 0.
+	LedgerRead            bool    `json:"ledger_read"`
 	LedgerCommits         int     `json:"ledger_commits"`
 	LedgerWritesPerCommit float64 `json:"ledger_writes_per_commit"`
 	LedgerCommitMeanMS    float64 `json:"ledger_commit_mean_ms"`
@@ -173,10 +174,13 @@ func (r *result) print(w io.Writer) {
 	} else {
 		row("service RSS, CPU", "unknown: give --pid of the --target")
 	}
-	if r.LedgerCommits > 0 {
-		row("service ledger", "%d commits, %.1f writes and %.2f ms each on average; its writer held %.0f%% of the time", r.LedgerCommits, r.LedgerWritesPerCommit, r.LedgerCommitMeanMS, r.LedgerBusy*100)
-	} else {
+	switch {
+	case !r.LedgerRead:
 		row("service ledger", "unknown: its /metrics could not be read")
+	case r.LedgerCommits == 0:
+		row("service ledger", "no commits during the run")
+	default:
+		row("service ledger", "%d commits, %.1f writes and %.2f ms each on average; its writer held %.0f%% of the time", r.LedgerCommits, r.LedgerWritesPerCommit, r.LedgerCommitMeanMS, r.LedgerBusy*100)
 	}
 	row("loadgen CPU", "%.2f ms per notification (this tool and the fake sipgate)", r.LoadgenCPUPerNotificationMS)
 	row("machine", "%d CPUs, load average %s before the run", r.CPUs, r.LoadAverage)
