@@ -228,7 +228,7 @@ func New(reg prometheus.Registerer) *Metrics {
 		UnknownOutcomes: f.counterVec("sms_unknown_outcome_total", "Sends of unknown outcome (no answer after the request went out, or a crash during the send), by how they were settled: found_in_history (counted as delivered), resent (not found in sipgate's history, or the history unreadable: sent again), given_up (not found and no resend allowed: counted as delivered, may not have arrived).",
 			"result"),
 		LedgerCommits: f.histogram("ledger_commit_duration_seconds", "How long each commit of the delivery ledger held its one writer: running its writes, writing the pages and syncing them. The minutely purge's commits count too.",
-			[]float64{.00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1, 2.5, 5}),
+			[]float64{.00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5}),
 		LedgerWrites:         f.counter("ledger_writes_total", "Writes of SMS, limits and marks committed to the delivery ledger (two or more per SMS sent); divided by the commits, how many writes share one."),
 		ReloadSuccessful:     f.gauge("config_last_reload_successful", "Whether the last configuration reload succeeded."),
 		ReloadSuccessSeconds: f.gauge("config_last_reload_success_timestamp_seconds", "Timestamp of the last successful configuration reload."),
