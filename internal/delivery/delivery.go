@@ -53,8 +53,9 @@ type Ledger interface {
 	// number to its digest and notes key as delivered, in one write.
 	RecordSuppressed(key, number string, held ledger.Suppressed) error
 	// TakeDoubt counts a send against the limits (ledger.Take) and marks
-	// key in doubt when they allow it, in the same write.
-	TakeDoubt(key string, mark ledger.Doubt, rank int, perRecipient []ledger.Window, budget ledger.Window, force bool) (time.Time, bool, error)
+	// key in doubt when they allow it, in the same write; it calls queued
+	// once that write is queued, after which a take is decided after it.
+	TakeDoubt(key string, mark ledger.Doubt, rank int, perRecipient []ledger.Window, budget ledger.Window, force bool, queued func()) (time.Time, bool, error)
 	// Unsent clears key's in-doubt mark and refunds its send.
 	Unsent(key, number string, at time.Time) error
 	Doubt(key string) (ledger.Doubt, bool, error)
@@ -386,7 +387,10 @@ func (d *Deliverer) deliverOnce(ctx context.Context, b *Batch, m Message, turn *
 func (d *Deliverer) sendFirst(ctx context.Context, b *Batch, m Message, turn *turn, log *slog.Logger) (Outcome, error) {
 	now := d.o.Clock.Now()
 	mark := ledger.Doubt{Number: m.Number, Text: m.Text, Since: now, Last: now}
-	at, allowed, err := d.o.Ledger.TakeDoubt(m.Key, mark, m.Severity, b.Limits.PerRecipient, b.Limits.Budget, m.BypassLimits)
+	// The turn passes once the take is queued: the next message's take
+	// is decided after this one all the same, and shares its commit
+	// rather than waiting for it.
+	at, allowed, err := d.o.Ledger.TakeDoubt(m.Key, mark, m.Severity, b.Limits.PerRecipient, b.Limits.Budget, m.BypassLimits, turn.pass)
 	turn.pass()
 	if err != nil {
 		return FailedRetryable, ledgerError{err}

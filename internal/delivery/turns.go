@@ -4,9 +4,10 @@ import "sync"
 
 // turns order the messages of one batch at the limits. Message i may count
 // against the limits only once message i-1 passed its turn, and a message
-// passes its turn once it counted or gave up; so when a limit forces a
-// choice, the most severe messages (sorted first) win it, while the sends
-// themselves still run concurrently.
+// passes its turn once its count is queued in the ledger (which decides
+// the counts in the order they were queued, sharing a commit) or it gave
+// up; so when a limit forces a choice, the most severe messages (sorted
+// first) win it, while the sends themselves still run concurrently.
 type turns []*turn
 
 // turn is one message's turn at the limits.

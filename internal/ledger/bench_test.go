@@ -181,7 +181,7 @@ func BenchmarkSMSWritePath(b *testing.B) {
 // acceptSMS writes what delivery writes for one SMS that sipgate accepted.
 func acceptSMS(l *Ledger, key, number string) error {
 	now := l.now()
-	_, ok, err := l.TakeDoubt(key, Doubt{Number: number, Text: "FIRING 2", Since: now, Last: now}, 0, benchPerRecipient, benchBudget, false)
+	_, ok, err := l.TakeDoubt(key, Doubt{Number: number, Text: "FIRING 2", Since: now, Last: now}, 0, benchPerRecipient, benchBudget, false, nil)
 	if err != nil {
 		return err
 	}

@@ -58,13 +58,23 @@ var (
 
 // do runs fn in a write transaction that may hold other callers' writes,
 // and returns once that transaction is committed and synced, or failed.
-func (g *groupCommit) do(fn func(*bolt.Tx) error) error {
+func (g *groupCommit) do(fn func(*bolt.Tx) error) error { return g.doQueued(fn, nil) }
+
+// doQueued is do that calls queued, when set, as soon as fn is queued: a
+// write queued after it runs after it, in the same transaction or a later
+// one (unless fn fails, and then runs again alone), so a caller that
+// orders its writes can let the next one queue without waiting for this
+// one's syncs.
+func (g *groupCommit) doQueued(fn func(*bolt.Tx) error, queued func()) error {
 	w := &write{fn: fn, done: make(chan error, 1)}
 	g.mu.Lock()
 	g.queue = append(g.queue, w)
 	lead := !g.leading
 	g.leading = true
 	g.mu.Unlock()
+	if queued != nil {
+		queued()
+	}
 
 	err := errLead
 	if !lead {

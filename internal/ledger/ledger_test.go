@@ -3,8 +3,11 @@ package ledger
 import (
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 func open(t *testing.T, path string, now *time.Time) *Ledger {
@@ -324,7 +327,7 @@ func TestDoubtLifecycle(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "ledger.db")
 			l := open(t, path, &now)
 			mark := Doubt{Number: number, Text: "FIRING 1", Since: now, Last: now}
-			at, ok, err := l.TakeDoubt(key, mark, 0, one, Window{}, false)
+			at, ok, err := l.TakeDoubt(key, mark, 0, one, Window{}, false, nil)
 			if err != nil || !ok {
 				t.Fatalf("TakeDoubt = %v, %v", ok, err)
 			}
@@ -361,10 +364,10 @@ func TestTakeDoubtMarksOnlyWhatItAllows(t *testing.T) {
 	defer l.Close()
 	one := []Window{{Max: 1, Per: time.Hour}}
 	mark := Doubt{Number: "+491", Text: "x", Since: now, Last: now}
-	if _, ok, err := l.TakeDoubt("a", mark, 0, one, Window{}, false); err != nil || !ok {
+	if _, ok, err := l.TakeDoubt("a", mark, 0, one, Window{}, false, nil); err != nil || !ok {
 		t.Fatal(ok, err)
 	}
-	if _, ok, err := l.TakeDoubt("b", mark, 0, one, Window{}, false); err != nil || ok {
+	if _, ok, err := l.TakeDoubt("b", mark, 0, one, Window{}, false, nil); err != nil || ok {
 		t.Fatalf("second send within the limit: allowed %v, %v", ok, err)
 	}
 	if _, ok, _ := l.Doubt("b"); ok {
@@ -375,12 +378,70 @@ func TestTakeDoubtMarksOnlyWhatItAllows(t *testing.T) {
 	}
 }
 
+// TestTakeDoubtQueuedDecidesInOrder: a take started once the one before
+// it is queued is decided after it, and both share one commit.
+func TestTakeDoubtQueuedDecidesInOrder(t *testing.T) {
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	l := open(t, filepath.Join(t.TempDir(), "ledger.db"), &now)
+	defer l.Close()
+	one := []Window{{Max: 1, Per: time.Hour}}
+	mark := Doubt{Number: "+491", Text: "x", Since: now, Last: now}
+
+	// A commit under way, so that both takes queue behind it; released
+	// also when the test fails, so that Close does not wait for it.
+	held, started := make(chan struct{}), make(chan struct{})
+	var releaseOnce sync.Once
+	release := func() { releaseOnce.Do(func() { close(held) }) }
+	defer release()
+	heldDone := make(chan error, 1)
+	go func() {
+		heldDone <- l.write(func(*bolt.Tx) error {
+			select {
+			case <-started:
+			default:
+				close(started)
+			}
+			<-held
+			return nil
+		})
+	}()
+	<-started
+	before := txID(t, l.db)
+
+	type take struct {
+		ok  bool
+		err error
+	}
+	first, second := make(chan take, 1), make(chan take, 1)
+	go func() {
+		_, ok, err := l.TakeDoubt("a", mark, 0, one, Window{}, false, func() {
+			go func() {
+				_, ok, err := l.TakeDoubt("b", mark, 0, one, Window{}, false, nil)
+				second <- take{ok, err}
+			}()
+		})
+		first <- take{ok, err}
+	}()
+	waitQueued(t, l.group, 2)
+	release()
+	if err := <-heldDone; err != nil {
+		t.Fatal(err)
+	}
+	a, b := <-first, <-second
+	if a.err != nil || b.err != nil || !a.ok || b.ok {
+		t.Errorf("first take allowed %v (%v), second %v (%v); want the first only: the limit allows one", a.ok, a.err, b.ok, b.err)
+	}
+	if commits := txID(t, l.db) - before; commits != 2 {
+		t.Errorf("%d commits, want 2: the held one, then both takes in one", commits)
+	}
+}
+
 func TestDoubtResendsAndExpiry(t *testing.T) {
 	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 	l := open(t, filepath.Join(t.TempDir(), "ledger.db"), &now)
 	defer l.Close()
 	first := now
-	if _, _, err := l.TakeDoubt("a", Doubt{Number: "+491", Text: "x", Since: first, Last: first}, 0, nil, Window{}, false); err != nil {
+	if _, _, err := l.TakeDoubt("a", Doubt{Number: "+491", Text: "x", Since: first, Last: first}, 0, nil, Window{}, false, nil); err != nil {
 		t.Fatal(err)
 	}
 	now = now.Add(9 * time.Minute)
@@ -420,7 +481,7 @@ func TestRecordPagedAndRecordSuppressedAreOneWriteEach(t *testing.T) {
 		}
 	}
 	mark := Doubt{Number: "+491", Text: "x", Since: now, Last: now}
-	if _, ok, err := l.TakeDoubt("n1/+491", mark, 0, nil, Window{}, false); err != nil || !ok {
+	if _, ok, err := l.TakeDoubt("n1/+491", mark, 0, nil, Window{}, false, nil); err != nil || !ok {
 		t.Fatal(ok, err)
 	}
 	commit(func() error { return l.RecordPaged("n1/+491", "+491", firing("fp1|1", "fp2|1")) })

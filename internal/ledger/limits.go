@@ -327,7 +327,7 @@ func count(tx *bolt.Tx, s string, at time.Time, delta int) error {
 // it is synced to disk, shared with concurrent writes, before Take
 // returns.
 func (l *Ledger) Take(number string, rank int, perRecipient []Window, budget Window, force bool) (at time.Time, ok bool, err error) {
-	return l.take(number, rank, perRecipient, budget, force, nil)
+	return l.take(number, rank, perRecipient, budget, force, nil, nil)
 }
 
 // TakeDoubt is Take for the SMS of key that is about to be sent: when the
@@ -335,19 +335,25 @@ func (l *Ledger) Take(number string, rank int, perRecipient []Window, budget Win
 // transaction, so that a crash during the send leaves a trace without a
 // write of its own. The send's result clears the mark: RecordPaged (or
 // Record) when sipgate took it, Unsent when it certainly did not go out.
-func (l *Ledger) TakeDoubt(key string, mark Doubt, rank int, perRecipient []Window, budget Window, force bool) (at time.Time, ok bool, err error) {
+//
+// queued, when set, is called as soon as the take is queued for a commit,
+// before it is decided: a take queued after it is decided after it, seeing
+// what it took. So the SMS of one notification, which take the limits in
+// turn (most severe first), share a commit instead of waiting for one
+// each.
+func (l *Ledger) TakeDoubt(key string, mark Doubt, rank int, perRecipient []Window, budget Window, force bool, queued func()) (at time.Time, ok bool, err error) {
 	return l.take(mark.Number, rank, perRecipient, budget, force, func(tx *bolt.Tx) error {
 		return putDoubt(tx, key, mark)
-	})
+	}, queued)
 }
 
 // take is Take, running also, when the send is allowed, in the same
-// transaction.
-func (l *Ledger) take(number string, rank int, perRecipient []Window, budget Window, force bool, also func(*bolt.Tx) error) (at time.Time, ok bool, err error) {
+// transaction, and calling queued once it is queued (see TakeDoubt).
+func (l *Ledger) take(number string, rank int, perRecipient []Window, budget Window, force bool, also func(*bolt.Tx) error, queued func()) (at time.Time, ok bool, err error) {
 	// The time is read once: the transaction may run more than once (see
 	// groupCommit) and must decide the same way each time.
 	now := l.now()
-	err = l.write(func(tx *bolt.Tx) error {
+	err = l.group.doQueued(func(tx *bolt.Tx) error {
 		at, ok = time.Time{}, false
 		if !force {
 			allowed, err := allows(tx, number, rank, perRecipient, budget, now)
@@ -366,7 +372,7 @@ func (l *Ledger) take(number string, rank int, perRecipient []Window, budget Win
 		}
 		ok = true
 		return nil
-	})
+	}, queued)
 	if err != nil {
 		return time.Time{}, false, fmt.Errorf("ledger take: %w", err)
 	}

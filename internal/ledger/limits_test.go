@@ -125,7 +125,7 @@ func TestLimitsAgreeWithRecount(t *testing.T) {
 					if rng.IntN(2) == 0 {
 						at, ok, err = l.Take(number, rank, cfg.perRecipient, cfg.budget, force)
 					} else {
-						at, ok, err = l.TakeDoubt("k", Doubt{Number: number, Since: now, Last: now}, rank, cfg.perRecipient, cfg.budget, force)
+						at, ok, err = l.TakeDoubt("k", Doubt{Number: number, Since: now, Last: now}, rank, cfg.perRecipient, cfg.budget, force, nil)
 					}
 					if err != nil {
 						t.Fatalf("step %d: %v", step, err)

@@ -201,7 +201,7 @@ func TestTimeKeyedBucketsFillTheirPages(t *testing.T) {
 			{ID: fmt.Sprintf("%.8x|1", sha256.Sum256(fmt.Appendf(nil, "b%d", i))), Since: since},
 		}
 		key := fmt.Sprintf("n%d/%s", i, to.Number)
-		if _, ok, err := l.TakeDoubt(key, Doubt{Number: to.Number, Since: now, Last: now}, 0, nil, Window{}, false); err != nil || !ok {
+		if _, ok, err := l.TakeDoubt(key, Doubt{Number: to.Number, Since: now, Last: now}, 0, nil, Window{}, false, nil); err != nil || !ok {
 			t.Fatalf("take %d = %v, %v", i, ok, err)
 		}
 		if err := l.RecordPagedTo(key, to, alerts); err != nil {

@@ -97,7 +97,7 @@ func (l *Ledger) TakeHeld(h HeldSMS, mark Doubt, rank int, perRecipient []Window
 			return ErrHeldChanged
 		}
 		return putJSON(tx.Bucket(bucketHeldDoubts), heldDoubtKey(h.Number, h.Until), heldDoubt{Doubt: mark, Entries: entries})
-	})
+	}, nil)
 }
 
 // MarkHeldDoubt replaces the in-doubt mark of h's send with mark, for a
@@ -252,7 +252,7 @@ func (l *Ledger) TakeDigest(number string, mark DigestDoubt, perRecipient []Wind
 			return ErrDigestInDoubt
 		}
 		return putJSON(b, []byte(number), mark)
-	})
+	}, nil)
 }
 
 // MarkDigestDoubt replaces the in-doubt mark of the digest to number with
