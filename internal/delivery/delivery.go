@@ -388,8 +388,9 @@ func (d *Deliverer) sendFirst(ctx context.Context, b *Batch, m Message, turn *tu
 	now := d.o.Clock.Now()
 	mark := ledger.Doubt{Number: m.Number, Text: m.Text, Since: now, Last: now}
 	// The turn passes once the take is queued: the next message's take
-	// is decided after this one all the same, and shares its commit
-	// rather than waiting for it.
+	// is decided after this one all the same (unless this one's write
+	// fails, which fails the message), and shares its commit rather than
+	// waiting for it.
 	at, allowed, err := d.o.Ledger.TakeDoubt(m.Key, mark, m.Severity, b.Limits.PerRecipient, b.Limits.Budget, m.BypassLimits, turn.pass)
 	turn.pass()
 	if err != nil {

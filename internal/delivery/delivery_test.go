@@ -298,6 +298,72 @@ func TestConcurrentDuplicatesSendOnce(t *testing.T) {
 	}
 }
 
+// queuedLedger is the fixture's ledger as the Deliverer sees it, but its
+// TakeDoubt returns only once the next take of the batch arrived: with the
+// turn passed as soon as a take is queued, the next message's take comes
+// while this one waits; with the turn passed only when the take returned,
+// it never would (each wait then gives up after a while, and is counted).
+type queuedLedger struct {
+	Ledger
+	mu       sync.Mutex
+	ranks    []int           // of the takes, in the order they came
+	arrived  []chan struct{} // arrived[k] is closed when take k came
+	overdue  int             // takes whose next never came while they waited
+	giveUpIn time.Duration
+}
+
+func newQueuedLedger(l Ledger, takes int) *queuedLedger {
+	q := &queuedLedger{Ledger: l, giveUpIn: 5 * time.Second}
+	for range takes {
+		q.arrived = append(q.arrived, make(chan struct{}))
+	}
+	return q
+}
+
+func (q *queuedLedger) TakeDoubt(key string, mark ledger.Doubt, rank int, perRecipient []ledger.Window, budget ledger.Window, force bool, queued func()) (time.Time, bool, error) {
+	q.mu.Lock()
+	k := len(q.ranks)
+	q.ranks = append(q.ranks, rank)
+	q.mu.Unlock()
+	close(q.arrived[k])
+	at, ok, err := q.Ledger.TakeDoubt(key, mark, rank, perRecipient, budget, force, queued)
+	if k+1 < len(q.arrived) {
+		select {
+		case <-q.arrived[k+1]:
+		case <-time.After(q.giveUpIn):
+			q.mu.Lock()
+			q.overdue++
+			q.mu.Unlock()
+		}
+	}
+	return at, ok, err
+}
+
+// TestTheNextTakeStartsOnceThisOneIsQueued: the messages of a batch take
+// the limits in severity order, each as soon as the one before is queued
+// in the ledger rather than committed, so that they share a commit.
+func TestTheNextTakeStartsOnceThisOneIsQueued(t *testing.T) {
+	f := newFixture(t)
+	q := newQueuedLedger(f.ledger, 3)
+	f.with(func(o *Options) { o.Ledger = q })
+	var batch []Message
+	for i, sev := range []int{2, 0, 1} {
+		batch = append(batch, Message{
+			Key: fmt.Sprintf("n%d", i), Route: "r", Contact: fmt.Sprint("c", i), Number: fmt.Sprintf("+491510000000%d", i),
+			Text: fmt.Sprintf("severity %d", sev), Severity: sev,
+		})
+	}
+	if err := f.deliver(context.Background(), batch); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(q.ranks, []int{0, 1, 2}) || q.overdue != 0 {
+		t.Errorf("takes of severities %v, %d of them waited for the next in vain; want 0, 1, 2, each followed while it waited", q.ranks, q.overdue)
+	}
+	if got := len(f.fake.Messages()); got != 3 {
+		t.Errorf("sent %d SMS, want 3", got)
+	}
+}
+
 func TestLimitsSuppressLeastSevereAndOweADigest(t *testing.T) {
 	f := newFixture(t, ledger.Window{Max: 2, Per: time.Hour})
 	ctx := context.Background()

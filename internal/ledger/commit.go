@@ -62,9 +62,11 @@ func (g *groupCommit) do(fn func(*bolt.Tx) error) error { return g.doQueued(fn, 
 
 // doQueued is do that calls queued, when set, as soon as fn is queued: a
 // write queued after it runs after it, in the same transaction or a later
-// one (unless fn fails, and then runs again alone), so a caller that
-// orders its writes can let the next one queue without waiting for this
-// one's syncs.
+// one (unless fn fails in its group: then it runs again alone, after
+// writes queued later may have), so a caller that orders its writes can
+// let the next one queue without waiting for this one's syncs. queued
+// runs before this caller leads, should it lead: it must be quick, must
+// not write and must not panic, or no commit follows.
 func (g *groupCommit) doQueued(fn func(*bolt.Tx) error, queued func()) error {
 	w := &write{fn: fn, done: make(chan error, 1)}
 	g.mu.Lock()

@@ -338,9 +338,12 @@ func (l *Ledger) Take(number string, rank int, perRecipient []Window, budget Win
 //
 // queued, when set, is called as soon as the take is queued for a commit,
 // before it is decided: a take queued after it is decided after it, seeing
-// what it took. So the SMS of one notification, which take the limits in
-// turn (most severe first), share a commit instead of waiting for one
-// each.
+// what it took, unless this one fails in its group (then it runs again
+// alone, after the group, and fails nobody else's write). So the SMS of one
+// notification, which take the limits in turn (most severe first), share a
+// commit instead of waiting for one each. queued runs on the caller's
+// goroutine, possibly before it leads the commit: it must be quick, must
+// not use the Ledger and must not panic.
 func (l *Ledger) TakeDoubt(key string, mark Doubt, rank int, perRecipient []Window, budget Window, force bool, queued func()) (at time.Time, ok bool, err error) {
 	return l.take(mark.Number, rank, perRecipient, budget, force, func(tx *bolt.Tx) error {
 		return putDoubt(tx, key, mark)
