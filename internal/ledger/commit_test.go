@@ -66,30 +66,30 @@ func waitQueued(t *testing.T, g *groupCommit, n int) {
 	}
 }
 
-// holdCommit starts a write that holds its commit open until the returned
-// release is called, and returns once that commit is under way; wait waits
-// for the write's result.
-func holdCommit(t *testing.T, g *groupCommit) (release func(), wait func() error) {
+// holdCommit starts a write of fn that holds its commit open until the
+// returned release is called (again, it does nothing), and returns once
+// that commit is under way; wait waits for the write's result.
+func holdCommit(t *testing.T, g *groupCommit, fn func(*bolt.Tx) error) (release func(), wait func() error) {
 	t.Helper()
 	started, held := make(chan struct{}), make(chan struct{})
-	var once sync.Once
+	var startOnce, releaseOnce sync.Once
 	done := make(chan error, 1)
 	go func() {
 		done <- g.do(func(tx *bolt.Tx) error {
-			once.Do(func() { close(started) })
+			startOnce.Do(func() { close(started) })
 			<-held
-			return put("held")(tx)
+			return fn(tx)
 		})
 	}()
 	<-started
-	return func() { close(held) }, func() error { return <-done }
+	return func() { releaseOnce.Do(func() { close(held) }) }, func() error { return <-done }
 }
 
 func TestGroupCommitSharesOneCommitAmongQueuedWrites(t *testing.T) {
 	g := openGroup(t)
 	const queued = 20
 	first := txID(t, g.db)
-	release, wait := holdCommit(t, g)
+	release, wait := holdCommit(t, g, put("held"))
 	errs := make([]error, queued)
 	var wg sync.WaitGroup
 	for i := range queued {
@@ -131,7 +131,7 @@ func TestGroupCommitTellsOfEachCommit(t *testing.T) {
 		told = append(told, writes)
 		mu.Unlock()
 	}
-	release, wait := holdCommit(t, g)
+	release, wait := holdCommit(t, g, put("held"))
 	fail := func(*bolt.Tx) error { return errors.New("boom") }
 	errs := make([]error, 4)
 	var wg sync.WaitGroup
@@ -175,7 +175,7 @@ func TestGroupCommitEachLoneWriteCommitsBeforeItReturns(t *testing.T) {
 func TestGroupCommitFailingWriteFailsAlone(t *testing.T) {
 	g := openGroup(t)
 	errBoom := errors.New("boom")
-	release, wait := holdCommit(t, g)
+	release, wait := holdCommit(t, g, put("held"))
 
 	var counted uint64
 	runs := 0
@@ -224,7 +224,7 @@ func TestGroupCommitFailingWriteFailsAlone(t *testing.T) {
 
 func TestGroupCommitPanicReachesOnlyItsCaller(t *testing.T) {
 	g := openGroup(t)
-	release, wait := holdCommit(t, g)
+	release, wait := holdCommit(t, g, put("held"))
 	var recovered any
 	var wg sync.WaitGroup
 	wg.Go(func() {

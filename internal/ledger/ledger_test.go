@@ -3,7 +3,6 @@ package ledger
 import (
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -389,23 +388,8 @@ func TestTakeDoubtQueuedDecidesInOrder(t *testing.T) {
 
 	// A commit under way, so that both takes queue behind it; released
 	// also when the test fails, so that Close does not wait for it.
-	held, started := make(chan struct{}), make(chan struct{})
-	var releaseOnce sync.Once
-	release := func() { releaseOnce.Do(func() { close(held) }) }
+	release, wait := holdCommit(t, l.group, func(*bolt.Tx) error { return nil })
 	defer release()
-	heldDone := make(chan error, 1)
-	go func() {
-		heldDone <- l.write(func(*bolt.Tx) error {
-			select {
-			case <-started:
-			default:
-				close(started)
-			}
-			<-held
-			return nil
-		})
-	}()
-	<-started
 	before := txID(t, l.db)
 
 	type take struct {
@@ -424,7 +408,7 @@ func TestTakeDoubtQueuedDecidesInOrder(t *testing.T) {
 	}()
 	waitQueued(t, l.group, 2)
 	release()
-	if err := <-heldDone; err != nil {
+	if err := wait(); err != nil {
 		t.Fatal(err)
 	}
 	a, b := <-first, <-second
