@@ -51,8 +51,10 @@ import (
 	"errors"
 	"fmt"
 	tmplhtml "html/template"
+	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -267,7 +269,7 @@ func (e *Engine) Check(text string) error {
 	for _, s := range samples() {
 		var out strings.Builder
 		if tmpl != nil {
-			err = tmpl.Execute(&out, (&Data{Data: s.data, Change: s.change}).view())
+			err = executeView(tmpl, &out, &Data{Data: s.data, Change: s.change})
 		}
 		var execErr tmpltext.ExecError
 		switch {
@@ -316,9 +318,35 @@ func (e *Engine) execute(text string, data *Data) (string, error) {
 		return "", err
 	}
 	var buf strings.Builder
-	err = tmpl.Execute(&buf, data.view())
+	err = executeView(tmpl, &buf, data)
 	return buf.String(), err
 }
+
+// executeView executes tmpl on the view of data. text/template names the
+// type it executes on in its errors ("can't evaluate field X in type
+// ..."), and a template's author knows that type as Data, never as the
+// view: the error is worded with Data's name.
+func executeView(tmpl *tmpltext.Template, w io.Writer, data *Data) error {
+	err := tmpl.Execute(w, data.view())
+	if err == nil {
+		return err
+	}
+	viewType, dataType := reflect.TypeFor[*view]().String(), reflect.TypeFor[*Data]().String()
+	if msg := err.Error(); strings.Contains(msg, viewType) {
+		return &renamedError{err: err, msg: strings.ReplaceAll(msg, viewType, dataType)}
+	}
+	return err
+}
+
+// renamedError is err with another message; errors.As still finds
+// text/template's ExecError in it.
+type renamedError struct {
+	err error
+	msg string
+}
+
+func (e *renamedError) Error() string { return e.msg }
+func (e *renamedError) Unwrap() error { return e.err }
 
 // compile parses text into a clone of the template set, as Alertmanager's ExecuteTextString
 // does before it executes it.

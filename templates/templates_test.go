@@ -625,6 +625,7 @@ func TestRenderSMSErrors(t *testing.T) {
 		{name: "only markup", text: `{{ items (list "" " ") "" }} {{ shorten " " }}`, data: data, wantEmpty: true},
 		{name: "transliterated to nothing", text: "\u200b\ufeff", data: data, budget: sms.Budget{GSM7Only: true}, wantEmpty: true},
 		{name: "fails to execute", text: `{{ index .Alerts 9 }}`, data: data, wantText: "index out of range"},
+		{name: "unknown field", text: `{{ .Nothere }}`, data: data, wantText: `executing "" at <.Nothere>: can't evaluate field Nothere in type *templates.Data`},
 		{name: "items of no list", text: `{{ items .Status "," }}`, data: data, wantText: "items: want a list of strings, got string"},
 		{name: "does not parse", text: `{{ .Status `, data: data, wantText: "unclosed action"},
 		{name: "no data", text: DefaultTemplate, data: nil, wantText: "no notification data"},
@@ -811,6 +812,7 @@ func TestCheck(t *testing.T) {
 		{name: "grouping functions", text: `{{ range byAlertname .Alerts .SeverityOrder }}{{ .Name }}{{ end }} {{ (topSeverity .Alerts nil).Severity }} {{ locations .Alerts }} {{ location (index .Alerts 0) }}`},
 		{name: "byAlertname without an order", text: `{{ byAlertname .Alerts }}`, wantErr: []string{"wrong number of args for byAlertname", "firing"}},
 		{name: "location of the alerts", text: `{{ location .Alerts }}`, wantErr: []string{"expected template.Alert", "firing"}},
+		{name: "unknown field", text: `{{ .Nothere }}`, wantErr: []string{"can't evaluate field Nothere in type *templates.Data", "firing"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
