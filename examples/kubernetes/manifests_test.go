@@ -22,6 +22,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	amsconfig "github.com/alertmanager-sipgate/alertmanager-sipgate/internal/config"
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/sipgate/sipgatetest"
 )
 
@@ -411,6 +412,7 @@ type alertmanagerConfig struct {
 		WebhookConfigs []struct {
 			URL          string `yaml:"url"`
 			SendResolved bool   `yaml:"send_resolved"`
+			MaxAlerts    int    `yaml:"max_alerts"`
 			HTTPConfig   struct {
 				BasicAuth *struct {
 					Username     string `yaml:"username"`
@@ -456,7 +458,8 @@ func TestAlertmanagerReceiverPostsToTheService(t *testing.T) {
 	}
 	var config struct {
 		Webhook struct {
-			BasicAuth struct {
+			MaxBodyBytes int64 `yaml:"max_body_bytes"`
+			BasicAuth    struct {
 				Username     string `yaml:"username"`
 				PasswordFile string `yaml:"password_file"`
 			} `yaml:"basic_auth"`
@@ -471,7 +474,20 @@ func TestAlertmanagerReceiverPostsToTheService(t *testing.T) {
 	if path.Base(ba.PasswordFile) != path.Base(config.Webhook.BasicAuth.PasswordFile) {
 		t.Errorf("webhook password_file %s, want the Secret's key %s", ba.PasswordFile, path.Base(config.Webhook.BasicAuth.PasswordFile))
 	}
+	// A body over max_body_bytes is answered 413, which Alertmanager does
+	// not retry: the group of a storm must fit, cut by max_alerts.
+	maxBody := config.Webhook.MaxBodyBytes
+	if maxBody == 0 {
+		maxBody = amsconfig.DefaultMaxBodyBytes
+	}
+	if w.MaxAlerts <= 0 || int64(w.MaxAlerts)*largeAlertBytes > maxBody {
+		t.Errorf("webhook max_alerts %d: want alerts of %d bytes to fit the service's max_body_bytes %d", w.MaxAlerts, largeAlertBytes, maxBody)
+	}
 }
+
+// largeAlertBytes is a large alert in a webhook's body: one of Kubernetes'
+// alerts, many labels and a long description, takes 1.5 to 2.5 KB.
+const largeAlertBytes = 4096
 
 func subset(sub, of map[string]string) bool {
 	for k, v := range sub {
