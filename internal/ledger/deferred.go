@@ -60,7 +60,9 @@ type HeldAlert struct {
 	// ledger's clock.
 	At time.Time `json:"at"`
 	// Cancelled is when a resolved notification cancelled its firing SMS,
-	// which then never goes out; zero while it waits.
+	// or another SMS told the recipient of the alert first (see
+	// supersedeHeld): the held SMS then never tells of it. Zero while it
+	// waits.
 	Cancelled time.Time `json:"cancelled,omitzero"`
 }
 
@@ -132,6 +134,52 @@ func (l *Ledger) Hold(number string, until time.Time, alerts []HeldAlert) error 
 	})
 	if err != nil {
 		return fmt.Errorf("ledger hold sms to %s: %w", phone.Mask(number), err)
+	}
+	return nil
+}
+
+// supersedeHeld cancels the held firing entries of the alerts for
+// number, under any end of quiet hours: the alerts just reached number by
+// another SMS (a route without quiet hours, a notification after they
+// ended but before the held SMS went out, or the held SMS of an earlier
+// end, when a reload moved it), and a held SMS must not tell of them
+// again. An entry that a held SMS in doubt tells of is left to it: that
+// send may have told of it already, and settling it releases the entry.
+func supersedeHeld(tx *bolt.Tx, number string, alerts []Firing, now time.Time) error {
+	c := tx.Bucket(bucketHeldBy).Cursor()
+	if k, _ := c.First(); k == nil {
+		return nil // nothing is held, as nearly always
+	}
+	b := tx.Bucket(bucketHeld)
+	marks := newHeldMarks(tx)
+	var prefix []byte
+	for _, a := range alerts {
+		prefix = append(append(append(append(prefix[:0], a.ID...), 0), number...), 0)
+		var untils []time.Time
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+			// Only alert 0 number 0 until: an id may hold a NUL.
+			if len(k) == len(prefix)+8 {
+				untils = append(untils, decodeTime(k[len(prefix):]))
+			}
+		}
+		for _, until := range untils {
+			if marks.names(heldHit{alert: a.ID, number: number, until: until}) {
+				continue
+			}
+			k := heldKey(number, until, false, a.ID)
+			var e HeldAlert
+			if v := b.Get(k); v == nil || json.Unmarshal(v, &e) != nil || !e.Cancelled.IsZero() {
+				continue
+			}
+			e.Cancelled = now
+			v, err := json.Marshal(e)
+			if err != nil {
+				return err
+			}
+			if err := b.Put(k, v); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }

@@ -183,6 +183,57 @@ func TestReleaseHeldUnpaged(t *testing.T) {
 	}
 }
 
+// TestPagedSupersedesHeld: an alert that reaches a number by any SMS is
+// no longer told by what quiet hours hold for that number, under any end
+// of them; what is held for others, and what a held SMS in doubt tells
+// of, stay.
+func TestPagedSupersedesHeld(t *testing.T) {
+	now := time.Date(2026, 11, 25, 23, 0, 0, 0, time.UTC)
+	seven, eight := now.Add(8*time.Hour), now.Add(9*time.Hour)
+	l := open(t, filepath.Join(t.TempDir(), "ledger.db"), &now)
+	defer l.Close()
+	disk := HeldAlert{ID: "fp1|1", Since: firingSince, Name: "DiskFull", Contact: "alice"}
+	cpu := HeldAlert{ID: "fp2|1", Since: firingSince, Name: "HighCPU", Contact: "alice"}
+	for _, h := range []HeldSMS{
+		{Number: "+491", Until: seven, Alerts: []HeldAlert{disk, cpu}},
+		{Number: "+491", Until: eight, Alerts: []HeldAlert{disk}}, // a reload moved the end
+		{Number: "+492", Until: seven, Alerts: []HeldAlert{disk}},
+	} {
+		if err := l.Hold(h.Number, h.Until, h.Alerts); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The 07:00 SMS to +491 is being sent when DiskFull reaches +491 by
+	// another SMS.
+	due, err := l.DueHeld(seven)
+	if err != nil || len(due) != 2 || due[0].Number != "+491" {
+		t.Fatalf("DueHeld = %+v, %v", due, err)
+	}
+	if _, ok, err := l.TakeHeld(due[0], Doubt{Number: "+491", Text: "held", Since: seven, Last: seven}, 2, nil, Window{}, false); err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	if err := l.RecordPagedTo("k1", PagedRecipient{Number: "+491", Contact: "alice", Route: "ops"}, []Firing{{ID: disk.ID, Since: disk.Since}}); err != nil {
+		t.Fatal(err)
+	}
+	due, err = l.DueHeld(eight)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, h := range due {
+		for _, a := range h.Alerts {
+			got = append(got, h.Number+" "+h.Until.UTC().Format("15:04")+" "+a.Name)
+		}
+	}
+	want := []string{"+491 07:00 DiskFull", "+491 07:00 HighCPU", "+492 07:00 DiskFull"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("held after DiskFull reached +491: %q, want %q (the 08:00 entry superseded, the one in doubt and +492's kept)", got, want)
+	}
+	if n, _, err := l.HeldCount(); err != nil || n != 2 {
+		t.Errorf("HeldCount = %d, %v; want 2 SMS", n, err)
+	}
+}
+
 func utc(due []HeldSMS) []HeldSMS {
 	for i := range due {
 		due[i].Until = due[i].Until.UTC()

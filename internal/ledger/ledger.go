@@ -358,14 +358,19 @@ func markPaged(tx *bolt.Tx, to PagedRecipient, alerts []Firing, now []byte) erro
 			since = append(since, key)
 		}
 	}
-	if err := putSorted(tx.Bucket(bucketPagedSince), since, v); err != nil || len(byAlert) == 0 {
+	if err := putSorted(tx.Bucket(bucketPagedSince), since, v); err != nil {
 		return err
 	}
-	b, err := tx.CreateBucketIfNotExists(bucketPagedByAlert)
-	if err != nil {
-		return err
+	if len(byAlert) > 0 {
+		b, err := tx.CreateBucketIfNotExists(bucketPagedByAlert)
+		if err != nil {
+			return err
+		}
+		if err := putSorted(b, byAlert, v); err != nil {
+			return err
+		}
 	}
-	return putSorted(b, byAlert, v)
+	return supersedeHeld(tx, to.Number, alerts, decodeTime(now))
 }
 
 // putSorted puts v in b under each of keys, which it sorts.

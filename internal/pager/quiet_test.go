@@ -222,6 +222,76 @@ func TestQuietHoursAfterTheRelease(t *testing.T) {
 	}
 }
 
+// heldNames lists what the SMS held for alice and due at at tell of, as
+// "15:04 alertname".
+func heldNames(t *testing.T, led *ledger.Ledger, at time.Time) []string {
+	t.Helper()
+	due, err := led.DueHeld(at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, h := range due {
+		for _, a := range h.Alerts {
+			if h.Number == aliceNumber {
+				out = append(out, h.Until.UTC().Format("15:04")+" "+a.Name)
+			}
+		}
+	}
+	return out
+}
+
+// TestQuietHoursToldOnce: an alert held for alice is told to her once,
+// by whichever SMS reaches her first: the group's next notification after
+// the quiet hours ended but before the held SMS went out, an SMS of
+// another route without quiet hours, or the held SMS of the night's first
+// end when a reload moved it.
+func TestQuietHoursToldOnce(t *testing.T) {
+	disk, cpu := quietAlert("DiskFull", "warning", "firing"), quietAlert("HighCPU", "warning", "firing")
+	t.Run("the group comes again after the end", func(t *testing.T) {
+		p, d, led := quietPager(t, quietConfig)
+		notifyAt(t, p, quietNotification(disk), night)
+		notifyAt(t, p, quietNotification(disk, cpu), morning.Add(10*time.Second))
+		if got, want := names(d.msgs), []string{"alice: DiskFull,HighCPU"}; !slices.Equal(got, want) {
+			t.Fatalf("sent %q, want %q", got, want)
+		}
+		if held := heldNames(t, led, morning.Add(30*time.Second)); len(held) != 0 {
+			t.Errorf("still held for alice: %q, which her SMS told of", held)
+		}
+	})
+	t.Run("another route tells it at night", func(t *testing.T) {
+		cfg := strings.Replace(quietConfig, "routes:\n", "routes:\n  - name: nodes\n    matchers: ['alertname=\"NodeDown\"']\n    to: [alice]\n    continue: true\n", 1)
+		p, d, led := quietPager(t, cfg)
+		notifyAt(t, p, quietNotification(disk), night)
+		notifyAt(t, p, quietNotification(quietAlert("NodeDown", "warning", "firing"), disk), night.Add(30*time.Minute))
+		if got, want := names(d.msgs), []string{"alice: NodeDown,DiskFull"}; !slices.Equal(got, want) {
+			t.Fatalf("sent %q, want %q", got, want)
+		}
+		if held := heldNames(t, led, morning); len(held) != 0 {
+			t.Errorf("still held for alice: %q, which the nodes route told her of", held)
+		}
+	})
+	t.Run("a reload moves the end", func(t *testing.T) {
+		p, d, led := quietPager(t, quietConfig)
+		notifyAt(t, p, quietNotification(disk), night)
+		p, d = pagerOver(t, strings.Replace(quietConfig, "end_time: '07:00'", "end_time: '08:00'", 1), led)
+		notifyAt(t, p, quietNotification(disk, cpu), night.Add(30*time.Minute))
+		if len(d.msgs) != 0 {
+			t.Fatalf("sent at night: %q", names(d.msgs))
+		}
+		due, err := led.DueHeld(morning)
+		if err != nil || len(due) != 1 {
+			t.Fatalf("due at 07:00: %+v, %v", due, err)
+		}
+		if err := led.ReleaseHeld(due[0], true); err != nil { // the 07:00 SMS went out
+			t.Fatal(err)
+		}
+		if got, want := heldNames(t, led, morning.Add(time.Hour)), []string{"08:00 HighCPU"}; !slices.Equal(got, want) {
+			t.Errorf("held for alice at 08:00: %q, want %q: the 07:00 SMS told of DiskFull", got, want)
+		}
+	})
+}
+
 // TestQuietHoursResolvedWhileTheHeldSMSIsSent: an alert that resolves
 // while its held SMS is being sent, or of unknown outcome, is neither
 // cancelled nor told: the notification fails, to come again; once the
