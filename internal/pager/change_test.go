@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -242,5 +243,29 @@ func TestAlertIDWithoutFingerprint(t *testing.T) {
 	a.Fingerprint = "f8d0d89aa46f68ba"
 	if got := alertID(a); !strings.HasPrefix(got, "f8d0d89aa46f68ba|") {
 		t.Errorf("alertID with a fingerprint = %q, want it used", got)
+	}
+}
+
+// TestHugeFingerprintPagedOnce: an alert of a hand-made post with a
+// fingerprint longer than a ledger key may be is paged, and marked as
+// paged: the same alert in another group pages nobody again.
+func TestHugeFingerprintPagedOnce(t *testing.T) {
+	led := openLedger(t, filepath.Join(t.TempDir(), "ledger.db"))
+	t.Cleanup(func() { led.Close() })
+	p, d := pagerOver(t, contacts+"routes:\n  - name: all\n    to: [alice]\n", led)
+	a := quietAlert("DiskFull", "critical", "firing")
+	a.Fingerprint = strings.Repeat("f", 40_000)
+	for _, group := range []string{"g1", "g2"} {
+		n := quietNotification(a)
+		n.GroupKey = group
+		if err := p.Notify(context.Background(), n, ""); err != nil {
+			t.Fatalf("group %s: %v", group, err)
+		}
+	}
+	if got, want := names(d.msgs), []string{"alice: DiskFull"}; !slices.Equal(got, want) {
+		t.Errorf("sent %q, want %q", got, want)
+	}
+	if id := alertID(a); len(id) > 2*maxFingerprint {
+		t.Errorf("alert id of %d bytes", len(id))
 	}
 }

@@ -476,17 +476,28 @@ func alertID(a template.Alert) string {
 	return string(appendAlertID(buf[:0], a))
 }
 
+// maxFingerprint is the longest fingerprint an alert id holds as it is;
+// a longer one is hashed. Alertmanager's have 16 hex digits, and one of a
+// hand-made post must not make the ledger's keys longer than bbolt takes
+// (32 KiB): the alert's paged marks would not be written, and it would be
+// paged again.
+const maxFingerprint = 64
+
 // appendAlertID appends alertID(a) to dst: a storm makes an id of each of
 // its alerts several times, and one allocation each is enough.
 func appendAlertID(dst []byte, a template.Alert) []byte {
-	fp := a.Fingerprint
-	if fp == "" {
+	switch fp := a.Fingerprint; {
+	case fp == "":
 		// Alertmanager always sends one; hand-made posts may not. The one
 		// Alertmanager would have sent: short, whatever the labels' size.
-		fp = model.Fingerprint(model.LabelsToSignature(a.Labels)).String()
+		dst = append(dst, model.Fingerprint(model.LabelsToSignature(a.Labels)).String()...)
+	case len(fp) > maxFingerprint:
+		sum := sha256.Sum256([]byte(fp))
+		dst = hex.AppendEncode(append(dst, "sha256:"...), sum[:16])
+	default:
+		dst = append(dst, fp...)
 	}
-	dst = append(append(dst, fp...), '|')
-	return strconv.AppendInt(dst, a.StartsAt.UnixNano(), 10)
+	return strconv.AppendInt(append(dst, '|'), a.StartsAt.UnixNano(), 10)
 }
 
 // firing is the firing of a as the ledger's paged marks know it.
