@@ -278,7 +278,7 @@ func (e *Engine) Check(text string) error {
 		case err != nil:
 			// Not an ExecError: the text does not parse, which is the same with every sample.
 			return err
-		case strings.TrimSpace(sms.Strip(out.String())) == "":
+		case strings.TrimSpace(sms.Strip(collapse(out.String()))) == "":
 			return fmt.Errorf("with the sample %s notification: %w", s.name, ErrEmptyMessage)
 		}
 	}
@@ -381,7 +381,9 @@ func (e *Engine) parse(text string) (*tmpltext.Template, error) {
 
 // collapse trims surrounding whitespace and turns every run of whitespace into one space, seeing
 // through the markers of shorten and items: the space of a run goes before any markers in it,
-// so that sms.Strip(collapse(s)) is what collapsing sms.Strip(s) would give.
+// so that sms.Strip(collapse(s)) is what collapsing sms.Strip(s) would give. Other control
+// characters are dropped: the sipgate client would drop them from the SMS anyway, and a text
+// of nothing else must count as empty, so that the fallback text is sent instead.
 func collapse(s string) string {
 	if collapsed(s) {
 		return s
@@ -399,6 +401,7 @@ func recollapse(s string) string {
 		switch {
 		case unicode.IsSpace(r):
 			space = content
+		case unicode.IsControl(r):
 		case sms.IsMarker(r):
 			if space {
 				held = append(held, r)
@@ -424,8 +427,8 @@ func recollapse(s string) string {
 	return b.String()
 }
 
-// collapsed reports whether collapse would return s unchanged: valid UTF-8 whose only
-// whitespace is single spaces between content. What the built-in template renders is, and
+// collapsed reports whether collapse would return s unchanged: valid UTF-8 without control
+// characters whose only whitespace is single spaces between content. What the built-in template renders is, and
 // checking costs far less than building a copy of a storm's text of thousands of instances.
 func collapsed(s string) bool {
 	content := false // content came before
@@ -439,7 +442,7 @@ func collapsed(s string) bool {
 					return false
 				}
 				space = true
-			case c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r':
+			case c < ' ' || c == 0x7f: // whitespace or another control character
 				return false
 			default:
 				content, space = true, false
@@ -449,7 +452,7 @@ func collapsed(s string) bool {
 		r, size := utf8.DecodeRuneInString(s[i:])
 		i += size
 		switch {
-		case r == utf8.RuneError && size == 1, unicode.IsSpace(r):
+		case r == utf8.RuneError && size == 1, unicode.IsSpace(r), unicode.IsControl(r):
 			return false
 		case !sms.IsMarker(r):
 			content, space = true, false

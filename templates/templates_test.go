@@ -608,6 +608,22 @@ func TestCollapse(t *testing.T) {
 	}
 }
 
+// TestCollapseDropsControlCharacters: what sipgate would not get is not
+// in the text, so a text of nothing else is empty.
+func TestCollapseDropsControlCharacters(t *testing.T) {
+	for in, want := range map[string]string{
+		"a\x07b":               "ab",
+		"\x00 a \x1b[1m b\x7f": "a [1m b",
+		"a\u009fb \u0085\n c":  "ab c", // U+0085 is white space, U+009F is not
+		"\x07":                 "",
+		"a \x07 b":             "a b",
+	} {
+		if got := collapse(in); got != want {
+			t.Errorf("collapse(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
 func TestRenderSMSErrors(t *testing.T) {
 	data := samples()[0].data
 	tests := []struct {
@@ -624,6 +640,7 @@ func TestRenderSMSErrors(t *testing.T) {
 		{name: "renders a missing label", text: ` {{ .CommonLabels.nothere }} `, data: data, wantEmpty: true},
 		{name: "only markup", text: `{{ items (list "" " ") "" }} {{ shorten " " }}`, data: data, wantEmpty: true},
 		{name: "transliterated to nothing", text: "\u200b\ufeff", data: data, budget: sms.Budget{GSM7Only: true}, wantEmpty: true},
+		{name: "only control characters", text: `{{ printf "%c%c" 7 0x85 }} `, data: data, wantEmpty: true},
 		{name: "fails to execute", text: `{{ index .Alerts 9 }}`, data: data, wantText: "index out of range"},
 		{name: "unknown field", text: `{{ .Nothere }}`, data: data, wantText: `executing "" at <.Nothere>: can't evaluate field Nothere in type *templates.Data`},
 		{name: "items of no list", text: `{{ items .Status "," }}`, data: data, wantText: "items: want a list of strings, got string"},
@@ -806,6 +823,7 @@ func TestCheck(t *testing.T) {
 		{name: "empty when resolved", text: `{{ if eq .Status "firing" }}fire{{ end }}`, wantErr: []string{"resolved"}, wantEmpty: true},
 		{name: "SMS functions", text: `{{ .Status }} {{ items .CommonLabels.Values "," }}{{ shorten .CommonAnnotations.summary }} {{ smsSegments .Status }} {{ .Status | smsTruncate 4 }}`},
 		{name: "only markup", text: `{{ items (list "") "," }} {{ shorten "" }}`, wantErr: []string{"firing"}, wantEmpty: true},
+		{name: "only control characters", text: `{{ printf "%c" 7 }}`, wantErr: []string{"firing"}, wantEmpty: true},
 		{name: "items of no list", text: `{{ items 42 "," }}`, wantErr: []string{"items: want a list of strings, got int", "firing"}},
 		{name: "labelValues without a name", text: `{{ labelValues .Alerts }}`, wantErr: []string{"labelValues: want one or more label names", "firing"}},
 		{name: "labelValues of no alerts", text: `{{ labelValues .CommonLabels "job" }}`, wantErr: []string{"expected []template.Alert; got template.KV", "firing"}},
