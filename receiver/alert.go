@@ -29,9 +29,10 @@ const (
 // (FuzzAlertDecoder holds them to that) and in what an alert that fails
 // in two ways is told first. The decoder reads the alert whole before
 // anything decodes it, so it names a syntax error, a body past
-// max_body_bytes (413) or one that came too slowly (408) where the library
-// may have named a value of the wrong type before it (400): all of them
-// tell the sender the body is wrong, and Alertmanager retries none. Reading
+// max_body_bytes (413) or one that came too slowly (503) where the library
+// may have named a value of the wrong type before it (400): Alertmanager
+// retries only the 503, and its retry, if it comes in time, is told the
+// 400. Reading
 // an alert whole buffers it, as large as the body may be: a single alert
 // of 4 MiB allocates about 14 MB to decode where the library took 6 MB.
 type alertDecoder struct {

@@ -44,7 +44,7 @@ const (
 )
 
 // documentedCodes are the statuses the handler answers a POST with.
-var documentedCodes = map[int]bool{200: true, 400: true, 401: true, 408: true, 413: true, 415: true, 503: true}
+var documentedCodes = map[int]bool{200: true, 400: true, 401: true, 413: true, 415: true, 503: true}
 
 // fuzzPinned is a route a seed pins the notification to.
 const fuzzPinned = "night"

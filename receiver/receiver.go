@@ -44,7 +44,8 @@ type Notifier interface {
 
 // OtherReceiver is the receiver label of a request whose receiver the
 // config does not name, and of every request rejected before or while
-// decoding (401, 400, 408, 413, 415, and 503 when too many are in flight),
+// decoding (401, 400, 413, 415, and 503 when too many are in flight or
+// the body came too slowly),
 // so that nothing a client sends becomes a label value.
 const OtherReceiver = metrics.OtherReceiver
 
@@ -280,7 +281,9 @@ func readError(err error) *httpError {
 	case errors.As(err, &tooLarge):
 		return &httpError{http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes", tooLarge.Limit)}
 	case errors.As(err, &timeout) && timeout.Timeout():
-		return &httpError{http.StatusRequestTimeout, "body not received in time"}
+		// A slow network, most likely: Alertmanager retries a 5xx, not
+		// a 408.
+		return &httpError{http.StatusServiceUnavailable, "body not received in time"}
 	case errors.Is(err, io.EOF):
 		return &httpError{http.StatusBadRequest, "malformed JSON: empty body"}
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, errTrailingData), errors.As(err, &syntax), errors.As(err, &typ):

@@ -287,7 +287,7 @@ func serve(cfg *config.Config, configFile, storagePath string, webConfig *web.Fl
 //     without reading the body.
 //   - ReadTimeout, t, for the whole request, body included: a client
 //     slower to send a notification than we may take to page it is cut
-//     off (408, or just closed).
+//     off (503, which Alertmanager retries, or just closed).
 //   - WriteTimeout, ReadTimeout + t + 5s, from the end of the headers to
 //     the end of the answer: reading the body, paging, and a grace for
 //     writing the one-line answer, so that it never cuts off an answer
