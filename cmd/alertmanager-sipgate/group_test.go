@@ -93,3 +93,34 @@ func TestAGroupIsPagedOneNotificationAtATime(t *testing.T) {
 		t.Errorf("sipgate took %+v; want one SMS, of the three alerts", msgs)
 	}
 }
+
+// TestAGroupFiringAgainAfterItsResolvedIsPaged: firing, resolved, then
+// firing again with the same fingerprints and starts, each answered 200,
+// as Alertmanager sends them when it resolved the alerts while Prometheus
+// could not reach it (a restart, a partition longer than the alerts'
+// endsAt) and Prometheus then sent them again as they were. The person,
+// whose last SMS said RESOLVED, gets a third SMS: FIRING. Within the
+// dedup window its page has the first's alerts, so only a key of its own
+// keeps delivery from taking it for a copy of the first.
+func TestAGroupFiringAgainAfterItsResolvedIsPaged(t *testing.T) {
+	fake := sipgatetest.NewServer("token-1", "s3cret")
+	defer fake.Close()
+	base := startService(t, sipgateConfig(fake)+
+		"contacts: {alice: {number: '+4915112345678'}}\n"+
+		"routes: [{name: web, to: [alice]}]\n", "")
+	firing := groupPayload(t, "http://am-1:9093", "web-1:8080")
+	resolved := strings.NewReplacer(`"status":"firing"`, `"status":"resolved"`, `"endsAt":"0001-01-01T00:00:00Z"`, `"endsAt":"2026-11-24T22:20:00Z"`).Replace(firing)
+	for i, body := range []string{firing, resolved, firing, firing} {
+		if code, _ := post(t, base+"/api/v1/alerts", body, "", ""); code != http.StatusOK {
+			t.Fatalf("notification %d: %d", i, code)
+		}
+	}
+	var got []string
+	for _, m := range fake.Messages() {
+		word, _, _ := strings.Cut(m.Message, " ")
+		got = append(got, word)
+	}
+	if want := []string{"FIRING", "RESOLVED", "FIRING"}; strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("sipgate took %q, want %q (the last notification is a retry of the third)", got, want)
+	}
+}

@@ -134,7 +134,8 @@ type Message struct {
 	// set counts its Alerts as firing.
 	Firing, Resolved int
 	Names            []string
-	// Paged are the firing alerts to remember as paged once accepted.
+	// Paged are the alerts to remember once accepted: the firing ones as
+	// paged, the resolved ones (Resolved set) as told so.
 	Paged        []ledger.Firing
 	BypassLimits bool
 	// SendAt, when set, has sipgate send the SMS then, not at once: the

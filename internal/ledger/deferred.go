@@ -402,8 +402,9 @@ func eachHeld(tx *bolt.Tx, fn func(number string, until time.Time, a HeldAlert) 
 
 // ReleaseHeld forgets what the SMS h told of, and its in-doubt mark, once
 // it went out or was given up, and, when paged, notes its firing alerts
-// as paged to h.Number by their contacts and routes, in one write: from
-// then on a resolved alert of it is told as of any page.
+// as paged to h.Number by their contacts and routes, and its resolved ones
+// as told so, in one write: from then on a resolved alert of it is told as
+// of any page.
 func (l *Ledger) ReleaseHeld(h HeldSMS, paged bool) error {
 	now := encodeTime(l.now())
 	err := l.write(func(tx *bolt.Tx) error {
@@ -416,14 +417,13 @@ func (l *Ledger) ReleaseHeld(h HeldSMS, paged bool) error {
 			if err := b.Delete(heldKey(h.Number, h.Until, a.Resolved, a.ID)); err != nil {
 				return err
 			}
-			if a.Resolved {
-				continue
-			}
-			if err := idx.Delete(heldByKey(a.ID, h.Number, h.Until)); err != nil {
-				return err
+			if !a.Resolved {
+				if err := idx.Delete(heldByKey(a.ID, h.Number, h.Until)); err != nil {
+					return err
+				}
 			}
 			to := PagedRecipient{Number: h.Number, Contact: a.Contact, Route: a.Route}
-			marks[to] = append(marks[to], Firing{ID: a.ID, Since: a.Since})
+			marks[to] = append(marks[to], Firing{ID: a.ID, Since: a.Since, Resolved: a.Resolved})
 		}
 		if !paged {
 			return nil

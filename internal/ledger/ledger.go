@@ -279,6 +279,10 @@ type Firing struct {
 	// Since is when the alert began firing, zero when unknown: it orders
 	// the marks on disk, so that a storm's are written together.
 	Since time.Time
+	// Resolved is set where an SMS told that the firing ended: its mark,
+	// if any, then notes when (PagedRecipient.Resolved) instead of paging
+	// anew.
+	Resolved bool
 }
 
 // PagedRecipient is someone a firing SMS reached, as the ledger keeps
@@ -294,12 +298,18 @@ type PagedRecipient struct {
 	// At is when the ledger noted it; writes ignore it and take the
 	// ledger's clock.
 	At time.Time
+	// Resolved is when an SMS told them, after At, that the alert
+	// resolved; zero when none did. The same firing coming again (an
+	// alert Alertmanager resolved when its source went quiet, sent again
+	// with its old start) is news to them then.
+	Resolved time.Time
 }
 
 // pagedBy is the value of a paged mark after its time.
 type pagedBy struct {
-	Contact string `json:"contact,omitempty"`
-	Route   string `json:"route,omitempty"`
+	Contact  string    `json:"contact,omitempty"`
+	Route    string    `json:"route,omitempty"`
+	Resolved time.Time `json:"resolved,omitzero"`
 }
 
 // appendPagedPrefix appends to dst where the marks of alert a lie: in
@@ -329,8 +339,20 @@ func (l *Ledger) MarkPagedTo(to PagedRecipient, alerts []Firing) error {
 	return nil
 }
 
-// markPaged notes that the alerts reached to at now.
+// markPaged notes that the alerts reached to at now: a firing one as
+// paged, a resolved one as told so.
 func markPaged(tx *bolt.Tx, to PagedRecipient, alerts []Firing, now []byte) error {
+	if slices.ContainsFunc(alerts, func(a Firing) bool { return a.Resolved }) {
+		var firing []Firing
+		for _, a := range alerts {
+			if !a.Resolved {
+				firing = append(firing, a)
+			} else if err := markResolved(tx, to.Number, a, decodeTime(now)); err != nil {
+				return err
+			}
+		}
+		alerts = firing
+	}
 	if len(alerts) == 0 {
 		return nil
 	}
@@ -371,6 +393,42 @@ func markPaged(tx *bolt.Tx, to PagedRecipient, alerts []Firing, now []byte) erro
 		}
 	}
 	return supersedeHeld(tx, to.Number, alerts, decodeTime(now))
+}
+
+// markResolved notes in number's marks of the firing a that number was
+// told at that it resolved. Where no SMS paged them about it there is no
+// mark, and nothing to note.
+func markResolved(tx *bolt.Tx, number string, a Firing, at time.Time) error {
+	marks := []struct {
+		bucket []byte
+		key    []byte
+	}{{bucketPagedByAlert, append(appendPagedPrefix(nil, Firing{ID: a.ID}), number...)}}
+	if !a.Since.IsZero() {
+		marks = append(marks, struct {
+			bucket []byte
+			key    []byte
+		}{bucketPagedSince, append(appendPagedPrefix(nil, a), number...)})
+	}
+	for _, m := range marks {
+		b := tx.Bucket(m.bucket)
+		if b == nil {
+			continue
+		}
+		v := b.Get(m.key)
+		var by pagedBy
+		if len(v) < 8 || json.Unmarshal(v[8:], &by) != nil {
+			continue
+		}
+		by.Resolved = at
+		js, err := json.Marshal(by)
+		if err != nil {
+			return err
+		}
+		if err := b.Put(m.key, append(slices.Clip(v[:8]), js...)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // putSorted puts v in b under each of keys, which it sorts.
@@ -532,7 +590,7 @@ func (l *Ledger) pagedIn(c *bolt.Cursor, prefix []byte) ([]PagedRecipient, error
 		if err := json.Unmarshal(v[8:], &by); err != nil {
 			return nil, fmt.Errorf("paged entry: %w", err)
 		}
-		to = append(to, PagedRecipient{Number: string(k[cut+1:]), Contact: by.Contact, Route: by.Route, At: decodeTime(v[:8])})
+		to = append(to, PagedRecipient{Number: string(k[cut+1:]), Contact: by.Contact, Route: by.Route, At: decodeTime(v[:8]), Resolved: by.Resolved})
 	}
 	return to, nil
 }

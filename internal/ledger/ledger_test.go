@@ -486,7 +486,7 @@ func TestRecordPagedAndRecordSuppressedAreOneWriteEach(t *testing.T) {
 	}
 	for _, alert := range firing("fp1|1", "fp2|1") {
 		if ok, err := l.WasPaged("+491", alert); err != nil || !ok {
-			t.Errorf("WasPaged(%s) = %v, %v; want true", alert, ok, err)
+			t.Errorf("WasPaged(%s) = %v, %v; want true", alert.ID, ok, err)
 		}
 	}
 	if ok, _ := l.WasPaged("+492", firing("fp1|1")[0]); ok {

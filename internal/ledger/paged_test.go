@@ -321,3 +321,62 @@ func TestSortKeysOrdersAsBytesCompare(t *testing.T) {
 		}
 	}
 }
+
+// TestResolvedIsNotedInThePagedMark: an SMS that tells an alert resolved
+// notes so in the mark of whom its firing SMS reached, keeping when that
+// was; the alert paged again clears it; nobody else gets a mark.
+func TestResolvedIsNotedInThePagedMark(t *testing.T) {
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	l := open(t, filepath.Join(t.TempDir(), "ledger.db"), &now)
+	defer l.Close()
+	alice := PagedRecipient{Number: "+491", Contact: "alice", Route: "team"}
+	alerts := []Firing{{ID: "fp1|1", Since: firingSince}, {ID: "fp2|0"}} // a start unknown too
+	resolvedOf := func(alerts []Firing) []Firing {
+		out := slices.Clone(alerts)
+		for i := range out {
+			out[i].Resolved = true
+		}
+		return out
+	}
+	paged := now
+	if err := l.RecordPagedTo("k1", alice, alerts); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(time.Minute)
+	told := now
+	for _, number := range []string{"+491", "+492"} { // +492 was never paged
+		if err := l.RecordPagedTo("k2/"+number, PagedRecipient{Number: number}, resolvedOf(alerts)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := l.PagedTo(alerts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range alerts {
+		want := []PagedRecipient{{Number: "+491", Contact: "alice", Route: "team", At: paged, Resolved: told}}
+		if !reflect.DeepEqual(utcMarks(got[a.ID]), want) {
+			t.Errorf("%s: PagedTo = %+v, want %+v", a.ID, got[a.ID], want)
+		}
+	}
+	now = now.Add(time.Minute)
+	if err := l.RecordPagedTo("k3", alice, alerts); err != nil { // fired again
+		t.Fatal(err)
+	}
+	got, err = l.PagedTo(alerts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range alerts {
+		if r := got[a.ID]; len(r) != 1 || !r[0].Resolved.IsZero() || !r[0].At.Equal(now) {
+			t.Errorf("%s paged again: PagedTo = %+v, want paged at %s and not resolved", a.ID, r, now)
+		}
+	}
+}
+
+func utcMarks(rs []PagedRecipient) []PagedRecipient {
+	for i := range rs {
+		rs[i].At, rs[i].Resolved = rs[i].At.UTC(), rs[i].Resolved.UTC()
+	}
+	return rs
+}

@@ -32,11 +32,23 @@ const (
 type told map[string][]ledger.PagedRecipient
 
 // pagedAt returns when the firing SMS of the alert reached number, and
-// whether it did within the paged retention.
+// whether it did within the paged retention and no SMS told them since
+// that it resolved.
 func (t told) pagedAt(number, id string) (time.Time, bool) {
 	for _, r := range t[id] {
 		if r.Number == number {
-			return r.At, true
+			return r.At, r.Resolved.IsZero()
+		}
+	}
+	return time.Time{}, false
+}
+
+// resolvedAt returns when an SMS told number that the alert resolved,
+// after its firing SMS reached them, and whether one did.
+func (t told) resolvedAt(number, id string) (time.Time, bool) {
+	for _, r := range t[id] {
+		if r.Number == number {
+			return r.Resolved, !r.Resolved.IsZero()
 		}
 	}
 	return time.Time{}, false

@@ -287,6 +287,7 @@ func (p *Pager) decide(n *notification.Notification, page route.Page, alerts tem
 	number := page.Recipient.Number
 	d := draft{page: page, alerts: alerts, classes: classify(number, alerts, t), now: now, key: Key(n, alerts) + "/" + number}
 	if news(d.classes) {
+		d.key += refired(number, alerts, t)
 		return d, true
 	}
 	switch {
@@ -303,6 +304,29 @@ func (p *Pager) decide(n *notification.Notification, page route.Page, alerts tem
 	}
 	d.repeat = true
 	return d, true
+}
+
+// refired is the part of an SMS's ledger key that tells it from the SMS
+// of the same alerts before: when one of them fires again with its old
+// start after number was told it resolved (Alertmanager resolves an alert
+// whose source went quiet, and the source sends it again as it was), the
+// SMS telling so has the same alerts as the first page, whose key the
+// ledger still holds. Once it went out, the alerts are paged again, and a
+// retry of it tells nothing new.
+func refired(number string, alerts template.Alerts, t told) string {
+	var last time.Time
+	for _, a := range alerts {
+		if a.Status == "resolved" {
+			continue
+		}
+		if at, ok := t.resolvedAt(number, alertID(a)); ok && at.After(last) {
+			last = at
+		}
+	}
+	if last.IsZero() {
+		return ""
+	}
+	return "/refired/" + strconv.FormatInt(last.UnixNano(), 10)
 }
 
 // recipients decides who is told of which alerts. Firing alerts go where
@@ -339,6 +363,12 @@ func (p *Pager) recipients(n *notification.Notification, pages []route.Page, pag
 		_, ok := paged.pagedAt(number, id)
 		return ok
 	}
+	// Whom an SMS told already that the alert resolved, through another
+	// group or receiver, hears it once.
+	toldResolved := func(number, id string) bool {
+		_, ok := paged.resolvedAt(number, id)
+		return ok
+	}
 
 	out := make([]route.Page, len(pages))
 	byNumber := map[string]int{}
@@ -352,7 +382,7 @@ func (p *Pager) recipients(n *notification.Notification, pages []route.Page, pag
 			if a.Status == "resolved" {
 				id := alertID(a)
 				routedNow[page.Recipient.Number+"\x00"+id] = true
-				if !sendResolved(page.SendResolved[j], wasPaged(page.Recipient.Number, id)) {
+				if toldResolved(page.Recipient.Number, id) || !sendResolved(page.SendResolved[j], wasPaged(page.Recipient.Number, id)) {
 					continue
 				}
 			}
@@ -366,7 +396,7 @@ func (p *Pager) recipients(n *notification.Notification, pages []route.Page, pag
 	added := map[string]ledger.PagedRecipient{} // by number, for the log
 	for _, id := range ids {
 		for _, was := range paged[id] {
-			if routedNow[was.Number+"\x00"+id] {
+			if routedNow[was.Number+"\x00"+id] || !was.Resolved.IsZero() {
 				continue
 			}
 			r := routes[was.Route]
@@ -445,6 +475,9 @@ func (p *Pager) message(n *notification.Notification, d draft, fit sms.Result) d
 			}
 		} else {
 			resolved++
+			f := firing(a)
+			f.Resolved = true
+			paged = append(paged, f)
 		}
 		if rank, ok := p.severity[a.Labels["severity"]]; ok && rank < severity {
 			severity = rank

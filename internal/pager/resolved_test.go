@@ -327,3 +327,50 @@ func TestRetriesOutlastingTheDedupWindowPageNobodyAgain(t *testing.T) {
 		mu.Unlock()
 	}
 }
+
+// TestRefiredAfterResolvedIsPaged: an alert that fires again with its old
+// start after its recipient was told it resolved (Alertmanager resolved
+// it while Prometheus could not reach it, and Prometheus sends it again as
+// it was) is news to them, in an SMS of a key of its own: the first
+// page's key is still in the ledger. A retry of it tells nothing new.
+func TestRefiredAfterResolvedIsPaged(t *testing.T) {
+	led := openLedger(t, filepath.Join(t.TempDir(), "ledger.db"))
+	t.Cleanup(func() { led.Close() })
+	p, d := pagerOver(t, contacts+"routes: [{name: oncall, to: [alice]}]", led)
+	firing := load(t, "webhook-firing-2-alerts.json")
+	for _, n := range []*notification.Notification{firing, resolvedOf(firing), firing, firing} {
+		if err := p.Notify(context.Background(), n, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := []string{"alice oncall " + aliceNumber + ": FIRING", "alice oncall " + aliceNumber + ": RESOLVED", "alice oncall " + aliceNumber + ": FIRING"}
+	if got := sent(d.msgs); !slices.Equal(got, slices.Sorted(slices.Values(want))) {
+		t.Fatalf("sent %q, want %q", got, want)
+	}
+	if first, again := d.msgs[0], d.msgs[2]; first.Key == again.Key || again.Firing != 2 {
+		t.Errorf("the SMS of the alerts firing again: key %q, %d firing; want a key other than the first page's %q, 2 firing", again.Key, again.Firing, first.Key)
+	}
+}
+
+// TestResolvedToldOnceAcrossGroups: an alert in two groups (two
+// Alertmanager routes that continue, or two receivers) pages its
+// recipient once, and tells them once that it resolved.
+func TestResolvedToldOnceAcrossGroups(t *testing.T) {
+	led := openLedger(t, filepath.Join(t.TempDir(), "ledger.db"))
+	t.Cleanup(func() { led.Close() })
+	p, d := pagerOver(t, contacts+"routes: [{name: oncall, to: [alice], send_resolved: always}]", led)
+	firing := load(t, "webhook-firing-2-alerts.json")
+	for _, n := range []*notification.Notification{firing, resolvedOf(firing)} {
+		for _, group := range []string{"{}:{alertname=\"a\"}", "{}:{team=\"b\"}"} {
+			m := *n
+			m.GroupKey = group
+			if err := p.Notify(context.Background(), &m, ""); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	want := []string{"alice oncall " + aliceNumber + ": FIRING", "alice oncall " + aliceNumber + ": RESOLVED"}
+	if got := sent(d.msgs); !slices.Equal(got, want) {
+		t.Errorf("sent %q, want %q", got, want)
+	}
+}
