@@ -60,3 +60,35 @@ func TestReceiverNamesFollowReload(t *testing.T) {
 	}
 	check("sms-day", "sms-day", true) // the running config stays
 }
+
+// TestReloadKeepsWhatNeedsARestart: delivery, which only a restart
+// applies, stays as started in the config the pager decides by, as it
+// does in the ledger and the deliverer.
+func TestReloadKeepsWhatNeedsARestart(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "config.yml")
+	write := func(delivery string) {
+		t.Helper()
+		cfg := "sipgate: {dry_run: true}\ndelivery: " + delivery + "\nroutes: [{name: default, to: [\"+4915112345678\"]}]\n"
+		if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("{dedup_window: 10m}")
+	started, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var built *config.Config
+	build := func(c *config.Config) (*pager.Pager, error) { built = c; return &pager.Pager{}, nil }
+	r, err := newReloader(path, started, build, metrics.New(prometheus.NewRegistry()), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	write("{dedup_window: 1m}")
+	if err := r.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if built.Delivery != started.Delivery || r.Config().Delivery != started.Delivery {
+		t.Errorf("after a reload that changed delivery: the pager's %+v, the current config's %+v; want the started %+v", built.Delivery, r.Config().Delivery, started.Delivery)
+	}
+}

@@ -93,8 +93,9 @@ func (r *reloader) Limits() delivery.Limits {
 // Reload reads the config file again, and logs why when it fails. Routes,
 // contacts, groups, templates, SMS settings and limits take effect at once;
 // changes to the sipgate, webhook and delivery sections and to
-// limits.digest_check need a restart and are logged as such. The embedded
-// config has nothing to reload.
+// limits.digest_check need a restart and are logged as such: the new
+// config keeps those as started. The embedded config has nothing to
+// reload.
 func (r *reloader) Reload() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -118,6 +119,11 @@ func (r *reloader) Reload() error {
 			r.logger.Warn("config differs from the one started with where only a restart applies it", "section", name)
 		}
 	}
+	// Those stay as started in the config the pager decides by, as in the
+	// ledger and the deliverer: a pager on a lowered dedup_window took a
+	// retry that the ledger still caught for a repeat, and paged again.
+	cfg.Sipgate, cfg.Webhook, cfg.Delivery = r.started.Sipgate, r.started.Webhook, r.started.Delivery
+	cfg.Limits.DigestCheck = r.started.Limits.DigestCheck
 	if err := r.swap(cfg); err != nil {
 		return r.failed(err)
 	}

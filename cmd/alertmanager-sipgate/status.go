@@ -9,7 +9,6 @@ import (
 
 	"github.com/prometheus/common/version"
 
-	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/config"
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/phone"
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/status"
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/receiver"
@@ -25,7 +24,7 @@ func (a *app) statusPage() (*status.Handler, error) {
 			Version: version.Version, Revision: version.Revision, Branch: version.Branch,
 			BuildUser: version.BuildUser, BuildDate: version.BuildDate, GoVersion: version.GoVersion,
 		},
-		Config:          a.configInEffect,
+		Config:          a.pagers.Config, // sipgate as started: a reload keeps it
 		Account:         a.account.State,
 		Recent:          a.recent,
 		Owed:            a.ledger.Pending,
@@ -34,16 +33,6 @@ func (a *app) statusPage() (*status.Handler, error) {
 		MaxPreviews:     maxRendersInFlight,
 		Logger:          a.logger,
 	})
-}
-
-// configInEffect is the current config with the sipgate section the
-// service started with: a reload cannot change that section (it needs a
-// restart), so the file's may say dry_run while SMS are sent, or the
-// reverse.
-func (a *app) configInEffect() *config.Config {
-	c := *a.pagers.Config()
-	c.Sipgate = a.cfg.Sipgate
-	return &c
 }
 
 // previewPayload is the status page's preview: the payload read as the
