@@ -234,6 +234,30 @@ func TestPagedSupersedesHeld(t *testing.T) {
 	}
 }
 
+// TestReleaseHeldNotesResolved: the held SMS that tells an alert resolved
+// notes so in the paged mark of whom it tells, as any resolved SMS does.
+func TestReleaseHeldNotesResolved(t *testing.T) {
+	now := time.Date(2026, 11, 25, 23, 0, 0, 0, time.UTC)
+	l := open(t, filepath.Join(t.TempDir(), "ledger.db"), &now)
+	defer l.Close()
+	disk := Firing{ID: "fp1|1", Since: firingSince}
+	if err := l.RecordPaged("k1", "+491", []Firing{disk}); err != nil {
+		t.Fatal(err)
+	}
+	h := HeldSMS{Number: "+491", Until: now, Alerts: []HeldAlert{{ID: disk.ID, Since: disk.Since, Resolved: true, Contact: "alice"}}}
+	if err := l.Hold(h.Number, h.Until, h.Alerts); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(time.Minute)
+	if err := l.ReleaseHeld(h, true); err != nil {
+		t.Fatal(err)
+	}
+	paged, err := l.PagedTo([]Firing{disk})
+	if err != nil || len(paged[disk.ID]) != 1 || !paged[disk.ID][0].Resolved.Equal(now) {
+		t.Errorf("PagedTo = %+v, %v; want +491's mark told resolved at %s", paged, err, now)
+	}
+}
+
 func utc(due []HeldSMS) []HeldSMS {
 	for i := range due {
 		due[i].Until = due[i].Until.UTC()

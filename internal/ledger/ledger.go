@@ -301,15 +301,20 @@ type PagedRecipient struct {
 	// Resolved is when an SMS told them, after At, that the alert
 	// resolved; zero when none did. The same firing coming again (an
 	// alert Alertmanager resolved when its source went quiet, sent again
-	// with its old start) is news to them then.
+	// with its old start) may be news to them then.
 	Resolved time.Time
+	// ResolvedBy is the source of the SMS that told them so, as the
+	// writer of the mark named it (opaque to the ledger): whether the
+	// firing coming again is news or a late copy is the caller's call.
+	ResolvedBy string
 }
 
 // pagedBy is the value of a paged mark after its time.
 type pagedBy struct {
-	Contact  string    `json:"contact,omitempty"`
-	Route    string    `json:"route,omitempty"`
-	Resolved time.Time `json:"resolved,omitzero"`
+	Contact    string    `json:"contact,omitempty"`
+	Route      string    `json:"route,omitempty"`
+	Resolved   time.Time `json:"resolved,omitzero"`
+	ResolvedBy string    `json:"resolved_by,omitempty"`
 }
 
 // appendPagedPrefix appends to dst where the marks of alert a lie: in
@@ -343,13 +348,16 @@ func (l *Ledger) MarkPagedTo(to PagedRecipient, alerts []Firing) error {
 // paged, a resolved one as told so.
 func markPaged(tx *bolt.Tx, to PagedRecipient, alerts []Firing, now []byte) error {
 	if slices.ContainsFunc(alerts, func(a Firing) bool { return a.Resolved }) {
-		var firing []Firing
+		var firing, resolved []Firing
 		for _, a := range alerts {
-			if !a.Resolved {
+			if a.Resolved {
+				resolved = append(resolved, a)
+			} else {
 				firing = append(firing, a)
-			} else if err := markResolved(tx, to.Number, a, decodeTime(now)); err != nil {
-				return err
 			}
+		}
+		if err := markResolved(tx, to, resolved, decodeTime(now)); err != nil {
+			return err
 		}
 		alerts = firing
 	}
@@ -395,37 +403,42 @@ func markPaged(tx *bolt.Tx, to PagedRecipient, alerts []Firing, now []byte) erro
 	return supersedeHeld(tx, to.Number, alerts, decodeTime(now))
 }
 
-// markResolved notes in number's marks of the firing a that number was
-// told at that it resolved. Where no SMS paged them about it there is no
-// mark, and nothing to note.
-func markResolved(tx *bolt.Tx, number string, a Firing, at time.Time) error {
-	marks := []struct {
-		bucket []byte
-		key    []byte
-	}{{bucketPagedByAlert, append(appendPagedPrefix(nil, Firing{ID: a.ID}), number...)}}
-	if !a.Since.IsZero() {
-		marks = append(marks, struct {
-			bucket []byte
-			key    []byte
-		}{bucketPagedSince, append(appendPagedPrefix(nil, a), number...)})
+// markResolved notes in to's marks of the firing alerts that an SMS told
+// to at at that they resolved, and by which source (to.ResolvedBy).
+// Where no SMS paged them about one there is no mark, and nothing to note.
+func markResolved(tx *bolt.Tx, to PagedRecipient, alerts []Firing, at time.Time) error {
+	// The marks of the alerts by start (this layout) and by id alone (the
+	// older one, and alerts without a start), each set in key order.
+	var since, byAlert [][]byte
+	for _, a := range alerts {
+		byAlert = append(byAlert, append(appendPagedPrefix(nil, Firing{ID: a.ID}), to.Number...))
+		if !a.Since.IsZero() {
+			since = append(since, append(appendPagedPrefix(nil, a), to.Number...))
+		}
 	}
-	for _, m := range marks {
+	for _, m := range []struct {
+		bucket []byte
+		keys   [][]byte
+	}{{bucketPagedSince, since}, {bucketPagedByAlert, byAlert}} {
 		b := tx.Bucket(m.bucket)
-		if b == nil {
+		if b == nil || len(m.keys) == 0 {
 			continue
 		}
-		v := b.Get(m.key)
-		var by pagedBy
-		if len(v) < 8 || json.Unmarshal(v[8:], &by) != nil {
-			continue
-		}
-		by.Resolved = at
-		js, err := json.Marshal(by)
-		if err != nil {
-			return err
-		}
-		if err := b.Put(m.key, append(slices.Clip(v[:8]), js...)); err != nil {
-			return err
+		sortKeys(m.keys)
+		for _, k := range m.keys {
+			v := b.Get(k)
+			var by pagedBy
+			if len(v) < 8 || json.Unmarshal(v[8:], &by) != nil {
+				continue
+			}
+			by.Resolved, by.ResolvedBy = at, to.ResolvedBy
+			js, err := json.Marshal(by)
+			if err != nil {
+				return err
+			}
+			if err := b.Put(k, append(slices.Clip(v[:8]), js...)); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -590,7 +603,7 @@ func (l *Ledger) pagedIn(c *bolt.Cursor, prefix []byte) ([]PagedRecipient, error
 		if err := json.Unmarshal(v[8:], &by); err != nil {
 			return nil, fmt.Errorf("paged entry: %w", err)
 		}
-		to = append(to, PagedRecipient{Number: string(k[cut+1:]), Contact: by.Contact, Route: by.Route, At: decodeTime(v[:8]), Resolved: by.Resolved})
+		to = append(to, PagedRecipient{Number: string(k[cut+1:]), Contact: by.Contact, Route: by.Route, At: decodeTime(v[:8]), Resolved: by.Resolved, ResolvedBy: by.ResolvedBy})
 	}
 	return to, nil
 }

@@ -204,7 +204,12 @@ func addHeldInDoubt(tx *bolt.Tx, alerts []Firing, out map[string][]PagedRecipien
 				continue
 			}
 			id := e[1:]
-			if slices.ContainsFunc(out[id], func(r PagedRecipient) bool { return r.Number == number }) {
+			if i := slices.IndexFunc(out[id], func(r PagedRecipient) bool { return r.Number == number }); i >= 0 {
+				// Told it resolved, and then held as firing again: the
+				// held SMS may have told them it fires.
+				if r := &out[id][i]; !r.Resolved.IsZero() {
+					r.At, r.Resolved, r.ResolvedBy = d.Since, time.Time{}, ""
+				}
 				continue
 			}
 			var a HeldAlert

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/alertmanager/template"
@@ -28,34 +29,68 @@ const (
 )
 
 // told is what the ledger says the firing SMS of the notification's
-// alerts reached: per alert id, whom and when.
-type told map[string][]ledger.PagedRecipient
+// alerts reached: per alert id, whom and when, and whom an SMS told since
+// that the alert resolved.
+type told struct {
+	marks map[string][]ledger.PagedRecipient
+	// source is the notification's (see source), for telling the same
+	// firing coming again from a late copy of it (see refired).
+	source string
+	// now and window: a resolved SMS from the group's other Alertmanager
+	// within the dedup window may be followed by a late copy.
+	now    time.Time
+	window time.Duration
+}
 
-// pagedAt returns when the firing SMS of the alert reached number, and
-// whether it did within the paged retention and no SMS told them since
-// that it resolved.
-func (t told) pagedAt(number, id string) (time.Time, bool) {
-	for _, r := range t[id] {
+// mark returns number's mark of the alert, if the ledger has one.
+func (t told) mark(number, id string) (ledger.PagedRecipient, bool) {
+	for _, r := range t.marks[id] {
 		if r.Number == number {
-			return r.At, r.Resolved.IsZero()
+			return r, true
 		}
 	}
-	return time.Time{}, false
+	return ledger.PagedRecipient{}, false
+}
+
+// pagedAt returns when the firing SMS of the alert reached number, and
+// whether it did within the paged retention and is not refired since.
+func (t told) pagedAt(number, id string) (time.Time, bool) {
+	r, ok := t.mark(number, id)
+	return r.At, ok && !t.refired(r)
 }
 
 // resolvedAt returns when an SMS told number that the alert resolved,
 // after its firing SMS reached them, and whether one did.
 func (t told) resolvedAt(number, id string) (time.Time, bool) {
-	for _, r := range t[id] {
-		if r.Number == number {
-			return r.Resolved, !r.Resolved.IsZero()
-		}
+	r, ok := t.mark(number, id)
+	return r.Resolved, ok && !r.Resolved.IsZero()
+}
+
+// refired reports whether the alert of the mark r fires again for its
+// recipient in this notification, after an SMS told them it resolved:
+// when the same group sent it resolved before (Alertmanager resolves an
+// alert whose source went quiet, and the source sends it again as it
+// was, with its old start). A firing notification of another group, or
+// of the group's other Alertmanager within the dedup window, may be a
+// late copy or retry of one sent before the resolved one: it tells them
+// nothing new.
+func (t told) refired(r ledger.PagedRecipient) bool {
+	if r.Resolved.IsZero() {
+		return false
 	}
-	return time.Time{}, false
+	group, by, _ := strings.Cut(r.ResolvedBy, "/")
+	ourGroup, ourBy, _ := strings.Cut(t.source, "/")
+	return group == ourGroup && (by == ourBy || t.now.Sub(r.Resolved) >= t.window)
+}
+
+// source names the group and the Alertmanager of n in the paged marks of
+// the alerts it tells resolved: the repeat group, a slash, the sender.
+func source(n *notification.Notification) string {
+	return repeatGroup(n) + "/" + sender(n)
 }
 
 // toldOf asks the ledger whom the firing SMS of each alert of n reached.
-func (p *Pager) toldOf(n *notification.Notification) (told, error) {
+func (p *Pager) toldOf(n *notification.Notification, now time.Time) (told, error) {
 	alerts := make([]ledger.Firing, len(n.Alerts))
 	for i, a := range n.Alerts {
 		alerts[i] = firing(a)
@@ -64,9 +99,9 @@ func (p *Pager) toldOf(n *notification.Notification) (told, error) {
 	// sorting a storm's ids to drop it cost more than all the lookups.
 	paged, err := p.paged.PagedTo(alerts)
 	if err != nil {
-		return nil, fmt.Errorf("what the alerts' recipients were told before: %w", err)
+		return told{}, fmt.Errorf("what the alerts' recipients were told before: %w", err)
 	}
-	return paged, nil
+	return told{marks: paged, source: source(n), now: now, window: time.Duration(p.config.Delivery.DedupWindow)}, nil
 }
 
 // repeatCycle tells one repeat of a group by Alertmanager from the next:
@@ -128,7 +163,7 @@ func classify(number string, alerts template.Alerts, t told) []class {
 		switch {
 		case a.Status == "resolved":
 			classes[i] = classResolved
-		case len(t) == 0:
+		case len(t.marks) == 0:
 			// Nobody was paged about any of them, as in a storm of new
 			// alerts: no id to make.
 		default:

@@ -122,7 +122,7 @@ func (p *Pager) Notify(ctx context.Context, n *notification.Notification, pinned
 	if err != nil {
 		return err
 	}
-	told, err := p.toldOf(n)
+	told, err := p.toldOf(n, now)
 	if err != nil {
 		return err
 	}
@@ -287,7 +287,7 @@ func (p *Pager) decide(n *notification.Notification, page route.Page, alerts tem
 	number := page.Recipient.Number
 	d := draft{page: page, alerts: alerts, classes: classify(number, alerts, t), now: now, key: Key(n, alerts) + "/" + number}
 	if news(d.classes) {
-		d.key += refired(number, alerts, t)
+		d.key += again(number, alerts, t)
 		return d, true
 	}
 	switch {
@@ -306,27 +306,37 @@ func (p *Pager) decide(n *notification.Notification, page route.Page, alerts tem
 	return d, true
 }
 
-// refired is the part of an SMS's ledger key that tells it from the SMS
-// of the same alerts before: when one of them fires again with its old
-// start after number was told it resolved (Alertmanager resolves an alert
-// whose source went quiet, and the source sends it again as it was), the
-// SMS telling so has the same alerts as the first page, whose key the
-// ledger still holds. Once it went out, the alerts are paged again, and a
-// retry of it tells nothing new.
-func refired(number string, alerts template.Alerts, t told) string {
-	var last time.Time
+// again is the part of an SMS's ledger key that tells it from an SMS of
+// the same alerts in an earlier round of theirs, whose key the ledger may
+// still hold: the alerts firing again with their old start after number
+// was told they resolved (see told.refired) name when they were told so,
+// and resolved alerts name when they last paged number. Retries and
+// copies of the notification read the same marks, and share the key.
+func again(number string, alerts template.Alerts, t told) string {
+	if len(t.marks) == 0 {
+		return "" // nobody was paged about any of them, as in a storm
+	}
+	var refired, paged time.Time
 	for _, a := range alerts {
-		if a.Status == "resolved" {
-			continue
-		}
-		if at, ok := t.resolvedAt(number, alertID(a)); ok && at.After(last) {
-			last = at
+		r, ok := t.mark(number, alertID(a))
+		switch {
+		case !ok:
+		case a.Status == "resolved":
+			if r.At.After(paged) {
+				paged = r.At
+			}
+		case t.refired(r) && r.Resolved.After(refired):
+			refired = r.Resolved
 		}
 	}
-	if last.IsZero() {
-		return ""
+	var suffix string
+	if !refired.IsZero() {
+		suffix += "/refired/" + strconv.FormatInt(refired.UnixNano(), 10)
 	}
-	return "/refired/" + strconv.FormatInt(last.UnixNano(), 10)
+	if !paged.IsZero() {
+		suffix += "/paged/" + strconv.FormatInt(paged.UnixNano(), 10)
+	}
+	return suffix
 }
 
 // recipients decides who is told of which alerts. Firing alerts go where
@@ -395,7 +405,7 @@ func (p *Pager) recipients(n *notification.Notification, pages []route.Page, pag
 	routes := map[string]*config.Route{}
 	added := map[string]ledger.PagedRecipient{} // by number, for the log
 	for _, id := range ids {
-		for _, was := range paged[id] {
+		for _, was := range paged.marks[id] {
 			if routedNow[was.Number+"\x00"+id] || !was.Resolved.IsZero() {
 				continue
 			}
@@ -461,10 +471,8 @@ const goneRoute = "unknown"
 
 // message is the SMS of a draft with its rendered text.
 func (p *Pager) message(n *notification.Notification, d draft, fit sms.Result) delivery.Message {
-	var (
-		paged []ledger.Firing
-		names []string
-	)
+	var names []string
+	paged := make([]ledger.Firing, 0, len(d.alerts))
 	resolved := 0
 	severity := len(p.severity)
 	for _, a := range d.alerts {
@@ -498,6 +506,7 @@ func (p *Pager) message(n *notification.Notification, d draft, fit sms.Result) d
 		Resolved:     resolved,
 		Names:        names,
 		Paged:        paged,
+		Source:       source(n),
 		BypassLimits: d.page.BypassLimits,
 		SendAt:       d.sendAt,
 	}

@@ -142,6 +142,7 @@ routes:
 	}
 	for i, w := range want {
 		w.Key = Key(n, n.Alerts[:w.Alerts]) + "/" + w.Number
+		w.Source = source(n)
 		w.Encoding, w.Segments = "gsm7", 1
 		w.Fit = sms.Result{Text: w.Text, Size: sms.Measure(w.Text)} // nothing cut
 		if got := rec.msgs[i]; !reflect.DeepEqual(got, w) {

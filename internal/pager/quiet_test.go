@@ -295,6 +295,33 @@ func TestQuietHoursToldOnce(t *testing.T) {
 	})
 }
 
+// TestQuietHoursRefiredHeldInDoubt: an alert paged and told resolved by
+// day fires again with its old start at night and is held; while the
+// 07:00 SMS that tells of it is in doubt, the group's next notification
+// (a retry, the HA peer's copy) does not page it again: the held SMS may
+// have told alice.
+func TestQuietHoursRefiredHeldInDoubt(t *testing.T) {
+	p, d, led := quietPager(t, quietConfig)
+	disk := quietAlert("DiskFull", "warning", "firing")
+	day := night.Add(-2 * time.Hour) // 21:00, before the quiet hours
+	notifyAt(t, p, quietNotification(disk), day)
+	notifyAt(t, p, quietNotification(quietAlert("DiskFull", "warning", "resolved")), day.Add(30*time.Minute))
+	notifyAt(t, p, quietNotification(disk), night) // fires again with its old start: held
+	if got := names(d.msgs); len(got) != 2 {
+		t.Fatalf("sent %q before the night, want FIRING and RESOLVED", got)
+	}
+	due, err := led.DueHeld(morning)
+	if err != nil || len(due) != 1 {
+		t.Fatalf("due at 07:00: %+v, %v; want DiskFull held again", due, err)
+	}
+	sending(t, led, due[0]) // the 07:00 SMS is sent; its answer is lost
+	d.msgs = nil
+	notifyAt(t, p, quietNotification(disk), morning.Add(time.Minute))
+	if len(d.msgs) != 0 {
+		t.Errorf("sent %q, want nothing: the held SMS in doubt tells of DiskFull", names(d.msgs))
+	}
+}
+
 // TestQuietHoursResolvedWhileTheHeldSMSIsSent: an alert that resolves
 // while its held SMS is being sent, or of unknown outcome, is neither
 // cancelled nor told: the notification fails, to come again; once the

@@ -35,7 +35,7 @@ func (d *ledgerDeliverer) Deliver(ctx context.Context, b delivery.Batch) error {
 		return err
 	}
 	for _, m := range b.Messages {
-		if err := d.led.RecordPagedTo(m.Key, ledger.PagedRecipient{Number: m.Number, Contact: m.Contact, Route: m.Route}, m.Paged); err != nil {
+		if err := d.led.RecordPagedTo(m.Key, ledger.PagedRecipient{Number: m.Number, Contact: m.Contact, Route: m.Route, ResolvedBy: m.Source}, m.Paged); err != nil {
 			return err
 		}
 	}
@@ -221,7 +221,8 @@ func TestResolvedJoinsThePageOfWhomRoutingReachesNow(t *testing.T) {
 		t.Fatalf("messages: %s; want one to alice", strings.Join(sent(got.msgs), "; "))
 	}
 	m := got.msgs[0]
-	if m.Number != aliceNumber || m.Route != "rest" || m.Key != Key(next, next.Alerts)+"/"+aliceNumber {
+	// The key names when alice was paged about the resolved alert (see again).
+	if m.Number != aliceNumber || m.Route != "rest" || !strings.HasPrefix(m.Key, Key(next, next.Alerts)+"/"+aliceNumber+"/paged/") {
 		t.Errorf("message %+v; want alice's, by route rest, of both alerts: web-1 resolved, web-2 firing", m)
 	}
 }
@@ -246,7 +247,7 @@ func TestAnAlertGivenTwice(t *testing.T) {
 	if s, want := sent(got.msgs), []string{"alice oncall " + aliceNumber + ": RESOLVED"}; !slices.Equal(s, want) {
 		t.Fatalf("resolved SMS: %q; want %q", s, want)
 	}
-	if m := got.msgs[0]; m.Key != Key(r, r.Alerts)+"/"+aliceNumber {
+	if m := got.msgs[0]; !strings.HasPrefix(m.Key, Key(r, r.Alerts)+"/"+aliceNumber+"/paged/") {
 		t.Errorf("the SMS is not of all the alerts: key %s", m.Key)
 	}
 }
@@ -372,5 +373,79 @@ func TestResolvedToldOnceAcrossGroups(t *testing.T) {
 	want := []string{"alice oncall " + aliceNumber + ": FIRING", "alice oncall " + aliceNumber + ": RESOLVED"}
 	if got := sent(d.msgs); !slices.Equal(got, want) {
 		t.Errorf("sent %q, want %q", got, want)
+	}
+}
+
+// inGroup is n as the group of key group sends it.
+func inGroup(n *notification.Notification, group string) *notification.Notification {
+	m := *n
+	m.GroupKey = group
+	return &m
+}
+
+// TestALateCopyAfterResolvedIsNoRefire: an alert in two groups; group b's
+// firing notification, which told alice nothing new, is retried after
+// group a's RESOLVED reached her (it failed for someone else, say). It is
+// a late copy, not the alert firing again: she hears nothing. So is the
+// group's own firing notification from its other Alertmanager within the
+// dedup window; from the same one, or later, it fires again.
+func TestALateCopyAfterResolvedIsNoRefire(t *testing.T) {
+	led := openLedger(t, filepath.Join(t.TempDir(), "ledger.db"))
+	t.Cleanup(func() { led.Close() })
+	p, d := pagerOver(t, contacts+"routes: [{name: oncall, to: [alice], send_resolved: always}]", led)
+	firing := load(t, "webhook-firing-2-alerts.json")
+	peer := *firing
+	peer.Data = &template.Data{}
+	*peer.Data = *firing.Data
+	peer.ExternalURL = "http://am-2:9093"
+	a, b := `{}:{alertname="a"}`, `{}:{team="b"}`
+	now := time.Now()
+	for i, step := range []struct {
+		n    *notification.Notification
+		at   time.Time
+		want string // what alice gets, if anything
+	}{
+		{inGroup(firing, a), now, "FIRING"},
+		{inGroup(firing, b), now, ""},
+		{inGroup(resolvedOf(firing), a), now, "RESOLVED"},
+		{inGroup(firing, b), now, ""},                            // group b's retry
+		{inGroup(&peer, a), now, ""},                             // the other Alertmanager's late copy
+		{inGroup(&peer, a), now.Add(11 * time.Minute), "FIRING"}, // past the dedup window: fires again
+	} {
+		d.msgs = nil
+		notifyAt(t, p, step.n, step.at)
+		var got string
+		if len(d.msgs) > 0 {
+			got = strings.Join(sent(d.msgs), "; ")
+		}
+		if want := step.want; (want == "") != (got == "") || !strings.HasSuffix(got, want) {
+			t.Errorf("step %d: sent %q, want %q", i, got, want)
+		}
+	}
+}
+
+// TestResolvedToldOnceToWhomRoutingNoLongerReaches: alice, paged before a
+// reload took her off the route, hears that the alert resolved once,
+// though the alert is in two groups.
+func TestResolvedToldOnceToWhomRoutingNoLongerReaches(t *testing.T) {
+	led := openLedger(t, filepath.Join(t.TempDir(), "ledger.db"))
+	t.Cleanup(func() { led.Close() })
+	before, d := pagerOver(t, contacts+"routes: [{name: oncall, to: [alice]}]", led)
+	firing := load(t, "webhook-firing-2-alerts.json")
+	if err := before.Notify(context.Background(), firing, ""); err != nil {
+		t.Fatal(err)
+	}
+	after, d2 := pagerOver(t, contacts+"routes: [{name: oncall, to: [bob], send_resolved: if_paged}]", led)
+	for _, group := range []string{`{}:{alertname="a"}`, `{}:{team="b"}`} {
+		if err := after.Notify(context.Background(), inGroup(resolvedOf(firing), group), ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := []string{"alice oncall " + aliceNumber + ": FIRING"}
+	if got := sent(d.msgs); !slices.Equal(got, want) {
+		t.Fatalf("before the reload: sent %q, want %q", got, want)
+	}
+	if got, want := sent(d2.msgs), []string{"alice oncall " + aliceNumber + ": RESOLVED"}; !slices.Equal(got, want) {
+		t.Errorf("after: sent %q, want %q", got, want)
 	}
 }
