@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -509,6 +510,34 @@ func TestTimeZone(t *testing.T) {
 			}
 			if got != tc.want {
 				t.Errorf("got %q\nwant %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestPerAlertWithoutBoundWarns: a per_alert route that nothing caps sends
+// one SMS per alert of a storm to each person: a warning says so.
+func TestPerAlertWithoutBoundWarns(t *testing.T) {
+	for _, tt := range []struct {
+		name, config string
+		warn         bool
+	}{
+		{"unbounded", "routes: [{name: r, mode: per_alert, to: [\"+4915100000001\"]}]", true},
+		{"bypassing the limits", "limits: {per_recipient: [{max: 5, per: 10m}]}\nroutes: [{name: r, mode: per_alert, bypass_limits: true, to: [\"+4915100000001\"]}]", true},
+		{"with summary_above", "routes: [{name: r, mode: per_alert, summary_above: 5, to: [\"+4915100000001\"]}]", false},
+		{"with a limit", "limits: {per_recipient: [{max: 5, per: 10m}]}\nroutes: [{name: r, mode: per_alert, to: [\"+4915100000001\"]}]", false},
+		{"grouped", "routes: [{name: r, to: [\"+4915100000001\"]}]", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Parse([]byte("sipgate: {dry_run: true}\n"+tt.config+"\n"), "config.yml")
+			if err != nil {
+				t.Fatal(err)
+			}
+			warned := slices.ContainsFunc(c.Warnings, func(w string) bool {
+				return strings.HasPrefix(w, "config.yml: routes[0].mode: per_alert without summary_above")
+			})
+			if warned != tt.warn {
+				t.Errorf("warnings %q: per_alert warning %v, want %v", c.Warnings, warned, tt.warn)
 			}
 		})
 	}

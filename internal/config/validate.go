@@ -163,6 +163,9 @@ func (c *Config) checkRoutes(p *problems) {
 		if r.SummaryAbove > 0 && r.Mode != ModePerAlert {
 			p.add(path+".summary_above", "needs mode: per_alert")
 		}
+		if r.Mode == ModePerAlert && r.SummaryAbove == 0 && (r.BypassLimits || len(c.Limits.PerRecipient) == 0) {
+			c.warn(path+".mode", "per_alert without summary_above and with no limits.per_recipient that applies sends one SMS per alert to each person: a storm of %d alerts is %d SMS each; set summary_above", c.Webhook.MaxAlerts, c.Webhook.MaxAlerts)
+		}
 		c.checkQuietHours(path, r.QuietHours, p)
 		r.Recipients, r.Schedules = c.resolve(path, r.To, p)
 		if len(r.To) > 0 && len(r.Recipients) == 0 && len(r.Schedules) == 0 {
