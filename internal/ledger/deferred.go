@@ -163,25 +163,32 @@ func supersedeHeld(tx *bolt.Tx, number string, alerts []Firing, now time.Time) e
 			}
 		}
 		for _, until := range untils {
-			if marks.names(heldHit{alert: a.ID, number: number, until: until}) {
-				continue
-			}
-			k := heldKey(number, until, false, a.ID)
-			var e HeldAlert
-			if v := b.Get(k); v == nil || json.Unmarshal(v, &e) != nil || !e.Cancelled.IsZero() {
-				continue
-			}
-			e.Cancelled = now
-			v, err := json.Marshal(e)
-			if err != nil {
-				return err
-			}
-			if err := b.Put(k, v); err != nil {
+			if _, err := cancelEntry(b, marks, heldHit{alert: a.ID, number: number, until: until}, now); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
+}
+
+// cancelEntry cancels the held firing entry of h at now, unless a held SMS
+// in doubt tells of it or it is cancelled already, and reports whether it
+// did.
+func cancelEntry(b *bolt.Bucket, marks *heldMarks, h heldHit, now time.Time) (bool, error) {
+	if marks.names(h) {
+		return false, nil
+	}
+	k := heldKey(h.number, h.until, false, h.alert)
+	var a HeldAlert
+	if v := b.Get(k); v == nil || json.Unmarshal(v, &a) != nil || !a.Cancelled.IsZero() {
+		return false, nil
+	}
+	a.Cancelled = now
+	v, err := json.Marshal(a)
+	if err != nil {
+		return false, err
+	}
+	return true, b.Put(k, v)
 }
 
 // heldHit is an index entry of a held firing alert.
@@ -272,23 +279,13 @@ func (l *Ledger) CancelHeld(alerts []string) (held, inDoubt map[string][]string,
 		marks := newHeldMarks(tx)
 		inDoubt, _ = sortHits(marks, hits)
 		for _, h := range hits {
-			if marks.names(h) {
-				continue
-			}
-			k := heldKey(h.number, h.until, false, h.alert)
-			var a HeldAlert
-			if v := b.Get(k); v == nil || json.Unmarshal(v, &a) != nil || !a.Cancelled.IsZero() {
-				continue
-			}
-			a.Cancelled = now
-			v, err := json.Marshal(a)
+			done, err := cancelEntry(b, marks, h, now)
 			if err != nil {
 				return err
 			}
-			if err := b.Put(k, v); err != nil {
-				return err
+			if done {
+				cancelled++
 			}
-			cancelled++
 		}
 		return nil
 	})
