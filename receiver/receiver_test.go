@@ -294,6 +294,12 @@ func (pagedNone) LastRepeat(string) (ledger.Repeat, error) { return ledger.Repea
 
 func (pagedNone) RecordRepeat(string, string) error { return nil }
 
+func (pagedNone) ResolvedIn(string, []string) (map[string]ledger.GroupResolved, error) {
+	return nil, nil
+}
+
+func (pagedNone) NoteGroup(string, string, []string, []string) error { return nil }
+
 func (pagedNone) Hold(string, time.Time, []ledger.HeldAlert) error { return nil }
 
 func (pagedNone) HeldFor([]string) (held, inDoubt map[string][]string, err error) {

@@ -135,10 +135,8 @@ type Message struct {
 	Firing, Resolved int
 	Names            []string
 	// Paged are the alerts to remember once accepted: the firing ones as
-	// paged, the resolved ones (Resolved set) as told so, by Source (see
-	// ledger.PagedRecipient.ResolvedBy).
+	// paged, the resolved ones (Resolved set) as told so.
 	Paged        []ledger.Firing
-	Source       string
 	BypassLimits bool
 	// SendAt, when set, has sipgate send the SMS then, not at once: the
 	// end of quiet hours with defer: send_at. Once sipgate took it, it
@@ -444,7 +442,7 @@ func (d *Deliverer) record(m Message, paged bool, log *slog.Logger) {
 	if paged {
 		alerts = m.Paged
 	}
-	if err := d.o.Ledger.RecordPagedTo(m.Key, ledger.PagedRecipient{Number: m.Number, Contact: m.Contact, Route: m.Route, ResolvedBy: m.Source}, alerts); err != nil {
+	if err := d.o.Ledger.RecordPagedTo(m.Key, ledger.PagedRecipient{Number: m.Number, Contact: m.Contact, Route: m.Route}, alerts); err != nil {
 		d.unrecorded.add(m.Key)
 		log.Error("sms handled but not recorded in the ledger, nor its alerts as paged: held in memory, and recorded when its notification comes again", "err", err)
 		return

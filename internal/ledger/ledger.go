@@ -38,7 +38,7 @@ var (
 	bucketSuppressed = []byte("suppressed") // number -> Suppressed
 	bucketDoubts     = []byte("in_doubt")   // key -> Doubt
 	bucketWindows    = []byte("windows")    // counts of sends in limit windows, see limits.go
-	buckets          = [][]byte{bucketDelivered, bucketPagedSince, bucketSendsByAge, bucketSuppressed, bucketDoubts, bucketWindows, bucketRepeats, bucketHeld, bucketHeldBy, bucketHeldDoubts, bucketDigestDoubts}
+	buckets          = [][]byte{bucketDelivered, bucketPagedSince, bucketSendsByAge, bucketSuppressed, bucketDoubts, bucketWindows, bucketRepeats, bucketHeld, bucketHeldBy, bucketHeldDoubts, bucketDigestDoubts, bucketGroupResolved}
 	// bucketPagedByAlert (alert 0 number -> time contact route) holds the
 	// marks of alerts whose start is unknown, and those written before
 	// bucketPagedSince existed; lookups fall back to it while it exists,
@@ -301,20 +301,15 @@ type PagedRecipient struct {
 	// Resolved is when an SMS told them, after At, that the alert
 	// resolved; zero when none did. The same firing coming again (an
 	// alert Alertmanager resolved when its source went quiet, sent again
-	// with its old start) may be news to them then.
+	// with its old start) may be news to them then (see ResolvedIn).
 	Resolved time.Time
-	// ResolvedBy is the source of the SMS that told them so, as the
-	// writer of the mark named it (opaque to the ledger): whether the
-	// firing coming again is news or a late copy is the caller's call.
-	ResolvedBy string
 }
 
 // pagedBy is the value of a paged mark after its time.
 type pagedBy struct {
-	Contact    string    `json:"contact,omitempty"`
-	Route      string    `json:"route,omitempty"`
-	Resolved   time.Time `json:"resolved,omitzero"`
-	ResolvedBy string    `json:"resolved_by,omitempty"`
+	Contact  string    `json:"contact,omitempty"`
+	Route    string    `json:"route,omitempty"`
+	Resolved time.Time `json:"resolved,omitzero"`
 }
 
 // appendPagedPrefix appends to dst where the marks of alert a lie: in
@@ -404,8 +399,8 @@ func markPaged(tx *bolt.Tx, to PagedRecipient, alerts []Firing, now []byte) erro
 }
 
 // markResolved notes in to's marks of the firing alerts that an SMS told
-// to at at that they resolved, and by which source (to.ResolvedBy).
-// Where no SMS paged them about one there is no mark, and nothing to note.
+// to at at that they resolved. Where no SMS paged them about one there is
+// no mark, and nothing to note.
 func markResolved(tx *bolt.Tx, to PagedRecipient, alerts []Firing, at time.Time) error {
 	// The marks of the alerts by start (this layout) and by id alone (the
 	// older one, and alerts without a start), each set in key order.
@@ -431,7 +426,7 @@ func markResolved(tx *bolt.Tx, to PagedRecipient, alerts []Firing, at time.Time)
 			if len(v) < 8 || json.Unmarshal(v[8:], &by) != nil {
 				continue
 			}
-			by.Resolved, by.ResolvedBy = at, to.ResolvedBy
+			by.Resolved = at
 			js, err := json.Marshal(by)
 			if err != nil {
 				return err
@@ -603,7 +598,7 @@ func (l *Ledger) pagedIn(c *bolt.Cursor, prefix []byte) ([]PagedRecipient, error
 		if err := json.Unmarshal(v[8:], &by); err != nil {
 			return nil, fmt.Errorf("paged entry: %w", err)
 		}
-		to = append(to, PagedRecipient{Number: string(k[cut+1:]), Contact: by.Contact, Route: by.Route, At: decodeTime(v[:8]), Resolved: by.Resolved, ResolvedBy: by.ResolvedBy})
+		to = append(to, PagedRecipient{Number: string(k[cut+1:]), Contact: by.Contact, Route: by.Route, At: decodeTime(v[:8]), Resolved: by.Resolved})
 	}
 	return to, nil
 }
@@ -971,6 +966,7 @@ func (l *Ledger) expiring() []expiredKeys {
 		{bucket: bucketPagedSince, keep: within(l.o.PagedRetention)},
 		{bucket: bucketPagedByAlert, keep: within(l.o.PagedRetention)},
 		{bucket: bucketRepeats, keep: within(l.o.PagedRetention)},
+		{bucket: bucketGroupResolved, keep: within(l.o.PagedRetention)},
 	}
 }
 

@@ -208,7 +208,7 @@ func addHeldInDoubt(tx *bolt.Tx, alerts []Firing, out map[string][]PagedRecipien
 				// Told it resolved, and then held as firing again: the
 				// held SMS may have told them it fires.
 				if r := &out[id][i]; !r.Resolved.IsZero() {
-					r.At, r.Resolved, r.ResolvedBy = d.Since, time.Time{}, ""
+					r.At, r.Resolved = d.Since, time.Time{}
 				}
 				continue
 			}

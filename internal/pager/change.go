@@ -4,8 +4,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/prometheus/alertmanager/template"
@@ -33,11 +33,13 @@ const (
 // that the alert resolved.
 type told struct {
 	marks map[string][]ledger.PagedRecipient
-	// source is the notification's (see source), for telling the same
-	// firing coming again from a late copy of it (see refired).
-	source string
-	// now and window: a resolved SMS from the group's other Alertmanager
-	// within the dedup window may be followed by a late copy.
+	// group holds the firing alerts of the notification whose last word
+	// from its group was resolved (see refired).
+	group map[string]ledger.GroupResolved
+	// sender, now and window: a resolved word from the group's other
+	// Alertmanager within the dedup window may be followed by a late copy
+	// of a notification sent before it.
+	sender string
 	now    time.Time
 	window time.Duration
 }
@@ -53,10 +55,11 @@ func (t told) mark(number, id string) (ledger.PagedRecipient, bool) {
 }
 
 // pagedAt returns when the firing SMS of the alert reached number, and
-// whether it did within the paged retention and is not refired since.
+// whether it did within the paged retention and the alert has not fired
+// again since for them (see refired).
 func (t told) pagedAt(number, id string) (time.Time, bool) {
 	r, ok := t.mark(number, id)
-	return r.At, ok && !t.refired(r)
+	return r.At, ok && !t.refired(id, r)
 }
 
 // resolvedAt returns when an SMS told number that the alert resolved,
@@ -66,30 +69,31 @@ func (t told) resolvedAt(number, id string) (time.Time, bool) {
 	return r.Resolved, ok && !r.Resolved.IsZero()
 }
 
-// refired reports whether the alert of the mark r fires again for its
-// recipient in this notification, after an SMS told them it resolved:
-// when the same group sent it resolved before (Alertmanager resolves an
-// alert whose source went quiet, and the source sends it again as it
-// was, with its old start). A firing notification of another group, or
-// of the group's other Alertmanager within the dedup window, may be a
-// late copy or retry of one sent before the resolved one: it tells them
-// nothing new.
-func (t told) refired(r ledger.PagedRecipient) bool {
-	if r.Resolved.IsZero() {
-		return false
-	}
-	group, by, _ := strings.Cut(r.ResolvedBy, "/")
-	ourGroup, ourBy, _ := strings.Cut(t.source, "/")
-	return group == ourGroup && (by == ourBy || t.now.Sub(r.Resolved) >= t.window)
+// refired reports whether the firing alert id, whose mark for its
+// recipient is r, fires again for them in this notification: an SMS told
+// them it resolved, and its group's last word on it was resolved (from
+// this Alertmanager, or from its HA peer longer than the dedup window
+// ago). That is Alertmanager resolving an alert whose source went quiet,
+// and the source sending it again as it was, with its old start. A firing
+// notification of another group, or a retry of this group's from before
+// its resolved one, tells them nothing new.
+func (t told) refired(id string, r ledger.PagedRecipient) bool {
+	g, ok := t.group[id]
+	return ok && !r.Resolved.IsZero() && (g.By == t.sender || t.now.Sub(g.At) >= t.window)
 }
 
-// source names the group and the Alertmanager of n in the paged marks of
-// the alerts it tells resolved: the repeat group, a slash, the sender.
-func source(n *notification.Notification) string {
-	return repeatGroup(n) + "/" + sender(n)
+// unsure reports whether the firing alert id, whose mark for its
+// recipient is r, may fire again or be a late copy: its group's other
+// Alertmanager said it resolved within the dedup window. Alertmanager is
+// asked to send it again, after which it is sure.
+func (t told) unsure(id string, r ledger.PagedRecipient) bool {
+	_, ok := t.group[id]
+	return ok && !r.Resolved.IsZero() && !t.refired(id, r)
 }
 
-// toldOf asks the ledger whom the firing SMS of each alert of n reached.
+// toldOf asks the ledger whom the firing SMS of each alert of n reached,
+// and, of those an SMS told since that they resolved, which its group
+// last said resolved.
 func (p *Pager) toldOf(n *notification.Notification, now time.Time) (told, error) {
 	alerts := make([]ledger.Firing, len(n.Alerts))
 	for i, a := range n.Alerts {
@@ -101,7 +105,43 @@ func (p *Pager) toldOf(n *notification.Notification, now time.Time) (told, error
 	if err != nil {
 		return told{}, fmt.Errorf("what the alerts' recipients were told before: %w", err)
 	}
-	return told{marks: paged, source: source(n), now: now, window: time.Duration(p.config.Delivery.DedupWindow)}, nil
+	t := told{marks: paged, sender: sender(n), now: now, window: time.Duration(p.config.Delivery.DedupWindow)}
+	var again []string
+	for i, a := range n.Alerts {
+		if len(paged) == 0 {
+			break // nobody was paged about any of them, as in a storm
+		}
+		if a.Status != "resolved" && slices.ContainsFunc(paged[alerts[i].ID], func(r ledger.PagedRecipient) bool { return !r.Resolved.IsZero() }) {
+			again = append(again, alerts[i].ID)
+		}
+	}
+	if len(again) > 0 {
+		if t.group, err = p.paged.ResolvedIn(repeatGroup(n), again); err != nil {
+			return told{}, fmt.Errorf("what the group said of the alerts before: %w", err)
+		}
+	}
+	return t, nil
+}
+
+// noteGroup notes, once n was answered with success, what its group said
+// of its alerts: those resolved, and those firing again after it said
+// they resolved (see refired).
+func (p *Pager) noteGroup(n *notification.Notification, t told) error {
+	var resolved, firing []string
+	for _, a := range n.Alerts {
+		switch {
+		case a.Status == "resolved":
+			resolved = append(resolved, alertID(a))
+		case len(t.group) > 0:
+			if id := alertID(a); t.group[id] != (ledger.GroupResolved{}) {
+				firing = append(firing, id)
+			}
+		}
+	}
+	if err := p.paged.NoteGroup(repeatGroup(n), sender(n), resolved, firing); err != nil {
+		return fmt.Errorf("note what the group said: %w", err)
+	}
+	return nil
 }
 
 // repeatCycle tells one repeat of a group by Alertmanager from the next:

@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -49,6 +50,11 @@ type PagedLedger interface {
 	// was answered with success, and RecordRepeat notes one.
 	LastRepeat(group string) (ledger.Repeat, error)
 	RecordRepeat(group, by string) error
+	// ResolvedIn returns, of the alerts, those whose group's last word
+	// was resolved, and NoteGroup notes a group's word once its
+	// notification was answered with success.
+	ResolvedIn(group string, alerts []string) (map[string]ledger.GroupResolved, error)
+	NoteGroup(group, by string, resolved, firingAgain []string) error
 	// HeldLedger keeps what quiet hours hold.
 	HeldLedger
 }
@@ -152,6 +158,14 @@ func (p *Pager) Notify(ctx context.Context, n *notification.Notification, pinned
 		// The rest went out; the retry finds it delivered.
 		return err
 	}
+	if told.unsureOf(pages) {
+		// The rest went out; once the dedup window passed, the retry
+		// finds whether the alert fires again.
+		return errFiringAgainUnsure
+	}
+	if err := p.noteGroup(n, told); err != nil {
+		return err
+	}
 	if cycle != nil {
 		if err := p.paged.RecordRepeat(cycle.group, sender(n)); err != nil {
 			return fmt.Errorf("note the repeat as answered: %w", err)
@@ -159,6 +173,10 @@ func (p *Pager) Notify(ctx context.Context, n *notification.Notification, pinned
 	}
 	return nil
 }
+
+// errFiringAgainUnsure asks Alertmanager for a notification again: see
+// told.unsure.
+var errFiringAgainUnsure = errors.New("an alert that the other Alertmanager of its group said resolved within the dedup window fires: whether again or as a late copy is told when it comes after the window")
 
 // Bounds of what report logs about one notification, whatever it holds.
 const (
@@ -290,6 +308,11 @@ func (p *Pager) decide(n *notification.Notification, page route.Page, alerts tem
 		d.key += again(number, alerts, t)
 		return d, true
 	}
+	if t.toldResolved(number, alerts) {
+		// Alertmanager resolved one of them since, and fired none again:
+		// this is a late copy from before, not a repeat.
+		return draft{}, false
+	}
 	switch {
 	case cycle != nil:
 		d.key += "/repeat/" + cycle.since
@@ -306,37 +329,63 @@ func (p *Pager) decide(n *notification.Notification, page route.Page, alerts tem
 	return d, true
 }
 
-// again is the part of an SMS's ledger key that tells it from an SMS of
-// the same alerts in an earlier round of theirs, whose key the ledger may
-// still hold: the alerts firing again with their old start after number
-// was told they resolved (see told.refired) name when they were told so,
-// and resolved alerts name when they last paged number. Retries and
-// copies of the notification read the same marks, and share the key.
+// again is the part of an SMS's ledger key that tells it from the SMS of
+// the same alerts before, whose key the ledger may still hold: the alerts
+// that fire again for number (see told.refired) name when their group
+// said they resolved. Retries and copies of the notification read the
+// same, and share the key.
 func again(number string, alerts template.Alerts, t told) string {
-	if len(t.marks) == 0 {
-		return "" // nobody was paged about any of them, as in a storm
+	if len(t.group) == 0 {
+		return ""
 	}
-	var refired, paged time.Time
+	var last time.Time
 	for _, a := range alerts {
-		r, ok := t.mark(number, alertID(a))
-		switch {
-		case !ok:
-		case a.Status == "resolved":
-			if r.At.After(paged) {
-				paged = r.At
-			}
-		case t.refired(r) && r.Resolved.After(refired):
-			refired = r.Resolved
+		if a.Status == "resolved" {
+			continue
+		}
+		id := alertID(a)
+		if r, ok := t.mark(number, id); ok && t.refired(id, r) && t.group[id].At.After(last) {
+			last = t.group[id].At
 		}
 	}
-	var suffix string
-	if !refired.IsZero() {
-		suffix += "/refired/" + strconv.FormatInt(refired.UnixNano(), 10)
+	if last.IsZero() {
+		return ""
 	}
-	if !paged.IsZero() {
-		suffix += "/paged/" + strconv.FormatInt(paged.UnixNano(), 10)
+	return "/refired/" + strconv.FormatInt(last.UnixNano(), 10)
+}
+
+// toldResolved reports whether an SMS told number since their page that
+// one of the alerts resolved.
+func (t told) toldResolved(number string, alerts template.Alerts) bool {
+	if len(t.marks) == 0 {
+		return false
 	}
-	return suffix
+	for _, a := range alerts {
+		if _, ok := t.resolvedAt(number, alertID(a)); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// unsureOf reports whether a firing alert of the pages may fire again for
+// its recipient or be a late copy (see told.unsure).
+func (t told) unsureOf(pages []route.Page) bool {
+	if len(t.group) == 0 {
+		return false
+	}
+	for _, page := range pages {
+		for _, a := range page.Alerts {
+			if a.Status == "resolved" {
+				continue
+			}
+			id := alertID(a)
+			if r, ok := t.mark(page.Recipient.Number, id); ok && t.unsure(id, r) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // recipients decides who is told of which alerts. Firing alerts go where
@@ -506,7 +555,6 @@ func (p *Pager) message(n *notification.Notification, d draft, fit sms.Result) d
 		Resolved:     resolved,
 		Names:        names,
 		Paged:        paged,
-		Source:       source(n),
 		BypassLimits: d.page.BypassLimits,
 		SendAt:       d.sendAt,
 	}

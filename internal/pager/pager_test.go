@@ -59,6 +59,12 @@ func (p pagedSet) LastRepeat(string) (ledger.Repeat, error) { return ledger.Repe
 // RecordRepeat forgets: tests of repeats use a real ledger.
 func (p pagedSet) RecordRepeat(string, string) error { return nil }
 
+func (p pagedSet) ResolvedIn(string, []string) (map[string]ledger.GroupResolved, error) {
+	return nil, nil
+}
+
+func (p pagedSet) NoteGroup(string, string, []string, []string) error { return nil }
+
 // Hold, HeldFor and CancelHeld: a pagedSet holds nothing; tests of quiet
 // hours use a real ledger.
 func (p pagedSet) Hold(string, time.Time, []ledger.HeldAlert) error {
@@ -142,7 +148,6 @@ routes:
 	}
 	for i, w := range want {
 		w.Key = Key(n, n.Alerts[:w.Alerts]) + "/" + w.Number
-		w.Source = source(n)
 		w.Encoding, w.Segments = "gsm7", 1
 		w.Fit = sms.Result{Text: w.Text, Size: sms.Measure(w.Text)} // nothing cut
 		if got := rec.msgs[i]; !reflect.DeepEqual(got, w) {

@@ -120,6 +120,12 @@ func (r readOnly) LastRepeat(group string) (ledger.Repeat, error) { return r.l.L
 
 func (readOnly) RecordRepeat(string, string) error { return nil }
 
+func (r readOnly) ResolvedIn(group string, alerts []string) (map[string]ledger.GroupResolved, error) {
+	return r.l.ResolvedIn(group, alerts)
+}
+
+func (readOnly) NoteGroup(string, string, []string, []string) error { return nil }
+
 func (readOnly) Hold(string, time.Time, []ledger.HeldAlert) error { return nil }
 
 func (r readOnly) HeldFor(alerts []string) (held, inDoubt map[string][]string, err error) {
@@ -168,6 +174,12 @@ func (l assumedLedger) PagedTo(alerts []ledger.Firing) (map[string][]ledger.Page
 func (assumedLedger) LastRepeat(string) (ledger.Repeat, error) { return ledger.Repeat{}, nil }
 
 func (assumedLedger) RecordRepeat(string, string) error { return nil }
+
+func (assumedLedger) ResolvedIn(string, []string) (map[string]ledger.GroupResolved, error) {
+	return nil, nil
+}
+
+func (assumedLedger) NoteGroup(string, string, []string, []string) error { return nil }
 
 // Hold holds nothing, and nothing was held: the firing SMS of each alert
 // went out.

@@ -1,0 +1,77 @@
+package ledger
+
+import (
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// bucketGroupResolved remembers, per group of Alertmanager (as the caller
+// names it: group key and receiver) and alert, that the group's last word
+// on the alert was resolved: group 0 alert -> time, then the Alertmanager
+// that said so. It is what tells the same firing coming again (an alert
+// Alertmanager resolved when its source went quiet, sent again as it was,
+// with its old start) from a late copy of a notification sent before the
+// resolved one, whose payloads are the same.
+var bucketGroupResolved = []byte("group_resolved")
+
+// GroupResolved is a group's resolved word on an alert.
+type GroupResolved struct {
+	// At is when the notification that said so was answered with success.
+	At time.Time
+	// By is the Alertmanager that sent it, as the caller named it.
+	By string
+}
+
+func groupKey(group, alert string) []byte {
+	return append(append([]byte(group), 0), alert...)
+}
+
+// ResolvedIn returns, of the alerts, those whose last word from group,
+// within the paged retention, was resolved.
+func (l *Ledger) ResolvedIn(group string, alerts []string) (map[string]GroupResolved, error) {
+	out := map[string]GroupResolved{}
+	err := l.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketGroupResolved)
+		for _, a := range alerts {
+			if v := b.Get(groupKey(group, a)); len(v) >= 8 && l.within(v[:8], l.o.PagedRetention) {
+				out[a] = GroupResolved{At: decodeTime(v[:8]), By: string(v[8:])}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("ledger lookup resolved in group: %w", err)
+	}
+	return out, nil
+}
+
+// NoteGroup notes the word of a notification of group, from the
+// Alertmanager by, that was answered with success: the alerts it says
+// resolved, and those it says fire again after it said they resolved. A
+// notification answered otherwise changes nothing, so that its retry is
+// read as it was.
+func (l *Ledger) NoteGroup(group, by string, resolved, firingAgain []string) error {
+	if len(resolved) == 0 && len(firingAgain) == 0 {
+		return nil
+	}
+	v := append(encodeTime(l.now()), by...)
+	err := l.write(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketGroupResolved)
+		for _, a := range firingAgain {
+			if err := b.Delete(groupKey(group, a)); err != nil {
+				return err
+			}
+		}
+		keys := make([][]byte, len(resolved))
+		for i, a := range resolved {
+			keys[i] = groupKey(group, a)
+		}
+		return putSorted(b, keys, v)
+	})
+	if err != nil {
+		return fmt.Errorf("ledger note group: %w", err)
+	}
+	return nil
+}
