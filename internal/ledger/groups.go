@@ -51,12 +51,15 @@ func (l *Ledger) ResolvedIn(group string, alerts []string) (map[string]GroupReso
 // Alertmanager by, that was answered with success: the alerts it says
 // resolved, and those it says fire again after it said they resolved. A
 // notification answered otherwise changes nothing, so that its retry is
-// read as it was.
+// read as it was. The HA peer's copy of a resolved word, within the dedup
+// window of the first, leaves the first as it is: the sender of a firing
+// notification after it is then the one that said it first.
 func (l *Ledger) NoteGroup(group, by string, resolved, firingAgain []string) error {
 	if len(resolved) == 0 && len(firingAgain) == 0 {
 		return nil
 	}
-	v := append(encodeTime(l.now()), by...)
+	now := l.now()
+	v := append(encodeTime(now), by...)
 	err := l.write(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketGroupResolved)
 		for _, a := range firingAgain {
@@ -64,9 +67,13 @@ func (l *Ledger) NoteGroup(group, by string, resolved, firingAgain []string) err
 				return err
 			}
 		}
-		keys := make([][]byte, len(resolved))
-		for i, a := range resolved {
-			keys[i] = groupKey(group, a)
+		var keys [][]byte
+		for _, a := range resolved {
+			k := groupKey(group, a)
+			if old := b.Get(k); len(old) >= 8 && string(old[8:]) != by && now.Sub(decodeTime(old[:8])) < l.o.DedupWindow {
+				continue
+			}
+			keys = append(keys, k)
 		}
 		return putSorted(b, keys, v)
 	})

@@ -60,3 +60,35 @@ func utcGroup(m map[string]GroupResolved) map[string]GroupResolved {
 	}
 	return m
 }
+
+// TestGroupResolvedKeepsTheFirstWord: the HA peer's copy of a group's
+// resolved word, within the dedup window, leaves the first as it is; a
+// word after the window is a new one.
+func TestGroupResolvedKeepsTheFirstWord(t *testing.T) {
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	l := open(t, filepath.Join(t.TempDir(), "ledger.db"), &now)
+	defer l.Close()
+	first := now
+	for _, step := range []struct {
+		after time.Duration
+		by    string
+		want  GroupResolved
+	}{
+		{0, "am-1", GroupResolved{At: first, By: "am-1"}},
+		{time.Minute, "am-2", GroupResolved{At: first, By: "am-1"}},
+		{2 * time.Minute, "am-1", GroupResolved{At: first.Add(2 * time.Minute), By: "am-1"}},
+		{13 * time.Minute, "am-2", GroupResolved{At: first.Add(13 * time.Minute), By: "am-2"}},
+	} {
+		now = first.Add(step.after)
+		if err := l.NoteGroup("g1", step.by, []string{"a"}, nil); err != nil {
+			t.Fatal(err)
+		}
+		got, err := l.ResolvedIn("g1", []string{"a"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if g := utcGroup(got)["a"]; g != step.want {
+			t.Errorf("after %s's word at +%s: %+v, want %+v", step.by, step.after, g, step.want)
+		}
+	}
+}

@@ -62,33 +62,42 @@ func (t told) pagedAt(number, id string) (time.Time, bool) {
 	return r.At, ok && !t.refired(id, r)
 }
 
-// resolvedAt returns when an SMS told number that the alert resolved,
-// after its firing SMS reached them, and whether one did.
-func (t told) resolvedAt(number, id string) (time.Time, bool) {
+// toldResolved reports whether an SMS told number that the alert
+// resolved, after its firing SMS reached them.
+func (t told) toldResolved(number, id string) bool {
 	r, ok := t.mark(number, id)
-	return r.Resolved, ok && !r.Resolved.IsZero()
+	return ok && !r.Resolved.IsZero()
 }
 
 // refired reports whether the firing alert id, whose mark for its
-// recipient is r, fires again for them in this notification: an SMS told
-// them it resolved, and its group's last word on it was resolved (from
-// this Alertmanager, or from its HA peer longer than the dedup window
-// ago). That is Alertmanager resolving an alert whose source went quiet,
-// and the source sending it again as it was, with its old start. A firing
-// notification of another group, or a retry of this group's from before
-// its resolved one, tells them nothing new.
+// recipient is r, fires again for them in this notification, after an
+// SMS told them it resolved: Alertmanager resolves an alert whose source
+// went quiet, and the source sends it again as it was, with its old
+// start. A firing notification that comes the dedup window or longer
+// after they were told is that: a retry or copy of one sent before the
+// resolved one comes sooner (Alertmanager retries for a group_interval).
+// Sooner, it is that only when the group said the alert resolved since
+// their page, from this Alertmanager: another group's firing notification,
+// or this group's retry from before its resolved one, tells them nothing
+// new; one from its HA peer is unsure.
 func (t told) refired(id string, r ledger.PagedRecipient) bool {
+	if r.Resolved.IsZero() {
+		return false
+	}
+	if t.now.Sub(r.Resolved) >= t.window {
+		return true
+	}
 	g, ok := t.group[id]
-	return ok && !r.Resolved.IsZero() && (g.By == t.sender || t.now.Sub(g.At) >= t.window)
+	return ok && g.At.After(r.At) && g.By == t.sender
 }
 
 // unsure reports whether the firing alert id, whose mark for its
-// recipient is r, may fire again or be a late copy: its group's other
+// recipient is r, may fire again or be a late copy: the group's other
 // Alertmanager said it resolved within the dedup window. Alertmanager is
-// asked to send it again, after which it is sure.
+// asked to send it again; after the window it is sure.
 func (t told) unsure(id string, r ledger.PagedRecipient) bool {
-	_, ok := t.group[id]
-	return ok && !r.Resolved.IsZero() && !t.refired(id, r)
+	g, ok := t.group[id]
+	return ok && !r.Resolved.IsZero() && g.At.After(r.At) && !t.refired(id, r)
 }
 
 // toldOf asks the ledger whom the firing SMS of each alert of n reached,
@@ -131,7 +140,11 @@ func (p *Pager) noteGroup(n *notification.Notification, t told) error {
 	for _, a := range n.Alerts {
 		switch {
 		case a.Status == "resolved":
-			resolved = append(resolved, alertID(a))
+			// Of an alert nobody was paged about, nobody is told it
+			// resolved: there is no refire to tell.
+			if id := alertID(a); len(t.marks[id]) > 0 {
+				resolved = append(resolved, id)
+			}
 		case len(t.group) > 0:
 			if id := alertID(a); t.group[id] != (ledger.GroupResolved{}) {
 				firing = append(firing, id)

@@ -161,6 +161,8 @@ func (p *Pager) Notify(ctx context.Context, n *notification.Notification, pinned
 	if told.unsureOf(pages) {
 		// The rest went out; once the dedup window passed, the retry
 		// finds whether the alert fires again.
+		p.logger.Warn("firing alerts that the group's other Alertmanager said resolved within the dedup window: a late copy, or firing again; answered 503, decided when it comes after the window",
+			"notification", n.ID)
 		return errFiringAgainUnsure
 	}
 	if err := p.noteGroup(n, told); err != nil {
@@ -308,7 +310,7 @@ func (p *Pager) decide(n *notification.Notification, page route.Page, alerts tem
 		d.key += again(number, alerts, t)
 		return d, true
 	}
-	if t.toldResolved(number, alerts) {
+	if t.toldAnyResolved(number, alerts) {
 		// Alertmanager resolved one of them since, and fired none again:
 		// this is a late copy from before, not a repeat.
 		return draft{}, false
@@ -354,18 +356,13 @@ func again(number string, alerts template.Alerts, t told) string {
 	return "/refired/" + strconv.FormatInt(last.UnixNano(), 10)
 }
 
-// toldResolved reports whether an SMS told number since their page that
-// one of the alerts resolved.
-func (t told) toldResolved(number string, alerts template.Alerts) bool {
+// toldAnyResolved reports whether an SMS told number since their page
+// that one of the alerts resolved.
+func (t told) toldAnyResolved(number string, alerts template.Alerts) bool {
 	if len(t.marks) == 0 {
 		return false
 	}
-	for _, a := range alerts {
-		if _, ok := t.resolvedAt(number, alertID(a)); ok {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(alerts, func(a template.Alert) bool { return t.toldResolved(number, alertID(a)) })
 }
 
 // unsureOf reports whether a firing alert of the pages may fire again for
@@ -422,12 +419,6 @@ func (p *Pager) recipients(n *notification.Notification, pages []route.Page, pag
 		_, ok := paged.pagedAt(number, id)
 		return ok
 	}
-	// Whom an SMS told already that the alert resolved, through another
-	// group or receiver, hears it once.
-	toldResolved := func(number, id string) bool {
-		_, ok := paged.resolvedAt(number, id)
-		return ok
-	}
 
 	out := make([]route.Page, len(pages))
 	byNumber := map[string]int{}
@@ -441,7 +432,9 @@ func (p *Pager) recipients(n *notification.Notification, pages []route.Page, pag
 			if a.Status == "resolved" {
 				id := alertID(a)
 				routedNow[page.Recipient.Number+"\x00"+id] = true
-				if toldResolved(page.Recipient.Number, id) || !sendResolved(page.SendResolved[j], wasPaged(page.Recipient.Number, id)) {
+				// Whom an SMS told already that it resolved, through
+				// another group or receiver, hears it once.
+				if paged.toldResolved(page.Recipient.Number, id) || !sendResolved(page.SendResolved[j], wasPaged(page.Recipient.Number, id)) {
 					continue
 				}
 			}

@@ -93,9 +93,10 @@ func (p *Pager) preview(ctx context.Context, n *notification.Notification, pinne
 	q.now = func() time.Time { return at }
 	q.metrics = metrics.New(prometheus.NewRegistry())
 	q.logger = slog.New(notes)
-	// Resolved alerts withheld while their held SMS is in doubt are what
-	// Notify would answer 503 for, after the rest: a note, not a failure.
-	if err := q.Notify(ctx, n, pinned); err != nil && !errors.Is(err, ledger.ErrHeldInDoubt) {
+	// Resolved alerts withheld while their held SMS is in doubt, and
+	// alerts unsure to fire again, are what Notify would answer 503 for,
+	// after the rest: a note, not a failure.
+	if err := q.Notify(ctx, n, pinned); err != nil && !errors.Is(err, ledger.ErrHeldInDoubt) && !errors.Is(err, errFiringAgainUnsure) {
 		return nil, err
 	}
 	return &Preview{SMS: kept.msgs, Notes: notes.list.notes(), Config: p.config}, nil

@@ -2,7 +2,9 @@ package pager
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -31,8 +33,22 @@ func (d dedupDeliverer) Deliver(ctx context.Context, b delivery.Batch) error {
 	return d.ledgerDeliverer.Deliver(ctx, b)
 }
 
+// dedupPager is a pager for cfg whose deliverer sends no message the
+// ledger has as delivered, over a ledger whose clock is the pager's (see
+// notifyAt).
 func dedupPager(t *testing.T, cfg string) (*Pager, *ledgerDeliverer, *ledger.Ledger) {
-	led := openLedger(t, filepath.Join(t.TempDir(), "ledger.db"))
+	t.Helper()
+	var p *Pager
+	clock := func() time.Time {
+		if p != nil && p.now != nil {
+			return p.now()
+		}
+		return time.Now()
+	}
+	led, err := ledger.Open(filepath.Join(t.TempDir(), "ledger.db"), ledger.Options{DedupWindow: 10 * time.Minute, PagedRetention: 30 * 24 * time.Hour, Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() { led.Close() })
 	p, d := pagerOver(t, cfg, led)
 	p.deliverer = dedupDeliverer{d}
@@ -201,5 +217,197 @@ func TestRefireAfterHeldResolved(t *testing.T) {
 	notifyAt(t, p, quietNotification(disk), morning.Add(time.Hour)) // fires again, old start
 	if len(d.msgs) != 1 {
 		t.Fatalf("sent %q after the held RESOLVED; want FIRING again", names(d.msgs))
+	}
+}
+
+// failFor is dedupDeliverer where sipgate refuses number's SMS (the rest
+// go out and are recorded), as a partial failure.
+type failFor struct {
+	dedupDeliverer
+	number *string
+}
+
+func (f failFor) Deliver(ctx context.Context, b delivery.Batch) error {
+	var keep []delivery.Message
+	failed := false
+	for _, m := range b.Messages {
+		if m.Number == *f.number {
+			failed = true
+			continue
+		}
+		keep = append(keep, m)
+	}
+	b.Messages = keep
+	if err := f.dedupDeliverer.Deliver(ctx, b); err != nil {
+		return err
+	}
+	if failed {
+		return errors.New("sipgate 503 for " + *f.number)
+	}
+	return nil
+}
+
+func repeatOfN(n *notification.Notification) *notification.Notification {
+	m := *n
+	d := *n.Data
+	m.Data = &d
+	d.NotificationReason = reasonRepeat
+	return &m
+}
+
+// TestRefireAfterPartlyFailedResolved: a RESOLVED reaches alice but
+// fails for bob (503); Alertmanager gives up on that flush, and the source
+// comes back with the same start before the next, so Alertmanager still
+// has the group as firing and next sends it as a repeat. Alice, whose
+// last SMS said RESOLVED, hears that it fires: the group never said it
+// resolved, but the dedup window has passed.
+func TestRefireAfterPartlyFailedResolved(t *testing.T) {
+	p, d, _ := dedupPager(t, contacts+"routes: [{name: oncall, to: [alice, bob], send_resolved: always}]")
+	fail := ""
+	p.deliverer = failFor{dedupDeliverer{d}, &fail}
+	firing := load(t, "webhook-firing-2-alerts.json")
+	now := time.Now()
+	notifyAt(t, p, firing, now)
+	fail = bobNumber
+	p.now = func() time.Time { return now.Add(time.Minute) }
+	if err := p.Notify(context.Background(), resolvedOf(firing), ""); err == nil {
+		t.Fatal("want 503")
+	}
+	fail = ""
+	d.msgs = nil
+	notifyAt(t, p, repeatOfN(firing), now.Add(4*time.Hour))
+	got := strings.Join(sent(d.msgs), "; ")
+	if !strings.Contains(got, "alice") {
+		t.Errorf("repeat after refire: sent %q; alice (told RESOLVED) hears nothing", got)
+	}
+}
+
+// TestRefireWhenOwnGroupNeverSaidResolved: receiver rb's RESOLVED tells
+// alice (paged by ra); the source comes back before ra's group flushed, so
+// ra never says resolved. ra's repeat, hours later, tells alice it fires.
+func TestRefireWhenOwnGroupNeverSaidResolved(t *testing.T) {
+	p, d, _ := dedupPager(t, contacts+`routes:
+  - {name: a, receiver: ra, to: [alice], send_resolved: if_paged}
+  - {name: b, receiver: rb, to: [bob], send_resolved: if_paged}
+unmatched: {report: true}
+`)
+	firing := load(t, "webhook-firing-2-alerts.json")
+	now := time.Now()
+	for i, step := range []struct {
+		n    *notification.Notification
+		at   time.Duration
+		want string
+	}{
+		{asReceiver(firing, "ra"), 0, "alice a " + aliceNumber + ": FIRING"},
+		{asReceiver(firing, "rb"), 0, "bob b " + bobNumber + ": FIRING"},
+		{asReceiver(resolvedOf(firing), "rb"), time.Hour, "alice a " + aliceNumber + ": RESOLVED; bob b " + bobNumber + ": RESOLVED"},
+		{asReceiver(firing, "rb"), time.Hour + 2*time.Minute, "bob b " + bobNumber + ": FIRING"},    // fires again
+		{repeatOfN(asReceiver(firing, "ra")), 4 * time.Hour, "alice a " + aliceNumber + ": FIRING"}, // ra's repeat
+	} {
+		d.msgs = nil
+		notifyAt(t, p, step.n, now.Add(step.at))
+		if got := strings.Join(sent(d.msgs), "; "); got != step.want {
+			t.Errorf("step %d: sent %q, want %q", i, got, step.want)
+		}
+	}
+}
+
+func withAlerts(n *notification.Notification, k int) *notification.Notification {
+	m := *n
+	d := *n.Data
+	m.Data = &d
+	d.Alerts = n.Alerts[:k:k]
+	return &m
+}
+
+// TestStaleGroupRecordIsNoRefire: A (web-1) is in group a (alone) and
+// group b (with C, web-2, bob's). b's record of A stays "resolved" after b
+// fires A again (nobody's mark was resolved then); a retry of b's repeat
+// from before A's second resolution tells alice nothing: b's word is older
+// than her page.
+func TestStaleGroupRecordIsNoRefire(t *testing.T) {
+	var clk time.Time
+	led, err := ledger.Open(filepath.Join(t.TempDir(), "ledger.db"), ledger.Options{DedupWindow: 10 * time.Minute, PagedRetention: 30 * 24 * time.Hour, Now: func() time.Time { return clk }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { led.Close() })
+	p, d := pagerOver(t, contacts+`routes:
+  - {name: w1, matchers: ['instance="web-1:8080"'], to: [alice], send_resolved: always}
+  - {name: w2, matchers: ['instance="web-2:8080"'], to: [bob], send_resolved: always}
+unmatched: {report: true}
+`, led)
+	fail := ""
+	p.deliverer = failFor{dedupDeliverer{d}, &fail}
+	firing := load(t, "webhook-firing-2-alerts.json")
+	a, b := `{}:{alertname="a"}`, `{}:{team="b"}`
+	aF, bF := inGroup(withAlerts(firing, 1), a), inGroup(firing, b)
+	bHalf := inGroup(firing, b)
+	bHalf.Data = &*bHalf.Data
+	hd := *bHalf.Data
+	hd.Alerts = append(resolvedOf(firing).Alerts[:1:1], firing.Alerts[1])
+	bHalf.Data = &hd
+	now := time.Now()
+	for i, step := range []struct {
+		n    *notification.Notification
+		at   time.Duration
+		want string
+	}{
+		{aF, 0, "alice w1 " + aliceNumber + ": FIRING"},
+		{bF, 0, "bob w2 " + bobNumber + ": FIRING"},
+		{resolvedOf(aF), time.Hour, "alice w1 " + aliceNumber + ": RESOLVED"},
+		{bHalf, time.Hour, ""},
+		{aF, time.Hour + 2*time.Minute, "alice w1 " + aliceNumber + ": FIRING"}, // A fires again
+		{bF, time.Hour + 2*time.Minute, ""},
+	} {
+		d.msgs = nil
+		clk = now.Add(step.at)
+		notifyAt(t, p, step.n, now.Add(step.at))
+		if got := strings.Join(sent(d.msgs), "; "); got != step.want {
+			t.Fatalf("step %d: sent %q, want %q", i, got, step.want)
+		}
+	}
+	// b's repeat fails for bob (503); A resolves again; the repeat's retry.
+	fail = bobNumber
+	clk = now.Add(time.Hour + 29*time.Minute)
+	p.now = func() time.Time { return clk }
+	rep := repeatOfN(bF)
+	if err := p.Notify(context.Background(), rep, ""); err == nil {
+		t.Fatal("want 503")
+	}
+	d.msgs = nil
+	clk = now.Add(time.Hour + 30*time.Minute)
+	notifyAt(t, p, resolvedOf(aF), clk)
+	if got := strings.Join(sent(d.msgs), "; "); got != "alice w1 "+aliceNumber+": RESOLVED" {
+		t.Fatalf("second RESOLVED: %q", got)
+	}
+	d.msgs = nil
+	clk = now.Add(time.Hour + 31*time.Minute)
+	p.now = func() time.Time { return clk }
+	_ = p.Notify(context.Background(), rep, "")
+	for _, m := range d.msgs {
+		if m.Number == aliceNumber {
+			t.Errorf("alice, told A RESOLVED a minute ago, gets %q from a retry of b's old repeat", sent([]delivery.Message{m}))
+		}
+	}
+}
+
+// TestPreviewOfAnUnsureRefire: the preview of the peer's firing
+// notification within the dedup window of the group's resolved word is a
+// preview, whose note says it is answered 503.
+func TestPreviewOfAnUnsureRefire(t *testing.T) {
+	p, _, _ := dedupPager(t, contacts+"routes: [{name: oncall, to: [alice], send_resolved: always}]")
+	firing := load(t, "webhook-firing-2-alerts.json")
+	now := time.Now()
+	notifyAt(t, p, firing, now)
+	notifyAt(t, p, resolvedOf(firing), now.Add(time.Second))
+	peer := peerOf(firing)
+	peer.Received = now.Add(2 * time.Second)
+	pv, err := p.Preview(context.Background(), peer, "")
+	if err != nil {
+		t.Fatalf("preview failed: %v", err)
+	}
+	if !slices.ContainsFunc(pv.Notes, func(n Note) bool { return strings.Contains(n.Message, "answered 503") }) {
+		t.Errorf("notes %+v, want one that says the notification is answered 503", pv.Notes)
 	}
 }
