@@ -295,6 +295,81 @@ func (l *Ledger) CancelHeld(alerts []string) (held, inDoubt map[string][]string,
 	return held, inDoubt, cancelled, nil
 }
 
+// CancelHeldResolved cancels what quiet hours hold for number of the
+// alerts as resolved: they fire again, and reached number so (or were
+// told firing before, which still holds), and the SMS at the end of the
+// quiet hours must not tell number they resolved. An entry that a held
+// SMS in doubt tells of is left to it. It returns how many it cancelled,
+// and writes only when there is one. alerts is called only when something
+// is held for number, which is rare: a storm's ids are not made for
+// nothing.
+func (l *Ledger) CancelHeldResolved(number string, alerts func() []string) (int, error) {
+	prefix := []byte(number + "\x00")
+	held := false
+	if err := l.db.View(func(tx *bolt.Tx) error {
+		k, _ := tx.Bucket(bucketHeld).Cursor().Seek(prefix)
+		held = k != nil && bytes.HasPrefix(k, prefix)
+		return nil
+	}); err != nil || !held {
+		return 0, err
+	}
+	want := map[string]bool{}
+	for _, a := range alerts() {
+		want[a] = true
+	}
+	// each calls fn for number's live held resolved entries of the alerts.
+	each := func(tx *bolt.Tx, fn func(k []byte, a HeldAlert) error) error {
+		c := tx.Bucket(bucketHeld).Cursor()
+		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			n, until, resolved, id, ok := parseHeldKey(k)
+			var a HeldAlert
+			if !ok || n != number || !resolved || !want[id] || json.Unmarshal(v, &a) != nil || !a.Cancelled.IsZero() {
+				continue
+			}
+			if d, inDoubt := heldInDoubt(tx, number, until); inDoubt && d.entrySet()[string(rune(heldResolved))+id] {
+				continue
+			}
+			if err := fn(slices.Clone(k), a); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	live := false
+	if err := l.db.View(func(tx *bolt.Tx) error {
+		return each(tx, func([]byte, HeldAlert) error { live = true; return nil })
+	}); err != nil || !live {
+		return 0, err
+	}
+	now := l.now()
+	cancelled := 0
+	err := l.write(func(tx *bolt.Tx) error {
+		cancelled = 0
+		var keys [][]byte
+		var vals [][]byte
+		if err := each(tx, func(k []byte, a HeldAlert) error {
+			a.Cancelled = now
+			v, err := json.Marshal(a)
+			keys, vals = append(keys, k), append(vals, v)
+			return err
+		}); err != nil {
+			return err
+		}
+		b := tx.Bucket(bucketHeld)
+		for i, k := range keys {
+			if err := b.Put(k, vals[i]); err != nil {
+				return err
+			}
+		}
+		cancelled = len(keys)
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("ledger cancel held resolved: %w", err)
+	}
+	return cancelled, nil
+}
+
 // sortHits returns, per alert, the numbers of the hits whose held SMS's
 // in-doubt mark names them, and whether any other hit is still to cancel.
 func sortHits(marks *heldMarks, hits []heldHit) (inDoubt map[string][]string, live bool) {

@@ -132,10 +132,12 @@ func (p *Pager) toldOf(n *notification.Notification, now time.Time) (told, error
 	return t, nil
 }
 
-// noteGroup notes, once n was answered with success, what its group said
-// of its alerts: those resolved, and those firing again after it said
-// they resolved (see refired).
-func (p *Pager) noteGroup(n *notification.Notification, t told) error {
+// noteGroup notes what n's group said of its alerts (see refired): those
+// resolved, whose RESOLVED SMS may have gone out whatever n is answered,
+// and, once n was answered with success (answered), those firing again
+// after it said they resolved; until then the retry must read that word
+// as it was, its refire SMS being unsent.
+func (p *Pager) noteGroup(n *notification.Notification, t told, answered bool) error {
 	var resolved, firing []string
 	for _, a := range n.Alerts {
 		switch {
@@ -145,7 +147,7 @@ func (p *Pager) noteGroup(n *notification.Notification, t told) error {
 			if id := alertID(a); len(t.marks[id]) > 0 {
 				resolved = append(resolved, id)
 			}
-		case len(t.group) > 0:
+		case answered && len(t.group) > 0:
 			if id := alertID(a); t.group[id] != (ledger.GroupResolved{}) {
 				firing = append(firing, id)
 			}

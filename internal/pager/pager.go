@@ -137,6 +137,9 @@ func (p *Pager) Notify(ctx context.Context, n *notification.Notification, pinned
 		return err
 	}
 	pages := held.withhold(p.recipients(n, routed.Pages, told), told)
+	if err := p.cancelHeldResolved(n, pages); err != nil {
+		return err
+	}
 	drafts, err := p.deferQuiet(n, p.plan(n, pages, told, cycle, now), now)
 	if err != nil {
 		return err
@@ -151,21 +154,24 @@ func (p *Pager) Notify(ctx context.Context, n *notification.Notification, pinned
 		sendCtx, cancel = context.WithDeadline(sendCtx, deadline)
 		defer cancel()
 	}
-	if err := p.deliverer.Deliver(sendCtx, delivery.Batch{ID: n.ID, Limits: p.limits, ExternalURL: n.ExternalURL, Messages: msgs}); err != nil {
-		return err
-	}
-	if err := held.inDoubtErr(); err != nil {
+	err = p.deliverer.Deliver(sendCtx, delivery.Batch{ID: n.ID, Limits: p.limits, ExternalURL: n.ExternalURL, Messages: msgs})
+	if err == nil {
 		// The rest went out; the retry finds it delivered.
-		return err
+		err = held.inDoubtErr()
 	}
-	if told.unsureOf(pages) {
+	if err == nil && told.unsureOf(pages) {
 		// The rest went out; once the dedup window passed, the retry
 		// finds whether the alert fires again.
 		p.logger.Warn("firing alerts that the group's other Alertmanager said resolved within the dedup window: a late copy, or firing again; answered 503, decided when it comes after the window",
 			"notification", n.ID)
-		return errFiringAgainUnsure
+		err = errFiringAgainUnsure
 	}
-	if err := p.noteGroup(n, told); err != nil {
+	// The group said what it said, however it was answered: its resolved
+	// SMS may have gone out (see noteGroup).
+	if nerr := p.noteGroup(n, told, err == nil); err == nil {
+		err = nerr
+	}
+	if err != nil {
 		return err
 	}
 	if cycle != nil {

@@ -411,3 +411,79 @@ func TestPreviewOfAnUnsureRefire(t *testing.T) {
 		t.Errorf("notes %+v, want one that says the notification is answered 503", pv.Notes)
 	}
 }
+
+// withStatus is n with its alerts' statuses set in order.
+func withStatus(n *notification.Notification, status ...string) *notification.Notification {
+	m := *n
+	d := *n.Data
+	m.Data = &d
+	d.Alerts = make(template.Alerts, len(n.Alerts))
+	for i, a := range n.Alerts {
+		a.Status = status[i]
+		if a.Status == "resolved" {
+			a.EndsAt = a.StartsAt.Add(time.Hour)
+		}
+		d.Alerts[i] = a
+	}
+	return &m
+}
+
+// TestRefireAfterAnUnsureNotification: a notification answered 503 for
+// one alert's unsure refire still notes the group's resolved word on
+// another, which it told: that alert firing again from the same
+// Alertmanager within the window is paged at once.
+func TestRefireAfterAnUnsureNotification(t *testing.T) {
+	p, d, _ := dedupPager(t, contacts+`routes:
+  - {name: w1, matchers: ['instance="web-1:8080"'], to: [alice], send_resolved: always}
+  - {name: w2, matchers: ['instance="web-2:8080"'], to: [bob], send_resolved: always}
+unmatched: {report: true}
+`)
+	firing := load(t, "webhook-firing-2-alerts.json")
+	now := time.Now()
+	for i, step := range []struct {
+		n       *notification.Notification
+		at      time.Duration
+		want    string
+		wantErr error
+	}{
+		{n: firing, want: "alice w1 " + aliceNumber + ": FIRING; bob w2 " + bobNumber + ": FIRING"},
+		{n: withStatus(firing, "firing", "resolved"), at: time.Hour, want: "bob w2 " + bobNumber + ": RESOLVED"},
+		// The other Alertmanager: web-1 resolved, web-2 firing, unsure.
+		{n: peerOf(withStatus(firing, "resolved", "firing")), at: time.Hour + time.Minute, want: "alice w1 " + aliceNumber + ": RESOLVED", wantErr: errFiringAgainUnsure},
+		// web-1 fires again, from the same one.
+		{n: peerOf(firing), at: time.Hour + 3*time.Minute, want: "alice w1 " + aliceNumber + ": FIRING", wantErr: errFiringAgainUnsure},
+		{n: peerOf(firing), at: time.Hour + 11*time.Minute, want: "bob w2 " + bobNumber + ": FIRING"},
+	} {
+		d.msgs = nil
+		at := now.Add(step.at)
+		p.now = func() time.Time { return at }
+		step.n.Received = at
+		if err := p.Notify(context.Background(), step.n, ""); !errors.Is(err, step.wantErr) {
+			t.Errorf("step %d: %v, want %v", i, err, step.wantErr)
+		}
+		if got := strings.Join(sent(d.msgs), "; "); got != step.want {
+			t.Errorf("step %d: sent %q, want %q", i, got, step.want)
+		}
+	}
+}
+
+// TestHeldResolvedCancelledByRefire: a RESOLVED held for quiet hours is
+// not sent once the alert fired again with its old start: alice's last
+// SMS said FIRING, which is true again.
+func TestHeldResolvedCancelledByRefire(t *testing.T) {
+	p, d, led := quietPager(t, quietConfig)
+	disk := quietAlert("DiskFull", "warning", "firing")
+	notifyAt(t, p, quietNotification(disk), night.Add(-2*time.Hour)) // paged by day
+	notifyAt(t, p, quietNotification(quietAlert("DiskFull", "warning", "resolved")), night)
+	if due, err := led.DueHeld(morning); err != nil || len(due) != 1 || !due[0].Alerts[0].Resolved {
+		t.Fatalf("due at 07:00: %+v, %v; want DiskFull held as resolved", due, err)
+	}
+	d.msgs = nil
+	notifyAt(t, p, quietNotification(disk), night.Add(4*time.Hour)) // fires again, old start
+	if len(d.msgs) != 0 {
+		t.Errorf("sent at 03:00: %q, want nothing: alice was told it fires", names(d.msgs))
+	}
+	if due, err := led.DueHeld(morning); err != nil || len(due) != 0 {
+		t.Errorf("due at 07:00: %+v, %v; want nothing: DiskFull fires again", due, err)
+	}
+}
