@@ -300,8 +300,6 @@ func (pagedNone) ResolvedIn(string, []string) (map[string]ledger.GroupResolved, 
 
 func (pagedNone) NoteGroup(string, string, []string, []string) error { return nil }
 
-func (pagedNone) CancelHeldResolved(string, func() []string) (int, error) { return 0, nil }
-
 func (pagedNone) Hold(string, time.Time, []ledger.HeldAlert) error { return nil }
 
 func (pagedNone) HeldFor([]string) (held, inDoubt map[string][]string, err error) {

@@ -137,9 +137,6 @@ func (p *Pager) Notify(ctx context.Context, n *notification.Notification, pinned
 		return err
 	}
 	pages := held.withhold(p.recipients(n, routed.Pages, told), told)
-	if err := p.cancelHeldResolved(n, pages); err != nil {
-		return err
-	}
 	drafts, err := p.deferQuiet(n, p.plan(n, pages, told, cycle, now), now)
 	if err != nil {
 		return err

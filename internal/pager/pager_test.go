@@ -65,8 +65,6 @@ func (p pagedSet) ResolvedIn(string, []string) (map[string]ledger.GroupResolved,
 
 func (p pagedSet) NoteGroup(string, string, []string, []string) error { return nil }
 
-func (p pagedSet) CancelHeldResolved(string, func() []string) (int, error) { return 0, nil }
-
 // Hold, HeldFor and CancelHeld: a pagedSet holds nothing; tests of quiet
 // hours use a real ledger.
 func (p pagedSet) Hold(string, time.Time, []ledger.HeldAlert) error {

@@ -127,8 +127,6 @@ func (r readOnly) ResolvedIn(group string, alerts []string) (map[string]ledger.G
 
 func (readOnly) NoteGroup(string, string, []string, []string) error { return nil }
 
-func (readOnly) CancelHeldResolved(string, func() []string) (int, error) { return 0, nil }
-
 func (readOnly) Hold(string, time.Time, []ledger.HeldAlert) error { return nil }
 
 func (r readOnly) HeldFor(alerts []string) (held, inDoubt map[string][]string, err error) {
@@ -183,8 +181,6 @@ func (assumedLedger) ResolvedIn(string, []string) (map[string]ledger.GroupResolv
 }
 
 func (assumedLedger) NoteGroup(string, string, []string, []string) error { return nil }
-
-func (assumedLedger) CancelHeldResolved(string, func() []string) (int, error) { return 0, nil }
 
 // Hold holds nothing, and nothing was held: the firing SMS of each alert
 // went out.

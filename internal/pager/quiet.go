@@ -26,10 +26,6 @@ type HeldLedger interface {
 	// the others, saying how many it cancelled now.
 	HeldFor(alerts []string) (held, inDoubt map[string][]string, err error)
 	CancelHeld(alerts []string) (held, inDoubt map[string][]string, cancelled int, err error)
-	// CancelHeldResolved cancels what is held for number of the alerts as
-	// resolved: they fire again. alerts is called only when something is
-	// held for number.
-	CancelHeldResolved(number string, alerts func() []string) (int, error)
 }
 
 // heldResolved is what the ledger holds of a notification's resolved
@@ -66,35 +62,6 @@ func (p *Pager) cancelHeld(n *notification.Notification) (heldResolved, error) {
 			"notification", n.ID, "alerts", len(inDoubt))
 	}
 	return heldResolved{held: held, inDoubt: inDoubt}, nil
-}
-
-// cancelHeldResolved cancels what quiet hours hold as resolved for the
-// recipients of the pages' firing alerts: those alerts fire again (with
-// their old start: Alertmanager resolved them while their source was
-// quiet), and the SMS at the end of the quiet hours must not tell the
-// recipients they resolved. Whoever was paged about them before hears of
-// them as after that page.
-func (p *Pager) cancelHeldResolved(n *notification.Notification, pages []route.Page) error {
-	for _, page := range pages {
-		firing := func() []string {
-			var ids []string
-			for _, a := range page.Alerts {
-				if a.Status != "resolved" {
-					ids = append(ids, alertID(a))
-				}
-			}
-			return ids
-		}
-		cancelled, err := p.paged.CancelHeldResolved(page.Recipient.Number, firing)
-		if err != nil {
-			return fmt.Errorf("cancel the held resolved sms of firing alerts: %w", err)
-		}
-		if cancelled > 0 {
-			p.logger.Info("held resolved sms cancelled: their alerts fire again", "notification", n.ID,
-				"contact", page.Recipient.Label(), "number", phone.Mask(page.Recipient.Number), "alerts", cancelled)
-		}
-	}
-	return nil
 }
 
 // withhold takes out of the pages the resolved alerts that are not to be

@@ -466,24 +466,3 @@ unmatched: {report: true}
 		}
 	}
 }
-
-// TestHeldResolvedCancelledByRefire: a RESOLVED held for quiet hours is
-// not sent once the alert fired again with its old start: alice's last
-// SMS said FIRING, which is true again.
-func TestHeldResolvedCancelledByRefire(t *testing.T) {
-	p, d, led := quietPager(t, quietConfig)
-	disk := quietAlert("DiskFull", "warning", "firing")
-	notifyAt(t, p, quietNotification(disk), night.Add(-2*time.Hour)) // paged by day
-	notifyAt(t, p, quietNotification(quietAlert("DiskFull", "warning", "resolved")), night)
-	if due, err := led.DueHeld(morning); err != nil || len(due) != 1 || !due[0].Alerts[0].Resolved {
-		t.Fatalf("due at 07:00: %+v, %v; want DiskFull held as resolved", due, err)
-	}
-	d.msgs = nil
-	notifyAt(t, p, quietNotification(disk), night.Add(4*time.Hour)) // fires again, old start
-	if len(d.msgs) != 0 {
-		t.Errorf("sent at 03:00: %q, want nothing: alice was told it fires", names(d.msgs))
-	}
-	if due, err := led.DueHeld(morning); err != nil || len(due) != 0 {
-		t.Errorf("due at 07:00: %+v, %v; want nothing: DiskFull fires again", due, err)
-	}
-}
