@@ -512,3 +512,27 @@ func TestQuietHoursPreviewOfAResolvedAlertInDoubt(t *testing.T) {
 		t.Errorf("after the preview: due %+v, want the held SMS still in doubt", due)
 	}
 }
+
+// TestQuietHoursHeldResolvedOutlivesFiringCopies: a RESOLVED held for the
+// night stays held through a late firing copy from the other Alertmanager
+// (which cannot be told from the alert firing again), and through a flap:
+// the alert resolving again holds it again.
+func TestQuietHoursHeldResolvedOutlivesFiringCopies(t *testing.T) {
+	disk, res := quietAlert("DiskFull", "warning", "firing"), quietAlert("DiskFull", "warning", "resolved")
+	for name, after := range map[string][]*notification.Notification{
+		"a late copy":                  {peerOf(quietNotification(disk)), peerOf(quietNotification(res))},
+		"firing again, resolved again": {quietNotification(disk), quietNotification(res)},
+	} {
+		t.Run(name, func(t *testing.T) {
+			p, _, led := quietPager(t, quietConfig)
+			notifyAt(t, p, quietNotification(disk), night.Add(-2*time.Hour)) // paged by day
+			notifyAt(t, p, quietNotification(res), night)
+			for i, n := range after {
+				notifyAt(t, p, n, night.Add(time.Duration(i+1)*time.Minute))
+				if due, err := led.DueHeld(morning); err != nil || len(due) != 1 || !due[0].Alerts[0].Resolved {
+					t.Errorf("after notification %d: due at 07:00 %+v, %v; want DiskFull's RESOLVED", i, due, err)
+				}
+			}
+		})
+	}
+}
