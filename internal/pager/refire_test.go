@@ -123,6 +123,13 @@ func TestResolvedRetryAcrossRetention(t *testing.T) {
 	}
 }
 
+// byReceiver routes Alertmanager's receiver ra to alice and rb to bob.
+const byReceiver = contacts + `routes:
+  - {name: a, receiver: ra, to: [alice], send_resolved: if_paged}
+  - {name: b, receiver: rb, to: [bob], send_resolved: if_paged}
+unmatched: {report: true}
+`
+
 // asReceiver is n as Alertmanager's receiver recv sends it, in a group of
 // its own.
 func asReceiver(n *notification.Notification, recv string) *notification.Notification {
@@ -141,11 +148,7 @@ func asReceiver(n *notification.Notification, recv string) *notification.Notific
 // alert fires again with its old start, ra's notification pages her: ra
 // said it resolved, whoever told her.
 func TestRefireAfterResolvedToldByAnotherReceiver(t *testing.T) {
-	p, d, _ := dedupPager(t, contacts+`routes:
-  - {name: a, receiver: ra, to: [alice], send_resolved: if_paged}
-  - {name: b, receiver: rb, to: [bob], send_resolved: if_paged}
-unmatched: {report: true}
-`)
+	p, d, _ := dedupPager(t, byReceiver)
 	firing := load(t, "webhook-firing-2-alerts.json")
 	now := time.Now()
 	for i, step := range []struct {
@@ -286,11 +289,7 @@ func TestRefireAfterPartlyFailedResolved(t *testing.T) {
 // alice (paged by ra); the source comes back before ra's group flushed, so
 // ra never says resolved. ra's repeat, hours later, tells alice it fires.
 func TestRefireWhenOwnGroupNeverSaidResolved(t *testing.T) {
-	p, d, _ := dedupPager(t, contacts+`routes:
-  - {name: a, receiver: ra, to: [alice], send_resolved: if_paged}
-  - {name: b, receiver: rb, to: [bob], send_resolved: if_paged}
-unmatched: {report: true}
-`)
+	p, d, _ := dedupPager(t, byReceiver)
 	firing := load(t, "webhook-firing-2-alerts.json")
 	now := time.Now()
 	for i, step := range []struct {
