@@ -18,7 +18,7 @@ var bucketGroupResolved = []byte("group_resolved")
 
 // GroupResolved is a group's resolved word on an alert.
 type GroupResolved struct {
-	// At is when the notification that said so was answered with success.
+	// At is when the word was noted.
 	At time.Time
 	// By is the Alertmanager that sent it, as the caller named it.
 	By string
@@ -47,13 +47,13 @@ func (l *Ledger) ResolvedIn(group string, alerts []string) (map[string]GroupReso
 	return out, nil
 }
 
-// NoteGroup notes the word of a notification of group, from the
-// Alertmanager by, that was answered with success: the alerts it says
-// resolved, and those it says fire again after it said they resolved. A
-// notification answered otherwise changes nothing, so that its retry is
-// read as it was. The HA peer's copy of a resolved word, within the dedup
-// window of the first, leaves the first as it is: the sender of a firing
-// notification after it is then the one that said it first.
+// NoteGroup notes the words of a notification of group, from the
+// Alertmanager by: the alerts it says resolved, and those it says fire
+// again after it said they resolved (the caller notes those only once
+// the notification was answered with success, so that its retry reads
+// them as they were). The HA peer's copy of a resolved word, within the
+// dedup window of the first, leaves the first as it is: the sender of a
+// firing notification after it is then the one that said it first.
 func (l *Ledger) NoteGroup(group, by string, resolved, firingAgain []string) error {
 	if len(resolved) == 0 && len(firingAgain) == 0 {
 		return nil

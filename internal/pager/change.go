@@ -33,6 +33,9 @@ const (
 // that the alert resolved.
 type told struct {
 	marks map[string][]ledger.PagedRecipient
+	// firings are the notification's alerts as the marks know them, in
+	// its order: their ids are made once.
+	firings []ledger.Firing
 	// group holds the firing alerts of the notification whose last word
 	// from its group was resolved (see refired).
 	group map[string]ledger.GroupResolved
@@ -87,8 +90,8 @@ func (t told) refired(id string, r ledger.PagedRecipient) bool {
 	if t.now.Sub(r.Resolved) >= t.window {
 		return true
 	}
-	g, ok := t.group[id]
-	return ok && g.At.After(r.At) && g.By == t.sender
+	g, ok := t.saidResolved(id, r)
+	return ok && g.By == t.sender
 }
 
 // unsure reports whether the firing alert id, whose mark for its
@@ -96,8 +99,16 @@ func (t told) refired(id string, r ledger.PagedRecipient) bool {
 // Alertmanager said it resolved within the dedup window. Alertmanager is
 // asked to send it again; after the window it is sure.
 func (t told) unsure(id string, r ledger.PagedRecipient) bool {
+	_, ok := t.saidResolved(id, r)
+	return ok && !t.refired(id, r)
+}
+
+// saidResolved returns the group's resolved word on the alert id, when
+// the recipient whose mark is r was told it resolved and the group said
+// so after their page: an older word belongs to an earlier round.
+func (t told) saidResolved(id string, r ledger.PagedRecipient) (ledger.GroupResolved, bool) {
 	g, ok := t.group[id]
-	return ok && !r.Resolved.IsZero() && g.At.After(r.At) && !t.refired(id, r)
+	return g, ok && !r.Resolved.IsZero() && g.At.After(r.At)
 }
 
 // toldOf asks the ledger whom the firing SMS of each alert of n reached,
@@ -114,14 +125,13 @@ func (p *Pager) toldOf(n *notification.Notification, now time.Time) (told, error
 	if err != nil {
 		return told{}, fmt.Errorf("what the alerts' recipients were told before: %w", err)
 	}
-	t := told{marks: paged, sender: sender(n), now: now, window: time.Duration(p.config.Delivery.DedupWindow)}
+	t := told{marks: paged, firings: alerts, sender: sender(n), now: now, window: time.Duration(p.config.Delivery.DedupWindow)}
 	var again []string
-	for i, a := range n.Alerts {
-		if len(paged) == 0 {
-			break // nobody was paged about any of them, as in a storm
-		}
-		if a.Status != "resolved" && slices.ContainsFunc(paged[alerts[i].ID], func(r ledger.PagedRecipient) bool { return !r.Resolved.IsZero() }) {
-			again = append(again, alerts[i].ID)
+	if len(paged) > 0 { // else nobody was paged about any of them, as in a storm
+		for i, a := range n.Alerts {
+			if a.Status != "resolved" && slices.ContainsFunc(paged[alerts[i].ID], func(r ledger.PagedRecipient) bool { return !r.Resolved.IsZero() }) {
+				again = append(again, alerts[i].ID)
+			}
 		}
 	}
 	if len(again) > 0 {
@@ -139,16 +149,17 @@ func (p *Pager) toldOf(n *notification.Notification, now time.Time) (told, error
 // as it was, its refire SMS being unsent.
 func (p *Pager) noteGroup(n *notification.Notification, t told, answered bool) error {
 	var resolved, firing []string
-	for _, a := range n.Alerts {
+	for i, a := range n.Alerts {
+		id := t.firings[i].ID
 		switch {
 		case a.Status == "resolved":
 			// Of an alert nobody was paged about, nobody is told it
 			// resolved: there is no refire to tell.
-			if id := alertID(a); len(t.marks[id]) > 0 {
+			if len(t.marks[id]) > 0 {
 				resolved = append(resolved, id)
 			}
 		case answered && len(t.group) > 0:
-			if id := alertID(a); t.group[id] != (ledger.GroupResolved{}) {
+			if _, ok := t.group[id]; ok {
 				firing = append(firing, id)
 			}
 		}

@@ -51,8 +51,8 @@ type PagedLedger interface {
 	LastRepeat(group string) (ledger.Repeat, error)
 	RecordRepeat(group, by string) error
 	// ResolvedIn returns, of the alerts, those whose group's last word
-	// was resolved, and NoteGroup notes a group's word once its
-	// notification was answered with success.
+	// was resolved, and NoteGroup notes a group's words (see
+	// Pager.noteGroup).
 	ResolvedIn(group string, alerts []string) (map[string]ledger.GroupResolved, error)
 	NoteGroup(group, by string, resolved, firingAgain []string) error
 	// HeldLedger keeps what quiet hours hold.
