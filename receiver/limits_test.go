@@ -71,9 +71,9 @@ func TestBusyBeyondMaxInFlight(t *testing.T) {
 	h, m := newHandler(n, Options{MaxInFlight: 2, Timeout: time.Minute, ReceiverName: NewReceivers("sms-bridge").Name})
 
 	codes := make(chan int, 2)
-	for i := range 2 {
-		// Of two groups: notifications of one group wait for each other.
-		body := strings.Replace(valid, `"groupKey":"`, fmt.Sprintf(`"groupKey":"%d`, i), 1)
+	// Of two groups and other alerts: notifications of one group, or of
+	// the same alerts, wait for each other.
+	for _, body := range []string{valid, otherAlerts(t, valid)} {
 		go func() { codes <- post(h, strings.NewReader(body)).Code }()
 	}
 	receive(t, n.entered)

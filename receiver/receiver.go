@@ -10,6 +10,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"log/slog"
 	"mime"
@@ -22,6 +23,7 @@ import (
 	"github.com/go-json-experiment/json/jsontext"
 	"github.com/go-playground/validator/v10"
 	"github.com/prometheus/alertmanager/template"
+	"github.com/prometheus/common/model"
 
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/keylock"
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/metrics"
@@ -91,12 +93,17 @@ type Handler struct {
 	inFlight gate
 	// groups holds the Alertmanager groups being paged: a group's
 	// notifications are paged one at a time (see notify).
-	groups keylock.Set
+	groups keylock.Set[string]
+	// alerts holds the alerts being paged, by alertLock: notifications
+	// that share an alert are paged one at a time (see notify).
+	alerts keylock.Set[uint64]
+	// seed hashes the fingerprints that are not Alertmanager's.
+	seed maphash.Seed
 }
 
 // New returns the webhook handler.
 func New(n Notifier, o Options) *Handler {
-	h := &Handler{notifier: n, o: o, validate: newValidator(), mux: http.NewServeMux(), inFlight: newGate(o.MaxInFlight)}
+	h := &Handler{notifier: n, o: o, validate: newValidator(), mux: http.NewServeMux(), inFlight: newGate(o.MaxInFlight), seed: maphash.MakeSeed()}
 	h.mux.HandleFunc("POST /api/v1/alerts", h.serve)
 	// {route...} takes the rest of the path, slashes too, so that no
 	// pinned route, however mistyped, meets the mux's 404.
@@ -335,6 +342,17 @@ func (h *Handler) notify(r *http.Request, n *notification.Notification) *httpErr
 		return &httpError{http.StatusServiceUnavailable, "another notification of the same group is still being sent: " + err.Error()}
 	}
 	defer unlock()
+	// One notification of an alert at a time, too: an alert in two
+	// groups (routes with continue, or two receivers) comes in both at
+	// once, when it starts firing and when it resolves. Paged together,
+	// each would read that its recipients were not told yet, and both
+	// would tell them; one after the other, the second finds the first's
+	// paged marks, as it would a minute later.
+	unlockAlerts, err := h.alerts.LockAll(ctx, h.alertLocks(n))
+	if err != nil {
+		return &httpError{http.StatusServiceUnavailable, "another notification of the same alerts is still being sent: " + err.Error()}
+	}
+	defer unlockAlerts()
 	if err := h.notifier.Notify(ctx, n, r.PathValue("route")); err != nil {
 		// The notification was valid: whatever failed may work when
 		// Alertmanager asks again.
@@ -352,6 +370,25 @@ func groupLock(n *notification.Notification, route string) string {
 		h.Write([]byte(s))
 	}
 	return string(h.Sum(nil))
+}
+
+// alertLocks are the keys of the locks of n's alerts: each one's
+// fingerprint, which Alertmanager sends as 16 hex digits, or a hash of
+// it. Two alerts that share a key are only paged one after the other.
+func (h *Handler) alertLocks(n *notification.Notification) []uint64 {
+	keys := make([]uint64, len(n.Alerts))
+	for i, a := range n.Alerts {
+		switch fp, err := model.ParseFingerprint(a.Fingerprint); {
+		case err == nil && len(a.Fingerprint) == 16:
+			keys[i] = uint64(fp)
+		case a.Fingerprint == "":
+			// As the pager names such an alert: by its labels.
+			keys[i] = model.LabelsToSignature(a.Labels)
+		default:
+			keys[i] = maphash.String(h.seed, a.Fingerprint)
+		}
+	}
+	return keys
 }
 
 // authorized compares credentials in constant time; hashing first keeps

@@ -381,11 +381,25 @@ func (h *holdFirst) Notify(context.Context, *notification.Notification, string) 
 	return nil
 }
 
+// otherAlerts is a notification with the fixture's alerts replaced by
+// alerts of other fingerprints, of another group.
+func otherAlerts(t *testing.T, body string) string {
+	t.Helper()
+	other := strings.NewReplacer(`"groupKey":"`, `"groupKey":"other`,
+		`"fingerprint":"f8d0d89aa46f68ba"`, `"fingerprint":"0000000000000001"`,
+		`"fingerprint":"5123ebe051319d85"`, `"fingerprint":"0000000000000002"`).Replace(body)
+	if strings.Contains(other, "f8d0d89aa46f68ba") || strings.Contains(other, "5123ebe051319d85") || !strings.Contains(other, `"groupKey":"other`) {
+		t.Fatal("the fixture's groupKey and fingerprints are not the ones to replace")
+	}
+	return other
+}
+
 // TestAGroupIsNotifiedOneAtATime: while a notification of a group is
 // being paged, another of the same group waits for it, and is answered
-// 503 when its deadline comes first, without reaching the notifier;
-// another group, and the same group to another webhook of the receiver (a
-// pinned route), go on meanwhile.
+// 503 when its deadline comes first, without reaching the notifier; so do
+// another group with one of its alerts, and the same group to another
+// webhook of the receiver (a pinned route). A group of other alerts goes
+// on meanwhile.
 func TestAGroupIsNotifiedOneAtATime(t *testing.T) {
 	hold := &holdFirst{entered: make(chan struct{}), release: make(chan struct{})}
 	h, _ := newHandler(hold, Options{Timeout: 200 * time.Millisecond})
@@ -398,10 +412,9 @@ func TestAGroupIsNotifiedOneAtATime(t *testing.T) {
 	}
 	serve := func(body string) *httptest.ResponseRecorder { return serveAt("/api/v1/alerts", body) }
 	group := fixture(t, "webhook-firing-2-alerts.json")
-	other := strings.Replace(group, `"groupKey":"`, `"groupKey":"other`, 1)
-	if other == group {
-		t.Fatal("the fixture has no groupKey to change")
-	}
+	other := otherAlerts(t, group)
+	// Another group with the first alert of group and an alert of its own.
+	sharing := strings.Replace(other, `"fingerprint":"0000000000000001"`, `"fingerprint":"f8d0d89aa46f68ba"`, 1)
 	first := make(chan int)
 	go func() { first <- serve(group).Code }()
 	<-hold.entered
@@ -410,11 +423,15 @@ func TestAGroupIsNotifiedOneAtATime(t *testing.T) {
 		t.Errorf("same group while the first is paged: %d %q; want 503 saying why", w.Code, w.Body.String())
 	}
 	if w := serve(other); w.Code != http.StatusOK {
-		t.Errorf("another group meanwhile: %d %q; want 200", w.Code, w.Body.String())
+		t.Errorf("another group of other alerts meanwhile: %d %q; want 200", w.Code, w.Body.String())
 	}
-	// Alertmanager sends to each webhook of a receiver at once.
-	if w := serveAt("/api/v1/alerts/night", group); w.Code != http.StatusOK {
-		t.Errorf("the same group to a pinned route meanwhile: %d %q; want 200", w.Code, w.Body.String())
+	if w := serve(sharing); w.Code != http.StatusServiceUnavailable || !strings.Contains(w.Body.String(), "same alerts") {
+		t.Errorf("another group with one of the alerts meanwhile: %d %q; want 503 saying why", w.Code, w.Body.String())
+	}
+	// Alertmanager sends to each webhook of a receiver at once; the
+	// same person may be reached through both.
+	if w := serveAt("/api/v1/alerts/night", group); w.Code != http.StatusServiceUnavailable || !strings.Contains(w.Body.String(), "same alerts") {
+		t.Errorf("the same group to a pinned route meanwhile: %d %q; want 503 saying why", w.Code, w.Body.String())
 	}
 	close(hold.release)
 	if code := <-first; code != http.StatusOK {
@@ -423,7 +440,13 @@ func TestAGroupIsNotifiedOneAtATime(t *testing.T) {
 	if w := serve(group); w.Code != http.StatusOK {
 		t.Errorf("same group once the first is done: %d %q; want 200", w.Code, w.Body.String())
 	}
-	if hold.calls != 4 {
-		t.Errorf("the notifier was asked %d times, want 4: the first, the other group, the pinned route, the retry", hold.calls)
+	if w := serve(sharing); w.Code != http.StatusOK {
+		t.Errorf("the group with one of the alerts once the first is done: %d %q; want 200", w.Code, w.Body.String())
+	}
+	if w := serveAt("/api/v1/alerts/night", group); w.Code != http.StatusOK {
+		t.Errorf("the pinned route once the first is done: %d %q; want 200", w.Code, w.Body.String())
+	}
+	if hold.calls != 5 {
+		t.Errorf("the notifier was asked %d times, want 5: the first, the group of other alerts, and the three once the first was done", hold.calls)
 	}
 }

@@ -94,6 +94,47 @@ func TestAGroupIsPagedOneNotificationAtATime(t *testing.T) {
 	}
 }
 
+// TestAnAlertInTwoGroupsIsPagedOnce: an alert in two groups (two routes
+// of Alertmanager with continue: true) comes in both at once. While the
+// first group's SMS waits for sipgate's answer, the second group arrives,
+// with that alert only. It is planned once the first is recorded, and
+// tells the person nothing new: no second SMS. Planned at once, it would
+// have paged them of the alert again.
+func TestAnAlertInTwoGroupsIsPagedOnce(t *testing.T) {
+	fake := sipgatetest.NewServer("token-1", "s3cret")
+	defer fake.Close()
+	base := startService(t, sipgateConfig(fake)+
+		"contacts: {alice: {number: '+4915112345678'}}\n"+
+		"routes: [{name: web, to: [alice]}]\n", "")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+
+	fake.AnswerLate(2 * time.Second)
+	first := postAsync(base+"/api/v1/alerts", groupPayload(t, "http://am-1:9093", "web-1:8080", "web-2:8080"))
+	for fake.Held() == 0 {
+		select {
+		case <-ctx.Done():
+			t.Fatal("the first SMS never reached sipgate")
+		case <-time.After(time.Millisecond):
+		}
+	}
+	fake.AnswerLate(0)
+	other := strings.Replace(groupPayload(t, "http://am-1:9093", "web-1:8080"), `"groupKey":"{}:`, `"groupKey":"{}/{team=\"web\"}:`, 1)
+	if !strings.Contains(other, "team=") {
+		t.Fatal("the payload's groupKey was not changed")
+	}
+	second := postAsync(base+"/api/v1/alerts", other)
+	if code := <-first; code != http.StatusOK {
+		t.Fatalf("first group: %d", code)
+	}
+	if code := <-second; code != http.StatusOK {
+		t.Fatalf("second group, with one of the alerts: %d", code)
+	}
+	if msgs := fake.Messages(); len(msgs) != 1 || !strings.HasPrefix(msgs[0].Message, "FIRING 2 ") {
+		t.Errorf("sipgate took %+v; want one SMS, of the two alerts", msgs)
+	}
+}
+
 // TestAGroupFiringAgainAfterItsResolvedIsPaged: firing, resolved, then
 // firing again with the same fingerprints and starts, each answered 200,
 // as Alertmanager sends them when it resolved the alerts while Prometheus

@@ -189,7 +189,7 @@ type Deliverer struct {
 	// that a duplicate arriving meanwhile (from the other replica of an
 	// HA pair, or twice in one batch) waits for the outcome, which the
 	// ledger then shows, instead of sending a second SMS.
-	claims keylock.Set
+	claims keylock.Set[string]
 	// unrecorded are the keys handled whose record failed.
 	unrecorded *unrecorded
 }
