@@ -1,16 +1,21 @@
 package main
 
 import (
+	"context"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/config"
+	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/ledger"
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/metrics"
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/pager"
+	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/sipgate/sipgatetest"
 )
 
 // TestReceiverNamesFollowReload: the receiver label takes the receiver
@@ -90,5 +95,43 @@ func TestReloadKeepsWhatNeedsARestart(t *testing.T) {
 	}
 	if built.Delivery != started.Delivery || r.Config().Delivery != started.Delivery {
 		t.Errorf("after a reload that changed delivery: the pager's %+v, the current config's %+v; want the started %+v", built.Delivery, r.Config().Delivery, started.Delivery)
+	}
+}
+
+// TestReloadAppliesTimeZoneToDigests: a new time_zone applies to the
+// digests as it does to the SMS texts and quiet hours, not only after a
+// restart.
+func TestReloadAppliesTimeZoneToDigests(t *testing.T) {
+	fake := sipgatetest.NewServer("token-1", "s3cret")
+	defer fake.Close()
+	dir := t.TempDir()
+	write := func(zone string) string {
+		return writeFile(t, dir, "config.yml", sipgateConfig(fake)+"time_zone: "+zone+"\nroutes: [{name: default, to: [\"+4915112345678\"]}]\n")
+	}
+	path := write("UTC")
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := newApp(cfg, path, filepath.Join(dir, "data"), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(a.close)
+	write("Asia/Tokyo") // UTC+9 all year
+	if err := a.pagers.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	// The ledger holds it back from now on.
+	if err := a.ledger.RecordSuppressed("held-1", "+4915112345678", ledger.Suppressed{Alerts: 1, Names: []string{"TargetDown"}}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := a.deliverer.SendDigests(ctx, 5*time.Second, a.pagers.Limits()); err != nil {
+		t.Fatal(err)
+	}
+	if msgs := fake.Messages(); len(msgs) != 1 || !strings.HasPrefix(msgs[0].Message, "Held back since ") || !strings.Contains(msgs[0].Message, " JST: ") {
+		t.Errorf("sipgate took %+v; want one digest telling the time in Asia/Tokyo (JST)", msgs)
 	}
 }

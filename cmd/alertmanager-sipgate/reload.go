@@ -91,7 +91,8 @@ func (r *reloader) Limits() delivery.Limits {
 }
 
 // Reload reads the config file again, and logs why when it fails. Routes,
-// contacts, groups, templates, SMS settings and limits take effect at once;
+// contacts, groups, templates, SMS settings, limits and time_zone take
+// effect at once;
 // changes to the sipgate, webhook and delivery sections and to
 // limits.digest_check need a restart and are logged as such: the new
 // config keeps those as started. The embedded config has nothing to
@@ -113,7 +114,6 @@ func (r *reloader) Reload() error {
 		"webhook":             reflect.DeepEqual(r.started.Webhook, cfg.Webhook),
 		"delivery":            reflect.DeepEqual(r.started.Delivery, cfg.Delivery),
 		"limits.digest_check": r.started.Limits.DigestCheck == cfg.Limits.DigestCheck,
-		"time_zone":           r.started.TimeZone == cfg.TimeZone,
 	} {
 		if !same {
 			r.logger.Warn("config differs from the one started with where only a restart applies it", "section", name)

@@ -76,6 +76,9 @@ func newApp(cfg *config.Config, configFile, storagePath string, logger *slog.Log
 	})
 	metrics.RegisterBreaker(reg, br.Stats)
 	recent := status.NewRecent(status.RecentDeliveries)
+	// The digests tell times in the current config's zone; the reloader
+	// is made below, before any digest goes out.
+	var pagers *reloader
 	deliverer := delivery.New(delivery.Options{
 		Sender:        sender,
 		History:       history,
@@ -86,10 +89,10 @@ func newApp(cfg *config.Config, configFile, storagePath string, logger *slog.Log
 		Concurrency:   cfg.Delivery.Concurrency,
 		SettleAfter:   time.Duration(cfg.Delivery.SettleAfter),
 		ResendUnknown: cfg.Delivery.ResendUnknown,
-		Location:      cfg.Location,
+		Location:      func() *time.Location { return pagers.Config().Location },
 		Observe:       recent.Observe,
 	})
-	pagers, err := newReloader(configFile, cfg, func(c *config.Config) (*pager.Pager, error) {
+	pagers, err = newReloader(configFile, cfg, func(c *config.Config) (*pager.Pager, error) {
 		return pager.New(c, deliverer, led, m, logger)
 	}, m, logger)
 	if err != nil {

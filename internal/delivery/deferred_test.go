@@ -193,7 +193,7 @@ func TestHeldText(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t)
-			f.with(func(o *Options) { o.Location = berlin })
+			f.with(func(o *Options) { o.Location = func() *time.Location { return berlin } })
 			got := f.d.summaryText(heldLead, summarize(ledger.HeldSMS{Number: heldNumber, Alerts: tc.alerts}).s)
 			if got != tc.want {
 				t.Errorf("\n got %q\nwant %q", got, tc.want)

@@ -158,8 +158,10 @@ type Options struct {
 	// InitialBackoff and MaxBackoff shape the exponential backoff between
 	// retries of one SMS; zero means 250ms and 5s.
 	InitialBackoff, MaxBackoff time.Duration
-	// Location is the time zone of the times in digests; nil is UTC.
-	Location *time.Location
+	// Location returns the time zone of the times in digests, asked at
+	// each one so that a reload of time_zone applies to them as to the
+	// SMS; nil is UTC.
+	Location func() *time.Location
 	// History settles sends of unknown outcome; nil (a dry run) cannot,
 	// so such an SMS counts as not found.
 	History History
@@ -215,7 +217,7 @@ func New(o Options) *Deliverer {
 		o.MinSendTime = 0
 	}
 	if o.Location == nil {
-		o.Location = time.UTC
+		o.Location = func() *time.Location { return time.UTC }
 	}
 	if o.SettleAfter <= 0 {
 		o.SettleAfter = 10 * time.Second

@@ -85,7 +85,6 @@ func newFixture(t *testing.T, limits ...ledger.Window) *fixture {
 		Concurrency:    4,
 		InitialBackoff: time.Millisecond,
 		MaxBackoff:     10 * time.Millisecond,
-		Location:       time.UTC,
 		// Tests give deliveries deadlines of milliseconds;
 		// TestNoSendStartsRightBeforeTheDeadline tests the bound.
 		MinSendTime: -1,

@@ -87,8 +87,9 @@ func (d *Deliverer) digestText(s ledger.Suppressed) string {
 // lose characters to '?' in GSM-7 is only counted. The counts, the time
 // and the link stay.
 func (d *Deliverer) summaryText(lead string, s ledger.Suppressed) string {
-	since := s.Since.In(d.o.Location)
-	now := d.o.Clock.Now().In(d.o.Location)
+	loc := d.o.Location()
+	since := s.Since.In(loc)
+	now := d.o.Clock.Now().In(loc)
 	layout := "15:04 MST"
 	if y, m, day := since.Date(); y != now.Year() || m != now.Month() || day != now.Day() {
 		layout = "Jan 2 15:04 MST"

@@ -88,7 +88,7 @@ func TestDigestText(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t)
 			if tc.loc != nil {
-				f.with(func(o *Options) { o.Location = tc.loc })
+				f.with(func(o *Options) { o.Location = func() *time.Location { return tc.loc } })
 			}
 			got := f.d.digestText(tc.s)
 			if got != tc.want {
