@@ -334,21 +334,25 @@ func (h *Handler) notify(r *http.Request, n *notification.Notification) *httpErr
 	// them to one webhook: its HA peer's copy, with an alert more or less,
 	// arriving while the first is being sent would otherwise read whom the
 	// group's alerts reached before the first is recorded, and page them
-	// again as news. It waits, within its deadline, and then tells only
-	// what is new. The webhooks of one receiver (pinned routes) are sent
-	// to at once, and do not wait for each other.
-	unlock, err := h.groups.Lock(ctx, groupLock(n, r.PathValue("route")))
+	// again as news. It waits, and then tells only what is new. The
+	// waiting ends at half the deadline, so that what follows has at
+	// least the other half: a retry comes sooner than a send cut short
+	// with its outcome unknown.
+	waitCtx, stopWaiting := context.WithTimeout(ctx, h.o.Timeout/2)
+	defer stopWaiting()
+	unlock, err := h.groups.Lock(waitCtx, groupLock(n, r.PathValue("route")))
 	if err != nil {
 		return &httpError{http.StatusServiceUnavailable, "another notification of the same group is still being sent: " + err.Error()}
 	}
 	defer unlock()
 	// One notification of an alert at a time, too: an alert in two
-	// groups (routes with continue, or two receivers) comes in both at
+	// groups (routes with continue, or two receivers), or a group sent to
+	// two webhooks of one receiver (pinned routes), comes in both at
 	// once, when it starts firing and when it resolves. Paged together,
 	// each would read that its recipients were not told yet, and both
 	// would tell them; one after the other, the second finds the first's
 	// paged marks, as it would a minute later.
-	unlockAlerts, err := h.alerts.LockAll(ctx, h.alertLocks(n))
+	unlockAlerts, err := h.alerts.LockAll(waitCtx, h.alertLocks(n))
 	if err != nil {
 		return &httpError{http.StatusServiceUnavailable, "another notification of the same alerts is still being sent: " + err.Error()}
 	}

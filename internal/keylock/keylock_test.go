@@ -105,45 +105,69 @@ func TestLockHasOneHolderAtATime(t *testing.T) {
 	}
 }
 
+// holding reports whether key is held, as the test's goroutine sees it.
+func (s *Set[K]) holding(key K) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.held[key]
+	return ok
+}
+
+// TestLockAllTakesEveryKeyOrNone: a lock of several keys keeps those it
+// took before a held one while it waits, so that callers of one key each,
+// taking turns, cannot keep it from ever finding all free at once; and it
+// gives them back when its context ends.
 func TestLockAllTakesEveryKeyOrNone(t *testing.T) {
 	var c Set[uint64]
 	ctx := boundedCtx(t)
-	unlock1, err := c.LockAll(ctx, []uint64{1, 2, 2})
+	unlock2, err := c.Lock(ctx, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// A set sharing a key waits, and holds none of its others meanwhile.
+	// {3, 1, 2, 1} waits at 2, holding 1 (which comes before it), not 3.
 	waitCtx, cancel := context.WithCancel(ctx)
+	gaveUp := make(chan error)
+	go func() {
+		_, err := c.LockAll(waitCtx, []uint64{3, 1, 2, 1})
+		gaveUp <- err
+	}()
+	for !c.holding(1) {
+		if ctx.Err() != nil {
+			t.Fatal("1 never taken while 2, after it, is held")
+		}
+		runtime.Gosched()
+	}
+	if c.holding(3) {
+		t.Error("3 taken while 2, before it, is held by another")
+	}
 	cancel()
-	if _, err := c.LockAll(waitCtx, []uint64{3, 2}); !errors.Is(err, context.Canceled) {
-		t.Fatalf("lock of {3, 2} while {1, 2} is held: err = %v, want context.Canceled", err)
+	if err := <-gaveUp; !errors.Is(err, context.Canceled) {
+		t.Fatalf("lock of {1, 2, 3} while 2 is held, canceled: err = %v, want context.Canceled", err)
 	}
-	unlock3, err := c.Lock(ctx, 3)
-	if err != nil {
-		t.Fatalf("lock of 3 after a set with it gave up: %v", err)
+	if c.holding(1) {
+		t.Error("1 still held after the lock that took it gave up")
 	}
-	unlock3()
 
 	got := make(chan error)
 	go func() {
-		unlock2, err := c.LockAll(ctx, []uint64{3, 2})
+		unlock, err := c.LockAll(ctx, []uint64{3, 2, 1})
 		if err == nil {
-			unlock2()
+			unlock()
 		}
 		got <- err
 	}()
-	unlock1()
+	unlock2()
 	if err := <-got; err != nil {
-		t.Errorf("lock of {3, 2} after {1, 2} was unlocked: %v", err)
+		t.Errorf("lock of {1, 2, 3} after 2 was unlocked: %v", err)
 	}
 	if n := len(c.held); n != 0 {
 		t.Errorf("%d keys still held after every unlock", n)
 	}
 }
 
-// TestLockAllInAnyOrderDoesNotDeadlock locks overlapping sets in opposite
-// orders from many goroutines: a lock taken key by key in the given order
-// would deadlock, and the bounded context would fail the test.
+// TestLockAllInAnyOrderDoesNotDeadlock locks overlapping sets given in
+// opposite orders from many goroutines: taken key by key in the order
+// given, they would deadlock, and the bounded context would fail the test.
 func TestLockAllInAnyOrderDoesNotDeadlock(t *testing.T) {
 	var c Set[string]
 	ctx := boundedCtx(t)
@@ -171,6 +195,24 @@ func TestLockAllInAnyOrderDoesNotDeadlock(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// TestSetLetsGoOfAStormsMap: once a lock of many keys is let go, the set
+// keeps no map sized for them.
+func TestSetLetsGoOfAStormsMap(t *testing.T) {
+	var c Set[uint64]
+	keys := make([]uint64, 10*shrinkAbove)
+	for i := range keys {
+		keys[i] = uint64(i)
+	}
+	unlock, err := c.LockAll(boundedCtx(t), keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unlock()
+	if c.held != nil {
+		t.Errorf("the map of %d keys is kept with %d held", len(keys), len(c.held))
+	}
 }
 
 // boundedCtx is a context that ends after 2 seconds, so that a
