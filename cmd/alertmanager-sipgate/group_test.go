@@ -56,13 +56,11 @@ func postAsync(url, body string) <-chan int {
 	return code
 }
 
-// TestAGroupIsPagedOneNotificationAtATime: while the first SMS of a group
-// of three alerts waits for sipgate's answer, the HA peer's copy of the
-// group arrives with two of them (the third resolved in between, say). It
-// is planned only once the first is recorded, and tells the person
-// nothing new: no second SMS. Planned at once, it would have paged them
-// of the two alerts again.
-func TestAGroupIsPagedOneNotificationAtATime(t *testing.T) {
+// sentWhileFirstHeld posts first to a service paging alice, and second
+// while the first's SMS waits for sipgate's answer; it returns the SMS
+// sipgate took once both were answered 200.
+func sentWhileFirstHeld(t *testing.T, first, second string) []sipgatetest.Message {
+	t.Helper()
 	fake := sipgatetest.NewServer("token-1", "s3cret")
 	defer fake.Close()
 	base := startService(t, sipgateConfig(fake)+
@@ -72,7 +70,7 @@ func TestAGroupIsPagedOneNotificationAtATime(t *testing.T) {
 	defer cancel()
 
 	fake.AnswerLate(2 * time.Second)
-	first := postAsync(base+"/api/v1/alerts", groupPayload(t, "http://am-1:9093", "web-1:8080", "web-2:8080", "web-3:8080"))
+	firstCode := postAsync(base+"/api/v1/alerts", first)
 	// The first SMS is accepted, its answer held back.
 	for fake.Held() == 0 {
 		select {
@@ -82,14 +80,27 @@ func TestAGroupIsPagedOneNotificationAtATime(t *testing.T) {
 		}
 	}
 	fake.AnswerLate(0)
-	second := postAsync(base+"/api/v1/alerts", groupPayload(t, "http://am-2:9093", "web-1:8080", "web-2:8080"))
-	if code := <-first; code != http.StatusOK {
+	secondCode := postAsync(base+"/api/v1/alerts", second)
+	if code := <-firstCode; code != http.StatusOK {
 		t.Fatalf("first notification: %d", code)
 	}
-	if code := <-second; code != http.StatusOK {
-		t.Fatalf("HA copy of two of the alerts: %d", code)
+	if code := <-secondCode; code != http.StatusOK {
+		t.Fatalf("second notification: %d", code)
 	}
-	if msgs := fake.Messages(); len(msgs) != 1 || !strings.HasPrefix(msgs[0].Message, "FIRING 3 ") {
+	return fake.Messages()
+}
+
+// TestAGroupIsPagedOneNotificationAtATime: while the first SMS of a group
+// of three alerts waits for sipgate's answer, the HA peer's copy of the
+// group arrives with two of them (the third resolved in between, say). It
+// is planned only once the first is recorded, and tells the person
+// nothing new: no second SMS. Planned at once, it would have paged them
+// of the two alerts again.
+func TestAGroupIsPagedOneNotificationAtATime(t *testing.T) {
+	msgs := sentWhileFirstHeld(t,
+		groupPayload(t, "http://am-1:9093", "web-1:8080", "web-2:8080", "web-3:8080"),
+		groupPayload(t, "http://am-2:9093", "web-1:8080", "web-2:8080"))
+	if len(msgs) != 1 || !strings.HasPrefix(msgs[0].Message, "FIRING 3 ") {
 		t.Errorf("sipgate took %+v; want one SMS, of the three alerts", msgs)
 	}
 }
@@ -101,36 +112,12 @@ func TestAGroupIsPagedOneNotificationAtATime(t *testing.T) {
 // tells the person nothing new: no second SMS. Planned at once, it would
 // have paged them of the alert again.
 func TestAnAlertInTwoGroupsIsPagedOnce(t *testing.T) {
-	fake := sipgatetest.NewServer("token-1", "s3cret")
-	defer fake.Close()
-	base := startService(t, sipgateConfig(fake)+
-		"contacts: {alice: {number: '+4915112345678'}}\n"+
-		"routes: [{name: web, to: [alice]}]\n", "")
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-
-	fake.AnswerLate(2 * time.Second)
-	first := postAsync(base+"/api/v1/alerts", groupPayload(t, "http://am-1:9093", "web-1:8080", "web-2:8080"))
-	for fake.Held() == 0 {
-		select {
-		case <-ctx.Done():
-			t.Fatal("the first SMS never reached sipgate")
-		case <-time.After(time.Millisecond):
-		}
-	}
-	fake.AnswerLate(0)
 	other := strings.Replace(groupPayload(t, "http://am-1:9093", "web-1:8080"), `"groupKey":"{}:`, `"groupKey":"{}/{team=\"web\"}:`, 1)
 	if !strings.Contains(other, "team=") {
 		t.Fatal("the payload's groupKey was not changed")
 	}
-	second := postAsync(base+"/api/v1/alerts", other)
-	if code := <-first; code != http.StatusOK {
-		t.Fatalf("first group: %d", code)
-	}
-	if code := <-second; code != http.StatusOK {
-		t.Fatalf("second group, with one of the alerts: %d", code)
-	}
-	if msgs := fake.Messages(); len(msgs) != 1 || !strings.HasPrefix(msgs[0].Message, "FIRING 2 ") {
+	msgs := sentWhileFirstHeld(t, groupPayload(t, "http://am-1:9093", "web-1:8080", "web-2:8080"), other)
+	if len(msgs) != 1 || !strings.HasPrefix(msgs[0].Message, "FIRING 2 ") {
 		t.Errorf("sipgate took %+v; want one SMS, of the two alerts", msgs)
 	}
 }
