@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"sync"
@@ -676,5 +677,44 @@ func TestResendWithNoTimeLeftCountsNothing(t *testing.T) {
 	}
 	if n := len(sender.sends()); n != 1 {
 		t.Errorf("sent %d, want only the first", n)
+	}
+}
+
+// TestGatewayTimeoutIsSettledFromHistory: a gateway before sipgate passes
+// the send on, sipgate takes the SMS, and the gateway answers 504. The
+// outcome is unknown, as after a timeout of our own: the notification is
+// asked for again, and its retry finds the SMS in sipgate's history
+// instead of sending it again. Taken for certainly not sent, it was sent
+// again at once, once per 504.
+func TestGatewayTimeoutIsSettledFromHistory(t *testing.T) {
+	fake := sipgatetest.NewServer("token-1", "secret")
+	defer fake.Close()
+	var timeouts atomic.Int32
+	timeouts.Store(2)
+	gateway := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && timeouts.Add(-1) >= 0 {
+			fake.Handler().ServeHTTP(httptest.NewRecorder(), r)         // sipgate takes it,
+			http.Error(w, "gateway timeout", http.StatusGatewayTimeout) // its answer is lost
+			return
+		}
+		fake.Handler().ServeHTTP(w, r)
+	}))
+	defer gateway.Close()
+	client := sipgate.New(sipgate.Options{BaseURL: gateway.URL + "/v2", SMSID: "s0", Username: "token-1", Password: "secret", HTTPClient: gateway.Client()})
+	f := unknownFixture(t, client, client, 1)
+	batch := msgs("n1", "+4915100000001")
+
+	mustRetry(t, f.deliver(context.Background(), batch))
+	if n := len(fake.Messages()); n != 1 {
+		t.Fatalf("sipgate took %d SMS after the first 504, want 1", n)
+	}
+	if err := f.deliver(context.Background(), batch); err != nil {
+		t.Fatalf("retry: %v", err)
+	}
+	if n := len(fake.Messages()); n != 1 {
+		t.Errorf("sipgate took %d SMS of one page, want 1: the retry finds it in the history", n)
+	}
+	if got := f.unknownOutcomes(settledFound); got != 1 {
+		t.Errorf("sms_unknown_outcome_total{result=found_in_history} = %d, want 1", got)
 	}
 }

@@ -59,6 +59,12 @@ func New(o Options) *Client {
 	if o.HTTPClient == nil {
 		o.HTTPClient = &http.Client{Timeout: defaultTimeout}
 	}
+	// A redirect is no answer to the request: following it would turn
+	// the POST into a GET and report that GET's status as sipgate's, a
+	// maintenance page's 200 as an SMS accepted.
+	hc := *o.HTTPClient
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	o.HTTPClient = &hc
 	c := &Client{o: o, endpoint: strings.TrimRight(o.BaseURL, "/") + "/sessions/sms"}
 	if u, err := url.Parse(c.endpoint); err != nil {
 		c.badURL = fmt.Errorf("%w: invalid base URL: %w", errBuild, err)

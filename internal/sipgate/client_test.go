@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -173,9 +174,9 @@ func TestSendSMSStatuses(t *testing.T) {
 		{name: "other 4xx", fail: 422, sms: ok, wantCode: 422, wantReason: "client", wantMsg: "sipgate answered unexpected status 422: Unprocessable Entity"},
 		{name: "rate limit", fail: 429, sms: ok, wantCode: 429, wantTemp: true, wantReason: "rate_limited", wantMsg: "sipgate rate limit reached (429)"},
 		{name: "internal error", fail: 500, sms: ok, wantCode: 500, wantTemp: true, wantReason: "server", wantMsg: "sipgate server error (500)"},
-		{name: "bad gateway", fail: 502, sms: ok, wantCode: 502, wantTemp: true, wantReason: "server", wantMsg: "sipgate server error (502)"},
+		{name: "bad gateway", fail: 502, sms: ok, wantCode: 502, wantTemp: true, wantReason: "server", wantMsg: "a gateway before sipgate answered 502 after it passed the request on, sipgate may have accepted the SMS"},
 		{name: "unavailable", fail: 503, sms: ok, wantCode: 503, wantTemp: true, wantReason: "server", wantMsg: "sipgate server error (503)"},
-		{name: "gateway timeout", fail: 504, sms: ok, wantCode: 504, wantTemp: true, wantReason: "server", wantMsg: "sipgate server error (504)"},
+		{name: "gateway timeout", fail: 504, sms: ok, wantCode: 504, wantTemp: true, wantReason: "server", wantMsg: "sipgate may have accepted the SMS"},
 		{name: "other 5xx", fail: 507, sms: ok, wantCode: 507, wantTemp: true, wantReason: "server", wantMsg: "sipgate server error (507)"},
 	}
 	for _, tt := range tests {
@@ -443,6 +444,40 @@ func TestSendSMSMasksNumbersInErrorBody(t *testing.T) {
 
 // unknownOutcome is what delivery asks of a failure: whether sipgate may
 // have accepted the SMS.
+// TestSendSMSRedirectIsNoAnswer: a redirect (a proxy's maintenance page, a
+// moved endpoint) is reported as itself, a temporary failure: followed,
+// the POST became a GET, and the page's 200 read as the SMS accepted, or
+// its 404 as refused for good. Either way nobody was paged, and
+// Alertmanager heard success.
+func TestSendSMSRedirectIsNoAnswer(t *testing.T) {
+	for _, page := range []int{http.StatusOK, http.StatusNotFound} {
+		t.Run(strconv.Itoa(page), func(t *testing.T) {
+			mux := http.NewServeMux()
+			mux.HandleFunc("POST /v2/sessions/sms", func(w http.ResponseWriter, r *http.Request) {
+				http.Redirect(w, r, "/maintenance", http.StatusFound)
+			})
+			var followed atomic.Int32
+			mux.HandleFunc("/maintenance", func(w http.ResponseWriter, _ *http.Request) {
+				followed.Add(1)
+				w.WriteHeader(page)
+			})
+			srv := httptest.NewServer(mux)
+			defer srv.Close()
+			err := newClient(srv.URL+"/v2", nil).SendSMS(context.Background(), SMS{Recipient: "+4915112345678", Message: "hi"})
+			serr := sipgateError(t, err)
+			if serr.StatusCode != http.StatusFound || !serr.Temporary() || serr.Unknown() {
+				t.Errorf("status %d, temporary %v, unknown %v; want 302, true, false", serr.StatusCode, serr.Temporary(), serr.Unknown())
+			}
+			if !strings.Contains(err.Error(), "redirected the request, which is not followed") {
+				t.Errorf("Error() = %q does not say a redirect was not followed", err)
+			}
+			if n := followed.Load(); n != 0 {
+				t.Errorf("the redirect was followed %d times", n)
+			}
+		})
+	}
+}
+
 type unknownOutcome interface{ Unknown() bool }
 
 func TestSendSMSTellsUnknownFromUnsent(t *testing.T) {
@@ -468,6 +503,9 @@ func TestSendSMSTellsUnknownFromUnsent(t *testing.T) {
 		{name: "request cannot be built", baseURL: "ftp://example.com/v2"},
 		{name: "server error status", fake: func(s *sipgatetest.Server) { s.FailNext(1, 503, "") }},
 		{name: "client error status", fake: func(s *sipgatetest.Server) { s.FailNext(1, 402, "") }},
+		// A gateway passed the request on; sipgate may have taken it.
+		{name: "bad gateway", fake: func(s *sipgatetest.Server) { s.FailNext(1, 502, "") }, wantUnknown: true},
+		{name: "gateway timeout", fake: func(s *sipgatetest.Server) { s.FailNext(1, 504, "") }, wantUnknown: true},
 		{name: "request not written in full", baseURL: resetBeforeBody(t), sms: SMS{Recipient: "+49", Message: strings.Repeat("x", 16<<20)}},
 		{name: "answer after the client timeout", fake: func(s *sipgatetest.Server) { s.AnswerLate(time.Minute) }, change: shortTimeout, wantUnknown: true, wantSent: 1},
 		{name: "reset after accepting", fake: func(s *sipgatetest.Server) { s.ResetAfterAccept(true) }, wantUnknown: true, wantSent: 1},

@@ -71,13 +71,18 @@ func (w wording) of(op string) string {
 // statuses the operator needs explained; "" where an operation words the
 // status like any other (otherWording). The status follows in
 // parentheses, except after 0, no response, and 200, any 2xx whose answer
-// could not be read: the error follows those. 500 stands for any 5xx.
+// could not be read: the error follows those. 300 stands for any 3xx, 500
+// for any 5xx.
 func statusWording() map[int]wording {
 	return map[int]wording{
 		0: {send: "sipgate request failed", history: "sipgate history request failed",
 			userinfo: "sipgate credentials check failed", balance: "sipgate balance request failed"},
 		http.StatusOK: {send: "cannot read sipgate's answer", history: "cannot read sipgate's history answer",
 			userinfo: "cannot read sipgate's account answer", balance: "cannot read sipgate's balance answer"},
+		http.StatusMultipleChoices: {send: "sipgate redirected the request, which is not followed: check the base URL",
+			history:  "sipgate redirected the history request, which is not followed: check the base URL",
+			userinfo: "sipgate redirected the credentials check, which is not followed: check the base URL",
+			balance:  "sipgate redirected the balance request, which is not followed: check the base URL"},
 		http.StatusBadRequest: {send: "sipgate rejected the request as invalid"},
 		http.StatusUnauthorized: {send: "sipgate rejected the credentials", history: "sipgate rejected the credentials reading the history",
 			userinfo: "sipgate rejected the credentials", balance: "sipgate rejected the credentials reading the balance"},
@@ -112,13 +117,18 @@ func otherWording() wording {
 // The body is quoted for a 400 and for statuses it does not explain.
 func (e *Error) Error() string {
 	code := e.StatusCode
-	if code == 0 && e.Unknown() {
+	switch {
+	case code == 0 && e.Unknown():
 		return "sipgate request failed after it was sent, sipgate may have accepted the SMS: " + e.Err.Error()
+	case e.Unknown():
+		return fmt.Sprintf("a gateway before sipgate answered %d after it passed the request on, sipgate may have accepted the SMS", code)
 	}
 	wordedAs := code
 	switch {
 	case code >= 200 && code < 300:
 		wordedAs = http.StatusOK
+	case code >= 300 && code < 400:
+		wordedAs = http.StatusMultipleChoices
 	case code >= 500:
 		wordedAs = http.StatusInternalServerError
 	}
@@ -146,13 +156,17 @@ func (e *Error) Error() string {
 func (e *Error) Unwrap() error { return e.Err }
 
 // Temporary reports whether the same request may succeed later: after a
-// transport failure, a timeout, rate limiting or a server error. Other 4xx
-// mean the request, credentials, token scope or account must change first.
+// transport failure, a timeout, rate limiting, a server error or a
+// redirect (a proxy or a move before sipgate, which did not take the
+// request, not a verdict on it). Other 4xx mean the request, credentials,
+// token scope or account must change first.
 func (e *Error) Temporary() bool {
 	switch code := e.StatusCode; {
 	case code == 0:
 		return !errors.Is(e.Err, errBuild)
 	case code == http.StatusRequestTimeout, code == http.StatusTooManyRequests:
+		return true
+	case code >= 300 && code < 400:
 		return true
 	default:
 		return code >= 500
@@ -164,13 +178,22 @@ func (e *Error) RetryAfter() time.Duration { return e.Retry }
 
 // Unknown reports whether sipgate may have accepted the SMS although the
 // call failed: the request was written in full, then no answer came (a
-// timeout, a connection reset). Sending it again may page twice; sipgate's
-// history can tell (FindSMS). Otherwise the SMS was certainly not sent:
-// sipgate answered a status, or the request never went out in full
-// (connection refused, DNS, TLS, a request that cannot be built). A
-// search of the history and a read of the account send nothing: always
-// false.
-func (e *Error) Unknown() bool { return e.StatusCode == 0 && e.Written }
+// timeout, a connection reset), or a gateway before sipgate answered 502
+// or 504, having passed the request on and lost or waited too long for
+// the answer. Sending it again may page twice; sipgate's history can tell
+// (FindSMS). Otherwise the SMS was certainly not sent: sipgate answered
+// another status, or the request never went out in full (connection
+// refused, DNS, TLS, a request that cannot be built). A search of the
+// history and a read of the account send nothing: always false.
+func (e *Error) Unknown() bool {
+	switch e.StatusCode {
+	case 0:
+		return e.Written
+	case http.StatusBadGateway, http.StatusGatewayTimeout:
+		return e.Op == OpSend
+	}
+	return false
+}
 
 // contextError is SendSMS's error when the caller's context ended first.
 // It is no *Error, because the caller gave up, not sipgate; but it still
