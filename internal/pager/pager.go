@@ -74,6 +74,8 @@ type Pager struct {
 	// of the receiver label of alerts_unrouted_total besides
 	// metrics.OtherReceiver.
 	receivers map[string]bool
+	// quiet is set when a route has quiet hours.
+	quiet bool
 	// now is the clock of the notifications' arrival, for repeats and
 	// for how long alerts have fired.
 	now func() time.Time
@@ -96,12 +98,17 @@ func New(c *config.Config, d Deliverer, paged PagedLedger, m *metrics.Metrics, l
 		limits.PerRecipient = append(limits.PerRecipient, ledger.Window{Max: w.Max, Per: time.Duration(w.Per)})
 	}
 	receivers := map[string]bool{}
+	quiet := false
 	for _, r := range c.Routes {
 		if r.Receiver != "" {
 			receivers[r.Receiver] = true
 		}
+		quiet = quiet || r.QuietHours != nil
 	}
-	return &Pager{config: c, engine: engine, deliverer: d, paged: paged, metrics: m, logger: l, severity: severity, limits: limits, receivers: receivers, now: time.Now}, nil
+	if c.Unmatched != nil && c.Unmatched.Route != nil {
+		quiet = quiet || c.Unmatched.Route.QuietHours != nil
+	}
+	return &Pager{config: c, engine: engine, deliverer: d, paged: paged, metrics: m, logger: l, severity: severity, limits: limits, receivers: receivers, quiet: quiet, now: time.Now}, nil
 }
 
 // Limits are the flood limits of the config, for the digests.
@@ -136,8 +143,9 @@ func (p *Pager) Notify(ctx context.Context, n *notification.Notification, pinned
 	if err != nil {
 		return err
 	}
+	quiet := p.alertRoutes(routed.Pages)
 	pages := held.withhold(p.recipients(n, routed.Pages, told), told)
-	drafts, err := p.deferQuiet(n, p.plan(n, pages, told, cycle, now), now)
+	drafts, err := p.deferQuiet(n, p.plan(n, pages, told, cycle, now), quiet, now)
 	if err != nil {
 		return err
 	}

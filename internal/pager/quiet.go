@@ -65,9 +65,10 @@ func (p *Pager) cancelHeld(n *notification.Notification) (heldResolved, error) {
 }
 
 // withhold takes out of the pages the resolved alerts that are not to be
-// told now: to whom their firing SMS was held for and whom no other SMS
-// told of them (nobody is told that an alert resolved that they never
-// heard of), and every resolved alert to whom a held SMS telling of one
+// told now: those whose firing SMS quiet hours held, to whom no SMS told
+// of them (nobody is told that an alert resolved that they never heard
+// of: not whom it was held for, nor whom routing reaches now, after a
+// hand-off), and every resolved alert to whom a held SMS telling of one
 // of them is in doubt. Those hear of them all in one SMS when the
 // notification comes again: told some now, the retry's SMS, with other
 // alerts and so another key, would tell them again.
@@ -93,7 +94,7 @@ func (h heldResolved) withhold(pages []route.Page, t told) []route.Page {
 			}
 			id := alertID(a)
 			_, paged := t.pagedAt(number, id)
-			return slices.Contains(h.held[id], number) && !paged
+			return len(h.held[id]) > 0 && !paged
 		})
 		out = append(out, page)
 	}
@@ -109,12 +110,43 @@ func (h heldResolved) inDoubtErr() error {
 	return fmt.Errorf("%d resolved alerts not told yet: %w", len(h.inDoubt), ledger.ErrHeldInDoubt)
 }
 
+// alertRoutes are, per recipient and alert, the first route that brought
+// the alert to them (route.Page.Routes): its quiet hours decide whether
+// the alert waits, not those of the route whose template the SMS has.
+// Keyed by number, NUL, alert id; nil when no route has quiet hours.
+type alertRoutes map[string]*config.Route
+
+func (p *Pager) alertRoutes(pages []route.Page) alertRoutes {
+	if !p.quiet {
+		return nil
+	}
+	out := alertRoutes{}
+	for _, page := range pages {
+		for i, a := range page.Alerts {
+			out[page.Recipient.Number+"\x00"+alertID(a)] = page.Routes[i]
+		}
+	}
+	return out
+}
+
+// of is the route whose quiet hours apply to an alert of d: the one that
+// brought it to d's recipient, or, for a resolved alert told to whom its
+// firing SMS reached (which routing did not bring), d's.
+func (r alertRoutes) of(d draft, a template.Alert) *config.Route {
+	if rt, ok := r[d.page.Recipient.Number+"\x00"+alertID(a)]; ok {
+		return rt
+	}
+	return d.page.Route
+}
+
 // deferQuiet takes out of the drafts the alerts that their routes' quiet
 // hours defer now: with defer: hold they are held in the ledger for one
 // SMS per recipient at the end of the quiet hours, with defer: send_at
 // they become an SMS of their own that sipgate is asked to send then. The
 // rest of a draft goes at once, if it tells its recipient anything new.
-func (p *Pager) deferQuiet(n *notification.Notification, drafts []draft, now time.Time) ([]draft, error) {
+// Each alert is deferred by the quiet hours of the route that brought it
+// to the recipient (see alertRoutes).
+func (p *Pager) deferQuiet(n *notification.Notification, drafts []draft, routes alertRoutes, now time.Time) ([]draft, error) {
 	type heldSMS struct {
 		number string
 		until  time.Time
@@ -138,29 +170,28 @@ func (p *Pager) deferQuiet(n *notification.Notification, drafts []draft, now tim
 		return e.at, e.ok
 	}
 	for _, d := range drafts {
-		rest, later, until := quietSplit(n, d, endOf)
+		rest, later := quietSplit(n, d, func(a template.Alert) *config.Route { return routes.of(d, a) }, endOf)
 		if rest != nil {
 			out = append(out, *rest)
 		}
-		if later == nil {
-			continue
+		for _, l := range later {
+			r := l.route
+			p.metrics.SMSDeferred.WithLabelValues(r.Name, r.QuietHours.Defer).Inc()
+			attrs := []any{"notification", n.ID, "route", r.Name, "contact", d.page.Recipient.Label(),
+				"number", phone.Mask(d.page.Recipient.Number), "alerts", len(l.draft.alerts), "until", l.until}
+			if r.QuietHours.Defer == config.DeferSendAt {
+				l.draft.sendAt = l.until
+				out = append(out, l.draft)
+				p.logger.Info("sms deferred for quiet hours: sipgate is asked to send it when they end", attrs...)
+				continue
+			}
+			k := heldSMS{d.page.Recipient.Number, l.until}
+			if _, ok := holds[k]; !ok {
+				order = append(order, k)
+			}
+			holds[k] = append(holds[k], p.heldAlerts(n, l.draft, r)...)
+			p.logger.Info("sms held for quiet hours: sent when they end, about the alerts still firing then", attrs...)
 		}
-		r := d.page.Route
-		p.metrics.SMSDeferred.WithLabelValues(r.Name, r.QuietHours.Defer).Inc()
-		attrs := []any{"notification", n.ID, "route", r.Name, "contact", d.page.Recipient.Label(),
-			"number", phone.Mask(d.page.Recipient.Number), "alerts", len(later.alerts), "until", until}
-		if r.QuietHours.Defer == config.DeferSendAt {
-			later.sendAt = until
-			out = append(out, *later)
-			p.logger.Info("sms deferred for quiet hours: sipgate is asked to send it when they end", attrs...)
-			continue
-		}
-		k := heldSMS{d.page.Recipient.Number, until}
-		if _, ok := holds[k]; !ok {
-			order = append(order, k)
-		}
-		holds[k] = append(holds[k], p.heldAlerts(n, *later)...)
-		p.logger.Info("sms held for quiet hours: sent when they end, about the alerts still firing then", attrs...)
 	}
 	for _, k := range order {
 		if err := p.paged.Hold(k.number, k.until, holds[k]); err != nil {
@@ -170,29 +201,49 @@ func (p *Pager) deferQuiet(n *notification.Notification, drafts []draft, now tim
 	return out, nil
 }
 
-// quietSplit splits d into the draft that goes now and the draft of the
-// alerts that its route's quiet hours defer until until, which endOf
-// says; either is nil when it has no alerts, or tells its recipient
-// nothing new and is no repeat. Quiet hours that do not hold now, or do
-// not end within config.MaxQuietHours, defer nothing.
-func quietSplit(n *notification.Notification, d draft, endOf func(*config.QuietHours) (time.Time, bool)) (rest, later *draft, until time.Time) {
-	q := d.page.Route.QuietHours
-	var keep, wait []int
+// deferral is the part of a draft that a route's quiet hours defer, and
+// until when.
+type deferral struct {
+	draft draft
+	route *config.Route
+	until time.Time
+}
+
+// quietSplit splits d into the draft that goes now and the parts that
+// quiet hours defer: each alert's by those of its route, routeOf(alert),
+// until their end, which endOf says; one part per route. rest is nil, and
+// a part left out, when it has no alerts, or tells its recipient nothing
+// new and is no repeat. Quiet hours that do not hold now, or do not end
+// within config.MaxQuietHours, defer nothing.
+func quietSplit(n *notification.Notification, d draft, routeOf func(template.Alert) *config.Route, endOf func(*config.QuietHours) (time.Time, bool)) (rest *draft, later []deferral) {
+	var keep []int
+	var routes []*config.Route // of the parts, in the order first met
+	wait := map[*config.Route][]int{}
 	for i, a := range d.alerts {
-		if q.Defers(a.Labels["severity"]) {
-			wait = append(wait, i)
-		} else {
+		r := routeOf(a)
+		if !r.QuietHours.Defers(a.Labels["severity"]) {
 			keep = append(keep, i)
+			continue
+		}
+		if _, ok := endOf(r.QuietHours); !ok {
+			keep = append(keep, i)
+			continue
+		}
+		if _, ok := wait[r]; !ok {
+			routes = append(routes, r)
+		}
+		wait[r] = append(wait[r], i)
+	}
+	if len(routes) == 0 {
+		return &d, nil
+	}
+	for _, r := range routes {
+		if p := part(n, d, wait[r]); p != nil {
+			until, _ := endOf(r.QuietHours)
+			later = append(later, deferral{draft: *p, route: r, until: until})
 		}
 	}
-	if len(wait) == 0 {
-		return &d, nil, time.Time{}
-	}
-	until, ok := endOf(q)
-	if !ok {
-		return &d, nil, time.Time{}
-	}
-	return part(n, d, keep), part(n, d, wait), until
+	return part(n, d, keep), later
 }
 
 // part is the draft of d's alerts at the indices idx, with a ledger key of
@@ -219,8 +270,9 @@ func part(n *notification.Notification, d draft, idx []int) *draft {
 	return &e
 }
 
-// heldAlerts are the alerts of a held draft as the ledger keeps them.
-func (p *Pager) heldAlerts(n *notification.Notification, d draft) []ledger.HeldAlert {
+// heldAlerts are the alerts of a held draft as the ledger keeps them,
+// held by the quiet hours of route r.
+func (p *Pager) heldAlerts(n *notification.Notification, d draft, r *config.Route) []ledger.HeldAlert {
 	out := make([]ledger.HeldAlert, len(d.alerts))
 	for i, a := range d.alerts {
 		rank, ok := p.severity[a.Labels["severity"]]
@@ -229,7 +281,7 @@ func (p *Pager) heldAlerts(n *notification.Notification, d draft) []ledger.HeldA
 		}
 		out[i] = ledger.HeldAlert{
 			ID: alertID(a), Since: a.StartsAt, Name: a.Labels["alertname"], Resolved: a.Status == "resolved",
-			Contact: d.page.Recipient.Label(), Route: d.page.Route.Name, Rank: rank,
+			Contact: d.page.Recipient.Label(), Route: r.Name, Rank: rank,
 			BypassLimits: d.page.BypassLimits, URL: n.ExternalURL,
 		}
 	}

@@ -263,9 +263,11 @@ func TestQuietHoursToldOnce(t *testing.T) {
 		}
 	})
 	t.Run("another route tells it at night", func(t *testing.T) {
-		cfg := strings.Replace(quietConfig, "routes:\n", "routes:\n  - name: nodes\n    matchers: ['alertname=\"NodeDown\"']\n    to: [alice]\n    continue: true\n", 1)
-		p, d, led := quietPager(t, cfg)
+		p, _, led := quietPager(t, quietConfig)
 		notifyAt(t, p, quietNotification(disk), night)
+		// A reload adds a route without quiet hours that takes the alert.
+		cfg := strings.Replace(quietConfig, "routes:\n", "routes:\n  - name: nodes\n    matchers: ['alertname=~\"NodeDown|DiskFull\"']\n    to: [alice]\n    continue: true\n", 1)
+		p, d := pagerOver(t, cfg, led)
 		notifyAt(t, p, quietNotification(quietAlert("NodeDown", "warning", "firing"), disk), night.Add(30*time.Minute))
 		if got, want := names(d.msgs), []string{"alice: NodeDown,DiskFull"}; !slices.Equal(got, want) {
 			t.Fatalf("sent %q, want %q", got, want)
@@ -534,5 +536,103 @@ func TestQuietHoursHeldResolvedOutlivesFiringCopies(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// criticalThenTeam is the README's example of quiet hours reduced to one
+// person: criticals page at once through their own route, everything else
+// goes through team, whose warnings wait through the night.
+const criticalThenTeam = contacts + `
+time_intervals:
+  - name: night
+    time_intervals:
+      - times: [{start_time: '22:00', end_time: '24:00'}, {start_time: '00:00', end_time: '07:00'}]
+routes:
+  - name: critical
+    matchers: ['severity="critical"']
+    to: [alice]
+  - name: team
+    to: [alice]
+    quiet_hours: {time_intervals: [night], severities: [warning, info]}
+`
+
+// TestQuietHoursFollowEachAlertsRoute: at night a warning waits by the
+// quiet hours of the route that brought it, whatever the order of the
+// group's alerts and whichever route's template the SMS has. The SMS
+// took its route from the first alert, and with a critical first the
+// warning went out at night with it: alone, when the critical was old
+// news.
+func TestQuietHoursFollowEachAlertsRoute(t *testing.T) {
+	crit := quietAlert("NodeDown", "critical", "firing")
+	warn := quietAlert("DiskFull", "warning", "firing")
+	for _, tc := range []struct {
+		name       string
+		alerts     template.Alerts
+		pagedFirst bool // the critical was paged at 21:00
+		want       []string
+	}{
+		{name: "warning first, critical told before", alerts: template.Alerts{warn, crit}, pagedFirst: true},
+		{name: "critical first, told before", alerts: template.Alerts{crit, warn}, pagedFirst: true},
+		{name: "critical first, new", alerts: template.Alerts{crit, warn}, want: []string{"alice: NodeDown"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, d, led := quietPager(t, criticalThenTeam)
+			if tc.pagedFirst {
+				notifyAt(t, p, quietNotification(crit), night.Add(-2*time.Hour))
+				d.msgs = nil
+			}
+			notifyAt(t, p, quietNotification(tc.alerts...), night)
+			if got := names(d.msgs); !slices.Equal(got, tc.want) {
+				t.Errorf("sent at 23:00: %q, want %q", got, tc.want)
+			}
+			if got, want := heldNames(t, led, morning), []string{"07:00 DiskFull"}; !slices.Equal(got, want) {
+				t.Errorf("held for alice: %q, want %q", got, want)
+			}
+		})
+	}
+}
+
+// nightlyHandOff: alice and bob take turns daily, handing off at
+// midnight; the team's warnings wait through the night.
+const nightlyHandOff = contacts + `
+time_intervals:
+  - name: night
+    time_intervals:
+      - times: [{start_time: '22:00', end_time: '24:00'}, {start_time: '00:00', end_time: '07:00'}]
+schedules:
+  ops:
+    time_zone: UTC
+    layers: [{members: [alice, bob], start: "2026-11-01 00:00", shift: 1d}]
+routes:
+  - name: team
+    to: [ops]
+    send_resolved: always
+    quiet_hours: {time_intervals: [night], severities: [warning]}
+`
+
+// TestQuietHoursResolvedAfterAHandOff: a warning at 23:00 is held for
+// alice; at midnight bob takes over; at 01:00 the warning resolves. Nobody
+// was told it fired, so nobody is told it resolved: bob, whom routing
+// reaches now, got a RESOLVED held for 07:00.
+func TestQuietHoursResolvedAfterAHandOff(t *testing.T) {
+	p, d, led := quietPager(t, nightlyHandOff)
+	if on, _ := p.config.OnCallAt("ops", night.Add(2*time.Hour)); on.Contacts[0] != "bob" {
+		t.Fatalf("on call at 01:00: %v, want bob", on.Contacts)
+	}
+	w := quietAlert("DiskFull", "warning", "firing")
+	notifyAt(t, p, quietNotification(w), night)
+	w.Status, w.EndsAt = "resolved", night.Add(2*time.Hour)
+	notifyAt(t, p, quietNotification(w), night.Add(2*time.Hour))
+	if len(d.msgs) != 0 {
+		t.Errorf("sent at 01:00: %q", names(d.msgs))
+	}
+	due, err := led.DueHeld(morning)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range due {
+		for _, a := range h.Alerts {
+			t.Errorf("due at 07:00 for %s: %s (resolved %v), though nobody heard it fire", a.Contact, a.Name, a.Resolved)
+		}
 	}
 }

@@ -23,6 +23,10 @@ type Page struct {
 	// one route asking for resolved alerts is enough, whatever the others
 	// (and the first, whose template applies) say.
 	SendResolved []string
+	// Routes[i] is the first route that brought Alerts[i] to the
+	// recipient: its quiet hours decide whether the alert waits, whichever
+	// route's template the page is rendered with.
+	Routes []*config.Route
 	// BypassLimits is set when any route that reached the recipient
 	// bypasses the limits, not only the first.
 	BypassLimits bool
@@ -106,6 +110,7 @@ func Pages(c *config.Config, data *template.Data, pinned string, at time.Time) R
 			lastAlert[rcpt.Number] = i
 			p.alerts = append(p.alerts, i)
 			p.SendResolved = append(p.SendResolved, r.SendResolved)
+			p.Routes = append(p.Routes, r)
 		}
 	}
 

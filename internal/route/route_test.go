@@ -300,7 +300,8 @@ routes:
 
 // TestSendResolvedOfSeveralRoutes: where several routes bring one alert to
 // one person, the most permissive send_resolved applies to it, whichever
-// route came first (and gives its template).
+// route came first (and gives its template); each alert keeps the first
+// route that brought it, whose quiet hours apply to it.
 func TestSendResolvedOfSeveralRoutes(t *testing.T) {
 	c, err := config.Parse([]byte(`
 sipgate: {dry_run: true}
@@ -327,6 +328,13 @@ unmatched: {report: true}
 	p := res.Pages[0]
 	if want := []string{config.ResolvedNever, config.ResolvedIfPaged, config.ResolvedAlways, config.ResolvedAlways}; p.Route.Name != "quiet" || !slices.Equal(p.SendResolved, want) {
 		t.Errorf("route %s, send_resolved %v; want quiet, %v", p.Route.Name, p.SendResolved, want)
+	}
+	var routes []string
+	for _, r := range p.Routes {
+		routes = append(routes, r.Name)
+	}
+	if want := []string{"quiet", "quiet", "quiet", "loud"}; !slices.Equal(routes, want) {
+		t.Errorf("the alerts' routes %v, want %v", routes, want)
 	}
 }
 
