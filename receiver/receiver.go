@@ -404,8 +404,10 @@ func (h *Handler) authorized(r *http.Request) bool {
 	}
 	switch {
 	case h.o.BearerToken != "":
-		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		return ok && equal(token, h.o.BearerToken)
+		// The scheme is case-insensitive (RFC 9110): Alertmanager sends
+		// authorization.type as written, "bearer" too.
+		scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+		return ok && strings.EqualFold(scheme, "Bearer") && equal(token, h.o.BearerToken)
 	case h.o.BasicAuthUsername != "":
 		user, pass, ok := r.BasicAuth()
 		// Both comparisons always run, so timing tells nothing either.

@@ -450,3 +450,34 @@ func TestAGroupIsNotifiedOneAtATime(t *testing.T) {
 		t.Errorf("the notifier was asked %d times, want 5: the first, the group of other alerts, and the three once the first was done", hold.calls)
 	}
 }
+
+// TestBearerSchemeIsCaseInsensitive: Alertmanager sends
+// authorization.type as written in alertmanager.yml, and the scheme is
+// case-insensitive (RFC 9110): "bearer" answered 401, which Alertmanager
+// does not retry, lost every page of the receiver.
+func TestBearerSchemeIsCaseInsensitive(t *testing.T) {
+	valid := fixture(t, "webhook-firing-2-alerts.json")
+	for _, tc := range []struct {
+		header string
+		want   int
+	}{
+		{"Bearer tok", http.StatusOK},
+		{"bearer tok", http.StatusOK},
+		{"BEARER tok", http.StatusOK},
+		{"bearer tok2", http.StatusUnauthorized},
+		{"Basic tok", http.StatusUnauthorized},
+		{"Bearertok", http.StatusUnauthorized},
+		{"tok", http.StatusUnauthorized},
+	} {
+		n := &notifier{}
+		h, _ := newHandler(n, Options{BearerToken: "tok", ReceiverName: NewReceivers("sms-bridge").Name})
+		r := httptest.NewRequest(http.MethodPost, "/api/v1/alerts", strings.NewReader(valid))
+		r.Header.Set("Content-Type", "application/json")
+		r.Header.Set("Authorization", tc.header)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != tc.want || (tc.want == http.StatusOK) != (len(n.got) == 1) {
+			t.Errorf("Authorization: %q: %d %q, notified %d times; want %d", tc.header, w.Code, strings.TrimSpace(w.Body.String()), len(n.got), tc.want)
+		}
+	}
+}
