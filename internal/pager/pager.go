@@ -600,9 +600,10 @@ func firing(a template.Alert) ledger.Firing {
 }
 
 // subset is the notification as one recipient sees it: only their alerts,
-// with status and common labels recomputed for those.
+// in the page's order, with status and common labels recomputed for
+// those.
 func subset(d *template.Data, alerts template.Alerts) *template.Data {
-	if len(alerts) == len(d.Alerts) {
+	if sameAlerts(alerts, d.Alerts) {
 		return d
 	}
 	s := *d

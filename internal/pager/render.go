@@ -3,6 +3,7 @@ package pager
 import (
 	"context"
 	"fmt"
+	"maps"
 	"sort"
 	"strconv"
 	"strings"
@@ -102,13 +103,17 @@ func views(d *template.Data) func(template.Alerts) *template.Data {
 
 // sameAlerts reports whether a and b are the same alerts in the same
 // order, as when a draft tells of all the alerts of a notification: the
-// change of a draft is told by the position of its alerts.
+// change of a draft is told by the position of its alerts. Of the same
+// length is not enough: a page lists the resolved alerts it tells to whom
+// routing no longer sends them after the routed ones.
 func sameAlerts(a, b template.Alerts) bool {
 	if len(a) != len(b) {
 		return false
 	}
 	for i := range a {
-		if a[i].Fingerprint != b[i].Fingerprint || !a[i].StartsAt.Equal(b[i].StartsAt) || a[i].Status != b[i].Status {
+		x, y := &a[i], &b[i]
+		if x.Fingerprint != y.Fingerprint || !x.StartsAt.Equal(y.StartsAt) || x.Status != y.Status ||
+			(x.Fingerprint == "" && !maps.Equal(x.Labels, y.Labels)) {
 			return false
 		}
 	}

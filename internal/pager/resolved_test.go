@@ -225,6 +225,11 @@ func TestResolvedJoinsThePageOfWhomRoutingReachesNow(t *testing.T) {
 	if m.Number != aliceNumber || m.Route != "rest" || m.Key != Key(next, next.Alerts)+"/"+aliceNumber {
 		t.Errorf("message %+v; want alice's, by route rest, of both alerts: web-1 resolved, web-2 firing", m)
 	}
+	// The resolved alert comes after the routed one in alice's page:
+	// the text is of the page's order, not the notification's.
+	if want := "RESOLVED web-1:8080 HighErrorRate; still firing 1: web-2:8080"; m.Text != want {
+		t.Errorf("text %q, want %q", m.Text, want)
+	}
 }
 
 // TestAnAlertGivenTwice: a notification that lists an alert twice (a
