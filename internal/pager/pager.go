@@ -144,7 +144,7 @@ func (p *Pager) Notify(ctx context.Context, n *notification.Notification, pinned
 		return err
 	}
 	quiet := p.alertRoutes(routed.Pages)
-	pages := held.withhold(p.recipients(n, routed.Pages, told), told)
+	pages := held.withhold(p.recipients(n, routed.Pages, told, quiet), told, quiet)
 	drafts, err := p.deferQuiet(n, p.plan(n, pages, told, cycle, now), quiet, now)
 	if err != nil {
 		return err
@@ -409,8 +409,10 @@ func (t told) unsureOf(pages []route.Page) bool {
 //     that paged them, else the built-in template.
 //
 // The pages returned hold only the alerts to send, the added resolved
-// ones after the routed ones; their SendResolved no longer applies.
-func (p *Pager) recipients(n *notification.Notification, pages []route.Page, paged told) []route.Page {
+// ones after the routed ones; their SendResolved no longer applies. The
+// added ones are noted in quiet with the route that paged them, whose
+// quiet hours they wait by.
+func (p *Pager) recipients(n *notification.Notification, pages []route.Page, paged told, quiet alertRoutes) []route.Page {
 	var ids []string
 	resolved := map[string]template.Alert{}
 	for _, a := range n.Alerts {
@@ -477,6 +479,8 @@ func (p *Pager) recipients(n *notification.Notification, pages []route.Page, pag
 				out = append(out, route.Page{Route: r, Recipient: config.Recipient{Name: was.Contact, Number: was.Number}, BypassLimits: r.BypassLimits})
 			}
 			out[k].Alerts = append(out[k].Alerts, resolved[id])
+			// It waits by the quiet hours of the route that paged them.
+			quiet.add(was.Number, id, r)
 			if _, ok := added[was.Number]; !ok {
 				added[was.Number] = was
 			}

@@ -66,13 +66,13 @@ func (p *Pager) cancelHeld(n *notification.Notification) (heldResolved, error) {
 
 // withhold takes out of the pages the resolved alerts that are not to be
 // told now: those whose firing SMS quiet hours held, to whom no SMS told
-// of them (nobody is told that an alert resolved that they never heard
-// of: not whom it was held for, nor whom routing reaches now, after a
-// hand-off), and every resolved alert to whom a held SMS telling of one
-// of them is in doubt. Those hear of them all in one SMS when the
+// of them and whom it was held for, or a route with quiet hours brings
+// them now (as after a hand-off): nobody is told that an alert resolved
+// that they never heard of for quiet hours. And every resolved alert to
+// whom a held SMS telling of one of them is in doubt. Those hear of them all in one SMS when the
 // notification comes again: told some now, the retry's SMS, with other
 // alerts and so another key, would tell them again.
-func (h heldResolved) withhold(pages []route.Page, t told) []route.Page {
+func (h heldResolved) withhold(pages []route.Page, t told, routes alertRoutes) []route.Page {
 	if len(h.held) == 0 && len(h.inDoubt) == 0 {
 		return pages
 	}
@@ -93,8 +93,11 @@ func (h heldResolved) withhold(pages []route.Page, t told) []route.Page {
 				return true
 			}
 			id := alertID(a)
-			_, paged := t.pagedAt(number, id)
-			return len(h.held[id]) > 0 && !paged
+			if _, paged := t.pagedAt(number, id); paged || len(h.held[id]) == 0 {
+				return false
+			}
+			rt := routes.route(number, id)
+			return slices.Contains(h.held[id], number) || rt != nil && rt.QuietHours != nil
 		})
 		out = append(out, page)
 	}
@@ -129,11 +132,24 @@ func (p *Pager) alertRoutes(pages []route.Page) alertRoutes {
 	return out
 }
 
+// route is the route that brought the alert with id to number, nil when
+// none did.
+func (r alertRoutes) route(number, id string) *config.Route {
+	return r[number+"\x00"+id]
+}
+
+// add notes the route that paged number of the alert with id, for its
+// resolved SMS, which routing no longer sends there (Pager.recipients).
+func (r alertRoutes) add(number, id string, rt *config.Route) {
+	if r != nil {
+		r[number+"\x00"+id] = rt
+	}
+}
+
 // of is the route whose quiet hours apply to an alert of d: the one that
-// brought it to d's recipient, or, for a resolved alert told to whom its
-// firing SMS reached (which routing did not bring), d's.
+// brought it to d's recipient, or that paged them of it, else d's.
 func (r alertRoutes) of(d draft, a template.Alert) *config.Route {
-	if rt, ok := r[d.page.Recipient.Number+"\x00"+alertID(a)]; ok {
+	if rt := r.route(d.page.Recipient.Number, alertID(a)); rt != nil {
 		return rt
 	}
 	return d.page.Route

@@ -636,3 +636,81 @@ func TestQuietHoursResolvedAfterAHandOff(t *testing.T) {
 		}
 	}
 }
+
+// TestQuietHoursKeepAlwaysOfOtherRoutes: an alert held for alice by her
+// team's quiet hours resolves; bob, whom a route without quiet hours and
+// with send_resolved: always reaches (added by a reload after the alert
+// fired), hears that it resolved, as he would had alice's route no quiet
+// hours. Quiet hours withhold it only from whom they would have held it
+// for.
+func TestQuietHoursKeepAlwaysOfOtherRoutes(t *testing.T) {
+	base := contacts + `
+time_intervals:
+  - name: night
+    time_intervals:
+      - times: [{start_time: '22:00', end_time: '24:00'}, {start_time: '00:00', end_time: '07:00'}]
+routes:
+  - name: team
+    to: [alice]
+    continue: true
+`
+	for _, quiet := range []bool{false, true} {
+		cfg := base
+		if quiet {
+			cfg += "    quiet_hours: {time_intervals: [night], severities: [warning]}\n"
+		}
+		p, _, led := quietPager(t, cfg)
+		x := quietAlert("DiskFull", "warning", "firing")
+		notifyAt(t, p, quietNotification(x), night)
+		p, d := pagerOver(t, cfg+"  - name: ops\n    to: [bob]\n    send_resolved: always\n", led)
+		x.Status, x.EndsAt = "resolved", night.Add(30*time.Minute)
+		notifyAt(t, p, quietNotification(x), night.Add(30*time.Minute))
+		if !slices.ContainsFunc(d.msgs, func(m delivery.Message) bool { return m.Contact == "bob" && m.Resolved == 1 }) {
+			t.Errorf("alice's route with quiet hours %v: sent %+v, want bob told it resolved", quiet, d.msgs)
+		}
+	}
+}
+
+// TestQuietHoursOfThePagingRoute: bob was paged by day of a warning by
+// team, whose warnings wait at night, and of a critical by crit. A
+// reload sends team to alice. At night the warning resolves: bob, still
+// reached by crit for the critical, hears of it at the end of the quiet
+// hours of team, the route that paged him of it, not at once by crit's.
+func TestQuietHoursOfThePagingRoute(t *testing.T) {
+	const before = contacts + `
+time_intervals:
+  - name: night
+    time_intervals:
+      - times: [{start_time: '22:00', end_time: '24:00'}, {start_time: '00:00', end_time: '07:00'}]
+routes:
+  - name: crit
+    matchers: ['severity="critical"']
+    to: [bob]
+  - name: team
+    to: [bob]
+    send_resolved: always
+    quiet_hours: {time_intervals: [night], severities: [warning]}
+`
+	p, d, led := quietPager(t, before)
+	disk, node := quietAlert("DiskFull", "warning", "firing"), quietAlert("NodeDown", "critical", "firing")
+	disk.StartsAt, node.StartsAt = night.Add(-90*time.Minute), night.Add(-90*time.Minute)
+	notifyAt(t, p, quietNotification(disk, node), night.Add(-75*time.Minute))
+	if got := names(d.msgs); len(got) != 1 {
+		t.Fatalf("at 21:45 sent %q, want bob's page of both", got)
+	}
+	p, d = pagerOver(t, strings.Replace(before, "    to: [bob]\n    send_resolved: always", "    to: [alice]\n    send_resolved: always", 1), led)
+	disk.Status, disk.EndsAt = "resolved", night.Add(-45*time.Minute)
+	notifyAt(t, p, quietNotification(disk, node), night.Add(-45*time.Minute))
+	if len(d.msgs) != 0 {
+		t.Errorf("at 22:15 sent %q; bob's resolved warning waits for 07:00", names(d.msgs))
+	}
+	due, err := led.DueHeld(morning)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// (alice, whom team reaches now, hears of it too: send_resolved: always.)
+	i := slices.IndexFunc(due, func(h ledger.HeldSMS) bool { return h.Number == bobNumber })
+	if i < 0 || len(due[i].Alerts) != 1 || !due[i].Alerts[0].Resolved || due[i].Alerts[0].Route != "team" {
+		t.Errorf("due at 07:00: %+v; want bob's DiskFull, resolved, held by team", due)
+	}
+}
