@@ -278,7 +278,7 @@ func (e *Engine) Check(text string) error {
 		case err != nil:
 			// Not an ExecError: the text does not parse, which is the same with every sample.
 			return err
-		case strings.TrimSpace(sms.Strip(collapse(out.String()))) == "":
+		case sms.Blank(sms.Strip(collapse(out.String()))):
 			return fmt.Errorf("with the sample %s notification: %w", s.name, ErrEmptyMessage)
 		}
 	}
@@ -288,8 +288,9 @@ func (e *Engine) Check(text string) error {
 // RenderSMS executes text with data, then makes it SMS-ready: surrounding whitespace is
 // trimmed and every run of whitespace (newlines included) becomes one space, then sms.Fit fits
 // the result to b, cutting what the template marked with shorten and items first, and removes
-// that markup (keeping all it wraps that fits). A result that is empty (also one that
-// transliteration left empty) is an error wrapping ErrEmptyMessage.
+// that markup (keeping all it wraps that fits). A result that shows nothing (also one that
+// transliteration left empty, or one of zero-width characters only: sms.Blank) is an error
+// wrapping ErrEmptyMessage.
 func (e *Engine) RenderSMS(text string, data *Data, b sms.Budget) (sms.Result, error) {
 	if data == nil || data.Data == nil {
 		return sms.Result{}, errors.New("render SMS text: no notification data")
@@ -299,7 +300,7 @@ func (e *Engine) RenderSMS(text string, data *Data, b sms.Budget) (sms.Result, e
 		return sms.Result{}, fmt.Errorf("render SMS text: %w", err)
 	}
 	fit := sms.Fit(collapse(out), b)
-	if strings.TrimSpace(fit.Text) == "" {
+	if sms.Blank(fit.Text) {
 		return sms.Result{}, fmt.Errorf("render SMS text: %w", ErrEmptyMessage)
 	}
 	return fit, nil

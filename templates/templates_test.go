@@ -1353,3 +1353,25 @@ func TestRouteLabelsFunctionIsRefused(t *testing.T) {
 		t.Errorf("New: err = %v, want errRouteLabels naming %s", err, file)
 	}
 }
+
+// TestInvisibleTextIsEmpty: a text of zero-width and direction characters
+// shows nothing on the phone; it is empty, so that the built-in template
+// stands in, and a template that makes only such text fails the check.
+func TestInvisibleTextIsEmpty(t *testing.T) {
+	e := newEngine(t)
+	const text = `{{ .CommonAnnotations.summary }}`
+	if err := e.Check(text); err != nil {
+		t.Fatalf("Check(%q): %v", text, err)
+	}
+	for _, summary := range []string{"\u200b", "\u200e\u200f", "\ufeff", "\u2060\u200d", "\u00ad", " \ufe0f "} {
+		d := &template.Data{Status: "firing", Alerts: template.Alerts{alert("firing", template.KV{"alertname": "A"}, template.KV{"summary": summary})},
+			CommonAnnotations: template.KV{"summary": summary}}
+		got, err := e.RenderSMS(text, &Data{Data: d}, sms.Budget{MaxSegments: 1})
+		if !errors.Is(err, ErrEmptyMessage) {
+			t.Errorf("summary %+q: RenderSMS = %+q, %v; want ErrEmptyMessage", summary, got.Text, err)
+		}
+	}
+	if err := e.Check(`{{ "\u200b\u200e" }}`); !errors.Is(err, ErrEmptyMessage) {
+		t.Errorf("Check of a template of zero-width characters: %v, want ErrEmptyMessage", err)
+	}
+}

@@ -210,7 +210,7 @@ func checkMessage(t *testing.T, r *config.Route, text string, segments int, ucs2
 		t.Errorf("route %s: "+format, append([]any{r.Name}, args...)...)
 		ok = false
 	}
-	if strings.TrimSpace(text) == "" {
+	if sms.Blank(text) {
 		fail("empty message")
 	}
 	if !utf8.ValidString(text) {

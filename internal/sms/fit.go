@@ -44,6 +44,19 @@ const (
 	ucsCutMark = "…"
 )
 
+// Blank reports whether s shows nothing: it has only whitespace, format
+// characters (zero-width spaces and joiners, direction marks, soft
+// hyphens, byte order marks) and variation selectors, or nothing at all.
+// Such a text sent as an SMS arrives empty.
+func Blank(s string) bool {
+	for _, r := range s {
+		if !unicode.IsSpace(r) && !unicode.Is(unicode.Cf, r) && !unicode.Is(unicode.Variation_Selector, r) {
+			return false
+		}
+	}
+	return true
+}
+
 // IsMarker reports whether r is one of the characters Shorten and List mark text with. A
 // caller that normalises whitespace in marked text should treat them as invisible: the text
 // Strip leaves must be the same as if the whitespace had been normalised after Strip.

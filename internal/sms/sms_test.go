@@ -1015,3 +1015,22 @@ func BenchmarkFitList(b *testing.B) {
 		})
 	}
 }
+
+func TestBlank(t *testing.T) {
+	for s, want := range map[string]bool{
+		"":                   true,
+		" \t\n":              true,
+		"\u200b\u200c\u200d": true,
+		"\u200e\u200f\u202a": true,
+		"\ufeff\u2060\u00ad": true,
+		"\ufe0f":             true,
+		"a":                  false,
+		"\u200ba":            false,
+		"🔥":                  false,
+		".":                  false,
+	} {
+		if got := Blank(s); got != want {
+			t.Errorf("Blank(%+q) = %v, want %v", s, got, want)
+		}
+	}
+}
