@@ -1,6 +1,7 @@
 package templates
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"reflect"
@@ -81,7 +82,7 @@ func TestDefaultMessageSaysWhatChanged(t *testing.T) {
 	e := newEngine(t)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := e.RenderSMS(DefaultTemplate, &Data{Data: tt.data, Change: tt.change}, sms.Budget{MaxSegments: 1})
+			got, err := e.RenderSMS(context.Background(), DefaultTemplate, &Data{Data: tt.data, Change: tt.change}, sms.Budget{MaxSegments: 1})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -116,7 +117,7 @@ func TestParsedTextsAreBounded(t *testing.T) {
 	data := &Data{Data: samples()[0].data}
 	for i := range maxParsed + 20 {
 		for range 2 {
-			got, err := e.RenderSMS(fmt.Sprintf("{{ .Status }} %d", i), data, sms.Budget{MaxSegments: 1})
+			got, err := e.RenderSMS(context.Background(), fmt.Sprintf("{{ .Status }} %d", i), data, sms.Budget{MaxSegments: 1})
 			if err != nil {
 				t.Fatal(err)
 			}

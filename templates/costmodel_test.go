@@ -1,6 +1,7 @@
 package templates
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -36,7 +37,7 @@ func TestCostModel(t *testing.T) {
 	}
 
 	data := &template.Data{Status: "firing", Alerts: alerts, CommonLabels: template.KV{"alertname": "DiskFull", "severity": "warning"}}
-	got, err := e.RenderSMS(DefaultTemplate, &Data{Data: data}, sms.Budget{MaxSegments: 1})
+	got, err := e.RenderSMS(context.Background(), DefaultTemplate, &Data{Data: data}, sms.Budget{MaxSegments: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package templates
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -78,7 +79,7 @@ func TestGolden(t *testing.T) {
 				t.Fatalf("%s decoded to no notification: %+v", fixture, msg)
 			}
 
-			got, err := e.RenderSMS(DefaultTemplate, &Data{Data: msg.Data, TruncatedAlerts: int(msg.TruncatedAlerts)}, budget)
+			got, err := e.RenderSMS(context.Background(), DefaultTemplate, &Data{Data: msg.Data, TruncatedAlerts: int(msg.TruncatedAlerts)}, budget)
 			if err != nil {
 				t.Fatalf("RenderSMS: %v", err)
 			}
@@ -92,7 +93,7 @@ func TestGolden(t *testing.T) {
 			}
 			// The template itself must emit a clean line, not rely on RenderSMS to squeeze out
 			// stray spaces and newlines.
-			raw, err := e.execute(DefaultTemplate, &Data{Data: msg.Data})
+			raw, err := e.execute(context.Background(), DefaultTemplate, &Data{Data: msg.Data})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -451,7 +452,7 @@ func TestDefaultMessage(t *testing.T) {
 	e := newEngine(t)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := e.RenderSMS(DefaultTemplate, &Data{Data: tt.data}, sms.Budget{MaxSegments: 1})
+			got, err := e.RenderSMS(context.Background(), DefaultTemplate, &Data{Data: tt.data}, sms.Budget{MaxSegments: 1})
 			if err != nil {
 				t.Fatalf("RenderSMS: %v", err)
 			}
@@ -491,7 +492,7 @@ func TestRenderSMSText(t *testing.T) {
 	e := newEngine(t)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := e.RenderSMS(tt.text, &Data{Data: data}, sms.Budget{MaxSegments: 1})
+			got, err := e.RenderSMS(context.Background(), tt.text, &Data{Data: data}, sms.Budget{MaxSegments: 1})
 			if err != nil {
 				t.Fatalf("RenderSMS: %v", err)
 			}
@@ -566,7 +567,7 @@ func TestRenderSMS(t *testing.T) {
 	e := newEngine(t)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := e.RenderSMS(tt.text, &Data{Data: data}, tt.budget)
+			got, err := e.RenderSMS(context.Background(), tt.text, &Data{Data: data}, tt.budget)
 			if err != nil {
 				t.Fatalf("RenderSMS: %v", err)
 			}
@@ -650,7 +651,7 @@ func TestRenderSMSErrors(t *testing.T) {
 	e := newEngine(t)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := e.RenderSMS(tt.text, &Data{Data: tt.data}, tt.budget)
+			got, err := e.RenderSMS(context.Background(), tt.text, &Data{Data: tt.data}, tt.budget)
 			if err == nil {
 				t.Fatalf("RenderSMS = %+v, want an error", got)
 			}
@@ -708,7 +709,7 @@ func TestTemplateFuncs(t *testing.T) {
 			if err := e.Check(tt.text); err != nil {
 				t.Errorf("Check: %v", err)
 			}
-			got, err := e.RenderSMS(tt.text, &Data{Data: data}, sms.Budget{MaxSegments: 10})
+			got, err := e.RenderSMS(context.Background(), tt.text, &Data{Data: data}, sms.Budget{MaxSegments: 10})
 			if err != nil {
 				t.Fatalf("RenderSMS: %v", err)
 			}
@@ -724,7 +725,7 @@ func TestUserTemplateFuncs(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, dir, "user.tmpl", `{{ define "user.sms" }}{{ .Status }} {{ items (stringSlice "a" "b" "c") "," }}{{ shorten ": summary" }}{{ end }}`)
 	e := newEngine(t, filepath.Join(dir, "*.tmpl"))
-	got, err := e.RenderSMS(`{{ template "user.sms" . }}`, &Data{Data: samples()[0].data}, sms.Budget{MaxSegments: 1})
+	got, err := e.RenderSMS(context.Background(), `{{ template "user.sms" . }}`, &Data{Data: samples()[0].data}, sms.Budget{MaxSegments: 1})
 	if err != nil {
 		t.Fatalf("RenderSMS: %v", err)
 	}
@@ -759,7 +760,7 @@ func TestUserTemplates(t *testing.T) {
 			if err := e.Check(tt.text); err != nil {
 				t.Errorf("Check: %v", err)
 			}
-			got, err := e.RenderSMS(tt.text, &Data{Data: data}, sms.Budget{MaxSegments: 1})
+			got, err := e.RenderSMS(context.Background(), tt.text, &Data{Data: data}, sms.Budget{MaxSegments: 1})
 			if err != nil {
 				t.Fatalf("RenderSMS: %v", err)
 			}
@@ -865,7 +866,7 @@ func TestConcurrentUse(t *testing.T) {
 	budget := sms.Budget{MaxSegments: 1}
 	var want []sms.Result
 	for _, s := range samples()[:2] {
-		r, err := e.RenderSMS(DefaultTemplate, &Data{Data: s.data}, budget)
+		r, err := e.RenderSMS(context.Background(), DefaultTemplate, &Data{Data: s.data}, budget)
 		if err != nil {
 			t.Fatalf("RenderSMS with the sample %s notification: %v", s.name, err)
 		}
@@ -884,7 +885,7 @@ func TestConcurrentUse(t *testing.T) {
 					errs <- err
 					return
 				}
-				got, err := e.RenderSMS(DefaultTemplate, &Data{Data: s.data}, budget)
+				got, err := e.RenderSMS(context.Background(), DefaultTemplate, &Data{Data: s.data}, budget)
 				if err != nil {
 					errs <- err
 					return
@@ -948,7 +949,7 @@ func BenchmarkRenderSMS(b *testing.B) {
 			data := storm(n)
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := e.RenderSMS(DefaultTemplate, &Data{Data: data}, sms.Budget{MaxSegments: 1}); err != nil {
+				if _, err := e.RenderSMS(context.Background(), DefaultTemplate, &Data{Data: data}, sms.Budget{MaxSegments: 1}); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -1033,7 +1034,7 @@ func TestFuncNames(t *testing.T) {
 func TestStorm(t *testing.T) {
 	e := newEngine(t)
 	budget := sms.Budget{MaxSegments: 1}
-	got, err := e.RenderSMS(DefaultTemplate, &Data{Data: storm(10000)}, budget)
+	got, err := e.RenderSMS(context.Background(), DefaultTemplate, &Data{Data: storm(10000)}, budget)
 	if err != nil {
 		t.Fatalf("RenderSMS: %v", err)
 	}
@@ -1047,7 +1048,7 @@ func TestStorm(t *testing.T) {
 	allocs := func(n int) float64 {
 		data := storm(n)
 		return testing.AllocsPerRun(2, func() {
-			if _, err := e.RenderSMS(DefaultTemplate, &Data{Data: data}, budget); err != nil {
+			if _, err := e.RenderSMS(context.Background(), DefaultTemplate, &Data{Data: data}, budget); err != nil {
 				t.Fatal(err)
 			}
 		})
@@ -1058,7 +1059,7 @@ func TestStorm(t *testing.T) {
 	}
 
 	// A storm of several alertnames and severities, each alert on an instance of its own.
-	got, err = e.RenderSMS(DefaultTemplate, &Data{Data: mixedStorm(10000)}, budget)
+	got, err = e.RenderSMS(context.Background(), DefaultTemplate, &Data{Data: mixedStorm(10000)}, budget)
 	if err != nil {
 		t.Fatalf("RenderSMS: %v", err)
 	}
@@ -1069,7 +1070,7 @@ func TestStorm(t *testing.T) {
 	mixedAllocs := func(n int) float64 {
 		data := mixedStorm(n)
 		return testing.AllocsPerRun(2, func() {
-			if _, err := e.RenderSMS(DefaultTemplate, &Data{Data: data}, budget); err != nil {
+			if _, err := e.RenderSMS(context.Background(), DefaultTemplate, &Data{Data: data}, budget); err != nil {
 				t.Fatal(err)
 			}
 		})
@@ -1144,7 +1145,7 @@ func TestDefaultMessageCountsTruncatedAlerts(t *testing.T) {
 		0:     "FIRING 2 HighCPU node-1,node-2",
 		10008: "FIRING 10010 HighCPU node-1,node-2",
 	} {
-		got, err := e.RenderSMS(DefaultTemplate, &Data{Data: data, TruncatedAlerts: truncated}, sms.Budget{MaxSegments: 1})
+		got, err := e.RenderSMS(context.Background(), DefaultTemplate, &Data{Data: data, TruncatedAlerts: truncated}, sms.Budget{MaxSegments: 1})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -1284,7 +1285,7 @@ func TestDefaultMessageSeverityOrder(t *testing.T) {
 		{nil, "FIRING 3 (1 critical) A a-1; B b-1,b-2"},
 		{[]string{"page", "critical"}, "FIRING 3 (2 page) B b-1,b-2; A a-1"},
 	} {
-		got, err := e.RenderSMS(DefaultTemplate, &Data{Data: data, SeverityOrder: tt.order}, sms.Budget{MaxSegments: 1})
+		got, err := e.RenderSMS(context.Background(), DefaultTemplate, &Data{Data: data, SeverityOrder: tt.order}, sms.Budget{MaxSegments: 1})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -1327,7 +1328,7 @@ func TestDefaultMessageEncoding(t *testing.T) {
 	e := newEngine(t)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := e.RenderSMS(DefaultTemplate, &Data{Data: tt.data}, sms.Budget{MaxSegments: 1, GSM7Only: true})
+			got, err := e.RenderSMS(context.Background(), DefaultTemplate, &Data{Data: tt.data}, sms.Budget{MaxSegments: 1, GSM7Only: true})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -1366,12 +1367,37 @@ func TestInvisibleTextIsEmpty(t *testing.T) {
 	for _, summary := range []string{"\u200b", "\u200e\u200f", "\ufeff", "\u2060\u200d", "\u00ad", " \ufe0f "} {
 		d := &template.Data{Status: "firing", Alerts: template.Alerts{alert("firing", template.KV{"alertname": "A"}, template.KV{"summary": summary})},
 			CommonAnnotations: template.KV{"summary": summary}}
-		got, err := e.RenderSMS(text, &Data{Data: d}, sms.Budget{MaxSegments: 1})
+		got, err := e.RenderSMS(context.Background(), text, &Data{Data: d}, sms.Budget{MaxSegments: 1})
 		if !errors.Is(err, ErrEmptyMessage) {
 			t.Errorf("summary %+q: RenderSMS = %+q, %v; want ErrEmptyMessage", summary, got.Text, err)
 		}
 	}
 	if err := e.Check(`{{ "\u200b\u200e" }}`); !errors.Is(err, ErrEmptyMessage) {
 		t.Errorf("Check of a template of zero-width characters: %v, want ErrEmptyMessage", err)
+	}
+}
+
+// TestRenderStopsAtItsContextAndItsBound: a template stops at its next
+// write once its context ends (the pager has sent the fallback text by
+// then) or once it wrote MaxOutput, instead of running on without bound:
+// one quadratic in the alerts allocated gigabytes after its page had gone.
+func TestRenderStopsAtItsContextAndItsBound(t *testing.T) {
+	e := newEngine(t)
+	const quadratic = `{{ range .Alerts }}{{ range $.Alerts }}{{ .Labels.instance }} {{ end }}{{ end }}`
+	if err := e.Check(quadratic); err != nil {
+		t.Fatalf("Check: %v", err)
+	}
+	data := &Data{Data: storm(1000)} // 36 MB of output in full
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := e.RenderSMS(ctx, quadratic, data, sms.Budget{MaxSegments: 1}); !errors.Is(err, context.Canceled) {
+		t.Errorf("render with its context ended: %v, want context.Canceled", err)
+	}
+	if _, err := e.RenderSMS(context.Background(), quadratic, data, sms.Budget{MaxSegments: 1}); !errors.Is(err, errOutputTooLong) {
+		t.Errorf("render of %d MiB and more: %v, want errOutputTooLong", MaxOutput>>20, err)
+	}
+	// The built-in template of a big storm is well within the bound.
+	if _, err := e.RenderSMS(context.Background(), DefaultTemplate, &Data{Data: storm(20000)}, sms.Budget{MaxSegments: 1}); err != nil {
+		t.Errorf("built-in template of 20,000 alerts: %v", err)
 	}
 }

@@ -33,7 +33,7 @@ import (
 
 // renderer renders SMS texts; *templates.Engine is the real one.
 type renderer interface {
-	RenderSMS(text string, data *templates.Data, b sms.Budget) (sms.Result, error)
+	RenderSMS(ctx context.Context, text string, data *templates.Data, b sms.Budget) (sms.Result, error)
 }
 
 // Deliverer sends the messages of one notification.

@@ -33,10 +33,11 @@ type rendered struct {
 }
 
 // renderAll renders the drafts one after the other in a goroutine of its
-// own, because a template cannot be interrupted: when rendering runs past
-// its share of the deadline, the drafts not rendered yet get the fallback
-// text, and the page goes out anyway. The goroutine is left to finish the
-// draft it is on and then stops. When ctx ends otherwise (Alertmanager hung
+// own, because a template cannot be interrupted at any instant: when
+// rendering runs past its share of the deadline, the drafts not rendered
+// yet get the fallback text, and the page goes out anyway. The template
+// being rendered stops at its next write (templates.Engine.RenderSMS),
+// and the goroutine with it. When ctx ends otherwise (Alertmanager hung
 // up), nothing is sent: nobody waits for the answer, and a retry renders
 // again.
 func (p *Pager) renderAll(ctx context.Context, n *notification.Notification, drafts []draft) ([]delivery.Message, error) {
@@ -50,7 +51,7 @@ func (p *Pager) renderAll(ctx context.Context, n *notification.Notification, dra
 				return
 			}
 			data := view(d.alerts)
-			done <- rendered{i, p.render(n, d.page.Route, data, p.change(data.Alerts, d.classes, d.repeat, d.now))}
+			done <- rendered{i, p.render(rctx, n, d.page.Route, data, p.change(data.Alerts, d.classes, d.repeat, d.now))}
 		}
 	}()
 	fits := make([]*sms.Result, len(drafts))
@@ -134,14 +135,14 @@ func renderDeadline(ctx context.Context, now time.Time) time.Time {
 // at load can still fail on real data (an index out of range, say); then
 // the built-in template stands in, and should that fail too, the fallback
 // text: a page must not be lost to a template bug.
-func (p *Pager) render(n *notification.Notification, r *config.Route, data *template.Data, change templates.Change) sms.Result {
+func (p *Pager) render(ctx context.Context, n *notification.Notification, r *config.Route, data *template.Data, change templates.Change) sms.Result {
 	budget := budgetOf(r)
 	view := &templates.Data{Data: data, TruncatedAlerts: int(n.TruncatedAlerts), SeverityOrder: p.config.Limits.SeverityOrder, Change: change}
-	fit, err := p.engine.RenderSMS(r.Template, view, budget)
+	fit, err := p.engine.RenderSMS(ctx, r.Template, view, budget)
 	if err != nil && r.Template != templates.DefaultTemplate {
 		p.metrics.TemplateErrors.WithLabelValues(r.Name).Inc()
 		p.logger.Error("template failed, using the built-in one", "notification", n.ID, "route", r.Name, "err", err)
-		fit, err = p.engine.RenderSMS(templates.DefaultTemplate, view, budget)
+		fit, err = p.engine.RenderSMS(ctx, templates.DefaultTemplate, view, budget)
 	}
 	if err != nil {
 		p.metrics.TemplateErrors.WithLabelValues(r.Name).Inc()

@@ -20,7 +20,7 @@ type stuckRenderer struct {
 	release chan struct{}
 }
 
-func (s *stuckRenderer) RenderSMS(string, *templates.Data, sms.Budget) (sms.Result, error) {
+func (s *stuckRenderer) RenderSMS(context.Context, string, *templates.Data, sms.Budget) (sms.Result, error) {
 	s.started <- struct{}{}
 	<-s.release
 	return sms.Result{}, errors.New("released")
@@ -29,7 +29,7 @@ func (s *stuckRenderer) RenderSMS(string, *templates.Data, sms.Budget) (sms.Resu
 // failingRenderer fails every template.
 type failingRenderer struct{}
 
-func (failingRenderer) RenderSMS(string, *templates.Data, sms.Budget) (sms.Result, error) {
+func (failingRenderer) RenderSMS(context.Context, string, *templates.Data, sms.Budget) (sms.Result, error) {
 	return sms.Result{}, errors.New("boom")
 }
 

@@ -1,6 +1,7 @@
 package sms
 
 import (
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -82,5 +83,23 @@ func TestFitCut(t *testing.T) {
 				t.Errorf("Cut.String() = %q, want %q", s, tt.words)
 			}
 		})
+	}
+}
+
+// TestHardCutOfAHugeTextIsBounded: cutting a text of megabytes to one SMS
+// reads only the runes that can fit. It held the whole text as runes and
+// copied half of it at each step of the search: 32 times the text's size.
+func TestHardCutOfAHugeTextIsBounded(t *testing.T) {
+	text := strings.Repeat("x", 2<<20)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	got := Fit(text, Budget{MaxSegments: 1})
+	runtime.ReadMemStats(&after)
+	if want := strings.Repeat("x", 157) + "..."; got.Text != want {
+		t.Fatalf("Fit = %q, want %q", got.Text, want)
+	}
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 32<<20 {
+		t.Errorf("fitting a 2 MiB text allocated %d MiB, want at most 32", alloc>>20)
 	}
 }

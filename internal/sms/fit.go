@@ -2,6 +2,7 @@ package sms
 
 import (
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -455,10 +456,17 @@ func (f *fitter) spansCutShort() (string, Cut, bool) {
 // hardCut cuts the whole text, without its Optional parts unless nothing else is there, to the
 // most runes that fit with the cut mark (step 4).
 func (f *fitter) hardCut() string {
-	if strings.TrimSpace(f.render(noLimit, 0)) == "" {
+	text := f.render(noLimit, 0)
+	if strings.TrimSpace(text) == "" {
 		f.setOptional(true)
+		text = f.render(noLimit, 0)
 	}
-	rs := trimSpace([]rune(f.render(noLimit, 0)))
+	// No cut of more than maxRunes runes fits, so one more is all the
+	// search needs: not a text of megabytes as runes, copied at each step.
+	rs := []rune(prefixRunes(strings.TrimLeftFunc(text, unicode.IsSpace), f.maxRunes+1))
+	if len(rs) <= f.maxRunes {
+		rs = trimRightSpace(rs)
+	}
 	cut := func(n int) string {
 		out := cutRunes(nil, rs, n, gsmCutMark)
 		if !isGSM(out) {
@@ -650,6 +658,17 @@ func (f *fitter) blank() bool {
 	return true
 }
 
+// prefixRunes is s up to its nth rune, or all of s.
+func prefixRunes(s string, n int) string {
+	for i := range s {
+		if n == 0 {
+			return s[:i]
+		}
+		n--
+	}
+	return s
+}
+
 // maxRunes returns the most runes a text can have and fit in segments: every rune costs at least
 // one unit, GSM-7 or UCS-2.
 func maxRunes(segments int) int {
@@ -793,6 +812,11 @@ func (f *fitter) build(limit, drop int, mark string) (text []rune, cut bool) {
 
 // appendString appends the runes of s to b; invalid UTF-8 becomes U+FFFD.
 func appendString(b []rune, s string) []rune {
+	if len(s) > 256 {
+		// Grown once, not by a quarter at a time: a long text otherwise
+		// allocates five times its size as runes.
+		b = slices.Grow(b, utf8.RuneCountInString(s))
+	}
 	for _, r := range s {
 		b = append(b, r)
 	}
