@@ -144,7 +144,7 @@ func (p *Pager) Notify(ctx context.Context, n *notification.Notification, pinned
 		return err
 	}
 	quiet := p.alertRoutes(routed.Pages)
-	pages := held.withhold(p.recipients(n, routed.Pages, told, quiet), told, quiet)
+	pages := held.withhold(p.recipients(n, routed.Pages, told, quiet), told, quiet, now)
 	drafts, err := p.deferQuiet(n, p.plan(n, pages, told, cycle, now), quiet, now)
 	if err != nil {
 		return err

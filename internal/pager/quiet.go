@@ -66,13 +66,13 @@ func (p *Pager) cancelHeld(n *notification.Notification) (heldResolved, error) {
 
 // withhold takes out of the pages the resolved alerts that are not to be
 // told now: those whose firing SMS quiet hours held, to whom no SMS told
-// of them and whom it was held for, or a route with quiet hours brings
-// them now (as after a hand-off): nobody is told that an alert resolved
-// that they never heard of for quiet hours. And every resolved alert to
-// whom a held SMS telling of one of them is in doubt. Those hear of them all in one SMS when the
+// of them and whom it was held for, or whose route would hold it now (as
+// after a hand-off): nobody is told that an alert resolved that they
+// never heard of for quiet hours. And every resolved alert to whom a held
+// SMS telling of one of them is in doubt. Those hear of them all in one SMS when the
 // notification comes again: told some now, the retry's SMS, with other
 // alerts and so another key, would tell them again.
-func (h heldResolved) withhold(pages []route.Page, t told, routes alertRoutes) []route.Page {
+func (h heldResolved) withhold(pages []route.Page, t told, routes alertRoutes, now time.Time) []route.Page {
 	if len(h.held) == 0 && len(h.inDoubt) == 0 {
 		return pages
 	}
@@ -96,8 +96,15 @@ func (h heldResolved) withhold(pages []route.Page, t told, routes alertRoutes) [
 			if _, paged := t.pagedAt(number, id); paged || len(h.held[id]) == 0 {
 				return false
 			}
+			if slices.Contains(h.held[id], number) {
+				return true
+			}
 			rt := routes.route(number, id)
-			return slices.Contains(h.held[id], number) || rt != nil && rt.QuietHours != nil
+			if rt == nil || !rt.QuietHours.Defers(a.Labels["severity"]) {
+				return false
+			}
+			_, quiet := rt.QuietHours.End(now)
+			return quiet
 		})
 		out = append(out, page)
 	}

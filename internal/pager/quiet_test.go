@@ -714,3 +714,35 @@ routes:
 		t.Errorf("due at 07:00: %+v; want bob's DiskFull, resolved, held by team", due)
 	}
 }
+
+// TestQuietHoursThatWouldNotHoldKeepTheResolved: an alert held for alice
+// resolves; bob's route has quiet hours of its own that would not hold
+// the alert now (other days, other severities). He hears that it
+// resolved, as send_resolved: always says.
+func TestQuietHoursThatWouldNotHoldKeepTheResolved(t *testing.T) {
+	base := contacts + `
+time_intervals:
+  - name: night
+    time_intervals:
+      - times: [{start_time: '22:00', end_time: '24:00'}, {start_time: '00:00', end_time: '07:00'}]
+  - name: weekend
+    time_intervals:
+      - weekdays: [saturday, sunday]
+routes:
+  - name: team
+    to: [alice]
+    continue: true
+    quiet_hours: {time_intervals: [night], severities: [warning]}
+`
+	for _, quiet := range []string{"{time_intervals: [weekend], severities: [warning]}", "{time_intervals: [night], severities: [info]}"} {
+		p, _, led := quietPager(t, base)
+		x := quietAlert("DiskFull", "warning", "firing")
+		notifyAt(t, p, quietNotification(x), night)
+		p, d := pagerOver(t, base+"  - name: ops\n    to: [bob]\n    send_resolved: always\n    quiet_hours: "+quiet+"\n", led)
+		x.Status, x.EndsAt = "resolved", night.Add(30*time.Minute)
+		notifyAt(t, p, quietNotification(x), night.Add(30*time.Minute))
+		if !slices.ContainsFunc(d.msgs, func(m delivery.Message) bool { return m.Contact == "bob" && m.Resolved == 1 }) {
+			t.Errorf("bob's quiet hours %s: sent %+v, want bob told it resolved", quiet, d.msgs)
+		}
+	}
+}

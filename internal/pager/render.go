@@ -51,7 +51,11 @@ func (p *Pager) renderAll(ctx context.Context, n *notification.Notification, dra
 				return
 			}
 			data := view(d.alerts)
-			done <- rendered{i, p.render(rctx, n, d.page.Route, data, p.change(data.Alerts, d.classes, d.repeat, d.now))}
+			fit, ok := p.render(rctx, n, d.page.Route, data, p.change(data.Alerts, d.classes, d.repeat, d.now))
+			if !ok {
+				return // out of time: the fallback text, counted as such below
+			}
+			done <- rendered{i, fit}
 		}
 	}()
 	fits := make([]*sms.Result, len(drafts))
@@ -134,20 +138,27 @@ func renderDeadline(ctx context.Context, now time.Time) time.Time {
 // render renders the route's template. A template that passed the check
 // at load can still fail on real data (an index out of range, say); then
 // the built-in template stands in, and should that fail too, the fallback
-// text: a page must not be lost to a template bug.
-func (p *Pager) render(ctx context.Context, n *notification.Notification, r *config.Route, data *template.Data, change templates.Change) sms.Result {
+// text: a page must not be lost to a template bug. It returns false when
+// ctx ended first: the template was stopped, not broken.
+func (p *Pager) render(ctx context.Context, n *notification.Notification, r *config.Route, data *template.Data, change templates.Change) (sms.Result, bool) {
 	budget := budgetOf(r)
 	view := &templates.Data{Data: data, TruncatedAlerts: int(n.TruncatedAlerts), SeverityOrder: p.config.Limits.SeverityOrder, Change: change}
 	fit, err := p.engine.RenderSMS(ctx, r.Template, view, budget)
+	if err != nil && ctx.Err() != nil {
+		return sms.Result{}, false
+	}
 	if err != nil && r.Template != templates.DefaultTemplate {
 		p.metrics.TemplateErrors.WithLabelValues(r.Name).Inc()
 		p.logger.Error("template failed, using the built-in one", "notification", n.ID, "route", r.Name, "err", err)
 		fit, err = p.engine.RenderSMS(ctx, templates.DefaultTemplate, view, budget)
+		if err != nil && ctx.Err() != nil {
+			return sms.Result{}, false
+		}
 	}
 	if err != nil {
 		p.metrics.TemplateErrors.WithLabelValues(r.Name).Inc()
 		p.logger.Error("built-in template failed, sending the fallback text", "notification", n.ID, "route", r.Name, "err", err)
-		return p.fallback(r, fallbackError, data, n.TruncatedAlerts)
+		return p.fallback(r, fallbackError, data, n.TruncatedAlerts), true
 	}
 	if fit.Truncated {
 		p.metrics.Truncated.WithLabelValues(r.Name).Inc()
@@ -158,7 +169,7 @@ func (p *Pager) render(ctx context.Context, n *notification.Notification, r *con
 	if fit.TransliterationSkipped {
 		p.metrics.TransliterationSkipped.WithLabelValues(r.Name).Inc()
 	}
-	return fit
+	return fit, true
 }
 
 func budgetOf(r *config.Route) sms.Budget {

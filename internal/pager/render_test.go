@@ -180,3 +180,30 @@ func TestCleanStringAsUnsafeRune(t *testing.T) {
 		t.Error("mixed strings judged wrong")
 	}
 }
+
+// TestRenderStoppedByItsDeadlineIsNoTemplateError: a template stopped
+// because the render deadline passed is not broken: render says it did
+// not render, renderAll sends the fallback text counted as a timeout, and
+// neither template counts an error. It counted two errors and a fallback
+// for an error, and logged that the built-in template failed.
+func TestRenderStoppedByItsDeadlineIsNoTemplateError(t *testing.T) {
+	p, _, m := newPager(t, `
+sipgate: {dry_run: true}
+routes:
+  - name: r
+    to: ["+4915100000001"]
+    template: '{{ range .Alerts }}{{ .Labels.instance }}{{ end }}'
+`)
+	n := load(t, "webhook-firing-2-alerts.json")
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if fit, ok := p.render(ctx, n, p.config.Routes[0], n.Data, templates.Change{}); ok {
+		t.Errorf("render with its deadline passed = %q, true; want not rendered", fit.Text)
+	}
+	if got := testutil.ToFloat64(m.TemplateErrors.WithLabelValues("r")); got != 0 {
+		t.Errorf("template_errors_total = %v, want 0", got)
+	}
+	if got := testutil.CollectAndCount(m.TemplateFallbacks); got != 0 {
+		t.Errorf("template_fallbacks_total has %d series, want none: renderAll counts the timeout", got)
+	}
+}
