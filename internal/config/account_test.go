@@ -30,7 +30,7 @@ func TestAccountCheckSettings(t *testing.T) {
 		{name: "infinite threshold", sipgate: creds + ", low_balance: .inf",
 			wantErr: "config.yml: sipgate.low_balance: must be 0 (off) or an amount in the currency's units, such as 5 for 5.00 EUR"},
 		{name: "threshold not a number", sipgate: creds + ", low_balance: 5 EUR",
-			wantErr: "config.yml: line 1: cannot unmarshal !!str into float64"},
+			wantErr: "config.yml: line 1: sipgate.low_balance: cannot unmarshal !!str into float64"},
 		{name: "both wrong at once", sipgate: creds + ", account_check_interval: 1s, low_balance: -5",
 			wantErr: "config.yml: sipgate.account_check_interval: 1s is too often: each check makes two requests to sipgate; use at least 10s, or 0 to turn the check off\n" +
 				"config.yml: sipgate.low_balance: must be 0 (off) or an amount in the currency's units, such as 5 for 5.00 EUR"},

@@ -402,14 +402,28 @@ func (c *Config) loadLocation() error {
 func decodeError(err error, b []byte) string {
 	var typeErr *yaml.TypeError
 	if errors.As(err, &typeErr) {
+		// "line 2: cannot unmarshal !!str into int64": the first names
+		// its field too, which the decoder does not.
+		where, located := locate(b, reflect.TypeFor[Config]())
 		msgs := make([]string, len(typeErr.Errors))
 		for i, e := range typeErr.Errors {
-			msgs[i] = oneLine(quotedValue.ReplaceAllString(e, "$1$2"))
+			e = quotedValue.ReplaceAllString(e, "$1$2")
+			if line, rest, ok := strings.Cut(e, ": "); ok && i == 0 && located && strings.HasPrefix(where, line+": ") {
+				e = where + ": " + rest
+			}
+			msgs[i] = oneLine(e)
 		}
 		return strings.Join(msgs, "; ")
 	}
 	msg := err.Error()
-	if !strings.HasPrefix(msg, "yaml: ") {
+	if strings.HasPrefix(msg, "yaml: ") {
+		// The parser's own: it may quote a value, such as the name of an
+		// alias, which an unquoted secret beginning with * is taken for.
+		if strings.Contains(msg, "unknown anchor") {
+			msg += " (a value beginning with * must be quoted)"
+		}
+		msg = singleQuoted.ReplaceAllString(msg, "")
+	} else {
 		// Not the parser's but a value's own, such as a duration's, which
 		// quotes the value and says neither line nor field.
 		msg = goQuoted.ReplaceAllString(msg, "")
@@ -428,6 +442,9 @@ var (
 	quotedValue = regexp.MustCompile("(?s)^(.*?) `.{0,10}`( into [^ `]+)$")
 	// goQuoted is a string quoted by %q, with the space or ": " before it.
 	goQuoted = regexp.MustCompile(`:? "(?:[^"\\]|\\.)*"`)
+	// singleQuoted is a value the YAML parser quotes in its errors, with
+	// the space before it.
+	singleQuoted = regexp.MustCompile(` '[^']*'`)
 )
 
 // oneLine escapes the control characters and line separators in s, so

@@ -224,7 +224,29 @@ routes: [{name: r, to: ["+4915112345678"]}]`,
 		{
 			name:   "a secret in the wrong place is not quoted",
 			config: "webhook: {basic_auth: hunter2-secret}\n",
-			want:   []string{"config.yml: line 1: cannot unmarshal !!str into config.BasicAuth"},
+			want:   []string{"config.yml: line 1: webhook.basic_auth: cannot unmarshal !!str into config.BasicAuth"},
+		},
+		{
+			// An unquoted value beginning with * is a YAML alias, whose
+			// name the parser quotes.
+			name:   "a secret taken for an alias is not quoted",
+			config: "sipgate: {token_id: t, token: *hunter2-secret}\n",
+			want:   []string{"config.yml: yaml: unknown anchor referenced (a value beginning with * must be quoted)"},
+		},
+		{
+			name:   "a value of the wrong type names its field",
+			config: "webhook:\n  max_body_bytes: 4MiB\n",
+			want:   []string{"config.yml: line 2: webhook.max_body_bytes: cannot unmarshal !!str into int64"},
+		},
+		{
+			name:   "a string for a list names its field",
+			config: "sipgate: {dry_run: true}\nroutes:\n  - name: r\n    to: \"+4915112345678\"\n",
+			want:   []string{"config.yml: line 4: routes[0].to: cannot unmarshal !!str into []string"},
+		},
+		{
+			name:   "a route's sms settings are named as written",
+			config: "sipgate: {dry_run: true}\nroutes: [{name: r, to: [\"+4915112345678\"], max_segments: 11, encoding: ucs2}]\n",
+			want:   []string{"config.yml: routes[0].max_segments: must be at most 10", "config.yml: routes[0].encoding: \"ucs2\" is not one of auto, gsm7"},
 		},
 		{
 			name:   "a value its own decoder refuses is found by line and field",
@@ -332,6 +354,33 @@ routes: [{name: r, to: ["+4915112345678"]}]`
 	}
 	if !strings.Contains(c.String(), "<secret>") {
 		t.Errorf("printed config does not mark the secret:\n%s", c.String())
+	}
+}
+
+// TestEmptySecretFileIsAnError: an empty or blank secret file is an
+// error, for every secret. An empty bearer_token_file loaded as no token
+// at all, and left the webhook open to anyone.
+func TestEmptySecretFileIsAnError(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "empty"), []byte(" \n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ section, field string }{
+		{"webhook: {bearer_token_file: empty}", "webhook.bearer_token_file"},
+		{"webhook: {basic_auth: {username: am, password_file: empty}}", "webhook.basic_auth.password_file"},
+		{"sipgate: {token_id: t, token_file: empty}", "sipgate.token_file"},
+	} {
+		path := filepath.Join(dir, "config.yml")
+		cfg := tc.section + "\nroutes: [{name: r, to: [\"+4915112345678\"]}]\n"
+		if !strings.HasPrefix(tc.section, "sipgate") {
+			cfg = "sipgate: {dry_run: true}\n" + cfg
+		}
+		if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Load(path); err == nil || !strings.Contains(err.Error(), tc.field+": "+filepath.Join(dir, "empty")+" is empty") {
+			t.Errorf("%s: err = %v, want %s saying the file is empty", tc.section, err, tc.field)
+		}
 	}
 }
 

@@ -51,6 +51,9 @@ func (c *Config) readSecret(dir, path, file string, into *Secret, p *problems) {
 		c.warn(path+"_file", "%v: not checked here; the service needs it where it runs", err)
 	case err != nil:
 		p.add(path+"_file", "%v", err)
+	case strings.TrimSpace(string(b)) == "":
+		// An empty webhook.bearer_token would leave the webhook open.
+		p.add(path+"_file", "%s is empty", file)
 	default:
 		*into = Secret(strings.TrimSpace(string(b)))
 	}

@@ -17,9 +17,14 @@ import (
 func New(tagKey string, checks map[string]validator.Func) *validator.Validate {
 	v := validator.New(validator.WithRequiredStructEnabled())
 	v.RegisterTagNameFunc(func(f reflect.StructField) string {
-		name, _, _ := strings.Cut(f.Tag.Get(tagKey), ",")
-		if name == "-" {
+		name, opts, _ := strings.Cut(f.Tag.Get(tagKey), ",")
+		switch {
+		case name == "-":
 			return ""
+		case name == "" && strings.Contains(opts, "inline"):
+			// Its fields are written beside the struct's own: Path drops
+			// it, where the validator would name the Go field.
+			return inlineName
 		}
 		return name
 	})
@@ -31,6 +36,9 @@ func New(tagKey string, checks map[string]validator.Func) *validator.Validate {
 	}
 	return v
 }
+
+// inlineName names an inlined struct in a namespace, for Path to drop.
+const inlineName = "\x00inline"
 
 // Problem is one field that fails a check.
 type Problem struct {
@@ -66,6 +74,7 @@ func Problems(err error, messages map[string]func(validator.FieldError) string) 
 // user reads in the file: "contacts.alice.number". Map keys become
 // dotted names; list indexes stay in brackets.
 func Path(namespace string) string {
+	namespace = strings.ReplaceAll(namespace, "."+inlineName, "")
 	_, path, _ := strings.Cut(namespace, ".")
 	var b strings.Builder
 	for i := 0; i < len(path); i++ {
