@@ -408,7 +408,7 @@ func decodeError(err error, b []byte) string {
 		msgs := make([]string, len(typeErr.Errors))
 		for i, e := range typeErr.Errors {
 			e = quotedValue.ReplaceAllString(e, "$1$2")
-			if line, rest, ok := strings.Cut(e, ": "); ok && i == 0 && located && strings.HasPrefix(where, line+": ") {
+			if line, rest, ok := strings.Cut(e, ": "); ok && i == 0 && located && strings.HasPrefix(where, line+": ") && strings.Contains(rest, "cannot unmarshal") {
 				e = where + ": " + rest
 			}
 			msgs[i] = oneLine(e)
@@ -423,6 +423,8 @@ func decodeError(err error, b []byte) string {
 			msg += " (a value beginning with * must be quoted)"
 		}
 		msg = singleQuoted.ReplaceAllString(msg, "")
+		// A value with a tag it cannot be read as (token: !!int x).
+		msg = taggedValue.ReplaceAllString(msg, "${1}cannot decode $2 as a $3")
 	} else {
 		// Not the parser's but a value's own, such as a duration's, which
 		// quotes the value and says neither line nor field.
@@ -445,6 +447,9 @@ var (
 	// singleQuoted is a value the YAML parser quotes in its errors, with
 	// the space before it.
 	singleQuoted = regexp.MustCompile(` '[^']*'`)
+	// taggedValue is the parser's error for a value its tag does not fit,
+	// which quotes the whole value, backticks of its own and all.
+	taggedValue = regexp.MustCompile("(?s)^(yaml: (?:line \\d+: )?)cannot decode (\\S+) .* as a (\\S+)$")
 )
 
 // oneLine escapes the control characters and line separators in s, so

@@ -234,6 +234,16 @@ routes: [{name: r, to: ["+4915112345678"]}]`,
 			want:   []string{"config.yml: yaml: unknown anchor referenced (a value beginning with * must be quoted)"},
 		},
 		{
+			name:   "a secret with a tag it cannot be read as is not quoted",
+			config: "sipgate:\n  token_id: t\n  token: !!float |\n    hunter2-se`cret\n",
+			want:   []string{"config.yml: yaml: cannot decode !!str as a !!float"},
+		},
+		{
+			name:   "an unknown field beside a value of the wrong type is not named by it",
+			config: "webhook: {foo: 1, max_body_bytes: 4MiB}\n",
+			want:   []string{"config.yml: line 1: field foo not found in type config.Webhook"},
+		},
+		{
 			name:   "a value of the wrong type names its field",
 			config: "webhook:\n  max_body_bytes: 4MiB\n",
 			want:   []string{"config.yml: line 2: webhook.max_body_bytes: cannot unmarshal !!str into int64"},

@@ -2,6 +2,7 @@ package pager
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"sort"
@@ -144,14 +145,14 @@ func (p *Pager) render(ctx context.Context, n *notification.Notification, r *con
 	budget := budgetOf(r)
 	view := &templates.Data{Data: data, TruncatedAlerts: int(n.TruncatedAlerts), SeverityOrder: p.config.Limits.SeverityOrder, Change: change}
 	fit, err := p.engine.RenderSMS(ctx, r.Template, view, budget)
-	if err != nil && ctx.Err() != nil {
+	if stopped(ctx, err) {
 		return sms.Result{}, false
 	}
 	if err != nil && r.Template != templates.DefaultTemplate {
 		p.metrics.TemplateErrors.WithLabelValues(r.Name).Inc()
 		p.logger.Error("template failed, using the built-in one", "notification", n.ID, "route", r.Name, "err", err)
 		fit, err = p.engine.RenderSMS(ctx, templates.DefaultTemplate, view, budget)
-		if err != nil && ctx.Err() != nil {
+		if stopped(ctx, err) {
 			return sms.Result{}, false
 		}
 	}
@@ -170,6 +171,12 @@ func (p *Pager) render(ctx context.Context, n *notification.Notification, r *con
 		p.metrics.TransliterationSkipped.WithLabelValues(r.Name).Inc()
 	}
 	return fit, true
+}
+
+// stopped reports whether err is the template stopped because ctx ended,
+// not an error of its own that came after the deadline.
+func stopped(ctx context.Context, err error) bool {
+	return err != nil && ctx.Err() != nil && errors.Is(err, context.Cause(ctx))
 }
 
 func budgetOf(r *config.Route) sms.Budget {

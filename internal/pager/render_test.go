@@ -207,3 +207,24 @@ routes:
 		t.Errorf("template_fallbacks_total has %d series, want none: renderAll counts the timeout", got)
 	}
 }
+
+// TestRenderErrorAfterTheDeadlineIsATemplateError: a template that fails
+// on its own (an index out of range, before it wrote anything) is a
+// template error also when the deadline has passed meanwhile.
+func TestRenderErrorAfterTheDeadlineIsATemplateError(t *testing.T) {
+	p, _, m := newPager(t, `
+sipgate: {dry_run: true}
+routes:
+  - name: r
+    to: ["+4915100000001"]
+    template: '{{ if eq .CommonLabels.team "payments" }}{{ (index .Alerts 5).Labels.instance }}{{ else }}ok{{ end }}'
+`)
+	n := load(t, "webhook-firing-2-alerts.json")
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	// The built-in template, asked next, is stopped by the deadline.
+	p.render(ctx, n, p.config.Routes[0], n.Data, templates.Change{})
+	if got := testutil.ToFloat64(m.TemplateErrors.WithLabelValues("r")); got != 1 {
+		t.Errorf("template_errors_total = %v, want 1: the index out of range", got)
+	}
+}
