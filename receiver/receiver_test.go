@@ -481,3 +481,20 @@ func TestBearerSchemeIsCaseInsensitive(t *testing.T) {
 		}
 	}
 }
+
+func TestHex64(t *testing.T) {
+	for s, want := range map[string]uint64{
+		"f8d0d89aa46f68ba": 0xf8d0d89aa46f68ba,
+		"0000000000000001": 1,
+		"FFFFFFFFFFFFFFFF": 0xffffffffffffffff,
+	} {
+		if got, ok := hex64(s); !ok || got != want {
+			t.Errorf("hex64(%q) = %x, %v; want %x, true", s, got, ok, want)
+		}
+	}
+	for _, s := range []string{"", "f8d0d89aa46f68b", "f8d0d89aa46f68bab", "g8d0d89aa46f68ba", "+8d0d89aa46f68ba", "0x0d89aa46f68bab"} {
+		if _, ok := hex64(s); ok {
+			t.Errorf("hex64(%q) ok, want not 16 hex digits", s)
+		}
+	}
+}
