@@ -74,8 +74,9 @@ type Pager struct {
 	// of the receiver label of alerts_unrouted_total besides
 	// metrics.OtherReceiver.
 	receivers map[string]bool
-	// quiet is set when a route has quiet hours.
-	quiet bool
+	// quiet is set when a route has quiet hours, bypass when a route
+	// bypasses the limits.
+	quiet, bypass bool
 	// now is the clock of the notifications' arrival, for repeats and
 	// for how long alerts have fired.
 	now func() time.Time
@@ -98,17 +99,19 @@ func New(c *config.Config, d Deliverer, paged PagedLedger, m *metrics.Metrics, l
 		limits.PerRecipient = append(limits.PerRecipient, ledger.Window{Max: w.Max, Per: time.Duration(w.Per)})
 	}
 	receivers := map[string]bool{}
-	quiet := false
+	quiet, bypass := false, false
 	for _, r := range c.Routes {
 		if r.Receiver != "" {
 			receivers[r.Receiver] = true
 		}
 		quiet = quiet || r.QuietHours != nil
+		bypass = bypass || r.BypassLimits
 	}
 	if c.Unmatched != nil && c.Unmatched.Route != nil {
 		quiet = quiet || c.Unmatched.Route.QuietHours != nil
+		bypass = bypass || c.Unmatched.Route.BypassLimits
 	}
-	return &Pager{config: c, engine: engine, deliverer: d, paged: paged, metrics: m, logger: l, severity: severity, limits: limits, receivers: receivers, quiet: quiet, now: time.Now}, nil
+	return &Pager{config: c, engine: engine, deliverer: d, paged: paged, metrics: m, logger: l, severity: severity, limits: limits, receivers: receivers, quiet: quiet, bypass: bypass, now: time.Now}, nil
 }
 
 // Limits are the flood limits of the config, for the digests.
@@ -143,9 +146,9 @@ func (p *Pager) Notify(ctx context.Context, n *notification.Notification, pinned
 	if err != nil {
 		return err
 	}
-	quiet := p.alertRoutes(routed.Pages)
-	pages := held.withhold(p.recipients(n, routed.Pages, told, quiet), told, quiet, now)
-	drafts, err := p.deferQuiet(n, p.plan(n, pages, told, cycle, now), quiet, now)
+	quiet, bypass := p.alertRoutes(routed.Pages), p.alertBypass(routed.Pages)
+	pages := held.withhold(p.recipients(n, routed.Pages, told, quiet, bypass), told, quiet, now)
+	drafts, err := p.deferQuiet(n, p.plan(n, pages, told, cycle, bypass, now), quiet, now)
 	if err != nil {
 		return err
 	}
@@ -274,6 +277,8 @@ type draft struct {
 	// sendAt is when sipgate is to send it, when quiet hours defer it
 	// with defer: send_at; zero for now.
 	sendAt time.Time
+	// bypass says which of its alerts bypass the limits.
+	bypass alertBypass
 }
 
 // plan decides the SMS of each page: which alerts each tells of, and
@@ -284,10 +289,11 @@ type draft struct {
 // longer than the dedup window ago. Otherwise it is a retry, an HA peer's
 // copy, or a notification that changed only alerts of others: counted,
 // not sent.
-func (p *Pager) plan(n *notification.Notification, pages []route.Page, t told, cycle *repeatCycle, now time.Time) []draft {
+func (p *Pager) plan(n *notification.Notification, pages []route.Page, t told, cycle *repeatCycle, bypass alertBypass, now time.Time) []draft {
 	var drafts []draft
 	add := func(page route.Page, alerts template.Alerts) {
 		if d, ok := p.decide(n, page, alerts, t, cycle, now); ok {
+			d.bypass = bypass
 			drafts = append(drafts, d)
 			return
 		}
@@ -411,8 +417,9 @@ func (t told) unsureOf(pages []route.Page) bool {
 // The pages returned hold only the alerts to send, the added resolved
 // ones after the routed ones; their SendResolved no longer applies. The
 // added ones are noted in quiet with the route that paged them, whose
-// quiet hours they wait by.
-func (p *Pager) recipients(n *notification.Notification, pages []route.Page, paged told, quiet alertRoutes) []route.Page {
+// quiet hours they wait by, and in bypass when that route bypasses the
+// limits.
+func (p *Pager) recipients(n *notification.Notification, pages []route.Page, paged told, quiet alertRoutes, bypass alertBypass) []route.Page {
 	var ids []string
 	resolved := map[string]template.Alert{}
 	for _, a := range n.Alerts {
@@ -479,8 +486,12 @@ func (p *Pager) recipients(n *notification.Notification, pages []route.Page, pag
 				out = append(out, route.Page{Route: r, Recipient: config.Recipient{Name: was.Contact, Number: was.Number}, BypassLimits: r.BypassLimits})
 			}
 			out[k].Alerts = append(out[k].Alerts, resolved[id])
-			// It waits by the quiet hours of the route that paged them.
+			// It waits by the quiet hours of the route that paged them, and
+			// bypasses the limits as it does.
 			quiet.add(was.Number, id, r)
+			if r.BypassLimits {
+				bypass.add(was.Number, id)
+			}
 			if _, ok := added[was.Number]; !ok {
 				added[was.Number] = was
 			}
@@ -563,7 +574,7 @@ func (p *Pager) message(n *notification.Notification, d draft, fit sms.Result) d
 		Resolved:     resolved,
 		Names:        names,
 		Paged:        paged,
-		BypassLimits: d.page.BypassLimits,
+		BypassLimits: d.bypassLimits(),
 		SendAt:       d.sendAt,
 	}
 }

@@ -519,3 +519,42 @@ routes:
 type discard struct{}
 
 func (discard) Deliver(context.Context, delivery.Batch) error { return nil }
+
+// TestBypassLimitsFreesOnlyItsRoutesAlerts: a storm of warnings that only
+// a limited per_alert route brings to a person stays limited, though one
+// critical of the group reaches them by a bypass_limits route: all 21
+// SMS bypassed the limits, as the page did.
+func TestBypassLimitsFreesOnlyItsRoutesAlerts(t *testing.T) {
+	p, rec, _ := newPager(t, `
+sipgate: {dry_run: true}
+limits: {per_recipient: [{max: 3, per: 10m}]}
+unmatched: {report: true}
+routes:
+  - {name: warn, matchers: ['severity="warning"'], to: ["+4915100000001"], mode: per_alert, continue: true}
+  - {name: crit, matchers: ['severity="critical"'], to: ["+4915100000001"], bypass_limits: true}
+`)
+	n := load(t, "webhook-firing-2-alerts.json")
+	base := n.Alerts[0]
+	var alerts template.Alerts
+	for i := range 20 {
+		a := base
+		a.Fingerprint = fmt.Sprintf("%016x", i+1)
+		a.Labels = template.KV{"alertname": "DiskFull", "severity": "warning", "instance": fmt.Sprint(i)}
+		alerts = append(alerts, a)
+	}
+	c := base
+	c.Fingerprint = "00000000000000ff"
+	c.Labels = template.KV{"alertname": "DBDown", "severity": "critical"}
+	n.Alerts = append(alerts, c)
+	if err := p.Notify(context.Background(), n, ""); err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.msgs) != 21 {
+		t.Fatalf("%d SMS, want one per alert", len(rec.msgs))
+	}
+	for _, m := range rec.msgs {
+		if want := m.Names[0] == "DBDown"; m.BypassLimits != want {
+			t.Errorf("SMS of %s: bypasses the limits %v, want %v", m.Names[0], m.BypassLimits, want)
+		}
+	}
+}

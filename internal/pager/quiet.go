@@ -305,7 +305,7 @@ func (p *Pager) heldAlerts(n *notification.Notification, d draft, r *config.Rout
 		out[i] = ledger.HeldAlert{
 			ID: alertID(a), Since: a.StartsAt, Name: a.Labels["alertname"], Resolved: a.Status == "resolved",
 			Contact: d.page.Recipient.Label(), Route: r.Name, Rank: rank,
-			BypassLimits: d.page.BypassLimits, URL: n.ExternalURL,
+			BypassLimits: d.bypassOf(a), URL: n.ExternalURL,
 		}
 	}
 	return out

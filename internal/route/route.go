@@ -28,8 +28,13 @@ type Page struct {
 	// route's template the page is rendered with.
 	Routes []*config.Route
 	// BypassLimits is set when any route that reached the recipient
-	// bypasses the limits, not only the first.
+	// bypasses the limits, not only the first: for an SMS of all the
+	// page's alerts.
 	BypassLimits bool
+	// Bypass[i] is set when a route that brought Alerts[i] to the
+	// recipient bypasses the limits: for an SMS of some of them (per_alert
+	// mode, quiet hours), which another route's bypass must not free.
+	Bypass []bool
 	// alerts are the indexes in the notification of Alerts, while routing
 	// collects them: an alert is large, and a storm's copied as the
 	// pages grow would hold many megabytes twice.
@@ -105,12 +110,14 @@ func Pages(c *config.Config, data *template.Data, pinned string, at time.Time) R
 			if len(p.alerts) > 0 && lastAlert[rcpt.Number] == i {
 				last := len(p.SendResolved) - 1
 				p.SendResolved[last] = MostPermissive(p.SendResolved[last], r.SendResolved)
+				p.Bypass[last] = p.Bypass[last] || r.BypassLimits
 				continue
 			}
 			lastAlert[rcpt.Number] = i
 			p.alerts = append(p.alerts, i)
 			p.SendResolved = append(p.SendResolved, r.SendResolved)
 			p.Routes = append(p.Routes, r)
+			p.Bypass = append(p.Bypass, r.BypassLimits)
 		}
 	}
 
