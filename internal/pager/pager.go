@@ -460,7 +460,7 @@ func (p *Pager) recipients(n *notification.Notification, pages []route.Page, pag
 			}
 			keep = append(keep, a)
 		}
-		page.Alerts, page.SendResolved = keep, nil
+		page.Alerts, page.SendResolved, page.Routes, page.Bypass = keep, nil, nil, nil
 		out[i] = page
 	}
 
@@ -491,6 +491,7 @@ func (p *Pager) recipients(n *notification.Notification, pages []route.Page, pag
 			quiet.add(was.Number, id, r)
 			if r.BypassLimits {
 				bypass.add(was.Number, id)
+				out[k].BypassLimits = true
 			}
 			if _, ok := added[was.Number]; !ok {
 				added[was.Number] = was

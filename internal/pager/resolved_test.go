@@ -461,3 +461,50 @@ func TestResolvedToldOnceToWhomRoutingNoLongerReaches(t *testing.T) {
 		t.Errorf("after: sent %q, want %q", got, want)
 	}
 }
+
+// TestResolvedAddedBypassesAsItsPagingRoute: a resolved alert told to
+// whom a bypassing route paged, though routing no longer sends it there,
+// bypasses the limits as that route does: in an SMS of its own, and also
+// when it joins the SMS of a limited per_alert route that reaches the
+// person now for other alerts.
+func TestResolvedAddedBypassesAsItsPagingRoute(t *testing.T) {
+	before := contacts + `limits: {per_recipient: [{max: 3, per: 10m}]}
+routes: [{name: crit, to: [alice], bypass_limits: true}]`
+	for name, after := range map[string]string{
+		"own SMS": contacts + `limits: {per_recipient: [{max: 3, per: 10m}]}
+routes:
+  - {name: crit, matchers: ['instance="web-1:8080"'], to: [bob], bypass_limits: true}
+  - {name: rest, matchers: ['instance="none"'], to: [alice], mode: per_alert}
+unmatched: {report: true}
+`,
+		"joins a limited page": contacts + `limits: {per_recipient: [{max: 3, per: 10m}]}
+routes:
+  - {name: crit, matchers: ['instance="web-1:8080"'], to: [bob], bypass_limits: true}
+  - {name: rest, to: [alice], mode: per_alert}
+`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			led := openLedger(t, filepath.Join(t.TempDir(), "ledger.db"))
+			t.Cleanup(func() { led.Close() })
+			first, _ := pagerOver(t, before, led)
+			n := load(t, "webhook-firing-2-alerts.json")
+			if err := first.Notify(context.Background(), n, ""); err != nil {
+				t.Fatal(err)
+			}
+			p, got := pagerOver(t, after, led)
+			next := resolvedOf(n)
+			next.Data.Status = "firing"
+			next.Alerts[1] = n.Alerts[1]
+			if err := p.Notify(context.Background(), next, ""); err != nil {
+				t.Fatal(err)
+			}
+			i := slices.IndexFunc(got.msgs, func(m delivery.Message) bool { return m.Number == aliceNumber && m.Resolved == 1 })
+			if i < 0 {
+				t.Fatalf("no resolved SMS to alice: %s", strings.Join(sent(got.msgs), "; "))
+			}
+			if !got.msgs[i].BypassLimits {
+				t.Errorf("alice's SMS %q (route %s) of web-1 resolved, paged by the bypassing route crit, is limited", got.msgs[i].Text, got.msgs[i].Route)
+			}
+		})
+	}
+}
