@@ -17,14 +17,19 @@ import (
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/notification"
 )
 
-// quietConfig pages alice through a route whose warnings wait through
-// the night, 22:00 to 07:00 UTC, and bob about alerts marked for audit,
-// without quiet hours.
-const quietConfig = contacts + `
+// nightInterval is the time interval of the quiet hours of the tests, 22:00 to
+// 07:00 UTC.
+const nightInterval = `
 time_intervals:
   - name: night
     time_intervals:
       - times: [{start_time: '22:00', end_time: '24:00'}, {start_time: '00:00', end_time: '07:00'}]
+`
+
+// quietConfig pages alice through a route whose warnings wait through
+// the night, 22:00 to 07:00 UTC, and bob about alerts marked for audit,
+// without quiet hours.
+const quietConfig = contacts + nightInterval + `
 routes:
   - name: audit
     matchers: ['audit="yes"']
@@ -542,11 +547,7 @@ func TestQuietHoursHeldResolvedOutlivesFiringCopies(t *testing.T) {
 // criticalThenTeam is the README's example of quiet hours reduced to one
 // person: criticals page at once through their own route, everything else
 // goes through team, whose warnings wait through the night.
-const criticalThenTeam = contacts + `
-time_intervals:
-  - name: night
-    time_intervals:
-      - times: [{start_time: '22:00', end_time: '24:00'}, {start_time: '00:00', end_time: '07:00'}]
+const criticalThenTeam = contacts + nightInterval + `
 routes:
   - name: critical
     matchers: ['severity="critical"']
@@ -594,11 +595,7 @@ func TestQuietHoursFollowEachAlertsRoute(t *testing.T) {
 
 // nightlyHandOff: alice and bob take turns daily, handing off at
 // midnight; the team's warnings wait through the night.
-const nightlyHandOff = contacts + `
-time_intervals:
-  - name: night
-    time_intervals:
-      - times: [{start_time: '22:00', end_time: '24:00'}, {start_time: '00:00', end_time: '07:00'}]
+const nightlyHandOff = contacts + nightInterval + `
 schedules:
   ops:
     time_zone: UTC
@@ -644,11 +641,7 @@ func TestQuietHoursResolvedAfterAHandOff(t *testing.T) {
 // hours. Quiet hours withhold it only from whom they would have held it
 // for.
 func TestQuietHoursKeepAlwaysOfOtherRoutes(t *testing.T) {
-	base := contacts + `
-time_intervals:
-  - name: night
-    time_intervals:
-      - times: [{start_time: '22:00', end_time: '24:00'}, {start_time: '00:00', end_time: '07:00'}]
+	base := contacts + nightInterval + `
 routes:
   - name: team
     to: [alice]
@@ -677,11 +670,7 @@ routes:
 // reached by crit for the critical, hears of it at the end of the quiet
 // hours of team, the route that paged him of it, not at once by crit's.
 func TestQuietHoursOfThePagingRoute(t *testing.T) {
-	const before = contacts + `
-time_intervals:
-  - name: night
-    time_intervals:
-      - times: [{start_time: '22:00', end_time: '24:00'}, {start_time: '00:00', end_time: '07:00'}]
+	const before = contacts + nightInterval + `
 routes:
   - name: crit
     matchers: ['severity="critical"']
@@ -720,11 +709,7 @@ routes:
 // the alert now (other days, other severities). He hears that it
 // resolved, as send_resolved: always says.
 func TestQuietHoursThatWouldNotHoldKeepTheResolved(t *testing.T) {
-	base := contacts + `
-time_intervals:
-  - name: night
-    time_intervals:
-      - times: [{start_time: '22:00', end_time: '24:00'}, {start_time: '00:00', end_time: '07:00'}]
+	base := contacts + nightInterval + `
   - name: weekend
     time_intervals:
       - weekdays: [saturday, sunday]
