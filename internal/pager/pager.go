@@ -146,9 +146,9 @@ func (p *Pager) Notify(ctx context.Context, n *notification.Notification, pinned
 	if err != nil {
 		return err
 	}
-	quiet, bypass := p.alertRoutes(routed.Pages), p.alertBypass(routed.Pages)
-	pages := held.withhold(p.recipients(n, routed.Pages, told, quiet, bypass), told, quiet, now)
-	drafts, err := p.deferQuiet(n, p.plan(n, pages, told, cycle, bypass, now), quiet, now)
+	routes := p.alertRoutes(routed.Pages)
+	pages := held.withhold(p.recipients(n, routed.Pages, told, routes), told, routes, now)
+	drafts, err := p.deferQuiet(n, p.plan(n, pages, told, cycle, routes, now), now)
 	if err != nil {
 		return err
 	}
@@ -277,8 +277,9 @@ type draft struct {
 	// sendAt is when sipgate is to send it, when quiet hours defer it
 	// with defer: send_at; zero for now.
 	sendAt time.Time
-	// bypass says which of its alerts bypass the limits.
-	bypass alertBypass
+	// routes say by which quiet hours each of its alerts waits, and which
+	// bypass the limits.
+	routes alertRoutes
 }
 
 // plan decides the SMS of each page: which alerts each tells of, and
@@ -289,11 +290,11 @@ type draft struct {
 // longer than the dedup window ago. Otherwise it is a retry, an HA peer's
 // copy, or a notification that changed only alerts of others: counted,
 // not sent.
-func (p *Pager) plan(n *notification.Notification, pages []route.Page, t told, cycle *repeatCycle, bypass alertBypass, now time.Time) []draft {
+func (p *Pager) plan(n *notification.Notification, pages []route.Page, t told, cycle *repeatCycle, routes alertRoutes, now time.Time) []draft {
 	var drafts []draft
 	add := func(page route.Page, alerts template.Alerts) {
 		if d, ok := p.decide(n, page, alerts, t, cycle, now); ok {
-			d.bypass = bypass
+			d.routes = routes
 			drafts = append(drafts, d)
 			return
 		}
@@ -416,10 +417,9 @@ func (t told) unsureOf(pages []route.Page) bool {
 //
 // The pages returned hold only the alerts to send, the added resolved
 // ones after the routed ones; their SendResolved no longer applies. The
-// added ones are noted in quiet with the route that paged them, whose
-// quiet hours they wait by, and in bypass when that route bypasses the
-// limits.
-func (p *Pager) recipients(n *notification.Notification, pages []route.Page, paged told, quiet alertRoutes, bypass alertBypass) []route.Page {
+// added ones are noted in byAlert with the route that paged them, whose
+// quiet hours they wait by and whose bypass_limits they take.
+func (p *Pager) recipients(n *notification.Notification, pages []route.Page, paged told, byAlert alertRoutes) []route.Page {
 	var ids []string
 	resolved := map[string]template.Alert{}
 	for _, a := range n.Alerts {
@@ -488,9 +488,8 @@ func (p *Pager) recipients(n *notification.Notification, pages []route.Page, pag
 			out[k].Alerts = append(out[k].Alerts, resolved[id])
 			// It waits by the quiet hours of the route that paged them, and
 			// bypasses the limits as it does.
-			quiet.add(was.Number, id, r)
+			byAlert.add(was.Number, id, r)
 			if r.BypassLimits {
-				bypass.add(was.Number, id)
 				out[k].BypassLimits = true
 			}
 			if _, ok := added[was.Number]; !ok {

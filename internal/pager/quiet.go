@@ -120,56 +120,14 @@ func (h heldResolved) inDoubtErr() error {
 	return fmt.Errorf("%d resolved alerts not told yet: %w", len(h.inDoubt), ledger.ErrHeldInDoubt)
 }
 
-// alertRoutes are, per recipient and alert, the first route that brought
-// the alert to them (route.Page.Routes): its quiet hours decide whether
-// the alert waits, not those of the route whose template the SMS has.
-// Keyed by number, NUL, alert id; nil when no route has quiet hours.
-type alertRoutes map[string]*config.Route
-
-func (p *Pager) alertRoutes(pages []route.Page) alertRoutes {
-	if !p.quiet {
-		return nil
-	}
-	out := alertRoutes{}
-	for _, page := range pages {
-		for i, a := range page.Alerts {
-			out[page.Recipient.Number+"\x00"+alertID(a)] = page.Routes[i]
-		}
-	}
-	return out
-}
-
-// route is the route that brought the alert with id to number, nil when
-// none did.
-func (r alertRoutes) route(number, id string) *config.Route {
-	return r[number+"\x00"+id]
-}
-
-// add notes the route that paged number of the alert with id, for its
-// resolved SMS, which routing no longer sends there (Pager.recipients).
-func (r alertRoutes) add(number, id string, rt *config.Route) {
-	if r != nil {
-		r[number+"\x00"+id] = rt
-	}
-}
-
-// of is the route whose quiet hours apply to an alert of d: the one that
-// brought it to d's recipient, or that paged them of it, else d's.
-func (r alertRoutes) of(d draft, a template.Alert) *config.Route {
-	if rt := r.route(d.page.Recipient.Number, alertID(a)); rt != nil {
-		return rt
-	}
-	return d.page.Route
-}
-
 // deferQuiet takes out of the drafts the alerts that their routes' quiet
 // hours defer now: with defer: hold they are held in the ledger for one
 // SMS per recipient at the end of the quiet hours, with defer: send_at
 // they become an SMS of their own that sipgate is asked to send then. The
 // rest of a draft goes at once, if it tells its recipient anything new.
 // Each alert is deferred by the quiet hours of the route that brought it
-// to the recipient (see alertRoutes).
-func (p *Pager) deferQuiet(n *notification.Notification, drafts []draft, routes alertRoutes, now time.Time) ([]draft, error) {
+// to the recipient (see draft.quietRoute).
+func (p *Pager) deferQuiet(n *notification.Notification, drafts []draft, now time.Time) ([]draft, error) {
 	type heldSMS struct {
 		number string
 		until  time.Time
@@ -193,7 +151,7 @@ func (p *Pager) deferQuiet(n *notification.Notification, drafts []draft, routes 
 		return e.at, e.ok
 	}
 	for _, d := range drafts {
-		rest, later := quietSplit(n, d, func(a template.Alert) *config.Route { return routes.of(d, a) }, endOf)
+		rest, later := quietSplit(n, d, d.quietRoute, endOf)
 		if rest != nil {
 			out = append(out, *rest)
 		}
