@@ -94,7 +94,7 @@ type Handler struct {
 	// groups holds the Alertmanager groups being paged: a group's
 	// notifications are paged one at a time (see notify).
 	groups keylock.Set[string]
-	// alerts holds the alerts being paged, by alertLock: notifications
+	// alerts holds the alerts being paged, by alertLocks: notifications
 	// that share an alert are paged one at a time (see notify).
 	alerts keylock.Set[uint64]
 	// seed hashes the fingerprints that are not Alertmanager's.
