@@ -61,15 +61,15 @@ type Ledger interface {
 	Doubt(key string) (ledger.Doubt, bool, error)
 	MarkDoubt(key string, mark ledger.Doubt) error
 	// Pending returns the digests owed; a digest's send is marked in
-	// doubt like an SMS's, in the same write as its TakeDigest, and
-	// DigestUnsent, MarkDigestDoubt and Digested clear, replace or settle
-	// it.
+	// doubt like an SMS's, in the same write as its TakeDigest, which
+	// moves what it covers out of what is owed, and DigestUnsent,
+	// MarkDigestDoubt and Digested clear, replace or settle it.
 	Pending() (map[string]ledger.Suppressed, error)
 	DigestsInDoubt() (map[string]ledger.DigestDoubt, error)
 	TakeDigest(number string, mark ledger.DigestDoubt, perRecipient []ledger.Window, budget ledger.Window) (time.Time, bool, error)
 	MarkDigestDoubt(number string, mark ledger.Doubt) error
 	DigestUnsent(number string, at time.Time) error
-	Digested(number string, covered ledger.Suppressed) error
+	Digested(number string) error
 	// DueHeld returns what quiet hours held and is due at now, and
 	// ReleaseHeld forgets what a sent SMS told of, noting its firing
 	// alerts as paged when paged; the rest is as for digests.

@@ -18,7 +18,8 @@ import (
 // periodically with timeout for each digest; a digest that fails in a way a
 // retry may fix stays owed for the next call. One of unknown outcome is
 // settled by the next call once sipgate would list it (see summary), and
-// what was suppressed meanwhile waits for the digest after it.
+// what was suppressed meanwhile waits for the digest after it, which tells
+// of that alone.
 func (d *Deliverer) SendDigests(ctx context.Context, timeout time.Duration, limits Limits) error {
 	pending, err := d.o.Ledger.Pending()
 	if err != nil {
@@ -63,7 +64,7 @@ func (d *Deliverer) digest(number string, s ledger.Suppressed, doubt *ledger.Dou
 		},
 		remark:  func(mark ledger.Doubt) error { return l.MarkDigestDoubt(number, mark) },
 		unsent:  func(at time.Time) error { return l.DigestUnsent(number, at) },
-		release: func(bool) error { return l.Digested(number, s) },
+		release: func(bool) error { return l.Digested(number) },
 	}
 }
 

@@ -56,7 +56,7 @@ func (d *Deliverer) sendSummary(ctx context.Context, timeout time.Duration, s su
 	mark := ledger.Doubt{Number: s.number, Text: s.text, Since: now, Last: now}
 	at, allowed, err := s.take(mark)
 	switch {
-	case errors.Is(err, ledger.ErrHeldChanged), errors.Is(err, ledger.ErrDigestInDoubt):
+	case errors.Is(err, ledger.ErrHeldChanged), errors.Is(err, ledger.ErrDigestChanged):
 		log.Debug(s.what+" changed while it was composed: composed again at the next check", "err", err)
 		return nil
 	case err != nil:

@@ -321,11 +321,11 @@ func (l *releaseFails) ReleaseHeld(h ledger.HeldSMS, paged bool) error {
 	return l.Ledger.ReleaseHeld(h, paged)
 }
 
-func (l *releaseFails) Digested(number string, covered ledger.Suppressed) error {
+func (l *releaseFails) Digested(number string) error {
 	if l.fail.Load() {
 		return errors.New("disk full")
 	}
-	return l.Ledger.Digested(number, covered)
+	return l.Ledger.Digested(number)
 }
 
 // TestSummaryAcceptedButNotReleasedIsNotSentAgain: when the ledger fails

@@ -120,6 +120,9 @@ func Open(path string, o Options) (*Ledger, error) {
 		if err := migrateWindows(tx); err != nil {
 			return err
 		}
+		if err := migrateDigestDoubts(tx); err != nil {
+			return err
+		}
 		if old := tx.Bucket(bucketPaged); old != nil {
 			if !indexed {
 				idx, err := tx.CreateBucket(bucketPagedByAlert)
@@ -702,7 +705,8 @@ type Suppressed struct {
 // for a few, and a storm of distinct names must not grow the entry.
 const MaxNames = 5
 
-// add counts what one held-back SMS told of.
+// add counts what one held-back SMS told of, or what was owed since a
+// later time than s.
 func (s *Suppressed) add(h Suppressed, now time.Time) {
 	if s.Alerts+s.Resolved == 0 {
 		s.Since = now
@@ -710,6 +714,7 @@ func (s *Suppressed) add(h Suppressed, now time.Time) {
 	s.Contact, s.URL = h.Contact, h.URL
 	s.Alerts += h.Alerts
 	s.Resolved += h.Resolved
+	s.MoreNames += h.MoreNames
 	for _, name := range h.Names {
 		switch {
 		case name == "" || slices.Contains(s.Names, name):
@@ -719,6 +724,12 @@ func (s *Suppressed) add(h Suppressed, now time.Time) {
 			s.MoreNames++
 		}
 	}
+}
+
+// equal says whether s and o tell of the same.
+func (s Suppressed) equal(o Suppressed) bool {
+	return s.Contact == o.Contact && s.Alerts == o.Alerts && s.Resolved == o.Resolved &&
+		slices.Equal(s.Names, o.Names) && s.MoreNames == o.MoreNames && s.Since.Equal(o.Since) && s.URL == o.URL
 }
 
 // Suppress adds what a limit kept from number to its digest: held.Alerts
@@ -775,28 +786,12 @@ func (l *Ledger) Pending() (map[string]Suppressed, error) {
 	return out, nil
 }
 
-// Digested removes what a sent digest covered, and its in-doubt mark;
-// alerts suppressed after the digest was composed stay for the next one,
-// with the names it did not tell.
-func (l *Ledger) Digested(number string, covered Suppressed) error {
-	now := l.now()
+// Digested clears the in-doubt mark of the digest to number, which went
+// out or is given up: what it covered was taken off what is owed when it
+// was taken (TakeDigest).
+func (l *Ledger) Digested(number string) error {
 	if err := l.write(func(tx *bolt.Tx) error {
-		if err := tx.Bucket(bucketDigestDoubts).Delete([]byte(number)); err != nil {
-			return err
-		}
-		return updateSuppressed(tx, number, func(s *Suppressed) bool {
-			firing, resolved := max(s.Alerts-covered.Alerts, 0), max(s.Resolved-covered.Resolved, 0)
-			if firing+resolved == 0 {
-				return false
-			}
-			s.Alerts, s.Resolved, s.Since = firing, resolved, now
-			s.Names = slices.DeleteFunc(s.Names, func(n string) bool { return slices.Contains(covered.Names, n) })
-			s.MoreNames = max(s.MoreNames-covered.MoreNames, 0)
-			if firing == 0 {
-				s.Names, s.MoreNames = nil, 0
-			}
-			return true
-		})
+		return tx.Bucket(bucketDigestDoubts).Delete([]byte(number))
 	}); err != nil {
 		return fmt.Errorf("ledger update digest of %s: %w", phone.Mask(number), err)
 	}

@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -39,9 +40,10 @@ var (
 	// neither dropping nor sending its resolved SMS is right. The
 	// notification must come again once it is settled.
 	ErrHeldInDoubt = errors.New("the held sms of a resolved alert is being sent or of unknown outcome")
-	// ErrDigestInDoubt is TakeDigest's answer, having taken nothing, when
-	// a digest to the number is in doubt already.
-	ErrDigestInDoubt = errors.New("a digest to the number is in doubt already")
+	// ErrDigestChanged is TakeDigest's answer, having taken nothing, when
+	// what is owed changed since Pending read it, or a digest to the
+	// number is in doubt already. The next check composes it afresh.
+	ErrDigestChanged = errors.New("the digest owed changed since it was read, or one is in doubt")
 )
 
 // heldDoubt is the in-doubt mark of a held SMS.
@@ -55,9 +57,13 @@ type heldDoubt struct {
 // DigestDoubt is the in-doubt mark of a digest.
 type DigestDoubt struct {
 	Doubt
-	// Covered is what the digest told of: Digested takes that off what is
-	// owed once it is settled.
+	// Covered is what the digest told of. It is taken off what is owed
+	// with the mark, so that what is held back while the digest is out is
+	// owed apart, dated and named by itself; DigestUnsent gives it back.
 	Covered Suppressed `json:"covered"`
+	// Apart says that Covered was taken off what is owed. Marks written
+	// before it left it there; Open takes it off.
+	Apart bool `json:"apart,omitempty"`
 }
 
 func heldDoubtKey(number string, until time.Time) []byte {
@@ -245,16 +251,26 @@ func (l *Ledger) DigestsInDoubt() (map[string]DigestDoubt, error) {
 }
 
 // TakeDigest is Take for a digest to number that is about to be sent: when
-// the limits allow it, it also writes its in-doubt mark in the same
-// transaction. It returns ErrDigestInDoubt, having taken nothing, when a
-// digest to number is in doubt already. The send's result clears the
-// mark: Digested when it went out or is given up, DigestUnsent when it
-// certainly did not go out.
+// the limits allow it, it also moves what it covers, mark.Covered, from
+// what is owed into its in-doubt mark, in the same transaction. It returns
+// ErrDigestChanged, having taken nothing, when what is owed is no longer
+// mark.Covered or a digest to number is in doubt already. The send's
+// result clears the mark: Digested when it went out or is given up,
+// DigestUnsent when it certainly did not go out.
 func (l *Ledger) TakeDigest(number string, mark DigestDoubt, perRecipient []Window, budget Window) (time.Time, bool, error) {
+	mark.Apart = true
 	return l.take(number, MaxRank, perRecipient, budget, false, func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketDigestDoubts)
 		if b.Get([]byte(number)) != nil {
-			return ErrDigestInDoubt
+			return ErrDigestChanged
+		}
+		owed := tx.Bucket(bucketSuppressed)
+		var s Suppressed
+		if v := owed.Get([]byte(number)); v == nil || json.Unmarshal(v, &s) != nil || !s.equal(mark.Covered) {
+			return ErrDigestChanged
+		}
+		if err := owed.Delete([]byte(number)); err != nil {
+			return err
 		}
 		return putJSON(b, []byte(number), mark)
 	}, nil)
@@ -278,15 +294,66 @@ func (l *Ledger) MarkDigestDoubt(number string, mark Doubt) error {
 	return nil
 }
 
-// DigestUnsent clears the in-doubt mark of the digest to number and gives
-// its send, taken at at, back to the limits, in one transaction: it
-// certainly did not go out, and what it covered is still owed.
+// DigestUnsent clears the in-doubt mark of the digest to number, gives
+// its send, taken at at, back to the limits, and what it covered back to
+// what is owed, ahead of what was held back since, in one transaction: it
+// certainly did not go out.
 func (l *Ledger) DigestUnsent(number string, at time.Time) error {
 	err := l.write(func(tx *bolt.Tx) error {
+		var d DigestDoubt
+		if v := tx.Bucket(bucketDigestDoubts).Get([]byte(number)); v != nil && json.Unmarshal(v, &d) == nil {
+			if err := updateSuppressed(tx, number, func(s *Suppressed) bool {
+				covered := d.Covered
+				if s.Alerts+s.Resolved > 0 {
+					covered.add(*s, s.Since)
+				}
+				*s = covered
+				return s.Alerts+s.Resolved > 0
+			}); err != nil {
+				return err
+			}
+		}
 		return unsent(tx, bucketDigestDoubts, []byte(number), number, at)
 	})
 	if err != nil {
 		return fmt.Errorf("ledger unsent digest to %s: %w", phone.Mask(number), err)
+	}
+	return nil
+}
+
+// migrateDigestDoubts takes what the digests in doubt of an older version
+// covered off what is owed, where that version left it, as TakeDigest
+// does now: a name held back again while the digest was out goes with it.
+func migrateDigestDoubts(tx *bolt.Tx) error {
+	b := tx.Bucket(bucketDigestDoubts)
+	var marks [][2][]byte
+	if err := b.ForEach(func(k, v []byte) error {
+		marks = append(marks, [2][]byte{bytes.Clone(k), bytes.Clone(v)})
+		return nil
+	}); err != nil {
+		return err
+	}
+	for _, kv := range marks {
+		var d DigestDoubt
+		if json.Unmarshal(kv[1], &d) != nil || d.Apart {
+			continue // one it cannot read is purged
+		}
+		if err := updateSuppressed(tx, string(kv[0]), func(s *Suppressed) bool {
+			c := d.Covered
+			s.Alerts, s.Resolved = max(s.Alerts-c.Alerts, 0), max(s.Resolved-c.Resolved, 0)
+			s.Names = slices.DeleteFunc(s.Names, func(n string) bool { return slices.Contains(c.Names, n) })
+			s.MoreNames = max(s.MoreNames-c.MoreNames, 0)
+			if s.Alerts == 0 {
+				s.Names, s.MoreNames = nil, 0
+			}
+			return s.Alerts+s.Resolved > 0
+		}); err != nil {
+			return err
+		}
+		d.Apart = true
+		if err := putJSON(b, kv[0], d); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -4,8 +4,11 @@ import (
 	"errors"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 // TestHeldInDoubt: the in-doubt mark of a held SMS is taken with its
@@ -161,8 +164,8 @@ func TestDigestInDoubt(t *testing.T) {
 	if err != nil || !ok {
 		t.Fatal(ok, err)
 	}
-	if _, _, err := l.TakeDigest(number, mark, nil, Window{}); !errors.Is(err, ErrDigestInDoubt) {
-		t.Errorf("a second TakeDigest: %v, want ErrDigestInDoubt", err)
+	if _, _, err := l.TakeDigest(number, mark, nil, Window{}); !errors.Is(err, ErrDigestChanged) {
+		t.Errorf("a second TakeDigest: %v, want ErrDigestChanged", err)
 	}
 	if err := l.Suppress(number, Suppressed{Alerts: 1, Names: []string{"B"}}); err != nil {
 		t.Fatal(err)
@@ -182,19 +185,33 @@ func TestDigestInDoubt(t *testing.T) {
 	if doubts, _ := l.DigestsInDoubt(); len(doubts) != 0 {
 		t.Errorf("after DigestUnsent: %+v", doubts)
 	}
-	// Refunded: the window has room again.
+	// Refunded: the window has room again, for what it covered and what
+	// came meanwhile.
+	owed, _ = l.Pending()
+	if got := owed[number]; got.Alerts != 3 || strings.Join(got.Names, ",") != "A,B" {
+		t.Fatalf("owed after DigestUnsent: %+v, want A's two and B's one", owed)
+	}
+	mark.Covered = owed[number]
 	if _, ok, err := l.TakeDigest(number, mark, one, Window{}); err != nil || !ok {
 		t.Fatalf("TakeDigest after the refund: %v, %v", ok, err)
 	}
-	if err := l.Digested(number, mark.Covered); err != nil {
+	if err := l.Suppress(number, Suppressed{Alerts: 1, Names: []string{"C"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Digested(number); err != nil {
 		t.Fatal(err)
 	}
 	if doubts, _ := l.DigestsInDoubt(); len(doubts) != 0 {
 		t.Errorf("after Digested: %+v", doubts)
 	}
-	if owed, _ := l.Pending(); owed[number].Alerts != 1 || len(owed[number].Names) != 1 || owed[number].Names[0] != "B" {
-		t.Errorf("owed after the digest: %+v, want B alone", owed)
+	if owed, _ := l.Pending(); owed[number].Alerts != 1 || len(owed[number].Names) != 1 || owed[number].Names[0] != "C" {
+		t.Errorf("owed after the digest: %+v, want C alone", owed)
 	}
+	if err := l.Suppress(number, Suppressed{Alerts: 1, Names: []string{"D"}}); err != nil {
+		t.Fatal(err)
+	}
+	owed, _ = l.Pending()
+	mark.Covered = owed[number]
 
 	if _, ok, err := l.TakeDigest(number, mark, nil, Window{}); err != nil || !ok {
 		t.Fatal(ok, err)
@@ -212,5 +229,112 @@ func TestDigestInDoubt(t *testing.T) {
 	}
 	if doubts, _ := l.DigestsInDoubt(); len(doubts) != 0 {
 		t.Errorf("after the retention: %+v", doubts)
+	}
+}
+
+// TestDigestLeavesWhatCameWhileItWasSent: what a limit holds back while a
+// digest is out is the next digest's, named and dated by itself, also
+// when it has a name the first one told: each digest tells of what came
+// since the one before, no more and no less.
+func TestDigestLeavesWhatCameWhileItWasSent(t *testing.T) {
+	start := time.Date(2026, 11, 26, 7, 0, 0, 0, time.UTC)
+	now := start
+	l := open(t, filepath.Join(t.TempDir(), "ledger.db"), &now)
+	defer l.Close()
+	const number = "+491"
+	if err := l.Suppress(number, Suppressed{Contact: "alice", Alerts: 2, Names: []string{"HighCPU"}}); err != nil {
+		t.Fatal(err)
+	}
+	owed, _ := l.Pending()
+	mark := DigestDoubt{Doubt: Doubt{Number: number, Text: "digest", Since: now, Last: now}, Covered: owed[number]}
+	if _, ok, err := l.TakeDigest(number, mark, nil, Window{}); err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	now = now.Add(time.Minute)
+	later := now
+	if err := l.Suppress(number, Suppressed{Contact: "alice", Alerts: 1, Names: []string{"HighCPU"}}); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(time.Minute)
+	if err := l.Digested(number); err != nil {
+		t.Fatal(err)
+	}
+	owed, _ = l.Pending()
+	if got := owed[number]; got.Alerts != 1 || strings.Join(got.Names, ",") != "HighCPU" || got.MoreNames != 0 || !got.Since.Equal(later) {
+		t.Errorf("owed after the digest: %+v; want 1 firing, HighCPU, since %v", got, later)
+	}
+
+	// Not sent after all: what it covered is owed again, first, with its
+	// own start, beside what came meanwhile.
+	mark.Covered = owed[number]
+	at, ok, err := l.TakeDigest(number, mark, nil, Window{})
+	if err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	if err := l.Suppress(number, Suppressed{Contact: "alice", Alerts: 1, Resolved: 2, Names: []string{"DiskFull"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.DigestUnsent(number, at); err != nil {
+		t.Fatal(err)
+	}
+	owed, _ = l.Pending()
+	if got := owed[number]; got.Alerts != 2 || got.Resolved != 2 || strings.Join(got.Names, ",") != "HighCPU,DiskFull" || !got.Since.Equal(later) {
+		t.Errorf("owed after a digest not sent: %+v; want 2 firing, 2 resolved, HighCPU and DiskFull, since %v", got, later)
+	}
+
+	// What is owed changed since it was read: nothing is taken.
+	if err := l.Suppress(number, Suppressed{Contact: "alice", Alerts: 1, Names: []string{"HighCPU"}}); err != nil {
+		t.Fatal(err)
+	}
+	mark.Covered = owed[number]
+	if _, _, err := l.TakeDigest(number, mark, nil, Window{}); !errors.Is(err, ErrDigestChanged) {
+		t.Errorf("TakeDigest of what changed: %v, want ErrDigestChanged", err)
+	}
+	if doubts, _ := l.DigestsInDoubt(); len(doubts) != 0 {
+		t.Errorf("in doubt after a refused take: %+v", doubts)
+	}
+}
+
+// TestDigestInDoubtOfAnOlderVersion: an older version left what its digest
+// in doubt covered in what is owed; Open takes it off, so that it is told
+// once, and what was held back since stays.
+func TestDigestInDoubtOfAnOlderVersion(t *testing.T) {
+	now := time.Date(2026, 11, 26, 7, 0, 0, 0, time.UTC)
+	path := filepath.Join(t.TempDir(), "ledger.db")
+	l := open(t, path, &now)
+	const number = "+491"
+	if err := l.Suppress(number, Suppressed{Alerts: 2, Resolved: 1, Names: []string{"A"}}); err != nil {
+		t.Fatal(err)
+	}
+	owed, _ := l.Pending()
+	old := DigestDoubt{Doubt: Doubt{Number: number, Text: "digest", Since: now, Last: now}, Covered: owed[number]}
+	if err := l.db.Update(func(tx *bolt.Tx) error {
+		return putJSON(tx.Bucket(bucketDigestDoubts), []byte(number), old)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Suppress(number, Suppressed{Alerts: 1, Names: []string{"B"}}); err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+
+	for range 2 { // the second Open finds nothing more to take off
+		l = open(t, path, &now)
+		owed, _ = l.Pending()
+		if got := owed[number]; got.Alerts != 1 || got.Resolved != 0 || strings.Join(got.Names, ",") != "B" {
+			t.Errorf("owed after Open: %+v, want B's one alone", owed)
+		}
+		l.Close()
+	}
+	l = open(t, path, &now)
+	defer l.Close()
+	if doubts, _ := l.DigestsInDoubt(); doubts[number].Covered.Alerts != 2 {
+		t.Fatalf("the mark after Open: %+v, want it kept", doubts)
+	}
+	if err := l.Digested(number); err != nil {
+		t.Fatal(err)
+	}
+	if owed, _ := l.Pending(); owed[number].Alerts != 1 {
+		t.Errorf("owed after the old digest was settled: %+v, want B's one", owed)
 	}
 }
