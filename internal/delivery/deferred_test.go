@@ -3,6 +3,8 @@ package delivery
 import (
 	"context"
 	"reflect"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -217,5 +219,51 @@ func TestHeldCountsAsItsMostSevereAlert(t *testing.T) {
 	}
 	if sum = summarize(ledger.HeldSMS{Alerts: []ledger.HeldAlert{a}}); sum.rank != 3 || sum.bypass {
 		t.Errorf("rank %d, bypass %v; want 3, false", sum.rank, sum.bypass)
+	}
+}
+
+// TestSendAtCountsWhenItArrives: the limits count an SMS that sipgate is
+// asked to send later when it arrives, not when it is handed over. Four
+// warnings handed over 15 minutes apart in the night, all for 07:00,
+// under one SMS per 10 minutes: one goes, three are owed in a digest, and
+// the digest comes once the window after 07:00 has room, not in the night.
+func TestSendAtCountsWhenItArrives(t *testing.T) {
+	const per = 10 * time.Minute
+	f := newFixture(t, ledger.Window{Max: 1, Per: per})
+	f.clock.mu.Lock()
+	f.clock.now = time.Now().Truncate(time.Second)
+	f.clock.mu.Unlock()
+	morning := f.clock.Now().Add(8 * time.Hour)
+	ctx := context.Background()
+	for i := range 4 {
+		key := strconv.Itoa(i)
+		m := Message{Key: key, Route: "team", Contact: "alice", Number: heldNumber, Text: "warning " + key, Alerts: 1, Firing: 1, Names: []string{"W" + key}, SendAt: morning}
+		if err := f.deliver(ctx, []Message{m}); err != nil {
+			t.Fatal(err)
+		}
+		f.clock.Advance(15 * time.Minute)
+	}
+	if got := f.fake.Messages(); len(got) != 1 || got[0].SendAt != morning.Unix() {
+		t.Fatalf("sipgate took %+v, want one SMS for the morning", got)
+	}
+	if n := testutil.ToFloat64(f.metrics.AlertsSuppressed.WithLabelValues("team")); n != 3 {
+		t.Errorf("alerts_suppressed_total = %v, want the three others", n)
+	}
+	// Through the night and until the window after 07:00 has room: no digest.
+	for _, at := range []time.Time{f.clock.Now().Add(time.Hour), morning, morning.Add(per - time.Second)} {
+		f.clock.Advance(at.Sub(f.clock.Now()))
+		if err := f.d.SendDigests(ctx, time.Second, f.limits); err != nil {
+			t.Fatal(err)
+		}
+		if n := len(f.fake.Messages()); n != 1 {
+			t.Fatalf("at %s: %d SMS, want the digest to wait for the window after the morning's SMS", at.Sub(morning), n)
+		}
+	}
+	f.clock.Advance(morning.Add(per + time.Second).Sub(f.clock.Now()))
+	if err := f.d.SendDigests(ctx, time.Second, f.limits); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.fake.Messages(); len(got) != 2 || !strings.Contains(got[1].Message, "3 firing (W1, W2, W3)") {
+		t.Fatalf("sipgate took %+v, want the digest of three second", got)
 	}
 }

@@ -389,7 +389,7 @@ func (d *Deliverer) deliverOnce(ctx context.Context, b *Batch, m Message, turn *
 // with the result otherwise.
 func (d *Deliverer) sendFirst(ctx context.Context, b *Batch, m Message, turn *turn, log *slog.Logger) (Outcome, error) {
 	now := d.o.Clock.Now()
-	mark := ledger.Doubt{Number: m.Number, Text: m.Text, Since: now, Last: now}
+	mark := ledger.Doubt{Number: m.Number, Text: m.Text, Since: now, Last: now, SendAt: m.SendAt}
 	// The turn passes once the take is queued: the next message's take
 	// is decided after this one all the same (unless this one's write
 	// fails, which fails the message), and shares its commit rather than

@@ -87,7 +87,7 @@ func benchLedger(b *testing.B, sends int, end time.Time, now func() time.Time) *
 	b.Cleanup(func() { l.Close() })
 	fillSends(b, l, sends, end)
 	if err := l.db.Update(func(tx *bolt.Tx) error {
-		_, err := allows(tx, benchNumber(0), 0, benchPerRecipient, benchBudget, end)
+		_, err := allows(tx, benchNumber(0), 0, benchPerRecipient, benchBudget, end, end)
 		return err
 	}); err != nil {
 		b.Fatal(err)

@@ -622,6 +622,9 @@ type Doubt struct {
 	Last time.Time `json:"last"`
 	// Resends counts the sends after the first that may have gone out.
 	Resends int `json:"resends"`
+	// SendAt, when after the take, is when sipgate is asked to send it:
+	// the limits count it then, when it reaches the phone (see take).
+	SendAt time.Time `json:"send_at,omitzero"`
 }
 
 // MarkDoubt writes key's in-doubt mark, replacing any.

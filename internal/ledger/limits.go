@@ -159,16 +159,16 @@ func sinceEpoch(t time.Time) time.Time {
 	return t
 }
 
-// sendsBetween visits the sends of the log after after and up to until
-// (any time, with until zero), oldest first.
-func sendsBetween(tx *bolt.Tx, after, until time.Time, visit func(number string)) {
+// sendsBetween visits the senders of the sends of the log after after and
+// up to until (any time, with until zero), oldest first, while visit
+// returns true.
+func sendsBetween(tx *bolt.Tx, after, until time.Time, visit func(sender string) (more bool)) {
 	c := tx.Bucket(bucketSendsByAge).Cursor()
 	end := encodeTime(until)
 	for k, _ := c.Seek(encodeTime(after.Add(time.Nanosecond))); k != nil && len(k) >= 8; k, _ = c.Next() {
-		if !until.IsZero() && bytes.Compare(k[:8], end) > 0 {
+		if !until.IsZero() && bytes.Compare(k[:8], end) > 0 || !visit(string(k[8:])) {
 			return
 		}
-		visit(string(k[8:]))
 	}
 }
 
@@ -197,7 +197,7 @@ func loadWindow(tx *bolt.Tx, per time.Duration, now time.Time) (window, error) {
 	}
 	moved := map[string]uint64{}
 	n := uint64(0)
-	sendsBetween(tx, from, to, func(s string) { moved[s]++; n++ })
+	sendsBetween(tx, from, to, func(s string) bool { moved[s]++; n++; return true })
 	if sign < 0 && n > w.total {
 		return recount(tx, per, since) // cannot be, unless the log was changed behind our back
 	}
@@ -234,7 +234,7 @@ func recount(tx *bolt.Tx, per time.Duration, since time.Time) (window, error) {
 	}
 	w := window{per: per, tail: since}
 	counts := map[string]uint64{}
-	sendsBetween(tx, since, time.Time{}, func(s string) { counts[s]++; w.total++ })
+	sendsBetween(tx, since, time.Time{}, func(s string) bool { counts[s]++; w.total++; return true })
 	for number, c := range counts {
 		if err := putCount(b, countKey(per, number), c); err != nil {
 			return window{}, err
@@ -327,7 +327,7 @@ func count(tx *bolt.Tx, s string, at time.Time, delta int) error {
 // it is synced to disk, shared with concurrent writes, before Take
 // returns.
 func (l *Ledger) Take(number string, rank int, perRecipient []Window, budget Window, force bool) (at time.Time, ok bool, err error) {
-	return l.take(number, rank, perRecipient, budget, force, nil, nil)
+	return l.take(number, rank, perRecipient, budget, force, time.Time{}, nil, nil)
 }
 
 // TakeDoubt is Take for the SMS of key that is about to be sent: when the
@@ -345,27 +345,42 @@ func (l *Ledger) Take(number string, rank int, perRecipient []Window, budget Win
 // goroutine, possibly before it leads the commit: it must be quick, must
 // not use the Ledger and must not panic.
 func (l *Ledger) TakeDoubt(key string, mark Doubt, rank int, perRecipient []Window, budget Window, force bool, queued func()) (at time.Time, ok bool, err error) {
-	return l.take(mark.Number, rank, perRecipient, budget, force, func(tx *bolt.Tx) error {
+	return l.take(mark.Number, rank, perRecipient, budget, force, mark.SendAt, func(tx *bolt.Tx) error {
 		return putDoubt(tx, key, mark)
 	}, queued)
 }
 
 // take is Take, running also, when the send is allowed, in the same
 // transaction, and calling queued once it is queued (see TakeDoubt).
-func (l *Ledger) take(number string, rank int, perRecipient []Window, budget Window, force bool, also func(*bolt.Tx) error, queued func()) (at time.Time, ok bool, err error) {
+//
+// A send that sipgate is asked to make later, at sendAt, is logged then,
+// when it reaches the phone: so the windows count it against the sends
+// around it, not against those around its hand-over, and a digest of what
+// it held back waits for the window after it. Until sendAt has passed by
+// a window's length, the state of that window counts it; the sends that
+// lie ahead are few (only those of quiet hours with defer: send_at). A
+// check for a send at sendAt counts the logged sends within a window's
+// length of sendAt, before or after it: when sendAt-Per lies in the past,
+// the state's count of all sends after it (a superset), else the sends
+// ahead alone, read from the log.
+func (l *Ledger) take(number string, rank int, perRecipient []Window, budget Window, force bool, sendAt time.Time, also func(*bolt.Tx) error, queued func()) (at time.Time, ok bool, err error) {
 	// The time is read once: the transaction may run more than once (see
 	// groupCommit) and must decide the same way each time.
 	now := l.now()
+	arrives := now
+	if sendAt.After(now) {
+		arrives = sendAt
+	}
 	err = l.group.doQueued(func(tx *bolt.Tx) error {
 		at, ok = time.Time{}, false
 		if !force {
-			allowed, err := allows(tx, number, rank, perRecipient, budget, now)
+			allowed, err := allows(tx, number, rank, perRecipient, budget, now, arrives)
 			if err != nil || !allowed {
 				return err
 			}
 		}
 		var err error
-		if at, err = addSend(tx, sender(number, rank), now); err != nil {
+		if at, err = addSend(tx, sender(number, rank), arrives); err != nil {
 			return err
 		}
 		if also != nil {
@@ -383,11 +398,18 @@ func (l *Ledger) take(number string, rank int, perRecipient []Window, budget Win
 }
 
 // allows reports whether every limit allows one more send of the rank to
-// number: whether each per-recipient window holds fewer than its Max sends
-// to number at least as severe, and the budget fewer than its Max sends.
-func allows(tx *bolt.Tx, number string, rank int, perRecipient []Window, budget Window, now time.Time) (bool, error) {
+// number, arriving at arrives: whether each per-recipient window holds
+// fewer than its Max sends to number at least as severe, and the budget
+// fewer than its Max sends.
+func allows(tx *bolt.Tx, number string, rank int, perRecipient []Window, budget Window, now, arrives time.Time) (bool, error) {
 	for _, l := range perRecipient {
 		if l.Max <= 0 {
+			continue
+		}
+		if from := arrives.Add(-l.Per); from.After(now) {
+			if ahead(tx, from, arrives.Add(l.Per), number, rank, l.Max) >= l.Max {
+				return false, nil
+			}
 			continue
 		}
 		if _, err := loadWindow(tx, l.Per, now); err != nil {
@@ -400,8 +422,25 @@ func allows(tx *bolt.Tx, number string, rank int, perRecipient []Window, budget 
 	if budget.Max <= 0 {
 		return true, nil
 	}
+	if from := arrives.Add(-budget.Per); from.After(now) {
+		return ahead(tx, from, arrives.Add(budget.Per), "", MaxRank, budget.Max) < budget.Max, nil
+	}
 	w, err := loadWindow(tx, budget.Per, now)
 	return w.total < uint64(budget.Max), err
+}
+
+// ahead counts the sends logged after from, a time still to come, and
+// before until, to number at least as severe as rank (to anyone, number
+// empty), up to limit.
+func ahead(tx *bolt.Tx, from, until time.Time, number string, rank, limit int) int {
+	n := 0
+	sendsBetween(tx, from, until.Add(-time.Nanosecond), func(s string) bool {
+		if to, r := parseSender(s); number == "" || to == number && r <= rank {
+			n++
+		}
+		return n < limit
+	})
+	return n
 }
 
 // atLeastAsSevere is how many sends to number of rank or more severe the

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -20,7 +21,7 @@ func checkWindows(t *testing.T, l *Ledger) {
 		for _, w := range windows(tx) {
 			want := map[string]uint64{}
 			total := uint64(0)
-			sendsBetween(tx, w.tail, time.Time{}, func(s string) { want[s]++; total++ })
+			sendsBetween(tx, w.tail, time.Time{}, func(s string) bool { want[s]++; total++; return true })
 			if w.total != total {
 				t.Errorf("window %s: total %d, the log holds %d after its tail", w.per, w.total, total)
 			}
@@ -307,5 +308,58 @@ func TestOpenMigratesALedgerWithSendsByRecipient(t *testing.T) {
 		return nil
 	}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestTakeForLater: a send that sipgate makes later counts against the
+// limits then: against the sends around that time (as severe as it, for
+// a per-recipient window), and, until it is past, against the sends of
+// now too, so that what it holds back waits for the window after it. Its
+// refund gives its place back.
+func TestTakeForLater(t *testing.T) {
+	now := time.Date(2026, 11, 26, 23, 0, 0, 0, time.UTC)
+	l := open(t, filepath.Join(t.TempDir(), "ledger.db"), &now)
+	defer l.Close()
+	const number, other = "+491", "+492"
+	morning := now.Add(8 * time.Hour)
+	one := []Window{{Max: 1, Per: 10 * time.Minute}}
+	take := func(number string, rank int, sendAt time.Time, budget Window) (time.Time, bool) {
+		t.Helper()
+		at, ok, err := l.TakeDoubt("k"+strconv.Itoa(rand.Int()), Doubt{Number: number, Since: now, Last: now, SendAt: sendAt}, rank, one, budget, false, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return at, ok
+	}
+	at, ok := take(number, 1, morning, Window{})
+	if !ok || !at.Equal(morning) {
+		t.Fatalf("the first warning for the morning: %v at %v, want taken for then", ok, at)
+	}
+	if err := l.Refund(number, at); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := take(number, 1, morning, Window{}); !ok {
+		t.Fatal("the morning's place is not given back by the refund")
+	}
+	for _, tc := range []struct {
+		name   string
+		number string
+		rank   int
+		sendAt time.Time
+		budget Window
+		want   bool
+	}{
+		{"another warning for the morning", number, 1, morning, Window{}, false},
+		{"one for 5 minutes later", number, 1, morning.Add(5 * time.Minute), Window{}, false},
+		{"one for 10 minutes later", number, 1, morning.Add(10 * time.Minute), Window{}, true},
+		{"a critical for the morning", number, 0, morning, Window{}, true},
+		{"a warning now", number, 1, time.Time{}, Window{}, false},
+		{"a warning for the morning to someone else", other, 1, morning, Window{}, true},
+		{"one more than an hour's budget holds", "+493", 1, morning, Window{Max: 4, Per: time.Hour}, false},
+		{"one more than a day's budget holds", "+493", 1, morning, Window{Max: 4, Per: 24 * time.Hour}, false},
+	} {
+		if _, ok := take(tc.number, tc.rank, tc.sendAt, tc.budget); ok != tc.want {
+			t.Errorf("%s: taken %v, want %v", tc.name, ok, tc.want)
+		}
 	}
 }

@@ -90,7 +90,7 @@ func (l *Ledger) TakeHeld(h HeldSMS, mark Doubt, rank int, perRecipient []Window
 	for i, a := range h.Alerts {
 		entries[i] = heldEntry(a)
 	}
-	return l.take(h.Number, rank, perRecipient, budget, force, func(tx *bolt.Tx) error {
+	return l.take(h.Number, rank, perRecipient, budget, force, time.Time{}, func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketHeld)
 		for _, a := range h.Alerts {
 			var e HeldAlert
@@ -259,7 +259,7 @@ func (l *Ledger) DigestsInDoubt() (map[string]DigestDoubt, error) {
 // DigestUnsent when it certainly did not go out.
 func (l *Ledger) TakeDigest(number string, mark DigestDoubt, perRecipient []Window, budget Window) (time.Time, bool, error) {
 	mark.Apart = true
-	return l.take(number, MaxRank, perRecipient, budget, false, func(tx *bolt.Tx) error {
+	return l.take(number, MaxRank, perRecipient, budget, false, time.Time{}, func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketDigestDoubts)
 		if b.Get([]byte(number)) != nil {
 			return ErrDigestChanged
