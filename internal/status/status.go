@@ -191,6 +191,19 @@ type previewForm struct {
 	Err string
 }
 
+// maxEcho bounds the payload the page shows again in its form: escaped
+// for HTML it may grow fivefold, and a page is built whole before it is
+// sent, so a storm's payload would cost a page of tens of megabytes.
+const maxEcho = 256 << 10
+
+// Echo is the payload to show again in the form: none past maxEcho.
+func (f *previewForm) Echo() string {
+	if len(f.Payload) > maxEcho {
+		return ""
+	}
+	return f.Payload
+}
+
 // formOverhead is room for the form's other fields and its encoding.
 const formOverhead = 64 << 10
 
@@ -207,6 +220,11 @@ func (h *Handler) preview(w http.ResponseWriter, r *http.Request) (*previewForm,
 		return &previewForm{Err: "form not readable: " + err.Error()}, http.StatusBadRequest
 	}
 	f := &previewForm{Payload: r.PostForm.Get("payload"), Route: r.PostForm.Get("route")}
+	if int64(len(f.Payload)) > h.o.MaxPayloadBytes {
+		// Characters a form need not encode pass the limit above as
+		// they are: the payload itself is checked too.
+		return &previewForm{Err: fmt.Sprintf("payload too large: more than %d bytes", h.o.MaxPayloadBytes), Route: f.Route}, http.StatusRequestEntityTooLarge
+	}
 	if strings.TrimSpace(f.Payload) == "" {
 		f.Err = "paste an Alertmanager webhook payload (JSON) first"
 		return f, http.StatusBadRequest

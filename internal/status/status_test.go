@@ -342,6 +342,22 @@ func TestPreviewForm(t *testing.T) {
 	}
 }
 
+// TestPreviewFormEchoIsBounded: the page shows a large payload's result
+// but not the payload again, which escaped for HTML would grow the page
+// fivefold.
+func TestPreviewFormEchoIsBounded(t *testing.T) {
+	f := newFixture(t)
+	f.opts.MaxPayloadBytes = 1 << 20
+	payload := `{"version":"4","x":"` + strings.Repeat(`"`, maxEcho) + `"}`
+	code, _, body := f.do(t, post(url.Values{"payload": {payload}}))
+	if code != http.StatusOK || f.payload != payload {
+		t.Fatalf("POST / = %d, previewed %d bytes; want 200 and the payload previewed", code, len(f.payload))
+	}
+	if len(body) > maxEcho {
+		t.Errorf("the page is %d bytes: it shows the payload again", len(body))
+	}
+}
+
 // codedError is a preview error that names its status, as the webhook's
 // reading of a payload does.
 type codedError struct {
@@ -364,12 +380,20 @@ func TestPreviewFormFailures(t *testing.T) {
 		{"not a notification", url.Values{"payload": {"{"}}, codedError{400, "invalid JSON: unexpected EOF"}, 400, "invalid JSON: unexpected EOF"},
 		{"preview failed", url.Values{"payload": {"{}"}}, errors.New("render: template broke"), 500, "render: template broke"},
 		{"too large", url.Values{"payload": {strings.Repeat("é", 64<<10)}}, nil, 413, "payload too large: more than 1024 bytes"},
+		// The form passes the limit, as quotes need no encoding; the
+		// payload does not.
+		{"too large once decoded", url.Values{"payload": {strings.Repeat(`"`, 3<<10)}}, nil, 413, "payload too large: more than 1024 bytes"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFixture(t)
 			f.previewErr = tt.err
-			code, _, body := f.do(t, post(tt.form))
+			r := post(tt.form)
+			if strings.HasPrefix(tt.name, "too large once") {
+				r = post(nil)
+				r.Body = io.NopCloser(strings.NewReader("payload=" + tt.form.Get("payload")))
+			}
+			code, _, body := f.do(t, r)
 			if code != tt.wantCode {
 				t.Errorf("POST / = %d, want %d", code, tt.wantCode)
 			}
