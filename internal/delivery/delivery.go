@@ -8,6 +8,7 @@ package delivery
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -328,8 +329,18 @@ func (d *Deliverer) deliver(ctx context.Context, b *Batch, m Message, turn *turn
 	case GivenUp:
 		log.Error("sms of unknown outcome neither found in sipgate's history nor sent again: counted as delivered, it may not have arrived", "err", err)
 	}
+	if d.unrecorded.has(m.Key) {
+		// Handled, but not recorded: without the retry that this asks
+		// for, nothing would write its record (the alerts paged, for
+		// the resolved SMS) before a restart.
+		return fmt.Errorf("record the sms to %s: %w", m.Contact, errUnrecorded)
+	}
 	return nil
 }
+
+// errUnrecorded: an SMS was handled but the ledger failed to record it. The
+// notification's retry records it without sending it again.
+var errUnrecorded = errors.New("handled, but the ledger failed to record it: held in memory until the retry")
 
 // deliverOnce claims the message's key, then checks the ledger and either
 // settles an earlier send of unknown outcome or sends the message.
@@ -437,8 +448,9 @@ func (d *Deliverer) afterSend(m Message, mark ledger.Doubt, err error, notSent f
 // record notes a handled message in the ledger, and its alerts as paged
 // when it was sent, in one write. Failing that is logged, not returned:
 // the message was handled. Its key is held in memory then (unrecorded),
-// so that the notification's next copy writes the record again instead of
-// settling the message from sipgate's history.
+// so that the notification's next copy, which deliver asks for, writes
+// the record again instead of settling the message from sipgate's
+// history.
 func (d *Deliverer) record(m Message, paged bool, log *slog.Logger) {
 	var alerts []ledger.Firing
 	if paged {

@@ -578,11 +578,12 @@ func (l *recordFails) RecordPagedTo(key string, to ledger.PagedRecipient, alerts
 
 // TestAcceptedButUnrecordedIsNotSettledAgain: sipgate took the SMS and the
 // ledger failed to record it, which leaves its in-doubt mark. The
-// notification's next copy (an HA peer's, or Alertmanager's retry after
-// another SMS of it failed) must not take that for a lost answer: sipgate
-// lists the SMS in its history late, and settling would send it again
-// though its answer came. It records it instead; after a restart, which
-// forgets that, the mark is settled as a lost answer is.
+// notification is answered with a retry: else nothing would record it
+// (its alerts paged, for their resolved SMS). The retry must not take the
+// mark for a lost answer: sipgate lists the SMS in its history late, and
+// settling would send it again though its answer came. It records it
+// instead; after a restart, which forgets that, the mark is settled as a
+// lost answer is.
 func TestAcceptedButUnrecordedIsNotSettledAgain(t *testing.T) {
 	f, _ := realClientFixture(t, 1)
 	f.fake.HistoryDelay(time.Hour) // sipgate lists it late
@@ -590,10 +591,12 @@ func TestAcceptedButUnrecordedIsNotSettledAgain(t *testing.T) {
 	led.n.Store(1)
 	f.with(func(o *Options) { o.Ledger = led })
 	batch := msgs("n1", "+4915100000001")
-	for i := range 2 {
-		if err := f.deliver(context.Background(), batch); err != nil {
-			t.Fatalf("copy %d: %v", i+1, err)
-		}
+	var retry *RetryableError
+	if err := f.deliver(context.Background(), batch); !errors.Is(err, errUnrecorded) || !errors.As(err, &retry) {
+		t.Fatalf("the notification whose record failed: %v, want a retry asked for", err)
+	}
+	if err := f.deliver(context.Background(), batch); err != nil {
+		t.Fatalf("its retry: %v", err)
 	}
 	if n := len(f.fake.Messages()); n != 1 {
 		t.Errorf("sipgate took %d SMS for one page whose acceptance it answered, want 1", n)
@@ -717,5 +720,34 @@ func TestGatewayErrorsAreRetriedNotGivenUp(t *testing.T) {
 	}
 	if n := len(fake.Messages()); n != 1 {
 		t.Errorf("sipgate took %d SMS, want the page once", n)
+	}
+}
+
+// TestLostAnswerSettledAfterALongRestart: sipgate took the SMS, and the
+// service stopped before recording it. Alertmanager sends the
+// notification again at every group_interval until it is answered, so the
+// retry may come long after the dedup window, once the service is back:
+// the in-doubt mark must still be there to be settled from the history,
+// not taken for a first send.
+func TestLostAnswerSettledAfterALongRestart(t *testing.T) {
+	sender := &scriptSender{}
+	history := &fakeHistory{found: true}
+	f := unknownFixture(t, sender, history, 0)
+	led := &recordFails{Ledger: f.ledger}
+	led.n.Store(1)
+	f.with(func(o *Options) { o.Ledger = led })
+	batch := msgs("n1", "+4915100000001")
+	if err := f.deliver(context.Background(), batch); err == nil {
+		t.Fatal("the notification whose record failed was answered as done")
+	}
+	// Back after half an hour (the dedup window is 10 minutes), nothing
+	// in memory.
+	f.with(func(o *Options) { o.Ledger = f.ledger })
+	f.clock.Advance(30 * time.Minute)
+	if err := f.deliver(context.Background(), batch); err != nil {
+		t.Fatalf("the retry: %v", err)
+	}
+	if n := len(sender.sends()); n != 1 || len(history.asked()) != 1 {
+		t.Errorf("sent %d SMS for one page, asked the history %d times; want 1 SMS, settled from the history", n, len(history.asked()))
 	}
 }

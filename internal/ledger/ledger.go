@@ -644,7 +644,10 @@ func putDoubt(tx *bolt.Tx, key string, mark Doubt) error {
 }
 
 // Doubt returns key's in-doubt mark, if it has one whose first send lies
-// within the dedup window: an older one is forgotten like a delivery.
+// within the paged retention. Not the dedup window: Alertmanager sends a
+// notification that was not answered again at every group_interval, also
+// after the service was down for longer than the window, and its retry
+// must settle the mark from sipgate's history, not send again blindly.
 func (l *Ledger) Doubt(key string) (mark Doubt, ok bool, err error) {
 	err = l.db.View(func(tx *bolt.Tx) error {
 		v := tx.Bucket(bucketDoubts).Get([]byte(key))
@@ -654,7 +657,7 @@ func (l *Ledger) Doubt(key string) (mark Doubt, ok bool, err error) {
 		if err := json.Unmarshal(v, &mark); err != nil {
 			return fmt.Errorf("in-doubt entry: %w", err)
 		}
-		ok = l.now().Sub(mark.Since) < l.o.DedupWindow
+		ok = l.now().Sub(mark.Since) < l.o.PagedRetention
 		return nil
 	})
 	if err != nil {
@@ -1034,7 +1037,7 @@ func (l *Ledger) purgeDoubts(tx *bolt.Tx) (int, error) {
 	c := tx.Bucket(bucketDoubts).Cursor()
 	for k, v := c.First(); k != nil; k, v = c.Next() {
 		var mark Doubt
-		if json.Unmarshal(v, &mark) == nil && l.now().Sub(mark.Since) < l.o.DedupWindow {
+		if json.Unmarshal(v, &mark) == nil && l.now().Sub(mark.Since) < l.o.PagedRetention {
 			continue
 		}
 		if err := c.Delete(); err != nil {

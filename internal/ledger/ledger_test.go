@@ -450,10 +450,18 @@ func TestDoubtResendsAndExpiry(t *testing.T) {
 	if n, err := l.Purge(24 * time.Hour); err != nil || n != 0 {
 		t.Fatalf("Purge within the window = %d, %v; want nothing purged", n, err)
 	}
-	// The dedup window runs from the first send, as a delivery's would.
+	// Past the dedup window, the mark stays for a late retry to settle.
 	now = first.Add(10 * time.Minute)
+	if _, ok, _ := l.Doubt("a"); !ok {
+		t.Error("mark gone with the dedup window")
+	}
+	if n, err := l.Purge(24 * time.Hour); err != nil || n != 0 {
+		t.Errorf("Purge after the dedup window = %d, %v; want nothing purged", n, err)
+	}
+	// The paged retention runs from the first send.
+	now = first.Add(time.Hour)
 	if _, ok, _ := l.Doubt("a"); ok {
-		t.Error("mark still returned after the dedup window")
+		t.Error("mark still returned after the paged retention")
 	}
 	if n, err := l.Purge(24 * time.Hour); err != nil || n != 1 {
 		t.Errorf("Purge = %d, %v; want the expired mark (and no send: kept a day)", n, err)
