@@ -45,10 +45,15 @@ func Handler(current func() *config.Config, now func() time.Time) http.Handler {
 			http.Error(w, "listing failed", http.StatusInternalServerError)
 			return
 		}
+		// Encoded before the answer starts: a hand-off past year 9999
+		// (or before year 0) cannot be written as JSON.
+		body, err := json.MarshalIndent(l, "", "  ")
+		if err != nil {
+			http.Error(w, "at: too close to year 0 or 9999 to list the hand-offs around it", http.StatusBadRequest)
+			return
+		}
 		w.Header().Set("Content-Type", "application/json")
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
 		// The answer is on its way: a write error is the client's going.
-		_ = enc.Encode(l)
+		_, _ = w.Write(append(body, '\n'))
 	})
 }

@@ -256,6 +256,8 @@ func TestHandler(t *testing.T) {
 	for _, tc := range []struct{ query, want string }{
 		{"?at=yesterday", "at: want an RFC 3339 time such as 2024-03-04T09:00:00+01:00\n"},
 		{"?at=2024-03-08T12:30:00", "at: want an RFC 3339 time such as 2024-03-04T09:00:00+01:00\n"},
+		// Valid, but the next hand-off falls in year 10000.
+		{"?at=9999-12-31T23:59:59Z", "at: too close to year 0 or 9999 to list the hand-offs around it\n"},
 	} {
 		if code, body, _ := get(tc.query); code != http.StatusBadRequest || body != tc.want {
 			t.Errorf("GET %s: %d %q, want 400 %q", tc.query, code, body, tc.want)
