@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"net/http"
 	"reflect"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -124,11 +126,27 @@ func (r *reloader) Reload() error {
 	// retry that the ledger still caught for a repeat, and paged again.
 	cfg.Sipgate, cfg.Webhook, cfg.Delivery = r.started.Sipgate, r.started.Webhook, r.started.Delivery
 	cfg.Limits.DigestCheck = r.started.Limits.DigestCheck
+	// And so do their warnings, which the status page shows: not the
+	// file's, of a dry run, say, that is not in use.
+	cfg.Warnings = append(slices.DeleteFunc(cfg.Warnings, func(w string) bool { return restartOnly(cfg.File, w) }),
+		slices.DeleteFunc(slices.Clone(r.started.Warnings), func(w string) bool { return !restartOnly(r.started.File, w) })...)
 	if err := r.swap(cfg); err != nil {
 		return r.failed(err)
 	}
 	r.logger.Info("config reloaded", "file", r.file)
 	return nil
+}
+
+// restartOnly says whether a warning of the config loaded from file is
+// about a part that only a restart applies (see Reload).
+func restartOnly(file, warning string) bool {
+	path := strings.TrimPrefix(warning, file+": ")
+	for _, part := range []string{"sipgate", "webhook", "delivery", "limits.digest_check"} {
+		if strings.HasPrefix(path, part+".") || strings.HasPrefix(path, part+":") {
+			return true
+		}
+	}
+	return false
 }
 
 func (r *reloader) failed(err error) error {

@@ -170,11 +170,12 @@ func TestStatusPageAuth(t *testing.T) {
 // TestStatusPageShowsTheSipgateInUse: a reload cannot change the sipgate
 // section (it needs a restart), so the page goes on showing the one the
 // service sends with, not the file's: a reload that turns on dry_run must
-// not make the page say that SMS are only logged while they are sent.
+// not make the page say that SMS are only logged while they are sent, nor
+// warn of the file's sipgate section instead of the one in use.
 func TestStatusPageShowsTheSipgateInUse(t *testing.T) {
 	dir := t.TempDir()
 	routes := "contacts: {alice: {number: '+4915112345678'}}\nroutes: [{name: web, to: [alice]}]\n"
-	file := writeFile(t, dir, "config.yml", "sipgate: {url: 'http://127.0.0.1:1', token_id: token-1, token: s3cret, account_check_interval: 0s}\n"+routes)
+	file := writeFile(t, dir, "config.yml", "sipgate: {url: 'http://127.0.0.1:1', token_id: token-1, token: s3cret, account_check_interval: 0s, low_balance: 5}\n"+routes)
 	cfg, err := config.Load(file)
 	if err != nil {
 		t.Fatal(err)
@@ -188,7 +189,7 @@ func TestStatusPageShowsTheSipgateInUse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	writeFile(t, dir, "config.yml", "sipgate: {dry_run: true}\n"+routes)
+	writeFile(t, dir, "config.yml", "sipgate: {dry_run: true, low_balance: 5}\n"+routes)
 	if err := a.pagers.Reload(); err != nil {
 		t.Fatal(err)
 	}
@@ -197,5 +198,8 @@ func TestStatusPageShowsTheSipgateInUse(t *testing.T) {
 	text := pageText(w.Body.String())
 	if w.Code != http.StatusOK || strings.Contains(text, "dry run") || !strings.Contains(text, "http://127.0.0.1:1") {
 		t.Errorf("after a reload to dry_run: %d; the page should show the sipgate the service sends with:\n%s", w.Code, text)
+	}
+	if !strings.Contains(text, "sipgate.low_balance: is never checked") {
+		t.Errorf("after a reload the page lost the warning of the sipgate section in use:\n%s", text)
 	}
 }
