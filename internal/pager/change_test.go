@@ -269,3 +269,49 @@ func TestHugeFingerprintPagedOnce(t *testing.T) {
 		t.Errorf("alert id of %d bytes", len(id))
 	}
 }
+
+// hangingUpDeliverer delivers, and has Alertmanager hang up meanwhile.
+type hangingUpDeliverer struct {
+	*failingDeliverer
+	hangUp context.CancelFunc
+}
+
+func (d hangingUpDeliverer) Deliver(ctx context.Context, b delivery.Batch) error {
+	d.hangUp()
+	return d.failingDeliverer.Deliver(ctx, b)
+}
+
+// TestRepeatAnsweredToNobodyIsNotNotedAnswered: Alertmanager hung up
+// while a repeat's reminder went out, so it never heard the answer and
+// sends the repeat again. That retry is the same repeat, with the key of
+// the reminder sent: it must not be noted as answered and start a new
+// cycle, whose key would send a second reminder.
+func TestRepeatAnsweredToNobodyIsNotNotedAnswered(t *testing.T) {
+	s := newChangeStack(t, contacts+"routes: [{name: oncall, to: [alice]}]")
+	web1 := errorRate("firing", "web-1:8080", "5xx rate 9% on web-1:8080")
+	const am = "http://am-1:9093"
+	_, _, err := s.notify(t, group("first notification", am, web1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.now = changeStart.Add(2 * time.Hour)
+	repeat := group(reasonRepeat, am, web1)
+	ctx, hangUp := context.WithCancel(context.Background())
+	s.pager.deliverer = hangingUpDeliverer{s.got, hangUp}
+	if err := s.pager.Notify(ctx, repeat, ""); err == nil {
+		t.Error("the repeat answered to nobody says it was done")
+	}
+	s.pager.deliverer = s.got
+	sent := s.got.batches[len(s.got.batches)-1].Messages[0].Key
+	if r, _ := s.led.LastRepeat(repeatGroup(repeat)); !r.At.IsZero() {
+		t.Errorf("the repeat noted as answered at %v, though nobody heard the answer", r.At)
+	}
+	s.now = s.now.Add(20 * time.Second)
+	_, keys, err := s.notify(t, repeat)
+	if err != nil || len(keys) != 1 || keys[0] != sent {
+		t.Fatalf("the retry of the repeat: keys %q, err %v; want the key of the reminder sent, %q", keys, err, sent)
+	}
+	if r, _ := s.led.LastRepeat(repeatGroup(repeat)); !r.At.Equal(s.now) {
+		t.Errorf("the retry answered: repeat noted at %v, want %v", r.At, s.now)
+	}
+}

@@ -183,6 +183,12 @@ func (p *Pager) Notify(ctx context.Context, n *notification.Notification, pinned
 		return err
 	}
 	if cycle != nil {
+		if ctx.Err() != nil {
+			// Alertmanager hung up, or its deadline passed: it sends
+			// the repeat again, which must be this cycle's, finding
+			// its SMS delivered, not start the next one.
+			return fmt.Errorf("the repeat's sms went out, but nobody may hear the answer: %w", context.Cause(ctx))
+		}
 		if err := p.paged.RecordRepeat(cycle.group, sender(n)); err != nil {
 			return fmt.Errorf("note the repeat as answered: %w", err)
 		}
