@@ -108,7 +108,6 @@ func Open(path string, o Options) (*Ledger, error) {
 		return nil, fmt.Errorf("open ledger %s: %w", path, err)
 	}
 	if err := db.Update(func(tx *bolt.Tx) error {
-		indexed := tx.Bucket(bucketPagedByAlert) != nil
 		for _, b := range buckets {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
@@ -124,14 +123,12 @@ func Open(path string, o Options) (*Ledger, error) {
 			return err
 		}
 		if old := tx.Bucket(bucketPaged); old != nil {
-			if !indexed {
-				idx, err := tx.CreateBucket(bucketPagedByAlert)
-				if err != nil {
-					return err
-				}
-				if err := indexPaged(idx, old); err != nil {
-					return err
-				}
+			idx, err := tx.CreateBucketIfNotExists(bucketPagedByAlert)
+			if err != nil {
+				return err
+			}
+			if err := indexPaged(idx, old); err != nil {
+				return err
 			}
 			return tx.DeleteBucket(bucketPaged)
 		}
@@ -484,16 +481,21 @@ func sortKeys(keys [][]byte) {
 	}
 }
 
-// indexPaged fills idx, bucketPagedByAlert, from the paged marks by
-// number of a ledger written before it existed, with neither contact nor
-// route.
+// indexPaged adds to idx, bucketPagedByAlert, the paged marks by number
+// of a ledger written before it existed, with neither contact nor route:
+// at the upgrade, and again after a version from before it ran on the
+// file. A mark idx holds already stays unless the old one is later.
 func indexPaged(idx, old *bolt.Bucket) error {
 	return old.ForEach(func(k, v []byte) error {
 		number, alert, ok := strings.Cut(string(k), "\x00")
-		if !ok {
+		if !ok || len(v) < 8 {
 			return nil
 		}
-		return idx.Put(append(appendPagedPrefix(nil, Firing{ID: alert}), number...), append(append([]byte(nil), v...), "{}"...))
+		key := append(appendPagedPrefix(nil, Firing{ID: alert}), number...)
+		if cur := idx.Get(key); len(cur) >= 8 && bytes.Compare(cur[:8], v[:8]) >= 0 {
+			return nil
+		}
+		return idx.Put(key, append(append([]byte(nil), v...), "{}"...))
 	})
 }
 

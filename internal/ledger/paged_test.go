@@ -380,3 +380,48 @@ func utcMarks(rs []PagedRecipient) []PagedRecipient {
 	}
 	return rs
 }
+
+// TestPagedMarksOfAnOlderVersionAfterAnUpgrade: a version from before the
+// marks by alert wrote its marks by number; they count after the upgrade,
+// also when it ran on the file after a later version had (a rollback and
+// an upgrade again), and a later mark is not taken back by an older one.
+func TestPagedMarksOfAnOlderVersionAfterAnUpgrade(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ledger.db")
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	l := open(t, path, &now)
+	if err := l.MarkPaged("+491", []Firing{{ID: "fp0|0"}}); err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	// The older version's run: marks by number, one of them older than
+	// the mark the later version wrote.
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Update(func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists(bucketPaged)
+		if err != nil {
+			return err
+		}
+		if err := b.Put([]byte("+492\x00fp1|1"), encodeTime(now)); err != nil {
+			return err
+		}
+		return b.Put([]byte("+491\x00fp0|0"), encodeTime(now.Add(-50*time.Minute)))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	now = now.Add(30 * time.Minute) // the older mark of fp0|0 is past the retention of an hour
+	l = open(t, path, &now)
+	defer l.Close()
+	for _, tc := range []struct {
+		number string
+		alert  string
+	}{{"+492", "fp1|1"}, {"+491", "fp0|0"}} {
+		if ok, err := l.WasPaged(tc.number, Firing{ID: tc.alert}); err != nil || !ok {
+			t.Errorf("WasPaged(%s, %s) after the upgrade = %v, %v; want true", tc.number, tc.alert, ok, err)
+		}
+	}
+}
