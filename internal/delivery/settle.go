@@ -52,6 +52,8 @@ func (d *Deliverer) settle(ctx context.Context, m Message, mark ledger.Doubt, lo
 		return Accepted, nil
 	case errors.Is(err, errNotSettled):
 		return Unknown, err
+	case mark.Resends >= d.o.ResendUnknown && historyDown(err):
+		return Unknown, fmt.Errorf("%w: no resend is left, and the history cannot be read for now: %w", errNotSettled, err)
 	case mark.Resends >= d.o.ResendUnknown:
 		d.o.Metrics.UnknownOutcomes.WithLabelValues(settledGivenUp).Inc()
 		d.record(m, true, log)
@@ -59,6 +61,16 @@ func (d *Deliverer) settle(ctx context.Context, m Message, mark ledger.Doubt, lo
 	}
 	log.Warn("sms of unknown outcome not found in sipgate's history: sending it again", "err", err)
 	return d.resend(ctx, m, mark, log)
+}
+
+// historyDown reports whether err, lookUp's, says that the history could
+// not be read for now (sipgate or a gateway before it in trouble), not
+// that it does not list the SMS, or is not to be read at all (none, or a
+// token without its scope). An outcome that only the history can still
+// settle waits for it then: given up, it would lose the page whenever an
+// outage outlasted the resend.
+func historyDown(err error) bool {
+	return err != nil && !errors.Is(err, errNotFound) && !errors.Is(err, errNoHistory) && !permanent(err)
 }
 
 // lookUp asks sipgate's history for the SMS of mark once the grace period

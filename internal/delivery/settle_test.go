@@ -751,3 +751,78 @@ func TestLostAnswerSettledAfterALongRestart(t *testing.T) {
 		t.Errorf("sent %d SMS for one page, asked the history %d times; want 1 SMS, settled from the history", n, len(history.asked()))
 	}
 }
+
+// TestGatewayTimeoutAfterSipgateTookItIsNotSentAgain: a gateway before
+// sipgate gave up waiting and answered 504, but sipgate took the SMS.
+// The retry asks the history before anything goes out again, finds it,
+// and pages nobody twice; each 504 used to send the SMS once more.
+func TestGatewayTimeoutAfterSipgateTookItIsNotSentAgain(t *testing.T) {
+	fake := sipgatetest.NewServer("token-1", "secret")
+	defer fake.Close()
+	var slow atomic.Bool
+	slow.Store(true)
+	gateway := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if slow.Load() && r.Method == http.MethodPost {
+			fake.Handler().ServeHTTP(httptest.NewRecorder(), r) // taken, the answer lost
+			http.Error(w, "gateway timeout", http.StatusGatewayTimeout)
+			return
+		}
+		fake.Handler().ServeHTTP(w, r)
+	}))
+	defer gateway.Close()
+	client := sipgate.New(sipgate.Options{BaseURL: gateway.URL + "/v2", SMSID: "s0", Username: "token-1", Password: "secret", HTTPClient: gateway.Client()})
+	f := unknownFixture(t, client, client, 1)
+	batch := msgs("n1", "+4915100000001")
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	mustRetry(t, f.deliver(ctx, batch))
+	cancel()
+	slow.Store(false)
+	for i := range 2 {
+		if err := f.deliver(context.Background(), batch); err != nil {
+			t.Fatalf("retry %d: %v", i+1, err)
+		}
+	}
+	if n := len(fake.Messages()); n != 1 {
+		t.Errorf("sipgate took %d SMS for one page, want 1", n)
+	}
+	if n := f.unknownOutcomes(settledFound); n != 1 {
+		t.Errorf("sms_unknown_outcome_total{result=found_in_history} = %d, want 1", n)
+	}
+}
+
+// historyTrouble is a history read that failed for now: sipgate or a
+// gateway before it in trouble.
+type historyTrouble struct{}
+
+func (historyTrouble) Error() string   { return "history: 503 Service Unavailable" }
+func (historyTrouble) Temporary() bool { return true }
+
+// TestUnknownOutcomeWaitsForTheHistoryOnceTheResendIsUsed: the SMS and its
+// resend both got no answer, and sipgate's history cannot be read for now.
+// Given up then, the page would be lost whenever neither went out; it
+// waits for the history instead, asking for retries, and is settled by
+// it once it can be read.
+func TestUnknownOutcomeWaitsForTheHistoryOnceTheResendIsUsed(t *testing.T) {
+	sender := &scriptSender{errs: []error{lost{}, lost{}}}
+	history := &fakeHistory{err: historyTrouble{}}
+	f := unknownFixture(t, sender, history, 1)
+	batch := msgs("n1", "+4915100000001")
+	for i := range 4 {
+		mustRetry(t, f.deliver(context.Background(), batch))
+		if n := len(sender.sends()); n > 2 {
+			t.Fatalf("after notification %d: %d sends, want the SMS and one resend", i+1, n)
+		}
+	}
+	if n := f.unknownOutcomes(settledGivenUp); n != 0 {
+		t.Fatalf("given up %d times while the history could not be read", n)
+	}
+	history.mu.Lock()
+	history.err, history.found = nil, true
+	history.mu.Unlock()
+	if err := f.deliver(context.Background(), batch); err != nil {
+		t.Fatalf("once the history can be read: %v", err)
+	}
+	if n, found := len(sender.sends()), f.unknownOutcomes(settledFound); n != 2 || found != 1 {
+		t.Errorf("%d sends, %d found in the history; want 2 and the page settled from the history", n, found)
+	}
+}

@@ -122,6 +122,9 @@ func (d *Deliverer) settleSummary(ctx context.Context, timeout time.Duration, s 
 		return d.releaseSummary(s, true, log)
 	case ctx.Err() != nil:
 		return nil // shutting down: the next start settles it
+	case mark.Resends >= d.o.ResendUnknown && historyDown(err):
+		log.Warn(s.what+" of unknown outcome not settled: no resend is left, and sipgate's history cannot be read for now; asked again at the next check", "err", err)
+		return nil
 	case mark.Resends >= d.o.ResendUnknown:
 		return d.giveUp(s, err, log)
 	}

@@ -493,3 +493,35 @@ func TestUnsentButNotClearedIsSentNotGivenUp(t *testing.T) {
 		t.Errorf("still held: %+v", due)
 	}
 }
+
+// TestSummaryWaitsForTheHistoryOnceNoResendIsLeft: a held SMS of unknown
+// outcome that no resend may settle waits while sipgate's history cannot
+// be read, instead of being given up, and is settled once it can.
+func TestSummaryWaitsForTheHistoryOnceNoResendIsLeft(t *testing.T) {
+	sender := &scriptSender{errs: []error{lost{}}}
+	history := &fakeHistory{err: historyTrouble{}}
+	f := unknownFixture(t, sender, history, 0)
+	ctx := context.Background()
+	until := f.hold(t, 0, heldAlert("fp1|1", "DiskFull"))
+	for range 3 {
+		if err := f.d.SendHeld(ctx, time.Second, f.limits); err != nil {
+			t.Fatal(err)
+		}
+		f.clock.Advance(settleAfter)
+	}
+	if n, given := len(sender.sends()), f.unknownOutcomes(settledGivenUp); n != 1 || given != 0 {
+		t.Fatalf("%d sent, %d given up while the history could not be read; want 1 and none", n, given)
+	}
+	if due, err := f.ledger.DueHeld(until); err != nil || len(due) != 1 || due[0].Doubt == nil {
+		t.Fatalf("due = %+v, %v; want it still in doubt", due, err)
+	}
+	history.mu.Lock()
+	history.err, history.found = nil, true
+	history.mu.Unlock()
+	if err := f.d.SendHeld(ctx, time.Second, f.limits); err != nil {
+		t.Fatal(err)
+	}
+	if due, _ := f.ledger.DueHeld(until); len(due) != 0 || f.unknownOutcomes(settledFound) != 1 {
+		t.Errorf("due = %+v; want it settled from the history", due)
+	}
+}

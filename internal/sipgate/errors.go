@@ -182,13 +182,15 @@ func (e *Error) RetryAfter() time.Duration { return e.Retry }
 // search of the history and a read of the account send nothing: always
 // false.
 //
-// A 502 or 504 of a gateway before sipgate counts as not sent, though the
-// gateway may have passed the request on: it mostly means that sipgate
-// could not be reached, whose history then cannot be read either, and an
-// unknown outcome that the history cannot settle is given up once its
-// resend is used, which would lose the page for the length of an outage
+// A 504 of a gateway before sipgate is unknown too: the gateway gave up
+// waiting for sipgate's answer, and sipgate may well have taken the SMS
+// meanwhile; taken for not sent, each 504 sent it again
+// (TestGatewayTimeoutAfterSipgateTookItIsNotSentAgain). A 502 counts as
+// not sent: it mostly means that sipgate could not be reached
 // (TestGatewayErrorsAreRetriedNotGivenUp).
-func (e *Error) Unknown() bool { return e.StatusCode == 0 && e.Written }
+func (e *Error) Unknown() bool {
+	return e.StatusCode == 0 && e.Written || e.StatusCode == http.StatusGatewayTimeout
+}
 
 // contextError is SendSMS's error when the caller's context ended first.
 // It is no *Error, because the caller gave up, not sipgate; but it still
