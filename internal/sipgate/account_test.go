@@ -98,6 +98,8 @@ func TestAccountFailures(t *testing.T) {
 			wantCode: 503, wantTemp: true, wantReason: "server", wantMsg: "sipgate server error checking the credentials (503)"},
 		{name: "balance down", op: OpBalance, setup: func(s *sipgatetest.Server) { s.Down(500, "") },
 			wantCode: 500, wantTemp: true, wantReason: "server", wantMsg: "sipgate server error reading the balance (500)"},
+		{name: "balance behind a gateway that timed out", op: OpBalance, setup: func(s *sipgatetest.Server) { s.Down(504, "") },
+			wantCode: 504, wantTemp: true, wantReason: "server", wantMsg: "a gateway before sipgate gave up waiting for the balance (504)"},
 		{name: "balance rate limited", op: OpBalance, setup: func(s *sipgatetest.Server) { s.Down(429, "30") },
 			wantCode: 429, wantTemp: true, wantReason: "rate_limited", wantMsg: "sipgate rate limit reached reading the balance (429), retry after 30s"},
 		{name: "balance malformed JSON", op: OpBalance, setup: func(s *sipgatetest.Server) { s.BalanceBody(`{"amount": 12`) },

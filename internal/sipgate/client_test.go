@@ -176,7 +176,7 @@ func TestSendSMSStatuses(t *testing.T) {
 		{name: "internal error", fail: 500, sms: ok, wantCode: 500, wantTemp: true, wantReason: "server", wantMsg: "sipgate server error (500)"},
 		{name: "bad gateway", fail: 502, sms: ok, wantCode: 502, wantTemp: true, wantReason: "server", wantMsg: "sipgate server error (502)"},
 		{name: "unavailable", fail: 503, sms: ok, wantCode: 503, wantTemp: true, wantReason: "server", wantMsg: "sipgate server error (503)"},
-		{name: "gateway timeout", fail: 504, sms: ok, wantCode: 504, wantTemp: true, wantReason: "server", wantMsg: "sipgate server error (504)"},
+		{name: "gateway timeout", fail: 504, sms: ok, wantCode: 504, wantTemp: true, wantReason: "server", wantMsg: "a gateway before sipgate gave up waiting for its answer: sipgate may have accepted the SMS (504)"},
 		{name: "other 5xx", fail: 507, sms: ok, wantCode: 507, wantTemp: true, wantReason: "server", wantMsg: "sipgate server error (507)"},
 	}
 	for _, tt := range tests {
@@ -502,6 +502,8 @@ func TestSendSMSTellsUnknownFromUnsent(t *testing.T) {
 		{name: "TLS handshake fails", baseURL: strings.Replace(plain.URL, "http://", "https://", 1) + "/v2"},
 		{name: "request cannot be built", baseURL: "ftp://example.com/v2"},
 		{name: "server error status", fake: func(s *sipgatetest.Server) { s.FailNext(1, 503, "") }},
+		{name: "bad gateway", fake: func(s *sipgatetest.Server) { s.FailNext(1, 502, "") }},
+		{name: "gateway timeout", fake: func(s *sipgatetest.Server) { s.FailNext(1, 504, "") }, wantUnknown: true},
 		{name: "client error status", fake: func(s *sipgatetest.Server) { s.FailNext(1, 402, "") }},
 		{name: "request not written in full", baseURL: resetBeforeBody(t), sms: SMS{Recipient: "+49", Message: strings.Repeat("x", 16<<20)}},
 		{name: "answer after the client timeout", fake: func(s *sipgatetest.Server) { s.AnswerLate(time.Minute) }, change: shortTimeout, wantUnknown: true, wantSent: 1},

@@ -99,6 +99,9 @@ func statusWording() map[int]wording {
 			userinfo: "sipgate rate limit reached checking the credentials", balance: "sipgate rate limit reached reading the balance"},
 		http.StatusInternalServerError: {send: "sipgate server error", history: "sipgate server error reading the history",
 			userinfo: "sipgate server error checking the credentials", balance: "sipgate server error reading the balance"},
+		http.StatusGatewayTimeout: {send: "a gateway before sipgate gave up waiting for its answer: sipgate may have accepted the SMS",
+			history: "a gateway before sipgate gave up waiting for the history", userinfo: "a gateway before sipgate gave up waiting for the credentials check",
+			balance: "a gateway before sipgate gave up waiting for the balance"},
 	}
 }
 
@@ -126,7 +129,7 @@ func (e *Error) Error() string {
 		wordedAs = http.StatusOK
 	case code >= 300 && code < 400:
 		wordedAs = http.StatusMultipleChoices
-	case code >= 500:
+	case code >= 500 && code != http.StatusGatewayTimeout:
 		wordedAs = http.StatusInternalServerError
 	}
 	text := statusWording()[wordedAs].of(e.Op)
@@ -189,7 +192,7 @@ func (e *Error) RetryAfter() time.Duration { return e.Retry }
 // not sent: it mostly means that sipgate could not be reached
 // (TestGatewayErrorsAreRetriedNotGivenUp).
 func (e *Error) Unknown() bool {
-	return e.StatusCode == 0 && e.Written || e.StatusCode == http.StatusGatewayTimeout
+	return e.StatusCode == 0 && e.Written || e.StatusCode == http.StatusGatewayTimeout && e.Op == OpSend
 }
 
 // contextError is SendSMS's error when the caller's context ended first.
