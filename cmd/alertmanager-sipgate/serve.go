@@ -113,7 +113,7 @@ func newApp(cfg *config.Config, configFile, storagePath string, logger *slog.Log
 // the longest owed one is owed. A failed read is logged and reported as
 // nothing owed: a scrape cannot carry the error.
 func owedDigests(led *ledger.Ledger, logger *slog.Logger) (int, time.Time) {
-	owed, err := led.Pending()
+	owed, err := led.Outstanding()
 	if err != nil {
 		logger.Warn("read owed digests for /metrics", "err", err)
 		return 0, time.Time{}

@@ -27,7 +27,7 @@ func (a *app) statusPage() (*status.Handler, error) {
 		Config:          a.pagers.Config, // sipgate as started: a reload keeps it
 		Account:         a.account.State,
 		Recent:          a.recent,
-		Owed:            a.ledger.Pending,
+		Owed:            a.ledger.Outstanding,
 		Preview:         a.previewPayload(),
 		MaxPayloadBytes: a.cfg.Webhook.MaxBodyBytes,
 		MaxPreviews:     maxRendersInFlight,

@@ -66,6 +66,7 @@ type Ledger interface {
 	// moves what it covers out of what is owed, and DigestUnsent,
 	// MarkDigestDoubt and Digested clear, replace or settle it.
 	Pending() (map[string]ledger.Suppressed, error)
+	Owed(number string) (ledger.Suppressed, bool, error)
 	DigestsInDoubt() (map[string]ledger.DigestDoubt, error)
 	TakeDigest(number string, mark ledger.DigestDoubt, perRecipient []ledger.Window, budget ledger.Window) (time.Time, bool, error)
 	MarkDigestDoubt(number string, mark ledger.Doubt) error

@@ -34,7 +34,16 @@ func (d *Deliverer) SendDigests(ctx context.Context, timeout time.Duration, limi
 		if _, ok := doubts[number]; ok {
 			continue
 		}
-		if err := d.sendSummary(ctx, timeout, d.digest(number, pending[number], nil, limits)); err != nil {
+		// Read again: the sends before this one may have taken long.
+		owed, ok, err := d.o.Ledger.Owed(number)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if !ok || d.o.Clock.Now().Before(owed.NotBefore) {
+			continue
+		}
+		if err := d.sendSummary(ctx, timeout, d.digest(number, owed, nil, limits)); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -143,5 +152,5 @@ func held(m Message, url string) ledger.Suppressed {
 	if m.Firing+m.Resolved == 0 {
 		firing = m.Alerts
 	}
-	return ledger.Suppressed{Contact: m.Contact, Alerts: firing, Resolved: m.Resolved, Names: m.Names, URL: url}
+	return ledger.Suppressed{Contact: m.Contact, Alerts: firing, Resolved: m.Resolved, Names: m.Names, URL: url, NotBefore: m.SendAt}
 }

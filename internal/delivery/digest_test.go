@@ -4,12 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/ledger"
+	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/sipgate"
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/sms"
 )
 
@@ -200,5 +202,41 @@ func TestDigestOfOldLedgerEntry(t *testing.T) {
 	}
 	if pending, _ := led.Pending(); len(pending) != 0 {
 		t.Errorf("still pending: %+v", pending)
+	}
+}
+
+// TestDigestsOfAStormAreNotStarved: while a storm keeps holding alerts back
+// for everyone, each digest is read right before it is sent, so the
+// digests sent first do not leave the later ones changed under the call,
+// and composed again at every check, for good.
+func TestDigestsOfAStormAreNotStarved(t *testing.T) {
+	const a, b = "+4915100000001", "+4915100000002"
+	f := newFixture(t)
+	var toB atomic.Int32
+	f.with(func(o *Options) {
+		o.Sender = senderFunc(func(_ context.Context, m sipgate.SMS) error {
+			if m.Recipient == b {
+				toB.Add(1)
+			}
+			for _, n := range []string{a, b} {
+				if err := f.ledger.Suppress(n, ledger.Suppressed{Contact: "c", Alerts: 1, Names: []string{"Storm"}}); err != nil {
+					t.Error(err)
+				}
+			}
+			return nil
+		})
+	})
+	for _, n := range []string{a, b} {
+		if err := f.ledger.Suppress(n, ledger.Suppressed{Contact: "c", Alerts: 1, Names: []string{"Storm"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 3 {
+		if err := f.d.SendDigests(context.Background(), time.Second, f.limits); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := toB.Load(); n == 0 {
+		t.Error("b got no digest in three checks while the storm went on")
 	}
 }

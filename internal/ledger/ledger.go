@@ -38,7 +38,12 @@ var (
 	bucketSuppressed = []byte("suppressed") // number -> Suppressed
 	bucketDoubts     = []byte("in_doubt")   // key -> Doubt
 	bucketWindows    = []byte("windows")    // counts of sends in limit windows, see limits.go
-	buckets          = [][]byte{bucketDelivered, bucketPagedSince, bucketSendsByAge, bucketSuppressed, bucketDoubts, bucketWindows, bucketRepeats, bucketHeld, bucketHeldBy, bucketHeldDoubts, bucketDigestDoubts, bucketGroupResolved}
+	// bucketScheduled (time number -> nothing) holds again the sends of the
+	// log that sipgate makes later (send_at), until they arrived: so that
+	// near tells them from sends the log holds ahead of a clock that went
+	// back, which count as they always did.
+	bucketScheduled = []byte("sends_scheduled")
+	buckets         = [][]byte{bucketDelivered, bucketPagedSince, bucketSendsByAge, bucketSuppressed, bucketDoubts, bucketWindows, bucketRepeats, bucketHeld, bucketHeldBy, bucketHeldDoubts, bucketDigestDoubts, bucketGroupResolved, bucketScheduled}
 	// bucketPagedByAlert (alert 0 number -> time contact route) holds the
 	// marks of alerts whose start is unknown, and those written before
 	// bucketPagedSince existed; lookups fall back to it while it exists,
@@ -707,6 +712,11 @@ type Suppressed struct {
 	Since     time.Time `json:"since"`
 	// URL is where to look: the Alertmanager of the latest suppressed SMS.
 	URL string `json:"url"`
+	// NotBefore, when set, is when the digest may go: what was held back
+	// were SMS that sipgate was to send then, at the end of quiet hours
+	// (defer: send_at), and a digest of them must not come earlier. Any
+	// other SMS held back clears it: that one's digest is due at once.
+	NotBefore time.Time `json:"not_before,omitzero"`
 }
 
 // MaxNames bounds the alertnames a digest entry keeps: a digest has room
@@ -716,8 +726,13 @@ const MaxNames = 5
 // add counts what one held-back SMS told of, or what was owed since a
 // later time than s.
 func (s *Suppressed) add(h Suppressed, now time.Time) {
-	if s.Alerts+s.Resolved == 0 {
-		s.Since = now
+	switch {
+	case s.Alerts+s.Resolved == 0:
+		s.Since, s.NotBefore = now, h.NotBefore
+	case h.NotBefore.IsZero() || s.NotBefore.IsZero():
+		s.NotBefore = time.Time{}
+	case h.NotBefore.After(s.NotBefore):
+		s.NotBefore = h.NotBefore
 	}
 	s.Contact, s.URL = h.Contact, h.URL
 	s.Alerts += h.Alerts
@@ -737,7 +752,8 @@ func (s *Suppressed) add(h Suppressed, now time.Time) {
 // equal says whether s and o tell of the same.
 func (s Suppressed) equal(o Suppressed) bool {
 	return s.Contact == o.Contact && s.Alerts == o.Alerts && s.Resolved == o.Resolved &&
-		slices.Equal(s.Names, o.Names) && s.MoreNames == o.MoreNames && s.Since.Equal(o.Since) && s.URL == o.URL
+		slices.Equal(s.Names, o.Names) && s.MoreNames == o.MoreNames && s.Since.Equal(o.Since) && s.URL == o.URL &&
+		s.NotBefore.Equal(o.NotBefore)
 }
 
 // Suppress adds what a limit kept from number to its digest: held.Alerts
@@ -792,6 +808,24 @@ func (l *Ledger) Pending() (map[string]Suppressed, error) {
 		return nil, fmt.Errorf("ledger pending digests: %w", err)
 	}
 	return out, nil
+}
+
+// Owed returns the digest owed to number, if any: read again right before
+// its digest is taken, so that what a storm holds back meanwhile for one
+// number does not keep changing it under a call that sends many.
+func (l *Ledger) Owed(number string) (s Suppressed, ok bool, err error) {
+	err = l.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketSuppressed).Get([]byte(number))
+		if v == nil {
+			return nil
+		}
+		ok = true
+		return json.Unmarshal(v, &s)
+	})
+	if err != nil {
+		return Suppressed{}, false, fmt.Errorf("ledger digest owed to %s: %w", phone.Mask(number), err)
+	}
+	return s, ok, nil
 }
 
 // Digested clears the in-doubt mark of the digest to number, which went
@@ -862,6 +896,7 @@ func (l *Ledger) purgeSmall(cutoff time.Time) (int, error) {
 		n = 0
 		for _, purge := range []func(*bolt.Tx) (int, error){
 			func(tx *bolt.Tx) (int, error) { return purgeSends(tx, cutoff) },
+			func(tx *bolt.Tx) (int, error) { return purgeArrived(tx, l.now()) },
 			l.purgeDoubts,
 			l.purgeHeld,
 			l.purgeSummaryDoubts,

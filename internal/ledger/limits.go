@@ -163,7 +163,12 @@ func sinceEpoch(t time.Time) time.Time {
 // up to until (any time, with until zero), oldest first, while visit
 // returns true.
 func sendsBetween(tx *bolt.Tx, after, until time.Time, visit func(sender string) (more bool)) {
-	c := tx.Bucket(bucketSendsByAge).Cursor()
+	sendsIn(tx.Bucket(bucketSendsByAge), after, until, visit)
+}
+
+// sendsIn is sendsBetween in log, keyed as the log is.
+func sendsIn(log *bolt.Bucket, after, until time.Time, visit func(sender string) (more bool)) {
+	c := log.Cursor()
 	end := encodeTime(until)
 	for k, _ := c.Seek(encodeTime(after.Add(time.Nanosecond))); k != nil && len(k) >= 8; k, _ = c.Next() {
 		if !until.IsZero() && bytes.Compare(k[:8], end) > 0 || !visit(string(k[8:])) {
@@ -354,15 +359,12 @@ func (l *Ledger) TakeDoubt(key string, mark Doubt, rank int, perRecipient []Wind
 // transaction, and calling queued once it is queued (see TakeDoubt).
 //
 // A send that sipgate is asked to make later, at sendAt, is logged then,
-// when it reaches the phone: so the windows count it against the sends
-// around it, not against those around its hand-over, and a digest of what
-// it held back waits for the window after it. Until sendAt has passed by
-// a window's length, the state of that window counts it; the sends that
-// lie ahead are few (only those of quiet hours with defer: send_at). A
-// check for a send at sendAt counts the logged sends within a window's
-// length of sendAt, before or after it: when sendAt-Per lies in the past,
-// the state's count of all sends after it (a superset), else the sends
-// ahead alone, read from the log.
+// when it reaches the phone, and each check counts the sends within a
+// window's length of when its own send arrives, before or after it (see
+// near): so a send for the morning counts against the sends around the
+// morning, not against those of the night, nor they against it. The sends
+// that lie ahead are few: only those of quiet hours with defer: send_at,
+// which the limits themselves bound.
 func (l *Ledger) take(number string, rank int, perRecipient []Window, budget Window, force bool, sendAt time.Time, also func(*bolt.Tx) error, queued func()) (at time.Time, ok bool, err error) {
 	// The time is read once: the transaction may run more than once (see
 	// groupCommit) and must decide the same way each time.
@@ -383,6 +385,11 @@ func (l *Ledger) take(number string, rank int, perRecipient []Window, budget Win
 		if at, err = addSend(tx, sender(number, rank), arrives); err != nil {
 			return err
 		}
+		if arrives.After(now) {
+			if err := tx.Bucket(bucketScheduled).Put(sendKey(sender(number, rank), at), nil); err != nil {
+				return err
+			}
+		}
 		if also != nil {
 			if err := also(tx); err != nil {
 				return err
@@ -399,46 +406,61 @@ func (l *Ledger) take(number string, rank int, perRecipient []Window, budget Win
 
 // allows reports whether every limit allows one more send of the rank to
 // number, arriving at arrives: whether each per-recipient window holds
-// fewer than its Max sends to number at least as severe, and the budget
-// fewer than its Max sends.
+// fewer than its Max sends to number at least as severe near then, and
+// the budget fewer than its Max sends.
 func allows(tx *bolt.Tx, number string, rank int, perRecipient []Window, budget Window, now, arrives time.Time) (bool, error) {
 	for _, l := range perRecipient {
 		if l.Max <= 0 {
 			continue
 		}
-		if from := arrives.Add(-l.Per); from.After(now) {
-			if ahead(tx, from, arrives.Add(l.Per), number, rank, l.Max) >= l.Max {
-				return false, nil
-			}
-			continue
-		}
-		if _, err := loadWindow(tx, l.Per, now); err != nil {
+		n, err := near(tx, l.Per, number, rank, now, arrives)
+		if err != nil || n >= uint64(l.Max) {
 			return false, err
-		}
-		if atLeastAsSevere(tx, l.Per, number, rank) >= uint64(l.Max) {
-			return false, nil
 		}
 	}
 	if budget.Max <= 0 {
 		return true, nil
 	}
-	if from := arrives.Add(-budget.Per); from.After(now) {
-		return ahead(tx, from, arrives.Add(budget.Per), "", MaxRank, budget.Max) < budget.Max, nil
-	}
-	w, err := loadWindow(tx, budget.Per, now)
-	return w.total < uint64(budget.Max), err
+	n, err := near(tx, budget.Per, "", MaxRank, now, arrives)
+	return err == nil && n < uint64(budget.Max), err
 }
 
-// ahead counts the sends logged after from, a time still to come, and
-// before until, to number at least as severe as rank (to anyone, number
-// empty), up to limit.
-func ahead(tx *bolt.Tx, from, until time.Time, number string, rank, limit int) int {
-	n := 0
-	sendsBetween(tx, from, until.Add(-time.Nanosecond), func(s string) bool {
+// near counts the sends to number at least as severe as rank (to anyone,
+// number empty) less than per before or after arrives, a send's arrival
+// at now or later: those of every window of length per that holds it. When
+// the earliest such window begins in the future, they are read from the
+// log, where only the sends ahead lie; else they are the window state's
+// count at now, of the sends after now-per (more, when arrives is later
+// than now), less those from arrives+per on, read from the log.
+func near(tx *bolt.Tx, per time.Duration, number string, rank int, now, arrives time.Time) (uint64, error) {
+	if from := arrives.Add(-per); from.After(now) {
+		return countSends(tx, bucketSendsByAge, from, arrives.Add(per-time.Nanosecond), number, rank), nil
+	}
+	w, err := loadWindow(tx, per, now)
+	if err != nil {
+		return 0, err
+	}
+	n := w.total
+	if number != "" {
+		n = atLeastAsSevere(tx, per, number, rank)
+	}
+	later := countSends(tx, bucketScheduled, arrives.Add(per-time.Nanosecond), time.Time{}, number, rank)
+	if later > n {
+		return 0, nil // cannot be, unless the log was changed behind our back
+	}
+	return n - later, nil
+}
+
+// countSends counts the sends of log (the log, or the sends scheduled)
+// after after and up to until (any time, with until zero) to number at
+// least as severe as rank (to anyone, number empty).
+func countSends(tx *bolt.Tx, log []byte, after, until time.Time, number string, rank int) uint64 {
+	n := uint64(0)
+	sendsIn(tx.Bucket(log), after, until, func(s string) bool {
 		if to, r := parseSender(s); number == "" || to == number && r <= rank {
 			n++
 		}
-		return n < limit
+		return true
 	})
 	return n
 }
@@ -504,7 +526,24 @@ func refund(tx *bolt.Tx, number string, at time.Time) error {
 	if err := log.Delete(key); err != nil {
 		return err
 	}
+	if err := tx.Bucket(bucketScheduled).Delete(key); err != nil {
+		return err
+	}
 	return count(tx, string(key[8:]), at, -1)
+}
+
+// purgeArrived deletes from the sends scheduled those that arrived by
+// now: near reads only those still ahead. They are copies of the log's,
+// so none counts as purged.
+func purgeArrived(tx *bolt.Tx, now time.Time) (int, error) {
+	end := encodeTime(now)
+	c := tx.Bucket(bucketScheduled).Cursor()
+	for k, _ := c.First(); k != nil && bytes.Compare(k, end) < 0; k, _ = c.First() {
+		if err := c.Delete(); err != nil {
+			return 0, err
+		}
+	}
+	return 0, nil
 }
 
 // purgeSends deletes the sends before cutoff, and the window states whose

@@ -313,8 +313,7 @@ func TestOpenMigratesALedgerWithSendsByRecipient(t *testing.T) {
 
 // TestTakeForLater: a send that sipgate makes later counts against the
 // limits then: against the sends around that time (as severe as it, for
-// a per-recipient window), and, until it is past, against the sends of
-// now too, so that what it holds back waits for the window after it. Its
+// a per-recipient window), not against those of now, hours before. Its
 // refund gives its place back.
 func TestTakeForLater(t *testing.T) {
 	now := time.Date(2026, 11, 26, 23, 0, 0, 0, time.UTC)
@@ -353,8 +352,10 @@ func TestTakeForLater(t *testing.T) {
 		{"one for 5 minutes later", number, 1, morning.Add(5 * time.Minute), Window{}, false},
 		{"one for 10 minutes later", number, 1, morning.Add(10 * time.Minute), Window{}, true},
 		{"a critical for the morning", number, 0, morning, Window{}, true},
-		{"a warning now", number, 1, time.Time{}, Window{}, false},
+		{"a warning now, hours before the morning's", number, 1, time.Time{}, Window{}, true},
+		{"a warning for 10 minutes before the morning", number, 1, morning.Add(-10 * time.Minute), Window{}, true},
 		{"a warning for the morning to someone else", other, 1, morning, Window{}, true},
+		{"a critical now, under an hour's budget the morning's fill", "+494", 0, time.Time{}, Window{Max: 4, Per: time.Hour}, true},
 		{"one more than an hour's budget holds", "+493", 1, morning, Window{Max: 4, Per: time.Hour}, false},
 		{"one more than a day's budget holds", "+493", 1, morning, Window{Max: 4, Per: 24 * time.Hour}, false},
 	} {

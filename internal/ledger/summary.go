@@ -302,14 +302,7 @@ func (l *Ledger) DigestUnsent(number string, at time.Time) error {
 	err := l.write(func(tx *bolt.Tx) error {
 		var d DigestDoubt
 		if v := tx.Bucket(bucketDigestDoubts).Get([]byte(number)); v != nil && json.Unmarshal(v, &d) == nil {
-			if err := updateSuppressed(tx, number, func(s *Suppressed) bool {
-				covered := d.Covered
-				if s.Alerts+s.Resolved > 0 {
-					covered.add(*s, s.Since)
-				}
-				*s = covered
-				return s.Alerts+s.Resolved > 0
-			}); err != nil {
+			if err := unsettle(tx, number, d.Covered); err != nil {
 				return err
 			}
 		}
@@ -392,8 +385,15 @@ func (l *Ledger) purgeSummaryDoubts(tx *bolt.Tx) (int, error) {
 	c = tx.Bucket(bucketDigestDoubts).Cursor()
 	for k, v := c.First(); k != nil; k, v = c.Next() {
 		var d DigestDoubt
-		if json.Unmarshal(v, &d) == nil && now.Sub(d.Since) < l.o.PagedRetention {
+		readable := json.Unmarshal(v, &d) == nil
+		if readable && now.Sub(d.Since) < l.o.PagedRetention {
 			continue
+		}
+		if readable && d.Apart {
+			// Never settled: what it covered is owed again, not lost.
+			if err := unsettle(tx, string(k), d.Covered); err != nil {
+				return n, err
+			}
 		}
 		if err := c.Delete(); err != nil {
 			return n, err
@@ -401,4 +401,53 @@ func (l *Ledger) purgeSummaryDoubts(tx *bolt.Tx) (int, error) {
 		n++
 	}
 	return n, nil
+}
+
+// unsettle gives what a digest to number covered back to what is owed,
+// ahead of what was held back since.
+func unsettle(tx *bolt.Tx, number string, covered Suppressed) error {
+	return updateSuppressed(tx, number, func(s *Suppressed) bool {
+		c := covered
+		if s.Alerts+s.Resolved > 0 {
+			c.add(*s, s.Since)
+		}
+		*s = c
+		return s.Alerts+s.Resolved > 0
+	})
+}
+
+// Outstanding returns, by number, what limits held back that nobody is
+// sure was told yet: what is owed (Pending), with what a digest of unknown
+// outcome covered. The status page and digests_owed show it, so that a
+// digest stuck in doubt through an outage shows as owed.
+func (l *Ledger) Outstanding() (map[string]Suppressed, error) {
+	out := map[string]Suppressed{}
+	err := l.db.View(func(tx *bolt.Tx) error {
+		if err := tx.Bucket(bucketSuppressed).ForEach(func(k, v []byte) error {
+			var s Suppressed
+			if err := json.Unmarshal(v, &s); err != nil {
+				return fmt.Errorf("suppressed entry: %w", err)
+			}
+			out[string(k)] = s
+			return nil
+		}); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketDigestDoubts).ForEach(func(k, v []byte) error {
+			var d DigestDoubt
+			if json.Unmarshal(v, &d) != nil || !d.Apart {
+				return nil
+			}
+			c := d.Covered
+			if s, ok := out[string(k)]; ok {
+				c.add(s, s.Since)
+			}
+			out[string(k)] = c
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("ledger outstanding digests: %w", err)
+	}
+	return out, nil
 }

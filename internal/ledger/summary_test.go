@@ -338,3 +338,63 @@ func TestDigestInDoubtOfAnOlderVersion(t *testing.T) {
 		t.Errorf("owed after the old digest was settled: %+v, want B's one", owed)
 	}
 }
+
+// TestDigestInDoubtStaysOutstanding: what a digest of unknown outcome
+// covered is not owed for the next digest, but shows as outstanding (on
+// the status page, in digests_owed) with what came since, and is owed
+// again, not lost, if the mark outlives the retention unsettled.
+func TestDigestInDoubtStaysOutstanding(t *testing.T) {
+	now := time.Date(2026, 11, 26, 7, 0, 0, 0, time.UTC)
+	l := open(t, filepath.Join(t.TempDir(), "ledger.db"), &now)
+	defer l.Close()
+	const number = "+491"
+	if err := l.Suppress(number, Suppressed{Contact: "alice", Alerts: 3, Names: []string{"A"}}); err != nil {
+		t.Fatal(err)
+	}
+	owed, _ := l.Pending()
+	digest(t, l, number, owed[number])
+	now = now.Add(time.Minute)
+	if err := l.Suppress(number, Suppressed{Contact: "alice", Alerts: 1, Names: []string{"B"}}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := l.Outstanding()
+	if got := out[number]; err != nil || got.Alerts != 4 || strings.Join(got.Names, ",") != "A,B" || !got.Since.Equal(now.Add(-time.Minute)) {
+		t.Errorf("Outstanding = %+v, %v; want the digest's 3 (A) and B's 1, since the first", out, err)
+	}
+	now = now.Add(time.Hour)
+	if _, err := l.Purge(time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if doubts, _ := l.DigestsInDoubt(); len(doubts) != 0 {
+		t.Fatalf("the mark outlived the retention: %+v", doubts)
+	}
+	if owed, _ := l.Pending(); owed[number].Alerts != 4 {
+		t.Errorf("owed after the purge = %+v, want the 3 it covered back with B's 1", owed)
+	}
+}
+
+// TestDigestNotBefore: a digest of SMS that sipgate was to send later
+// waits for the latest of them; anything else held back makes it due.
+func TestDigestNotBefore(t *testing.T) {
+	now := time.Date(2026, 11, 26, 23, 0, 0, 0, time.UTC)
+	l := open(t, filepath.Join(t.TempDir(), "ledger.db"), &now)
+	defer l.Close()
+	const number = "+491"
+	morning, later := now.Add(8*time.Hour), now.Add(9*time.Hour)
+	for _, tc := range []struct {
+		notBefore, want time.Time
+	}{
+		{morning, morning},
+		{later, later},
+		{morning, later},
+		{time.Time{}, time.Time{}},
+		{later, time.Time{}},
+	} {
+		if err := l.Suppress(number, Suppressed{Alerts: 1, NotBefore: tc.notBefore}); err != nil {
+			t.Fatal(err)
+		}
+		if owed, _, _ := l.Owed(number); !owed.NotBefore.Equal(tc.want) {
+			t.Errorf("after one held back until %v: not before %v, want %v", tc.notBefore, owed.NotBefore, tc.want)
+		}
+	}
+}

@@ -42,8 +42,8 @@ type Options struct {
 	Account func() account.State
 	// Recent are the last deliveries.
 	Recent *Recent
-	// Owed are the digests owed, by number, as ledger.Pending returns
-	// them.
+	// Owed are the digests owed, by number, as ledger.Outstanding
+	// returns them: a digest in doubt included.
 	Owed func() (map[string]ledger.Suppressed, error)
 	// Preview previews a pasted payload; nil hides the form.
 	Preview Previewer
