@@ -29,6 +29,11 @@ func TestReader(t *testing.T) {
 			wantCode: http.StatusBadRequest, wantReason: `unsupported webhook version "3"`},
 		{name: "invalid alert", body: strings.Replace(valid, `"status":"firing","labels"`, `"status":"burning","labels"`, 1), maxBytes: 1 << 20,
 			wantCode: http.StatusBadRequest, wantReason: "invalid notification: alerts[0].status"},
+		// The reason quotes what was sent, but no more than a line of it.
+		{name: "a megabyte of version", body: strings.Replace(valid, `"version":"4"`, `"version":"`+strings.Repeat("4", 1<<20)+`"`, 1), maxBytes: 2 << 20,
+			wantCode: http.StatusBadRequest, wantReason: `unsupported webhook version "` + strings.Repeat("4", 64) + `"…, want "4"`},
+		{name: "a megabyte of status", body: strings.Replace(valid, `"status":"firing","labels"`, `"status":"`+strings.Repeat("é", 1<<19)+`","labels"`, 1), maxBytes: 2 << 20,
+			wantCode: http.StatusBadRequest, wantReason: `alerts[0].status: "` + strings.Repeat("é", 32) + `"… is not one of`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -49,8 +54,8 @@ func TestReader(t *testing.T) {
 			if !errors.As(err, &re) {
 				t.Fatalf("error %v is no *ReadError", err)
 			}
-			if re.Code != tt.wantCode || !strings.Contains(re.Reason, tt.wantReason) {
-				t.Errorf("got %d %q, want %d %q", re.Code, re.Reason, tt.wantCode, tt.wantReason)
+			if re.Code != tt.wantCode || !strings.Contains(re.Reason, tt.wantReason) || len(re.Reason) > 300 {
+				t.Errorf("got %d %.300q (%d bytes), want %d %q", re.Code, re.Reason, len(re.Reason), tt.wantCode, tt.wantReason)
 			}
 		})
 	}

@@ -195,7 +195,7 @@ func (h *Handler) handle(w http.ResponseWriter, r *http.Request, body *bodyReade
 		return OtherReceiver, &httpError{http.StatusUnauthorized, "unauthorized"}
 	}
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
-		return OtherReceiver, &httpError{http.StatusUnsupportedMediaType, fmt.Sprintf("content type %q is not application/json", r.Header.Get("Content-Type"))}
+		return OtherReceiver, &httpError{http.StatusUnsupportedMediaType, fmt.Sprintf("content type %s is not application/json", validation.Quote(r.Header.Get("Content-Type")))}
 	}
 	if !h.inFlight.enter() {
 		return OtherReceiver, errBusy
@@ -246,7 +246,7 @@ func read(r io.Reader, v *validator.Validate, maxAlerts int) (*notification.Noti
 		return nil, readError(err)
 	}
 	if n.Version != notification.Version {
-		return nil, &httpError{http.StatusBadRequest, fmt.Sprintf("unsupported webhook version %q, want %q", n.Version, notification.Version)}
+		return nil, &httpError{http.StatusBadRequest, fmt.Sprintf("unsupported webhook version %s, want %q", validation.Quote(n.Version), notification.Version)}
 	}
 	if n.Data == nil {
 		return nil, &httpError{http.StatusBadRequest, "no alerts in notification"}

@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/go-playground/validator/v10"
 )
@@ -115,12 +117,30 @@ func describe(fe validator.FieldError) string {
 	case "lte":
 		return fmt.Sprintf("must be at most %s", fe.Param())
 	case "oneof":
-		return fmt.Sprintf("%q is not one of %s", fe.Value(), strings.ReplaceAll(fe.Param(), " ", ", "))
+		return fmt.Sprintf("%s is not one of %s", Quote(fe.Value()), strings.ReplaceAll(fe.Param(), " ", ", "))
 	case "required_with":
 		return "is required with " + strings.ToLower(fe.Param())
 	case "http_url":
-		return fmt.Sprintf("%q is not an http(s) URL", fe.Value())
+		return fmt.Sprintf("%s is not an http(s) URL", Quote(fe.Value()))
 	default:
 		return fmt.Sprintf("fails the %q check", fe.Tag())
 	}
+}
+
+// maxQuoted bounds what Quote shows of a value.
+const maxQuoted = 64
+
+// Quote quotes a value a client or a file sent, at most its first 64
+// bytes: a reason must stay one short line, whatever was sent (a webhook's
+// version may be megabytes long, and the status page shows the reason).
+func Quote(v any) string {
+	s := fmt.Sprint(v)
+	if len(s) <= maxQuoted {
+		return strconv.Quote(s)
+	}
+	cut := maxQuoted
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return strconv.Quote(s[:cut]) + "…"
 }
