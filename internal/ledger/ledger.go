@@ -650,8 +650,14 @@ func putDoubt(tx *bolt.Tx, key string, mark Doubt) error {
 	return tx.Bucket(bucketDoubts).Put([]byte(key), v)
 }
 
+// doubtLife is how long a notification's in-doubt mark lives, from its
+// first send: see Doubt.
+func (l *Ledger) doubtLife() time.Duration {
+	return max(l.o.PagedRetention, l.o.DedupWindow)
+}
+
 // Doubt returns key's in-doubt mark, if it has one whose first send lies
-// within the paged retention. Not the dedup window: Alertmanager sends a
+// within the paged retention (or the dedup window, if longer). Not the dedup window: Alertmanager sends a
 // notification that was not answered again at every group_interval, also
 // after the service was down for longer than the window, and its retry
 // must settle the mark from sipgate's history, not send again blindly.
@@ -664,7 +670,7 @@ func (l *Ledger) Doubt(key string) (mark Doubt, ok bool, err error) {
 		if err := json.Unmarshal(v, &mark); err != nil {
 			return fmt.Errorf("in-doubt entry: %w", err)
 		}
-		ok = l.now().Sub(mark.Since) < l.o.PagedRetention
+		ok = l.now().Sub(mark.Since) < l.doubtLife()
 		return nil
 	})
 	if err != nil {
@@ -888,7 +894,8 @@ func (l *Ledger) Purge(keepSends time.Duration) (int, error) {
 
 // purgeSmall purges, in one write transaction, the sends before cutoff
 // (the oldest first, in time order) and the buckets that stay small:
-// in-doubt marks and what quiet hours hold; and drops the bucket of marks
+// the sends scheduled, what quiet hours hold and the in-doubt marks of
+// summaries; and drops the bucket of marks
 // by alert alone once purgeGrown emptied it, or a migration left it empty.
 func (l *Ledger) purgeSmall(cutoff time.Time) (int, error) {
 	n := 0
@@ -897,7 +904,6 @@ func (l *Ledger) purgeSmall(cutoff time.Time) (int, error) {
 		for _, purge := range []func(*bolt.Tx) (int, error){
 			func(tx *bolt.Tx) (int, error) { return purgeSends(tx, cutoff) },
 			func(tx *bolt.Tx) (int, error) { return purgeArrived(tx, l.now()) },
-			l.purgeDoubts,
 			l.purgeHeld,
 			l.purgeSummaryDoubts,
 		} {
@@ -994,7 +1000,7 @@ type expiredKeys struct {
 }
 
 // expiring are the buckets that grow with the SMS and alerts: deliveries,
-// paged marks and repeats, with what keeps their entries.
+// paged marks, repeats and in-doubt marks, with what keeps their entries.
 func (l *Ledger) expiring() []expiredKeys {
 	within := func(d time.Duration) func([]byte) bool {
 		return func(v []byte) bool { return len(v) >= 8 && l.within(v[:8], d) }
@@ -1005,6 +1011,12 @@ func (l *Ledger) expiring() []expiredKeys {
 		{bucket: bucketPagedByAlert, keep: within(l.o.PagedRetention)},
 		{bucket: bucketRepeats, keep: within(l.o.PagedRetention)},
 		{bucket: bucketGroupResolved, keep: within(l.o.PagedRetention)},
+		// In-doubt marks live long enough for a late retry (see Doubt),
+		// so those whose notification never comes again pile up.
+		{bucket: bucketDoubts, keep: func(v []byte) bool {
+			var mark Doubt
+			return json.Unmarshal(v, &mark) == nil && l.now().Sub(mark.Since) < l.doubtLife()
+		}},
 	}
 }
 
@@ -1060,24 +1072,6 @@ func (e expiredKeys) delete(tx *bolt.Tx) (int, error) {
 			continue
 		}
 		if err := b.Delete(k); err != nil {
-			return n, err
-		}
-		n++
-	}
-	return n, nil
-}
-
-// purgeDoubts deletes the in-doubt marks that Doubt no longer returns, and
-// those it cannot read.
-func (l *Ledger) purgeDoubts(tx *bolt.Tx) (int, error) {
-	n := 0
-	c := tx.Bucket(bucketDoubts).Cursor()
-	for k, v := c.First(); k != nil; k, v = c.Next() {
-		var mark Doubt
-		if json.Unmarshal(v, &mark) == nil && l.now().Sub(mark.Since) < l.o.PagedRetention {
-			continue
-		}
-		if err := c.Delete(); err != nil {
 			return n, err
 		}
 		n++

@@ -520,3 +520,29 @@ func TestRecordPagedAndRecordSuppressedAreOneWriteEach(t *testing.T) {
 		t.Errorf("pending = %+v, want 5 alerts owed to bob since %s", pending, now)
 	}
 }
+
+// TestDoubtLivesAsLongAsTheDedupWindowIfLonger: a dedup window longer
+// than the paged retention keeps in-doubt marks as long, lest a retry it
+// still catches find no mark and send again.
+func TestDoubtLivesAsLongAsTheDedupWindowIfLonger(t *testing.T) {
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	l, err := Open(filepath.Join(t.TempDir(), "ledger.db"), Options{DedupWindow: 2 * time.Hour, PagedRetention: time.Hour, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if _, _, err := l.TakeDoubt("a", Doubt{Number: "+491", Text: "x", Since: now, Last: now}, 0, nil, Window{}, false, nil); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(90 * time.Minute)
+	if _, err := l.Purge(24 * time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, _ := l.Doubt("a"); !ok {
+		t.Error("mark gone before the dedup window ended")
+	}
+	now = now.Add(30 * time.Minute)
+	if n, err := l.Purge(24 * time.Hour); err != nil || n != 1 {
+		t.Errorf("Purge after the dedup window = %d, %v; want the mark", n, err)
+	}
+}
