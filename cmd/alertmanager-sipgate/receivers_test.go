@@ -1,10 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -95,6 +97,46 @@ func TestReloadKeepsWhatNeedsARestart(t *testing.T) {
 	}
 	if built.Delivery != started.Delivery || r.Config().Delivery != started.Delivery {
 		t.Errorf("after a reload that changed delivery: the pager's %+v, the current config's %+v; want the started %+v", built.Delivery, r.Config().Delivery, started.Delivery)
+	}
+}
+
+// TestReloadTellsWhoIsOnCallNow: a reload that changes who is on call
+// under way, as a changed members list does, says so in the log.
+func TestReloadTellsWhoIsOnCallNow(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "config.yml")
+	write := func(members string) {
+		t.Helper()
+		cfg := "sipgate: {dry_run: true}\ncontacts: {alice: {number: '+4915100000001'}, bob: {number: '+4915100000002'}, carol: {number: '+4915100000003'}}\n" +
+			"schedules: {ops: {time_zone: Europe/Berlin, layers: [{name: weekly, members: " + members + ", start: '2024-01-01 09:00', shift: 1w}]}}\n" +
+			"routes: [{name: default, to: [ops]}]\n"
+		if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("[alice, bob]")
+	started, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	build := func(*config.Config) (*pager.Pager, error) { return &pager.Pager{}, nil }
+	r, err := newReloader(path, started, build, metrics.New(prometheus.NewRegistry()), slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	write("[alice, bob]")
+	if err := r.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(logs.String(), "on call") {
+		t.Errorf("a reload that changed nobody's shift says:\n%s", logs.String())
+	}
+	write("[carol]")
+	if err := r.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`msg="config reload changed who is on call now" schedule=ops was=(alice|bob) is=carol`).MatchString(logs.String()) {
+		t.Errorf("the reload that put carol on call says:\n%s", logs.String())
 	}
 }
 

@@ -130,11 +130,30 @@ func (r *reloader) Reload() error {
 	// file's, of a dry run, say, that is not in use.
 	cfg.Warnings = append(slices.DeleteFunc(cfg.Warnings, func(w string) bool { return restartOnly(cfg.File, w) }),
 		slices.DeleteFunc(slices.Clone(r.started.Warnings), func(w string) bool { return !restartOnly(r.started.File, w) })...)
+	old := r.Config()
 	if err := r.swap(cfg); err != nil {
 		return r.failed(err)
 	}
 	r.logger.Info("config reloaded", "file", r.file)
+	logOnCallChanges(r.logger, old, cfg, time.Now())
 	return nil
+}
+
+// logOnCallChanges warns of each schedule whose people on call at now a
+// reload changed. A layer's shifts are dealt from its start, so adding or
+// removing a member re-deals them all, the one under way included: the
+// person who was on call and the one who now is should hear of it.
+func logOnCallChanges(logger *slog.Logger, old, cfg *config.Config, now time.Time) {
+	for _, name := range cfg.ScheduleNames() {
+		was, ok := old.OnCallAt(name, now)
+		if !ok {
+			continue
+		}
+		if is, _ := cfg.OnCallAt(name, now); !slices.Equal(was.Contacts, is.Contacts) {
+			logger.Warn("config reload changed who is on call now", "schedule", name,
+				"was", strings.Join(was.Contacts, ","), "is", strings.Join(is.Contacts, ","))
+		}
+	}
 }
 
 // restartOnly says whether a warning of the config loaded from file is

@@ -18,6 +18,24 @@ import (
 // period ends and the clock jumps. Both edge functions are exact: no edge
 // is missed, and an edge where nothing changes costs one ContainsTime.
 
+// contains reports whether ti contains t, read on loc's clock unless ti
+// names its own location. ti is asked about the time its clock shows, as
+// the same wall time in UTC: timeinterval counts a month's days by its
+// length in hours, so in a month with a spring-forward switch (March in
+// Berlin: 743 hours) it counts one day short, and days_of_month 31 or -1
+// held on the wrong day. The answer depends on the clock's reading only
+// (see below), which UTC shows without switches.
+func contains(ti timeinterval.TimeInterval, t time.Time, loc *time.Location) bool {
+	if ti.Location != nil && ti.Location.Location != nil {
+		loc = ti.Location.Location
+	}
+	ti.Location = nil
+	lt := t.In(loc)
+	y, mo, d := lt.Date()
+	h, mi, sec := lt.Clock()
+	return ti.ContainsTime(time.Date(y, mo, d, h, mi, sec, lt.Nanosecond(), time.UTC))
+}
+
 // edges is what the edge functions need of one interval.
 type edges struct {
 	loc     *time.Location // the clock the interval is read on

@@ -21,9 +21,8 @@ type Intervals struct {
 
 // Contains reports whether any of the intervals contains t.
 func (iv Intervals) Contains(t time.Time) bool {
-	lt := t.In(iv.location())
 	for _, ti := range iv.List {
-		if ti.ContainsTime(lt) {
+		if contains(ti, t, iv.location()) {
 			return true
 		}
 	}

@@ -91,7 +91,7 @@ func (m *refModel) at(t time.Time) Assignment {
 		}
 		active := len(l.Intervals) == 0
 		for _, ti := range l.Intervals {
-			active = active || ti.ContainsTime(t.In(m.s.Location))
+			active = active || contains(ti, t, m.s.Location)
 		}
 		if active {
 			return Assignment{Contacts: []string{l.Members[k%len(l.Members)]}, Source: FromLayer, Layer: l.Name}

@@ -424,9 +424,8 @@ func (pl *planLayer) active(t time.Time, loc *time.Location) bool {
 	if len(pl.l.Intervals) == 0 {
 		return true
 	}
-	lt := t.In(loc)
 	for _, ti := range pl.l.Intervals {
-		if ti.ContainsTime(lt) {
+		if contains(ti, t, loc) {
 			return true
 		}
 	}
