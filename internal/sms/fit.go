@@ -453,13 +453,16 @@ func (f *fitter) spansCutShort() (string, Cut, bool) {
 	return text, f.cut(text, limit, drop), true
 }
 
-// hardCut cuts the whole text, without its Optional parts unless nothing else is there, to the
-// most runes that fit with the cut mark (step 4).
+// hardCut cuts the text at its shortest (spans cut to nothing, every item that can give way
+// given way), without its Optional parts unless nothing else is there, to the most runes that
+// fit with the cut mark (step 4). Cut at its longest instead, the text kept what gives way
+// first and lost what stays longest: eight alertnames of six pods each showed one name and
+// its pods, read as 48 alerts of one name.
 func (f *fitter) hardCut() string {
-	text := f.render(noLimit, 0)
+	text := f.render(noLimit, len(f.order))
 	if strings.TrimSpace(text) == "" {
 		f.setOptional(true)
-		text = f.render(noLimit, 0)
+		text = f.render(noLimit, len(f.order))
 	}
 	// No cut of more than maxRunes runes fits, so one more is all the
 	// search needs: not a text of megabytes as runes, copied at each step.
