@@ -197,7 +197,11 @@ func (p *Pager) fallback(r *config.Route, reason string, data *template.Data, tr
 	// collapse: so does the fallback, word by word.
 	words := strings.Fields(strings.ToUpper(data.Status))
 	words = append(words, strconv.FormatUint(uint64(len(alerts))+truncated, 10))
-	words = append(words, strings.Fields(commonValue(alerts, "alertname"))...)
+	// An alertname is kept legible, as the templates' legible keeps it:
+	// transliterated to "???", 磁盘满 would tell nothing.
+	for _, w := range strings.Fields(commonValue(alerts, "alertname")) {
+		words = append(words, sms.Legible(w))
+	}
 	words = append(words, strings.Fields(p.highestSeverity(alerts))...)
 	var b strings.Builder
 	b.WriteString(strings.Join(words, " "))
