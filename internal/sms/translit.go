@@ -47,7 +47,9 @@ var replacements = [...]struct{ to, from string }{
 	{"*", "•"},
 	// Units and signs common in alert text (µs, ≥ 95%).
 	{"u", "µμ"},
-	{"1", "¹"}, {"2", "²"}, {"3", "³"},
+	// Powers keep their caret: 10³ as 103 would read as a hundred and three.
+	{"^1", "¹"}, {"^2", "²"}, {"^3", "³"},
+	{"deg", "°"},
 	{"+/-", "±"},
 	{"<=", "≤"}, {">=", "≥"}, {"!=", "≠"},
 	{"->", "→"}, {"<-", "←"},
@@ -237,7 +239,8 @@ func isGreekLetter(r rune) bool {
 
 // greekWord returns the end of the run of Greek letters (and combining accents) that starts at
 // s[i], and whether it is a word to transliterate whole: two letters or more, one of them
-// outside GSM-7.
+// outside GSM-7. A mu that leads letters GSM-7 has is the micro sign before a unit (μΩ, the
+// micro-ohm): no word, so that it is u and the unit stays, not mO, a milli-O.
 func greekWord(s string, i int) (end int, whole bool) {
 	letters, outside := 0, false
 	for end = i; end < len(s); {
@@ -245,7 +248,7 @@ func greekWord(s string, i int) (end int, whole bool) {
 		switch {
 		case isGreekLetter(r):
 			letters++
-			outside = outside || septets(r) == 0
+			outside = outside || septets(r) == 0 && !(r == 'μ' && end == i)
 		case r >= 0x300 && r <= 0x36f:
 		default:
 			return end, letters > 1 && outside
