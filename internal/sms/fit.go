@@ -321,9 +321,10 @@ func Fit(marked string, b Budget) Result {
 // to.
 func lossy(marked string) bool {
 	n := 0
+	var q marks
 	count := func(s string, legible bool) bool {
 		for _, r := range s {
-			if lost(r) {
+			if q.next(r) {
 				if n++; legible || n > maxLost {
 					return true
 				}

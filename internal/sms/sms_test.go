@@ -121,6 +121,13 @@ func TestTransliterate(t *testing.T) {
 		{"emoji", "disk 🔥 full", "disk ? full"},
 		{"emoji with variation selector", "⚠️ warn", "? warn"},
 		{"emoji with skin tone", "👍🏽", "?"},
+		{"emoji joined into one", "family 👨‍👩‍👧 down", "family ? down"},
+		{"flag of two regional indicators", "🇩🇪🇫🇷 down", "?? down"},
+		{"flag of tags", "flag \U0001F3F4\U000E0067\U000E0062\U000E0065\U000E006E\U000E0067\U000E007F", "flag ?"},
+		{"lone regional indicators apart", "🇩 x 🇪", "? x ?"},
+		{"emoji side by side, not joined", "🔥🔥", "??"},
+		{"keycap", "1️⃣ left", "1 left"},
+		{"direction marks and isolates", "disk\u200e full \u2067db-1\u2069 down", "disk full db-1 down"},
 		{"CJK", "中文", "??"},
 		{"Cyrillic", "ошибка диска", "oshibka diska"},
 		{"Cyrillic capitals", "Жук ЖУК ЩИТ ПЛЮЩ Ж", "Zhuk ZHUK SHCHIT PLYUSHCH Zh"},
@@ -1033,6 +1040,19 @@ func TestBlank(t *testing.T) {
 	} {
 		if got := Blank(s); got != want {
 			t.Errorf("Blank(%+q) = %v, want %v", s, got, want)
+		}
+	}
+}
+
+// TestOneEmojiIsOneLostCharacter: an emoji of several code points (a flag
+// of tags, a family joined by zero-width joiners) costs one '?', as it
+// shows as one: counted per code point, one such emoji made a gsm7 route
+// send UCS-2, with less than half the room.
+func TestOneEmojiIsOneLostCharacter(t *testing.T) {
+	for _, emoji := range []string{"\U0001F3F4\U000E0067\U000E0062\U000E0065\U000E006E\U000E0067\U000E007F", "👨‍👩‍👧‍👦", "🇩🇪"} {
+		got := Fit("FIRING 1 "+Legible("DiskFull")+" warning node-17"+Shorten(": "+emoji+" Disk /var on node-17 is 93% full"), Budget{MaxSegments: 1, GSM7Only: true})
+		if got.TransliterationSkipped || got.Size.Encoding != GSM7 {
+			t.Errorf("%+q: %q sent as %v, transliteration skipped %v; want GSM-7", emoji, got.Text, got.Size.Encoding, got.TransliterationSkipped)
 		}
 	}
 }

@@ -65,6 +65,7 @@ var dropped = []struct{ lo, hi rune }{
 	{0x0300, 0x036f}, // combining diacritical marks
 	{0xfe00, 0xfe0f}, // variation selectors
 	{0x1f3fb, 0x1f3ff},
+	{0x20e3, 0x20e3}, // the keycap that encloses a digit: 1️⃣ is 1
 }
 
 // cyrillic maps the lower-case Cyrillic letters of Russian, Ukrainian, Belarusian, Bulgarian,
@@ -109,6 +110,18 @@ func init() {
 			replacement[r] = ""
 		}
 	}
+	// Format characters are invisible by definition: direction marks and
+	// isolates, the tags of a flag emoji, and the like.
+	for _, rg := range unicode.Cf.R16 {
+		for r := rune(rg.Lo); r <= rune(rg.Hi); r += rune(rg.Stride) {
+			replacement[r] = ""
+		}
+	}
+	for _, rg := range unicode.Cf.R32 {
+		for r := rune(rg.Lo); r <= rune(rg.Hi); r += rune(rg.Stride) {
+			replacement[r] = ""
+		}
+	}
 	for _, e := range cyrillic {
 		for _, r := range e.from {
 			replacement[r] = e.to
@@ -146,10 +159,11 @@ func title(s string) string {
 // be sent as GSM-7: typographic quotes, dashes and "…" become their ASCII forms, non-breaking and
 // other Unicode spaces a space, accented letters the nearest letter GSM-7 has (á is a, ő is ö,
 // ç is c), Cyrillic and Greek letters Latin ones (ошибка is oshibka, σφάλμα is sfalma, ОШИБКА
-// OSHIBKA), × is x and • is *; invisible characters (zero-width space, soft hyphen, combining
-// accents, emoji variation selectors) vanish; anything else (emoji, CJK, …) becomes one '?' per
-// character, so an emoji outside the BMP is one '?' too. changed reports whether out differs
-// from text.
+// OSHIBKA), × is x and • is *; invisible characters (format characters such as the zero-width
+// space and direction marks, the soft hyphen, combining accents, emoji variation selectors and
+// skin tones) vanish; anything else (emoji, CJK, …) becomes one '?' per character as it shows:
+// an emoji outside the BMP, a flag, or emoji joined into one are one '?' each (see marks).
+// changed reports whether out differs from text.
 //
 // A Greek word (two or more Greek letters in a row) with a letter outside GSM-7 becomes Latin
 // whole, also the capitals GSM-7 has (ΣΦΑΛΜΑ is SFALMA, not ΣΦALMA); a Greek letter on its own,
@@ -169,19 +183,25 @@ func Transliterate(text string) (out string, changed bool) {
 	var b strings.Builder
 	b.Grow(len(text))
 	prev := rune(-1)
+	var q marks
 	for i := 0; i < len(text); {
 		r, size := utf8.DecodeRuneInString(text[i:])
 		if isGreekLetter(r) {
 			if end, whole := greekWord(text, i); whole {
 				writeGreek(&b, text[i:end], prev, nextRune(text, end))
 				prev, _ = utf8.DecodeLastRuneInString(text[i:end])
+				q = marks{}
 				i = end
 				continue
 			}
 		}
-		if septets(r) != 0 {
+		mark := q.next(r)
+		switch {
+		case septets(r) != 0:
 			b.WriteRune(r)
-		} else {
+		case lost(r) && !mark:
+			// Joined to the '?' before it: one emoji.
+		default:
 			b.WriteString(latin(r, prev, nextRune(text, i+size)))
 		}
 		prev = r
@@ -190,13 +210,43 @@ func Transliterate(text string) (out string, changed bool) {
 	return b.String(), true
 }
 
-// lost reports whether Transliterate turns r into '?'.
+// lost reports whether Transliterate turns r into '?', unless it joins the
+// '?' before it (see marks).
 func lost(r rune) bool {
 	if septets(r) != 0 || unicode.IsSpace(r) {
 		return false
 	}
 	_, ok := replacement[r]
 	return !ok
+}
+
+// marks tells, character by character, where Transliterate writes a '?':
+// for each character it cannot write, except one joined by a zero-width
+// joiner to the one before (👨‍👩‍👧, a family, is one emoji) and the second
+// regional indicator of a pair (🇩🇪, a flag). The zero value starts a text.
+type marks struct {
+	prevLost, joined, pairOpen bool
+}
+
+// next reports whether r, the next character, makes a new '?'.
+func (q *marks) next(r rune) bool {
+	const zwj = '\u200d'
+	switch {
+	case r == zwj:
+		q.joined = q.prevLost
+		return false
+	case !lost(r):
+		if s := replacement[r]; s != "" || septets(r) != 0 || unicode.IsSpace(r) {
+			*q = marks{} // written: it parts what comes after from what came before
+		}
+		return false
+	}
+	regional := r >= 0x1f1e6 && r <= 0x1f1ff
+	second := regional && q.pairOpen
+	q.pairOpen = regional && !second
+	joined := q.joined
+	q.prevLost, q.joined = true, false
+	return !second && !joined
 }
 
 // latin returns the GSM-7 text for r, which is not in GSM-7, between prev and next (-1 for
