@@ -189,12 +189,43 @@ func cutRunes(dst, rs []rune, n int, mark string) []rune {
 	if keep <= 0 {
 		return dst
 	}
-	prefix := trimRightSpace(rs[:keep])
+	prefix := trimRightSpace(rs[:whole(rs, keep)])
 	if len(prefix) == 0 {
 		return dst
 	}
 	dst = append(dst, prefix...)
 	return append(dst, []rune(mark)...)
+}
+
+// whole moves a cut of rs after keep runes back to where the character it
+// falls in begins, as the reader sees characters: a letter with its
+// combining accents, an emoji with its variation selector, skin tone, tags
+// or the emoji joined to it, a flag of two regional indicators. A cut must
+// not leave half of one (👨‍👩‍ of a family, 🇩 of 🇩🇪, к of ка́).
+func whole(rs []rune, keep int) int {
+	for keep > 0 && keep < len(rs) {
+		switch r := rs[keep]; {
+		case unicode.In(r, unicode.Mn, unicode.Me), r >= 0xfe00 && r <= 0xfe0f, r >= 0x1f3fb && r <= 0x1f3ff,
+			r == '\u200d', r >= 0xe0020 && r <= 0xe007f, rs[keep-1] == '\u200d':
+			keep--
+		case regional(r) && regional(rs[keep-1]) && regionalRun(rs[:keep])%2 == 1:
+			keep--
+		default:
+			return keep
+		}
+	}
+	return keep
+}
+
+func regional(r rune) bool { return r >= 0x1f1e6 && r <= 0x1f1ff }
+
+// regionalRun counts the regional indicators that end rs.
+func regionalRun(rs []rune) int {
+	n := 0
+	for i := len(rs) - 1; i >= 0 && regional(rs[i]); i-- {
+		n++
+	}
+	return n
 }
 
 func trimRightSpace(rs []rune) []rune {
