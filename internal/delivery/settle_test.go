@@ -694,15 +694,12 @@ func TestGatewayErrorsAreRetriedNotGivenUp(t *testing.T) {
 	defer fake.Close()
 	var down atomic.Bool
 	down.Store(true)
-	gateway := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	client := behindGateway(t, fake, func(w http.ResponseWriter, r *http.Request) bool {
 		if down.Load() {
 			http.Error(w, "bad gateway: connect() failed (111: Connection refused)", http.StatusBadGateway)
-			return
 		}
-		fake.Handler().ServeHTTP(w, r)
-	}))
-	defer gateway.Close()
-	client := sipgate.New(sipgate.Options{BaseURL: gateway.URL + "/v2", SMSID: "s0", Username: "token-1", Password: "secret", HTTPClient: gateway.Client()})
+		return down.Load()
+	})
 	f := unknownFixture(t, client, client, 1)
 	batch := msgs("n1", "+4915100000001")
 	for i := range 3 {
@@ -761,16 +758,14 @@ func TestGatewayTimeoutAfterSipgateTookItIsNotSentAgain(t *testing.T) {
 	defer fake.Close()
 	var slow atomic.Bool
 	slow.Store(true)
-	gateway := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if slow.Load() && r.Method == http.MethodPost {
-			fake.Handler().ServeHTTP(httptest.NewRecorder(), r) // taken, the answer lost
-			http.Error(w, "gateway timeout", http.StatusGatewayTimeout)
-			return
+	client := behindGateway(t, fake, func(w http.ResponseWriter, r *http.Request) bool {
+		if !slow.Load() || r.Method != http.MethodPost {
+			return false
 		}
-		fake.Handler().ServeHTTP(w, r)
-	}))
-	defer gateway.Close()
-	client := sipgate.New(sipgate.Options{BaseURL: gateway.URL + "/v2", SMSID: "s0", Username: "token-1", Password: "secret", HTTPClient: gateway.Client()})
+		fake.Handler().ServeHTTP(httptest.NewRecorder(), r) // taken, the answer lost
+		http.Error(w, "gateway timeout", http.StatusGatewayTimeout)
+		return true
+	})
 	f := unknownFixture(t, client, client, 1)
 	batch := msgs("n1", "+4915100000001")
 	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
@@ -825,4 +820,18 @@ func TestUnknownOutcomeWaitsForTheHistoryOnceTheResendIsUsed(t *testing.T) {
 	if n, found := len(sender.sends()), f.unknownOutcomes(settledFound); n != 2 || found != 1 {
 		t.Errorf("%d sends, %d found in the history; want 2 and the page settled from the history", n, found)
 	}
+}
+
+// behindGateway returns a client of fake behind a gateway (over TLS, on
+// loopback) that answers a request itself when fault does, and passes it
+// on to fake otherwise.
+func behindGateway(t *testing.T, fake *sipgatetest.Server, fault func(http.ResponseWriter, *http.Request) bool) *sipgate.Client {
+	t.Helper()
+	gateway := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !fault(w, r) {
+			fake.Handler().ServeHTTP(w, r)
+		}
+	}))
+	t.Cleanup(gateway.Close)
+	return sipgate.New(sipgate.Options{BaseURL: gateway.URL + "/v2", SMSID: "s0", Username: "token-1", Password: "secret", HTTPClient: gateway.Client()})
 }

@@ -799,21 +799,28 @@ func suppress(tx *bolt.Tx, number string, held Suppressed, now time.Time) error 
 
 // Pending returns the digests owed, by number.
 func (l *Ledger) Pending() (map[string]Suppressed, error) {
-	out := map[string]Suppressed{}
-	err := l.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketSuppressed).ForEach(func(k, v []byte) error {
-			var s Suppressed
-			if err := json.Unmarshal(v, &s); err != nil {
-				return fmt.Errorf("suppressed entry: %w", err)
-			}
-			out[string(k)] = s
-			return nil
-		})
+	var out map[string]Suppressed
+	err := l.db.View(func(tx *bolt.Tx) (err error) {
+		out, err = owed(tx)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("ledger pending digests: %w", err)
 	}
 	return out, nil
+}
+
+// owed reads the digests owed, by number.
+func owed(tx *bolt.Tx) (map[string]Suppressed, error) {
+	out := map[string]Suppressed{}
+	return out, tx.Bucket(bucketSuppressed).ForEach(func(k, v []byte) error {
+		var s Suppressed
+		if err := json.Unmarshal(v, &s); err != nil {
+			return fmt.Errorf("suppressed entry: %w", err)
+		}
+		out[string(k)] = s
+		return nil
+	})
 }
 
 // Owed returns the digest owed to number, if any: read again right before

@@ -421,16 +421,9 @@ func unsettle(tx *bolt.Tx, number string, covered Suppressed) error {
 // outcome covered. The status page and digests_owed show it, so that a
 // digest stuck in doubt through an outage shows as owed.
 func (l *Ledger) Outstanding() (map[string]Suppressed, error) {
-	out := map[string]Suppressed{}
-	err := l.db.View(func(tx *bolt.Tx) error {
-		if err := tx.Bucket(bucketSuppressed).ForEach(func(k, v []byte) error {
-			var s Suppressed
-			if err := json.Unmarshal(v, &s); err != nil {
-				return fmt.Errorf("suppressed entry: %w", err)
-			}
-			out[string(k)] = s
-			return nil
-		}); err != nil {
+	var out map[string]Suppressed
+	err := l.db.View(func(tx *bolt.Tx) (err error) {
+		if out, err = owed(tx); err != nil {
 			return err
 		}
 		return tx.Bucket(bucketDigestDoubts).ForEach(func(k, v []byte) error {
