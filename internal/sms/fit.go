@@ -160,7 +160,8 @@ func Strip(marked string) string {
 // Truncate cuts s to at most n characters (runes), the last of them the cut mark: "…" when the
 // kept text is UCS-2 anyway, else "...". s of at most n characters is returned unchanged; no space
 // is left before the cut mark. When n is too small for one character and the mark, s is cut to n
-// characters without a mark; n <= 0 returns "". Markers in s count as characters: Strip first.
+// characters without a mark, less a character as shown that would not fit whole (see whole);
+// n <= 0 returns "". Markers in s count as characters: Strip first.
 func Truncate(s string, n int) string {
 	rs := []rune(s)
 	switch {
@@ -177,7 +178,7 @@ func Truncate(s string, n int) string {
 		}
 	}
 	if len(cut) == 0 {
-		return string(rs[:n])
+		return string(rs[:whole(rs, n)])
 	}
 	return string(cut)
 }

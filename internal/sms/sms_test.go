@@ -115,7 +115,7 @@ func TestTransliterate(t *testing.T) {
 		{"capitals whose lower case GSM-7 has", "ÀÈÌÒÙ", "AEIOU"},
 		{"ligatures", "Œuvre œil Ĳssel", "OEuvre oeil IJssel"},
 		{"signs", "3×4 • 5µs ≥ 95% ± 1 °", "3x4 * 5us >= 95% +/- 1 deg"},
-		{"units", "10³ IOPS, 10²/s, 95°C, 5μΩ, 3μs", "10^3 IOPS, 10^2/s, 95degC, 5uΩ, 3us"},
+		{"units", "10³ IOPS, 10²/s, 10⁶, CO₂, 95°C, 5μΩ, 3μs, 2μΑ", "10^3 IOPS, 10^2/s, 10^6, CO2, 95degC, 5uΩ, 3us, 2uA"},
 		{"a Greek word that starts with mu", "μέγεθος μΩμ", "megethos mOm"},
 		{"backtick", "`cmd`", "'cmd'"},
 		{"emoji", "disk 🔥 full", "disk ? full"},

@@ -47,8 +47,12 @@ var replacements = [...]struct{ to, from string }{
 	{"*", "•"},
 	// Units and signs common in alert text (µs, ≥ 95%).
 	{"u", "µμ"},
-	// Powers keep their caret: 10³ as 103 would read as a hundred and three.
-	{"^1", "¹"}, {"^2", "²"}, {"^3", "³"},
+	// Powers keep their caret: 10³ as 103 would read as a hundred and three. Indices do not
+	// need one (CO₂ is CO2).
+	{"^0", "⁰"}, {"^1", "¹"}, {"^2", "²"}, {"^3", "³"}, {"^4", "⁴"}, {"^5", "⁵"}, {"^6", "⁶"},
+	{"^7", "⁷"}, {"^8", "⁸"}, {"^9", "⁹"},
+	{"0", "₀"}, {"1", "₁"}, {"2", "₂"}, {"3", "₃"}, {"4", "₄"}, {"5", "₅"}, {"6", "₆"}, {"7", "₇"},
+	{"8", "₈"}, {"9", "₉"},
 	{"deg", "°"},
 	{"+/-", "±"},
 	{"<=", "≤"}, {">=", "≥"}, {"!=", "≠"},
@@ -289,23 +293,28 @@ func isGreekLetter(r rune) bool {
 
 // greekWord returns the end of the run of Greek letters (and combining accents) that starts at
 // s[i], and whether it is a word to transliterate whole: two letters or more, one of them
-// outside GSM-7. A mu that leads letters GSM-7 has is the micro sign before a unit (μΩ, the
-// micro-ohm): no word, so that it is u and the unit stays, not mO, a milli-O.
+// outside GSM-7. A mu that leads capitals alone is the micro sign before a unit (μΩ, the
+// micro-ohm; μΑ, with a Greek capital A): no word, so that it is u and the unit stays, not mO
+// or mA, a milli-.
 func greekWord(s string, i int) (end int, whole bool) {
 	letters, outside := 0, false
+	micro, unit := false, true // a leading mu, and capitals alone after it
 	for end = i; end < len(s); {
 		r, size := utf8.DecodeRuneInString(s[end:])
 		switch {
+		case isGreekLetter(r) && end == i && r == 'μ':
+			letters, micro = 1, true
 		case isGreekLetter(r):
 			letters++
-			outside = outside || septets(r) == 0 && !(r == 'μ' && end == i)
+			outside = outside || septets(r) == 0
+			unit = unit && unicode.IsUpper(r)
 		case r >= 0x300 && r <= 0x36f:
 		default:
-			return end, letters > 1 && outside
+			return end, letters > 1 && (outside || micro) && !(micro && unit)
 		}
 		end += size
 	}
-	return end, letters > 1 && outside
+	return end, letters > 1 && (outside || micro) && !(micro && unit)
 }
 
 // writeGreek writes the Latin of the Greek word w, which stands between prev and next.

@@ -70,6 +70,10 @@ func TestCutKeepsCharactersWhole(t *testing.T) {
 
 // TestTruncateKeepsCharactersWhole: so does truncate.
 func TestTruncateKeepsCharactersWhole(t *testing.T) {
+	fam := "👨‍👩‍👧"
+	if got := Truncate(fam+fam, 4); got != "" {
+		t.Errorf("Truncate(two families, 4) = %+q, want nothing rather than half a family", got)
+	}
 	for _, s := range []string{"🇩🇪🇫🇷🇮🇹 down", "👨‍👩‍👧 family", "👍🏽 ok ok"} {
 		for n := 2; n < 6; n++ {
 			got := Truncate(s, n)
