@@ -52,7 +52,7 @@ func (d *Deliverer) settle(ctx context.Context, m Message, mark ledger.Doubt, lo
 		return Accepted, nil
 	case errors.Is(err, errNotSettled):
 		return Unknown, err
-	case mark.Resends >= d.o.ResendUnknown && historyDown(err):
+	case mark.Resends >= d.o.ResendUnknown && d.waitsForHistory(mark, err):
 		return Unknown, fmt.Errorf("%w: no resend is left, and the history cannot be read for now: %w", errNotSettled, err)
 	case mark.Resends >= d.o.ResendUnknown:
 		d.o.Metrics.UnknownOutcomes.WithLabelValues(settledGivenUp).Inc()
@@ -63,14 +63,24 @@ func (d *Deliverer) settle(ctx context.Context, m Message, mark ledger.Doubt, lo
 	return d.resend(ctx, m, mark, log)
 }
 
-// historyDown reports whether err, lookUp's, says that the history could
-// not be read for now (sipgate or a gateway before it in trouble), not
-// that it does not list the SMS, or is not to be read at all (none, or a
-// token without its scope). An outcome that only the history can still
-// settle waits for it then: given up, it would lose the page whenever an
-// outage outlasted the resend.
-func historyDown(err error) bool {
-	return err != nil && !errors.Is(err, errNotFound) && !errors.Is(err, errNoHistory) && !permanent(err)
+// maxHistoryWait bounds how long an outcome that no resend may settle
+// waits for sipgate's history, from its last send: long enough for an
+// outage of sipgate and its history together, short enough that a
+// history broken alone neither keeps a notification failing nor holds up
+// the digests to its number for long.
+const maxHistoryWait = time.Hour
+
+// waitsForHistory reports whether an outcome that no resend may settle
+// waits for the history rather than being given up: when err, lookUp's,
+// says that the history could not be read for now (sipgate or a gateway
+// before it in trouble: an error that says it is temporary), and the last
+// send is less than maxHistoryWait ago. Given up at once, the page was
+// lost whenever an outage outlasted the resend. A history that does not
+// list the SMS, cannot list it (too many newer SMS), or is not to be read
+// at all (none, a token without its scope) is no reason to wait.
+func (d *Deliverer) waitsForHistory(mark ledger.Doubt, err error) bool {
+	var t temporaryError
+	return errors.As(err, &t) && t.Temporary() && d.o.Clock.Now().Sub(mark.Last) < maxHistoryWait
 }
 
 // lookUp asks sipgate's history for the SMS of mark once the grace period

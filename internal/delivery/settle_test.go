@@ -3,6 +3,7 @@ package delivery
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -834,4 +835,49 @@ func behindGateway(t *testing.T, fake *sipgatetest.Server, fault func(http.Respo
 	}))
 	t.Cleanup(gateway.Close)
 	return sipgate.New(sipgate.Options{BaseURL: gateway.URL + "/v2", SMSID: "s0", Username: "token-1", Password: "secret", HTTPClient: gateway.Client()})
+}
+
+// TestUnknownOutcomeWaitsForTheHistoryAnHourAtMost: the wait for the
+// history ends an hour after the last send, when the outcome is given up:
+// a history broken alone must not keep the notification failing (nor the
+// digests to its number held up) for the life of its mark. A history that
+// cannot list the SMS at all is no reason to wait.
+func TestUnknownOutcomeWaitsForTheHistoryAnHourAtMost(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		err      error
+		wait     time.Duration
+		waitsFor bool
+	}{
+		{"in trouble, within the hour", historyTrouble{}, 59 * time.Minute, true},
+		{"in trouble, for an hour", historyTrouble{}, time.Hour, false},
+		{"too many newer SMS to search", fmt.Errorf("search history: %w", sipgate.ErrHistoryIncomplete), 0, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sender := &scriptSender{errs: []error{lost{}}}
+			f := unknownFixture(t, sender, &fakeHistory{err: tc.err}, 0)
+			// A mark lives the paged retention: a day here, not the
+			// fixture's hour.
+			if err := f.ledger.Close(); err != nil {
+				t.Fatal(err)
+			}
+			led, err := ledger.Open(f.path, ledger.Options{DedupWindow: 10 * time.Minute, PagedRetention: 24 * time.Hour, Now: f.clock.Now})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { led.Close() })
+			f.ledger = led
+			f.with(func(o *Options) { o.Ledger = led })
+			batch := msgs("n1", "+4915100000001")
+			mustRetry(t, f.deliver(context.Background(), batch))
+			f.clock.Advance(tc.wait)
+			err = f.deliver(context.Background(), batch)
+			if waited := err != nil; waited != tc.waitsFor || len(sender.sends()) != 1 {
+				t.Errorf("after %s: %v, %d sends; want a wait: %v, and no resend", tc.wait, err, len(sender.sends()), tc.waitsFor)
+			}
+			if n := f.unknownOutcomes(settledGivenUp); (n == 1) == tc.waitsFor {
+				t.Errorf("given up %d times, want a wait: %v", n, tc.waitsFor)
+			}
+		})
+	}
 }
