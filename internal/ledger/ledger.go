@@ -730,13 +730,13 @@ type Suppressed struct {
 const MaxNames = 5
 
 // add counts what one held-back SMS told of, or what was owed since a
-// later time than s.
+// later time than s, at now.
 func (s *Suppressed) add(h Suppressed, now time.Time) {
 	switch {
 	case s.Alerts+s.Resolved == 0:
 		s.Since, s.NotBefore = now, h.NotBefore
-	case h.NotBefore.IsZero() || s.NotBefore.IsZero():
-		s.NotBefore = time.Time{}
+	case h.NotBefore.IsZero() || !s.NotBefore.After(now):
+		s.NotBefore = time.Time{} // something due at once joins, or it is due already
 	case h.NotBefore.After(s.NotBefore):
 		s.NotBefore = h.NotBefore
 	}

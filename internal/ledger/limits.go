@@ -160,20 +160,15 @@ func sinceEpoch(t time.Time) time.Time {
 }
 
 // sendsBetween visits the senders of the sends of the log after after and
-// up to until (any time, with until zero), oldest first, while visit
-// returns true.
-func sendsBetween(tx *bolt.Tx, after, until time.Time, visit func(sender string) (more bool)) {
-	sendsIn(tx.Bucket(bucketSendsByAge), after, until, visit)
-}
-
-// sendsIn is sendsBetween in log, keyed as the log is.
-func sendsIn(log *bolt.Bucket, after, until time.Time, visit func(sender string) (more bool)) {
-	c := log.Cursor()
+// up to until (any time, with until zero), oldest first.
+func sendsBetween(tx *bolt.Tx, after, until time.Time, visit func(sender string)) {
+	c := tx.Bucket(bucketSendsByAge).Cursor()
 	end := encodeTime(until)
 	for k, _ := c.Seek(encodeTime(after.Add(time.Nanosecond))); k != nil && len(k) >= 8; k, _ = c.Next() {
-		if !until.IsZero() && bytes.Compare(k[:8], end) > 0 || !visit(string(k[8:])) {
+		if !until.IsZero() && bytes.Compare(k[:8], end) > 0 {
 			return
 		}
+		visit(string(k[8:]))
 	}
 }
 
@@ -202,7 +197,7 @@ func loadWindow(tx *bolt.Tx, per time.Duration, now time.Time) (window, error) {
 	}
 	moved := map[string]uint64{}
 	n := uint64(0)
-	sendsBetween(tx, from, to, func(s string) bool { moved[s]++; n++; return true })
+	sendsBetween(tx, from, to, func(s string) { moved[s]++; n++ })
 	if sign < 0 && n > w.total {
 		return recount(tx, per, since) // cannot be, unless the log was changed behind our back
 	}
@@ -239,7 +234,7 @@ func recount(tx *bolt.Tx, per time.Duration, since time.Time) (window, error) {
 	}
 	w := window{per: per, tail: since}
 	counts := map[string]uint64{}
-	sendsBetween(tx, since, time.Time{}, func(s string) bool { counts[s]++; w.total++; return true })
+	sendsBetween(tx, since, time.Time{}, func(s string) { counts[s]++; w.total++ })
 	for number, c := range counts {
 		if err := putCount(b, countKey(per, number), c); err != nil {
 			return window{}, err
@@ -434,7 +429,7 @@ func allows(tx *bolt.Tx, number string, rank int, perRecipient []Window, budget 
 // than now), less those from arrives+per on, read from the log.
 func near(tx *bolt.Tx, per time.Duration, number string, rank int, now, arrives time.Time) (uint64, error) {
 	if from := arrives.Add(-per); from.After(now) {
-		return countSends(tx, bucketSendsByAge, from, arrives.Add(per-time.Nanosecond), number, rank), nil
+		return countSends(tx, from, arrives.Add(per-time.Nanosecond), number, rank), nil
 	}
 	w, err := loadWindow(tx, per, now)
 	if err != nil {
@@ -444,23 +439,41 @@ func near(tx *bolt.Tx, per time.Duration, number string, rank int, now, arrives 
 	if number != "" {
 		n = atLeastAsSevere(tx, per, number, rank)
 	}
-	later := countSends(tx, bucketScheduled, arrives.Add(per-time.Nanosecond), time.Time{}, number, rank)
+	later := scheduledAfter(tx, arrives.Add(per-time.Nanosecond), number, rank)
 	if later > n {
-		return 0, nil // cannot be, unless the log was changed behind our back
+		return n, nil // cannot be, unless the log was changed behind our back
 	}
 	return n - later, nil
 }
 
-// countSends counts the sends of log (the log, or the sends scheduled)
-// after after and up to until (any time, with until zero) to number at
-// least as severe as rank (to anyone, number empty).
-func countSends(tx *bolt.Tx, log []byte, after, until time.Time, number string, rank int) uint64 {
+// scheduledAfter counts the sends scheduled after after, to number at
+// least as severe as rank (to anyone, number empty), that the log still
+// holds: a version from before the index refunds a send from the log
+// alone.
+func scheduledAfter(tx *bolt.Tx, after time.Time, number string, rank int) uint64 {
 	n := uint64(0)
-	sendsIn(tx.Bucket(log), after, until, func(s string) bool {
+	log := tx.Bucket(bucketSendsByAge).Cursor()
+	c := tx.Bucket(bucketScheduled).Cursor()
+	for k, _ := c.Seek(encodeTime(after.Add(time.Nanosecond))); k != nil && len(k) >= 8; k, _ = c.Next() {
+		if at, _ := log.Seek(k); !bytes.Equal(at, k) {
+			continue
+		}
+		if to, r := parseSender(string(k[8:])); number == "" || to == number && r <= rank {
+			n++
+		}
+	}
+	return n
+}
+
+// countSends counts the sends of the log after after and up to until (any
+// time, with until zero) to number at least as severe as rank (to anyone,
+// number empty).
+func countSends(tx *bolt.Tx, after, until time.Time, number string, rank int) uint64 {
+	n := uint64(0)
+	sendsBetween(tx, after, until, func(s string) {
 		if to, r := parseSender(s); number == "" || to == number && r <= rank {
 			n++
 		}
-		return true
 	})
 	return n
 }

@@ -299,10 +299,11 @@ func (l *Ledger) MarkDigestDoubt(number string, mark Doubt) error {
 // what is owed, ahead of what was held back since, in one transaction: it
 // certainly did not go out.
 func (l *Ledger) DigestUnsent(number string, at time.Time) error {
+	now := l.now()
 	err := l.write(func(tx *bolt.Tx) error {
 		var d DigestDoubt
 		if v := tx.Bucket(bucketDigestDoubts).Get([]byte(number)); v != nil && json.Unmarshal(v, &d) == nil {
-			if err := unsettle(tx, number, d.Covered); err != nil {
+			if err := unsettle(tx, number, d.Covered, now); err != nil {
 				return err
 			}
 		}
@@ -391,7 +392,7 @@ func (l *Ledger) purgeSummaryDoubts(tx *bolt.Tx) (int, error) {
 		}
 		if readable && d.Apart {
 			// Never settled: what it covered is owed again, not lost.
-			if err := unsettle(tx, string(k), d.Covered); err != nil {
+			if err := unsettle(tx, string(k), d.Covered, now); err != nil {
 				return n, err
 			}
 		}
@@ -404,12 +405,12 @@ func (l *Ledger) purgeSummaryDoubts(tx *bolt.Tx) (int, error) {
 }
 
 // unsettle gives what a digest to number covered back to what is owed,
-// ahead of what was held back since.
-func unsettle(tx *bolt.Tx, number string, covered Suppressed) error {
+// ahead of what was held back since, at now.
+func unsettle(tx *bolt.Tx, number string, covered Suppressed, now time.Time) error {
 	return updateSuppressed(tx, number, func(s *Suppressed) bool {
 		c := covered
 		if s.Alerts+s.Resolved > 0 {
-			c.add(*s, s.Since)
+			c.add(*s, now)
 		}
 		*s = c
 		return s.Alerts+s.Resolved > 0
@@ -422,6 +423,7 @@ func unsettle(tx *bolt.Tx, number string, covered Suppressed) error {
 // digest stuck in doubt through an outage shows as owed.
 func (l *Ledger) Outstanding() (map[string]Suppressed, error) {
 	var out map[string]Suppressed
+	now := l.now()
 	err := l.db.View(func(tx *bolt.Tx) (err error) {
 		if out, err = owed(tx); err != nil {
 			return err
@@ -433,7 +435,7 @@ func (l *Ledger) Outstanding() (map[string]Suppressed, error) {
 			}
 			c := d.Covered
 			if s, ok := out[string(k)]; ok {
-				c.add(s, s.Since)
+				c.add(s, now)
 			}
 			out[string(k)] = c
 			return nil

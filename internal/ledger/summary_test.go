@@ -397,4 +397,15 @@ func TestDigestNotBefore(t *testing.T) {
 			t.Errorf("after one held back until %v: not before %v, want %v", tc.notBefore, owed.NotBefore, tc.want)
 		}
 	}
+	// A digest due already stays due when the next night's SMS join it.
+	if err := l.Suppress("+492", Suppressed{Alerts: 1, NotBefore: morning}); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(24 * time.Hour)
+	if err := l.Suppress("+492", Suppressed{Alerts: 1, NotBefore: morning.Add(24 * time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if owed, _, _ := l.Owed("+492"); !owed.NotBefore.IsZero() {
+		t.Errorf("a digest due since the morning waits until %v", owed.NotBefore)
+	}
 }
