@@ -40,7 +40,8 @@ func (d *Deliverer) SendHeld(ctx context.Context, timeout time.Duration, limits 
 		if ctx.Err() != nil {
 			break
 		}
-		if err := d.sendSummary(ctx, timeout, d.heldSMS(h, limits)); err != nil {
+		// Not cut off by ctx (see SendDigests): its own timeout bounds it.
+		if err := d.sendSummary(context.WithoutCancel(ctx), timeout, d.heldSMS(h, limits)); err != nil {
 			errs = append(errs, err)
 		}
 	}

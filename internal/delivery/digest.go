@@ -19,7 +19,9 @@ import (
 // retry may fix stays owed for the next call. One of unknown outcome is
 // settled by the next call once sipgate would list it (see summary), and
 // what was suppressed meanwhile waits for the digest after it, which tells
-// of that alone.
+// of that alone. When ctx ends (shutdown), no further digest begins, but
+// the one under way is not cut off: within its timeout, its answer is
+// heard, not left for the next start to settle, perhaps by a resend.
 func (d *Deliverer) SendDigests(ctx context.Context, timeout time.Duration, limits Limits) error {
 	pending, err := d.o.Ledger.Pending()
 	if err != nil {
@@ -31,6 +33,9 @@ func (d *Deliverer) SendDigests(ctx context.Context, timeout time.Duration, limi
 	}
 	var errs []error
 	for _, number := range slices.Sorted(maps.Keys(pending)) {
+		if ctx.Err() != nil {
+			return errors.Join(errs...)
+		}
 		if _, ok := doubts[number]; ok {
 			continue
 		}
@@ -43,13 +48,16 @@ func (d *Deliverer) SendDigests(ctx context.Context, timeout time.Duration, limi
 		if !ok || d.o.Clock.Now().Before(owed.NotBefore) {
 			continue
 		}
-		if err := d.sendSummary(ctx, timeout, d.digest(number, owed, nil, limits)); err != nil {
+		if err := d.sendSummary(context.WithoutCancel(ctx), timeout, d.digest(number, owed, nil, limits)); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	for _, number := range slices.Sorted(maps.Keys(doubts)) {
+		if ctx.Err() != nil {
+			break
+		}
 		mark := doubts[number]
-		if err := d.sendSummary(ctx, timeout, d.digest(number, mark.Covered, &mark.Doubt, limits)); err != nil {
+		if err := d.sendSummary(context.WithoutCancel(ctx), timeout, d.digest(number, mark.Covered, &mark.Doubt, limits)); err != nil {
 			errs = append(errs, err)
 		}
 	}

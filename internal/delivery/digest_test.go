@@ -240,3 +240,40 @@ func TestDigestsOfAStormAreNotStarved(t *testing.T) {
 		t.Error("b got no digest in three checks while the storm went on")
 	}
 }
+
+// TestShutdownLetsTheDigestUnderWayFinish: a shutdown during a digest's
+// send lets that send hear its answer, within its own timeout, instead of
+// cutting it off and leaving it in doubt, which the next start settles
+// from the history or by sending it again. No further digest begins.
+func TestShutdownLetsTheDigestUnderWayFinish(t *testing.T) {
+	const a, b = "+4915100000001", "+4915100000002"
+	f := newFixture(t)
+	ctx, shutdown := context.WithCancel(context.Background())
+	var sends atomic.Int32
+	f.with(func(o *Options) {
+		o.Sender = senderFunc(func(sendCtx context.Context, _ sipgate.SMS) error {
+			sends.Add(1)
+			shutdown() // SIGTERM while sipgate takes it
+			select {
+			case <-sendCtx.Done():
+				return lost{} // cut off after the request went out
+			case <-time.After(20 * time.Millisecond):
+				return nil
+			}
+		})
+	})
+	for _, n := range []string{a, b} {
+		if err := f.ledger.Suppress(n, ledger.Suppressed{Contact: "c", Alerts: 1, Names: []string{"TargetDown"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := f.d.SendDigests(ctx, time.Second, f.limits); err != nil {
+		t.Fatal(err)
+	}
+	if doubts, _ := f.ledger.DigestsInDoubt(); len(doubts) != 0 {
+		t.Errorf("in doubt after the shutdown: %+v; want the digest under way settled by its answer", doubts)
+	}
+	if n := sends.Load(); n != 1 {
+		t.Errorf("%d digests sent; want the one under way alone", n)
+	}
+}
