@@ -29,6 +29,8 @@ func TestReader(t *testing.T) {
 			wantCode: http.StatusBadRequest, wantReason: `unsupported webhook version "3"`},
 		{name: "invalid alert", body: strings.Replace(valid, `"status":"firing","labels"`, `"status":"burning","labels"`, 1), maxBytes: 1 << 20,
 			wantCode: http.StatusBadRequest, wantReason: "invalid notification: alerts[0].status"},
+		{name: "truncatedAlerts past any group", body: strings.Replace(valid, `"truncatedAlerts":0`, `"truncatedAlerts":18446744073709551615`, 1), maxBytes: 1 << 20,
+			wantCode: http.StatusBadRequest, wantReason: "truncatedAlerts: 18446744073709551615 is more alerts than any group holds"},
 		// The reason quotes what was sent, but no more than a line of it.
 		{name: "a megabyte of version", body: strings.Replace(valid, `"version":"4"`, `"version":"`+strings.Repeat("4", 1<<20)+`"`, 1), maxBytes: 2 << 20,
 			wantCode: http.StatusBadRequest, wantReason: `unsupported webhook version "` + strings.Repeat("4", 64) + `"…, want "4"`},

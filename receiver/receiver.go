@@ -13,6 +13,7 @@ import (
 	"hash/maphash"
 	"io"
 	"log/slog"
+	"math"
 	"mime"
 	"net/http"
 	"strconv"
@@ -54,6 +55,10 @@ const OtherReceiver = metrics.OtherReceiver
 // retryAfterBusy is the Retry-After of a request turned away because too
 // many notifications are in flight: most are done within a second.
 const retryAfterBusy = "1"
+
+// maxTruncated bounds the truncatedAlerts a notification may claim: more
+// than any group holds, and within an int on every platform.
+const maxTruncated = math.MaxInt32
 
 // Options configure a Handler.
 type Options struct {
@@ -197,6 +202,12 @@ func (h *Handler) handle(w http.ResponseWriter, r *http.Request, body *bodyReade
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
 		return OtherReceiver, &httpError{http.StatusUnsupportedMediaType, fmt.Sprintf("content type %s is not application/json", validation.Quote(r.Header.Get("Content-Type")))}
 	}
+	// Alertmanager sends plain JSON; a compressed body would read as
+	// malformed JSON, and a plain one labelled compressed is not what
+	// its sender meant.
+	if ce := r.Header.Get("Content-Encoding"); ce != "" && !strings.EqualFold(ce, "identity") {
+		return OtherReceiver, &httpError{http.StatusUnsupportedMediaType, fmt.Sprintf("content encoding %s is not supported: send plain JSON", validation.Quote(ce))}
+	}
 	if !h.inFlight.enter() {
 		return OtherReceiver, errBusy
 	}
@@ -250,6 +261,11 @@ func read(r io.Reader, v *validator.Validate, maxAlerts int) (*notification.Noti
 	}
 	if n.Data == nil {
 		return nil, &httpError{http.StatusBadRequest, "no alerts in notification"}
+	}
+	if n.TruncatedAlerts > maxTruncated {
+		// No group holds that many; counted as an int, the SMS said
+		// FIRING 1 for 2^64-1.
+		return nil, &httpError{http.StatusBadRequest, fmt.Sprintf("truncatedAlerts: %d is more alerts than any group holds", n.TruncatedAlerts)}
 	}
 	if err := v.Struct(n); err != nil {
 		return nil, &httpError{http.StatusBadRequest, "invalid notification: " + describe(err, "")}
