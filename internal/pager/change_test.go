@@ -315,3 +315,81 @@ func TestRepeatAnsweredToNobodyIsNotNotedAnswered(t *testing.T) {
 		t.Errorf("the retry answered: repeat noted at %v, want %v", r.At, s.now)
 	}
 }
+
+// TestLateCopyWithANewAlertDoesNotUnresolve: group b's firing
+// notification, built before group a said web-1 resolved and retried
+// after alice was told so, also brings web-2, new to her. She must hear
+// of web-2, not that web-1 still fires; and when both resolve she must
+// not be told again that web-1 resolved.
+func TestLateCopyWithANewAlertDoesNotUnresolve(t *testing.T) {
+	s := newChangeStack(t, contacts+"routes: [{name: oncall, to: [alice], send_resolved: always}]")
+	const am = "http://am-1:9093"
+	web1 := errorRate("firing", "web-1:8080", "5xx rate 9% on web-1:8080")
+	web2 := errorRate("firing", "web-2:8080", "5xx rate 7% on web-2:8080")
+	a, b := `{}:{alertname="a"}`, `{}:{team="b"}`
+
+	texts, _, err := s.notify(t, inGroup(group("", am, web1), a))
+	one(t, "a fires", texts, err, "FIRING 1 HighErrorRate critical web-1:8080: 5xx rate 9% on web-1:8080 Alerts: http://am-1:9093/#/alerts?receiver=sms")
+	s.now = s.now.Add(time.Minute)
+	texts, _, err = s.notify(t, inGroup(group("", am, errorRate("resolved", "web-1:8080", "")), a))
+	one(t, "a resolved", texts, err, "RESOLVED 1 HighErrorRate critical web-1:8080")
+
+	s.now = s.now.Add(time.Minute)
+	texts, _, err = s.notify(t, inGroup(group("", am, web1, web2), b)) // late: built before a's RESOLVED
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, text := range texts {
+		if strings.Contains(text, "2 firing") || strings.Contains(text, "web-1") {
+			t.Errorf("late copy of group b: alice told %q; web-1 resolved, she was told so a minute ago", text)
+		}
+	}
+
+	s.now = s.now.Add(time.Minute)
+	texts, _, err = s.notify(t, inGroup(group("", am, errorRate("resolved", "web-1:8080", ""), errorRate("resolved", "web-2:8080", "")), b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, text := range texts {
+		if strings.Contains(text, "web-1") {
+			t.Errorf("group b resolved: alice told %q; she was told web-1 resolved already", text)
+		}
+	}
+}
+
+// TestLaggingPeerWithANewAlert: the HA variant: group a's other
+// Alertmanager, lagging, sends web-1 firing (stale) with web-2 new, a
+// minute after alice was told web-1 resolved.
+func TestLaggingPeerWithANewAlert(t *testing.T) {
+	s := newChangeStack(t, contacts+"routes: [{name: oncall, to: [alice], send_resolved: always}]")
+	web1 := errorRate("firing", "web-1:8080", "5xx rate 9% on web-1:8080")
+	web2 := errorRate("firing", "web-2:8080", "5xx rate 7% on web-2:8080")
+	if _, _, err := s.notify(t, group("", "http://am-1:9093", web1)); err != nil {
+		t.Fatal(err)
+	}
+	s.now = s.now.Add(time.Minute)
+	if _, _, err := s.notify(t, group("", "http://am-1:9093", errorRate("resolved", "web-1:8080", ""))); err != nil {
+		t.Fatal(err)
+	}
+	s.now = s.now.Add(time.Minute)
+	texts, _, err := s.notify(t, group("", "http://am-2:9093", web1, web2))
+	if err == nil {
+		t.Error("the lagging peer's web-1 is unsure, but the notification was answered as done")
+	}
+	for _, text := range texts {
+		if strings.Contains(text, "2 firing") {
+			t.Errorf("lagging peer: alice told %q while web-1's firing is unsure", text)
+		}
+	}
+	// After the window the peer's retry: web-1 was reset to "paged" by the SMS above.
+	s.now = s.now.Add(11 * time.Minute)
+	texts, _, err = s.notify(t, group("", "http://am-1:9093", errorRate("resolved", "web-1:8080", ""), errorRate("resolved", "web-2:8080", "")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, text := range texts {
+		if strings.Contains(text, "web-1") {
+			t.Errorf("group resolved: alice told %q; she was told web-1 resolved already", text)
+		}
+	}
+}
