@@ -1153,6 +1153,20 @@ func TestDefaultMessageCountsTruncatedAlerts(t *testing.T) {
 			t.Errorf("truncated %d: text = %q, want %q", truncated, got.Text, want)
 		}
 	}
+	// A resolved SMS counts what resolved: whether the alerts left out
+	// did is not known. "RESOLVED 10010" told of one that resolved.
+	resolved := &template.Data{
+		Status:       "resolved",
+		Alerts:       template.Alerts{alert("resolved", template.KV{"alertname": "HighCPU", "instance": "node-1"}, nil)},
+		CommonLabels: template.KV{"alertname": "HighCPU"},
+	}
+	got, err := e.RenderSMS(context.Background(), DefaultTemplate, &Data{Data: resolved, TruncatedAlerts: 10008}, sms.Budget{MaxSegments: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "RESOLVED 1 HighCPU node-1"; got.Text != want {
+		t.Errorf("resolved, 10008 left out: text = %q, want %q", got.Text, want)
+	}
 }
 
 // TestByAlertname: groups by alertname, the most severe first, then by name; alerts and
