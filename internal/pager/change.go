@@ -72,6 +72,19 @@ func (t told) toldResolved(number, id string) bool {
 	return ok && !r.Resolved.IsZero()
 }
 
+// toldResolvedTo reports whether an SMS told number that any of the
+// notification's alerts resolved.
+func (t told) toldResolvedTo(number string) bool {
+	for _, marks := range t.marks {
+		for _, r := range marks {
+			if r.Number == number && !r.Resolved.IsZero() {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // refired reports whether the firing alert id, whose mark for its
 // recipient is r, fires again for them in this notification, after an
 // SMS told them it resolved: Alertmanager resolves an alert whose source

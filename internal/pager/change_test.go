@@ -393,3 +393,40 @@ func TestLaggingPeerWithANewAlert(t *testing.T) {
 		}
 	}
 }
+
+// TestRepeatRetryKeepsItsKeyAfterAnAlertWasToldResolved: a repeat's
+// reminder went out, but Alertmanager hung up; before its retry, another
+// group told alice that one of the repeat's alerts resolved. The retry is
+// the same repeat: its key, made of all its alerts, finds the reminder
+// delivered, whatever the late alert now counts as.
+func TestRepeatRetryKeepsItsKeyAfterAnAlertWasToldResolved(t *testing.T) {
+	s := newChangeStack(t, contacts+"routes: [{name: oncall, to: [alice], send_resolved: always}]")
+	const am = "http://am-1:9093"
+	web1, web2 := errorRate("firing", "web-1:8080", "x"), errorRate("firing", "web-2:8080", "y")
+	a, b := `{}:{alertname="a"}`, `{}:{team="b"}`
+	if _, _, err := s.notify(t, inGroup(group("first notification", am, web1, web2), b)); err != nil {
+		t.Fatal(err)
+	}
+	s.now = changeStart.Add(2 * time.Hour)
+	repeat := inGroup(group(reasonRepeat, am, web1, web2), b)
+	ctx, hangUp := context.WithCancel(context.Background())
+	s.pager.deliverer = hangingUpDeliverer{s.got, hangUp}
+	if err := s.pager.Notify(ctx, repeat, ""); err == nil {
+		t.Fatal("the repeat answered to nobody says it was done")
+	}
+	s.pager.deliverer = s.got
+	sent := s.got.batches[len(s.got.batches)-1].Messages[0].Key
+	s.now = s.now.Add(10 * time.Second)
+	texts, _, err := s.notify(t, inGroup(group("", am, errorRate("resolved", "web-1:8080", "")), a))
+	one(t, "a resolved", texts, err, "RESOLVED 1 HighErrorRate critical web-1:8080")
+	s.now = s.now.Add(10 * time.Second)
+	texts, keys, err := s.notify(t, repeat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range keys {
+		if keys[i] != sent {
+			t.Errorf("the repeat's retry made %q under a new key", texts[i])
+		}
+	}
+}

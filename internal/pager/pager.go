@@ -147,8 +147,7 @@ func (p *Pager) Notify(ctx context.Context, n *notification.Notification, pinned
 		return err
 	}
 	routes := p.alertRoutes(routed.Pages)
-	unsure := told.unsureOf(routed.Pages)
-	pages := held.withhold(p.recipients(n, withoutLateCopies(routed.Pages, told), told, routes), told, routes, now)
+	pages := held.withhold(p.recipients(n, routed.Pages, told, routes), told, routes, now)
 	drafts, err := p.deferQuiet(n, p.plan(n, pages, told, cycle, routes, now), now)
 	if err != nil {
 		return err
@@ -168,7 +167,7 @@ func (p *Pager) Notify(ctx context.Context, n *notification.Notification, pinned
 		// The rest went out; the retry finds it delivered.
 		err = held.inDoubtErr()
 	}
-	if err == nil && unsure {
+	if err == nil && told.unsureOf(pages) {
 		// The rest went out; once the dedup window passed, the retry
 		// finds whether the alert fires again.
 		p.logger.Warn("firing alerts that the group's other Alertmanager said resolved within the dedup window: a late copy, or firing again; answered 503, decided when it comes after the window",
@@ -333,6 +332,7 @@ func (p *Pager) decide(n *notification.Notification, page route.Page, alerts tem
 	d := draft{page: page, alerts: alerts, classes: classify(number, alerts, t), now: now, key: Key(n, alerts) + "/" + number}
 	if news(d.classes) {
 		d.key += again(number, alerts, t)
+		d.alerts, d.classes = withoutLate(number, d.alerts, d.classes, t)
 		return d, true
 	}
 	if t.toldAnyResolved(number, alerts) {
@@ -354,6 +354,45 @@ func (p *Pager) decide(n *notification.Notification, page route.Page, alerts tem
 	}
 	d.repeat = true
 	return d, true
+}
+
+// withoutLate returns the alerts (and their classes) without the firing
+// ones that an SMS told number resolved and that do not fire again for them
+// (see told.refired): a late copy of a notification from before the
+// resolved one, or one the group's other Alertmanager makes unsure (asked
+// for again, see unsureOf). Counted as still firing, such an alert made
+// the SMS of a new one say "(2 firing)" of one resolved, and its mark,
+// paged anew, lost its resolved time, so that its RESOLVED came twice. The
+// SMS's key is made of all the alerts before: a retry after the recipient
+// was told keeps it, and finds the SMS delivered.
+func withoutLate(number string, alerts template.Alerts, classes []class, t told) (template.Alerts, []class) {
+	if !t.toldResolvedTo(number) {
+		return alerts, classes // a storm's update makes no id again
+	}
+	late := func(i int) bool {
+		if classes[i] != classStillFiring {
+			return false
+		}
+		id := alertID(alerts[i])
+		r, ok := t.mark(number, id)
+		return ok && !r.Resolved.IsZero()
+	}
+	var keptAlerts template.Alerts
+	var keptClasses []class
+	for i := range alerts {
+		switch {
+		case !late(i) && keptAlerts == nil:
+		case keptAlerts == nil:
+			keptAlerts = append(make(template.Alerts, 0, len(alerts)), alerts[:i]...)
+			keptClasses = append(make([]class, 0, len(alerts)), classes[:i]...)
+		case !late(i):
+			keptAlerts, keptClasses = append(keptAlerts, alerts[i]), append(keptClasses, classes[i])
+		}
+	}
+	if keptAlerts == nil {
+		return alerts, classes
+	}
+	return keptAlerts, keptClasses
 }
 
 // again is the part of an SMS's ledger key that tells it from the SMS of
@@ -388,58 +427,6 @@ func (t told) toldAnyResolved(number string, alerts template.Alerts) bool {
 		return false
 	}
 	return slices.ContainsFunc(alerts, func(a template.Alert) bool { return t.toldResolved(number, alertID(a)) })
-}
-
-// withoutLateCopies returns the pages without the firing alerts that an
-// SMS told their recipient resolved and that do not fire again for them
-// (see told.refired): a late copy of a notification from before the
-// resolved one tells them nothing, nor does one the group's other
-// Alertmanager makes unsure (answered 503 once the rest went out, see
-// unsureOf). Counted as still firing, such an alert made the SMS of a new
-// one say "(2 firing)" of one resolved, and its mark, paged anew, lost
-// its resolved time, so that its RESOLVED came twice.
-func withoutLateCopies(pages []route.Page, t told) []route.Page {
-	if len(t.marks) == 0 {
-		return pages
-	}
-	var out []route.Page // made at the first page that loses an alert
-	for i, page := range pages {
-		late := func(a template.Alert) bool {
-			if a.Status == "resolved" {
-				return false
-			}
-			id := alertID(a)
-			r, ok := t.mark(page.Recipient.Number, id)
-			return ok && !r.Resolved.IsZero() && !t.refired(id, r)
-		}
-		if !slices.ContainsFunc(page.Alerts, late) {
-			if out != nil {
-				out = append(out, page)
-			}
-			continue
-		}
-		if out == nil {
-			out = append(make([]route.Page, 0, len(pages)), pages[:i]...)
-		}
-		kept := page
-		kept.Alerts, kept.SendResolved, kept.Routes, kept.Bypass = nil, nil, nil, nil
-		for j, a := range page.Alerts {
-			if late(a) {
-				continue
-			}
-			kept.Alerts = append(kept.Alerts, a)
-			kept.SendResolved = append(kept.SendResolved, page.SendResolved[j])
-			kept.Routes = append(kept.Routes, page.Routes[j])
-			kept.Bypass = append(kept.Bypass, page.Bypass[j])
-		}
-		if len(kept.Alerts) > 0 {
-			out = append(out, kept)
-		}
-	}
-	if out == nil {
-		return pages
-	}
-	return out
 }
 
 // unsureOf reports whether a firing alert of the pages may fire again for
