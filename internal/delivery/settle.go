@@ -50,7 +50,7 @@ func (d *Deliverer) settle(ctx context.Context, m Message, mark ledger.Doubt, lo
 		log.Info("sms of unknown outcome found in sipgate's history: counted as delivered")
 		d.record(m, true, log)
 		return Accepted, nil
-	case errors.Is(err, errNotSettled):
+	case errors.Is(err, errNotSettled) && d.o.Clock.Now().Sub(mark.Last) < maxHistoryWait:
 		return Unknown, err
 	case mark.Resends >= d.o.ResendUnknown && d.waitsForHistory(mark, err):
 		return Unknown, fmt.Errorf("%w: no resend is left, and the history cannot be read for now: %w", errNotSettled, err)

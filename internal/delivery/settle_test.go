@@ -881,3 +881,45 @@ func TestUnknownOutcomeWaitsForTheHistoryAnHourAtMost(t *testing.T) {
 		})
 	}
 }
+
+// hangingHistory answers no lookup before its context ends.
+type hangingHistory struct{}
+
+func (hangingHistory) FindSMS(ctx context.Context, _, _ string, _ time.Time) (bool, error) {
+	<-ctx.Done()
+	return false, ctx.Err()
+}
+
+// TestUnknownOutcomeStopsWaitingForAHistoryThatHangs: a history that
+// never answers within the notification's deadline ends that wait, too,
+// an hour after the last send.
+func TestUnknownOutcomeStopsWaitingForAHistoryThatHangs(t *testing.T) {
+	sender := &scriptSender{errs: []error{lost{}}}
+	f := unknownFixture(t, sender, hangingHistory{}, 0)
+	if err := f.ledger.Close(); err != nil {
+		t.Fatal(err)
+	}
+	led, err := ledger.Open(f.path, ledger.Options{DedupWindow: 10 * time.Minute, PagedRetention: 24 * time.Hour, Now: f.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { led.Close() })
+	f.ledger = led
+	f.with(func(o *Options) { o.Ledger = led })
+	batch := msgs("n1", "+4915100000001")
+	deliver := func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		defer cancel()
+		return f.deliver(ctx, batch)
+	}
+	mustRetry(t, deliver())
+	f.clock.Advance(time.Minute)
+	mustRetry(t, deliver())
+	f.clock.Advance(time.Hour)
+	if err := deliver(); err != nil {
+		t.Fatalf("an hour on: %v, want it given up", err)
+	}
+	if n, given := len(sender.sends()), f.unknownOutcomes(settledGivenUp); n != 1 || given != 1 {
+		t.Errorf("%d sends, given up %d times; want 1 and 1", n, given)
+	}
+}

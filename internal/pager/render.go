@@ -196,6 +196,9 @@ func (p *Pager) fallback(r *config.Route, reason string, data *template.Data, tr
 	// Label values may hold line breaks and tabs, which RenderSMS would
 	// collapse: so does the fallback, word by word.
 	words := strings.Fields(strings.ToUpper(data.Status))
+	if data.Status != "firing" {
+		truncated = 0 // a RESOLVED counts what resolved (see the built-in template)
+	}
 	words = append(words, strconv.FormatUint(uint64(len(alerts))+truncated, 10))
 	// An alertname is kept legible, as the templates' legible keeps it:
 	// transliterated to "???", 磁盘满 would tell nothing.
