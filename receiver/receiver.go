@@ -205,8 +205,10 @@ func (h *Handler) handle(w http.ResponseWriter, r *http.Request, body *bodyReade
 	// Alertmanager sends plain JSON; a compressed body would read as
 	// malformed JSON, and a plain one labelled compressed is not what
 	// its sender meant.
-	if ce := r.Header.Get("Content-Encoding"); ce != "" && !strings.EqualFold(ce, "identity") {
-		return OtherReceiver, &httpError{http.StatusUnsupportedMediaType, fmt.Sprintf("content encoding %s is not supported: send plain JSON", validation.Quote(ce))}
+	for _, ce := range r.Header.Values("Content-Encoding") {
+		if ce != "" && !strings.EqualFold(ce, "identity") {
+			return OtherReceiver, &httpError{http.StatusUnsupportedMediaType, fmt.Sprintf("content encoding %s is not supported: send plain JSON", validation.Quote(ce))}
+		}
 	}
 	if !h.inFlight.enter() {
 		return OtherReceiver, errBusy

@@ -104,6 +104,10 @@ func TestBadRequests(t *testing.T) {
 		{name: "missing group key", body: strings.Replace(valid, `"groupKey"`, `"groupKeyX"`, 1), want: 400, reason: "groupKey: is required"},
 		{name: "not JSON", contentType: "text/plain", body: valid, want: 415, reason: "is not application/json"},
 		{name: "compressed", body: valid, auth: func(r *http.Request) { r.Header.Set("Content-Encoding", "gzip") }, want: 415, reason: `content encoding "gzip" is not supported: send plain JSON`},
+		{name: "compressed, said second", body: valid, auth: func(r *http.Request) {
+			r.Header.Add("Content-Encoding", "identity")
+			r.Header.Add("Content-Encoding", "gzip")
+		}, want: 415, reason: `content encoding "gzip" is not supported`},
 		{name: "too large", body: valid, opts: Options{MaxBodyBytes: 100}, want: 413, reason: "body larger than 100 bytes"},
 		{name: "too large by a byte", body: valid + " ", opts: Options{MaxBodyBytes: int64(len(valid))}, want: 413, reason: "larger than"},
 		{name: "wrong method", method: http.MethodGet, want: 405},
