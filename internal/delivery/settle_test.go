@@ -856,22 +856,11 @@ func TestUnknownOutcomeWaitsForTheHistoryAnHourAtMost(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			sender := &scriptSender{errs: []error{lost{}}}
 			f := unknownFixture(t, sender, &fakeHistory{err: tc.err}, 0)
-			// A mark lives the paged retention: a day here, not the
-			// fixture's hour.
-			if err := f.ledger.Close(); err != nil {
-				t.Fatal(err)
-			}
-			led, err := ledger.Open(f.path, ledger.Options{DedupWindow: 10 * time.Minute, PagedRetention: 24 * time.Hour, Now: f.clock.Now})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { led.Close() })
-			f.ledger = led
-			f.with(func(o *Options) { o.Ledger = led })
+			f.retainDay(t)
 			batch := msgs("n1", "+4915100000001")
 			mustRetry(t, f.deliver(context.Background(), batch))
 			f.clock.Advance(tc.wait)
-			err = f.deliver(context.Background(), batch)
+			err := f.deliver(context.Background(), batch)
 			if waited := err != nil; waited != tc.waitsFor || len(sender.sends()) != 1 {
 				t.Errorf("after %s: %v, %d sends; want a wait: %v, and no resend", tc.wait, err, len(sender.sends()), tc.waitsFor)
 			}
@@ -896,16 +885,7 @@ func (hangingHistory) FindSMS(ctx context.Context, _, _ string, _ time.Time) (bo
 func TestUnknownOutcomeStopsWaitingForAHistoryThatHangs(t *testing.T) {
 	sender := &scriptSender{errs: []error{lost{}}}
 	f := unknownFixture(t, sender, hangingHistory{}, 0)
-	if err := f.ledger.Close(); err != nil {
-		t.Fatal(err)
-	}
-	led, err := ledger.Open(f.path, ledger.Options{DedupWindow: 10 * time.Minute, PagedRetention: 24 * time.Hour, Now: f.clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { led.Close() })
-	f.ledger = led
-	f.with(func(o *Options) { o.Ledger = led })
+	f.retainDay(t)
 	batch := msgs("n1", "+4915100000001")
 	deliver := func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
@@ -922,4 +902,20 @@ func TestUnknownOutcomeStopsWaitingForAHistoryThatHangs(t *testing.T) {
 	if n, given := len(sender.sends()), f.unknownOutcomes(settledGivenUp); n != 1 || given != 1 {
 		t.Errorf("%d sends, given up %d times; want 1 and 1", n, given)
 	}
+}
+
+// retainDay opens the fixture's ledger again with a paged retention of a
+// day, not the fixture's hour: an in-doubt mark lives that long.
+func (f *fixture) retainDay(t *testing.T) {
+	t.Helper()
+	if err := f.ledger.Close(); err != nil {
+		t.Fatal(err)
+	}
+	led, err := ledger.Open(f.path, ledger.Options{DedupWindow: 10 * time.Minute, PagedRetention: 24 * time.Hour, Now: f.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { led.Close() })
+	f.ledger = led
+	f.with(func(o *Options) { o.Ledger = led })
 }
