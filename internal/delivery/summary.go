@@ -120,8 +120,6 @@ func (d *Deliverer) settleSummary(ctx context.Context, timeout time.Duration, s 
 		log.Info(s.what + " of unknown outcome found in sipgate's history: counted as sent")
 		d.count(s, Accepted, nil)
 		return d.releaseSummary(s, true, log)
-	case ctx.Err() != nil:
-		return nil // shutting down: the next start settles it
 	case mark.Resends >= d.o.ResendUnknown && d.waitsForHistory(mark, err):
 		log.Warn(s.what+" of unknown outcome not settled: no resend is left, and sipgate's history cannot be read for now; asked again at the next check", "err", err)
 		return nil

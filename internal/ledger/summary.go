@@ -41,8 +41,8 @@ var (
 	// notification must come again once it is settled.
 	ErrHeldInDoubt = errors.New("the held sms of a resolved alert is being sent or of unknown outcome")
 	// ErrDigestChanged is TakeDigest's answer, having taken nothing, when
-	// what is owed changed since Pending read it, or a digest to the
-	// number is in doubt already. The next check composes it afresh.
+	// what is owed changed since it was read, or a digest to the number is
+	// in doubt already. The next check composes it afresh.
 	ErrDigestChanged = errors.New("the digest owed changed since it was read, or one is in doubt")
 )
 
