@@ -377,15 +377,15 @@ func withoutLate(number string, alerts template.Alerts, classes []class, t told)
 		r, ok := t.mark(number, id)
 		return ok && !r.Resolved.IsZero()
 	}
-	var keptAlerts template.Alerts
+	var keptAlerts template.Alerts // made at the first late alert
 	var keptClasses []class
 	for i := range alerts {
-		switch {
-		case !late(i) && keptAlerts == nil:
-		case keptAlerts == nil:
+		switch isLate := late(i); {
+		case isLate && keptAlerts == nil:
 			keptAlerts = append(make(template.Alerts, 0, len(alerts)), alerts[:i]...)
 			keptClasses = append(make([]class, 0, len(alerts)), classes[:i]...)
-		case !late(i):
+		case isLate, keptAlerts == nil:
+		default:
 			keptAlerts, keptClasses = append(keptAlerts, alerts[i]), append(keptClasses, classes[i])
 		}
 	}
