@@ -50,7 +50,9 @@ func (d *Deliverer) settle(ctx context.Context, m Message, mark ledger.Doubt, lo
 		log.Info("sms of unknown outcome found in sipgate's history: counted as delivered")
 		d.record(m, true, log)
 		return Accepted, nil
-	case errors.Is(err, errNotSettled) && d.o.Clock.Now().Sub(mark.Last) < maxHistoryWait:
+	case errors.Is(err, errNotSettled) && (d.o.Clock.Now().Sub(mark.Last) < maxHistoryWait || d.o.Clock.Now().Before(mark.Last.Add(d.o.SettleAfter))):
+		// Past the hour, a history that could not answer in time
+		// settles it no more, once the grace period has passed.
 		return Unknown, err
 	case mark.Resends >= d.o.ResendUnknown && d.waitsForHistory(mark, err):
 		return Unknown, fmt.Errorf("%w: no resend is left, and the history cannot be read for now: %w", errNotSettled, err)
@@ -93,6 +95,14 @@ func (d *Deliverer) lookUp(ctx context.Context, mark ledger.Doubt) (bool, error)
 	}
 	if err := d.waitGrace(ctx, mark.Last); err != nil {
 		return false, err
+	}
+	// The lookup leaves the time a resend needs (twice the least a send
+	// starts with: its mark is written first): a history that hangs must
+	// not take all of it, or no resend could ever follow.
+	if deadline, ok := ctx.Deadline(); ok && d.o.MinSendTime > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, deadline.Add(-2*d.o.MinSendTime))
+		defer cancel()
 	}
 	found, err := d.o.History.FindSMS(ctx, mark.Number, mark.Text, mark.Since)
 	switch {

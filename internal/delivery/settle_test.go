@@ -919,3 +919,49 @@ func (f *fixture) retainDay(t *testing.T) {
 	f.ledger = led
 	f.with(func(o *Options) { o.Ledger = led })
 }
+
+// TestPastTheHourTheGracePeriodStillHolds: an outcome older than the
+// hour's wait is not resent before its grace period has passed, however
+// long settle_after is: the history may list it yet.
+func TestPastTheHourTheGracePeriodStillHolds(t *testing.T) {
+	sender := &scriptSender{errs: []error{lost{}}}
+	f := unknownFixture(t, sender, &fakeHistory{found: true}, 1)
+	f.retainDay(t)
+	f.with(func(o *Options) { o.SettleAfter = 2 * time.Hour })
+	batch := msgs("n1", "+4915100000001")
+	deliver := func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		return f.deliver(ctx, batch)
+	}
+	mustRetry(t, deliver())
+	f.clock.Advance(90 * time.Minute)
+	mustRetry(t, deliver())
+	if n := len(sender.sends()); n != 1 {
+		t.Errorf("%d sends before the grace period passed, want 1", n)
+	}
+}
+
+// TestAHangingHistoryLeavesTimeForTheResend: a history that never
+// answers must not take all of the notification's time: past the hour,
+// the resend that is left goes out within the same deadline.
+func TestAHangingHistoryLeavesTimeForTheResend(t *testing.T) {
+	sender := &scriptSender{errs: []error{lost{}}}
+	f := unknownFixture(t, sender, hangingHistory{}, 1)
+	f.retainDay(t)
+	f.with(func(o *Options) { o.MinSendTime = 50 * time.Millisecond })
+	batch := msgs("n1", "+4915100000001")
+	deliver := func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+		defer cancel()
+		return f.deliver(ctx, batch)
+	}
+	mustRetry(t, deliver())
+	f.clock.Advance(2 * time.Hour)
+	if err := deliver(); err != nil {
+		t.Fatalf("two hours on: %v, want the resend sent", err)
+	}
+	if n := len(sender.sends()); n != 2 {
+		t.Errorf("%d sends, want the SMS and its resend", n)
+	}
+}
