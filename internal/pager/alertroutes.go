@@ -80,7 +80,8 @@ func (d draft) bypassLimits() bool {
 	if d.routes == nil || !d.page.BypassLimits {
 		return d.page.BypassLimits
 	}
-	for _, a := range d.alerts {
+	alerts, _ := d.shown()
+	for _, a := range alerts {
 		if d.bypassOf(a) {
 			return true
 		}

@@ -26,6 +26,10 @@ const (
 	classNew         class = iota // firing, not paged to them before
 	classStillFiring              // firing, paged to them before
 	classResolved                 // resolved, to be told
+	// classLate: firing, but they were told it resolved and it does not
+	// fire again for them (see withoutLate): in the SMS's key, not in its
+	// text or paged marks (see draft.shown).
+	classLate
 )
 
 // told is what the ledger says the firing SMS of the notification's
@@ -259,7 +263,7 @@ func classify(number string, alerts template.Alerts, t told) []class {
 // resolved.
 func news(classes []class) bool {
 	for _, c := range classes {
-		if c != classStillFiring {
+		if c != classStillFiring && c != classLate {
 			return true
 		}
 	}

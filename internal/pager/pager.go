@@ -332,7 +332,7 @@ func (p *Pager) decide(n *notification.Notification, page route.Page, alerts tem
 	d := draft{page: page, alerts: alerts, classes: classify(number, alerts, t), now: now, key: Key(n, alerts) + "/" + number}
 	if news(d.classes) {
 		d.key += again(number, alerts, t)
-		d.alerts, d.classes = withoutLate(number, d.alerts, d.classes, t)
+		markLate(number, d.alerts, d.classes, t)
 		return d, true
 	}
 	if t.toldAnyResolved(number, alerts) {
@@ -356,43 +356,46 @@ func (p *Pager) decide(n *notification.Notification, page route.Page, alerts tem
 	return d, true
 }
 
-// withoutLate returns the alerts (and their classes) without the firing
-// ones that an SMS told number resolved and that do not fire again for them
-// (see told.refired): a late copy of a notification from before the
-// resolved one, or one the group's other Alertmanager makes unsure (asked
-// for again, see unsureOf). Counted as still firing, such an alert made
-// the SMS of a new one say "(2 firing)" of one resolved, and its mark,
-// paged anew, lost its resolved time, so that its RESOLVED came twice. The
-// SMS's key is made of all the alerts before: a retry after the recipient
-// was told keeps it, and finds the SMS delivered.
-func withoutLate(number string, alerts template.Alerts, classes []class, t told) (template.Alerts, []class) {
+// markLate classes as late the firing alerts that an SMS told number
+// resolved and that do not fire again for them (see told.refired): a late
+// copy of a notification from before the resolved one, or one the group's
+// other Alertmanager makes unsure (asked for again, see unsureOf).
+// Counted as still firing, such an alert made the SMS of a new one say
+// "(2 firing)" of one resolved, and its mark, paged anew, lost its
+// resolved time, so that its RESOLVED came twice. A late alert stays in
+// the draft, whose keys (its own, and its parts' when quiet hours split
+// it) are made of all the alerts: a retry after the recipient was told
+// keeps them, and finds the SMS delivered. The text and the paged marks
+// leave it out (see draft.shown).
+func markLate(number string, alerts template.Alerts, classes []class, t told) {
 	if !t.toldResolvedTo(number) {
-		return alerts, classes // a storm's update makes no id again
+		return // a storm's update makes no id again
 	}
-	late := func(i int) bool {
-		if classes[i] != classStillFiring {
-			return false
+	for i, c := range classes {
+		if c != classStillFiring {
+			continue
 		}
-		id := alertID(alerts[i])
-		r, ok := t.mark(number, id)
-		return ok && !r.Resolved.IsZero()
-	}
-	var keptAlerts template.Alerts // made at the first late alert
-	var keptClasses []class
-	for i := range alerts {
-		switch isLate := late(i); {
-		case isLate && keptAlerts == nil:
-			keptAlerts = append(make(template.Alerts, 0, len(alerts)), alerts[:i]...)
-			keptClasses = append(make([]class, 0, len(alerts)), classes[:i]...)
-		case isLate, keptAlerts == nil:
-		default:
-			keptAlerts, keptClasses = append(keptAlerts, alerts[i]), append(keptClasses, classes[i])
+		if r, ok := t.mark(number, alertID(alerts[i])); ok && !r.Resolved.IsZero() {
+			classes[i] = classLate
 		}
 	}
-	if keptAlerts == nil {
-		return alerts, classes
+}
+
+// shown are the alerts the draft's SMS tells of, and their classes: all
+// but the late ones (see markLate).
+func (d draft) shown() (template.Alerts, []class) {
+	late := slices.Index(d.classes, classLate)
+	if late < 0 {
+		return d.alerts, d.classes
 	}
-	return keptAlerts, keptClasses
+	alerts := append(make(template.Alerts, 0, len(d.alerts)), d.alerts[:late]...)
+	classes := append(make([]class, 0, len(d.classes)), d.classes[:late]...)
+	for i := late + 1; i < len(d.alerts); i++ {
+		if d.classes[i] != classLate {
+			alerts, classes = append(alerts, d.alerts[i]), append(classes, d.classes[i])
+		}
+	}
+	return alerts, classes
 }
 
 // again is the part of an SMS's ledger key that tells it from the SMS of
@@ -586,10 +589,11 @@ const goneRoute = "unknown"
 // message is the SMS of a draft with its rendered text.
 func (p *Pager) message(n *notification.Notification, d draft, fit sms.Result) delivery.Message {
 	var names []string
-	paged := make([]ledger.Firing, 0, len(d.alerts))
+	alerts, _ := d.shown()
+	paged := make([]ledger.Firing, 0, len(alerts))
 	resolved := 0
 	severity := len(p.severity)
-	for _, a := range d.alerts {
+	for _, a := range alerts {
 		if a.Status == "firing" {
 			paged = append(paged, firing(a))
 			if name := a.Labels["alertname"]; name != "" && !slices.Contains(names, name) {
@@ -615,8 +619,8 @@ func (p *Pager) message(n *notification.Notification, d draft, fit sms.Result) d
 		Segments:     fit.Size.Segments,
 		Fit:          fit,
 		Severity:     severity,
-		Alerts:       len(d.alerts),
-		Firing:       len(d.alerts) - resolved,
+		Alerts:       len(alerts),
+		Firing:       len(alerts) - resolved,
 		Resolved:     resolved,
 		Names:        names,
 		Paged:        paged,

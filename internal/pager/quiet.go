@@ -254,8 +254,9 @@ func part(n *notification.Notification, d draft, idx []int) *draft {
 // heldAlerts are the alerts of a held draft as the ledger keeps them,
 // held by the quiet hours of route r.
 func (p *Pager) heldAlerts(n *notification.Notification, d draft, r *config.Route) []ledger.HeldAlert {
-	out := make([]ledger.HeldAlert, len(d.alerts))
-	for i, a := range d.alerts {
+	alerts, _ := d.shown()
+	out := make([]ledger.HeldAlert, len(alerts))
+	for i, a := range alerts {
 		rank, ok := p.severity[a.Labels["severity"]]
 		if !ok {
 			rank = len(p.severity)

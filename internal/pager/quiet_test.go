@@ -731,3 +731,44 @@ routes:
 		}
 	}
 }
+
+// TestQuietPartKeepsItsKeyWhenAnAlertTurnsLate: a notification whose
+// quiet hours split it is retried after another group told alice that
+// one of its alerts resolved. Each SMS of the retry, the part deferred
+// and the part sent now, keeps the key of the first attempt, and finds
+// it delivered: a key of the alerts shown would change with what the
+// ledger says meanwhile, and page twice.
+func TestQuietPartKeepsItsKeyWhenAnAlertTurnsLate(t *testing.T) {
+	cfg := contacts + nightInterval + `
+routes:
+  - {name: critical, matchers: ['severity="critical"'], to: [alice], send_resolved: always}
+  - {name: team, to: [alice], quiet_hours: {time_intervals: [night], severities: [warning], defer: send_at}}
+`
+	s := newChangeStack(t, cfg)
+	down := quietAlert("NodeDown", "critical", "firing")
+	s.now = night.Add(-2 * time.Hour)
+	if _, _, err := s.notify(t, quietNotification(down)); err != nil {
+		t.Fatal(err)
+	}
+	s.now = night
+	n := quietNotification(down, quietAlert("CPU", "critical", "firing"), quietAlert("DiskFull", "warning", "firing"))
+	s.got.fail = true
+	_, first, _ := s.notify(t, n)
+	s.got.fail = false
+	s.now = night.Add(10 * time.Second)
+	other := quietNotification(quietAlert("NodeDown", "critical", "resolved"))
+	other.GroupKey = "{}:{other}"
+	if _, _, err := s.notify(t, other); err != nil {
+		t.Fatal(err)
+	}
+	s.now = night.Add(20 * time.Second)
+	_, retry, err := s.notify(t, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range retry {
+		if !slices.Contains(first, k) {
+			t.Errorf("the retry made key %q, not among the first attempt's %q", k, first)
+		}
+	}
+}

@@ -51,8 +51,9 @@ func (p *Pager) renderAll(ctx context.Context, n *notification.Notification, dra
 			if rctx.Err() != nil {
 				return
 			}
-			data := view(d.alerts)
-			fit, ok := p.render(rctx, n, d.page.Route, data, p.change(data.Alerts, d.classes, d.repeat, d.now))
+			alerts, classes := d.shown()
+			data := view(alerts)
+			fit, ok := p.render(rctx, n, d.page.Route, data, p.change(data.Alerts, classes, d.repeat, d.now))
 			if !ok {
 				return // out of time: the fallback text, counted as such below
 			}
@@ -81,7 +82,8 @@ collect:
 	for i, d := range drafts {
 		if fits[i] == nil {
 			p.logger.Error("template did not finish in time, sending the fallback text", "notification", n.ID, "route", d.page.Route.Name)
-			fit := p.fallback(d.page.Route, fallbackTimeout, view(d.alerts), n.TruncatedAlerts)
+			alerts, _ := d.shown()
+			fit := p.fallback(d.page.Route, fallbackTimeout, view(alerts), n.TruncatedAlerts)
 			fits[i] = &fit
 		}
 		msgs[i] = p.message(n, d, *fits[i])
