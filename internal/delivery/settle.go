@@ -96,12 +96,12 @@ func (d *Deliverer) lookUp(ctx context.Context, mark ledger.Doubt) (bool, error)
 	if err := d.waitGrace(ctx, mark.Last); err != nil {
 		return false, err
 	}
-	// The lookup leaves the time a resend needs (twice the least a send
-	// starts with: its mark is written first): a history that hangs must
-	// not take all of it, or no resend could ever follow.
-	if deadline, ok := ctx.Deadline(); ok && d.o.MinSendTime > 0 {
+	// The lookup leaves the time a resend needs: a history that hangs must
+	// not take all of it, or no resend could ever follow. With less than
+	// twice that left, no resend could follow anyway: it takes all.
+	if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) > 2*d.resendReserve() {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithDeadline(ctx, deadline.Add(-2*d.o.MinSendTime))
+		ctx, cancel = context.WithDeadline(ctx, deadline.Add(-d.resendReserve()))
 		defer cancel()
 	}
 	found, err := d.o.History.FindSMS(ctx, mark.Number, mark.Text, mark.Since)
@@ -125,9 +125,11 @@ func (d *Deliverer) waitGrace(ctx context.Context, last time.Time) error {
 	if wait <= 0 {
 		return nil
 	}
-	// The deadline is on the system clock, not d.o.Clock: see send.
-	if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < wait {
-		return fmt.Errorf("%w: its grace period ends in %s, after this request's deadline", errNotSettled, wait.Round(time.Millisecond))
+	// The deadline is on the system clock, not d.o.Clock: see send. A
+	// wait that would leave the lookup after it no more than the resend's
+	// time is not begun either: it would be spent for nothing.
+	if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < wait+2*d.resendReserve() {
+		return fmt.Errorf("%w: its grace period ends in %s, too near this request's deadline", errNotSettled, wait.Round(time.Millisecond))
 	}
 	select {
 	case <-d.o.Clock.After(wait):
@@ -135,6 +137,13 @@ func (d *Deliverer) waitGrace(ctx context.Context, last time.Time) error {
 	case <-ctx.Done():
 		return fmt.Errorf("%w: %w", errNotSettled, ctx.Err())
 	}
+}
+
+// resendReserve is the time a lookup leaves before the deadline for the
+// resend that may follow it: twice the least a send starts with, as the
+// resend's mark is written first.
+func (d *Deliverer) resendReserve() time.Duration {
+	return 2 * max(d.o.MinSendTime, 0)
 }
 
 // resend sends the SMS of mark again. The mark counts the resend before it

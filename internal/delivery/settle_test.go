@@ -965,3 +965,62 @@ func TestAHangingHistoryLeavesTimeForTheResend(t *testing.T) {
 		t.Errorf("%d sends, want the SMS and its resend", n)
 	}
 }
+
+// realWaitClock is the fake clock whose waits take as long as they say,
+// so that they spend a request's real deadline.
+type realWaitClock struct{ *fakeClock }
+
+func (c realWaitClock) After(d time.Duration) <-chan time.Time {
+	<-time.After(d)
+	c.Advance(d)
+	ch := make(chan time.Time, 1)
+	ch <- c.Now()
+	return ch
+}
+
+// ctxHistory finds every SMS it is asked for in time.
+type ctxHistory struct{}
+
+func (ctxHistory) FindSMS(ctx context.Context, _, _ string, _ time.Time) (bool, error) {
+	return ctx.Err() == nil, ctx.Err()
+}
+
+// TestTheLookupHasTimeAfterTheGracePeriod: the time a lookup leaves for
+// a resend is not taken from it when no resend could follow anyway, nor
+// is a grace period waited out that would leave the lookup no time.
+func TestTheLookupHasTimeAfterTheGracePeriod(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		// settle is what is left of the grace period.
+		settle   time.Duration
+		deadline time.Duration
+		// wantSettled: found in this call; else asked for again, at once.
+		wantSettled bool
+		maxTook     time.Duration
+	}{
+		{"grace over, little time left", 0, 400 * time.Millisecond, true, time.Second},
+		{"grace ends too near the deadline", time.Second, 1300 * time.Millisecond, false, 500 * time.Millisecond},
+		{"grace ends in time", 300 * time.Millisecond, 2 * time.Second, true, 2 * time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sender := &scriptSender{errs: []error{lost{}}}
+			f := unknownFixture(t, sender, ctxHistory{}, 1)
+			f.with(func(o *Options) {
+				o.MinSendTime, o.SettleAfter, o.Clock = 250*time.Millisecond, settleAfter, realWaitClock{f.clock}
+			})
+			batch := msgs("n1", "+4915100000001")
+			mustRetry(t, f.deliver(context.Background(), batch))
+			f.clock.Advance(settleAfter - tc.settle) // the grace period has tc.settle to go
+			ctx, cancel := context.WithTimeout(context.Background(), tc.deadline)
+			defer cancel()
+			start := time.Now()
+			err := f.deliver(ctx, batch)
+			if settled := err == nil; settled != tc.wantSettled || time.Since(start) > tc.maxTook {
+				t.Errorf("%v after %s; want settled %v within %s", err, time.Since(start).Round(time.Millisecond), tc.wantSettled, tc.maxTook)
+			}
+			if n := len(sender.sends()); n != 1 {
+				t.Errorf("%d sends, want 1", n)
+			}
+		})
+	}
+}
