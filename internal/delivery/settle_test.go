@@ -450,11 +450,7 @@ func TestRealClientUnknownOutcomesThroughTheDeliverer(t *testing.T) {
 			batch := msgs("n1", numbers...)
 			// Each call has a deadline, as the webhook's has, long enough
 			// for the grace period of 1s (on the automatic clock, no wait).
-			deliver := func() error {
-				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-				defer cancel()
-				return f.deliver(ctx, batch)
-			}
+			deliver := func() error { return f.deliverWithin(2*time.Second, batch) }
 			// Alertmanager retries until it hears success; then once more,
 			// as the other replica of an HA pair would.
 			calls := 0
@@ -887,11 +883,7 @@ func TestUnknownOutcomeStopsWaitingForAHistoryThatHangs(t *testing.T) {
 	f := unknownFixture(t, sender, hangingHistory{}, 0)
 	f.retainDay(t)
 	batch := msgs("n1", "+4915100000001")
-	deliver := func() error {
-		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-		defer cancel()
-		return f.deliver(ctx, batch)
-	}
+	deliver := func() error { return f.deliverWithin(200*time.Millisecond, batch) }
 	mustRetry(t, deliver())
 	f.clock.Advance(time.Minute)
 	mustRetry(t, deliver())
@@ -929,11 +921,7 @@ func TestPastTheHourTheGracePeriodStillHolds(t *testing.T) {
 	f.retainDay(t)
 	f.with(func(o *Options) { o.SettleAfter = 2 * time.Hour })
 	batch := msgs("n1", "+4915100000001")
-	deliver := func() error {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		return f.deliver(ctx, batch)
-	}
+	deliver := func() error { return f.deliverWithin(2*time.Second, batch) }
 	mustRetry(t, deliver())
 	f.clock.Advance(90 * time.Minute)
 	mustRetry(t, deliver())
@@ -951,11 +939,7 @@ func TestAHangingHistoryLeavesTimeForTheResend(t *testing.T) {
 	f.retainDay(t)
 	f.with(func(o *Options) { o.MinSendTime = 50 * time.Millisecond })
 	batch := msgs("n1", "+4915100000001")
-	deliver := func() error {
-		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
-		defer cancel()
-		return f.deliver(ctx, batch)
-	}
+	deliver := func() error { return f.deliverWithin(500*time.Millisecond, batch) }
 	mustRetry(t, deliver())
 	f.clock.Advance(2 * time.Hour)
 	if err := deliver(); err != nil {
@@ -1023,4 +1007,12 @@ func TestTheLookupHasTimeAfterTheGracePeriod(t *testing.T) {
 			}
 		})
 	}
+}
+
+// deliverWithin is deliver with a deadline d from now, as a notification
+// has its webhook.timeout.
+func (f *fixture) deliverWithin(d time.Duration, batch []Message) error {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	return f.deliver(ctx, batch)
 }

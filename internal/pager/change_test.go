@@ -281,6 +281,19 @@ func (d hangingUpDeliverer) Deliver(ctx context.Context, b delivery.Batch) error
 	return d.failingDeliverer.Deliver(ctx, b)
 }
 
+// answeredToNobody posts n while Alertmanager hangs up during its sends,
+// and returns the key of the first SMS sent.
+func (s *changeStack) answeredToNobody(t *testing.T, n *notification.Notification) string {
+	t.Helper()
+	ctx, hangUp := context.WithCancel(context.Background())
+	s.pager.deliverer = hangingUpDeliverer{s.got, hangUp}
+	defer func() { s.pager.deliverer = s.got }()
+	if err := s.pager.Notify(ctx, n, ""); err == nil {
+		t.Fatal("the notification answered to nobody says it was done")
+	}
+	return s.got.batches[len(s.got.batches)-1].Messages[0].Key
+}
+
 // TestRepeatAnsweredToNobodyIsNotNotedAnswered: Alertmanager hung up
 // while a repeat's reminder went out, so it never heard the answer and
 // sends the repeat again. That retry is the same repeat, with the key of
@@ -296,13 +309,7 @@ func TestRepeatAnsweredToNobodyIsNotNotedAnswered(t *testing.T) {
 	}
 	s.now = changeStart.Add(2 * time.Hour)
 	repeat := group(reasonRepeat, am, web1)
-	ctx, hangUp := context.WithCancel(context.Background())
-	s.pager.deliverer = hangingUpDeliverer{s.got, hangUp}
-	if err := s.pager.Notify(ctx, repeat, ""); err == nil {
-		t.Error("the repeat answered to nobody says it was done")
-	}
-	s.pager.deliverer = s.got
-	sent := s.got.batches[len(s.got.batches)-1].Messages[0].Key
+	sent := s.answeredToNobody(t, repeat)
 	if r, _ := s.led.LastRepeat(repeatGroup(repeat)); !r.At.IsZero() {
 		t.Errorf("the repeat noted as answered at %v, though nobody heard the answer", r.At)
 	}
@@ -409,13 +416,7 @@ func TestRepeatRetryKeepsItsKeyAfterAnAlertWasToldResolved(t *testing.T) {
 	}
 	s.now = changeStart.Add(2 * time.Hour)
 	repeat := inGroup(group(reasonRepeat, am, web1, web2), b)
-	ctx, hangUp := context.WithCancel(context.Background())
-	s.pager.deliverer = hangingUpDeliverer{s.got, hangUp}
-	if err := s.pager.Notify(ctx, repeat, ""); err == nil {
-		t.Fatal("the repeat answered to nobody says it was done")
-	}
-	s.pager.deliverer = s.got
-	sent := s.got.batches[len(s.got.batches)-1].Messages[0].Key
+	sent := s.answeredToNobody(t, repeat)
 	s.now = s.now.Add(10 * time.Second)
 	texts, _, err := s.notify(t, inGroup(group("", am, errorRate("resolved", "web-1:8080", "")), a))
 	one(t, "a resolved", texts, err, "RESOLVED 1 HighErrorRate critical web-1:8080")
