@@ -452,9 +452,12 @@ func near(tx *bolt.Tx, per time.Duration, number string, rank int, now, arrives 
 // alone.
 func scheduledAfter(tx *bolt.Tx, after time.Time, number string, rank int) uint64 {
 	n := uint64(0)
-	log := tx.Bucket(bucketSendsByAge).Cursor()
+	var log *bolt.Cursor // made at the first send scheduled: mostly there is none
 	c := tx.Bucket(bucketScheduled).Cursor()
 	for k, _ := c.Seek(encodeTime(after.Add(time.Nanosecond))); k != nil && len(k) >= 8; k, _ = c.Next() {
+		if log == nil {
+			log = tx.Bucket(bucketSendsByAge).Cursor()
+		}
 		if at, _ := log.Seek(k); !bytes.Equal(at, k) {
 			continue
 		}
