@@ -197,15 +197,21 @@ func decodeAlerts(dec *jsontext.Decoder, check func(int, *template.Alert) error,
 		dropped uint64
 		alert   alertDecoder
 	)
+	// spare takes each alert past maxAlerts in turn, and its maps are
+	// handed back to be filled again: those alerts are checked and
+	// dropped, so a body of tiny alerts allocates for the alerts it
+	// keeps, not for its length.
+	var spare template.Alert
 	for dec.PeekKind() != ']' {
 		if maxAlerts > 0 && n >= maxAlerts {
-			var spare template.Alert
+			spare = template.Alert{}
 			if err := alert.decode(dec, &spare); err != nil {
 				return nil, 0, err
 			}
 			if err := check(n, &spare); err != nil {
 				return nil, 0, err
 			}
+			alert.reuse(spare.Labels, spare.Annotations)
 			n++
 			dropped++
 			continue

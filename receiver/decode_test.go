@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -107,6 +109,72 @@ func TestDecodeKeepsAtMostMaxAlerts(t *testing.T) {
 		return nil
 	}, 1); err == nil {
 		t.Error("an invalid alert beyond the bound was not checked")
+	}
+}
+
+// TestDecodeChecksDroppedAlertsAsTheyAre: the alerts beyond the bound
+// share the maps they are decoded into, and each is checked with its own
+// labels and annotations alone, none left from the one before.
+func TestDecodeChecksDroppedAlertsAsTheyAre(t *testing.T) {
+	body := `{"version":"4","alerts":[{"status":"firing","labels":{"k":"kept"}},` +
+		`{"status":"firing","labels":{"a":"b","c":"d"},"annotations":{"s":"1"}},` +
+		`{"status":"firing","labels":{"x":"y"}},` +
+		`{"status":"resolved"},` +
+		`{"status":"firing","labels":{"e":"\u0066"},"annotations":{}}]}`
+	var checked []string
+	n, err := decodeNotification(strings.NewReader(body), func(_ int, a *template.Alert) error {
+		checked = append(checked, fmt.Sprintf("%s %v %v nil=%v,%v", a.Status, map[string]string(a.Labels), map[string]string(a.Annotations), a.Labels == nil, a.Annotations == nil))
+		return nil
+	}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"firing map[k:kept] map[] nil=false,true",
+		"firing map[a:b c:d] map[s:1] nil=false,false",
+		"firing map[x:y] map[] nil=false,true",
+		"resolved map[] map[] nil=true,true",
+		"firing map[e:f] map[] nil=false,false",
+	}
+	if !slices.Equal(checked, want) {
+		t.Errorf("checked:\n%s\nwant:\n%s", strings.Join(checked, "\n"), strings.Join(want, "\n"))
+	}
+	if len(n.Alerts) != 1 || n.Alerts[0].Labels["k"] != "kept" || len(n.Alerts[0].Labels) != 1 {
+		t.Errorf("kept %v, want the first alert alone, as it was", n.Alerts)
+	}
+}
+
+// TestDroppedAlertsCostNoAllocations: a body of tiny alerts past the bound
+// (Alertmanager's truncation aside, a client may send any number) costs
+// allocations for the alerts kept, not for its length.
+func TestDroppedAlertsCostNoAllocations(t *testing.T) {
+	body := func(alerts int) string {
+		a := `{"status":"firing","labels":{"alertname":"Tiny","i":"%d"},"annotations":{"s":"%d"}}`
+		var b strings.Builder
+		b.WriteString(`{"version":"4","alerts":[`)
+		for i := range alerts {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			fmt.Fprintf(&b, a, i, i)
+		}
+		b.WriteString(`]}`)
+		return b.String()
+	}
+	allocs := func(alerts int) float64 {
+		b := body(alerts)
+		return testing.AllocsPerRun(5, func() {
+			if _, err := decodeNotification(strings.NewReader(b), acceptAll, 10); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+	few, many := allocs(100), allocs(2100)
+	// Each dropped alert's values are strings of their own (the table of
+	// shared strings fills up): two of the 2,000 more alerts' four
+	// strings, at most, where a map and an alert of their own took more.
+	if extra := many - few; extra > 2*2000 {
+		t.Errorf("2,000 more alerts past the bound took %.0f more allocations (%.0f against %.0f), want at most 4,000", extra, many, few)
 	}
 }
 
