@@ -30,3 +30,25 @@ func TestRunExitCodes(t *testing.T) {
 		})
 	}
 }
+
+func TestMemoryLimitDefaultsUnlessGOMEMLIMITIsSet(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		env       map[string]string
+		wantLimit int64
+		wantSet   bool
+	}{
+		{"not set", map[string]string{"GOGC": "200"}, defaultMemoryLimit, true},
+		{"a limit", map[string]string{"GOMEMLIMIT": "1GiB"}, 0, false},
+		{"off", map[string]string{"GOMEMLIMIT": "off"}, 0, false},
+		{"empty", map[string]string{"GOMEMLIMIT": ""}, 0, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			lookup := func(k string) (string, bool) { v, ok := tc.env[k]; return v, ok }
+			limit, set := memoryLimit(lookup)
+			if limit != tc.wantLimit || set != tc.wantSet {
+				t.Errorf("memoryLimit(%v) = %d, %v; want %d, %v", tc.env, limit, set, tc.wantLimit, tc.wantSet)
+			}
+		})
+	}
+}
