@@ -17,6 +17,9 @@ import (
 const (
 	maxShared    = 1024
 	maxSharedLen = 256
+	// maxReused bounds the maps handed back for reuse: an alert's labels
+	// are a dozen or so.
+	maxReused = 64
 )
 
 // alertDecoder decodes the alerts of one notification. An alert as
@@ -42,11 +45,12 @@ type alertDecoder struct {
 }
 
 // reuse hands back maps that nothing refers to any more, for the next
-// alerts' labels and annotations: a nil map is not kept, and no more than
-// two are, the most one alert takes.
+// alerts' labels and annotations: no more than two are kept, the most one
+// alert takes, and none of more than maxReused entries, which clearing
+// would cost each alert after it.
 func (d *alertDecoder) reuse(maps ...template.KV) {
 	for _, m := range maps {
-		if m != nil && len(d.free) < 2 {
+		if m != nil && len(m) <= maxReused && len(d.free) < 2 {
 			d.free = append(d.free, m)
 		}
 	}

@@ -27,6 +27,9 @@ import (
 const name = "alertmanager-sipgate"
 
 func main() {
+	if limit, ok := memoryLimit(os.LookupEnv); ok {
+		debug.SetMemoryLimit(limit)
+	}
 	os.Exit(run(os.Args[1:]))
 }
 
@@ -56,9 +59,6 @@ func commands() []func(*kingpin.Application) (*kingpin.CmdClause, action) {
 }
 
 func run(args []string) int {
-	if limit, ok := memoryLimit(os.LookupEnv); ok {
-		debug.SetMemoryLimit(limit)
-	}
 	return runCLI(args, &cli{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr})
 }
 
@@ -66,7 +66,7 @@ func run(args []string) int {
 // GOMEMLIMIT sets one. The live heap is a few MB, and the limit then does
 // nothing; in a storm of large webhooks (8 of 4 MiB of the smallest alerts
 // hold about 120 MB while they are paged) the collector's default of
-// twice the live heap took the process to 250-316 MB, past the 300 MB
+// twice the live heap took the process to 249-292 MB, close to the 300 MB
 // the service promises. Near the limit the collector runs more often
 // instead, with at most half the CPU, and the heap may still pass it when
 // more is live: a limit is no reason to fail.
@@ -74,9 +74,10 @@ const defaultMemoryLimit = 200 << 20
 
 // memoryLimit is the soft memory limit to set: the default, unless the
 // GOMEMLIMIT environment variable (which the runtime reads itself, "off"
-// included) says otherwise.
+// included) says otherwise. An empty one, as a template leaves a value
+// not given, says nothing.
 func memoryLimit(lookupEnv func(string) (string, bool)) (int64, bool) {
-	if _, set := lookupEnv("GOMEMLIMIT"); set {
+	if v, set := lookupEnv("GOMEMLIMIT"); set && v != "" {
 		return 0, false
 	}
 	return defaultMemoryLimit, true

@@ -41,7 +41,7 @@ func TestMemoryLimitDefaultsUnlessGOMEMLIMITIsSet(t *testing.T) {
 		{"not set", map[string]string{"GOGC": "200"}, defaultMemoryLimit, true},
 		{"a limit", map[string]string{"GOMEMLIMIT": "1GiB"}, 0, false},
 		{"off", map[string]string{"GOMEMLIMIT": "off"}, 0, false},
-		{"empty", map[string]string{"GOMEMLIMIT": ""}, 0, false},
+		{"empty", map[string]string{"GOMEMLIMIT": ""}, defaultMemoryLimit, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			lookup := func(k string) (string, bool) { v, ok := tc.env[k]; return v, ok }
