@@ -45,8 +45,9 @@ var decodeOptions = jsonv2.JoinOptions(jsonv1.DefaultOptionsV1(), jsonv1.ReportE
 //
 // check is asked about each alert, with its index, as soon as it is
 // decoded, and must not keep it: the maps of an alert past maxAlerts are
-// filled again with the next one's. Its error stops the decoding. An alert decodes to many times
-// the bytes it takes in JSON ("{}," to a whole template.Alert), so a
+// filled again with the next one's. Its error stops the decoding. An
+// alert decodes to many times the bytes it takes in JSON ("{}," to a
+// whole template.Alert), so a
 // body of invalid alerts must not be decoded to its end, and at most
 // maxAlerts alerts are kept (0 keeps all): the rest are checked, then
 // counted in TruncatedAlerts as Alertmanager's own max_alerts does, so

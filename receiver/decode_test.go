@@ -148,21 +148,11 @@ func TestDecodeChecksDroppedAlertsAsTheyAre(t *testing.T) {
 // (Alertmanager's truncation aside, a client may send any number) costs
 // allocations for the alerts kept, not for its length.
 func TestDroppedAlertsCostNoAllocations(t *testing.T) {
-	body := func(alerts int) string {
-		a := `{"status":"firing","labels":{"alertname":"Tiny","i":"%d"},"annotations":{"s":"%d"}}`
-		var b strings.Builder
-		b.WriteString(`{"version":"4","alerts":[`)
-		for i := range alerts {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			fmt.Fprintf(&b, a, i, i)
-		}
-		b.WriteString(`]}`)
-		return b.String()
+	tiny := func(i int) string {
+		return fmt.Sprintf(`{"status":"firing","labels":{"alertname":"Tiny","i":"%d"},"annotations":{"s":"%d"}}`, i, i)
 	}
 	allocs := func(alerts int) float64 {
-		b := body(alerts)
+		b := string(payload(1<<30, alerts, tiny))
 		return testing.AllocsPerRun(5, func() {
 			if _, err := decodeNotification(strings.NewReader(b), acceptAll, 10); err != nil {
 				t.Fatal(err)
