@@ -313,6 +313,40 @@ routes:
 	}
 }
 
+// TestChangeResolvedAfterAnUnseenRefire: the alert resolved and fired
+// again, with a new start, between two notifications of its group, and
+// then resolved again. Alertmanager sent neither the first RESOLVED nor
+// the second FIRING (its group's firing alerts were the same), so its
+// RESOLVED carries a start that no SMS paged anyone about: alice, whom the
+// first firing paged on an if_paged route, still hears that it resolved.
+func TestChangeResolvedAfterAnUnseenRefire(t *testing.T) {
+	s := startStack(t, `
+routes:
+  - name: oncall
+    send_resolved: if_paged
+    to: [alice]
+`, 1)
+	a := alert("HighErrorRate", "web-1:8080", "critical", web1, time.Now().UTC().Add(-time.Minute))
+	s.postAlerts(t, a)
+	got := s.step(t, 0, 1, 1)
+	assertLines(t, "firing SMS", s.received(got), []string{
+		alice + ": FIRING 1 HighErrorRate critical web-1:8080: " + web1 + amLink,
+	})
+
+	// In one post, before the group's next flush: the alert ends, fires
+	// again a second later (no overlap, so Alertmanager keeps the new
+	// start), and ends again.
+	ended := a
+	ended.EndsAt = time.Now().UTC().Add(-3 * time.Second)
+	again := a
+	again.StartsAt = ended.EndsAt.Add(time.Second)
+	s.postAlerts(t, ended, again, resolved(again))
+	got = s.step(t, 1, 2, 2)
+	assertLines(t, "resolved SMS", s.received(got), []string{
+		alice + ": RESOLVED 1 HighErrorRate critical web-1:8080: " + web1,
+	})
+}
+
 // TestChangeResolvedAnyRouteAsks: a person reached by a send_resolved:
 // never route and, through continue, by an always route gets the resolved
 // SMS; one reached only by the never route does not.

@@ -46,6 +46,10 @@ type HeldAlert struct {
 	// Resolved is set for a resolved alert whose firing SMS reached the
 	// recipient: the SMS counts it apart.
 	Resolved bool `json:"-"`
+	// Alert and Group name the alert across its firings, for its paged
+	// mark (see Firing.Alert); empty in entries held before they were kept.
+	Alert string `json:"alert,omitempty"`
+	Group string `json:"group,omitempty"`
 	// Contact and Route are whom and by which route it was held, for the
 	// logs and the paged marks.
 	Contact string `json:"contact,omitempty"`
@@ -420,7 +424,7 @@ func (l *Ledger) ReleaseHeld(h HeldSMS, paged bool) error {
 				}
 			}
 			to := PagedRecipient{Number: h.Number, Contact: a.Contact, Route: a.Route}
-			marks[to] = append(marks[to], Firing{ID: a.ID, Since: a.Since, Resolved: a.Resolved})
+			marks[to] = append(marks[to], Firing{ID: a.ID, Since: a.Since, Resolved: a.Resolved, Alert: a.Alert, Group: a.Group})
 		}
 		if !paged {
 			return nil

@@ -16,7 +16,7 @@ func TestHeldAcrossRestarts(t *testing.T) {
 	now := time.Date(2026, 11, 25, 23, 0, 0, 0, time.UTC)
 	morning := time.Date(2026, 11, 26, 7, 0, 0, 0, time.UTC)
 	l := open(t, path, &now)
-	disk := HeldAlert{ID: "fp1|1", Since: firingSince, Name: "DiskFull", Contact: "alice", Route: "team", Rank: 2, URL: "http://am:9093"}
+	disk := HeldAlert{ID: "fp1|1", Since: firingSince, Name: "DiskFull", Alert: "fp1", Group: "g1", Contact: "alice", Route: "team", Rank: 2, URL: "http://am:9093"}
 	cpu := HeldAlert{ID: "fp2|1", Name: "HighCPU", Contact: "alice", Route: "team", Rank: 3, URL: "http://am:9093"}
 	done := HeldAlert{ID: "fp3|1", Name: "Old", Contact: "alice", Route: "team", Rank: 2, Resolved: true}
 	if err := l.Hold("+491", morning, []HeldAlert{disk, done}); err != nil {
@@ -68,6 +68,11 @@ func TestHeldAcrossRestarts(t *testing.T) {
 	to := PagedRecipient{Number: "+491", Contact: "alice", Route: "team", At: now}
 	if want := map[string][]PagedRecipient{"fp1|1": {to}, "fp2|1": {to}}; !reflect.DeepEqual(normalize(paged), want) {
 		t.Errorf("paged after the release: %+v, want the firing alerts paged to alice by team", paged)
+	}
+	// disk resolves after it fired again unseen: its RESOLVED goes to alice.
+	again := Firing{ID: "fp1|2", Since: firingSince.Add(time.Hour), Resolved: true, Alert: "fp1", Group: "g1"}
+	if paged, err := l.PagedTo([]Firing{again}); err != nil || !reflect.DeepEqual(normalize(paged), map[string][]PagedRecipient{again.ID: {to}}) {
+		t.Errorf("disk resolved with a later start: PagedTo = %+v, %v; want alice, by the firing held for her", paged, err)
 	}
 	if err := l.db.View(func(tx *bolt.Tx) error {
 		if tx.Bucket(bucketPagedSince).Get(append(appendPagedPrefix(nil, Firing{ID: disk.ID, Since: disk.Since}), "+491"...)) == nil {

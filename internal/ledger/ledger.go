@@ -43,7 +43,14 @@ var (
 	// near tells them from sends the log holds ahead of a clock that went
 	// back, which count as they always did.
 	bucketScheduled = []byte("sends_scheduled")
-	buckets         = [][]byte{bucketDelivered, bucketPagedSince, bucketSendsByAge, bucketSuppressed, bucketDoubts, bucketWindows, bucketRepeats, bucketHeld, bucketHeldBy, bucketHeldDoubts, bucketDigestDoubts, bucketGroupResolved, bucketScheduled}
+	// bucketPagedLast (group 0 alert -> noted since id, the times 8 bytes
+	// each) holds, per alert of a group, its last firing that an SMS paged
+	// someone about: an alert that resolved and fired again between two
+	// notifications of its group comes back resolved with a start no
+	// mark has (see Firing.Alert). Its keys begin with the group, so a
+	// storm's are written side by side.
+	bucketPagedLast = []byte("paged_last")
+	buckets         = [][]byte{bucketDelivered, bucketPagedSince, bucketSendsByAge, bucketSuppressed, bucketDoubts, bucketWindows, bucketRepeats, bucketHeld, bucketHeldBy, bucketHeldDoubts, bucketDigestDoubts, bucketGroupResolved, bucketScheduled, bucketPagedLast}
 	// bucketPagedByAlert (alert 0 number -> time contact route) holds the
 	// marks of alerts whose start is unknown, and those written before
 	// bucketPagedSince existed; lookups fall back to it while it exists,
@@ -288,6 +295,16 @@ type Firing struct {
 	// if any, then notes when (PagedRecipient.Resolved) instead of paging
 	// anew.
 	Resolved bool
+	// Alert and Group name the alert across its firings and the group of
+	// Alertmanager that sends it (opaque to the ledger; empty: unknown).
+	// An alert that resolved and fired again between two notifications of
+	// its group is sent neither resolved nor firing anew (Alertmanager
+	// compares the alerts' fingerprints, not their starts) until it
+	// resolves again, with a start that no mark has: whom its last firing
+	// paged in the group is who was not told that it ended. A resolved
+	// alert whose marks are missing is so answered, and noted as told,
+	// with the marks of that firing (see bucketPagedLast).
+	Alert, Group string
 }
 
 // PagedRecipient is someone a firing SMS reached, as the ledger keeps
@@ -400,7 +417,66 @@ func markPaged(tx *bolt.Tx, to PagedRecipient, alerts []Firing, now []byte) erro
 			return err
 		}
 	}
+	if err := notePagedLast(tx.Bucket(bucketPagedLast), alerts, now); err != nil {
+		return err
+	}
 	return supersedeHeld(tx, to.Number, alerts, decodeTime(now))
+}
+
+func pagedLastKey(dst []byte, a Firing) []byte {
+	return append(append(append(dst, a.Group...), 0), a.Alert...)
+}
+
+// notePagedLast notes each of the firing alerts that an SMS paged someone
+// about at now as its group's last firing of it, unless that firing or a
+// later one is noted already (an SMS of the same firing to another
+// recipient rewrites nothing).
+func notePagedLast(b *bolt.Bucket, alerts []Firing, now []byte) error {
+	size := 0
+	for _, a := range alerts {
+		size += len(a.Group) + 1 + len(a.Alert) + 16 + len(a.ID)
+	}
+	// Each entry's key and value side by side in one buffer: the key's
+	// capacity ends with its value, which so travels with it through the
+	// sort.
+	buf := make([]byte, 0, size)
+	keys := make([][]byte, 0, len(alerts))
+	for _, a := range alerts {
+		if a.Alert == "" || a.Group == "" || a.Since.IsZero() {
+			continue
+		}
+		start := len(buf)
+		buf = pagedLastKey(buf, a)
+		end := len(buf)
+		buf = append(append(append(buf, now...), encodeTime(a.Since)...), a.ID...)
+		keys = append(keys, buf[start:end:len(buf)])
+	}
+	sortKeys(keys)
+	c := b.Cursor()
+	for _, k := range keys {
+		v := k[len(k):cap(k)]
+		if old, cur := c.Seek(k); bytes.Equal(old, k) && len(cur) >= 16 && bytes.Compare(cur[8:16], v[8:16]) >= 0 {
+			continue
+		}
+		if err := b.Put(k, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// pagedLast returns the last firing of a's alert in its group that an SMS
+// paged someone about, when it began before a.
+func pagedLast(b *bolt.Bucket, a Firing) (Firing, bool) {
+	if b == nil || a.Alert == "" || a.Group == "" || a.Since.IsZero() {
+		return Firing{}, false
+	}
+	v := b.Get(pagedLastKey(nil, a))
+	if len(v) < 16 {
+		return Firing{}, false
+	}
+	last := Firing{ID: string(v[16:]), Since: decodeTime(v[8:16]), Resolved: a.Resolved, Alert: a.Alert, Group: a.Group}
+	return last, last.Since.Before(a.Since)
 }
 
 // markResolved notes in to's marks of the firing alerts that an SMS told
@@ -410,7 +486,14 @@ func markResolved(tx *bolt.Tx, to PagedRecipient, alerts []Firing, at time.Time)
 	// The marks of the alerts by start (this layout) and by id alone (the
 	// older one, and alerts without a start), each set in key order.
 	var since, byAlert [][]byte
+	last := tx.Bucket(bucketPagedLast)
+	old := tx.Bucket(bucketPagedByAlert)
 	for _, a := range alerts {
+		// An alert that fired again unseen: the mark of its last paged
+		// firing, which its RESOLVED was sent for (see Firing.Alert).
+		if f, ok := pagedLast(last, a); ok && !hasMark(tx.Bucket(bucketPagedSince), old, to.Number, a) {
+			a = f
+		}
 		byAlert = append(byAlert, append(appendPagedPrefix(nil, Firing{ID: a.ID}), to.Number...))
 		if !a.Since.IsZero() {
 			since = append(since, append(appendPagedPrefix(nil, a), to.Number...))
@@ -442,6 +525,15 @@ func markResolved(tx *bolt.Tx, to PagedRecipient, alerts []Firing, at time.Time)
 		}
 	}
 	return nil
+}
+
+// hasMark reports whether the firing a has a mark for number, in either
+// layout (old is nil when there are no marks by alert alone).
+func hasMark(since, old *bolt.Bucket, number string, a Firing) bool {
+	if since.Get(append(appendPagedPrefix(nil, a), number...)) != nil {
+		return true
+	}
+	return old != nil && old.Get(append(appendPagedPrefix(nil, Firing{ID: a.ID}), number...)) != nil
 }
 
 // putSorted puts v in b under each of keys, which it sorts.
@@ -521,6 +613,15 @@ func (l *Ledger) PagedTo(alerts []Firing) (map[string][]PagedRecipient, error) {
 			if err != nil {
 				return err
 			}
+			// A resolved alert that fired again unseen: whom its last
+			// paged firing reached (see Firing.Alert).
+			if a.Resolved && len(to) == 0 {
+				if last, ok := m.lastPaged(a); ok {
+					if to, err = l.pagedTo(m, last); err != nil {
+						return err
+					}
+				}
+			}
 			if len(to) > 0 {
 				out[a.ID] = to
 			}
@@ -551,12 +652,23 @@ func (l *Ledger) WasPaged(number string, alert Firing) (bool, error) {
 // pagedCursors read the paged marks in one transaction; byAlert is nil
 // when there are no marks by alert alone.
 type pagedCursors struct {
+	tx             *bolt.Tx
 	since, byAlert *bolt.Cursor
 	key            []byte
+	last           *bolt.Bucket // opened when first needed
+}
+
+// lastPaged returns the last firing of a's alert in its group that an SMS
+// paged someone about (see pagedLast).
+func (m *pagedCursors) lastPaged(a Firing) (Firing, bool) {
+	if m.last == nil {
+		m.last = m.tx.Bucket(bucketPagedLast)
+	}
+	return pagedLast(m.last, a)
 }
 
 func openPaged(tx *bolt.Tx) *pagedCursors {
-	m := &pagedCursors{since: tx.Bucket(bucketPagedSince).Cursor()}
+	m := &pagedCursors{tx: tx, since: tx.Bucket(bucketPagedSince).Cursor()}
 	if b := tx.Bucket(bucketPagedByAlert); b != nil {
 		m.byAlert = b.Cursor()
 	}
@@ -1018,6 +1130,7 @@ func (l *Ledger) expiring() []expiredKeys {
 		{bucket: bucketPagedByAlert, keep: within(l.o.PagedRetention)},
 		{bucket: bucketRepeats, keep: within(l.o.PagedRetention)},
 		{bucket: bucketGroupResolved, keep: within(l.o.PagedRetention)},
+		{bucket: bucketPagedLast, keep: within(l.o.PagedRetention)},
 		// In-doubt marks live long enough for a late retry (see Doubt),
 		// so those whose notification never comes again pile up.
 		{bucket: bucketDoubts, keep: func(v []byte) bool {

@@ -425,3 +425,73 @@ func TestPagedMarksOfAnOlderVersionAfterAnUpgrade(t *testing.T) {
 		}
 	}
 }
+
+// TestResolvedFindsTheLastPagedFiringOfItsGroup: a resolved alert whose
+// own firing paged nobody (it fired again unseen, with a later start)
+// finds whom its group's last paged firing of it reached, and notes it
+// told in that mark; a firing alert never does, nor one of another group,
+// nor a firing older than the last one noted; and a late mark of an older
+// firing leaves the later one noted. Its entries go with the retention.
+func TestResolvedFindsTheLastPagedFiringOfItsGroup(t *testing.T) {
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	l := open(t, filepath.Join(t.TempDir(), "ledger.db"), &now)
+	defer l.Close()
+	alice := PagedRecipient{Number: "+491", Contact: "alice", Route: "team"}
+	bob := PagedRecipient{Number: "+492", Contact: "bob", Route: "team"}
+	at := func(min int) time.Time { return firingSince.Add(time.Duration(min) * time.Minute) }
+	fire := func(min int, group string) Firing {
+		return Firing{ID: fmt.Sprintf("fp1|%d", min), Since: at(min), Alert: "fp1", Group: group}
+	}
+	resolved := func(f Firing) Firing { f.Resolved = true; return f }
+	paged := now
+	if err := l.RecordPagedTo("k1", alice, []Firing{fire(0, "g1")}); err != nil {
+		t.Fatal(err)
+	}
+	// Bob's SMS of an older firing, written late: the last noted stays.
+	if err := l.RecordPagedTo("k0", bob, []Firing{fire(-5, "g1")}); err != nil {
+		t.Fatal(err)
+	}
+	lookup := func(f Firing) []PagedRecipient {
+		t.Helper()
+		got, err := l.PagedTo([]Firing{f})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return utcMarks(got[f.ID])
+	}
+	want := []PagedRecipient{{Number: "+491", Contact: "alice", Route: "team", At: paged}}
+	if got := lookup(resolved(fire(10, "g1"))); !reflect.DeepEqual(got, want) {
+		t.Errorf("resolved, fired again unseen: PagedTo = %+v, want %+v", got, want)
+	}
+	for _, f := range []Firing{fire(10, "g1"), resolved(fire(10, "g2")), resolved(fire(-1, "g1"))} {
+		if got := lookup(f); len(got) != 0 {
+			t.Errorf("%+v: PagedTo = %+v, want nobody", f, got)
+		}
+	}
+
+	now = now.Add(time.Minute)
+	told := now
+	if err := l.RecordPagedTo("k2", alice, []Firing{resolved(fire(10, "g1"))}); err != nil {
+		t.Fatal(err)
+	}
+	want[0].Resolved = told
+	if got := lookup(fire(0, "g1")); !reflect.DeepEqual(got, want) {
+		t.Errorf("the first firing's mark after its RESOLVED: %+v, want %+v", got, want)
+	}
+	if got := lookup(fire(-5, "g1")); len(got) != 1 || !got[0].Resolved.IsZero() {
+		t.Errorf("bob's mark of the older firing: %+v, want it as it was", got)
+	}
+
+	now = now.Add(time.Hour)
+	if _, err := l.Purge(time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.db.View(func(tx *bolt.Tx) error {
+		if k, _ := tx.Bucket(bucketPagedLast).Cursor().First(); k != nil {
+			return fmt.Errorf("left %q", k)
+		}
+		return nil
+	}); err != nil {
+		t.Errorf("past the retention: %v", err)
+	}
+}

@@ -591,19 +591,17 @@ func (p *Pager) message(n *notification.Notification, d draft, fit sms.Result) d
 	var names []string
 	alerts, _ := d.shown()
 	paged := make([]ledger.Firing, 0, len(alerts))
+	group := lastPagedGroup(n)
 	resolved := 0
 	severity := len(p.severity)
 	for _, a := range alerts {
+		paged = append(paged, firing(a, group))
 		if a.Status == "firing" {
-			paged = append(paged, firing(a))
 			if name := a.Labels["alertname"]; name != "" && !slices.Contains(names, name) {
 				names = append(names, name)
 			}
 		} else {
 			resolved++
-			f := firing(a)
-			f.Resolved = true
-			paged = append(paged, f)
 		}
 		if rank, ok := p.severity[a.Labels["severity"]]; ok && rank < severity {
 			severity = rank
@@ -660,8 +658,11 @@ func appendAlertID(dst []byte, a template.Alert) []byte {
 }
 
 // firing is the firing of a as the ledger's paged marks know it.
-func firing(a template.Alert) ledger.Firing {
-	return ledger.Firing{ID: alertID(a), Since: a.StartsAt}
+func firing(a template.Alert, group string) ledger.Firing {
+	id := alertID(a)
+	// The id without its start (see appendAlertID): the same for every
+	// firing of the alert.
+	return ledger.Firing{ID: id, Since: a.StartsAt, Resolved: a.Status == "resolved", Alert: id[:strings.LastIndexByte(id, '|')], Group: group}
 }
 
 // subset is the notification as one recipient sees it: only their alerts,

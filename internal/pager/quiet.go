@@ -256,13 +256,15 @@ func part(n *notification.Notification, d draft, idx []int) *draft {
 func (p *Pager) heldAlerts(n *notification.Notification, d draft, r *config.Route) []ledger.HeldAlert {
 	alerts, _ := d.shown()
 	out := make([]ledger.HeldAlert, len(alerts))
+	group := lastPagedGroup(n)
 	for i, a := range alerts {
 		rank, ok := p.severity[a.Labels["severity"]]
 		if !ok {
 			rank = len(p.severity)
 		}
+		f := firing(a, group)
 		out[i] = ledger.HeldAlert{
-			ID: alertID(a), Since: a.StartsAt, Name: a.Labels["alertname"], Resolved: a.Status == "resolved",
+			ID: f.ID, Since: a.StartsAt, Name: a.Labels["alertname"], Resolved: f.Resolved, Alert: f.Alert, Group: f.Group,
 			Contact: d.page.Recipient.Label(), Route: r.Name, Rank: rank,
 			BypassLimits: d.bypassOf(a), URL: n.ExternalURL,
 		}

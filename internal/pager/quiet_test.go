@@ -152,7 +152,7 @@ func TestQuietHoursHoldWhatWaits(t *testing.T) {
 		t.Fatalf("due at 07:00: %+v, want DiskFull held for alice", due)
 	}
 	a := due[0].Alerts[0]
-	want := ledger.HeldAlert{ID: alertID(n.Alerts[0]), Since: n.Alerts[0].StartsAt, Name: "DiskFull", Contact: "alice", Route: "team", Rank: 2, URL: "http://am:9093", At: a.At}
+	want := ledger.HeldAlert{ID: alertID(n.Alerts[0]), Since: n.Alerts[0].StartsAt, Name: "DiskFull", Alert: "DiskFull", Group: lastPagedGroup(n), Contact: "alice", Route: "team", Rank: 2, URL: "http://am:9093", At: a.At}
 	if a != want {
 		t.Errorf("held %+v\nwant %+v", a, want)
 	}

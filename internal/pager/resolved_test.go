@@ -508,3 +508,66 @@ routes:
 		})
 	}
 }
+
+// startingAt is n with its alerts' starts moved by d, as Alertmanager
+// sends them after they resolved and fired again.
+func startingAt(n *notification.Notification, d time.Duration) *notification.Notification {
+	r := *n
+	data := *n.Data
+	r.Data = &data
+	data.Alerts = slices.Clone(n.Alerts)
+	for i := range data.Alerts {
+		data.Alerts[i].StartsAt = data.Alerts[i].StartsAt.Add(d)
+	}
+	return &r
+}
+
+// TestResolvedAfterAnUnseenRefireReachesWhomTheFiringPaged: the alerts
+// resolved and fired again between two notifications of their group, so
+// Alertmanager sent neither (it compares fingerprints, not starts); when
+// they resolve again, the group's RESOLVED carries starts that no SMS
+// paged anyone about. Alice, paged by the first firing and told nothing
+// since, hears that they resolved, once: not again from a retry, nor from
+// another group's RESOLVED of the same alerts. Bob, whom routing reaches
+// now and nothing paged, hears nothing (if_paged); nor does anyone of
+// alerts whose group never paged them.
+func TestResolvedAfterAnUnseenRefireReachesWhomTheFiringPaged(t *testing.T) {
+	led := openLedger(t, filepath.Join(t.TempDir(), "ledger.db"))
+	t.Cleanup(func() { led.Close() })
+	p, d := pagerOver(t, contacts+"routes: [{name: oncall, to: [alice], send_resolved: if_paged}]", led)
+	first := load(t, "webhook-firing-2-alerts.json")
+	if err := p.Notify(context.Background(), first, ""); err != nil {
+		t.Fatal(err)
+	}
+	later := resolvedOf(startingAt(first, 10*time.Minute))
+	p, d2 := pagerOver(t, contacts+"routes: [{name: oncall, to: [alice, bob], send_resolved: if_paged}]", led)
+	for _, n := range []*notification.Notification{later, later, inGroup(later, `{}:{team="b"}`)} {
+		if err := p.Notify(context.Background(), n, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := []string{"alice oncall " + aliceNumber + ": RESOLVED"}
+	if got := sent(d2.msgs); !slices.Equal(got, want) {
+		t.Fatalf("after the firing SMS %q, sent %q, want %q", sent(d.msgs), got, want)
+	}
+	if m := d2.msgs[0]; m.Resolved != 2 || m.Firing != 0 {
+		t.Errorf("the RESOLVED told of %d resolved and %d firing alerts, want 2 and 0", m.Resolved, m.Firing)
+	}
+	// The mark of the firing that paged her notes it.
+	paged, err := led.PagedTo([]ledger.Firing{firing(first.Alerts[0], lastPagedGroup(first))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if marks := paged[alertID(first.Alerts[0])]; len(marks) != 1 || marks[0].Resolved.IsZero() {
+		t.Errorf("alice's mark of the first firing: %+v, want one, told resolved", marks)
+	}
+
+	// Alerts whose group paged nobody: nobody hears of them.
+	other := inGroup(resolvedOf(startingAt(first, 20*time.Minute)), `{}:{team="c"}`)
+	if err := p.Notify(context.Background(), other, ""); err != nil {
+		t.Fatal(err)
+	}
+	if len(d2.msgs) != 1 {
+		t.Errorf("a RESOLVED of a group that paged nobody sent %q", sent(d2.msgs[1:]))
+	}
+}
