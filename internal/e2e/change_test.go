@@ -320,12 +320,13 @@ routes:
 // RESOLVED carries a start that no SMS paged anyone about: alice, whom the
 // first firing paged on an if_paged route, still hears that it resolved.
 func TestChangeResolvedAfterAnUnseenRefire(t *testing.T) {
-	s := startStack(t, `
+	// A group_interval long enough for the steps between two flushes.
+	s := startStackWith(t, stackOptions{alertmanagers: 1, groupInterval: 10 * time.Second, routes: `
 routes:
   - name: oncall
     send_resolved: if_paged
     to: [alice]
-`, 1)
+`})
 	a := alert("HighErrorRate", "web-1:8080", "critical", web1, time.Now().UTC().Add(-time.Minute))
 	s.postAlerts(t, a)
 	got := s.step(t, 0, 1, 1)
@@ -333,14 +334,18 @@ routes:
 		alice + ": FIRING 1 HighErrorRate critical web-1:8080: " + web1 + amLink,
 	})
 
-	// In one post, before the group's next flush: the alert ends, fires
-	// again a second later (no overlap, so Alertmanager keeps the new
-	// start), and ends again.
+	// Before the group's next flush, each taken in before the next is
+	// posted: the alert ends, fires again a second later (no overlap, so
+	// Alertmanager keeps the new start), and ends again.
 	ended := a
 	ended.EndsAt = time.Now().UTC().Add(-3 * time.Second)
+	s.postAlerts(t, ended)
+	s.waitGrouped(t, 0, time.Time{})
 	again := a
 	again.StartsAt = ended.EndsAt.Add(time.Second)
-	s.postAlerts(t, ended, again, resolved(again))
+	s.postAlerts(t, again)
+	s.waitGrouped(t, 1, again.StartsAt)
+	s.postAlerts(t, resolved(again))
 	got = s.step(t, 1, 2, 2)
 	assertLines(t, "resolved SMS", s.received(got), []string{
 		alice + ": RESOLVED 1 HighErrorRate critical web-1:8080: " + web1,

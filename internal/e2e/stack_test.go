@@ -372,6 +372,8 @@ type stackOptions struct {
 	amWebhook []string
 	// amGroupBy is the Alertmanagers' group_by; [alertname] when empty.
 	amGroupBy []string
+	// groupInterval is the Alertmanagers' group_interval; 2s when zero.
+	groupInterval time.Duration
 	// repeatInterval is the Alertmanagers' repeat_interval; 1h when zero.
 	repeatInterval time.Duration
 	// webhookPath is the path of the service the Alertmanagers post to,
@@ -489,6 +491,10 @@ func (s *stack) startAlertmanager(t *testing.T, clusterArgs ...string) string {
 	if repeatInterval == 0 {
 		repeatInterval = time.Hour
 	}
+	groupInterval := s.opts.groupInterval
+	if groupInterval == 0 {
+		groupInterval = 2 * time.Second
+	}
 	path := s.opts.webhookPath
 	if path == "" {
 		path = "/api/v1/alerts"
@@ -498,7 +504,7 @@ route:
   receiver: sms
   group_by: [%s]
   group_wait: %s
-  group_interval: 2s
+  group_interval: %s
   repeat_interval: %s
 receivers:
   - name: sms
@@ -507,7 +513,7 @@ receivers:
         send_resolved: true
         http_config:
           basic_auth: {username: am, password: %s}
-%s`, strings.Join(groupBy, ", "), model.Duration(groupWait), model.Duration(repeatInterval), s.svcAddr, path, hookPW, webhook.String()))
+%s`, strings.Join(groupBy, ", "), model.Duration(groupWait), model.Duration(groupInterval), model.Duration(repeatInterval), s.svcAddr, path, hookPW, webhook.String()))
 	am := start(t, name, bin, append([]string{
 		"--config.file=" + config,
 		"--storage.path=" + filepath.Join(s.dir, name),
@@ -664,6 +670,45 @@ func (s *stack) postAlerts(t *testing.T, alerts ...amAlert) {
 		if resp.StatusCode != http.StatusOK {
 			t.Fatalf("post alerts to Alertmanager %s: %s", addr, resp.Status)
 		}
+	}
+}
+
+// waitGrouped waits until the Alertmanagers' groups (which hold what
+// their dispatchers took in, resolved alerts left out) hold as many
+// alerts as want, each of them starting at starts: alerts posted apart
+// reach the groups in turn, where alerts of one post may be taken in by
+// several workers in any order.
+func (s *stack) waitGrouped(t *testing.T, want int, starts time.Time) {
+	t.Helper()
+	for _, addr := range s.amAddrs {
+		poll(t, 10*time.Second, func() (bool, string) {
+			what := fmt.Sprintf("%d alerts starting at %s in the groups of Alertmanager %s", want, starts, addr)
+			resp, err := http.Get(url(addr, "/api/v2/alerts/groups"))
+			if err != nil {
+				return false, what + ": " + err.Error()
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			var groups []struct {
+				Alerts []struct {
+					StartsAt time.Time `json:"startsAt"`
+				} `json:"alerts"`
+			}
+			if err := json.Unmarshal(body, &groups); err != nil {
+				return false, what + ": " + err.Error()
+			}
+			n := 0
+			for _, g := range groups {
+				for _, a := range g.Alerts {
+					// Alertmanager keeps milliseconds.
+					if !a.StartsAt.Equal(starts.Truncate(time.Millisecond)) {
+						return false, fmt.Sprintf("%s; got %s", what, body)
+					}
+					n++
+				}
+			}
+			return n == want, fmt.Sprintf("%s; got %s", what, body)
+		})
 	}
 }
 

@@ -43,12 +43,12 @@ var (
 	// near tells them from sends the log holds ahead of a clock that went
 	// back, which count as they always did.
 	bucketScheduled = []byte("sends_scheduled")
-	// bucketPagedLast (group 0 alert -> noted since id, the times 8 bytes
-	// each) holds, per alert of a group, its last firing that an SMS paged
-	// someone about: an alert that resolved and fired again between two
-	// notifications of its group comes back resolved with a start no
-	// mark has (see Firing.Alert). Its keys begin with the group, so a
-	// storm's are written side by side.
+	// bucketPagedLast (group hash, alert -> noted since id, the times 8
+	// bytes each; see pagedLastKey) holds, per alert of a group, its last
+	// firing that an SMS paged someone about: an alert that resolved and
+	// fired again between two notifications of its group comes back
+	// resolved with a start no mark has (see Firing.Alert). Its keys begin
+	// with the group, so a storm's are written side by side.
 	bucketPagedLast = []byte("paged_last")
 	buckets         = [][]byte{bucketDelivered, bucketPagedSince, bucketSendsByAge, bucketSuppressed, bucketDoubts, bucketWindows, bucketRepeats, bucketHeld, bucketHeldBy, bucketHeldDoubts, bucketDigestDoubts, bucketGroupResolved, bucketScheduled, bucketPagedLast}
 	// bucketPagedByAlert (alert 0 number -> time contact route) holds the
@@ -296,14 +296,15 @@ type Firing struct {
 	// anew.
 	Resolved bool
 	// Alert and Group name the alert across its firings and the group of
-	// Alertmanager that sends it (opaque to the ledger; empty: unknown).
-	// An alert that resolved and fired again between two notifications of
-	// its group is sent neither resolved nor firing anew (Alertmanager
-	// compares the alerts' fingerprints, not their starts) until it
-	// resolves again, with a start that no mark has: whom its last firing
-	// paged in the group is who was not told that it ended. A resolved
-	// alert whose marks are missing is so answered, and noted as told,
-	// with the marks of that firing (see bucketPagedLast).
+	// Alertmanager that sends it, Group as NoteGroup has it (opaque to
+	// the ledger; empty: unknown). An alert that resolved and fired again
+	// between two notifications of its group is sent neither resolved nor
+	// firing anew (Alertmanager compares the alerts' fingerprints, not
+	// their starts) until it resolves again, with a start that no mark
+	// has: whom its last firing paged in the group is who was not told
+	// that it ended. Of a resolved alert, whom that firing's marks name
+	// and its own do not count as paged, and are noted as told in those
+	// marks (see pagedLast).
 	Alert, Group string
 }
 
@@ -423,30 +424,51 @@ func markPaged(tx *bolt.Tx, to PagedRecipient, alerts []Firing, now []byte) erro
 	return supersedeHeld(tx, to.Number, alerts, decodeTime(now))
 }
 
-func pagedLastKey(dst []byte, a Firing) []byte {
-	return append(append(append(dst, a.Group...), 0), a.Alert...)
+// pagedLastKey is where the last paged firing of alert in its group is
+// noted: the group's hash (fnv64a of the group as the caller names it, at
+// any length, the same as NoteGroup's) and the alert. Two groups that
+// share it share no more than which firing of an alert of the same id in
+// both was paged last.
+func pagedLastKey(dst []byte, group uint64, alert string) []byte {
+	return append(binary.BigEndian.AppendUint64(dst, group), alert...)
+}
+
+// fnv64a is the 64-bit FNV-1a hash of s, as hash/fnv makes it, without
+// an allocation for each alert of a storm.
+func fnv64a(s string) uint64 {
+	h := uint64(14695981039346656037)
+	for i := range len(s) {
+		h ^= uint64(s[i])
+		h *= 1099511628211
+	}
+	return h
 }
 
 // notePagedLast notes each of the firing alerts that an SMS paged someone
-// about at now as its group's last firing of it, unless that firing or a
-// later one is noted already (an SMS of the same firing to another
-// recipient rewrites nothing).
+// about at now as its group's last firing of it, unless a later one is
+// noted already. The same firing paged again renews it, as it renews the
+// marks: the purge drops both together.
 func notePagedLast(b *bolt.Bucket, alerts []Firing, now []byte) error {
 	size := 0
 	for _, a := range alerts {
-		size += len(a.Group) + 1 + len(a.Alert) + 16 + len(a.ID)
+		size += 8 + len(a.Alert) + 16 + len(a.ID)
 	}
 	// Each entry's key and value side by side in one buffer: the key's
 	// capacity ends with its value, which so travels with it through the
 	// sort.
 	buf := make([]byte, 0, size)
 	keys := make([][]byte, 0, len(alerts))
+	var group string
+	var hash uint64
 	for _, a := range alerts {
 		if a.Alert == "" || a.Group == "" || a.Since.IsZero() {
 			continue
 		}
 		start := len(buf)
-		buf = pagedLastKey(buf, a)
+		if a.Group != group { // an SMS's alerts are of one group, as a rule
+			group, hash = a.Group, fnv64a(a.Group)
+		}
+		buf = pagedLastKey(buf, hash, a.Alert)
 		end := len(buf)
 		buf = append(append(append(buf, now...), encodeTime(a.Since)...), a.ID...)
 		keys = append(keys, buf[start:end:len(buf)])
@@ -455,7 +477,7 @@ func notePagedLast(b *bolt.Bucket, alerts []Firing, now []byte) error {
 	c := b.Cursor()
 	for _, k := range keys {
 		v := k[len(k):cap(k)]
-		if old, cur := c.Seek(k); bytes.Equal(old, k) && len(cur) >= 16 && bytes.Compare(cur[8:16], v[8:16]) >= 0 {
+		if old, cur := c.Seek(k); bytes.Equal(old, k) && len(cur) >= 16 && bytes.Compare(cur[8:16], v[8:16]) > 0 {
 			continue
 		}
 		if err := b.Put(k, v); err != nil {
@@ -466,17 +488,25 @@ func notePagedLast(b *bolt.Bucket, alerts []Firing, now []byte) error {
 }
 
 // pagedLast returns the last firing of a's alert in its group that an SMS
-// paged someone about, when it began before a.
-func pagedLast(b *bolt.Bucket, a Firing) (Firing, bool) {
+// paged someone about, when it began before a and the group did not say
+// since that it resolved: then the group sent the firing of a as well,
+// which paged whom it paged, and whom the older one paged heard or hear
+// that that one resolved (a RESOLVED held for quiet hours, say). groups
+// holds the groups' resolved words (see NoteGroup); either bucket may be
+// nil in a ledger opened read-only before it existed.
+func pagedLast(b, groups *bolt.Bucket, a Firing) (Firing, bool) {
 	if b == nil || a.Alert == "" || a.Group == "" || a.Since.IsZero() {
 		return Firing{}, false
 	}
-	v := b.Get(pagedLastKey(nil, a))
+	v := b.Get(pagedLastKey(nil, fnv64a(a.Group), a.Alert))
 	if len(v) < 16 {
 		return Firing{}, false
 	}
 	last := Firing{ID: string(v[16:]), Since: decodeTime(v[8:16]), Resolved: a.Resolved, Alert: a.Alert, Group: a.Group}
-	return last, last.Since.Before(a.Since)
+	if !last.Since.Before(a.Since) || groups != nil && groups.Get(groupKey(a.Group, last.ID)) != nil {
+		return Firing{}, false
+	}
+	return last, true
 }
 
 // markResolved notes in to's marks of the firing alerts that an SMS told
@@ -486,12 +516,12 @@ func markResolved(tx *bolt.Tx, to PagedRecipient, alerts []Firing, at time.Time)
 	// The marks of the alerts by start (this layout) and by id alone (the
 	// older one, and alerts without a start), each set in key order.
 	var since, byAlert [][]byte
-	last := tx.Bucket(bucketPagedLast)
+	last, groups := tx.Bucket(bucketPagedLast), tx.Bucket(bucketGroupResolved)
 	old := tx.Bucket(bucketPagedByAlert)
 	for _, a := range alerts {
 		// An alert that fired again unseen: the mark of its last paged
 		// firing, which its RESOLVED was sent for (see Firing.Alert).
-		if f, ok := pagedLast(last, a); ok && !hasMark(tx.Bucket(bucketPagedSince), old, to.Number, a) {
+		if f, ok := pagedLast(last, groups, a); ok && !hasMark(tx.Bucket(bucketPagedSince), old, to.Number, a) {
 			a = f
 		}
 		byAlert = append(byAlert, append(appendPagedPrefix(nil, Firing{ID: a.ID}), to.Number...))
@@ -614,12 +644,11 @@ func (l *Ledger) PagedTo(alerts []Firing) (map[string][]PagedRecipient, error) {
 				return err
 			}
 			// A resolved alert that fired again unseen: whom its last
-			// paged firing reached (see Firing.Alert).
-			if a.Resolved && len(to) == 0 {
-				if last, ok := m.lastPaged(a); ok {
-					if to, err = l.pagedTo(m, last); err != nil {
-						return err
-					}
+			// paged firing reached too (see Firing.Alert), where no
+			// SMS of its own did (another group may have seen it).
+			if a.Resolved {
+				if to, err = l.andLastPaged(m, a, to); err != nil {
+					return err
 				}
 			}
 			if len(to) > 0 {
@@ -655,16 +684,32 @@ type pagedCursors struct {
 	tx             *bolt.Tx
 	since, byAlert *bolt.Cursor
 	key            []byte
-	last           *bolt.Bucket // opened when first needed
+	// last and groups are opened when first needed (see andLastPaged).
+	last, groups *bolt.Bucket
 }
 
-// lastPaged returns the last firing of a's alert in its group that an SMS
-// paged someone about (see pagedLast).
-func (m *pagedCursors) lastPaged(a Firing) (Firing, bool) {
+// andLastPaged adds to to, whom the resolved a's firing reached, whom its
+// group's last paged firing of it reached and to does not hold (see
+// pagedLast), ordered by number.
+func (l *Ledger) andLastPaged(m *pagedCursors, a Firing, to []PagedRecipient) ([]PagedRecipient, error) {
 	if m.last == nil {
-		m.last = m.tx.Bucket(bucketPagedLast)
+		m.last, m.groups = m.tx.Bucket(bucketPagedLast), m.tx.Bucket(bucketGroupResolved)
 	}
-	return pagedLast(m.last, a)
+	last, ok := pagedLast(m.last, m.groups, a)
+	if !ok {
+		return to, nil
+	}
+	before, err := l.pagedTo(m, last)
+	if err != nil || len(before) == 0 {
+		return to, err
+	}
+	for _, r := range before {
+		if !slices.ContainsFunc(to, func(t PagedRecipient) bool { return t.Number == r.Number }) {
+			to = append(to, r)
+		}
+	}
+	slices.SortFunc(to, func(a, b PagedRecipient) int { return strings.Compare(a.Number, b.Number) })
+	return to, nil
 }
 
 func openPaged(tx *bolt.Tx) *pagedCursors {

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"fmt"
+	"hash/fnv"
 	"math/rand/v2"
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -427,10 +429,11 @@ func TestPagedMarksOfAnOlderVersionAfterAnUpgrade(t *testing.T) {
 }
 
 // TestResolvedFindsTheLastPagedFiringOfItsGroup: a resolved alert whose
-// own firing paged nobody (it fired again unseen, with a later start)
-// finds whom its group's last paged firing of it reached, and notes it
-// told in that mark; a firing alert never does, nor one of another group,
-// nor a firing older than the last one noted; and a late mark of an older
+// own firing paged nobody, or not them (it fired again unseen, with a
+// later start), finds whom its group's last paged firing of it reached,
+// and notes it told in that mark; a firing alert never does, nor one of
+// another group, nor a firing older than the last one noted, nor one
+// after the group said that one resolved; and a late mark of an older
 // firing leaves the later one noted. Its entries go with the retention.
 func TestResolvedFindsTheLastPagedFiringOfItsGroup(t *testing.T) {
 	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
@@ -469,6 +472,17 @@ func TestResolvedFindsTheLastPagedFiringOfItsGroup(t *testing.T) {
 		}
 	}
 
+	// Another group saw the refire and paged carol about it: alice, whom
+	// only the first firing reached, is still owed the RESOLVED.
+	carol := PagedRecipient{Number: "+490", Contact: "carol", Route: "db"}
+	if err := l.RecordPagedTo("k9", carol, []Firing{fire(10, "g2")}); err != nil {
+		t.Fatal(err)
+	}
+	both := []PagedRecipient{{Number: "+490", Contact: "carol", Route: "db", At: paged}, want[0]}
+	if got := lookup(resolved(fire(10, "g1"))); !reflect.DeepEqual(got, both) {
+		t.Errorf("resolved, seen by another group only: PagedTo = %+v, want %+v", got, both)
+	}
+
 	now = now.Add(time.Minute)
 	told := now
 	if err := l.RecordPagedTo("k2", alice, []Firing{resolved(fire(10, "g1"))}); err != nil {
@@ -480,6 +494,20 @@ func TestResolvedFindsTheLastPagedFiringOfItsGroup(t *testing.T) {
 	}
 	if got := lookup(fire(-5, "g1")); len(got) != 1 || !got[0].Resolved.IsZero() {
 		t.Errorf("bob's mark of the older firing: %+v, want it as it was", got)
+	}
+	// Once the group said that the firing it paged for resolved, a later
+	// firing of the alert was sent too (seen): no fallback.
+	if err := l.RecordPagedTo("k3", bob, []Firing{fire(20, "g3")}); err != nil {
+		t.Fatal(err)
+	}
+	if got := lookup(resolved(fire(30, "g3"))); len(got) != 1 {
+		t.Errorf("resolved after an unseen refire in g3: PagedTo = %+v, want bob", got)
+	}
+	if err := l.NoteGroup("g3", "am1", []string{fire(20, "g3").ID}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := lookup(resolved(fire(30, "g3"))); len(got) != 0 {
+		t.Errorf("resolved after a refire that the group said resolved: PagedTo = %+v, want nobody", got)
 	}
 
 	now = now.Add(time.Hour)
@@ -493,5 +521,49 @@ func TestResolvedFindsTheLastPagedFiringOfItsGroup(t *testing.T) {
 		return nil
 	}); err != nil {
 		t.Errorf("past the retention: %v", err)
+	}
+}
+
+// TestLastPagedFiringRenewedByARepeat: a firing paged again (a repeat)
+// renews its paged mark and its group's note of it alike, so the purge
+// does not drop the note while the mark lives on: an unseen refire's
+// RESOLVED still finds whom it paged.
+func TestLastPagedFiringRenewedByARepeat(t *testing.T) {
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	l := open(t, filepath.Join(t.TempDir(), "ledger.db"), &now) // retention 1h
+	defer l.Close()
+	alice := PagedRecipient{Number: "+491", Contact: "alice", Route: "team"}
+	f0 := Firing{ID: "fp1|0", Since: firingSince, Alert: "fp1", Group: "g1"}
+	if err := l.RecordPagedTo("k1", alice, []Firing{f0}); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(40 * time.Minute)
+	if err := l.RecordPagedTo("k1-repeat", alice, []Firing{f0}); err != nil { // repeat
+		t.Fatal(err)
+	}
+	now = now.Add(40 * time.Minute) // 80 min after the first page, 40 after the repeat
+	if _, err := l.Purge(time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := l.PagedTo([]Firing{f0}); len(got[f0.ID]) != 1 {
+		t.Fatalf("alice's mark of the firing, renewed by the repeat: %+v", got)
+	}
+	f1 := Firing{ID: "fp1|10", Since: firingSince.Add(10 * time.Minute), Resolved: true, Alert: "fp1", Group: "g1"}
+	got, err := l.PagedTo([]Firing{f1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got[f1.ID]) != 1 {
+		t.Errorf("RESOLVED after an unseen refire: PagedTo = %+v, want alice (her mark is within the retention)", got)
+	}
+}
+
+func TestFNV64aIsHashFNV(t *testing.T) {
+	for _, s := range []string{"", "a", "foobar", strings.Repeat("0123456789abcdef", 4)} {
+		h := fnv.New64a()
+		h.Write([]byte(s))
+		if got, want := fnv64a(s), h.Sum64(); got != want {
+			t.Errorf("fnv64a(%q) = %x, want %x", s, got, want)
+		}
 	}
 }

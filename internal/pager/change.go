@@ -133,7 +133,7 @@ func (t told) saidResolved(id string, r ledger.PagedRecipient) (ledger.GroupReso
 // last said resolved.
 func (p *Pager) toldOf(n *notification.Notification, now time.Time) (told, error) {
 	alerts := make([]ledger.Firing, len(n.Alerts))
-	group := lastPagedGroup(n)
+	group := repeatGroup(n)
 	for i, a := range n.Alerts {
 		alerts[i] = firing(a, group)
 	}
@@ -235,21 +235,8 @@ func sender(n *notification.Notification) string {
 // group key and receiver. Alertmanager's group key holds the group's
 // labels, and can be longer than a ledger key may be (32 KiB).
 func repeatGroup(n *notification.Notification) string {
-	sum := groupHash(n)
+	sum := sha256.Sum256([]byte(n.GroupKey + "\x00" + n.Receiver))
 	return hex.EncodeToString(sum[:])
-}
-
-// lastPagedGroup is the group as the ledger's last paged firings know it
-// (ledger.Firing.Group): 8 bytes of the same hash, for short keys. Two
-// groups that share them share no more than which firing of an alert of
-// the same labels in both was paged last.
-func lastPagedGroup(n *notification.Notification) string {
-	sum := groupHash(n)
-	return hex.EncodeToString(sum[:8])
-}
-
-func groupHash(n *notification.Notification) [sha256.Size]byte {
-	return sha256.Sum256([]byte(n.GroupKey + "\x00" + n.Receiver))
 }
 
 // classify says what each alert of an SMS to number is to them: new,

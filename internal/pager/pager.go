@@ -591,7 +591,7 @@ func (p *Pager) message(n *notification.Notification, d draft, fit sms.Result) d
 	var names []string
 	alerts, _ := d.shown()
 	paged := make([]ledger.Firing, 0, len(alerts))
-	group := lastPagedGroup(n)
+	group := repeatGroup(n)
 	resolved := 0
 	severity := len(p.severity)
 	for _, a := range alerts {

@@ -136,7 +136,7 @@ routes:
 	if err := p.Notify(context.Background(), n, ""); err != nil {
 		t.Fatal(err)
 	}
-	ids := []ledger.Firing{firing(n.Alerts[0], lastPagedGroup(n)), firing(n.Alerts[1], lastPagedGroup(n))}
+	ids := []ledger.Firing{firing(n.Alerts[0], repeatGroup(n)), firing(n.Alerts[1], repeatGroup(n))}
 	want := []delivery.Message{
 		{Route: "web1", Contact: "alice", Number: "+4915100000001", Text: "FIRING 1 HighErrorRate critical web-1:8080: Checkout 5xx rate above 5% Alerts: http://vm:9093/#/alerts?receiver=sms-bridge",
 			Alerts: 1, Firing: 1, Names: []string{"HighErrorRate"}, Paged: ids[:1]},

@@ -256,7 +256,7 @@ func part(n *notification.Notification, d draft, idx []int) *draft {
 func (p *Pager) heldAlerts(n *notification.Notification, d draft, r *config.Route) []ledger.HeldAlert {
 	alerts, _ := d.shown()
 	out := make([]ledger.HeldAlert, len(alerts))
-	group := lastPagedGroup(n)
+	group := repeatGroup(n)
 	for i, a := range alerts {
 		rank, ok := p.severity[a.Labels["severity"]]
 		if !ok {

@@ -152,7 +152,7 @@ func TestQuietHoursHoldWhatWaits(t *testing.T) {
 		t.Fatalf("due at 07:00: %+v, want DiskFull held for alice", due)
 	}
 	a := due[0].Alerts[0]
-	want := ledger.HeldAlert{ID: alertID(n.Alerts[0]), Since: n.Alerts[0].StartsAt, Name: "DiskFull", Alert: "DiskFull", Group: lastPagedGroup(n), Contact: "alice", Route: "team", Rank: 2, URL: "http://am:9093", At: a.At}
+	want := ledger.HeldAlert{ID: alertID(n.Alerts[0]), Since: n.Alerts[0].StartsAt, Name: "DiskFull", Alert: "DiskFull", Group: repeatGroup(n), Contact: "alice", Route: "team", Rank: 2, URL: "http://am:9093", At: a.At}
 	if a != want {
 		t.Errorf("held %+v\nwant %+v", a, want)
 	}
@@ -770,5 +770,51 @@ routes:
 		if !slices.Contains(first, k) {
 			t.Errorf("the retry made key %q, not among the first attempt's %q", k, first)
 		}
+	}
+}
+
+// TestQuietHoursSeenRefireResolvedIsToldOnce: alice was paged by the
+// first firing in the evening; at night the alert resolved (her RESOLVED
+// held for 07:00), fired again with a new start (Alertmanager sent it;
+// its SMS held too) and resolved again (the held firing cancelled). The
+// second firing was seen, so the RESOLVED after it is no unseen refire's:
+// the morning SMS tells her once that the alert resolved, not again by
+// the first firing's mark, which only the held SMS notes as told.
+func TestQuietHoursSeenRefireResolvedIsToldOnce(t *testing.T) {
+	p, d, led := quietPager(t, quietConfig)
+	evening := time.Date(2026, 11, 25, 20, 0, 0, 0, time.UTC)
+	a1 := quietAlert("DiskFull", "warning", "firing")
+	a1.StartsAt = evening.Add(-time.Minute)
+	notifyAt(t, p, quietNotification(a1), evening)
+	if len(d.msgs) != 1 {
+		t.Fatalf("evening: sent %q", sent(d.msgs))
+	}
+	r1 := a1
+	r1.Status, r1.EndsAt = "resolved", night
+	notifyAt(t, p, quietNotification(r1), night)
+	a2 := a1
+	a2.StartsAt = night.Add(5 * time.Minute)
+	notifyAt(t, p, quietNotification(a2), night.Add(10*time.Minute))
+	r2 := a2
+	r2.Status, r2.EndsAt = "resolved", night.Add(15*time.Minute)
+	notifyAt(t, p, quietNotification(r2), night.Add(20*time.Minute))
+	if len(d.msgs) != 1 {
+		t.Fatalf("night: sent %q, want nothing at once", sent(d.msgs[1:]))
+	}
+	due, err := led.DueHeld(morning)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resolved := 0
+	for _, h := range due {
+		for _, a := range h.Alerts {
+			if a.Resolved {
+				resolved++
+				t.Logf("held resolved for %s: %s", h.Number, a.ID)
+			}
+		}
+	}
+	if resolved != 1 {
+		t.Errorf("the morning SMS tells %d times that DiskFull resolved, want once", resolved)
 	}
 }

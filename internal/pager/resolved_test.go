@@ -554,7 +554,7 @@ func TestResolvedAfterAnUnseenRefireReachesWhomTheFiringPaged(t *testing.T) {
 		t.Errorf("the RESOLVED told of %d resolved and %d firing alerts, want 2 and 0", m.Resolved, m.Firing)
 	}
 	// The mark of the firing that paged her notes it.
-	paged, err := led.PagedTo([]ledger.Firing{firing(first.Alerts[0], lastPagedGroup(first))})
+	paged, err := led.PagedTo([]ledger.Firing{firing(first.Alerts[0], repeatGroup(first))})
 	if err != nil {
 		t.Fatal(err)
 	}
