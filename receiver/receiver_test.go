@@ -303,7 +303,7 @@ func (pagedNone) ResolvedIn(string, []string) (map[string]ledger.GroupResolved, 
 	return nil, nil
 }
 
-func (pagedNone) NoteGroup(string, string, []string, []string) error { return nil }
+func (pagedNone) NoteGroup(string, string, []ledger.Firing, []string, bool) error { return nil }
 
 func (pagedNone) Hold(string, time.Time, []ledger.HeldAlert) error { return nil }
 

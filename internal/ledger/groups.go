@@ -54,7 +54,14 @@ func (l *Ledger) ResolvedIn(group string, alerts []string) (map[string]GroupReso
 // them as they were). The HA peer's copy of a resolved word, within the
 // dedup window of the first, leaves the first as it is: the sender of a
 // firing notification after it is then the one that said it first.
-func (l *Ledger) NoteGroup(group, by string, resolved, firingAgain []string) error {
+//
+// Once the notification was answered with success (answered),
+// Alertmanager sends the group's next firing of each resolved alert as
+// news, and whom that pages is whom its RESOLVED reaches: the group's
+// last paged firing of the alert, when it is the resolved one, is no
+// longer noted (see Firing.Alert). A RESOLVED that failed leaves it, and
+// an unseen refire's RESOLVED still finds whom that firing paged.
+func (l *Ledger) NoteGroup(group, by string, resolved []Firing, firingAgain []string, answered bool) error {
 	if len(resolved) == 0 && len(firingAgain) == 0 {
 		return nil
 	}
@@ -69,16 +76,55 @@ func (l *Ledger) NoteGroup(group, by string, resolved, firingAgain []string) err
 		}
 		var keys [][]byte
 		for _, a := range resolved {
-			k := groupKey(group, a)
+			k := groupKey(group, a.ID)
 			if old := b.Get(k); len(old) >= 8 && string(old[8:]) != by && now.Sub(decodeTime(old[:8])) < l.o.DedupWindow {
 				continue
 			}
 			keys = append(keys, k)
 		}
-		return putSorted(b, keys, v)
+		if err := putSorted(b, keys, v); err != nil {
+			return err
+		}
+		if !answered {
+			return nil
+		}
+		return forgetPagedLast(tx.Bucket(bucketPagedLast), group, resolved)
 	})
 	if err != nil {
 		return fmt.Errorf("ledger note group: %w", err)
+	}
+	return nil
+}
+
+// forgetPagedLast deletes the notes of group's last paged firings that
+// are the resolved alerts' own.
+func forgetPagedLast(b *bolt.Bucket, group string, resolved []Firing) error {
+	hash := fnv64a(group)
+	size := 0
+	for _, a := range resolved {
+		size += 8 + len(a.Alert) + len(a.ID)
+	}
+	// Each key with its firing's id after it, within its capacity, which
+	// so travels with it through the sort (as in notePagedLast).
+	buf := make([]byte, 0, size)
+	keys := make([][]byte, 0, len(resolved))
+	for _, a := range resolved {
+		if a.Alert == "" {
+			continue
+		}
+		start := len(buf)
+		buf = pagedLastKey(buf, hash, a.Alert)
+		end := len(buf)
+		buf = append(buf, a.ID...)
+		keys = append(keys, buf[start:end:len(buf)])
+	}
+	sortKeys(keys)
+	for _, k := range keys {
+		if v := b.Get(k); len(v) >= 16 && string(v[16:]) == string(k[len(k):cap(k)]) {
+			if err := b.Delete(k); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }

@@ -16,12 +16,12 @@ func TestGroupResolved(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "ledger.db")
 	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 	l := open(t, path, &now)
-	if err := l.NoteGroup("g1", "am-1", []string{"a", "b"}, nil); err != nil {
+	if err := l.NoteGroup("g1", "am-1", []Firing{{ID: "a"}, {ID: "b"}}, nil, true); err != nil {
 		t.Fatal(err)
 	}
 	said := now
 	now = now.Add(time.Minute)
-	if err := l.NoteGroup("g1", "am-2", nil, []string{"b"}); err != nil { // b fires again
+	if err := l.NoteGroup("g1", "am-2", nil, []string{"b"}, true); err != nil { // b fires again
 		t.Fatal(err)
 	}
 	if err := l.Close(); err != nil {
@@ -80,7 +80,7 @@ func TestGroupResolvedKeepsTheFirstWord(t *testing.T) {
 		{13 * time.Minute, "am-2", GroupResolved{At: first.Add(13 * time.Minute), By: "am-2"}},
 	} {
 		now = first.Add(step.after)
-		if err := l.NoteGroup("g1", step.by, []string{"a"}, nil); err != nil {
+		if err := l.NoteGroup("g1", step.by, []Firing{{ID: "a"}}, nil, true); err != nil {
 			t.Fatal(err)
 		}
 		got, err := l.ResolvedIn("g1", []string{"a"})

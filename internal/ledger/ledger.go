@@ -50,7 +50,14 @@ var (
 	// resolved with a start no mark has (see Firing.Alert). Its keys begin
 	// with the group, so a storm's are written side by side.
 	bucketPagedLast = []byte("paged_last")
-	buckets         = [][]byte{bucketDelivered, bucketPagedSince, bucketSendsByAge, bucketSuppressed, bucketDoubts, bucketWindows, bucketRepeats, bucketHeld, bucketHeldBy, bucketHeldDoubts, bucketDigestDoubts, bucketGroupResolved, bucketScheduled, bucketPagedLast}
+	// bucketToldResolved (keyed and valued as bucketPagedSince's marks)
+	// holds whom an SMS told that a firing resolved although none paged
+	// them about it: a route that sends resolved alerts always, or the
+	// RESOLVED of the last paged firing after an unseen refire. The
+	// alert's RESOLVED from another group of Alertmanager, which it may be
+	// in too, is then no news to them.
+	bucketToldResolved = []byte("told_resolved")
+	buckets            = [][]byte{bucketDelivered, bucketPagedSince, bucketSendsByAge, bucketSuppressed, bucketDoubts, bucketWindows, bucketRepeats, bucketHeld, bucketHeldBy, bucketHeldDoubts, bucketDigestDoubts, bucketGroupResolved, bucketScheduled, bucketPagedLast, bucketToldResolved}
 	// bucketPagedByAlert (alert 0 number -> time contact route) holds the
 	// marks of alerts whose start is unknown, and those written before
 	// bucketPagedSince existed; lookups fall back to it while it exists,
@@ -488,13 +495,11 @@ func notePagedLast(b *bolt.Bucket, alerts []Firing, now []byte) error {
 }
 
 // pagedLast returns the last firing of a's alert in its group that an SMS
-// paged someone about, when it began before a and the group did not say
-// since that it resolved: then the group sent the firing of a as well,
-// which paged whom it paged, and whom the older one paged heard or hear
-// that that one resolved (a RESOLVED held for quiet hours, say). groups
-// holds the groups' resolved words (see NoteGroup); either bucket may be
+// paged someone about, when it began before a: the group's RESOLVED of
+// it, answered with success, deletes the note (see NoteGroup), and whom
+// the group's later firing pages is whom a's RESOLVED reaches. b may be
 // nil in a ledger opened read-only before it existed.
-func pagedLast(b, groups *bolt.Bucket, a Firing) (Firing, bool) {
+func pagedLast(b *bolt.Bucket, a Firing) (Firing, bool) {
 	if b == nil || a.Alert == "" || a.Group == "" || a.Since.IsZero() {
 		return Firing{}, false
 	}
@@ -503,25 +508,31 @@ func pagedLast(b, groups *bolt.Bucket, a Firing) (Firing, bool) {
 		return Firing{}, false
 	}
 	last := Firing{ID: string(v[16:]), Since: decodeTime(v[8:16]), Resolved: a.Resolved, Alert: a.Alert, Group: a.Group}
-	if !last.Since.Before(a.Since) || groups != nil && groups.Get(groupKey(a.Group, last.ID)) != nil {
+	if !last.Since.Before(a.Since) {
 		return Firing{}, false
 	}
 	return last, true
 }
 
 // markResolved notes in to's marks of the firing alerts that an SMS told
-// to at at that they resolved. Where no SMS paged them about one there is
-// no mark, and nothing to note.
+// to at at that they resolved. Where no SMS paged them about one, it
+// notes that they were told in bucketToldResolved.
 func markResolved(tx *bolt.Tx, to PagedRecipient, alerts []Firing, at time.Time) error {
 	// The marks of the alerts by start (this layout) and by id alone (the
-	// older one, and alerts without a start), each set in key order.
-	var since, byAlert [][]byte
-	last, groups := tx.Bucket(bucketPagedLast), tx.Bucket(bucketGroupResolved)
-	old := tx.Bucket(bucketPagedByAlert)
+	// older one, and alerts without a start), each set in key order, and
+	// the keys of bucketToldResolved to write.
+	var since, byAlert, told [][]byte
+	last := tx.Bucket(bucketPagedLast)
+	sinceBucket, old := tx.Bucket(bucketPagedSince), tx.Bucket(bucketPagedByAlert)
 	for _, a := range alerts {
-		// An alert that fired again unseen: the mark of its last paged
-		// firing, which its RESOLVED was sent for (see Firing.Alert).
-		if f, ok := pagedLast(last, groups, a); ok && !hasMark(tx.Bucket(bucketPagedSince), old, to.Number, a) {
+		if !a.Since.IsZero() && !hasMark(sinceBucket, old, to.Number, a) {
+			told = append(told, append(appendPagedPrefix(nil, a), to.Number...))
+			// An alert that fired again unseen: the mark of its last
+			// paged firing too, which its RESOLVED was sent for.
+			f, ok := pagedLast(last, a)
+			if !ok {
+				continue
+			}
 			a = f
 		}
 		byAlert = append(byAlert, append(appendPagedPrefix(nil, Firing{ID: a.ID}), to.Number...))
@@ -554,7 +565,14 @@ func markResolved(tx *bolt.Tx, to PagedRecipient, alerts []Firing, at time.Time)
 			}
 		}
 	}
-	return nil
+	if len(told) == 0 {
+		return nil
+	}
+	by, err := json.Marshal(pagedBy{Contact: to.Contact, Route: to.Route, Resolved: at})
+	if err != nil {
+		return err
+	}
+	return putSorted(tx.Bucket(bucketToldResolved), told, append(encodeTime(at), by...))
 }
 
 // hasMark reports whether the firing a has a mark for number, in either
@@ -643,11 +661,12 @@ func (l *Ledger) PagedTo(alerts []Firing) (map[string][]PagedRecipient, error) {
 			if err != nil {
 				return err
 			}
-			// A resolved alert that fired again unseen: whom its last
-			// paged firing reached too (see Firing.Alert), where no
-			// SMS of its own did (another group may have seen it).
+			// Of a resolved alert, whom an SMS told so without a page,
+			// and, if it fired again unseen, whom its last paged firing
+			// reached (see Firing.Alert), where no SMS of its own did
+			// (another group may have seen it).
 			if a.Resolved {
-				if to, err = l.andLastPaged(m, a, to); err != nil {
+				if to, err = l.andTold(m, a, to); err != nil {
 					return err
 				}
 			}
@@ -684,26 +703,45 @@ type pagedCursors struct {
 	tx             *bolt.Tx
 	since, byAlert *bolt.Cursor
 	key            []byte
-	// last and groups are opened when first needed (see andLastPaged).
-	last, groups *bolt.Bucket
+	// told and last are opened when first needed (see andTold); either
+	// may stay nil in a ledger opened read-only before it existed.
+	told   *bolt.Cursor
+	last   *bolt.Bucket
+	opened bool
 }
 
-// andLastPaged adds to to, whom the resolved a's firing reached, whom its
-// group's last paged firing of it reached and to does not hold (see
-// pagedLast), ordered by number.
-func (l *Ledger) andLastPaged(m *pagedCursors, a Firing, to []PagedRecipient) ([]PagedRecipient, error) {
-	if m.last == nil {
-		m.last, m.groups = m.tx.Bucket(bucketPagedLast), m.tx.Bucket(bucketGroupResolved)
+// andTold adds to to, whom the resolved a's firing reached, whom an SMS
+// told that it resolved without a page (see bucketToldResolved) and whom
+// its group's last paged firing of it reached (see pagedLast), where to
+// does not hold them, ordered by number.
+func (l *Ledger) andTold(m *pagedCursors, a Firing, to []PagedRecipient) ([]PagedRecipient, error) {
+	if !m.opened {
+		m.opened = true
+		if b := m.tx.Bucket(bucketToldResolved); b != nil {
+			m.told = b.Cursor()
+		}
+		m.last = m.tx.Bucket(bucketPagedLast)
 	}
-	last, ok := pagedLast(m.last, m.groups, a)
-	if !ok {
+	var more []PagedRecipient
+	if !a.Since.IsZero() {
+		m.key = appendPagedPrefix(m.key[:0], a)
+		told, err := l.pagedIn(m.told, m.key)
+		if err != nil {
+			return to, err
+		}
+		more = told
+	}
+	if last, ok := pagedLast(m.last, a); ok {
+		before, err := l.pagedTo(m, last)
+		if err != nil {
+			return to, err
+		}
+		more = append(more, before...)
+	}
+	if len(more) == 0 {
 		return to, nil
 	}
-	before, err := l.pagedTo(m, last)
-	if err != nil || len(before) == 0 {
-		return to, err
-	}
-	for _, r := range before {
+	for _, r := range more {
 		if !slices.ContainsFunc(to, func(t PagedRecipient) bool { return t.Number == r.Number }) {
 			to = append(to, r)
 		}
@@ -1176,6 +1214,7 @@ func (l *Ledger) expiring() []expiredKeys {
 		{bucket: bucketRepeats, keep: within(l.o.PagedRetention)},
 		{bucket: bucketGroupResolved, keep: within(l.o.PagedRetention)},
 		{bucket: bucketPagedLast, keep: within(l.o.PagedRetention)},
+		{bucket: bucketToldResolved, keep: within(l.o.PagedRetention)},
 		// In-doubt marks live long enough for a late retry (see Doubt),
 		// so those whose notification never comes again pile up.
 		{bucket: bucketDoubts, keep: func(v []byte) bool {

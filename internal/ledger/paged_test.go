@@ -361,6 +361,19 @@ func TestResolvedIsNotedInThePagedMark(t *testing.T) {
 			t.Errorf("%s: PagedTo = %+v, want %+v", a.ID, got[a.ID], want)
 		}
 	}
+	// To a resolved alert's RESOLVED from another group, +492 was told
+	// (an alert without a start aside: none is noted).
+	got, err = l.PagedTo(resolvedOf(alerts))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []PagedRecipient{{Number: "+491", Contact: "alice", Route: "team", At: paged, Resolved: told}, {Number: "+492", At: told, Resolved: told}}
+	if !reflect.DeepEqual(utcMarks(got["fp1|1"]), want) {
+		t.Errorf("fp1|1 resolved: PagedTo = %+v, want %+v", got["fp1|1"], want)
+	}
+	if len(got["fp2|0"]) != 1 {
+		t.Errorf("fp2|0 resolved: PagedTo = %+v, want alice", got["fp2|0"])
+	}
 	now = now.Add(time.Minute)
 	if err := l.RecordPagedTo("k3", alice, alerts); err != nil { // fired again
 		t.Fatal(err)
@@ -495,15 +508,24 @@ func TestResolvedFindsTheLastPagedFiringOfItsGroup(t *testing.T) {
 	if got := lookup(fire(-5, "g1")); len(got) != 1 || !got[0].Resolved.IsZero() {
 		t.Errorf("bob's mark of the older firing: %+v, want it as it was", got)
 	}
-	// Once the group said that the firing it paged for resolved, a later
-	// firing of the alert was sent too (seen): no fallback.
+	// Once the group's RESOLVED of the firing it paged for was answered
+	// with success, a later firing of the alert was sent too (seen): no
+	// fallback. A RESOLVED that failed, or of another firing, leaves it.
 	if err := l.RecordPagedTo("k3", bob, []Firing{fire(20, "g3")}); err != nil {
 		t.Fatal(err)
 	}
-	if got := lookup(resolved(fire(30, "g3"))); len(got) != 1 {
-		t.Errorf("resolved after an unseen refire in g3: PagedTo = %+v, want bob", got)
+	for _, note := range []struct {
+		resolved Firing
+		answered bool
+	}{{resolved(fire(20, "g3")), false}, {resolved(fire(10, "g3")), true}, {resolved(fire(20, "g1")), true}} {
+		if err := l.NoteGroup(note.resolved.Group, "am1", []Firing{note.resolved}, nil, note.answered); err != nil {
+			t.Fatal(err)
+		}
+		if got := lookup(resolved(fire(30, "g3"))); len(got) != 1 {
+			t.Errorf("resolved after an unseen refire in g3, after %+v answered %v: PagedTo = %+v, want bob", note.resolved, note.answered, got)
+		}
 	}
-	if err := l.NoteGroup("g3", "am1", []string{fire(20, "g3").ID}, nil); err != nil {
+	if err := l.NoteGroup("g3", "am1", []Firing{resolved(fire(20, "g3"))}, nil, true); err != nil {
 		t.Fatal(err)
 	}
 	if got := lookup(resolved(fire(30, "g3"))); len(got) != 0 {
@@ -515,8 +537,10 @@ func TestResolvedFindsTheLastPagedFiringOfItsGroup(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := l.db.View(func(tx *bolt.Tx) error {
-		if k, _ := tx.Bucket(bucketPagedLast).Cursor().First(); k != nil {
-			return fmt.Errorf("left %q", k)
+		for _, name := range [][]byte{bucketPagedLast, bucketToldResolved} {
+			if k, _ := tx.Bucket(name).Cursor().First(); k != nil {
+				return fmt.Errorf("left %q in %s", k, name)
+			}
 		}
 		return nil
 	}); err != nil {

@@ -164,9 +164,12 @@ func (p *Pager) toldOf(n *notification.Notification, now time.Time) (told, error
 // resolved, whose RESOLVED SMS may have gone out whatever n is answered,
 // and, once n was answered with success (answered), those firing again
 // after it said they resolved; until then the retry must read that word
-// as it was, its refire SMS being unsent.
+// as it was, its refire SMS being unsent. Answered, it also lets the
+// ledger forget the resolved firings as their group's last paged ones
+// (see ledger.NoteGroup).
 func (p *Pager) noteGroup(n *notification.Notification, t told, answered bool) error {
-	var resolved, firing []string
+	var resolved []ledger.Firing
+	var firing []string
 	for i, a := range n.Alerts {
 		id := t.firings[i].ID
 		switch {
@@ -174,7 +177,7 @@ func (p *Pager) noteGroup(n *notification.Notification, t told, answered bool) e
 			// Of an alert nobody was paged about, nobody is told it
 			// resolved: there is no refire to tell.
 			if len(t.marks[id]) > 0 {
-				resolved = append(resolved, id)
+				resolved = append(resolved, t.firings[i])
 			}
 		case answered && len(t.group) > 0:
 			if _, ok := t.group[id]; ok {
@@ -182,7 +185,7 @@ func (p *Pager) noteGroup(n *notification.Notification, t told, answered bool) e
 			}
 		}
 	}
-	if err := p.paged.NoteGroup(repeatGroup(n), sender(n), resolved, firing); err != nil {
+	if err := p.paged.NoteGroup(repeatGroup(n), sender(n), resolved, firing, answered); err != nil {
 		return fmt.Errorf("note what the group said: %w", err)
 	}
 	return nil

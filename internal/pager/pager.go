@@ -54,7 +54,7 @@ type PagedLedger interface {
 	// was resolved, and NoteGroup notes a group's words (see
 	// Pager.noteGroup).
 	ResolvedIn(group string, alerts []string) (map[string]ledger.GroupResolved, error)
-	NoteGroup(group, by string, resolved, firingAgain []string) error
+	NoteGroup(group, by string, resolved []ledger.Firing, firingAgain []string, answered bool) error
 	// HeldLedger keeps what quiet hours hold.
 	HeldLedger
 }

@@ -63,7 +63,7 @@ func (p pagedSet) ResolvedIn(string, []string) (map[string]ledger.GroupResolved,
 	return nil, nil
 }
 
-func (p pagedSet) NoteGroup(string, string, []string, []string) error { return nil }
+func (p pagedSet) NoteGroup(string, string, []ledger.Firing, []string, bool) error { return nil }
 
 // Hold, HeldFor and CancelHeld: a pagedSet holds nothing; tests of quiet
 // hours use a real ledger.

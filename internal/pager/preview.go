@@ -125,7 +125,7 @@ func (r readOnly) ResolvedIn(group string, alerts []string) (map[string]ledger.G
 	return r.l.ResolvedIn(group, alerts)
 }
 
-func (readOnly) NoteGroup(string, string, []string, []string) error { return nil }
+func (readOnly) NoteGroup(string, string, []ledger.Firing, []string, bool) error { return nil }
 
 func (readOnly) Hold(string, time.Time, []ledger.HeldAlert) error { return nil }
 
@@ -180,7 +180,7 @@ func (assumedLedger) ResolvedIn(string, []string) (map[string]ledger.GroupResolv
 	return nil, nil
 }
 
-func (assumedLedger) NoteGroup(string, string, []string, []string) error { return nil }
+func (assumedLedger) NoteGroup(string, string, []ledger.Firing, []string, bool) error { return nil }
 
 // Hold holds nothing, and nothing was held: the firing SMS of each alert
 // went out.

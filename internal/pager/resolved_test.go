@@ -571,3 +571,99 @@ func TestResolvedAfterAnUnseenRefireReachesWhomTheFiringPaged(t *testing.T) {
 		t.Errorf("a RESOLVED of a group that paged nobody sent %q", sent(d2.msgs[1:]))
 	}
 }
+
+// TestUnseenRefireResolvedOnceAcrossGroups: the alerts are in two groups
+// of Alertmanager (two of its receivers). oncall (if_paged) paged alice;
+// team (always) reaches her too, and paged nobody, since she had heard.
+// The alerts resolved and fired again unseen by both, and the RESOLVED of
+// the later firing comes from both, in either order: alice hears it once,
+// as she did before the unseen refire had a fallback (team's alone).
+func TestUnseenRefireResolvedOnceAcrossGroups(t *testing.T) {
+	for _, teamFirst := range []bool{true, false} {
+		led := openLedger(t, filepath.Join(t.TempDir(), "ledger.db"))
+		t.Cleanup(func() { led.Close() })
+		p, d := pagerOver(t, contacts+`routes:
+- {name: oncall, to: [alice], send_resolved: if_paged}
+- {name: team, to: [alice], send_resolved: always}
+`, led)
+		first := load(t, "webhook-firing-2-alerts.json")
+		oncall, team := `{}:{pager="oncall"}`, `{}:{pager="team"}`
+		notify := func(n *notification.Notification, pinned string) {
+			t.Helper()
+			if err := p.Notify(context.Background(), n, pinned); err != nil {
+				t.Fatal(err)
+			}
+		}
+		notify(inGroup(first, oncall), "oncall")
+		notify(inGroup(first, team), "team")
+		later := resolvedOf(startingAt(first, 10*time.Minute))
+		if teamFirst {
+			notify(inGroup(later, team), "team")
+			notify(inGroup(later, oncall), "oncall")
+		} else {
+			notify(inGroup(later, oncall), "oncall")
+			notify(inGroup(later, team), "team")
+		}
+		resolved := 0
+		for _, m := range d.msgs {
+			if m.Resolved > 0 {
+				resolved++
+			}
+		}
+		if resolved != 1 {
+			t.Errorf("team first %v: sent %q, alice told %d times that the alerts resolved, want once", teamFirst, sent(d.msgs), resolved)
+		}
+	}
+}
+
+// TestUnseenRefireAfterAFiringPagedAgain: the first unseen refire's
+// RESOLVED reached alice through the firing that paged her. The later
+// firing then came again with its start (Alertmanager resolved it when
+// its source went quiet) and paged her anew; after another unseen refire,
+// its RESOLVED reaches her through that firing: the group's resolved word
+// on it, older than its page, is of an earlier round.
+func TestUnseenRefireAfterAFiringPagedAgain(t *testing.T) {
+	led := openLedger(t, filepath.Join(t.TempDir(), "ledger.db"))
+	t.Cleanup(func() { led.Close() })
+	p, d := pagerOver(t, contacts+"routes: [{name: oncall, to: [alice], send_resolved: if_paged}]", led)
+	first := load(t, "webhook-firing-2-alerts.json")
+	second := startingAt(first, 10*time.Minute)
+	third := startingAt(first, 20*time.Minute)
+	for _, n := range []*notification.Notification{first, resolvedOf(second), second, resolvedOf(third)} {
+		if err := p.Notify(context.Background(), n, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := []string{
+		"alice oncall " + aliceNumber + ": FIRING", "alice oncall " + aliceNumber + ": FIRING",
+		"alice oncall " + aliceNumber + ": RESOLVED", "alice oncall " + aliceNumber + ": RESOLVED",
+	} // sorted
+	if got := sent(d.msgs); !slices.Equal(got, want) {
+		t.Errorf("sent %q\nwant %q", got, want)
+	}
+}
+
+// TestUnseenRefireAfterAFailedResolved: the group's RESOLVED of the first
+// firing failed until Alertmanager gave up, so it logged no notification
+// and sent the refire that followed neither resolved nor firing. The
+// RESOLVED of the later firing reaches alice, whom the first paged: the
+// failed one's word does not count as the group's.
+func TestUnseenRefireAfterAFailedResolved(t *testing.T) {
+	s := newChangeStack(t, contacts+"routes: [{name: oncall, to: [alice], send_resolved: if_paged}]")
+	first := load(t, "webhook-firing-2-alerts.json")
+	texts, _, err := s.notify(t, first)
+	if err != nil || len(texts) != 1 {
+		t.Fatalf("firing: %q %v", texts, err)
+	}
+	s.now = s.now.Add(5 * time.Minute)
+	s.got.fail = true
+	if _, _, err := s.notify(t, resolvedOf(first)); err == nil {
+		t.Fatal("the failing RESOLVED answered success")
+	}
+	s.got.fail = false
+	s.now = s.now.Add(20 * time.Minute)
+	texts, _, err = s.notify(t, resolvedOf(startingAt(first, 10*time.Minute)))
+	if err != nil || len(texts) != 1 || !strings.Contains(texts[0], "RESOLVED") {
+		t.Errorf("RESOLVED after the unseen refire: sent %q (%v), want alice told once", texts, err)
+	}
+}
