@@ -307,11 +307,11 @@ func (pagedNone) NoteGroup(string, string, []ledger.Firing, []string, bool) erro
 
 func (pagedNone) Hold(string, time.Time, []ledger.HeldAlert) error { return nil }
 
-func (pagedNone) HeldFor([]string) (held, inDoubt map[string][]string, err error) {
+func (pagedNone) HeldFor([]ledger.Firing) (held, inDoubt map[string][]string, err error) {
 	return nil, nil, nil
 }
 
-func (pagedNone) CancelHeld([]string) (held, inDoubt map[string][]string, cancelled int, err error) {
+func (pagedNone) CancelHeld([]ledger.Firing) (held, inDoubt map[string][]string, cancelled int, err error) {
 	return nil, nil, 0, nil
 }
 

@@ -246,7 +246,7 @@ func TestHeldInDoubtKeepsWhatJoinedApart(t *testing.T) {
 	if err := f.d.SendHeld(ctx, time.Second, f.limits); err != nil {
 		t.Fatal(err)
 	}
-	if _, inDoubt, n, err := f.ledger.CancelHeld([]string{"fp1|1"}); err != nil || n != 0 || len(inDoubt["fp1|1"]) != 1 {
+	if _, inDoubt, n, err := f.ledger.CancelHeld([]ledger.Firing{{ID: "fp1|1"}}); err != nil || n != 0 || len(inDoubt["fp1|1"]) != 1 {
 		t.Errorf("CancelHeld of an alert in doubt = %v, %d, %v; want it left alone, in doubt", inDoubt, n, err)
 	}
 	if err := f.ledger.Hold(heldNumber, until, []ledger.HeldAlert{heldAlert("fp2|1", "HighCPU")}); err != nil {
@@ -257,7 +257,7 @@ func TestHeldInDoubtKeepsWhatJoinedApart(t *testing.T) {
 	if err := f.ledger.Hold(heldNumber, until, []ledger.HeldAlert{late}); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, n, err := f.ledger.CancelHeld([]string{"fp3|1"}); err != nil || n != 1 {
+	if _, _, n, err := f.ledger.CancelHeld([]ledger.Firing{{ID: "fp3|1"}}); err != nil || n != 1 {
 		t.Errorf("CancelHeld of an alert held after the send: %d, %v; want it cancelled", n, err)
 	}
 	f.clock.Advance(settleAfter)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -195,42 +196,72 @@ func cancelEntry(b *bolt.Bucket, marks *heldMarks, h heldHit, now time.Time) (bo
 	return true, b.Put(k, v)
 }
 
-// heldHit is an index entry of a held firing alert.
+// heldHit is an index entry of a held firing alert; of is the resolved
+// alert asked for whose firing it holds: alert itself, or an earlier
+// firing of it (see heldHits).
 type heldHit struct {
 	alert, number string
 	until         time.Time
+	of            string
 }
 
-// heldHits reads the index for the alerts, each once.
-func heldHits(tx *bolt.Tx, alerts []string) []heldHit {
+// heldHits reads the index for the alerts, each once, and for their
+// earlier firings: an alert that resolved and fired again between two
+// notifications of its group comes back resolved with a later start (see
+// Firing.Alert), and a firing SMS held of the earlier one would tell of
+// an alert that has ended.
+func heldHits(tx *bolt.Tx, alerts []Firing) []heldHit {
 	var hits []heldHit
+	b := tx.Bucket(bucketHeld)
 	c := tx.Bucket(bucketHeldBy).Cursor()
-	for _, a := range slices.Compact(slices.Sorted(slices.Values(alerts))) {
-		prefix := []byte(a + "\x00")
+	if k, _ := c.First(); k == nil {
+		return nil // nothing is held, as nearly always
+	}
+	sorted := slices.SortedFunc(slices.Values(alerts), func(a, b Firing) int { return strings.Compare(a.ID, b.ID) })
+	for _, a := range slices.CompactFunc(sorted, func(a, b Firing) bool { return a.ID == b.ID }) {
+		// The ids of an alert's firings begin with the alert.
+		earlier := a.Alert != "" && !a.Since.IsZero() && strings.HasPrefix(a.ID, a.Alert)
+		prefix := []byte(a.ID + "\x00")
+		if earlier {
+			prefix = []byte(a.Alert)
+		}
 		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
 			// An alert id may hold a NUL, a number never: the number is
 			// between the last NUL before the until and that until.
-			if len(k) < len(prefix)+9 || k[len(k)-9] != 0 {
+			if len(k) < 10 || k[len(k)-9] != 0 {
 				continue
 			}
 			rest := k[:len(k)-9]
 			cut := bytes.LastIndexByte(rest, 0)
-			if cut != len(a) {
+			if cut < 0 {
 				continue
 			}
-			hits = append(hits, heldHit{alert: a, number: string(rest[cut+1:]), until: decodeTime(k[len(k)-8:])})
+			h := heldHit{alert: string(rest[:cut]), number: string(rest[cut+1:]), until: decodeTime(k[len(k)-8:]), of: a.ID}
+			if h.alert != a.ID && !(earlier && earlierFiring(b, h, a)) {
+				continue
+			}
+			hits = append(hits, h)
 		}
 	}
 	return hits
 }
 
-// HeldFor returns, per alert, the numbers its firing SMS is held for or
-// was until a resolved notification cancelled it: those who never heard
-// of it; alerts held for nobody are left out. Of those, inDoubt are the
+// earlierFiring reports whether the held entry of h is of a's alert, of
+// a firing that began before a. Entries held before the alert was kept
+// are not known to be.
+func earlierFiring(b *bolt.Bucket, h heldHit, a Firing) bool {
+	var held HeldAlert
+	v := b.Get(heldKey(h.number, h.until, false, h.alert))
+	return v != nil && json.Unmarshal(v, &held) == nil && held.Alert == a.Alert && !held.Since.IsZero() && held.Since.Before(a.Since)
+}
+
+// HeldFor returns, per alert, the numbers its firing SMS, or an earlier
+// firing's (see heldHits), is held for or was until a resolved
+// notification cancelled it: those who never heard of it; alerts held for nobody are left out. Of those, inDoubt are the
 // numbers whose held SMS telling of the alert is being sent or of unknown
 // outcome. It is CancelHeld's answer without the cancelling, for a
 // preview.
-func (l *Ledger) HeldFor(alerts []string) (held, inDoubt map[string][]string, err error) {
+func (l *Ledger) HeldFor(alerts []Firing) (held, inDoubt map[string][]string, err error) {
 	err = l.db.View(func(tx *bolt.Tx) error {
 		hits := heldHits(tx, alerts)
 		held = numbersByAlert(hits)
@@ -247,21 +278,22 @@ func (l *Ledger) HeldFor(alerts []string) (held, inDoubt map[string][]string, er
 func numbersByAlert(hits []heldHit) map[string][]string {
 	out := map[string][]string{}
 	for _, h := range hits {
-		if !slices.Contains(out[h.alert], h.number) {
-			out[h.alert] = append(out[h.alert], h.number)
+		if !slices.Contains(out[h.of], h.number) {
+			out[h.of] = append(out[h.of], h.number)
 		}
 	}
 	return out
 }
 
-// CancelHeld cancels the held firing SMS of the alerts, which resolved:
-// they are not sent when the quiet hours end. It returns HeldFor's
+// CancelHeld cancels the held firing SMS of the alerts, which resolved,
+// and of their earlier firings (see heldHits): they are not sent when the
+// quiet hours end. It returns HeldFor's
 // answer; per alert, the numbers whose held SMS that tells of it is being
 // sent or of unknown outcome, which it leaves alone: whether they heard
 // of the alert is not known until that SMS is settled; and how many held
 // entries it cancelled now. It writes only when there is something to
 // cancel, and then answers from what the write saw.
-func (l *Ledger) CancelHeld(alerts []string) (held, inDoubt map[string][]string, cancelled int, err error) {
+func (l *Ledger) CancelHeld(alerts []Firing) (held, inDoubt map[string][]string, cancelled int, err error) {
 	live := false
 	if err := l.db.View(func(tx *bolt.Tx) error {
 		hits := heldHits(tx, alerts)
@@ -308,8 +340,8 @@ func sortHits(marks *heldMarks, hits []heldHit) (inDoubt map[string][]string, li
 			if inDoubt == nil {
 				inDoubt = map[string][]string{}
 			}
-			if !slices.Contains(inDoubt[h.alert], h.number) {
-				inDoubt[h.alert] = append(inDoubt[h.alert], h.number)
+			if !slices.Contains(inDoubt[h.of], h.number) {
+				inDoubt[h.of] = append(inDoubt[h.of], h.number)
 			}
 			continue
 		}

@@ -3,6 +3,7 @@ package ledger
 import (
 	"path/filepath"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -82,7 +83,7 @@ func TestHeldAcrossRestarts(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if held, _, err := l.HeldFor([]string{"fp1|1"}); err != nil || len(held) != 0 {
+	if held, _, err := l.HeldFor(ids("fp1|1")); err != nil || len(held) != 0 {
 		t.Errorf("after the release: HeldFor = %v, %v; want nothing", held, err)
 	}
 }
@@ -111,7 +112,7 @@ func TestHeldCancelledByResolved(t *testing.T) {
 		}
 	}
 
-	got, _, n, err := l.CancelHeld([]string{"fp1|1", "fp9|1"})
+	got, _, n, err := l.CancelHeld(ids("fp1|1", "fp9|1"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +120,7 @@ func TestHeldCancelledByResolved(t *testing.T) {
 		t.Errorf("CancelHeld = %v, %d; want %v, 2", got, n, want)
 	}
 	// The retry: the same answer, nothing cancelled again.
-	if again, _, n, err := l.CancelHeld([]string{"fp1|1"}); err != nil || n != 0 || !reflect.DeepEqual(again, got) {
+	if again, _, n, err := l.CancelHeld(ids("fp1|1")); err != nil || n != 0 || !reflect.DeepEqual(again, got) {
 		t.Errorf("CancelHeld again = %v, %d, %v; want %v, 0", again, n, err, got)
 	}
 	// Holding it again (a late copy of the firing notification) does not
@@ -139,7 +140,7 @@ func TestHeldCancelledByResolved(t *testing.T) {
 	if n, err := l.Purge(time.Hour); err != nil || n != 2 {
 		t.Errorf("Purge = %d, %v; want the 2 cancelled entries", n, err)
 	}
-	if held, _, err := l.HeldFor([]string{"fp1|1"}); err != nil || len(held) != 0 {
+	if held, _, err := l.HeldFor(ids("fp1|1")); err != nil || len(held) != 0 {
 		t.Errorf("after the purge: HeldFor = %v, %v; want nothing", held, err)
 	}
 }
@@ -162,7 +163,7 @@ func TestHeldPurgedLongAfterTheEnd(t *testing.T) {
 	if n, err := l.Purge(time.Hour); err != nil || n != 1 {
 		t.Errorf("past the retention: Purge = %d, %v; want 1", n, err)
 	}
-	if held, _, err := l.HeldFor([]string{"fp1|1"}); err != nil || len(held) != 0 {
+	if held, _, err := l.HeldFor(ids("fp1|1")); err != nil || len(held) != 0 {
 		t.Errorf("after the purge: HeldFor = %v, %v; want nothing", held, err)
 	}
 }
@@ -271,4 +272,60 @@ func utc(due []HeldSMS) []HeldSMS {
 		}
 	}
 	return due
+}
+
+// ids are the firings of the alert ids, as a caller that knows nothing
+// more of them asks.
+func ids(alerts ...string) []Firing {
+	out := make([]Firing, len(alerts))
+	for i, id := range alerts {
+		out[i] = Firing{ID: id}
+	}
+	return out
+}
+
+// TestHeldCancelledByTheResolvedOfALaterFiring: the alert resolved and
+// fired again, with a later start, between two notifications of its
+// group, which sent neither; its RESOLVED then carries the later start.
+// The firing SMS held of the earlier firing tells of an alert that has
+// ended: it is cancelled, and its recipient counts as one who never heard
+// of the alert. A later firing held, another alert that shares the id's
+// beginning, and an entry held before the alert was kept are left.
+func TestHeldCancelledByTheResolvedOfALaterFiring(t *testing.T) {
+	now := time.Date(2026, 11, 25, 23, 0, 0, 0, time.UTC)
+	morning := time.Date(2026, 11, 26, 7, 0, 0, 0, time.UTC)
+	l := open(t, filepath.Join(t.TempDir(), "ledger.db"), &now)
+	defer l.Close()
+	at := func(min int) time.Time { return firingSince.Add(time.Duration(min) * time.Minute) }
+	earlier := HeldAlert{ID: "fp1|0", Since: at(0), Name: "DiskFull", Alert: "fp1", Group: "g1"}
+	later := HeldAlert{ID: "fp1|20", Since: at(20), Name: "DiskFull", Alert: "fp1", Group: "g1"}
+	other := HeldAlert{ID: "fp10|0", Since: at(0), Name: "Other", Alert: "fp10", Group: "g1"}
+	unknown := HeldAlert{ID: "fp1|-5", Since: at(-5), Name: "DiskFull"} // held before Alert was kept
+	for number, alerts := range map[string][]HeldAlert{"+491": {earlier}, "+492": {later}, "+493": {other}, "+494": {unknown}} {
+		if err := l.Hold(number, morning, alerts); err != nil {
+			t.Fatal(err)
+		}
+	}
+	resolved := []Firing{{ID: "fp1|10", Since: at(10), Resolved: true, Alert: "fp1", Group: "g1"}}
+	if held, _, err := l.HeldFor(resolved); err != nil || !reflect.DeepEqual(held, map[string][]string{"fp1|10": {"+491"}}) {
+		t.Errorf("HeldFor = %v, %v; want the earlier firing's recipient", held, err)
+	}
+	held, _, n, err := l.CancelHeld(resolved)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := map[string][]string{"fp1|10": {"+491"}}; n != 1 || !reflect.DeepEqual(held, want) {
+		t.Errorf("CancelHeld = %v, %d; want %v, 1", held, n, want)
+	}
+	due, err := l.DueHeld(morning)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var left []string
+	for _, h := range due {
+		left = append(left, h.Number)
+	}
+	if want := []string{"+492", "+493", "+494"}; !slices.Equal(left, want) {
+		t.Errorf("due at 07:00 for %v, want %v", left, want)
+	}
 }

@@ -44,7 +44,7 @@ func TestHeldInDoubt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, n, err := l.CancelHeld([]string{cpu.ID}); err != nil || n != 1 {
+	if _, _, n, err := l.CancelHeld(ids(cpu.ID)); err != nil || n != 1 {
 		t.Fatalf("CancelHeld = %d, %v", n, err)
 	}
 	if _, _, err := l.TakeHeld(due[0], mark, 2, one, Window{}, false); !errors.Is(err, ErrHeldChanged) {
@@ -66,7 +66,7 @@ func TestHeldInDoubt(t *testing.T) {
 	if due, err := l.DueHeld(now); err != nil || len(due) != 1 || len(due[0].Alerts) != 1 || due[0].Alerts[0].ID != disk.ID || due[0].Doubt == nil || due[0].Doubt.Text != "held" {
 		t.Fatalf("DueHeld in doubt = %+v, %v; want disk alone with the mark", due, err)
 	}
-	held, inDoubt, n, err := l.CancelHeld([]string{cpu.ID, disk.ID})
+	held, inDoubt, n, err := l.CancelHeld(ids(cpu.ID, disk.ID))
 	if err != nil || n != 0 || !reflect.DeepEqual(inDoubt, map[string][]string{disk.ID: {number}}) || len(held[disk.ID]) != 1 {
 		t.Errorf("CancelHeld of a told alert = %v, %v, %d, %v; want it in doubt, nothing cancelled", held, inDoubt, n, err)
 	}
@@ -74,10 +74,10 @@ func TestHeldInDoubt(t *testing.T) {
 	if paged, err := l.PagedTo([]Firing{{ID: disk.ID}, {ID: cpu.ID}}); err != nil || len(paged) != 1 || len(paged[disk.ID]) != 1 || paged[disk.ID][0].Number != number || !paged[disk.ID][0].At.Equal(now) {
 		t.Errorf("PagedTo while in doubt = %+v, %v; want disk paged to %s", paged, err, number)
 	}
-	if held, inDoubt, err := l.HeldFor([]string{disk.ID, cpu.ID}); err != nil || len(held[disk.ID]) != 1 || !reflect.DeepEqual(inDoubt, map[string][]string{disk.ID: {number}}) {
+	if held, inDoubt, err := l.HeldFor(ids(disk.ID, cpu.ID)); err != nil || len(held[disk.ID]) != 1 || !reflect.DeepEqual(inDoubt, map[string][]string{disk.ID: {number}}) {
 		t.Errorf("HeldFor = %v, %v, %v; want the alert still held, in doubt, as CancelHeld says", held, inDoubt, err)
 	}
-	if _, _, n, err := l.CancelHeld([]string{late.ID}); err != nil || n != 1 {
+	if _, _, n, err := l.CancelHeld(ids(late.ID)); err != nil || n != 1 {
 		t.Errorf("CancelHeld of the late alert = %d, %v; want it cancelled", n, err)
 	}
 
@@ -110,7 +110,7 @@ func TestHeldInDoubt(t *testing.T) {
 	if due, _ := l.DueHeld(now); len(due) != 0 {
 		t.Errorf("after the release: %+v", due)
 	}
-	if _, inDoubt, n, err := l.CancelHeld([]string{disk.ID}); err != nil || n != 0 || len(inDoubt) != 0 {
+	if _, inDoubt, n, err := l.CancelHeld(ids(disk.ID)); err != nil || n != 0 || len(inDoubt) != 0 {
 		t.Errorf("CancelHeld after the release = %d, %v", n, err)
 	}
 

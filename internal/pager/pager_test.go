@@ -71,11 +71,11 @@ func (p pagedSet) Hold(string, time.Time, []ledger.HeldAlert) error {
 	return errors.New("pagedSet holds nothing")
 }
 
-func (p pagedSet) HeldFor([]string) (held, inDoubt map[string][]string, err error) {
+func (p pagedSet) HeldFor([]ledger.Firing) (held, inDoubt map[string][]string, err error) {
 	return nil, nil, nil
 }
 
-func (p pagedSet) CancelHeld([]string) (held, inDoubt map[string][]string, cancelled int, err error) {
+func (p pagedSet) CancelHeld([]ledger.Firing) (held, inDoubt map[string][]string, cancelled int, err error) {
 	return nil, nil, 0, nil
 }
 

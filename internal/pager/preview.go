@@ -129,14 +129,14 @@ func (readOnly) NoteGroup(string, string, []ledger.Firing, []string, bool) error
 
 func (readOnly) Hold(string, time.Time, []ledger.HeldAlert) error { return nil }
 
-func (r readOnly) HeldFor(alerts []string) (held, inDoubt map[string][]string, err error) {
+func (r readOnly) HeldFor(alerts []ledger.Firing) (held, inDoubt map[string][]string, err error) {
 	return r.l.HeldFor(alerts)
 }
 
 // CancelHeld answers as the ledger would, and cancels nothing. A resolved
 // alert whose held SMS is in doubt is withheld from its person as Notify
 // withholds it, with the note Notify logs.
-func (r readOnly) CancelHeld(alerts []string) (held, inDoubt map[string][]string, cancelled int, err error) {
+func (r readOnly) CancelHeld(alerts []ledger.Firing) (held, inDoubt map[string][]string, cancelled int, err error) {
 	held, inDoubt, err = r.l.HeldFor(alerts)
 	return held, inDoubt, 0, err
 }
@@ -186,11 +186,11 @@ func (assumedLedger) NoteGroup(string, string, []ledger.Firing, []string, bool) 
 // went out.
 func (assumedLedger) Hold(string, time.Time, []ledger.HeldAlert) error { return nil }
 
-func (assumedLedger) HeldFor([]string) (held, inDoubt map[string][]string, err error) {
+func (assumedLedger) HeldFor([]ledger.Firing) (held, inDoubt map[string][]string, err error) {
 	return nil, nil, nil
 }
 
-func (assumedLedger) CancelHeld([]string) (held, inDoubt map[string][]string, cancelled int, err error) {
+func (assumedLedger) CancelHeld([]ledger.Firing) (held, inDoubt map[string][]string, cancelled int, err error) {
 	return nil, nil, 0, nil
 }
 

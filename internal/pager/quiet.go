@@ -24,8 +24,8 @@ type HeldLedger interface {
 	// held for, and those of them whose held SMS telling of it is being
 	// sent or of unknown outcome. CancelHeld is HeldFor that also cancels
 	// the others, saying how many it cancelled now.
-	HeldFor(alerts []string) (held, inDoubt map[string][]string, err error)
-	CancelHeld(alerts []string) (held, inDoubt map[string][]string, cancelled int, err error)
+	HeldFor(alerts []ledger.Firing) (held, inDoubt map[string][]string, err error)
+	CancelHeld(alerts []ledger.Firing) (held, inDoubt map[string][]string, cancelled int, err error)
 }
 
 // heldResolved is what the ledger holds of a notification's resolved
@@ -40,10 +40,10 @@ type heldResolved struct {
 // the same, from cancelled entries that the ledger keeps for the dedup
 // window.
 func (p *Pager) cancelHeld(n *notification.Notification) (heldResolved, error) {
-	var resolved []string
+	var resolved []ledger.Firing
 	for _, a := range n.Alerts {
 		if a.Status == "resolved" {
-			resolved = append(resolved, alertID(a))
+			resolved = append(resolved, firing(a, repeatGroup(n)))
 		}
 	}
 	if len(resolved) == 0 {

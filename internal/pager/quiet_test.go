@@ -367,7 +367,7 @@ type releaseBetween struct {
 	h *ledger.HeldSMS
 }
 
-func (l *releaseBetween) CancelHeld(alerts []string) (held, inDoubt map[string][]string, cancelled int, err error) {
+func (l *releaseBetween) CancelHeld(alerts []ledger.Firing) (held, inDoubt map[string][]string, cancelled int, err error) {
 	if l.h != nil {
 		if err := l.Ledger.ReleaseHeld(*l.h, true); err != nil {
 			return nil, nil, 0, err
@@ -816,5 +816,28 @@ func TestQuietHoursSeenRefireResolvedIsToldOnce(t *testing.T) {
 	}
 	if resolved != 1 {
 		t.Errorf("the morning SMS tells %d times that DiskFull resolved, want once", resolved)
+	}
+}
+
+// TestQuietHoursHeldFiringCancelledByAnUnseenRefire: alice's firing SMS
+// is held at night; the alert resolves and fires again with a new start
+// between two notifications of its group, which sends neither, and then
+// resolves, its RESOLVED carrying the later start. The held FIRING of the
+// earlier firing, of an alert that has ended, is cancelled: at 07:00 she
+// would hear that it fires and never that it ended. Nor is she told at
+// night that it resolved, having never heard of it.
+func TestQuietHoursHeldFiringCancelledByAnUnseenRefire(t *testing.T) {
+	p, d, led := quietPager(t, quietConfig)
+	firing := quietAlert("DiskFull", "warning", "firing")
+	notifyAt(t, p, quietNotification(firing), night)
+	resolved := firing
+	resolved.StartsAt = firing.StartsAt.Add(40 * time.Minute)
+	resolved.Status, resolved.EndsAt = "resolved", night.Add(20*time.Minute)
+	notifyAt(t, p, quietNotification(resolved), night.Add(30*time.Minute))
+	if due, err := led.DueHeld(morning); err != nil || len(due) != 0 {
+		t.Errorf("due at 07:00: %+v (%v), want nothing: the alert resolved", due, err)
+	}
+	if len(d.msgs) != 0 {
+		t.Errorf("sent at night %q, want nothing", sent(d.msgs))
 	}
 }
