@@ -591,3 +591,35 @@ func TestFNV64aIsHashFNV(t *testing.T) {
 		}
 	}
 }
+
+// TestLastPagedFiringNotTakenBackAmongOthers: of an SMS's alerts, each new
+// to its group's notes or not, an alert whose later firing is noted keeps
+// that note (an SMS of an older firing written late), wherever it falls
+// among the others' keys.
+func TestLastPagedFiringNotTakenBackAmongOthers(t *testing.T) {
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	l := open(t, filepath.Join(t.TempDir(), "ledger.db"), &now)
+	defer l.Close()
+	alice := PagedRecipient{Number: "+491", Contact: "alice", Route: "team"}
+	fire := func(alert string, min int) Firing {
+		return Firing{ID: fmt.Sprintf("%s|%d", alert, min), Since: firingSince.Add(time.Duration(min) * time.Minute), Alert: alert, Group: "g1"}
+	}
+	if err := l.RecordPagedTo("k1", alice, []Firing{fire("fp2", 20), fire("fp4", 20)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.RecordPagedTo("k0", alice, []Firing{fire("fp1", 0), fire("fp2", 10), fire("fp3", 0), fire("fp4", 10), fire("fp5", 0)}); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"fp1": "fp1|0", "fp2": "fp2|20", "fp3": "fp3|0", "fp4": "fp4|20", "fp5": "fp5|0"}
+	if err := l.db.View(func(tx *bolt.Tx) error {
+		for alert, id := range want {
+			last, ok := pagedLast(tx.Bucket(bucketPagedLast), Firing{Alert: alert, Group: "g1", Since: firingSince.Add(time.Hour)})
+			if !ok || last.ID != id {
+				t.Errorf("%s: the last paged firing noted is %q (%v), want %q", alert, last.ID, ok, id)
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
