@@ -45,10 +45,11 @@ var (
 	bucketScheduled = []byte("sends_scheduled")
 	// bucketPagedLast (group hash, alert -> noted since id, the times 8
 	// bytes each; see pagedLastKey) holds, per alert of a group, its last
-	// firing that an SMS paged someone about: an alert that resolved and
-	// fired again between two notifications of its group comes back
-	// resolved with a start no mark has (see Firing.Alert). Its keys begin
-	// with the group, so a storm's are written side by side.
+	// firing that an SMS paged someone about, until the group's RESOLVED
+	// of that firing was answered with success (see NoteGroup): an alert
+	// that resolved and fired again between two notifications of its group
+	// comes back resolved with a start no mark has (see Firing.Alert). Its
+	// keys begin with the group, so a storm's are written side by side.
 	bucketPagedLast = []byte("paged_last")
 	// bucketToldResolved (keyed and valued as bucketPagedSince's marks)
 	// holds whom an SMS told that a firing resolved although none paged
