@@ -219,11 +219,12 @@ func heldHits(tx *bolt.Tx, alerts []Firing) []heldHit {
 	}
 	sorted := slices.SortedFunc(slices.Values(alerts), func(a, b Firing) int { return strings.Compare(a.ID, b.ID) })
 	for _, a := range slices.CompactFunc(sorted, func(a, b Firing) bool { return a.ID == b.ID }) {
-		// The ids of an alert's firings begin with the alert.
-		earlier := a.Alert != "" && !a.Since.IsZero() && strings.HasPrefix(a.ID, a.Alert)
+		// The ids of an alert's firings begin with the alert and a byte
+		// that ends it (see Firing.Alert): the scan reads no other alert's.
+		earlier := a.Alert != "" && !a.Since.IsZero() && len(a.ID) > len(a.Alert) && strings.HasPrefix(a.ID, a.Alert)
 		prefix := []byte(a.ID + "\x00")
 		if earlier {
-			prefix = []byte(a.Alert)
+			prefix = []byte(a.ID[:len(a.Alert)+1])
 		}
 		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
 			// An alert id may hold a NUL, a number never: the number is
@@ -257,10 +258,10 @@ func earlierFiring(b *bolt.Bucket, h heldHit, a Firing) bool {
 
 // HeldFor returns, per alert, the numbers its firing SMS, or an earlier
 // firing's (see heldHits), is held for or was until a resolved
-// notification cancelled it: those who never heard of it; alerts held for nobody are left out. Of those, inDoubt are the
-// numbers whose held SMS telling of the alert is being sent or of unknown
-// outcome. It is CancelHeld's answer without the cancelling, for a
-// preview.
+// notification cancelled it: those who never heard of it; alerts held
+// for nobody are left out. Of those, inDoubt are the numbers whose held
+// SMS telling of the alert is being sent or of unknown outcome. It is
+// CancelHeld's answer without the cancelling, for a preview.
 func (l *Ledger) HeldFor(alerts []Firing) (held, inDoubt map[string][]string, err error) {
 	err = l.db.View(func(tx *bolt.Tx) error {
 		hits := heldHits(tx, alerts)

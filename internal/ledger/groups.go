@@ -1,6 +1,8 @@
 package ledger
 
 import (
+	"bytes"
+	"encoding/binary"
 	"fmt"
 	"time"
 
@@ -58,9 +60,10 @@ func (l *Ledger) ResolvedIn(group string, alerts []string) (map[string]GroupReso
 // Once the notification was answered with success (answered),
 // Alertmanager sends the group's next firing of each resolved alert as
 // news, and whom that pages is whom its RESOLVED reaches: the group's
-// last paged firing of the alert, when it is the resolved one, is no
-// longer noted (see Firing.Alert). A RESOLVED that failed leaves it, and
-// an unseen refire's RESOLVED still finds whom that firing paged.
+// last paged firing of the alert, when it is the resolved one or began
+// before it (an unseen refire's, see Firing.Alert), is no longer noted.
+// A RESOLVED that failed leaves it, and its retry still finds whom that
+// firing paged.
 func (l *Ledger) NoteGroup(group, by string, resolved []Firing, firingAgain []string, answered bool) error {
 	if len(resolved) == 0 && len(firingAgain) == 0 {
 		return nil
@@ -97,15 +100,17 @@ func (l *Ledger) NoteGroup(group, by string, resolved []Firing, firingAgain []st
 }
 
 // forgetPagedLast deletes the notes of group's last paged firings that
-// are the resolved alerts' own.
+// are the resolved alerts' own or began no later than them: an unseen
+// refire's RESOLVED, answered, ends the earlier firing's part too.
 func forgetPagedLast(b *bolt.Bucket, group string, resolved []Firing) error {
 	hash := fnv64a(group)
 	size := 0
 	for _, a := range resolved {
-		size += 8 + len(a.Alert) + len(a.ID)
+		size += 8 + len(a.Alert) + 9 + len(a.ID)
 	}
-	// Each key with its firing's id after it, within its capacity, which
-	// so travels with it through the sort (as in notePagedLast).
+	// Each key with its firing's start (a byte that says whether it is
+	// known, then the time) and id after it, within its capacity, which
+	// so travel with it through the sort (as in notePagedLast).
 	buf := make([]byte, 0, size)
 	keys := make([][]byte, 0, len(resolved))
 	for _, a := range resolved {
@@ -115,12 +120,22 @@ func forgetPagedLast(b *bolt.Bucket, group string, resolved []Firing) error {
 		start := len(buf)
 		buf = pagedLastKey(buf, hash, a.Alert)
 		end := len(buf)
+		if a.Since.IsZero() { // matches by id only
+			buf = append(buf, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+		} else {
+			buf = binary.BigEndian.AppendUint64(append(buf, 1), uint64(a.Since.UnixNano()))
+		}
 		buf = append(buf, a.ID...)
 		keys = append(keys, buf[start:end:len(buf)])
 	}
 	sortKeys(keys)
 	for _, k := range keys {
-		if v := b.Get(k); len(v) >= 16 && string(v[16:]) == string(k[len(k):cap(k)]) {
+		asked := k[len(k):cap(k)]
+		v := b.Get(k)
+		if len(v) < 16 {
+			continue
+		}
+		if string(v[16:]) == string(asked[9:]) || (asked[0] == 1 && bytes.Compare(v[8:16], asked[1:9]) <= 0) {
 			if err := b.Delete(k); err != nil {
 				return err
 			}

@@ -46,10 +46,11 @@ var (
 	// bucketPagedLast (group hash, alert -> noted since id, the times 8
 	// bytes each; see pagedLastKey) holds, per alert of a group, its last
 	// firing that an SMS paged someone about, until the group's RESOLVED
-	// of that firing was answered with success (see NoteGroup): an alert
-	// that resolved and fired again between two notifications of its group
-	// comes back resolved with a start no mark has (see Firing.Alert). Its
-	// keys begin with the group, so a storm's are written side by side.
+	// of that firing or a later one was answered with success (see
+	// NoteGroup): an alert that resolved and fired again between two
+	// notifications of its group comes back resolved with a start no mark
+	// has (see Firing.Alert). Its keys begin with the group, so a storm's
+	// are written side by side.
 	bucketPagedLast = []byte("paged_last")
 	// bucketToldResolved (keyed and valued as bucketPagedSince's marks)
 	// holds whom an SMS told that a firing resolved although none paged
@@ -312,7 +313,9 @@ type Firing struct {
 	// has: whom its last firing paged in the group is who was not told
 	// that it ended. Of a resolved alert, whom that firing's marks name
 	// and its own do not count as paged, and are noted as told in those
-	// marks (see pagedLast).
+	// marks (see pagedLast); whom an SMS told of it without a mark are
+	// noted in bucketToldResolved. The ids of an alert's firings begin
+	// with Alert and a byte that ends it, as the pager's "alert|start".
 	Alert, Group string
 }
 
@@ -497,9 +500,10 @@ func notePagedLast(b *bolt.Bucket, alerts []Firing, now []byte) error {
 
 // pagedLast returns the last firing of a's alert in its group that an SMS
 // paged someone about, when it began before a: the group's RESOLVED of
-// it, answered with success, deletes the note (see NoteGroup), and whom
-// the group's later firing pages is whom a's RESOLVED reaches. b may be
-// nil in a ledger opened read-only before it existed.
+// it or of a later firing, answered with success, deletes the note (see
+// NoteGroup), and whom the group's later firing pages is whom a's
+// RESOLVED reaches. b may be nil in a ledger opened read-only before it
+// existed.
 func pagedLast(b *bolt.Bucket, a Firing) (Firing, bool) {
 	if b == nil || a.Alert == "" || a.Group == "" || a.Since.IsZero() {
 		return Firing{}, false

@@ -623,3 +623,46 @@ func TestLastPagedFiringNotTakenBackAmongOthers(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Once the group's RESOLVED of an unseen refire (fp1|10, which reached
+// alice through the note of fp1|0) was answered, Alertmanager sends the
+// next firing (fp1|20) as news: whom its RESOLVED reaches is whom it
+// paged, not alice again while her mark of fp1|0 waits to be noted as
+// told (her RESOLVED held for quiet hours, say).
+func TestNoteForgottenByTheUnseenRefiresAnsweredResolved(t *testing.T) {
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	l := open(t, filepath.Join(t.TempDir(), "ledger.db"), &now)
+	defer l.Close()
+	alice := PagedRecipient{Number: "+491", Contact: "alice", Route: "team"}
+	fire := func(min int) Firing {
+		return Firing{ID: fmt.Sprintf("fp1|%d", min), Since: firingSince.Add(time.Duration(min) * time.Minute), Alert: "fp1", Group: "g1"}
+	}
+	resolved := func(f Firing) Firing { f.Resolved = true; return f }
+	if err := l.RecordPagedTo("k1", alice, []Firing{fire(0)}); err != nil {
+		t.Fatal(err)
+	}
+	// A RESOLVED that failed, or of an earlier firing, leaves the note.
+	if err := l.NoteGroup("g1", "am1", []Firing{resolved(fire(10))}, nil, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.NoteGroup("g1", "am1", []Firing{resolved(fire(-10))}, nil, true); err != nil {
+		t.Fatal(err)
+	}
+	got, err := l.PagedTo([]Firing{resolved(fire(10))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got["fp1|10"]) != 1 {
+		t.Fatalf("before the unseen refire's RESOLVED was answered, it reaches %+v, want alice", got["fp1|10"])
+	}
+	if err := l.NoteGroup("g1", "am1", []Firing{resolved(fire(10))}, nil, true); err != nil {
+		t.Fatal(err)
+	}
+	got, err = l.PagedTo([]Firing{resolved(fire(20))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got["fp1|20"]) != 0 {
+		t.Errorf("after the group's RESOLVED of fp1|10 was answered, fp1|20's RESOLVED reaches %+v, want nobody", got["fp1|20"])
+	}
+}

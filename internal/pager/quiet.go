@@ -41,9 +41,13 @@ type heldResolved struct {
 // window.
 func (p *Pager) cancelHeld(n *notification.Notification) (heldResolved, error) {
 	var resolved []ledger.Firing
+	var group string
 	for _, a := range n.Alerts {
 		if a.Status == "resolved" {
-			resolved = append(resolved, firing(a, repeatGroup(n)))
+			if group == "" {
+				group = repeatGroup(n)
+			}
+			resolved = append(resolved, firing(a, group))
 		}
 	}
 	if len(resolved) == 0 {

@@ -841,3 +841,46 @@ func TestQuietHoursHeldFiringCancelledByAnUnseenRefire(t *testing.T) {
 		t.Errorf("sent at night %q, want nothing", sent(d.msgs))
 	}
 }
+
+// Alice was paged in the evening about DiskFull. At night it resolves and
+// fires again unseen; that firing's RESOLVED reaches her through the
+// evening's firing and is held for 07:00. It was answered, so
+// Alertmanager sends the next firing as news: held too, then resolved.
+// The morning SMS tells her once that DiskFull resolved, not twice.
+func TestQuietHoursUnseenRefireHeldResolvedThenFiringToldOnce(t *testing.T) {
+	p, d, led := quietPager(t, quietConfig)
+	evening := time.Date(2026, 11, 25, 20, 0, 0, 0, time.UTC)
+	first := quietAlert("DiskFull", "warning", "firing")
+	first.StartsAt = evening.Add(-time.Minute)
+	notifyAt(t, p, quietNotification(first), evening)
+	if len(d.msgs) != 1 {
+		t.Fatalf("evening: sent %q", sent(d.msgs))
+	}
+	refire := first // resolved and fired again between two notifications
+	refire.StartsAt = night.Add(-30 * time.Minute)
+	refire.Status, refire.EndsAt = "resolved", night
+	notifyAt(t, p, quietNotification(refire), night)
+	next := first
+	next.StartsAt = night.Add(5 * time.Minute)
+	notifyAt(t, p, quietNotification(next), night.Add(10*time.Minute))
+	next.Status, next.EndsAt = "resolved", night.Add(15*time.Minute)
+	notifyAt(t, p, quietNotification(next), night.Add(20*time.Minute))
+	if len(d.msgs) != 1 {
+		t.Fatalf("night: sent %q, want nothing at once", sent(d.msgs[1:]))
+	}
+	due, err := led.DueHeld(morning)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var told []string
+	for _, h := range due {
+		for _, a := range h.Alerts {
+			if a.Resolved {
+				told = append(told, h.Number+" "+a.ID)
+			}
+		}
+	}
+	if len(told) != 1 {
+		t.Errorf("the morning SMS tells that DiskFull resolved %d times (%q), want once", len(told), told)
+	}
+}
