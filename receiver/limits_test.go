@@ -111,6 +111,111 @@ func TestBusyBeyondMaxInFlight(t *testing.T) {
 	}
 }
 
+// TestBusyBeyondMaxAlertsInFlight: the alerts kept of the notifications
+// being paged are bounded together. Room for as many alerts as a body can
+// hold (at most max_alerts) is taken before it is read, and cut to the
+// alerts kept once decoded. A request that finds no room is answered 503
+// with Retry-After before its body is read, and passes once the others
+// are paged; one refused for what it is gives its room back.
+func TestBusyBeyondMaxAlertsInFlight(t *testing.T) {
+	valid := fixture(t, "webhook-firing-2-alerts.json")
+	n := &blockingNotifier{entered: make(chan *notification.Notification, 4), release: make(chan struct{})}
+	h, m := newHandler(n, Options{MaxAlerts: 50, MaxAlertsInFlight: 50, Timeout: time.Minute})
+
+	first := make(chan int, 1)
+	go func() { first <- post(h, strings.NewReader(valid)).Code }()
+	receive(t, n.entered)
+	if used := h.budget.used.Load(); used != 2 {
+		t.Fatalf("%d alerts in flight, want the first notification's 2: its body had room for %d", used, len(valid)/minAlertBytes+1)
+	}
+
+	// A body that may hold max_alerts alerts finds room for 48 only.
+	other := otherAlerts(t, valid)
+	alert := other[strings.Index(other, `{"status":"firing","labels"`):strings.Index(other, `],"notification_reason"`)]
+	big := strings.Replace(other, alert, strings.Repeat(alert+",", 30)+alert, 1)
+	body := &readCounter{r: strings.NewReader(big)}
+	w := post(h, body)
+	if w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") != "1" || !strings.Contains(w.Body.String(), "too many alerts in flight") {
+		t.Fatalf("code = %d, Retry-After = %q, body %q; want 503, 1 and why", w.Code, w.Header().Get("Retry-After"), w.Body)
+	}
+	if got := body.reads.Load(); got != 0 {
+		t.Errorf("body read %d times, want none", got)
+	}
+	if used := h.budget.used.Load(); used != 2 {
+		t.Errorf("%d alerts in flight after the refused request, want 2", used)
+	}
+	// A notification refused for an invalid alert gives its room back.
+	second := strings.LastIndex(other, `{"status":"firing","labels"`)
+	if second <= strings.Index(other, `{"status":"firing","labels"`) {
+		t.Fatal("the fixture has no second firing alert to spoil")
+	}
+	invalidSecond := other[:second] + strings.Replace(other[second:], "firing", "burning", 1)
+	if w := post(h, strings.NewReader(invalidSecond)); w.Code != http.StatusBadRequest {
+		t.Errorf("invalid second alert: code = %d, want 400 (%s)", w.Code, w.Body)
+	}
+	if used := h.budget.used.Load(); used != 2 {
+		t.Errorf("%d alerts in flight after the invalid notification, want 2", used)
+	}
+	if c := testutil.ToFloat64(m.WebhooksReceived.WithLabelValues(OtherReceiver, "503")); c != 1 {
+		t.Errorf("webhooks_received_total{receiver=other,code=503} = %v, want 1", c)
+	}
+
+	close(n.release)
+	if code := receive(t, first); code != http.StatusOK {
+		t.Fatalf("held request answered %d, want 200", code)
+	}
+	if used := h.budget.used.Load(); used != 0 {
+		t.Errorf("%d alerts in flight once all were answered, want 0", used)
+	}
+	if w := post(h, strings.NewReader(big)); w.Code != http.StatusOK {
+		t.Errorf("the retry once the first was paged: code = %d, want 200 (%s)", w.Code, w.Body)
+	}
+}
+
+// TestClaimTakesMoreRoomThanReserved: a body that holds more alerts than
+// its reserve counted on takes more room alert by alert, and no more than
+// the budget has; giving back leaves the budget as it was.
+func TestClaimTakesMoreRoomThanReserved(t *testing.T) {
+	b := &alertBudget{max: 3}
+	c := claim{budget: b}
+	if !c.reserve(minAlertBytes, 100) || c.reserved != 2 {
+		t.Fatalf("reserve for a body of %d bytes: reserved %d, want 2", minAlertBytes, c.reserved)
+	}
+	for i := range 3 {
+		if !c.take() {
+			t.Fatalf("alert %d: no room, want room for 3", i+1)
+		}
+	}
+	if c.take() {
+		t.Error("a fourth alert found room in a budget of 3")
+	}
+	if used := b.used.Load(); used != 3 {
+		t.Errorf("%d alerts taken, want 3", used)
+	}
+	c.trim()
+	if used := b.used.Load(); used != 3 {
+		t.Errorf("%d alerts taken after trim, want the 3 kept", used)
+	}
+	c.release()
+	if used := b.used.Load(); used != 0 {
+		t.Errorf("%d alerts taken after release, want 0", used)
+	}
+	// The smallest alert the webhook keeps is what minAlertBytes counts.
+	const smallest = `{"status":"firing","labels":{"":""}}`
+	if len(smallest)+1 != minAlertBytes {
+		t.Errorf("minAlertBytes = %d, want %d: the smallest alert and its comma", minAlertBytes, len(smallest)+1)
+	}
+	body := `{"version":"4","groupKey":"g","status":"firing","receiver":"r","alerts":[` + smallest + "," + smallest + `]}`
+	h, _ := newHandler(&notifier{}, Options{})
+	if w := post(h, strings.NewReader(body)); w.Code != http.StatusOK {
+		t.Errorf("two of the smallest alerts: code = %d, want 200 (%s)", w.Code, w.Body)
+	}
+	// A body of unknown length may hold max_alerts.
+	if !c.reserve(-1, 3) || c.reserved != 3 {
+		t.Errorf("reserve for a body of unknown length: reserved %d, want max_alerts 3", c.reserved)
+	}
+}
+
 func TestUnreadBodyClosesConnection(t *testing.T) {
 	valid := fixture(t, "webhook-firing-2-alerts.json")
 	// Many valid alerts after an invalid first one: decoding stops at it.

@@ -44,7 +44,7 @@ func (rd *Reader) Read(w http.ResponseWriter, r io.Reader) (*notification.Notifi
 	if rc, ok := r.(io.ReadCloser); ok {
 		body = rc
 	}
-	n, herr := read(http.MaxBytesReader(w, body, rd.maxBodyBytes), rd.validate, rd.maxAlerts)
+	n, herr := read(http.MaxBytesReader(w, body, rd.maxBodyBytes), rd.validate, rd.maxAlerts, nil)
 	if herr != nil {
 		return nil, &ReadError{Code: herr.code, Reason: herr.reason}
 	}

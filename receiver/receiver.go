@@ -73,6 +73,14 @@ type Options struct {
 	// beyond it is answered 503 with Retry-After before its body is read.
 	// With 0 every request is answered so.
 	MaxInFlight int
+	// MaxAlertsInFlight bounds the alerts kept of all the notifications
+	// handled at once (0: no bound), as MaxAlerts bounds one's. Room for
+	// as many alerts as a request's body can hold (at most MaxAlerts) is
+	// taken before the body is read, and cut to those kept once it is
+	// decoded; a request that finds none is answered 503 with
+	// Retry-After. Below MaxAlerts, a notification that big may never
+	// pass.
+	MaxAlertsInFlight int
 	// ReceiverName, asked for the receiver field of every decoded
 	// notification, returns the name under which the current config routes
 	// on that Alertmanager receiver, if it does (Receivers.Name is one).
@@ -96,6 +104,8 @@ type Handler struct {
 	validate *validator.Validate
 	mux      *http.ServeMux
 	inFlight gate
+	// budget holds the alerts kept of the notifications in flight.
+	budget alertBudget
 	// groups holds the Alertmanager groups being paged: a group's
 	// notifications are paged one at a time (see notify).
 	groups keylock.Set[string]
@@ -109,6 +119,7 @@ type Handler struct {
 // New returns the webhook handler.
 func New(n Notifier, o Options) *Handler {
 	h := &Handler{notifier: n, o: o, validate: newValidator(), mux: http.NewServeMux(), inFlight: newGate(o.MaxInFlight), seed: maphash.MakeSeed()}
+	h.budget.max = int64(o.MaxAlertsInFlight)
 	h.mux.HandleFunc("POST /api/v1/alerts", h.serve)
 	// {route...} takes the rest of the path, slashes too, so that no
 	// pinned route, however mistyped, meets the mux's 404.
@@ -149,6 +160,10 @@ type httpError struct {
 // errBusy answers a request beyond Options.MaxInFlight, with Retry-After.
 var errBusy = &httpError{http.StatusServiceUnavailable, "too many notifications in flight, retry later"}
 
+// errAlertsBusy answers a request for whose alerts
+// Options.MaxAlertsInFlight leaves no room, with Retry-After.
+var errAlertsBusy = &httpError{http.StatusServiceUnavailable, "too many alerts in flight, retry later"}
+
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 	id := notification.NewID()
 	body := &bodyReader{ReadCloser: r.Body, done: r.ContentLength == 0}
@@ -168,7 +183,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 	if code == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Basic realm="alertmanager-sipgate"`)
 	}
-	if herr == errBusy {
+	if herr == errBusy || herr == errAlertsBusy {
 		w.Header().Set("Retry-After", retryAfterBusy)
 	}
 	// net/http would drain what is left of the body after this answer,
@@ -193,7 +208,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 
 // handle checks, decodes and pages one request, in that order: nothing is
 // read from the body of a request that is not authorized, not JSON, or
-// beyond the bound of notifications in flight. It returns the receiver
+// beyond the bounds of notifications and alerts in flight. It returns the receiver
 // label and the answer, nil for success.
 func (h *Handler) handle(w http.ResponseWriter, r *http.Request, body *bodyReader, id string) (string, *httpError) {
 	if !h.authorized(r) {
@@ -214,10 +229,16 @@ func (h *Handler) handle(w http.ResponseWriter, r *http.Request, body *bodyReade
 		return OtherReceiver, errBusy
 	}
 	defer h.inFlight.leave()
-	n, herr := h.decode(w, body)
+	held := claim{budget: &h.budget}
+	if !held.reserve(r.ContentLength, h.o.MaxAlerts) {
+		return OtherReceiver, errAlertsBusy
+	}
+	defer held.release()
+	n, herr := h.decode(w, body, &held)
 	if herr != nil {
 		return OtherReceiver, herr
 	}
+	held.trim()
 	n.ID, n.Received = id, time.Now()
 	receiver := OtherReceiver
 	if h.o.ReceiverName != nil {
@@ -229,9 +250,10 @@ func (h *Handler) handle(w http.ResponseWriter, r *http.Request, body *bodyReade
 }
 
 // decode reads the notification straight from the body, so that the body
-// is never held as a whole beside what it decodes to.
-func (h *Handler) decode(w http.ResponseWriter, body io.ReadCloser) (*notification.Notification, *httpError) {
-	n, herr := read(http.MaxBytesReader(w, body, h.o.MaxBodyBytes), h.validate, h.o.MaxAlerts)
+// is never held as a whole beside what it decodes to. Each alert it keeps
+// is taken from the budget of alerts in flight by held.
+func (h *Handler) decode(w http.ResponseWriter, body io.ReadCloser, held *claim) (*notification.Notification, *httpError) {
+	n, herr := read(http.MaxBytesReader(w, body, h.o.MaxBodyBytes), h.validate, h.o.MaxAlerts, held)
 	if herr != nil {
 		return nil, herr
 	}
@@ -243,14 +265,17 @@ func (h *Handler) decode(w http.ResponseWriter, body io.ReadCloser) (*notificati
 }
 
 // read decodes and validates one notification from r, whose size the
-// caller bounds.
-func read(r io.Reader, v *validator.Validate, maxAlerts int) (*notification.Notification, *httpError) {
+// caller bounds. held, when not nil, takes each alert kept from its
+// budget.
+func read(r io.Reader, v *validator.Validate, maxAlerts int, held *claim) (*notification.Notification, *httpError) {
 	checkAlert := func(i int, a *template.Alert) error {
-		if validAlert(a) {
-			return nil
+		if !validAlert(a) {
+			if err := v.Struct(a); err != nil {
+				return invalidError(describe(err, fmt.Sprintf("alerts[%d].", i)))
+			}
 		}
-		if err := v.Struct(a); err != nil {
-			return invalidError(describe(err, fmt.Sprintf("alerts[%d].", i)))
+		if held != nil && (maxAlerts <= 0 || i < maxAlerts) && !held.take() {
+			return errNoAlertBudget
 		}
 		return nil
 	}
@@ -301,6 +326,8 @@ func readError(err error) *httpError {
 		typ      *jsonv2.SemanticError
 	)
 	switch {
+	case errors.Is(err, errNoAlertBudget):
+		return errAlertsBusy
 	case errors.As(err, &invalid):
 		return &httpError{http.StatusBadRequest, "invalid notification: " + invalid.Error()}
 	case errors.As(err, &tooLarge):

@@ -159,14 +159,15 @@ func (a *app) close() {
 // health, reload, the profiles under /debug/pprof/ and the status page.
 func (a *app) routes() (http.Handler, error) {
 	opts := receiver.Options{
-		MaxBodyBytes: a.cfg.Webhook.MaxBodyBytes,
-		Timeout:      time.Duration(a.cfg.Webhook.Timeout),
-		MaxInFlight:  a.cfg.Webhook.MaxInFlight,
-		MaxAlerts:    a.cfg.Webhook.MaxAlerts,
-		ReceiverName: a.pagers.ReceiverName,
-		BearerToken:  a.cfg.Webhook.BearerToken.Value(),
-		Metrics:      a.metrics,
-		Logger:       a.logger,
+		MaxBodyBytes:      a.cfg.Webhook.MaxBodyBytes,
+		Timeout:           time.Duration(a.cfg.Webhook.Timeout),
+		MaxInFlight:       a.cfg.Webhook.MaxInFlight,
+		MaxAlerts:         a.cfg.Webhook.MaxAlerts,
+		MaxAlertsInFlight: a.cfg.Webhook.MaxAlertsInFlight,
+		ReceiverName:      a.pagers.ReceiverName,
+		BearerToken:       a.cfg.Webhook.BearerToken.Value(),
+		Metrics:           a.metrics,
+		Logger:            a.logger,
 	}
 	if ba := a.cfg.Webhook.BasicAuth; ba != nil {
 		opts.BasicAuthUsername, opts.BasicAuthPassword = ba.Username, ba.Password.Value()

@@ -51,6 +51,10 @@ const (
 	// DefaultMaxAlerts is far above what a 4 MiB body of real alerts
 	// holds (about 6,000), and keeps one of tiny alerts to about 10 MB.
 	DefaultMaxAlerts = 20000
+	// DefaultMaxAlertsInFlight is eight notifications of DefaultMaxAlerts
+	// tiny alerts at once: about 120 MB held while they are paged, within
+	// the default soft memory limit's reach (see the README's Memory).
+	DefaultMaxAlertsInFlight = 8 * DefaultMaxAlerts
 	// DefaultAccountCheckInterval checks the sipgate account often enough
 	// to learn of a revoked token or an empty account long before the
 	// next page, and costs sipgate two requests every ten minutes.
@@ -209,6 +213,12 @@ type Webhook struct {
 	// the rest are counted, as Alertmanager's own max_alerts does, so
 	// that a body of many tiny alerts cannot take memory without bound.
 	MaxAlerts int `yaml:"max_alerts" validate:"gt=0"`
+	// MaxAlertsInFlight bounds the alerts kept of all the notifications
+	// handled at once, which is what a storm's memory grows with: a
+	// notification that finds no room is answered 503 with Retry-After,
+	// and Alertmanager retries it once others are paged. At least
+	// MaxAlerts, so that the largest notification passes alone.
+	MaxAlertsInFlight int `yaml:"max_alerts_in_flight" validate:"gt=0"`
 	// BearerToken or BasicAuth, when set, must match Alertmanager's
 	// http_config of the webhook receiver.
 	BearerToken     Secret     `yaml:"bearer_token,omitempty"`
@@ -486,10 +496,11 @@ func defaults() *Config {
 			AccountCheckInterval: model.Duration(DefaultAccountCheckInterval),
 		},
 		Webhook: Webhook{
-			MaxBodyBytes: DefaultMaxBodyBytes,
-			Timeout:      model.Duration(9 * time.Second),
-			MaxInFlight:  DefaultMaxInFlight,
-			MaxAlerts:    DefaultMaxAlerts,
+			MaxBodyBytes:      DefaultMaxBodyBytes,
+			Timeout:           model.Duration(9 * time.Second),
+			MaxInFlight:       DefaultMaxInFlight,
+			MaxAlerts:         DefaultMaxAlerts,
+			MaxAlertsInFlight: DefaultMaxAlertsInFlight,
 		},
 		Delivery: Delivery{
 			DedupWindow:   model.Duration(10 * time.Minute),

@@ -42,6 +42,9 @@ func TestParseValid(t *testing.T) {
 	if c.Webhook.MaxInFlight != DefaultMaxInFlight {
 		t.Errorf("webhook.max_in_flight = %d, want the default %d", c.Webhook.MaxInFlight, DefaultMaxInFlight)
 	}
+	if c.Webhook.MaxAlertsInFlight != DefaultMaxAlertsInFlight {
+		t.Errorf("webhook.max_alerts_in_flight = %d, want the default %d", c.Webhook.MaxAlertsInFlight, DefaultMaxAlertsInFlight)
+	}
 	if time.Duration(c.Delivery.SettleAfter) != 10*time.Second || c.Delivery.ResendUnknown != 1 {
 		t.Errorf("delivery.settle_after = %v, resend_unknown = %d; want the defaults 10s, 1", c.Delivery.SettleAfter, c.Delivery.ResendUnknown)
 	}
@@ -212,6 +215,22 @@ sipgate: {dry_run: true}
 webhook: {max_in_flight: 0, timeout: 0s}
 routes: [{name: r, to: ["+4915112345678"]}]`,
 			want: []string{"webhook.max_in_flight: must be greater than 0", "webhook.timeout: must be greater than 0"},
+		},
+		{
+			name: "alerts in flight below one notification's",
+			config: `
+sipgate: {dry_run: true}
+webhook: {max_alerts: 5000, max_alerts_in_flight: 1000}
+routes: [{name: r, to: ["+4915112345678"]}]`,
+			want: []string{"webhook.max_alerts_in_flight: 1000 is below webhook.max_alerts (5000): a notification of that many alerts would never be taken"},
+		},
+		{
+			name: "no alerts in flight",
+			config: `
+sipgate: {dry_run: true}
+webhook: {max_alerts_in_flight: 0}
+routes: [{name: r, to: ["+4915112345678"]}]`,
+			want: []string{"webhook.max_alerts_in_flight: must be greater than 0"},
 		},
 		{
 			name: "unknown outcomes",

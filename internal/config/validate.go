@@ -70,6 +70,9 @@ func (c *Config) complete(dir string) error {
 	for _, f := range fields {
 		p.add(f.Path, "%s", f.Message)
 	}
+	if w := c.Webhook; w.MaxAlertsInFlight > 0 && w.MaxAlertsInFlight < w.MaxAlerts {
+		p.add("webhook.max_alerts_in_flight", "%d is below webhook.max_alerts (%d): a notification of that many alerts would never be taken", w.MaxAlertsInFlight, w.MaxAlerts)
+	}
 	c.readSecrets(dir, &p)
 	c.checkCredentials(&p)
 	c.checkAccount(&p)

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -357,5 +358,62 @@ func TestConcurrentMaxSizeWebhooksMemory(t *testing.T) {
 				t.Errorf("%d SMS, want %d: one for each webhook", n, len(bodies))
 			}
 		})
+	}
+}
+
+// TestAlertsInFlightBoundTheMemoryOfAStorm: twice as many maximum-size
+// webhooks of tiny alerts at once as webhook.max_alerts_in_flight has
+// room for (16 of 20,000 kept alerts each, room for 160,000) hold about
+// what the 8 it has room for hold (187 MB here): the requests that find
+// no room are answered 503 before their body is read, and each is paged
+// once retried, as Alertmanager retries a 503. Without the bound the 16
+// took 329 MB. The heap is what is measured (anonymous RSS): the ledger's
+// file pages grow with the alerts paged, not with how many are paged at
+// once.
+func TestAlertsInFlightBoundTheMemoryOfAStorm(t *testing.T) {
+	const (
+		maxBody = 4 << 20
+		// maxAnon is a resource bound, not a timing.
+		maxAnon = 250 << 20
+	)
+	s := startStackWith(t, stackOptions{
+		routes:         "routes: [{name: sms, to: [alice]}]\n",
+		webhookTimeout: 8 * time.Second,
+	})
+	bodies := maxSizeWebhooks(16, maxBody, func(i int) string {
+		return fmt.Sprintf(`{"status":"firing","labels":{"alertname":"BigBody","i":"%d"}}`, i)
+	})
+	stop := make(chan struct{})
+	peak := make(chan int64, 1)
+	go func() { peak <- s.service.peakAnonymousRSS(t, stop) }()
+	var wg sync.WaitGroup
+	var refused atomic.Int64
+	deadline := time.Now().Add(3 * time.Minute)
+	for i, body := range bodies {
+		wg.Go(func() {
+			for {
+				code, answer := s.postWebhook(t, "/api/v1/alerts", "application/json", body, true)
+				if code == http.StatusOK {
+					return
+				}
+				if code != http.StatusServiceUnavailable || !strings.Contains(answer, "in flight") || time.Now().After(deadline) {
+					t.Errorf("webhook %d: %d %q, want 200, or 503 for too much in flight", i, code, answer)
+					return
+				}
+				refused.Add(1)
+				time.Sleep(50 * time.Millisecond) // a client's backoff, as Alertmanager's
+			}
+		})
+	}
+	wg.Wait()
+	close(stop)
+	anon := <-peak
+	t.Logf("%d bodies of %d bytes: peak anonymous RSS %d MB, peak RSS %d MB, %d answers of 503",
+		len(bodies), len(bodies[0]), anon>>20, s.service.peakRSS(t)>>20, refused.Load())
+	if anon > maxAnon {
+		t.Errorf("peak anonymous RSS %d MB, want at most %d MB", anon>>20, maxAnon>>20)
+	}
+	if n := len(s.fake.Messages()); n != len(bodies) {
+		t.Errorf("%d SMS, want %d: one for each webhook", n, len(bodies))
 	}
 }

@@ -626,6 +626,41 @@ func (p *process) peakRSS(t *testing.T) int64 {
 	return 0
 }
 
+// peakAnonymousRSS samples the process's anonymous resident memory (its
+// heap and stacks, not the ledger's file pages it maps) every few
+// milliseconds until stop is closed, and returns the largest sample: the
+// kernel keeps a peak of the whole RSS only (VmHWM), in which a ledger
+// grown by the test's own pages counts.
+func (p *process) peakAnonymousRSS(t *testing.T, stop <-chan struct{}) int64 {
+	t.Helper()
+	path := fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid)
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	var peak int64
+	for {
+		status, err := os.ReadFile(path)
+		if err != nil {
+			t.Errorf("anonymous RSS of %s: %v", p.name, err)
+			return peak
+		}
+		for line := range strings.SplitSeq(string(status), "\n") {
+			if v, ok := strings.CutPrefix(line, "RssAnon:"); ok {
+				var kB int64
+				if _, err := fmt.Sscanf(strings.TrimSpace(v), "%d kB", &kB); err != nil {
+					t.Errorf("anonymous RSS of %s: %q: %v", p.name, line, err)
+					return peak
+				}
+				peak = max(peak, kB<<10)
+			}
+		}
+		select {
+		case <-stop:
+			return peak
+		case <-tick.C:
+		}
+	}
+}
+
 // waitClusterSettled waits until every Alertmanager says its gossip has
 // settled (or that it runs alone): from then on it sends notifications
 // without waiting for its peers.
