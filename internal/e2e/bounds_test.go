@@ -396,11 +396,15 @@ func TestAlertsInFlightBoundTheMemoryOfAStorm(t *testing.T) {
 				if code == http.StatusOK {
 					return
 				}
-				if code != http.StatusServiceUnavailable || !strings.Contains(answer, "in flight") || time.Now().After(deadline) {
-					t.Errorf("webhook %d: %d %q, want 200, or 503 for too much in flight", i, code, answer)
+				// Alertmanager retries every 503: too much in flight, or
+				// paging cut short by webhook.timeout on busy cores.
+				if code != http.StatusServiceUnavailable || time.Now().After(deadline) {
+					t.Errorf("webhook %d: %d %q, want 200, or 503 and a retry", i, code, answer)
 					return
 				}
-				refused.Add(1)
+				if strings.Contains(answer, "in flight") {
+					refused.Add(1)
+				}
 				time.Sleep(50 * time.Millisecond) // a client's backoff, as Alertmanager's
 			}
 		})
