@@ -773,49 +773,66 @@ routes:
 	}
 }
 
-// TestQuietHoursSeenRefireResolvedIsToldOnce: alice was paged by the
-// first firing in the evening; at night the alert resolved (her RESOLVED
-// held for 07:00), fired again with a new start (Alertmanager sent it;
-// its SMS held too) and resolved again (the held firing cancelled). The
-// second firing was seen, so the RESOLVED after it is no unseen refire's:
-// the morning SMS tells her once that the alert resolved, not again by
-// the first firing's mark, which only the held SMS notes as told.
-func TestQuietHoursSeenRefireResolvedIsToldOnce(t *testing.T) {
-	p, d, led := quietPager(t, quietConfig)
-	evening := time.Date(2026, 11, 25, 20, 0, 0, 0, time.UTC)
-	a1 := quietAlert("DiskFull", "warning", "firing")
-	a1.StartsAt = evening.Add(-time.Minute)
-	notifyAt(t, p, quietNotification(a1), evening)
-	if len(d.msgs) != 1 {
-		t.Fatalf("evening: sent %q", sent(d.msgs))
-	}
-	r1 := a1
-	r1.Status, r1.EndsAt = "resolved", night
-	notifyAt(t, p, quietNotification(r1), night)
-	a2 := a1
-	a2.StartsAt = night.Add(5 * time.Minute)
-	notifyAt(t, p, quietNotification(a2), night.Add(10*time.Minute))
-	r2 := a2
-	r2.Status, r2.EndsAt = "resolved", night.Add(15*time.Minute)
-	notifyAt(t, p, quietNotification(r2), night.Add(20*time.Minute))
-	if len(d.msgs) != 1 {
-		t.Fatalf("night: sent %q, want nothing at once", sent(d.msgs[1:]))
-	}
-	due, err := led.DueHeld(morning)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resolved := 0
-	for _, h := range due {
-		for _, a := range h.Alerts {
-			if a.Resolved {
-				resolved++
-				t.Logf("held resolved for %s: %s", h.Number, a.ID)
+// TestQuietHoursRefireResolvedIsToldOnce: alice was paged by the first
+// firing in the evening. At night the alert resolves (her RESOLVED held
+// for 07:00), fires again with a new start (Alertmanager sends it as
+// news; its SMS held too) and resolves again (the held firing cancelled).
+// The morning SMS tells her once that the alert resolved:
+//   - seen: the first RESOLVED is of the first firing; the second
+//     firing was seen, so its RESOLVED is no unseen refire's, and does
+//     not reach her again by the first firing's mark, which only the
+//     held SMS notes as told;
+//   - unseen: the first RESOLVED is of an unseen refire, which reaches
+//     her through the first firing's note; once it was answered, the
+//     next firing's RESOLVED does not fall back to that note again.
+func TestQuietHoursRefireResolvedIsToldOnce(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		// unseen: the first RESOLVED carries a start of its own, 22:30.
+		unseen bool
+	}{
+		{"seen", false},
+		{"unseen", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, d, led := quietPager(t, quietConfig)
+			evening := time.Date(2026, 11, 25, 20, 0, 0, 0, time.UTC)
+			first := quietAlert("DiskFull", "warning", "firing")
+			first.StartsAt = evening.Add(-time.Minute)
+			notifyAt(t, p, quietNotification(first), evening)
+			if len(d.msgs) != 1 {
+				t.Fatalf("evening: sent %q", sent(d.msgs))
 			}
-		}
-	}
-	if resolved != 1 {
-		t.Errorf("the morning SMS tells %d times that DiskFull resolved, want once", resolved)
+			resolved := first
+			if tc.unseen {
+				resolved.StartsAt = night.Add(-30 * time.Minute)
+			}
+			resolved.Status, resolved.EndsAt = "resolved", night
+			notifyAt(t, p, quietNotification(resolved), night)
+			next := first
+			next.StartsAt = night.Add(5 * time.Minute)
+			notifyAt(t, p, quietNotification(next), night.Add(10*time.Minute))
+			next.Status, next.EndsAt = "resolved", night.Add(15*time.Minute)
+			notifyAt(t, p, quietNotification(next), night.Add(20*time.Minute))
+			if len(d.msgs) != 1 {
+				t.Fatalf("night: sent %q, want nothing at once", sent(d.msgs[1:]))
+			}
+			due, err := led.DueHeld(morning)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var told []string
+			for _, h := range due {
+				for _, a := range h.Alerts {
+					if a.Resolved {
+						told = append(told, h.Number+" "+a.ID)
+					}
+				}
+			}
+			if len(told) != 1 {
+				t.Errorf("the morning SMS tells that DiskFull resolved %d times (%q), want once", len(told), told)
+			}
+		})
 	}
 }
 
@@ -839,48 +856,5 @@ func TestQuietHoursHeldFiringCancelledByAnUnseenRefire(t *testing.T) {
 	}
 	if len(d.msgs) != 0 {
 		t.Errorf("sent at night %q, want nothing", sent(d.msgs))
-	}
-}
-
-// Alice was paged in the evening about DiskFull. At night it resolves and
-// fires again unseen; that firing's RESOLVED reaches her through the
-// evening's firing and is held for 07:00. It was answered, so
-// Alertmanager sends the next firing as news: held too, then resolved.
-// The morning SMS tells her once that DiskFull resolved, not twice.
-func TestQuietHoursUnseenRefireHeldResolvedThenFiringToldOnce(t *testing.T) {
-	p, d, led := quietPager(t, quietConfig)
-	evening := time.Date(2026, 11, 25, 20, 0, 0, 0, time.UTC)
-	first := quietAlert("DiskFull", "warning", "firing")
-	first.StartsAt = evening.Add(-time.Minute)
-	notifyAt(t, p, quietNotification(first), evening)
-	if len(d.msgs) != 1 {
-		t.Fatalf("evening: sent %q", sent(d.msgs))
-	}
-	refire := first // resolved and fired again between two notifications
-	refire.StartsAt = night.Add(-30 * time.Minute)
-	refire.Status, refire.EndsAt = "resolved", night
-	notifyAt(t, p, quietNotification(refire), night)
-	next := first
-	next.StartsAt = night.Add(5 * time.Minute)
-	notifyAt(t, p, quietNotification(next), night.Add(10*time.Minute))
-	next.Status, next.EndsAt = "resolved", night.Add(15*time.Minute)
-	notifyAt(t, p, quietNotification(next), night.Add(20*time.Minute))
-	if len(d.msgs) != 1 {
-		t.Fatalf("night: sent %q, want nothing at once", sent(d.msgs[1:]))
-	}
-	due, err := led.DueHeld(morning)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var told []string
-	for _, h := range due {
-		for _, a := range h.Alerts {
-			if a.Resolved {
-				told = append(told, h.Number+" "+a.ID)
-			}
-		}
-	}
-	if len(told) != 1 {
-		t.Errorf("the morning SMS tells that DiskFull resolved %d times (%q), want once", len(told), told)
 	}
 }
