@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -112,107 +113,118 @@ func TestBusyBeyondMaxInFlight(t *testing.T) {
 }
 
 // TestBusyBeyondMaxAlertsInFlight: the alerts kept of the notifications
-// being paged are bounded together. Room for as many alerts as a body can
-// hold (at most max_alerts) is taken before it is read, and cut to the
-// alerts kept once decoded. A request that finds no room is answered 503
-// with Retry-After before its body is read, and passes once the others
-// are paged; one refused for what it is gives its room back.
+// being paged are bounded together, room taken as each alert is decoded.
+// A notification that runs out of it is answered 503 with Retry-After
+// and gives back what it took, as does one refused for what it is; a
+// request that finds no room left is answered so before its body is read.
+// Each passes once the others are paged.
 func TestBusyBeyondMaxAlertsInFlight(t *testing.T) {
 	valid := fixture(t, "webhook-firing-2-alerts.json")
-	n := &blockingNotifier{entered: make(chan *notification.Notification, 4), release: make(chan struct{})}
-	h, m := newHandler(n, Options{MaxAlerts: 50, MaxAlertsInFlight: 50, Timeout: time.Minute})
-
-	first := make(chan int, 1)
-	go func() { first <- post(h, strings.NewReader(valid)).Code }()
-	receive(t, n.entered)
-	if used := h.budget.used.Load(); used != 2 {
-		t.Fatalf("%d alerts in flight, want the first notification's 2: its body had room for %d", used, len(valid)/minAlertBytes+1)
-	}
-
-	// A body that may hold max_alerts alerts finds room for 48 only.
 	other := otherAlerts(t, valid)
-	alert := other[strings.Index(other, `{"status":"firing","labels"`):strings.Index(other, `],"notification_reason"`)]
-	big := strings.Replace(other, alert, strings.Repeat(alert+",", 30)+alert, 1)
-	body := &readCounter{r: strings.NewReader(big)}
-	w := post(h, body)
-	if w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") != "1" || !strings.Contains(w.Body.String(), "too many alerts in flight") {
-		t.Fatalf("code = %d, Retry-After = %q, body %q; want 503, 1 and why", w.Code, w.Header().Get("Retry-After"), w.Body)
-	}
-	if got := body.reads.Load(); got != 0 {
-		t.Errorf("body read %d times, want none", got)
-	}
-	if used := h.budget.used.Load(); used != 2 {
-		t.Errorf("%d alerts in flight after the refused request, want 2", used)
-	}
-	// A notification refused for an invalid alert gives its room back.
-	second := strings.LastIndex(other, `{"status":"firing","labels"`)
-	if second <= strings.Index(other, `{"status":"firing","labels"`) {
-		t.Fatal("the fixture has no second firing alert to spoil")
+	first, second := strings.Index(other, `{"status":"firing","labels"`), strings.LastIndex(other, `{"status":"firing","labels"`)
+	end := strings.Index(other, `],"notification_reason"`)
+	if first < 0 || second <= first || end < second {
+		t.Fatal("the fixture has not two firing alerts")
 	}
 	invalidSecond := other[:second] + strings.Replace(other[second:], "firing", "burning", 1)
+	oneAlert := strings.Replace(other[:first]+other[second:], `"groupKey":"other`, `"groupKey":"one`, 1)
+
+	n := &blockingNotifier{entered: make(chan *notification.Notification, 4), release: make(chan struct{})}
+	h, m := newHandler(n, Options{MaxAlertsInFlight: 3, Timeout: time.Minute})
+	used := func(want int64, when string) {
+		t.Helper()
+		if got := h.budget.used.Load(); got != want {
+			t.Errorf("%s: %d alerts in flight, want %d", when, got, want)
+		}
+	}
+	codes := make(chan int, 2)
+	go func() { codes <- post(h, strings.NewReader(valid)).Code }()
+	receive(t, n.entered)
+	used(2, "first notification paged")
+
 	if w := post(h, strings.NewReader(invalidSecond)); w.Code != http.StatusBadRequest {
 		t.Errorf("invalid second alert: code = %d, want 400 (%s)", w.Code, w.Body)
 	}
-	if used := h.budget.used.Load(); used != 2 {
-		t.Errorf("%d alerts in flight after the invalid notification, want 2", used)
+	used(2, "after the invalid notification")
+
+	// Room for one alert of two: turned away once it runs out.
+	w := post(h, strings.NewReader(other))
+	if w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") != "1" || !strings.Contains(w.Body.String(), "too many alerts in flight") {
+		t.Fatalf("code = %d, Retry-After = %q, body %q; want 503, 1 and why", w.Code, w.Header().Get("Retry-After"), w.Body)
 	}
-	if c := testutil.ToFloat64(m.WebhooksReceived.WithLabelValues(OtherReceiver, "503")); c != 1 {
-		t.Errorf("webhooks_received_total{receiver=other,code=503} = %v, want 1", c)
+	used(2, "after the notification without room")
+
+	go func() { codes <- post(h, strings.NewReader(oneAlert)).Code }()
+	receive(t, n.entered)
+	used(3, "a one-alert notification paged too")
+	// No room left: turned away before the body is read.
+	body := &readCounter{r: strings.NewReader(other)}
+	if w := post(h, body); w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") != "1" {
+		t.Errorf("no room left: code = %d, Retry-After = %q; want 503 and 1 (%s)", w.Code, w.Header().Get("Retry-After"), w.Body)
+	}
+	if got := body.reads.Load(); got != 0 {
+		t.Errorf("no room left: body read %d times, want none", got)
+	}
+	if c := testutil.ToFloat64(m.WebhooksReceived.WithLabelValues(OtherReceiver, "503")); c != 2 {
+		t.Errorf("webhooks_received_total{receiver=other,code=503} = %v, want 2", c)
 	}
 
 	close(n.release)
-	if code := receive(t, first); code != http.StatusOK {
-		t.Fatalf("held request answered %d, want 200", code)
+	for range 2 {
+		if code := receive(t, codes); code != http.StatusOK {
+			t.Errorf("held request answered %d, want 200", code)
+		}
 	}
-	if used := h.budget.used.Load(); used != 0 {
-		t.Errorf("%d alerts in flight once all were answered, want 0", used)
+	used(0, "once all were answered")
+	if w := post(h, strings.NewReader(other)); w.Code != http.StatusOK {
+		t.Errorf("the retry once the others were paged: code = %d, want 200 (%s)", w.Code, w.Body)
 	}
-	if w := post(h, strings.NewReader(big)); w.Code != http.StatusOK {
-		t.Errorf("the retry once the first was paged: code = %d, want 200 (%s)", w.Code, w.Body)
+
+	// Alerts past max_alerts are counted, not kept: they take no room.
+	h, _ = newHandler(n, Options{MaxAlerts: 1, MaxAlertsInFlight: 1, Timeout: time.Minute})
+	if w := post(h, strings.NewReader(valid)); w.Code != http.StatusOK {
+		t.Errorf("2 alerts, max_alerts 1, room for 1: code = %d, want 200 (%s)", w.Code, w.Body)
 	}
 }
 
-// TestClaimTakesMoreRoomThanReserved: a body that holds more alerts than
-// its reserve counted on takes more room alert by alert, and no more than
-// the budget has; giving back leaves the budget as it was.
-func TestClaimTakesMoreRoomThanReserved(t *testing.T) {
-	b := &alertBudget{max: 3}
-	c := claim{budget: b}
-	if !c.reserve(minAlertBytes, 100) || c.reserved != 2 {
-		t.Fatalf("reserve for a body of %d bytes: reserved %d, want 2", minAlertBytes, c.reserved)
+// TestAlertBudgetRefusesOnlyWhatDoesNotFit: a take too big for the room
+// left, tried again and again, never turns away a concurrent take that
+// fits.
+func TestAlertBudgetRefusesOnlyWhatDoesNotFit(t *testing.T) {
+	b := &alertBudget{max: 10}
+	if !b.tryTake(5) || b.tryTake(6) || b.used.Load() != 5 {
+		t.Fatalf("take 5 then 6 of 10: %d used, want 5 and the 6 refused", b.used.Load())
 	}
-	for i := range 3 {
-		if !c.take() {
-			t.Fatalf("alert %d: no room, want room for 3", i+1)
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	wg.Go(func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				if b.tryTake(6) {
+					t.Error("a take of 6 fitted with 5 free")
+					return
+				}
+			}
 		}
+	})
+	refused := 0
+	for range 100000 {
+		if !b.tryTake(1) {
+			refused++
+			continue
+		}
+		b.give(1)
 	}
-	if c.take() {
-		t.Error("a fourth alert found room in a budget of 3")
+	close(stop)
+	wg.Wait()
+	if refused > 0 {
+		t.Errorf("%d of 100000 takes of 1 refused with 5 of 10 free", refused)
 	}
-	if used := b.used.Load(); used != 3 {
-		t.Errorf("%d alerts taken, want 3", used)
-	}
-	c.trim()
-	if used := b.used.Load(); used != 3 {
-		t.Errorf("%d alerts taken after trim, want the 3 kept", used)
-	}
-	c.release()
-	if used := b.used.Load(); used != 0 {
-		t.Errorf("%d alerts taken after release, want 0", used)
-	}
-	// The smallest alert the webhook keeps is what minAlertBytes counts.
-	const smallest = `{"status":"firing","labels":{"":""}}`
-	if len(smallest)+1 != minAlertBytes {
-		t.Errorf("minAlertBytes = %d, want %d: the smallest alert and its comma", minAlertBytes, len(smallest)+1)
-	}
-	body := `{"version":"4","groupKey":"g","status":"firing","receiver":"r","alerts":[` + smallest + "," + smallest + `]}`
-	h, _ := newHandler(&notifier{}, Options{})
-	if w := post(h, strings.NewReader(body)); w.Code != http.StatusOK {
-		t.Errorf("two of the smallest alerts: code = %d, want 200 (%s)", w.Code, w.Body)
-	}
-	// A body of unknown length may hold max_alerts.
-	if !c.reserve(-1, 3) || c.reserved != 3 {
-		t.Errorf("reserve for a body of unknown length: reserved %d, want max_alerts 3", c.reserved)
+	if b.used.Load() != 5 {
+		t.Errorf("%d used at the end, want 5", b.used.Load())
 	}
 }
 

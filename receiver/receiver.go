@@ -74,12 +74,11 @@ type Options struct {
 	// With 0 every request is answered so.
 	MaxInFlight int
 	// MaxAlertsInFlight bounds the alerts kept of all the notifications
-	// handled at once (0: no bound), as MaxAlerts bounds one's. Room for
-	// as many alerts as a request's body can hold (at most MaxAlerts) is
-	// taken before the body is read, and cut to those kept once it is
-	// decoded; a request that finds none is answered 503 with
-	// Retry-After. Below MaxAlerts, a notification that big may never
-	// pass.
+	// handled at once (0: no bound), as MaxAlerts bounds one's. Room is
+	// taken as each alert is decoded; a notification that runs out of
+	// it is answered 503 with Retry-After, and a request that finds
+	// none left before its body is read is answered so at once. Below
+	// MaxAlerts, a notification that big never passes.
 	MaxAlertsInFlight int
 	// ReceiverName, asked for the receiver field of every decoded
 	// notification, returns the name under which the current config routes
@@ -160,8 +159,8 @@ type httpError struct {
 // errBusy answers a request beyond Options.MaxInFlight, with Retry-After.
 var errBusy = &httpError{http.StatusServiceUnavailable, "too many notifications in flight, retry later"}
 
-// errAlertsBusy answers a request for whose alerts
-// Options.MaxAlertsInFlight leaves no room, with Retry-After.
+// errAlertsBusy answers a request whose alerts
+// Options.MaxAlertsInFlight has no room for, with Retry-After.
 var errAlertsBusy = &httpError{http.StatusServiceUnavailable, "too many alerts in flight, retry later"}
 
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
@@ -208,8 +207,8 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 
 // handle checks, decodes and pages one request, in that order: nothing is
 // read from the body of a request that is not authorized, not JSON, or
-// beyond the bounds of notifications and alerts in flight. It returns the receiver
-// label and the answer, nil for success.
+// beyond the bound of notifications in flight, or that finds no room for
+// alerts. It returns the receiver label and the answer, nil for success.
 func (h *Handler) handle(w http.ResponseWriter, r *http.Request, body *bodyReader, id string) (string, *httpError) {
 	if !h.authorized(r) {
 		return OtherReceiver, &httpError{http.StatusUnauthorized, "unauthorized"}
@@ -229,16 +228,15 @@ func (h *Handler) handle(w http.ResponseWriter, r *http.Request, body *bodyReade
 		return OtherReceiver, errBusy
 	}
 	defer h.inFlight.leave()
-	held := claim{budget: &h.budget}
-	if !held.reserve(r.ContentLength, h.o.MaxAlerts) {
+	if h.budget.full() {
 		return OtherReceiver, errAlertsBusy
 	}
+	held := claim{budget: &h.budget}
 	defer held.release()
 	n, herr := h.decode(w, body, &held)
 	if herr != nil {
 		return OtherReceiver, herr
 	}
-	held.trim()
 	n.ID, n.Received = id, time.Now()
 	receiver := OtherReceiver
 	if h.o.ReceiverName != nil {

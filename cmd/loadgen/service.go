@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/config"
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/sipgate/sipgatetest"
 )
 
@@ -110,6 +111,7 @@ sipgate:
   sms_id: s1
 webhook:
   max_in_flight: %d
+  max_alerts_in_flight: %d
   basic_auth: {username: %s, password: %s}
 contacts:
 %sgroups:
@@ -117,7 +119,7 @@ contacts:
 routes:
   - name: loadgen
     to: [loadgen]
-`, sipgateURL, sipgateTokenID, sipgateToken, max(64, concurrency), webhookUser, webhookPass, contacts.String(), group.String())
+`, sipgateURL, sipgateTokenID, sipgateToken, max(64, concurrency), max(64, concurrency)*config.DefaultMaxAlerts, webhookUser, webhookPass, contacts.String(), group.String())
 }
 
 // writeSetup writes the service config and the fake's certificate into

@@ -43,6 +43,10 @@ func TestServiceConfig(t *testing.T) {
 		if cfg.Webhook.MaxInFlight != tt.wantInFlight {
 			t.Errorf("concurrency %d: max_in_flight = %d, want %d", tt.concurrency, cfg.Webhook.MaxInFlight, tt.wantInFlight)
 		}
+		// No limits: as many notifications of max_alerts as are in flight.
+		if want := tt.wantInFlight * cfg.Webhook.MaxAlerts; cfg.Webhook.MaxAlertsInFlight != want {
+			t.Errorf("concurrency %d: max_alerts_in_flight = %d, want %d", tt.concurrency, cfg.Webhook.MaxAlertsInFlight, want)
+		}
 		if l := cfg.Limits; len(l.PerRecipient) != 0 || l.Budget.Max != 0 {
 			t.Errorf("limits = %+v, want none", l)
 		}

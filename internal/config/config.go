@@ -52,8 +52,9 @@ const (
 	// holds (about 6,000), and keeps one of tiny alerts to about 10 MB.
 	DefaultMaxAlerts = 20000
 	// DefaultMaxAlertsInFlight is eight notifications of DefaultMaxAlerts
-	// tiny alerts at once: about 120 MB held while they are paged, within
-	// the default soft memory limit's reach (see the README's Memory).
+	// at once: about 190 MB of heap for the smallest alerts while they
+	// are paged, near the default soft memory limit (see the README's
+	// Memory).
 	DefaultMaxAlertsInFlight = 8 * DefaultMaxAlerts
 	// DefaultAccountCheckInterval checks the sipgate account often enough
 	// to learn of a revoked token or an empty account long before the
@@ -215,9 +216,9 @@ type Webhook struct {
 	MaxAlerts int `yaml:"max_alerts" validate:"gt=0"`
 	// MaxAlertsInFlight bounds the alerts kept of all the notifications
 	// handled at once, which is what a storm's memory grows with: a
-	// notification that finds no room is answered 503 with Retry-After,
-	// and Alertmanager retries it once others are paged. At least
-	// MaxAlerts, so that the largest notification passes alone.
+	// notification that runs out of room is answered 503 with
+	// Retry-After, and Alertmanager retries it once others are paged. At
+	// least MaxAlerts, so that the largest notification passes alone.
 	MaxAlertsInFlight int `yaml:"max_alerts_in_flight" validate:"gt=0"`
 	// BearerToken or BasicAuth, when set, must match Alertmanager's
 	// http_config of the webhook receiver.
