@@ -51,6 +51,13 @@ type HeldAlert struct {
 	// mark (see Firing.Alert); empty in entries held before they were kept.
 	Alert string `json:"alert,omitempty"`
 	Group string `json:"group,omitempty"`
+	// LastID and LastSince are, of a resolved alert, its group's last
+	// paged firing of it when Hold took it and it began earlier (an
+	// unseen refire's, see pagedLast): the group's RESOLVED, answered,
+	// forgets that note long before the held SMS goes out, and the SMS
+	// then notes that firing's mark as told by them.
+	LastID    string    `json:"last_id,omitempty"`
+	LastSince time.Time `json:"last_since,omitzero"`
 	// Contact and Route are whom and by which route it was held, for the
 	// logs and the paged marks.
 	Contact string `json:"contact,omitempty"`
@@ -116,12 +123,17 @@ func (l *Ledger) Hold(number string, until time.Time, alerts []HeldAlert) error 
 	now := l.now()
 	err := l.write(func(tx *bolt.Tx) error {
 		b, idx := tx.Bucket(bucketHeld), tx.Bucket(bucketHeldBy)
+		last := tx.Bucket(bucketPagedLast)
 		for _, a := range alerts {
 			k := heldKey(number, until, a.Resolved, a.ID)
 			if b.Get(k) != nil {
 				continue
 			}
 			a.At, a.Cancelled = now, time.Time{}
+			if a.Resolved {
+				f, _ := pagedLast(last, Firing{ID: a.ID, Since: a.Since, Resolved: true, Alert: a.Alert, Group: a.Group})
+				a.LastID, a.LastSince = f.ID, f.Since
+			}
 			v, err := json.Marshal(a)
 			if err != nil {
 				return err
@@ -447,6 +459,7 @@ func (l *Ledger) ReleaseHeld(h HeldSMS, paged bool) error {
 			return err
 		}
 		marks := map[PagedRecipient][]Firing{}
+		since, old := tx.Bucket(bucketPagedSince), tx.Bucket(bucketPagedByAlert)
 		for _, a := range h.Alerts {
 			if err := b.Delete(heldKey(h.Number, h.Until, a.Resolved, a.ID)); err != nil {
 				return err
@@ -458,6 +471,9 @@ func (l *Ledger) ReleaseHeld(h HeldSMS, paged bool) error {
 			}
 			to := PagedRecipient{Number: h.Number, Contact: a.Contact, Route: a.Route}
 			marks[to] = append(marks[to], Firing{ID: a.ID, Since: a.Since, Resolved: a.Resolved, Alert: a.Alert, Group: a.Group})
+			if last := (Firing{ID: a.LastID, Since: a.LastSince, Resolved: true}); a.LastID != "" && hasMark(since, old, h.Number, last) {
+				marks[to] = append(marks[to], last)
+			}
 		}
 		if !paged {
 			return nil

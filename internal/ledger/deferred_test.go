@@ -329,3 +329,51 @@ func TestHeldCancelledByTheResolvedOfALaterFiring(t *testing.T) {
 		t.Errorf("due at 07:00 for %v, want %v", left, want)
 	}
 }
+
+// TestHeldUnseenRefireResolvedNotesTheEarlierMark: alice was paged by the
+// first firing of an alert in two groups. At night it resolves and fires
+// again unseen; group g1's RESOLVED, of the later start, reaches her
+// through g1's note of the first firing and is held for 07:00, and once
+// answered g1 forgets that note. The morning SMS still notes her mark of
+// the first firing as told: g2's RESOLVED of it, later, is no news to her.
+func TestHeldUnseenRefireResolvedNotesTheEarlierMark(t *testing.T) {
+	now := time.Date(2026, 11, 26, 6, 20, 0, 0, time.UTC)
+	morning := time.Date(2026, 11, 26, 7, 0, 0, 0, time.UTC)
+	l := open(t, filepath.Join(t.TempDir(), "ledger.db"), &now) // retention 1h
+	defer l.Close()
+	alice := PagedRecipient{Number: "+491", Contact: "alice", Route: "team"}
+	first := func(group string) Firing {
+		return Firing{ID: "fp1|0", Since: firingSince, Alert: "fp1", Group: group}
+	}
+	for _, g := range []string{"g1", "g2"} {
+		if err := l.RecordPagedTo("k-"+g, alice, []Firing{first(g)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now = now.Add(10 * time.Minute)
+	refire := HeldAlert{ID: "fp1|10", Since: firingSince.Add(10 * time.Minute), Name: "DiskFull", Resolved: true, Alert: "fp1", Group: "g1", Contact: "alice", Route: "team"}
+	if err := l.Hold(alice.Number, morning, []HeldAlert{refire}); err != nil {
+		t.Fatal(err)
+	}
+	resolved := Firing{ID: refire.ID, Since: refire.Since, Resolved: true, Alert: "fp1", Group: "g1"}
+	if err := l.NoteGroup("g1", "am1", []Firing{resolved}, nil, true); err != nil {
+		t.Fatal(err)
+	}
+	now = morning
+	due, err := l.DueHeld(morning)
+	if err != nil || len(due) != 1 {
+		t.Fatalf("DueHeld = %+v, %v; want alice's SMS", due, err)
+	}
+	if err := l.ReleaseHeld(due[0], true); err != nil {
+		t.Fatal(err)
+	}
+	g2 := first("g2")
+	g2.Resolved = true
+	got, err := l.PagedTo([]Firing{g2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if marks := got[g2.ID]; len(marks) != 1 || !marks[0].Resolved.Equal(morning) {
+		t.Errorf("alice's mark of the first firing after the morning SMS: %+v, want told resolved at %s", marks, morning)
+	}
+}

@@ -311,10 +311,10 @@ type Firing struct {
 	// firing anew (Alertmanager compares the alerts' fingerprints, not
 	// their starts) until it resolves again, with a start that no mark
 	// has: whom its last firing paged in the group is who was not told
-	// that it ended. Of a resolved alert, whom that firing's marks name
-	// and its own do not count as paged, and are noted as told in those
-	// marks (see pagedLast); whom an SMS told of it without a mark are
-	// noted in bucketToldResolved. The ids of an alert's firings begin
+	// that it ended. Whom that firing's marks name, and the resolved
+	// alert's own do not, count as paged by it, and the SMS that tells
+	// them it resolved notes it in those marks (see pagedLast); whom an
+	// SMS told of it without any mark are noted in bucketToldResolved. The ids of an alert's firings begin
 	// with Alert and a byte that ends it, as the pager's "alert|start".
 	Alert, Group string
 }

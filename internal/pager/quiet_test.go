@@ -858,3 +858,46 @@ func TestQuietHoursHeldFiringCancelledByAnUnseenRefire(t *testing.T) {
 		t.Errorf("sent at night %q, want nothing", sent(d.msgs))
 	}
 }
+
+// TestQuietHoursHeldUnseenRefireResolvedToldOnceAcrossGroups: alice was
+// paged in the evening by two groups of the same alert. At night it
+// resolves and fires again unseen by the first group, whose RESOLVED,
+// of the later start, reaches her through that group's note of the
+// evening's firing and waits for 07:00; once answered, the group forgets
+// the note. The morning SMS tells her; the second group's RESOLVED of the
+// evening's firing, after it, is no news to her.
+func TestQuietHoursHeldUnseenRefireResolvedToldOnceAcrossGroups(t *testing.T) {
+	p, d, led := quietPager(t, quietConfig)
+	evening := time.Date(2026, 11, 25, 20, 0, 0, 0, time.UTC)
+	first := quietAlert("DiskFull", "warning", "firing")
+	first.StartsAt = evening.Add(-time.Minute)
+	inGroup := func(a template.Alert, key string) *notification.Notification {
+		n := quietNotification(a)
+		n.GroupKey = key
+		return n
+	}
+	const g1, g2 = `{}:{team="web"}`, `{}:{team="web",other="yes"}`
+	notifyAt(t, p, inGroup(first, g1), evening)
+	notifyAt(t, p, inGroup(first, g2), evening.Add(time.Minute))
+	paged := len(d.msgs)
+	if paged == 0 {
+		t.Fatal("evening: nothing sent")
+	}
+	refire := first
+	refire.StartsAt = night.Add(-30 * time.Minute)
+	refire.Status, refire.EndsAt = "resolved", night
+	notifyAt(t, p, inGroup(refire, g1), night)
+	due, err := led.DueHeld(morning)
+	if err != nil || len(due) != 1 {
+		t.Fatalf("due at 07:00: %+v, %v; want alice's RESOLVED", due, err)
+	}
+	if err := led.ReleaseHeld(due[0], true); err != nil {
+		t.Fatal(err)
+	}
+	resolved := first
+	resolved.Status, resolved.EndsAt = "resolved", night.Add(-40*time.Minute)
+	notifyAt(t, p, inGroup(resolved, g2), morning.Add(30*time.Minute))
+	if got := sent(d.msgs[paged:]); len(got) != 0 {
+		t.Errorf("after the morning SMS, the second group's RESOLVED sent %q, want nothing: she was told", got)
+	}
+}
