@@ -80,7 +80,7 @@ type heldSummary struct {
 
 // summarize sums h up as a digest would: the firing alerts counted, with
 // their distinct names in the order they were held (at most
-// ledger.MaxNames, the others counted), the resolved ones counted apart,
+// ledger.MaxNames, the others counted), the resolved alerts counted apart,
 // since the first was held, with the contact and Alertmanager of the
 // latest.
 func summarize(h ledger.HeldSMS) heldSummary {
@@ -88,6 +88,9 @@ func summarize(h ledger.HeldSMS) heldSummary {
 	slices.SortStableFunc(alerts, func(a, b ledger.HeldAlert) int { return a.At.Compare(b.At) })
 	sum := heldSummary{rank: ledger.MaxRank}
 	more := map[string]bool{}
+	// Two groups may each hold a RESOLVED of one alert, of two firings
+	// when one group did not see it fire again: it resolved once.
+	resolved := map[string]bool{}
 	for _, a := range alerts {
 		if sum.s.Since.IsZero() || a.At.Before(sum.s.Since) {
 			sum.s.Since = a.At
@@ -101,7 +104,14 @@ func summarize(h ledger.HeldSMS) heldSummary {
 		sum.rank = min(sum.rank, a.Rank)
 		sum.bypass = sum.bypass || a.BypassLimits
 		if a.Resolved {
-			sum.s.Resolved++
+			alert := a.Alert
+			if alert == "" { // held before the alert was kept
+				alert = a.ID
+			}
+			if !resolved[alert] {
+				resolved[alert] = true
+				sum.s.Resolved++
+			}
 			continue
 		}
 		sum.s.Alerts++

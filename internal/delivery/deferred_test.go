@@ -171,6 +171,7 @@ func TestHeldText(t *testing.T) {
 	night := time.Date(2026, 11, 24, 21, 14, 0, 0, time.UTC) // 22:14 in Berlin
 	at := func(a ledger.HeldAlert, d time.Duration) ledger.HeldAlert { a.At = night.Add(d); return a }
 	resolved := func(a ledger.HeldAlert) ledger.HeldAlert { a.Resolved = true; return a }
+	of := func(a ledger.HeldAlert, alert string) ledger.HeldAlert { a.Alert = alert; return a }
 	for _, tc := range []struct {
 		name   string
 		alerts []ledger.HeldAlert
@@ -185,6 +186,14 @@ func TestHeldText(t *testing.T) {
 			name:   "only resolved",
 			alerts: []ledger.HeldAlert{resolved(at(heldAlert("a", "HighCPU"), 0))},
 			want:   "Held for quiet hours since Nov 24 22:14 CET: 1 resolved. http://am:9093",
+		},
+		{
+			// Two groups' RESOLVED of one alert, one of them after it fired
+			// again unseen (a later start): one alert resolved.
+			name: "an alert resolved of two starts counted once",
+			alerts: []ledger.HeldAlert{resolved(at(of(heldAlert("fp1|0", "DiskFull"), "fp1"), 0)), resolved(at(of(heldAlert("fp1|10", "DiskFull"), "fp1"), time.Hour)),
+				resolved(at(heldAlert("fp2|0", "DiskFull"), 0)), resolved(at(heldAlert("fp3|0", "DiskFull"), 0))},
+			want: "Held for quiet hours since Nov 24 22:14 CET: 3 resolved. http://am:9093",
 		},
 		{
 			name: "names beyond the bound counted",
