@@ -1,7 +1,6 @@
 package ledger
 
 import (
-	"bytes"
 	"encoding/binary"
 	"fmt"
 	"time"
@@ -135,7 +134,7 @@ func forgetPagedLast(b *bolt.Bucket, group string, resolved []Firing) error {
 		if len(v) < 16 {
 			continue
 		}
-		if string(v[16:]) == string(asked[9:]) || (asked[0] == 1 && bytes.Compare(v[8:16], asked[1:9]) <= 0) {
+		if string(v[16:]) == string(asked[9:]) || (asked[0] == 1 && !decodeTime(v[8:16]).After(decodeTime(asked[1:9]))) {
 			if err := b.Delete(k); err != nil {
 				return err
 			}

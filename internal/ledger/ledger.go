@@ -488,7 +488,7 @@ func notePagedLast(b *bolt.Bucket, alerts []Firing, now []byte) error {
 	c := b.Cursor()
 	for _, k := range keys {
 		v := k[len(k):cap(k)]
-		if old, cur := c.Seek(k); bytes.Equal(old, k) && len(cur) >= 16 && bytes.Compare(cur[8:16], v[8:16]) > 0 {
+		if old, cur := c.Seek(k); bytes.Equal(old, k) && len(cur) >= 16 && decodeTime(cur[8:16]).After(decodeTime(v[8:16])) {
 			continue
 		}
 		if err := b.Put(k, v); err != nil {

@@ -666,3 +666,64 @@ func TestNoteForgottenByTheUnseenRefiresAnsweredResolved(t *testing.T) {
 		t.Errorf("after the group's RESOLVED of fp1|10 was answered, fp1|20's RESOLVED reaches %+v, want nobody", got["fp1|20"])
 	}
 }
+
+// TestLastPagedFiringComparesStartsAsTimes: starts before 1970 (negative
+// on disk) order before later ones, in the note and in its forgetting; a
+// RESOLVED of unknown start forgets the note of its own id only.
+func TestLastPagedFiringComparesStartsAsTimes(t *testing.T) {
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	l := open(t, filepath.Join(t.TempDir(), "ledger.db"), &now)
+	defer l.Close()
+	alice := PagedRecipient{Number: "+491", Contact: "alice", Route: "team"}
+	fire := func(since time.Time) Firing {
+		return Firing{ID: "fp1|" + since.Format(time.RFC3339), Since: since, Alert: "fp1", Group: "g1"}
+	}
+	before, after := time.Date(1969, 12, 31, 0, 0, 0, 0, time.UTC), time.Date(1970, 1, 2, 0, 0, 0, 0, time.UTC)
+	for _, f := range []Firing{fire(before), fire(after)} {
+		if err := l.RecordPagedTo("k-"+f.ID, alice, []Firing{f}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	noted := func() (Firing, bool) {
+		var last Firing
+		var ok bool
+		if err := l.db.View(func(tx *bolt.Tx) error {
+			last, ok = pagedLast(tx.Bucket(bucketPagedLast), fire(now))
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return last, ok
+	}
+	if last, ok := noted(); !ok || last.ID != fire(after).ID {
+		t.Errorf("the last paged firing noted is %q (%v), want %q", last.ID, ok, fire(after).ID)
+	}
+	later := fire(after.Add(time.Hour))
+	later.Resolved = true
+	if err := l.NoteGroup("g1", "am1", []Firing{later}, nil, true); err != nil {
+		t.Fatal(err)
+	}
+	if last, ok := noted(); ok {
+		t.Errorf("after the RESOLVED of a later firing was answered, %q is still noted", last.ID)
+	}
+	if err := l.RecordPagedTo("k2", alice, []Firing{fire(after)}); err != nil {
+		t.Fatal(err)
+	}
+	earlier := fire(before)
+	earlier.Resolved = true
+	// Of an unknown start, a RESOLVED forgets only a note of its own id.
+	unknown := Firing{ID: "fp1|other", Resolved: true, Alert: "fp1", Group: "g1"}
+	if err := l.NoteGroup("g1", "am1", []Firing{earlier, unknown}, nil, true); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := noted(); !ok {
+		t.Error("the RESOLVED of an earlier firing, or of another of unknown start, answered, forgot the note of a later one")
+	}
+	unknown.ID = fire(after).ID
+	if err := l.NoteGroup("g1", "am1", []Firing{unknown}, nil, true); err != nil {
+		t.Fatal(err)
+	}
+	if last, ok := noted(); ok {
+		t.Errorf("the RESOLVED of the noted firing, its start unknown, answered, left %q noted", last.ID)
+	}
+}
