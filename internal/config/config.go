@@ -54,7 +54,8 @@ const (
 	// DefaultMaxAlertsInFlight is eight notifications of DefaultMaxAlerts
 	// at once: about 190 MB of heap for the smallest alerts while they
 	// are paged, near the default soft memory limit (see the README's
-	// Memory).
+	// Memory). Where max_alerts is raised past it, the default follows:
+	// the bound on memory stays unless more is asked for by name.
 	DefaultMaxAlertsInFlight = 8 * DefaultMaxAlerts
 	// DefaultAccountCheckInterval checks the sipgate account often enough
 	// to learn of a revoked token or an empty account long before the
@@ -215,10 +216,12 @@ type Webhook struct {
 	// that a body of many tiny alerts cannot take memory without bound.
 	MaxAlerts int `yaml:"max_alerts" validate:"gt=0"`
 	// MaxAlertsInFlight bounds the alerts kept of all the notifications
-	// handled at once, which is what a storm's memory grows with: a
-	// notification that runs out of room is answered 503 with
-	// Retry-After, and Alertmanager retries it once others are paged. At
-	// least MaxAlerts, so that the largest notification passes alone.
+	// handled at once, which is what a storm's memory grows with: the
+	// oldest notification in flight that runs out of room waits for it,
+	// another is answered 503 with Retry-After, and Alertmanager retries
+	// it. At least MaxAlerts, so that the largest notification passes
+	// once it is the oldest. Unset or 0: DefaultMaxAlertsInFlight, or
+	// MaxAlerts where that is larger.
 	MaxAlertsInFlight int `yaml:"max_alerts_in_flight" validate:"gt=0"`
 	// BearerToken or BasicAuth, when set, must match Alertmanager's
 	// http_config of the webhook receiver.
@@ -375,6 +378,7 @@ func parseAt(b []byte, name string, now time.Time, opts ...LoadOption) (*Config,
 	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("%s: %s", name, decodeError(err, b))
 	}
+	c.followingDefaults()
 	for _, r := range c.Routes {
 		if r == nil {
 			return nil, fmt.Errorf("%s: routes: empty route", name)
@@ -486,8 +490,9 @@ func breaksOut(r rune) bool {
 }
 
 // defaults is the config before the file is decoded into it: every
-// default but the routes', which routeDefaults fills from the sms section
-// after decoding. These two functions are the only place defaults live.
+// default but those that follow other fields, which routeDefaults and
+// followingDefaults fill after decoding. These functions are the only
+// place defaults live.
 func defaults() *Config {
 	return &Config{
 		Sipgate: Sipgate{
@@ -497,11 +502,10 @@ func defaults() *Config {
 			AccountCheckInterval: model.Duration(DefaultAccountCheckInterval),
 		},
 		Webhook: Webhook{
-			MaxBodyBytes:      DefaultMaxBodyBytes,
-			Timeout:           model.Duration(9 * time.Second),
-			MaxInFlight:       DefaultMaxInFlight,
-			MaxAlerts:         DefaultMaxAlerts,
-			MaxAlertsInFlight: DefaultMaxAlertsInFlight,
+			MaxBodyBytes: DefaultMaxBodyBytes,
+			Timeout:      model.Duration(9 * time.Second),
+			MaxInFlight:  DefaultMaxInFlight,
+			MaxAlerts:    DefaultMaxAlerts,
 		},
 		Delivery: Delivery{
 			DedupWindow:   model.Duration(10 * time.Minute),
@@ -518,6 +522,13 @@ func defaults() *Config {
 			DigestCheck:   model.Duration(30 * time.Second),
 		},
 		TimeZone: "UTC",
+	}
+}
+
+// followingDefaults fills the defaults that follow other fields.
+func (c *Config) followingDefaults() {
+	if w := &c.Webhook; w.MaxAlertsInFlight == 0 {
+		w.MaxAlertsInFlight = max(DefaultMaxAlertsInFlight, w.MaxAlerts)
 	}
 }
 

@@ -45,6 +45,26 @@ func TestParseValid(t *testing.T) {
 	if c.Webhook.MaxAlertsInFlight != DefaultMaxAlertsInFlight {
 		t.Errorf("webhook.max_alerts_in_flight = %d, want the default %d", c.Webhook.MaxAlertsInFlight, DefaultMaxAlertsInFlight)
 	}
+	// Unset, the bound of alerts in flight follows a larger max_alerts,
+	// which loads alone; set, or 0, it is as given or the default.
+	for _, tc := range []struct {
+		webhook string
+		want    int
+	}{
+		{"{max_alerts: 200000}", 200000},
+		{"{max_alerts: 5000}", DefaultMaxAlertsInFlight},
+		{"{max_alerts_in_flight: 0}", DefaultMaxAlertsInFlight},
+		{"{max_alerts: 200000, max_alerts_in_flight: 300000}", 300000},
+	} {
+		c, err := Parse([]byte(valid+"webhook: "+tc.webhook+"\n"), "config.yml")
+		if err != nil {
+			t.Errorf("webhook %s: %v", tc.webhook, err)
+			continue
+		}
+		if got := c.Webhook.MaxAlertsInFlight; got != tc.want {
+			t.Errorf("webhook %s: max_alerts_in_flight = %d, want %d", tc.webhook, got, tc.want)
+		}
+	}
 	if time.Duration(c.Delivery.SettleAfter) != 10*time.Second || c.Delivery.ResendUnknown != 1 {
 		t.Errorf("delivery.settle_after = %v, resend_unknown = %d; want the defaults 10s, 1", c.Delivery.SettleAfter, c.Delivery.ResendUnknown)
 	}
@@ -228,7 +248,7 @@ routes: [{name: r, to: ["+4915112345678"]}]`,
 			name: "no alerts in flight",
 			config: `
 sipgate: {dry_run: true}
-webhook: {max_alerts_in_flight: 0}
+webhook: {max_alerts_in_flight: -1}
 routes: [{name: r, to: ["+4915112345678"]}]`,
 			want: []string{"webhook.max_alerts_in_flight: must be greater than 0"},
 		},
