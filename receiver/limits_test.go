@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -216,7 +217,7 @@ func TestAlertBudgetRefusesOnlyWhatDoesNotFit(t *testing.T) {
 			refused++
 			continue
 		}
-		b.give(1)
+		b.used.Add(-1)
 	}
 	close(stop)
 	wg.Wait()
@@ -225,6 +226,62 @@ func TestAlertBudgetRefusesOnlyWhatDoesNotFit(t *testing.T) {
 	}
 	if b.used.Load() != 5 {
 		t.Errorf("%d used at the end, want 5", b.used.Load())
+	}
+}
+
+// TestOldestClaimWaitsForRoom: of the notifications in flight, the oldest
+// that runs out of room waits for it, and the others are turned away at
+// once, giving it theirs: two large notifications decoded side by side
+// do not both fail. It waits no longer than its context.
+func TestOldestClaimWaitsForRoom(t *testing.T) {
+	b := &alertBudget{max: 4}
+	oldest, younger := b.claim(t.Context()), b.claim(t.Context())
+	for _, c := range []*claim{oldest, oldest, younger, younger} {
+		if !c.take() {
+			t.Fatal("a take within the room refused")
+		}
+	}
+	took := make(chan bool)
+	go func() { took <- oldest.take() }()
+	for waiting := false; !waiting; runtime.Gosched() {
+		select {
+		case ok := <-took:
+			t.Fatalf("the oldest claim's take returned %v with no room given back, want it to wait", ok)
+		default:
+		}
+		b.mu.Lock()
+		waiting = b.freed != nil
+		b.mu.Unlock()
+	}
+	if younger.take() {
+		t.Fatal("the younger claim took room beyond the bound")
+	}
+	younger.release()
+	if !<-took {
+		t.Fatal("the oldest claim's take refused once the younger gave its room back")
+	}
+	if got := b.used.Load(); got != 3 {
+		t.Errorf("%d alerts in flight, want the oldest claim's 3", got)
+	}
+
+	ctx, cancel := context.WithCancel(t.Context())
+	waiting := b.claim(ctx)
+	oldest.release()
+	other := b.claim(t.Context())
+	for range 4 {
+		if !other.take() {
+			t.Fatal("a take within the room refused")
+		}
+	}
+	go func() { took <- waiting.take() }()
+	cancel()
+	if <-took {
+		t.Error("the oldest claim took room that was never given back")
+	}
+	waiting.release()
+	other.release()
+	if got := b.used.Load(); got != 0 || len(b.live) != 0 {
+		t.Errorf("%d alerts and %d claims in flight once all were released, want none", got, len(b.live))
 	}
 }
 

@@ -231,9 +231,13 @@ func (h *Handler) handle(w http.ResponseWriter, r *http.Request, body *bodyReade
 	if h.budget.full() {
 		return OtherReceiver, errAlertsBusy
 	}
-	held := claim{budget: &h.budget}
+	// The oldest notification in flight waits for room as long as one
+	// waits for its group (see notify), and the rest are turned away.
+	wait, stopWaiting := context.WithTimeout(r.Context(), h.o.Timeout/2)
+	defer stopWaiting()
+	held := h.budget.claim(wait)
 	defer held.release()
-	n, herr := h.decode(w, body, &held)
+	n, herr := h.decode(w, body, held)
 	if herr != nil {
 		return OtherReceiver, herr
 	}
