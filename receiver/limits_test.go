@@ -300,6 +300,9 @@ func TestUnreadBodyClosesConnection(t *testing.T) {
 	}{
 		{name: "unauthorized", opts: Options{BearerToken: "tok"}, body: valid, want: 401, wantClose: true},
 		{name: "busy", opts: Options{MaxInFlight: -1}, body: valid, want: 503, wantClose: true},
+		// Room for one of its two alerts (a config refuses that): it waits,
+		// alone, for half of webhook.timeout, then gives up mid-body.
+		{name: "out of room for alerts", opts: Options{MaxAlertsInFlight: 1, Timeout: 100 * time.Millisecond}, body: valid, want: 503, wantClose: true, wantReads: true},
 		{name: "invalid alert among many", body: invalidFirst, want: 400, wantClose: true, wantReads: true},
 		{name: "read to the end", body: valid, want: 200, wantReads: true},
 		{name: "cut off, read to the end", body: `{"version":`, want: 400, wantReads: true},
