@@ -31,7 +31,9 @@ const (
 )
 
 // Knobs of the auth byte of FuzzWebhook: the low two bits say what the
-// handler requires, the next two what the request presents.
+// handler requires, the next two what the request presents, and the high
+// four, when not zero, the alerts it keeps, of one notification and of
+// all at once alike (the least a config allows).
 const (
 	needBearer = 1 << 0
 	needBasic  = 1 << 1
@@ -41,6 +43,8 @@ const (
 	presentBasic  = 2 << 2
 	presentWrong  = 3 << 2
 	presentMask   = 3 << 2
+
+	roomShift = 4
 )
 
 // documentedCodes are the statuses the handler answers a POST with.
@@ -98,6 +102,8 @@ func FuzzWebhook(f *testing.F) {
 		f.Add(body, "application/json", uint8(needBasic|presentWrong), "", uint16(0xffff))
 		f.Add(body, "text/plain", uint8(0), "", uint16(0xffff))
 		f.Add(body, "application/json", uint8(0), "", uint16(len(body)/2))
+		f.Add(body, "application/json", uint8(1<<roomShift), "", uint16(0xffff))
+		f.Add(body, "application/json", uint8(needBearer|presentBearer|3<<roomShift), "", uint16(0xffff))
 		f.Add(bytes.Replace(body, []byte(`"labels":{`), []byte(`"labels":{"fail":"yes",`), 1), "application/json", uint8(0), "", uint16(0xffff))
 	}
 	f.Add([]byte(`{"version":"4","groupKey":"g","receiver":"r","status":"firing","alerts":[{"status":"firing","labels":{"a\nb":"c"}}]}`), "application/json", uint8(0), "", uint16(0xffff))
@@ -131,6 +137,9 @@ func FuzzWebhook(f *testing.F) {
 			MaxInFlight:  1,
 			Metrics:      m,
 			Logger:       logger,
+		}
+		if room := int(auth >> roomShift); room > 0 {
+			o.MaxAlerts, o.MaxAlertsInFlight = room, room
 		}
 		switch {
 		case auth&needBearer != 0:
@@ -208,6 +217,18 @@ func FuzzWebhook(f *testing.F) {
 			t.Errorf("%d series of alerts received, more than one per alert status", n)
 		}
 
+		// Whatever the answer, the room of its alerts is given back; and
+		// a notification alone always has room for those it keeps.
+		h.budget.mu.Lock()
+		used, live := h.budget.used.Load(), len(h.budget.live)
+		h.budget.mu.Unlock()
+		if used != 0 || live != 0 {
+			t.Errorf("status %d: %d alerts and %d notifications in flight once answered, want none", code, used, live)
+		}
+		if o.MaxAlertsInFlight > 0 && reply == errAlertsBusy.reason+"\n" {
+			t.Errorf("a notification alone found no room for %d alerts", o.MaxAlerts)
+		}
+
 		notifier.mu.Lock()
 		defer notifier.mu.Unlock()
 		switch code {
@@ -217,6 +238,9 @@ func FuzzWebhook(f *testing.F) {
 				t.Fatalf("status %d after %d notifications, want 1", code, len(notifier.got))
 			}
 			checkNotification(t, notifier.got[0])
+			if got := len(notifier.got[0].Alerts); o.MaxAlerts > 0 && got > o.MaxAlerts {
+				t.Errorf("kept %d alerts, more than max_alerts %d", got, o.MaxAlerts)
+			}
 		case http.StatusBadRequest, http.StatusUnauthorized, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType:
 			if len(notifier.got) != 0 {
 				t.Errorf("status %d, yet the notification reached the notifier", code)
