@@ -134,7 +134,7 @@ func TestBusyBeyondMaxAlertsInFlight(t *testing.T) {
 	h, m := newHandler(n, Options{MaxAlertsInFlight: 3, Timeout: time.Minute})
 	used := func(want int64, when string) {
 		t.Helper()
-		if got := h.budget.used.Load(); got != want {
+		if got := h.AlertsInFlight(); got != int(want) {
 			t.Errorf("%s: %d alerts in flight, want %d", when, got, want)
 		}
 	}
@@ -142,6 +142,9 @@ func TestBusyBeyondMaxAlertsInFlight(t *testing.T) {
 	go func() { codes <- post(h, strings.NewReader(valid)).Code }()
 	receive(t, n.entered)
 	used(2, "first notification paged")
+	if got := h.NotificationsInFlight(); got != 1 {
+		t.Errorf("first notification paged: %d notifications in flight, want 1", got)
+	}
 
 	if w := post(h, strings.NewReader(invalidSecond)); w.Code != http.StatusBadRequest {
 		t.Errorf("invalid second alert: code = %d, want 400 (%s)", w.Code, w.Body)
@@ -177,6 +180,9 @@ func TestBusyBeyondMaxAlertsInFlight(t *testing.T) {
 		}
 	}
 	used(0, "once all were answered")
+	if got := h.NotificationsInFlight(); got != 0 {
+		t.Errorf("once all were answered: %d notifications in flight, want none", got)
+	}
 	if w := post(h, strings.NewReader(other)); w.Code != http.StatusOK {
 		t.Errorf("the retry once the others were paged: code = %d, want 200 (%s)", w.Code, w.Body)
 	}

@@ -126,6 +126,14 @@ func New(n Notifier, o Options) *Handler {
 	return h
 }
 
+// NotificationsInFlight is how many notifications are being handled now,
+// of Options.MaxInFlight.
+func (h *Handler) NotificationsInFlight() int { return len(h.inFlight) }
+
+// AlertsInFlight is how many alerts the notifications being handled now
+// keep, of Options.MaxAlertsInFlight.
+func (h *Handler) AlertsInFlight() int { return int(h.budget.used.Load()) }
+
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.mux.ServeHTTP(w, r)
 }

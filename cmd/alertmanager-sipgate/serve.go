@@ -173,6 +173,7 @@ func (a *app) routes() (http.Handler, error) {
 		opts.BasicAuthUsername, opts.BasicAuthPassword = ba.Username, ba.Password.Value()
 	}
 	webhook := receiver.New(a.pagers, opts)
+	metrics.RegisterWebhooksInFlight(a.reg, webhook.NotificationsInFlight, webhook.AlertsInFlight)
 	page, err := a.statusPage()
 	if err != nil {
 		return nil, err

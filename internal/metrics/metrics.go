@@ -179,6 +179,25 @@ func RegisterDeferredHeld(reg prometheus.Registerer, held func() int) {
 	}, func() float64 { return float64(held()) }))
 }
 
+// RegisterWebhooksInFlight exposes how close the webhook is to its bounds
+// of webhook.max_in_flight and webhook.max_alerts_in_flight, read from
+// notifications and alerts at each scrape: a 503 of "too many ... in
+// flight" is no surprise once these are seen near them.
+func RegisterWebhooksInFlight(reg prometheus.Registerer, notifications, alerts func() int) {
+	reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Namespace: namespace,
+			Name:      "webhooks_in_flight",
+			Help:      "Webhook notifications being handled now, read or paged (bounded by webhook.max_in_flight).",
+		}, func() float64 { return float64(notifications()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Namespace: namespace,
+			Name:      "webhook_alerts_in_flight",
+			Help:      "Alerts kept of the webhook notifications being handled now (bounded by webhook.max_alerts_in_flight).",
+		}, func() float64 { return float64(alerts()) }),
+	)
+}
+
 // New creates the metrics and registers them with reg.
 func New(reg prometheus.Registerer) *Metrics {
 	f := factory{reg}
