@@ -22,35 +22,46 @@ var errNoAlertBudget = errors.New("too many alerts in flight")
 // safe for concurrent use.
 //
 // A notification that runs out of room is turned away and gives back
-// what it took, unless it is the oldest of those in flight: that one
-// waits for room (see claim.take). Were all turned away, two of nearly
-// max_alerts each, decoded side by side, would each take half the room
-// and both fail, and their retries again.
+// what it took, unless it is the oldest of those still being decoded:
+// that one waits for room (see claim.take), and from then on until its
+// decoding ends the room given back is its alone. Were all turned away,
+// two of nearly max_alerts each, decoded side by side, would each take
+// half the room and both fail, and their retries again; were the room
+// given back free for all, a stream of small notifications would starve
+// a large one.
 type alertBudget struct {
 	max  int64
 	used atomic.Int64
+	// first is the number of the claim that waited for room and is still
+	// decoding, 0 for none: no other claim takes room meanwhile.
+	first atomic.Uint64
 
 	mu sync.Mutex
-	// next numbers the claims in the order they came; live are the
-	// numbers of those not released, oldest first.
-	next uint64
-	live []uint64
+	// next numbers the claims in the order they came; decoding are the
+	// numbers of those still being decoded, oldest first.
+	next     uint64
+	decoding []uint64
 	// freed, once a claim waits for room, is closed when room is given
 	// back.
 	freed chan struct{}
 }
 
-// full reports whether there is no room left: a request is then turned
-// away before its body is read.
+// full reports whether there is no room left, or none for any but the
+// claim that waits for it: a request is then turned away before its body
+// is read.
 func (b *alertBudget) full() bool {
-	return b.max > 0 && b.used.Load() >= b.max
+	return b.max > 0 && (b.used.Load() >= b.max || b.first.Load() != 0)
 }
 
-// tryTake takes n alerts if there is room for them. It never counts a
-// take that does not fit, so that one cannot turn away another that does.
-func (b *alertBudget) tryTake(n int64) bool {
+// tryTake takes n alerts for claim seq if there is room for them. It
+// never counts a take that does not fit, so that one cannot turn away
+// another that does.
+func (b *alertBudget) tryTake(seq uint64, n int64) bool {
 	if b.max <= 0 {
 		return true
+	}
+	if first := b.first.Load(); first != 0 && first != seq {
+		return false
 	}
 	for {
 		used := b.used.Load()
@@ -64,7 +75,7 @@ func (b *alertBudget) tryTake(n int64) bool {
 }
 
 // claim opens the room of one notification; ctx bounds how long it may
-// wait for room as the oldest in flight. Its release must follow.
+// wait for room as the oldest being decoded. Its release must follow.
 func (b *alertBudget) claim(ctx context.Context) *claim {
 	c := &claim{budget: b, ctx: ctx}
 	if b.max <= 0 {
@@ -73,29 +84,34 @@ func (b *alertBudget) claim(ctx context.Context) *claim {
 	b.mu.Lock()
 	b.next++
 	c.seq = b.next
-	b.live = append(b.live, c.seq)
+	b.decoding = append(b.decoding, c.seq)
 	b.mu.Unlock()
 	return c
 }
 
-// waitForRoom takes one alert for claim seq once there is room, and
-// reports whether it did: at once false unless seq is the oldest claim
-// in flight, else when ctx ends first.
-func (b *alertBudget) waitForRoom(ctx context.Context, seq uint64) bool {
+// waitForRoom takes one alert for claim seq, which holds own, once there
+// is room, and reports whether it did. It reports false at once unless
+// seq is the oldest claim being decoded and others hold room they will
+// give back, else when ctx ends first.
+func (b *alertBudget) waitForRoom(ctx context.Context, seq uint64, own int64) bool {
 	for {
 		b.mu.Lock()
-		if len(b.live) == 0 || b.live[0] != seq {
+		if len(b.decoding) == 0 || b.decoding[0] != seq {
 			b.mu.Unlock()
 			return false
 		}
+		b.first.Store(seq)
 		if b.freed == nil {
 			b.freed = make(chan struct{})
 		}
 		freed := b.freed
 		b.mu.Unlock()
 		// Room given back after freed was taken closes it: none is missed.
-		if b.tryTake(1) {
+		if b.tryTake(seq, 1) {
 			return true
+		}
+		if b.used.Load() <= own {
+			return false // the claim alone holds more than there is room for
 		}
 		select {
 		case <-freed:
@@ -105,16 +121,25 @@ func (b *alertBudget) waitForRoom(ctx context.Context, seq uint64) bool {
 	}
 }
 
+// decoded ends the decoding of claim seq: it takes no more room, and
+// waits no longer for it.
+func (b *alertBudget) decoded(seq uint64) {
+	b.mu.Lock()
+	if i := slices.Index(b.decoding, seq); i >= 0 {
+		b.decoding = slices.Delete(b.decoding, i, i+1)
+	}
+	b.first.CompareAndSwap(seq, 0)
+	b.mu.Unlock()
+}
+
 // end gives back n alerts of claim seq and forgets it.
 func (b *alertBudget) end(seq uint64, n int64) {
 	if b.max <= 0 {
 		return
 	}
+	b.decoded(seq)
 	b.used.Add(-n)
 	b.mu.Lock()
-	if i := slices.Index(b.live, seq); i >= 0 {
-		b.live = slices.Delete(b.live, i, i+1)
-	}
 	if b.freed != nil {
 		close(b.freed)
 		b.freed = nil
@@ -132,13 +157,21 @@ type claim struct {
 }
 
 // take takes room for one more alert kept and reports whether there was,
-// or, for the oldest claim in flight, came before its context ended.
+// or, for the oldest claim being decoded, came before its context ended.
 func (c *claim) take() bool {
-	if !c.budget.tryTake(1) && !c.budget.waitForRoom(c.ctx, c.seq) {
+	if !c.budget.tryTake(c.seq, 1) && !c.budget.waitForRoom(c.ctx, c.seq, c.taken) {
 		return false
 	}
 	c.taken++
 	return true
+}
+
+// decoded tells the budget that the claim takes no more room: the right
+// to wait for room passes to the next oldest still being decoded.
+func (c *claim) decoded() {
+	if c.budget.max > 0 {
+		c.budget.decoded(c.seq)
+	}
 }
 
 // release gives back all the room the claim took; the claim is done.

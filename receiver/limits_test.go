@@ -199,7 +199,7 @@ func TestBusyBeyondMaxAlertsInFlight(t *testing.T) {
 // fits.
 func TestAlertBudgetRefusesOnlyWhatDoesNotFit(t *testing.T) {
 	b := &alertBudget{max: 10}
-	if !b.tryTake(5) || b.tryTake(6) || b.used.Load() != 5 {
+	if !b.tryTake(0, 5) || b.tryTake(0, 6) || b.used.Load() != 5 {
 		t.Fatalf("take 5 then 6 of 10: %d used, want 5 and the 6 refused", b.used.Load())
 	}
 	var wg sync.WaitGroup
@@ -210,7 +210,7 @@ func TestAlertBudgetRefusesOnlyWhatDoesNotFit(t *testing.T) {
 			case <-stop:
 				return
 			default:
-				if b.tryTake(6) {
+				if b.tryTake(0, 6) {
 					t.Error("a take of 6 fitted with 5 free")
 					return
 				}
@@ -219,7 +219,7 @@ func TestAlertBudgetRefusesOnlyWhatDoesNotFit(t *testing.T) {
 	})
 	refused := 0
 	for range 100000 {
-		if !b.tryTake(1) {
+		if !b.tryTake(0, 1) {
 			refused++
 			continue
 		}
@@ -235,10 +235,10 @@ func TestAlertBudgetRefusesOnlyWhatDoesNotFit(t *testing.T) {
 	}
 }
 
-// TestOldestClaimWaitsForRoom: of the notifications in flight, the oldest
-// that runs out of room waits for it, and the others are turned away at
-// once, giving it theirs: two large notifications decoded side by side
-// do not both fail. It waits no longer than its context.
+// TestOldestClaimWaitsForRoom: of the notifications being decoded, the
+// oldest that runs out of room waits for it, and the others are turned
+// away at once, giving it theirs: two large notifications decoded side by
+// side do not both fail. It waits no longer than its context.
 func TestOldestClaimWaitsForRoom(t *testing.T) {
 	b := &alertBudget{max: 4}
 	oldest, younger := b.claim(t.Context()), b.claim(t.Context())
@@ -249,21 +249,12 @@ func TestOldestClaimWaitsForRoom(t *testing.T) {
 	}
 	took := make(chan bool)
 	go func() { took <- oldest.take() }()
-	for waiting := false; !waiting; runtime.Gosched() {
-		select {
-		case ok := <-took:
-			t.Fatalf("the oldest claim's take returned %v with no room given back, want it to wait", ok)
-		default:
-		}
-		b.mu.Lock()
-		waiting = b.freed != nil
-		b.mu.Unlock()
-	}
+	waitUntilWaiting(t, b, oldest, took)
 	if younger.take() {
 		t.Fatal("the younger claim took room beyond the bound")
 	}
 	younger.release()
-	if !<-took {
+	if !receive(t, took) {
 		t.Fatal("the oldest claim's take refused once the younger gave its room back")
 	}
 	if got := b.used.Load(); got != 3 {
@@ -280,14 +271,126 @@ func TestOldestClaimWaitsForRoom(t *testing.T) {
 		}
 	}
 	go func() { took <- waiting.take() }()
+	waitUntilWaiting(t, b, waiting, took)
 	cancel()
-	if <-took {
+	if receive(t, took) {
 		t.Error("the oldest claim took room that was never given back")
 	}
 	waiting.release()
 	other.release()
-	if got := b.used.Load(); got != 0 || len(b.live) != 0 {
-		t.Errorf("%d alerts and %d claims in flight once all were released, want none", got, len(b.live))
+	if got := b.used.Load(); got != 0 || len(b.decoding) != 0 || b.first.Load() != 0 {
+		t.Errorf("%d alerts and %d claims in flight, claim %d first, once all were released, want none", got, len(b.decoding), b.first.Load())
+	}
+}
+
+// waitUntilWaiting returns once claim c waits for room, and fails the
+// test if its take, whose answer took brings, returns before.
+func waitUntilWaiting(t *testing.T, b *alertBudget, c *claim, took <-chan bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for b.first.Load() != c.seq {
+		select {
+		case ok := <-took:
+			t.Fatalf("claim %d's take returned %v with no room given back, want it to wait", c.seq, ok)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("claim %d never waited for room", c.seq)
+		}
+		runtime.Gosched()
+	}
+}
+
+// TestRoomGivenBackIsTheWaitersUntilDecoded: once the oldest claim being
+// decoded has waited for room, no other takes any, and no request is let
+// in, until its decoding ends: else a stream of small notifications
+// would take each alert given back and starve it.
+func TestRoomGivenBackIsTheWaitersUntilDecoded(t *testing.T) {
+	b := &alertBudget{max: 6}
+	oldest, paged := b.claim(t.Context()), b.claim(t.Context())
+	for _, c := range []*claim{oldest, oldest, oldest, paged, paged, paged} {
+		if !c.take() {
+			t.Fatal("a take within the room refused")
+		}
+	}
+	paged.decoded()
+	took := make(chan bool)
+	go func() { took <- oldest.take() }()
+	waitUntilWaiting(t, b, oldest, took)
+	paged.release()
+	if !receive(t, took) {
+		t.Fatal("the oldest claim's take refused once room was given back")
+	}
+	// A deadline for the newcomer, should it wait: it holds nothing yet.
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	newcomer := b.claim(ctx)
+	defer newcomer.release()
+	if !b.full() {
+		t.Error("a request is let in while the room given back is the waiting claim's")
+	}
+	if newcomer.take() {
+		t.Error("a younger claim took the room given back to the one that waited")
+	}
+	if !oldest.take() {
+		t.Fatal("the claim that waited was refused room that is free")
+	}
+	oldest.decoded()
+	if b.full() {
+		t.Error("no request is let in with room free once the waiting claim is decoded")
+	}
+	if !newcomer.take() {
+		t.Error("a claim was refused room that is free once the waiting claim is decoded")
+	}
+	oldest.release()
+}
+
+// TestDecodingNotificationWaitsForRoomOfOnePaged: the right to wait
+// belongs to the oldest notification still being decoded, not to an
+// older one that is being paged and takes no more room: a notification
+// that runs out of room while another is paged, as nearly always in a
+// storm, waits for the room the paged one gives back.
+func TestDecodingNotificationWaitsForRoomOfOnePaged(t *testing.T) {
+	valid := fixture(t, "webhook-firing-2-alerts.json")
+	n := &blockingNotifier{entered: make(chan *notification.Notification, 2), release: make(chan struct{})}
+	// Valid as a config: max_alerts_in_flight >= max_alerts.
+	h, _ := newHandler(n, Options{MaxAlertsInFlight: 3, MaxAlerts: 2, Timeout: time.Minute})
+	paged := make(chan int, 1)
+	go func() { paged <- post(h, strings.NewReader(valid)).Code }()
+	receive(t, n.entered) // being paged, it holds 2 of 3
+
+	codes := make(chan int, 1)
+	go func() { codes <- post(h, strings.NewReader(otherAlerts(t, valid))).Code }()
+	for h.budget.first.Load() == 0 {
+		select {
+		case code := <-codes:
+			t.Fatalf("the only notification being decoded, out of room, answered %d at once; want it to wait for the paged one's room", code)
+		case <-time.After(time.Millisecond):
+		}
+	}
+	close(n.release)
+	if code := receive(t, codes); code != http.StatusOK {
+		t.Errorf("answered %d once the paged one gave its room back, want 200", code)
+	}
+	if code := receive(t, paged); code != http.StatusOK {
+		t.Errorf("the paged one answered %d, want 200", code)
+	}
+}
+
+// TestLoneClaimOutOfRoomFailsAtOnce: a claim that alone holds all the
+// room (only Options a config refuses allow it) has nobody to wait for,
+// and is refused at once rather than at the end of its context.
+func TestLoneClaimOutOfRoomFailsAtOnce(t *testing.T) {
+	b := &alertBudget{max: 1}
+	lone := b.claim(t.Context()) // no deadline: a wait would never end
+	defer lone.release()
+	if !lone.take() {
+		t.Fatal("a take within the room refused")
+	}
+	took := make(chan bool)
+	go func() { took <- lone.take() }()
+	if receive(t, took) {
+		t.Error("a claim took more room than there is")
 	}
 }
 
@@ -306,9 +409,9 @@ func TestUnreadBodyClosesConnection(t *testing.T) {
 	}{
 		{name: "unauthorized", opts: Options{BearerToken: "tok"}, body: valid, want: 401, wantClose: true},
 		{name: "busy", opts: Options{MaxInFlight: -1}, body: valid, want: 503, wantClose: true},
-		// Room for one of its two alerts (a config refuses that): it waits,
-		// alone, for half of webhook.timeout, then gives up mid-body.
-		{name: "out of room for alerts", opts: Options{MaxAlertsInFlight: 1, Timeout: 100 * time.Millisecond}, body: valid, want: 503, wantClose: true, wantReads: true},
+		// Room for one of its two alerts (a config refuses that): alone,
+		// with nobody to wait for, it gives up mid-body.
+		{name: "out of room for alerts", opts: Options{MaxAlertsInFlight: 1, Timeout: time.Minute}, body: valid, want: 503, wantClose: true, wantReads: true},
 		{name: "invalid alert among many", body: invalidFirst, want: 400, wantClose: true, wantReads: true},
 		{name: "read to the end", body: valid, want: 200, wantReads: true},
 		{name: "cut off, read to the end", body: `{"version":`, want: 400, wantReads: true},

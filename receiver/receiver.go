@@ -75,10 +75,12 @@ type Options struct {
 	MaxInFlight int
 	// MaxAlertsInFlight bounds the alerts kept of all the notifications
 	// handled at once (0: no bound), as MaxAlerts bounds one's. Room is
-	// taken as each alert is decoded; a notification that runs out of
-	// it is answered 503 with Retry-After, and a request that finds
-	// none left before its body is read is answered so at once. Below
-	// MaxAlerts, a notification that big never passes.
+	// taken as each alert is decoded. The oldest notification being
+	// decoded that runs out of it waits for room, up to half of Timeout,
+	// and has the room given back to itself meanwhile; any other is
+	// answered 503 with Retry-After, and so is a request that finds no
+	// room before its body is read. Below MaxAlerts, a notification that
+	// big never passes.
 	MaxAlertsInFlight int
 	// ReceiverName, asked for the receiver field of every decoded
 	// notification, returns the name under which the current config routes
@@ -239,13 +241,17 @@ func (h *Handler) handle(w http.ResponseWriter, r *http.Request, body *bodyReade
 	if h.budget.full() {
 		return OtherReceiver, errAlertsBusy
 	}
-	// The oldest notification in flight waits for room as long as one
-	// waits for its group (see notify), and the rest are turned away.
+	// The oldest notification being decoded waits for room as long as
+	// one waits for its group (see notify), and the rest are turned
+	// away. The body's read deadline (webhook.timeout from its start)
+	// runs on while it waits: what is left of the body is read in the
+	// other half.
 	wait, stopWaiting := context.WithTimeout(r.Context(), h.o.Timeout/2)
 	defer stopWaiting()
 	held := h.budget.claim(wait)
 	defer held.release()
 	n, herr := h.decode(w, body, held)
+	held.decoded()
 	if herr != nil {
 		return OtherReceiver, herr
 	}
