@@ -33,8 +33,13 @@ type alertBudget struct {
 	max  int64
 	used atomic.Int64
 	// first is the number of the claim that waited for room and is still
-	// decoding, 0 for none: no other claim takes room meanwhile.
-	first atomic.Uint64
+	// decoding, 0 for none: no other claim takes room meanwhile, nor
+	// after the end of its wait's context (stopFirst stops that clearing
+	// once its decoding ends first), so that a client that trickles the
+	// rest of its body cannot keep the room from all others until the
+	// body's deadline.
+	first     atomic.Uint64
+	stopFirst func() bool
 
 	mu sync.Mutex
 	// next numbers the claims in the order they came; decoding are the
@@ -75,7 +80,8 @@ func (b *alertBudget) tryTake(seq uint64, n int64) bool {
 }
 
 // claim opens the room of one notification; ctx bounds how long it may
-// wait for room as the oldest being decoded. Its release must follow.
+// wait for room as the oldest being decoded, and keep the room given back
+// to itself. Its release must follow.
 func (b *alertBudget) claim(ctx context.Context) *claim {
 	c := &claim{budget: b, ctx: ctx}
 	if b.max <= 0 {
@@ -100,7 +106,10 @@ func (b *alertBudget) waitForRoom(ctx context.Context, seq uint64, own int64) bo
 			b.mu.Unlock()
 			return false
 		}
-		b.first.Store(seq)
+		if b.first.Load() != seq {
+			b.first.Store(seq)
+			b.stopFirst = context.AfterFunc(ctx, func() { b.first.CompareAndSwap(seq, 0) })
+		}
 		if b.freed == nil {
 			b.freed = make(chan struct{})
 		}
@@ -110,7 +119,10 @@ func (b *alertBudget) waitForRoom(ctx context.Context, seq uint64, own int64) bo
 		if b.tryTake(seq, 1) {
 			return true
 		}
-		if b.used.Load() <= own {
+		if used := b.used.Load(); used <= own {
+			if used < b.max {
+				continue // room given back since tryTake
+			}
 			return false // the claim alone holds more than there is room for
 		}
 		select {
@@ -128,7 +140,10 @@ func (b *alertBudget) decoded(seq uint64) {
 	if i := slices.Index(b.decoding, seq); i >= 0 {
 		b.decoding = slices.Delete(b.decoding, i, i+1)
 	}
-	b.first.CompareAndSwap(seq, 0)
+	if b.first.CompareAndSwap(seq, 0) {
+		b.stopFirst()
+		b.stopFirst = nil
+	}
 	b.mu.Unlock()
 }
 

@@ -77,7 +77,8 @@ type Options struct {
 	// handled at once (0: no bound), as MaxAlerts bounds one's. Room is
 	// taken as each alert is decoded. The oldest notification being
 	// decoded that runs out of it waits for room, up to half of Timeout,
-	// and has the room given back to itself meanwhile; any other is
+	// and has the room given back to itself until its decoding or that
+	// time ends; any other is
 	// answered 503 with Retry-After, and so is a request that finds no
 	// room before its body is read. Below MaxAlerts, a notification that
 	// big never passes.
