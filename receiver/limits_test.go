@@ -302,6 +302,21 @@ func waitUntilWaiting(t *testing.T, b *alertBudget, c *claim, took <-chan bool) 
 	}
 }
 
+// takeOnceRoomIsGivenBack has waiter, out of room, wait for it until
+// paged, decoded, gives its room back, and fails the test unless the
+// waiter then takes it.
+func takeOnceRoomIsGivenBack(t *testing.T, b *alertBudget, waiter, paged *claim) {
+	t.Helper()
+	paged.decoded()
+	took := make(chan bool)
+	go func() { took <- waiter.take() }()
+	waitUntilWaiting(t, b, waiter, took)
+	paged.release()
+	if !receive(t, took) {
+		t.Fatal("the waiting claim's take refused once room was given back")
+	}
+}
+
 // TestRoomGivenBackIsTheWaitersUntilDecoded: once the oldest claim being
 // decoded has waited for room, no other takes any, and no request is let
 // in, until its decoding ends: else a stream of small notifications
@@ -314,14 +329,7 @@ func TestRoomGivenBackIsTheWaitersUntilDecoded(t *testing.T) {
 			t.Fatal("a take within the room refused")
 		}
 	}
-	paged.decoded()
-	took := make(chan bool)
-	go func() { took <- oldest.take() }()
-	waitUntilWaiting(t, b, oldest, took)
-	paged.release()
-	if !receive(t, took) {
-		t.Fatal("the oldest claim's take refused once room was given back")
-	}
+	takeOnceRoomIsGivenBack(t, b, oldest, paged)
 	// A deadline for the newcomer, should it wait: it holds nothing yet.
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
@@ -494,14 +502,7 @@ func TestWaiterKeepsTheRoomNoLongerThanItsWait(t *testing.T) {
 			t.Fatal("a take within the room refused")
 		}
 	}
-	paged.decoded()
-	took := make(chan bool)
-	go func() { took <- slow.take() }()
-	waitUntilWaiting(t, b, slow, took)
-	paged.release()
-	if !receive(t, took) {
-		t.Fatal("the waiting claim's take refused once room was given back")
-	}
+	takeOnceRoomIsGivenBack(t, b, slow, paged)
 	if !b.full() {
 		t.Fatal("a request is let in while the room given back is the waiting claim's")
 	}
