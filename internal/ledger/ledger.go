@@ -179,14 +179,37 @@ func (l *Ledger) write(fn func(*bolt.Tx) error) error {
 // page cache and resident memory) its entries need. etcd fills its
 // sequential keys' pages the same way.
 //
-// The paged marks keep the default, though their keys begin with a time
-// too: that of the alert's start, which reaches the ledger minutes late
-// when the alert joins a group (group_interval) or leaves quiet hours, so
-// marks land among the last pages. A full page that takes such a mark
-// splits nine to one at this fill, and its pieces stay small: with starts
-// up to five minutes old, the marks took twice the pages they take at the
-// default.
+// The paged marks keep the default, but for a storm's (see runFill),
+// though their keys begin with a time too: that of the alert's start,
+// which reaches the ledger minutes late when the alert joins a group
+// (group_interval) or leaves quiet hours, so marks land among the last
+// pages. A full page that takes such a mark splits nine to one at this
+// fill, and its pieces stay small: with starts up to five minutes old,
+// the marks took twice the pages they take at the default.
 const appendFill = 0.9
+
+// runFill is how full bbolt leaves the pages of a bucket into which a
+// transaction puts a run of at least minRun sorted keys: a storm's paged
+// marks, which begin with about the same start, and its group's notes,
+// which begin with the group. The run fills pages of its own, which at
+// the default split half empty: a 10,000-alert storm wrote twice the pages
+// (and their syncs) its marks and notes need. A transaction of a few keys,
+// such as a mark that lands minutes late among full pages, keeps the
+// default, whose halves take the next late marks; at runFill such a page
+// splits nine to one and its pieces stay small (see appendFill).
+const (
+	runFill = appendFill
+	minRun  = 64
+)
+
+// fillForRun has b's pages, which this transaction writes, split at
+// runFill when it puts a run of n sorted keys, n at least minRun. Other
+// writes committed with it share the fill: b is the transaction's.
+func fillForRun(b *bolt.Bucket, n int) {
+	if n >= minRun {
+		b.FillPercent = runFill
+	}
+}
 
 // appendOrdered returns the bucket named name, which tx writes, with its
 // pages split as appendFill says. bbolt does not keep a bucket's fill
@@ -485,18 +508,42 @@ func notePagedLast(b *bolt.Bucket, alerts []Firing, now []byte) error {
 		keys = append(keys, buf[start:end:len(buf)])
 	}
 	sortKeys(keys)
+	// Which notes a later firing keeps: one walk of a cursor beside the
+	// keys, in their order, rather than a search from the root for each
+	// (a new group's notes are all past the cursor's first stop). A put
+	// moves the cursor, so the puts follow the walk.
 	c := b.Cursor()
+	var at, cur []byte
+	if len(keys) > 0 {
+		at, cur = c.Seek(keys[0])
+	}
+	put := keys[:0]
 	for _, k := range keys {
+		for steps := 0; at != nil && bytes.Compare(at, k) < 0; steps++ {
+			if steps == maxWalk { // far behind: other groups' notes lie between
+				at, cur = c.Seek(k)
+				break
+			}
+			at, cur = c.Next()
+		}
 		v := k[len(k):cap(k)]
-		if old, cur := c.Seek(k); bytes.Equal(old, k) && len(cur) >= 16 && decodeTime(cur[8:16]).After(decodeTime(v[8:16])) {
+		if bytes.Equal(at, k) && len(cur) >= 16 && decodeTime(cur[8:16]).After(decodeTime(v[8:16])) {
 			continue
 		}
-		if err := b.Put(k, v); err != nil {
+		put = append(put, k)
+	}
+	fillForRun(b, len(put))
+	for _, k := range put {
+		if err := b.Put(k, k[len(k):cap(k)]); err != nil {
 			return err
 		}
 	}
 	return nil
 }
+
+// maxWalk is how many entries a walk beside sorted keys steps over before
+// it searches for the next key instead.
+const maxWalk = 8
 
 // pagedLast returns the last firing of a's alert in its group that an SMS
 // paged someone about, when it began before a: the group's RESOLVED of
@@ -592,6 +639,7 @@ func hasMark(since, old *bolt.Bucket, number string, a Firing) bool {
 // putSorted puts v in b under each of keys, which it sorts.
 func putSorted(b *bolt.Bucket, keys [][]byte, v []byte) error {
 	sortKeys(keys)
+	fillForRun(b, len(keys))
 	for _, k := range keys {
 		if err := b.Put(k, v); err != nil {
 			return err

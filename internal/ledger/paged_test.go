@@ -166,7 +166,9 @@ func TestPagedMarksOfAStormShareTheirPages(t *testing.T) {
 		t.Fatal(err)
 	}
 	// 1,000 marks of about 70 bytes fill some 25 to 50 pages of 4 KiB,
-	// and the tree above them a few more (56 here); scattered among the
+	// and the tree above them a few more (33 here with the marks and
+	// notes of a storm filling their pages, 56 at bbolt's default split:
+	// see TestStormsFillTheirPages); scattered among the
 	// others they rewrite most of 800 pages (544 here). Counted in bytes, for machines of larger pages,
 	// whose leaves are fewer.
 	if n := (written() - before) * int64(l.db.Info().PageSize); n > 600<<10 {
@@ -725,5 +727,103 @@ func TestLastPagedFiringComparesStartsAsTimes(t *testing.T) {
 	}
 	if last, ok := noted(); ok {
 		t.Errorf("the RESOLVED of the noted firing, its start unknown, answered, left %q noted", last.ID)
+	}
+}
+
+// TestLastPagedFiringKeptWhereverTheWalkFindsIt: the notes of an SMS's
+// alerts are put in one walk beside those noted, which searches afresh
+// where other notes lie between two of its keys; whichever way it reaches
+// a note, a later firing noted keeps it, in any group and at any distance.
+func TestLastPagedFiringKeptWhereverTheWalkFindsIt(t *testing.T) {
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	l := open(t, filepath.Join(t.TempDir(), "ledger.db"), &now)
+	defer l.Close()
+	alice := PagedRecipient{Number: "+491", Contact: "alice", Route: "team"}
+	rng := rand.New(rand.NewPCG(3, 4))
+	groups := []string{"g1", "g2", "g3"}
+	last := map[[2]string]int{} // group and alert: the latest minute paged
+	for sms := range 60 {
+		var alerts []Firing
+		seen := map[[2]string]bool{}
+		n := 1 + rng.IntN(120)
+		if sms%10 == 0 {
+			n = 1 + rng.IntN(3) // a few keys far apart
+		}
+		group := groups[rng.IntN(len(groups))]
+		for range n {
+			if sms%7 == 0 { // an SMS of several groups
+				group = groups[rng.IntN(len(groups))]
+			}
+			alert := fmt.Sprintf("fp%03d", rng.IntN(300))
+			if seen[[2]string{group, alert}] {
+				continue
+			}
+			seen[[2]string{group, alert}] = true
+			min := rng.IntN(60)
+			alerts = append(alerts, Firing{ID: fmt.Sprintf("%s|%d", alert, min), Since: firingSince.Add(time.Duration(min) * time.Minute), Alert: alert, Group: group})
+			if m, ok := last[[2]string{group, alert}]; !ok || min > m {
+				last[[2]string{group, alert}] = min
+			}
+		}
+		if err := l.RecordPagedTo(fmt.Sprintf("k%d", sms), alice, alerts); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.db.View(func(tx *bolt.Tx) error {
+		for ga, min := range last {
+			got, ok := pagedLast(tx.Bucket(bucketPagedLast), Firing{Alert: ga[1], Group: ga[0], Since: firingSince.Add(2 * time.Hour)})
+			if want := fmt.Sprintf("%s|%d", ga[1], min); !ok || got.ID != want {
+				t.Errorf("%s in %s: the last paged firing noted is %q (%v), want %q", ga[1], ga[0], got.ID, ok, want)
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestStormsFillTheirPages: a storm's paged marks and its group's notes,
+// each a run of sorted keys, fill the pages they take, as the log of sends
+// does: split at bbolt's default, a storm's pages were half empty, and it
+// wrote twice the pages its entries need. Late marks of a few alerts in
+// between still split the default way (TestTimeKeyedBucketsFillTheirPages).
+func TestStormsFillTheirPages(t *testing.T) {
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	l := open(t, filepath.Join(t.TempDir(), "ledger.db"), &now)
+	defer l.Close()
+	to := PagedRecipient{Number: "+4915112345678", Contact: "alice", Route: "oncall"}
+	late := rand.New(rand.NewPCG(5, 6))
+	for storm := range 6 {
+		now = now.Add(time.Minute)
+		group := fmt.Sprintf("{}:{alertname=%q}", fmt.Sprint("Storm", storm))
+		alerts := make([]Firing, 2000)
+		for i := range alerts {
+			alert := fmt.Sprintf("%.8x", sha256.Sum256(fmt.Appendf(nil, "%d/%d", storm, i)))
+			alerts[i] = Firing{ID: alert + "|1", Since: now.Add(-time.Duration(i%30) * time.Second), Alert: alert, Group: group}
+		}
+		if err := l.RecordPagedTo(fmt.Sprintf("storm%d", storm), to, alerts); err != nil {
+			t.Fatal(err)
+		}
+		for i := range 20 { // alerts that joined other groups minutes ago
+			alert := fmt.Sprintf("late%d-%d", storm, i)
+			since := now.Add(-time.Duration(late.Int64N(int64(5 * time.Minute))))
+			if err := l.RecordPagedTo(fmt.Sprintf("late%d-%d", storm, i), to, []Firing{{ID: alert + "|1", Since: since, Alert: alert, Group: fmt.Sprint("g", i)}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := l.db.View(func(tx *bolt.Tx) error {
+		for _, name := range [][]byte{bucketPagedSince, bucketPagedLast} {
+			s := tx.Bucket(name).Stats()
+			if s.LeafPageN < 20 {
+				t.Fatalf("%s: %d leaf pages, want enough to tell their fill", name, s.LeafPageN)
+			}
+			if fill := float64(s.LeafInuse) / float64(s.LeafAlloc); fill < 0.8 {
+				t.Errorf("%s: leaf pages %.0f%% full (%d pages), want at least 80%%", name, 100*fill, s.LeafPageN)
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
 	}
 }
