@@ -27,6 +27,9 @@ const maxGroup = 256
 // (MaxBatchDelay, 10ms by default): a lone write commits at once, and
 // writes group by themselves exactly when the disk is the bottleneck.
 //
+// A write may ask to commit alone (doAlone): it keeps its place in the
+// queue, and those before and after it share their commits.
+//
 // The caller that finds no commit under way leads: it commits everything
 // queued, its own write included, and hands the lead to the first write
 // queued meanwhile, whose caller commits the next group. So no goroutine
@@ -46,6 +49,9 @@ type groupCommit struct {
 type write struct {
 	fn   func(*bolt.Tx) error
 	done chan error
+	// alone has fn commit in a transaction of its own, between the
+	// writes queued before and after it.
+	alone bool
 }
 
 var (
@@ -60,6 +66,14 @@ var (
 // and returns once that transaction is committed and synced, or failed.
 func (g *groupCommit) do(fn func(*bolt.Tx) error) error { return g.doQueued(fn, nil) }
 
+// doAlone is do for a write that must not share its transaction: one whose
+// layout of pages is its own to choose (see Ledger.writeRun). It keeps its
+// place in the queue, and the writes queued before and after it still
+// share their commits with each other.
+func (g *groupCommit) doAlone(fn func(*bolt.Tx) error) error {
+	return g.submit(&write{fn: fn, done: make(chan error, 1), alone: true}, nil)
+}
+
 // doQueued is do that calls queued, when set, as soon as fn is queued: a
 // write queued after it runs after it, in the same transaction or a later
 // one (unless fn fails in its group: then it runs again alone, after
@@ -68,7 +82,10 @@ func (g *groupCommit) do(fn func(*bolt.Tx) error) error { return g.doQueued(fn, 
 // runs before this caller leads, should it lead: it must be quick, must
 // not write and must not panic, or no commit follows.
 func (g *groupCommit) doQueued(fn func(*bolt.Tx) error, queued func()) error {
-	w := &write{fn: fn, done: make(chan error, 1)}
+	return g.submit(&write{fn: fn, done: make(chan error, 1)}, queued)
+}
+
+func (g *groupCommit) submit(w *write, queued func()) error {
 	g.mu.Lock()
 	g.queue = append(g.queue, w)
 	lead := !g.leading
@@ -87,7 +104,7 @@ func (g *groupCommit) doQueued(fn func(*bolt.Tx) error, queued func()) error {
 		err = <-w.done
 	}
 	if err == errSolo {
-		return g.update(fn, 1)
+		return g.update(w.fn, 1)
 	}
 	return err
 }
@@ -118,7 +135,14 @@ func (g *groupCommit) lead() {
 	g.queue = g.queue[n:]
 	g.mu.Unlock()
 
-	g.commit(group)
+	for len(group) > 0 {
+		n := 1 // a write alone, or the writes up to the next such
+		for !group[0].alone && n < len(group) && !group[n].alone {
+			n++
+		}
+		g.commit(group[:n])
+		group = group[n:]
+	}
 
 	g.mu.Lock()
 	if len(g.queue) > 0 {

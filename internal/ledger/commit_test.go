@@ -254,3 +254,44 @@ func has(b *bolt.Bucket, key []byte) bool {
 	k, _ := b.Cursor().Seek(key)
 	return bytes.Equal(k, key)
 }
+
+// TestGroupCommitWriteAloneKeepsItsPlace: a write that must commit alone
+// does, in its place in the queue; the writes before it share a commit,
+// and so do those after it.
+func TestGroupCommitWriteAloneKeepsItsPlace(t *testing.T) {
+	g := openGroup(t)
+	var mu sync.Mutex
+	var ran []string
+	ids := map[string]int{}
+	write := func(key string) func(*bolt.Tx) error {
+		return func(tx *bolt.Tx) error {
+			mu.Lock()
+			ran = append(ran, key)
+			ids[key] = tx.ID()
+			mu.Unlock()
+			return put(key)(tx)
+		}
+	}
+	release, wait := holdCommit(t, g, put("held"))
+	errs := make([]error, 5)
+	var wg sync.WaitGroup
+	for i, key := range []string{"a", "b", "alone", "c", "d"} {
+		if key == "alone" {
+			wg.Go(func() { errs[i] = g.doAlone(write(key)) })
+		} else {
+			wg.Go(func() { errs[i] = g.do(write(key)) })
+		}
+		waitQueued(t, g, i+1)
+	}
+	release()
+	wg.Wait()
+	if err := errors.Join(append(errs, wait())...); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"a", "b", "alone", "c", "d"}; !slices.Equal(ran, want) {
+		t.Errorf("writes ran in the order %v, want %v", ran, want)
+	}
+	if ids["a"] != ids["b"] || ids["c"] != ids["d"] || ids["b"] >= ids["alone"] || ids["alone"] >= ids["c"] {
+		t.Errorf("transactions %v, want a and b in one, then alone in its own, then c and d in one", ids)
+	}
+}

@@ -188,27 +188,40 @@ func (l *Ledger) write(fn func(*bolt.Tx) error) error {
 // the marks took twice the pages they take at the default.
 const appendFill = 0.9
 
-// runFill is how full bbolt leaves the pages of a bucket into which a
-// transaction puts a run of at least minRun sorted keys: a storm's paged
-// marks, which begin with about the same start, and its group's notes,
-// which begin with the group. The run fills pages of its own, which at
-// the default split half empty: a 10,000-alert storm wrote twice the pages
-// (and their syncs) its marks and notes need. A transaction of a few keys,
-// such as a mark that lands minutes late among full pages, keeps the
-// default, whose halves take the next late marks; at runFill such a page
-// splits nine to one and its pieces stay small (see appendFill).
+// runFill is how full bbolt leaves the pages of the paged marks and notes
+// that the marks of at least minRun alerts write: a storm's marks, which
+// begin with about the same start, and its group's notes, which begin with
+// the group, are runs of sorted keys that fill pages of their own, which
+// at the default split half empty: a 10,000-alert storm wrote twice the
+// pages (and their syncs) its marks and notes need. Marks of a few alerts,
+// such as one that lands minutes late among full pages, keep the default,
+// whose halves take the next late marks; at runFill such a page splits
+// nine to one and its pieces stay small (see appendFill).
 const (
 	runFill = appendFill
 	minRun  = 64
 )
 
-// fillForRun has b's pages, which this transaction writes, split at
-// runFill when it puts a run of n sorted keys, n at least minRun. Other
-// writes committed with it share the fill: b is the transaction's.
-func fillForRun(b *bolt.Bucket, n int) {
-	if n >= minRun {
-		b.FillPercent = runFill
+// writeMarks is write for fn, which marks n alerts paged. With n at least
+// minRun, fn commits alone and the pages of the buckets that markPaged
+// writes in runs of sorted keys split at runFill: bbolt reads a bucket's
+// fill once, as the transaction commits, so in a shared commit the fill
+// would reach the late marks of other writes.
+func (l *Ledger) writeMarks(n int, fn func(*bolt.Tx) error) error {
+	if n < minRun {
+		return l.write(fn)
 	}
+	return l.group.doAlone(func(tx *bolt.Tx) error {
+		if err := fn(tx); err != nil {
+			return err
+		}
+		for _, name := range [][]byte{bucketPagedSince, bucketPagedByAlert, bucketPagedLast, bucketToldResolved} {
+			if b := tx.Bucket(name); b != nil {
+				b.FillPercent = runFill
+			}
+		}
+		return nil
+	})
 }
 
 // appendOrdered returns the bucket named name, which tx writes, with its
@@ -305,7 +318,7 @@ func (l *Ledger) RecordPaged(key, number string, alerts []Firing) error {
 // writes).
 func (l *Ledger) RecordPagedTo(key string, to PagedRecipient, alerts []Firing) error {
 	now := encodeTime(l.now())
-	if err := l.write(func(tx *bolt.Tx) error {
+	if err := l.writeMarks(len(alerts), func(tx *bolt.Tx) error {
 		if err := record(tx, key, now); err != nil {
 			return err
 		}
@@ -390,7 +403,7 @@ func (l *Ledger) MarkPagedTo(to PagedRecipient, alerts []Firing) error {
 		return nil
 	}
 	now := encodeTime(l.now())
-	if err := l.write(func(tx *bolt.Tx) error { return markPaged(tx, to, alerts, now) }); err != nil {
+	if err := l.writeMarks(len(alerts), func(tx *bolt.Tx) error { return markPaged(tx, to, alerts, now) }); err != nil {
 		return fmt.Errorf("ledger mark paged: %w", err)
 	}
 	return nil
@@ -527,12 +540,18 @@ func notePagedLast(b *bolt.Bucket, alerts []Firing, now []byte) error {
 			at, cur = c.Next()
 		}
 		v := k[len(k):cap(k)]
+		if last := len(put) - 1; last >= 0 && bytes.Equal(put[last], k) {
+			// An alert given twice (a hand-made post): the later firing.
+			if prev := put[last]; !decodeTime(prev[len(prev)+8 : len(prev)+16]).After(decodeTime(v[8:16])) {
+				put[last] = k
+			}
+			continue
+		}
 		if bytes.Equal(at, k) && len(cur) >= 16 && decodeTime(cur[8:16]).After(decodeTime(v[8:16])) {
 			continue
 		}
 		put = append(put, k)
 	}
-	fillForRun(b, len(put))
 	for _, k := range put {
 		if err := b.Put(k, k[len(k):cap(k)]); err != nil {
 			return err
@@ -639,7 +658,6 @@ func hasMark(since, old *bolt.Bucket, number string, a Firing) bool {
 // putSorted puts v in b under each of keys, which it sorts.
 func putSorted(b *bolt.Bucket, keys [][]byte, v []byte) error {
 	sortKeys(keys)
-	fillForRun(b, len(keys))
 	for _, k := range keys {
 		if err := b.Put(k, v); err != nil {
 			return err

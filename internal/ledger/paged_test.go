@@ -3,6 +3,7 @@ package ledger
 import (
 	"bytes"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"math/rand/v2"
@@ -10,6 +11,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -733,7 +735,9 @@ func TestLastPagedFiringComparesStartsAsTimes(t *testing.T) {
 // TestLastPagedFiringKeptWhereverTheWalkFindsIt: the notes of an SMS's
 // alerts are put in one walk beside those noted, which searches afresh
 // where other notes lie between two of its keys; whichever way it reaches
-// a note, a later firing noted keeps it, in any group and at any distance.
+// a note, a later firing noted keeps it, in any group and at any distance,
+// and of an alert given twice in one SMS (a hand-made post) the later
+// firing is noted.
 func TestLastPagedFiringKeptWhereverTheWalkFindsIt(t *testing.T) {
 	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 	l := open(t, filepath.Join(t.TempDir(), "ledger.db"), &now)
@@ -744,7 +748,6 @@ func TestLastPagedFiringKeptWhereverTheWalkFindsIt(t *testing.T) {
 	last := map[[2]string]int{} // group and alert: the latest minute paged
 	for sms := range 60 {
 		var alerts []Firing
-		seen := map[[2]string]bool{}
 		n := 1 + rng.IntN(120)
 		if sms%10 == 0 {
 			n = 1 + rng.IntN(3) // a few keys far apart
@@ -755,10 +758,6 @@ func TestLastPagedFiringKeptWhereverTheWalkFindsIt(t *testing.T) {
 				group = groups[rng.IntN(len(groups))]
 			}
 			alert := fmt.Sprintf("fp%03d", rng.IntN(300))
-			if seen[[2]string{group, alert}] {
-				continue
-			}
-			seen[[2]string{group, alert}] = true
 			min := rng.IntN(60)
 			alerts = append(alerts, Firing{ID: fmt.Sprintf("%s|%d", alert, min), Since: firingSince.Add(time.Duration(min) * time.Minute), Alert: alert, Group: group})
 			if m, ok := last[[2]string{group, alert}]; !ok || min > m {
@@ -786,7 +785,9 @@ func TestLastPagedFiringKeptWhereverTheWalkFindsIt(t *testing.T) {
 // each a run of sorted keys, fill the pages they take, as the log of sends
 // does: split at bbolt's default, a storm's pages were half empty, and it
 // wrote twice the pages its entries need. Late marks of a few alerts in
-// between still split the default way (TestTimeKeyedBucketsFillTheirPages).
+// between still split the default way (TestTimeKeyedBucketsFillTheirPages
+// fails when they do not), in commits of their own
+// (TestStormMarksCommitAlone).
 func TestStormsFillTheirPages(t *testing.T) {
 	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 	l := open(t, filepath.Join(t.TempDir(), "ledger.db"), &now)
@@ -825,5 +826,60 @@ func TestStormsFillTheirPages(t *testing.T) {
 		return nil
 	}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestStormMarksCommitAlone: the marks of a storm, whose pages split
+// fuller, do not share their commit with other writes, which would split
+// theirs as full (bbolt reads a bucket's fill once, at the commit): a late
+// mark among full pages would leave pieces that stay small. Writes queued
+// before and after it still commit together.
+func TestStormMarksCommitAlone(t *testing.T) {
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	var mu sync.Mutex
+	var told []int
+	l, err := Open(filepath.Join(t.TempDir(), "ledger.db"), Options{DedupWindow: 10 * time.Minute, PagedRetention: time.Hour, Now: func() time.Time { return now },
+		Committed: func(writes int, _ time.Duration) {
+			mu.Lock()
+			told = append(told, writes)
+			mu.Unlock()
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	to := PagedRecipient{Number: "+4915112345678", Contact: "alice", Route: "oncall"}
+	storm := make([]Firing, minRun)
+	for i := range storm {
+		alert := fmt.Sprintf("storm%d", i)
+		storm[i] = Firing{ID: alert + "|1", Since: now, Alert: alert, Group: "g1"}
+	}
+	late := func(i int) []Firing {
+		alert := fmt.Sprintf("late%d", i)
+		return []Firing{{ID: alert + "|1", Since: now.Add(-time.Minute), Alert: alert, Group: "g2"}}
+	}
+	release, wait := holdCommit(t, l.group, func(*bolt.Tx) error { return nil })
+	writes := [][]Firing{late(1), late(2), storm, late(3), late(4)}
+	errs := make([]error, len(writes))
+	var wg sync.WaitGroup
+	for i, alerts := range writes {
+		wg.Go(func() { errs[i] = l.RecordPagedTo(fmt.Sprint("k", i), to, alerts) })
+		waitQueued(t, l.group, i+1) // in this order
+	}
+	release()
+	wg.Wait()
+	if err := errors.Join(append(errs, wait())...); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	// The held write; the two late marks before the storm; the storm
+	// alone; the two after it.
+	if want := []int{1, 2, 1, 2}; !slices.Equal(told, want) {
+		t.Errorf("commits of %v writes, want %v", told, want)
+	}
+	got, err := l.PagedTo(append(storm[:1:1], late(4)...))
+	if err != nil || len(got) != 2 {
+		t.Errorf("PagedTo = %v, %v; want the storm's alert and the last late one paged", got, err)
 	}
 }
