@@ -214,18 +214,21 @@ func TestTimeKeyedBucketsFillTheirPages(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	checkFill(t, l, bucketSendsByAge, 10, 0.8)
+	checkFill(t, l, bucketPagedSince, 10, 0.6)
+}
+
+// checkFill fails the test unless the leaf pages of the bucket named, at
+// least minPages of them, are at least fill full.
+func checkFill(t *testing.T, l *Ledger, name []byte, minPages int, fill float64) {
+	t.Helper()
 	if err := l.db.View(func(tx *bolt.Tx) error {
-		for _, b := range []struct {
-			name []byte
-			fill float64
-		}{{bucketSendsByAge, 0.8}, {bucketPagedSince, 0.6}} {
-			s := tx.Bucket(b.name).Stats()
-			if s.LeafPageN < 10 {
-				t.Fatalf("%s: %d leaf pages, want enough to tell their fill", b.name, s.LeafPageN)
-			}
-			if fill := float64(s.LeafInuse) / float64(s.LeafAlloc); fill < b.fill {
-				t.Errorf("%s: leaf pages %.0f%% full (%d pages), want at least %.0f%%", b.name, 100*fill, s.LeafPageN, 100*b.fill)
-			}
+		s := tx.Bucket(name).Stats()
+		if s.LeafPageN < minPages {
+			t.Fatalf("%s: %d leaf pages, want enough to tell their fill", name, s.LeafPageN)
+		}
+		if got := float64(s.LeafInuse) / float64(s.LeafAlloc); got < fill {
+			t.Errorf("%s: leaf pages %.0f%% full (%d pages), want at least %.0f%%", name, 100*got, s.LeafPageN, 100*fill)
 		}
 		return nil
 	}); err != nil {
@@ -813,20 +816,8 @@ func TestStormsFillTheirPages(t *testing.T) {
 			}
 		}
 	}
-	if err := l.db.View(func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{bucketPagedSince, bucketPagedLast} {
-			s := tx.Bucket(name).Stats()
-			if s.LeafPageN < 20 {
-				t.Fatalf("%s: %d leaf pages, want enough to tell their fill", name, s.LeafPageN)
-			}
-			if fill := float64(s.LeafInuse) / float64(s.LeafAlloc); fill < 0.8 {
-				t.Errorf("%s: leaf pages %.0f%% full (%d pages), want at least 80%%", name, 100*fill, s.LeafPageN)
-			}
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	checkFill(t, l, bucketPagedSince, 20, 0.8)
+	checkFill(t, l, bucketPagedLast, 20, 0.8)
 }
 
 // TestStormMarksCommitAlone: the marks of a storm, whose pages split
