@@ -95,11 +95,11 @@ func (b *alertBudget) claim(ctx context.Context) *claim {
 	return c
 }
 
-// waitForRoom takes one alert for claim seq, which holds own, once there
-// is room, and reports whether it did. It reports false at once unless
+// waitForRoom takes n for claim seq, which holds own, once there is room,
+// and reports whether it did. It reports false at once unless
 // seq is the oldest claim being decoded and others hold room they will
 // give back, else when ctx ends first.
-func (b *alertBudget) waitForRoom(ctx context.Context, seq uint64, own int64) bool {
+func (b *alertBudget) waitForRoom(ctx context.Context, seq uint64, own, n int64) bool {
 	for {
 		b.mu.Lock()
 		if len(b.decoding) == 0 || b.decoding[0] != seq {
@@ -116,11 +116,11 @@ func (b *alertBudget) waitForRoom(ctx context.Context, seq uint64, own int64) bo
 		freed := b.freed
 		b.mu.Unlock()
 		// Room given back after freed was taken closes it: none is missed.
-		if b.tryTake(seq, 1) {
+		if b.tryTake(seq, n) {
 			return true
 		}
 		if used := b.used.Load(); used <= own {
-			if used < b.max {
+			if n <= b.max-used {
 				continue // room given back since tryTake
 			}
 			return false // the claim alone holds more than there is room for
@@ -171,13 +171,17 @@ type claim struct {
 	taken  int64
 }
 
-// take takes room for one more alert kept and reports whether there was,
-// or, for the oldest claim being decoded, came before its context ended.
-func (c *claim) take() bool {
-	if !c.budget.tryTake(c.seq, 1) && !c.budget.waitForRoom(c.ctx, c.seq, c.taken) {
+// take takes room for one more alert kept, of weight n (see alertWeight),
+// and reports whether there was, or, for the oldest claim being decoded,
+// came before its context ended.
+func (c *claim) take(n int64) bool {
+	if n <= 0 {
+		return true
+	}
+	if !c.budget.tryTake(c.seq, n) && !c.budget.waitForRoom(c.ctx, c.seq, c.taken, n) {
 		return false
 	}
-	c.taken++
+	c.taken += n
 	return true
 }
 

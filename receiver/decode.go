@@ -43,8 +43,8 @@ var decodeOptions = jsonv2.JoinOptions(jsonv1.DefaultOptionsV1(), jsonv1.ReportE
 // at the end, which keeps the JSON shape of a notification where it is
 // declared, in field tags.
 //
-// check is asked about each alert, with its index, as soon as it is
-// decoded, and must not keep it: the maps of an alert past maxAlerts are
+// check is asked about each alert, with its index and the bytes it took
+// in the body, as soon as it is decoded, and must not keep it: the maps of an alert past maxAlerts are
 // filled again with the next one's. Its error stops the decoding. An
 // alert decodes to many times the bytes it takes in JSON ("{}," to a
 // whole template.Alert), so a
@@ -52,7 +52,11 @@ var decodeOptions = jsonv2.JoinOptions(jsonv1.DefaultOptionsV1(), jsonv1.ReportE
 // maxAlerts alerts are kept (0 keeps all): the rest are checked, then
 // counted in TruncatedAlerts as Alertmanager's own max_alerts does, so
 // that a body of tiny alerts cannot make memory grow with its length.
-func decodeNotification(r io.Reader, check func(int, *template.Alert) error, maxAlerts int) (*notification.Notification, error) {
+// alertCheck is asked about each alert as it is decoded (see
+// decodeNotification): its index, and its size in the body in bytes.
+type alertCheck func(i int, a *template.Alert, size int64) error
+
+func decodeNotification(r io.Reader, check alertCheck, maxAlerts int) (*notification.Notification, error) {
 	body := &readErr{r: r}
 	n, err := decodeBody(jsontext.NewDecoder(body, decodeOptions), check, maxAlerts)
 	if err != nil && body.err != nil {
@@ -80,7 +84,7 @@ func (e *readErr) Read(p []byte) (int, error) {
 
 // decodeBody decodes the notification that dec reads, and checks that
 // nothing follows it.
-func decodeBody(dec *jsontext.Decoder, check func(int, *template.Alert) error, maxAlerts int) (*notification.Notification, error) {
+func decodeBody(dec *jsontext.Decoder, check alertCheck, maxAlerts int) (*notification.Notification, error) {
 	var (
 		n   *notification.Notification
 		err error
@@ -120,7 +124,7 @@ func decodeBody(dec *jsontext.Decoder, check func(int, *template.Alert) error, m
 
 // decodeObject decodes the members of the notification object after its
 // opening brace, and the closing brace.
-func decodeObject(dec *jsontext.Decoder, check func(int, *template.Alert) error, maxAlerts int) (*notification.Notification, error) {
+func decodeObject(dec *jsontext.Decoder, check alertCheck, maxAlerts int) (*notification.Notification, error) {
 	var (
 		// rest is the notification without its alerts: a copy of the
 		// other members, which are small, decoded as one object at the
@@ -179,7 +183,7 @@ func decodeObject(dec *jsontext.Decoder, check func(int, *template.Alert) error,
 
 // decodeAlerts decodes the value of the alerts key: an array, or null. It
 // keeps the first maxAlerts (all when 0) and returns how many it dropped.
-func decodeAlerts(dec *jsontext.Decoder, check func(int, *template.Alert) error, maxAlerts int) (template.Alerts, uint64, error) {
+func decodeAlerts(dec *jsontext.Decoder, check alertCheck, maxAlerts int) (template.Alerts, uint64, error) {
 	if dec.PeekKind() != '[' {
 		// null, or a value the decoder refuses in its words.
 		var alerts template.Alerts
@@ -207,10 +211,11 @@ func decodeAlerts(dec *jsontext.Decoder, check func(int, *template.Alert) error,
 	for dec.PeekKind() != ']' {
 		if maxAlerts > 0 && n >= maxAlerts {
 			spare = template.Alert{}
+			start := dec.InputOffset()
 			if err := alert.decode(dec, &spare); err != nil {
 				return nil, 0, err
 			}
-			if err := check(n, &spare); err != nil {
+			if err := check(n, &spare, dec.InputOffset()-start); err != nil {
 				return nil, 0, err
 			}
 			alert.reuse(spare.Labels, spare.Annotations)
@@ -224,10 +229,11 @@ func decodeAlerts(dec *jsontext.Decoder, check func(int, *template.Alert) error,
 		}
 		chunk = chunk[:len(chunk)+1]
 		a := &chunk[len(chunk)-1]
+		start := dec.InputOffset()
 		if err := alert.decode(dec, a); err != nil {
 			return nil, 0, err
 		}
-		if err := check(n, a); err != nil {
+		if err := check(n, a, dec.InputOffset()-start); err != nil {
 			return nil, 0, err
 		}
 		n++

@@ -16,7 +16,7 @@ import (
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/notification"
 )
 
-func acceptAll(int, *template.Alert) error { return nil }
+func acceptAll(int, *template.Alert, int64) error { return nil }
 
 // TestDecodeAsUnmarshal holds decodeNotification to what json.Unmarshal
 // makes of the same body.
@@ -70,7 +70,7 @@ func TestDecodeStopsAtCheck(t *testing.T) {
 	body := `{"version":"4","alerts":[` + alert + `,` + alert + strings.Repeat(`,`+alert, 1000) + `]}`
 	errStop := errors.New("stop")
 	var checked []int
-	_, err := decodeNotification(strings.NewReader(body), func(i int, a *template.Alert) error {
+	_, err := decodeNotification(strings.NewReader(body), func(i int, a *template.Alert, _ int64) error {
 		checked = append(checked, i)
 		if a.Labels["a"] != "b" {
 			t.Errorf("alert %d checked before it was decoded: %+v", i, a)
@@ -94,7 +94,7 @@ func TestDecodeKeepsAtMostMaxAlerts(t *testing.T) {
 	alert := `{"status":"firing","labels":{"a":"b"}}`
 	body := `{"version":"4","truncatedAlerts":5,"alerts":[` + alert + strings.Repeat(`,`+alert, 9) + `]}`
 	checked := 0
-	n, err := decodeNotification(strings.NewReader(body), func(int, *template.Alert) error { checked++; return nil }, 3)
+	n, err := decodeNotification(strings.NewReader(body), func(int, *template.Alert, int64) error { checked++; return nil }, 3)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +102,7 @@ func TestDecodeKeepsAtMostMaxAlerts(t *testing.T) {
 		t.Errorf("kept %d alerts, truncated %d, checked %d; want 3, 12, 10", len(n.Alerts), n.TruncatedAlerts, checked)
 	}
 	bad := `{"version":"4","alerts":[` + alert + `,` + alert + `,{"status":"burning","labels":{"a":"b"}}]}`
-	if _, err := decodeNotification(strings.NewReader(bad), func(_ int, a *template.Alert) error {
+	if _, err := decodeNotification(strings.NewReader(bad), func(_ int, a *template.Alert, _ int64) error {
 		if a.Status != "firing" {
 			return errors.New("bad status")
 		}
@@ -122,7 +122,7 @@ func TestDecodeChecksDroppedAlertsAsTheyAre(t *testing.T) {
 		`{"status":"resolved"},` +
 		`{"status":"firing","labels":{"e":"\u0066"},"annotations":{}}]}`
 	var checked []string
-	n, err := decodeNotification(strings.NewReader(body), func(_ int, a *template.Alert) error {
+	n, err := decodeNotification(strings.NewReader(body), func(_ int, a *template.Alert, _ int64) error {
 		checked = append(checked, fmt.Sprintf("%s %v %v nil=%v,%v", a.Status, map[string]string(a.Labels), map[string]string(a.Annotations), a.Labels == nil, a.Annotations == nil))
 		return nil
 	}, 1)

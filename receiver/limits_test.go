@@ -244,14 +244,14 @@ func TestOldestClaimWaitsForRoom(t *testing.T) {
 	b := &alertBudget{max: 4}
 	oldest, younger := b.claim(t.Context()), b.claim(t.Context())
 	for _, c := range []*claim{oldest, oldest, younger, younger} {
-		if !c.take() {
+		if !c.take(1) {
 			t.Fatal("a take within the room refused")
 		}
 	}
 	took := make(chan bool)
-	go func() { took <- oldest.take() }()
+	go func() { took <- oldest.take(1) }()
 	waitUntilWaiting(t, b, oldest, took)
-	if younger.take() {
+	if younger.take(1) {
 		t.Fatal("the younger claim took room beyond the bound")
 	}
 	younger.release()
@@ -267,11 +267,11 @@ func TestOldestClaimWaitsForRoom(t *testing.T) {
 	oldest.release()
 	other := b.claim(t.Context())
 	for range 4 {
-		if !other.take() {
+		if !other.take(1) {
 			t.Fatal("a take within the room refused")
 		}
 	}
-	go func() { took <- waiting.take() }()
+	go func() { took <- waiting.take(1) }()
 	waitUntilWaiting(t, b, waiting, took)
 	cancel()
 	if receive(t, took) {
@@ -309,7 +309,7 @@ func takeOnceRoomIsGivenBack(t *testing.T, b *alertBudget, waiter, paged *claim)
 	t.Helper()
 	paged.decoded()
 	took := make(chan bool)
-	go func() { took <- waiter.take() }()
+	go func() { took <- waiter.take(1) }()
 	waitUntilWaiting(t, b, waiter, took)
 	paged.release()
 	if !receive(t, took) {
@@ -325,7 +325,7 @@ func TestRoomGivenBackIsTheWaitersUntilDecoded(t *testing.T) {
 	b := &alertBudget{max: 6}
 	oldest, paged := b.claim(t.Context()), b.claim(t.Context())
 	for _, c := range []*claim{oldest, oldest, oldest, paged, paged, paged} {
-		if !c.take() {
+		if !c.take(1) {
 			t.Fatal("a take within the room refused")
 		}
 	}
@@ -338,17 +338,17 @@ func TestRoomGivenBackIsTheWaitersUntilDecoded(t *testing.T) {
 	if !b.full() {
 		t.Error("a request is let in while the room given back is the waiting claim's")
 	}
-	if newcomer.take() {
+	if newcomer.take(1) {
 		t.Error("a younger claim took the room given back to the one that waited")
 	}
-	if !oldest.take() {
+	if !oldest.take(1) {
 		t.Fatal("the claim that waited was refused room that is free")
 	}
 	oldest.decoded()
 	if b.full() {
 		t.Error("no request is let in with room free once the waiting claim is decoded")
 	}
-	if !newcomer.take() {
+	if !newcomer.take(1) {
 		t.Error("a claim was refused room that is free once the waiting claim is decoded")
 	}
 	oldest.release()
@@ -393,11 +393,11 @@ func TestLoneClaimOutOfRoomFailsAtOnce(t *testing.T) {
 	b := &alertBudget{max: 1}
 	lone := b.claim(t.Context()) // no deadline: a wait would never end
 	defer lone.release()
-	if !lone.take() {
+	if !lone.take(1) {
 		t.Fatal("a take within the room refused")
 	}
 	took := make(chan bool)
-	go func() { took <- lone.take() }()
+	go func() { took <- lone.take(1) }()
 	if receive(t, took) {
 		t.Error("a claim took more room than there is")
 	}
@@ -415,7 +415,7 @@ func TestWaiterGetsRoomGivenBackAsItLooks(t *testing.T) {
 	for range rounds {
 		b := &alertBudget{max: 2}
 		paged, oldest := b.claim(t.Context()), b.claim(t.Context())
-		if !paged.take() || !oldest.take() {
+		if !paged.take(1) || !oldest.take(1) {
 			t.Fatal("a take within the room refused")
 		}
 		paged.decoded()
@@ -423,7 +423,7 @@ func TestWaiterGetsRoomGivenBackAsItLooks(t *testing.T) {
 		var wg sync.WaitGroup
 		wg.Go(func() { <-start; paged.release() })
 		close(start)
-		if !oldest.take() {
+		if !oldest.take(1) {
 			refused++
 		}
 		wg.Wait()
@@ -467,7 +467,7 @@ func TestAlertBudgetUnderConcurrentClaims(t *testing.T) {
 				n := 1 + r.IntN(15)
 				ok := true
 				for range n {
-					if !c.take() {
+					if !c.take(1) {
 						ok = false
 						break
 					}
@@ -498,7 +498,7 @@ func TestWaiterKeepsTheRoomNoLongerThanItsWait(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	slow, paged := b.claim(ctx), b.claim(t.Context())
 	for _, c := range []*claim{slow, paged, paged} {
-		if !c.take() {
+		if !c.take(1) {
 			t.Fatal("a take within the room refused")
 		}
 	}
@@ -515,7 +515,7 @@ func TestWaiterKeepsTheRoomNoLongerThanItsWait(t *testing.T) {
 		runtime.Gosched()
 	}
 	other := b.claim(t.Context())
-	if !other.take() {
+	if !other.take(1) {
 		t.Error("a claim was refused free room after the waiting claim's context ended")
 	}
 	other.release()
@@ -642,5 +642,70 @@ func TestReceiverLabelFollowsReload(t *testing.T) {
 		if c := testutil.ToFloat64(m.WebhooksReceived.WithLabelValues(label, "200")); c != want {
 			t.Errorf("webhooks_received_total{receiver=%q} = %v, want %v", label, c, want)
 		}
+	}
+}
+
+func TestAlertWeight(t *testing.T) {
+	for _, tt := range []struct {
+		size, taken int64
+		maxAlerts   int
+		want        int64
+	}{
+		{size: 0, want: 1},
+		{size: 1023, want: 1},
+		{size: 1024, want: 2},
+		{size: 3100, want: 4},
+		{size: -1, want: 1},
+		{size: 3100, maxAlerts: 10, taken: 5, want: 4},
+		{size: 3100, maxAlerts: 10, taken: 8, want: 2}, // the last of the notification's room
+		{size: 3100, maxAlerts: 10, taken: 10, want: 0},
+		{size: 1 << 22, want: 1 + 1<<22/alertWeightBytes},
+	} {
+		if got := alertWeight(tt.size, tt.taken, tt.maxAlerts); got != tt.want {
+			t.Errorf("alertWeight(%d, %d, %d) = %d, want %d", tt.size, tt.taken, tt.maxAlerts, got, tt.want)
+		}
+	}
+}
+
+// heavyAlerts is a notification of n alerts of about size bytes each in
+// JSON, most of it one long annotation.
+func heavyAlerts(group string, n, size int) string {
+	alerts := make([]string, n)
+	for i := range alerts {
+		a := fmt.Sprintf(`{"status":"firing","labels":{"alertname":"Heavy","i":"%d"},"annotations":{"description":"%%s"},"startsAt":"2026-11-24T22:12:02Z","fingerprint":"%016x"}`, i, i)
+		alerts[i] = fmt.Sprintf(a, strings.Repeat("x", size-len(a)+2))
+	}
+	return fmt.Sprintf(`{"version":"4","groupKey":%q,"receiver":"sms-bridge","status":"firing","externalURL":"http://am:9093","alerts":[%s],"groupLabels":{},"commonLabels":{},"commonAnnotations":{}}`, group, strings.Join(alerts, ","))
+}
+
+// TestHeavyAlertsTakeMoreRoom: an alert takes room of the alerts in flight
+// by its size, one and one more for each KiB of its JSON, as it
+// holds memory by its size; a notification takes no more than max_alerts
+// in all, so that the largest passes where a config lets it.
+func TestHeavyAlertsTakeMoreRoom(t *testing.T) {
+	n := &blockingNotifier{entered: make(chan *notification.Notification, 4), release: make(chan struct{})}
+	h, _ := newHandler(n, Options{MaxAlertsInFlight: 10, MaxAlerts: 8, Timeout: time.Minute})
+	codes := make(chan int, 2)
+	// Two alerts of 2,100 bytes: three each.
+	go func() { codes <- post(h, strings.NewReader(heavyAlerts("{}:{a=\"1\"}", 2, 2100))).Code }()
+	receive(t, n.entered)
+	if got := h.AlertsInFlight(); got != 6 {
+		t.Errorf("two alerts of 2,100 bytes paged: %d in flight, want 6", got)
+	}
+	// Four alerts of 3,100 bytes weigh 16, but a notification takes at
+	// most max_alerts (8): it passes once there is room for that.
+	close(n.release)
+	if code := receive(t, codes); code != http.StatusOK {
+		t.Errorf("the first notification answered %d, want 200", code)
+	}
+	n.release = make(chan struct{})
+	go func() { codes <- post(h, strings.NewReader(heavyAlerts("{}:{a=\"3\"}", 4, 3100))).Code }()
+	receive(t, n.entered)
+	if got := h.AlertsInFlight(); got != 8 {
+		t.Errorf("four alerts of 3,100 bytes paged: %d in flight, want max_alerts, 8", got)
+	}
+	close(n.release)
+	if code := receive(t, codes); code != http.StatusOK {
+		t.Errorf("the notification of heavy alerts answered %d, want 200", code)
 	}
 }

@@ -74,8 +74,10 @@ type Options struct {
 	// With 0 every request is answered so.
 	MaxInFlight int
 	// MaxAlertsInFlight bounds the alerts kept of all the notifications
-	// handled at once (0: no bound), as MaxAlerts bounds one's. Room is
-	// taken as each alert is decoded. The oldest notification being
+	// handled at once (0: no bound), as MaxAlerts bounds one's, each
+	// alert weighed by its size: one, and one more for each KiB of its
+	// JSON, but no notification more than MaxAlerts in all (see
+	// alertWeight). Room is taken as each alert is decoded. The oldest notification being
 	// decoded that runs out of it waits for room, up to half of Timeout,
 	// and has the room given back to itself until its decoding or that
 	// time ends; any other is
@@ -134,7 +136,7 @@ func New(n Notifier, o Options) *Handler {
 func (h *Handler) NotificationsInFlight() int { return len(h.inFlight) }
 
 // AlertsInFlight is how many alerts the notifications being handled now
-// keep, of Options.MaxAlertsInFlight.
+// keep, each weighed by its size, of Options.MaxAlertsInFlight.
 func (h *Handler) AlertsInFlight() int { return int(h.budget.used.Load()) }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -285,13 +287,13 @@ func (h *Handler) decode(w http.ResponseWriter, body io.ReadCloser, held *claim)
 // caller bounds. held, when not nil, takes each alert kept from its
 // budget.
 func read(r io.Reader, v *validator.Validate, maxAlerts int, held *claim) (*notification.Notification, *httpError) {
-	checkAlert := func(i int, a *template.Alert) error {
+	checkAlert := func(i int, a *template.Alert, size int64) error {
 		if !validAlert(a) {
 			if err := v.Struct(a); err != nil {
 				return invalidError(describe(err, fmt.Sprintf("alerts[%d].", i)))
 			}
 		}
-		if held != nil && (maxAlerts <= 0 || i < maxAlerts) && !held.take() {
+		if held != nil && (maxAlerts <= 0 || i < maxAlerts) && !held.take(alertWeight(size, held.taken, maxAlerts)) {
 			return errNoAlertBudget
 		}
 		return nil
@@ -315,6 +317,32 @@ func read(r io.Reader, v *validator.Validate, maxAlerts int, held *claim) (*noti
 		return nil, &httpError{http.StatusBadRequest, "invalid notification: " + describe(err, "")}
 	}
 	return n, nil
+}
+
+// alertWeightBytes is how many bytes of JSON weigh as much as an alert
+// kept: an alert of the smallest valid JSON holds about 750 bytes of heap
+// while paged (its maps, strings and template.Alert), one of 1.6 KB of
+// labels and annotations about 1.5 KB (BenchmarkHeavyAlertsInFlight), so
+// such an alert weighs two, and one as Prometheus sends it (about 500
+// bytes) one. Counted as alerts alone, 60 notifications of heavy alerts
+// held 235 MB in flight within the bound that holds 120 MB of the
+// smallest.
+const alertWeightBytes = 1024
+
+// alertWeight is the room an alert of size bytes of JSON takes of the
+// alerts in flight: one, and one more for each alertWeightBytes, so that
+// the bound holds the memory of alerts of many or long labels too. A
+// notification takes no more than maxAlerts in all (taken is what its
+// claim holds; no cap when maxAlerts is 0): that much room is what a
+// config makes sure of (max_alerts_in_flight >= max_alerts), so the
+// largest notification still passes once it is the oldest, and what it
+// holds beyond its weight is bounded by max_body_bytes.
+func alertWeight(size, taken int64, maxAlerts int) int64 {
+	w := 1 + max(size, 0)/alertWeightBytes
+	if maxAlerts > 0 {
+		w = min(w, int64(maxAlerts)-taken)
+	}
+	return w
 }
 
 // validAlert reports whether a passes the rules newValidator gives

@@ -216,7 +216,9 @@ type Webhook struct {
 	// that a body of many tiny alerts cannot take memory without bound.
 	MaxAlerts int `yaml:"max_alerts" validate:"gt=0"`
 	// MaxAlertsInFlight bounds the alerts kept of all the notifications
-	// handled at once, which is what a storm's memory grows with: the
+	// handled at once, which is what a storm's memory grows with, each
+	// weighed by its size (one, and one more for each KiB of its JSON;
+	// no notification more than MaxAlerts in all): the
 	// oldest notification in flight that runs out of room waits for it,
 	// another is answered 503 with Retry-After, and Alertmanager retries
 	// it. At least MaxAlerts, so that the largest notification passes
