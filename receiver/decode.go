@@ -26,6 +26,10 @@ var errTrailingData = errors.New("data after the notification")
 // where in the body they are.
 var decodeOptions = jsonv2.JoinOptions(jsonv1.DefaultOptionsV1(), jsonv1.ReportErrorsWithLegacySemantics(false))
 
+// alertCheck is asked about each alert as it is decoded (see
+// decodeNotification): its index, and its size in the body in bytes.
+type alertCheck func(i int, a *template.Alert, size int64) error
+
 // decodeNotification reads one notification, and nothing but white space
 // after it, from r, as json.Unmarshal would decode the whole body. An
 // empty body is io.EOF; one that ends early, io.ErrUnexpectedEOF; errors
@@ -52,10 +56,6 @@ var decodeOptions = jsonv2.JoinOptions(jsonv1.DefaultOptionsV1(), jsonv1.ReportE
 // maxAlerts alerts are kept (0 keeps all): the rest are checked, then
 // counted in TruncatedAlerts as Alertmanager's own max_alerts does, so
 // that a body of tiny alerts cannot make memory grow with its length.
-// alertCheck is asked about each alert as it is decoded (see
-// decodeNotification): its index, and its size in the body in bytes.
-type alertCheck func(i int, a *template.Alert, size int64) error
-
 func decodeNotification(r io.Reader, check alertCheck, maxAlerts int) (*notification.Notification, error) {
 	body := &readErr{r: r}
 	n, err := decodeBody(jsontext.NewDecoder(body, decodeOptions), check, maxAlerts)

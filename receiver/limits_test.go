@@ -647,22 +647,27 @@ func TestReceiverLabelFollowsReload(t *testing.T) {
 
 func TestAlertWeight(t *testing.T) {
 	for _, tt := range []struct {
-		size, taken int64
-		maxAlerts   int
-		want        int64
+		size      int64
+		entries   int
+		taken     int64
+		maxAlerts int
+		want      int64
 	}{
 		{size: 0, want: 1},
-		{size: 1023, want: 1},
-		{size: 1024, want: 2},
-		{size: 3100, want: 4},
+		{size: 490, entries: 8, want: 1}, // as Prometheus sends it
+		{size: 767, entries: 15, want: 1},
+		{size: 768, want: 2},
+		{size: 100, entries: 16, want: 2},
+		{size: 1600, entries: 12, want: 3},
+		{size: 1335, entries: 112, want: 9},
 		{size: -1, want: 1},
-		{size: 3100, maxAlerts: 10, taken: 5, want: 4},
-		{size: 3100, maxAlerts: 10, taken: 8, want: 2}, // the last of the notification's room
-		{size: 3100, maxAlerts: 10, taken: 10, want: 0},
+		{size: 1600, maxAlerts: 10, taken: 5, want: 3},
+		{size: 1600, maxAlerts: 10, taken: 8, want: 2}, // the last of the notification's room
+		{size: 1600, maxAlerts: 10, taken: 10, want: 0},
 		{size: 1 << 22, want: 1 + 1<<22/alertWeightBytes},
 	} {
-		if got := alertWeight(tt.size, tt.taken, tt.maxAlerts); got != tt.want {
-			t.Errorf("alertWeight(%d, %d, %d) = %d, want %d", tt.size, tt.taken, tt.maxAlerts, got, tt.want)
+		if got := alertWeight(tt.size, tt.entries, tt.taken, tt.maxAlerts); got != tt.want {
+			t.Errorf("alertWeight(%d, %d, %d, %d) = %d, want %d", tt.size, tt.entries, tt.taken, tt.maxAlerts, got, tt.want)
 		}
 	}
 }
@@ -679,33 +684,76 @@ func heavyAlerts(group string, n, size int) string {
 }
 
 // TestHeavyAlertsTakeMoreRoom: an alert takes room of the alerts in flight
-// by its size, one and one more for each KiB of its JSON, as it
-// holds memory by its size; a notification takes no more than max_alerts
+// by its size, one and one more for each 768 bytes of its JSON and each
+// 16 labels and annotations, as it holds memory by its size; a notification takes no more than max_alerts
 // in all, so that the largest passes where a config lets it.
 func TestHeavyAlertsTakeMoreRoom(t *testing.T) {
 	n := &blockingNotifier{entered: make(chan *notification.Notification, 4), release: make(chan struct{})}
 	h, _ := newHandler(n, Options{MaxAlertsInFlight: 10, MaxAlerts: 8, Timeout: time.Minute})
 	codes := make(chan int, 2)
-	// Two alerts of 2,100 bytes: three each.
-	go func() { codes <- post(h, strings.NewReader(heavyAlerts("{}:{a=\"1\"}", 2, 2100))).Code }()
+	// Two alerts of 1,600 bytes: three each.
+	go func() { codes <- post(h, strings.NewReader(heavyAlerts("{}:{a=\"1\"}", 2, 1600))).Code }()
 	receive(t, n.entered)
 	if got := h.AlertsInFlight(); got != 6 {
-		t.Errorf("two alerts of 2,100 bytes paged: %d in flight, want 6", got)
+		t.Errorf("two alerts of 1,600 bytes paged: %d in flight, want 6", got)
 	}
-	// Four alerts of 3,100 bytes weigh 16, but a notification takes at
+	// Four alerts of 2,400 bytes weigh 16, but a notification takes at
 	// most max_alerts (8): it passes once there is room for that.
 	close(n.release)
 	if code := receive(t, codes); code != http.StatusOK {
 		t.Errorf("the first notification answered %d, want 200", code)
 	}
 	n.release = make(chan struct{})
-	go func() { codes <- post(h, strings.NewReader(heavyAlerts("{}:{a=\"3\"}", 4, 3100))).Code }()
+	go func() { codes <- post(h, strings.NewReader(heavyAlerts("{}:{a=\"3\"}", 4, 2400))).Code }()
 	receive(t, n.entered)
 	if got := h.AlertsInFlight(); got != 8 {
-		t.Errorf("four alerts of 3,100 bytes paged: %d in flight, want max_alerts, 8", got)
+		t.Errorf("four alerts of 2,400 bytes paged: %d in flight, want max_alerts, 8", got)
 	}
 	close(n.release)
 	if code := receive(t, codes); code != http.StatusOK {
 		t.Errorf("the notification of heavy alerts answered %d, want 200", code)
+	}
+}
+
+// TestHeavyTakeWaitsForRoomOfItsWeight: the oldest claim being decoded
+// that runs out of room for an alert of more than one waits until there
+// is room for all of it, takes that much, and gives back as much; a claim
+// alone that holds nearly all the room is refused at once.
+func TestHeavyTakeWaitsForRoomOfItsWeight(t *testing.T) {
+	b := &alertBudget{max: 5}
+	oldest, younger := b.claim(t.Context()), b.claim(t.Context())
+	if !oldest.take(1) || !younger.take(3) {
+		t.Fatal("a take within the room refused")
+	}
+	younger.decoded()
+	took := make(chan bool)
+	go func() { took <- oldest.take(3) }()
+	waitUntilWaiting(t, b, oldest, took)
+	younger.release()
+	if !receive(t, took) {
+		t.Fatal("the oldest claim's take of 3 refused once 3 were given back")
+	}
+	if got := b.used.Load(); got != 4 {
+		t.Errorf("%d in use, want the oldest claim's 4", got)
+	}
+	oldest.decoded()
+	oldest.release()
+	if got := b.used.Load(); got != 0 {
+		t.Errorf("%d in use once all were released, want 0", got)
+	}
+
+	alone := b.claim(t.Context())
+	if !alone.take(4) {
+		t.Fatal("a take within the room refused")
+	}
+	done := make(chan bool, 1)
+	go func() { done <- alone.take(2) }()
+	if receive(t, done) {
+		t.Error("a claim alone took 2 with 1 left")
+	}
+	alone.decoded()
+	alone.release()
+	if got := b.used.Load(); got != 0 {
+		t.Errorf("%d in use once all were released, want 0", got)
 	}
 }

@@ -75,9 +75,9 @@ type Options struct {
 	MaxInFlight int
 	// MaxAlertsInFlight bounds the alerts kept of all the notifications
 	// handled at once (0: no bound), as MaxAlerts bounds one's, each
-	// alert weighed by its size: one, and one more for each KiB of its
-	// JSON, but no notification more than MaxAlerts in all (see
-	// alertWeight). Room is taken as each alert is decoded. The oldest notification being
+	// alert weighed by its size (see alertWeight), but no notification
+	// more than MaxAlerts in all; without MaxAlerts, an alert heavier
+	// than the bound never passes. Room is taken as each alert is decoded. The oldest notification being
 	// decoded that runs out of it waits for room, up to half of Timeout,
 	// and has the room given back to itself until its decoding or that
 	// time ends; any other is
@@ -293,7 +293,7 @@ func read(r io.Reader, v *validator.Validate, maxAlerts int, held *claim) (*noti
 				return invalidError(describe(err, fmt.Sprintf("alerts[%d].", i)))
 			}
 		}
-		if held != nil && (maxAlerts <= 0 || i < maxAlerts) && !held.take(alertWeight(size, held.taken, maxAlerts)) {
+		if held != nil && (maxAlerts <= 0 || i < maxAlerts) && !held.take(alertWeight(size, len(a.Labels)+len(a.Annotations), held.taken, maxAlerts)) {
 			return errNoAlertBudget
 		}
 		return nil
@@ -319,26 +319,33 @@ func read(r io.Reader, v *validator.Validate, maxAlerts int, held *claim) (*noti
 	return n, nil
 }
 
-// alertWeightBytes is how many bytes of JSON weigh as much as an alert
-// kept: an alert of the smallest valid JSON holds about 750 bytes of heap
-// while paged (its maps, strings and template.Alert), one of 1.6 KB of
-// labels and annotations about 1.5 KB (BenchmarkHeavyAlertsInFlight), so
-// such an alert weighs two, and one as Prometheus sends it (about 500
-// bytes) one. Counted as alerts alone, 60 notifications of heavy alerts
-// held 235 MB in flight within the bound that holds 120 MB of the
-// smallest.
-const alertWeightBytes = 1024
+// What an alert weighs of the alerts in flight: an alert of the smallest
+// valid JSON holds about 750 bytes of heap while paged (its maps, strings
+// and template.Alert), and weighs one. What it holds beyond grows with
+// the bytes of its values that the decoder cannot share with other alerts
+// (a KB of them about 1.5 KB) and with its labels and annotations, each an
+// entry of a map (about 40 bytes): BenchmarkHeavyAlertsInFlight measured
+// 2.4 KB for an alert of 1.6 KB of distinct values, 1.5 KB when its values
+// repeat from alert to alert, 4.9 KB for one of 112 short labels in 1.3
+// KB. Counted as alerts alone, 60 notifications of such alerts held 235 to
+// 773 MB within the bound that holds 120 MB of the smallest; weighed, at
+// most about 130 MB. An alert as Prometheus sends it (about 500 bytes,
+// eight entries) weighs one.
+const (
+	alertWeightBytes   = 768
+	alertWeightEntries = 16
+)
 
-// alertWeight is the room an alert of size bytes of JSON takes of the
-// alerts in flight: one, and one more for each alertWeightBytes, so that
-// the bound holds the memory of alerts of many or long labels too. A
+// alertWeight is the room an alert of size bytes of JSON and entries
+// labels and annotations takes of the alerts in flight: one, one more for
+// each alertWeightBytes and one more for each alertWeightEntries. A
 // notification takes no more than maxAlerts in all (taken is what its
 // claim holds; no cap when maxAlerts is 0): that much room is what a
 // config makes sure of (max_alerts_in_flight >= max_alerts), so the
 // largest notification still passes once it is the oldest, and what it
 // holds beyond its weight is bounded by max_body_bytes.
-func alertWeight(size, taken int64, maxAlerts int) int64 {
-	w := 1 + max(size, 0)/alertWeightBytes
+func alertWeight(size int64, entries int, taken int64, maxAlerts int) int64 {
+	w := 1 + max(size, 0)/alertWeightBytes + int64(entries)/alertWeightEntries
 	if maxAlerts > 0 {
 		w = min(w, int64(maxAlerts)-taken)
 	}

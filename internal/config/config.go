@@ -52,8 +52,9 @@ const (
 	// holds (about 6,000), and keeps one of tiny alerts to about 10 MB.
 	DefaultMaxAlerts = 20000
 	// DefaultMaxAlertsInFlight is eight notifications of DefaultMaxAlerts
-	// at once: about 190 MB of heap for the smallest alerts while they
-	// are paged, near the default soft memory limit (see the README's
+	// at once: about 120 MB of live heap for the smallest alerts while
+	// they are paged (190 MB of the process's anonymous memory), near the
+	// default soft memory limit (see the README's
 	// Memory). Where max_alerts is raised past it, the default follows:
 	// the bound on memory stays unless more is asked for by name.
 	DefaultMaxAlertsInFlight = 8 * DefaultMaxAlerts
@@ -217,8 +218,9 @@ type Webhook struct {
 	MaxAlerts int `yaml:"max_alerts" validate:"gt=0"`
 	// MaxAlertsInFlight bounds the alerts kept of all the notifications
 	// handled at once, which is what a storm's memory grows with, each
-	// weighed by its size (one, and one more for each KiB of its JSON;
-	// no notification more than MaxAlerts in all): the
+	// weighed by its size (one, one more for each 768 bytes of its JSON
+	// and each 16 labels and annotations; no notification more than
+	// MaxAlerts in all): the
 	// oldest notification in flight that runs out of room waits for it,
 	// another is answered 503 with Retry-After, and Alertmanager retries
 	// it. At least MaxAlerts, so that the largest notification passes

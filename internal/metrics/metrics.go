@@ -193,7 +193,7 @@ func RegisterWebhooksInFlight(reg prometheus.Registerer, notifications, alerts f
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Namespace: namespace,
 			Name:      "webhook_alerts_in_flight",
-			Help:      "Alerts kept of the webhook notifications being handled now, each weighed by its size: one, and one more per KiB of its JSON (bounded by webhook.max_alerts_in_flight).",
+			Help:      "Alerts kept of the webhook notifications being handled now, in units of the smallest alert: one per alert, more for one of many or long labels, so it can exceed the alerts (bounded by webhook.max_alerts_in_flight).",
 		}, func() float64 { return float64(alerts()) }),
 	)
 }
