@@ -124,19 +124,7 @@ func BenchmarkEightMaxSizeWebhooks(b *testing.B) {
 				var before, held runtime.MemStats
 				runtime.GC()
 				runtime.ReadMemStats(&before)
-				var wg sync.WaitGroup
-				for _, body := range bodies {
-					wg.Go(func() {
-						if w := post(h, bytes.NewReader(body)); w.Code != http.StatusOK {
-							b.Errorf("code = %d (%s)", w.Code, w.Body)
-							n.entered <- nil // not to wait for it below
-						}
-					})
-				}
-				notifications := make([]*notification.Notification, 0, concurrent)
-				for range concurrent {
-					notifications = append(notifications, <-n.entered)
-				}
+				notifications, wait := postHeld(b, h, n, bodies, false)
 				runtime.ReadMemStats(&held)
 				allocated += held.TotalAlloc - before.TotalAlloc
 				runtime.GC()
@@ -145,7 +133,7 @@ func BenchmarkEightMaxSizeWebhooks(b *testing.B) {
 				sys = max(sys, held.Sys)
 				runtime.KeepAlive(notifications)
 				close(n.release)
-				wg.Wait()
+				wait()
 			}
 			const mb = 1 << 20
 			b.ReportMetric(float64(live)/float64(b.N)/mb, "live-MB")
@@ -221,23 +209,9 @@ func heavyAlertsInFlight(b *testing.B, alert func(int) string) {
 		var before, held runtime.MemStats
 		runtime.GC()
 		runtime.ReadMemStats(&before)
-		var wg sync.WaitGroup
-		for _, body := range bodies {
-			wg.Go(func() {
-				if w := post(h, bytes.NewReader(body)); w.Code != http.StatusOK {
-					if w.Code != http.StatusServiceUnavailable {
-						b.Errorf("code = %d (%s)", w.Code, w.Body)
-					}
-					n.entered <- nil // not to wait for it below
-				}
-			})
-		}
-		notifications := make([]*notification.Notification, 0, concurrent)
-		for range concurrent {
-			if got := <-n.entered; got != nil {
-				notifications = append(notifications, got)
-				alerts += len(got.Alerts)
-			}
+		notifications, wait := postHeld(b, h, n, bodies, true)
+		for _, got := range notifications {
+			alerts += len(got.Alerts)
 		}
 		admitted += len(notifications)
 		runtime.GC()
@@ -245,10 +219,35 @@ func heavyAlertsInFlight(b *testing.B, alert func(int) string) {
 		live += held.HeapAlloc - before.HeapAlloc
 		runtime.KeepAlive(notifications)
 		close(n.release)
-		wg.Wait()
+		wait()
 	}
 	b.ReportMetric(float64(live)/float64(b.N)/(1<<20), "live-MB")
 	b.ReportMetric(float64(admitted)/float64(b.N), "admitted")
 	b.ReportMetric(float64(alerts)/float64(b.N), "alerts")
 	b.ReportMetric(float64(len(alert(0))), "alert-bytes")
+}
+
+// postHeld posts the bodies to h at once and returns the notifications
+// that n holds once each request is either held or answered, and a wait
+// for the requests to end once n releases them. A request answered
+// otherwise than 200 fails b, but for a 503 when busy503 is set.
+func postHeld(b *testing.B, h *Handler, n *holdingNotifier, bodies [][]byte, busy503 bool) ([]*notification.Notification, func()) {
+	var wg sync.WaitGroup
+	for _, body := range bodies {
+		wg.Go(func() {
+			if w := post(h, bytes.NewReader(body)); w.Code != http.StatusOK {
+				if !busy503 || w.Code != http.StatusServiceUnavailable {
+					b.Errorf("code = %d (%s)", w.Code, w.Body)
+				}
+				n.entered <- nil // not to wait for it below
+			}
+		})
+	}
+	var held []*notification.Notification
+	for range bodies {
+		if got := <-n.entered; got != nil {
+			held = append(held, got)
+		}
+	}
+	return held, wg.Wait
 }
