@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/common/model"
 	"go.yaml.in/yaml/v3"
 
 	amsconfig "github.com/alertmanager-sipgate/alertmanager-sipgate/internal/config"
@@ -51,7 +52,8 @@ type deployment struct {
 }
 
 type podSpec struct {
-	SecurityContext struct {
+	TerminationGracePeriodSeconds *int `yaml:"terminationGracePeriodSeconds"`
+	SecurityContext               struct {
 		RunAsNonRoot *bool `yaml:"runAsNonRoot"`
 		RunAsUser    *int  `yaml:"runAsUser"`
 	} `yaml:"securityContext"`
@@ -325,6 +327,34 @@ func TestDeploymentIsLockedDown(t *testing.T) {
 		t.Errorf("--storage.path=%q is not the mount of PersistentVolumeClaim %s: the root filesystem is read-only, and the ledger must survive restarts", storage, m.pvc.Metadata.Name)
 	}
 	m.config(t)
+}
+
+// TestGracePeriodCoversTheShutdown: on SIGTERM the service answers the
+// notifications in flight, each within the server's write timeout (2 ×
+// webhook.timeout + 5s, serverTimeouts in cmd/alertmanager-sipgate), while
+// a digest under way hears its answer; a pod killed before loses what was
+// sent but not recorded, and may page twice after its restart.
+func TestGracePeriodCoversTheShutdown(t *testing.T) {
+	m := readManifests(t)
+	var config struct {
+		Webhook struct {
+			Timeout model.Duration `yaml:"timeout"`
+		} `yaml:"webhook"`
+	}
+	if err := yaml.Unmarshal([]byte(m.config(t)), &config); err != nil {
+		t.Fatal(err)
+	}
+	timeout := time.Duration(config.Webhook.Timeout)
+	if timeout == 0 {
+		timeout = 9 * time.Second // the default
+	}
+	grace := 30 * time.Second // Kubernetes' default
+	if g := m.deployment.Spec.Template.Spec.TerminationGracePeriodSeconds; g != nil {
+		grace = time.Duration(*g) * time.Second
+	}
+	if drain := 2*timeout + 5*time.Second; grace < drain {
+		t.Errorf("terminationGracePeriodSeconds %v, below the shutdown's %v for webhook.timeout %v", grace, drain, timeout)
+	}
 }
 
 // TestSecretsComeFromTheSecret checks that every *_file of the config is a
