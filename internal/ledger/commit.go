@@ -67,7 +67,7 @@ var (
 func (g *groupCommit) do(fn func(*bolt.Tx) error) error { return g.doQueued(fn, nil) }
 
 // doAlone is do for a write that must not share its transaction: one whose
-// layout of pages is its own to choose (see Ledger.writeRun). It keeps its
+// layout of pages is its own to choose (see Ledger.writeMarks). It keeps its
 // place in the queue, and the writes queued before and after it still
 // share their commits with each other.
 func (g *groupCommit) doAlone(fn func(*bolt.Tx) error) error {

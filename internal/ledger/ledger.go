@@ -179,8 +179,8 @@ func (l *Ledger) write(fn func(*bolt.Tx) error) error {
 // page cache and resident memory) its entries need. etcd fills its
 // sequential keys' pages the same way.
 //
-// The paged marks keep the default, but for a storm's (see runFill),
-// though their keys begin with a time too: that of the alert's start,
+// The paged marks of a few alerts keep the default (a storm's: see
+// runFill), though their keys begin with a time too: that of the alert's start,
 // which reaches the ledger minutes late when the alert joins a group
 // (group_interval) or leaves quiet hours, so marks land among the last
 // pages. A full page that takes such a mark splits nine to one at this
