@@ -152,8 +152,21 @@ func TestBusyBeyondMaxAlertsInFlight(t *testing.T) {
 	}
 	used(2, "after the invalid notification")
 
-	// Room for one alert of two: turned away once it runs out.
-	w := post(h, strings.NewReader(other))
+	// Room for one alert of two: the oldest being decoded, it waits for
+	// room (half of Timeout), then is turned away. Its wait is cut short
+	// once it waits, by the end of its request.
+	ctx, cancel := context.WithCancel(t.Context())
+	go func() {
+		for h.budget.first.Load() == 0 && ctx.Err() == nil {
+			runtime.Gosched()
+		}
+		cancel()
+	}()
+	w := httptest.NewRecorder()
+	r := httptest.NewRequestWithContext(ctx, http.MethodPost, "/api/v1/alerts", strings.NewReader(other))
+	r.Header.Set("Content-Type", "application/json")
+	h.ServeHTTP(w, r)
+	cancel()
 	if w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") != "1" || !strings.Contains(w.Body.String(), "too many alerts in flight") {
 		t.Fatalf("code = %d, Retry-After = %q, body %q; want 503, 1 and why", w.Code, w.Header().Get("Retry-After"), w.Body)
 	}
