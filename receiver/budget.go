@@ -79,11 +79,12 @@ func (b *alertBudget) tryTake(seq uint64, n int64) bool {
 	}
 }
 
-// claim opens the room of one notification; ctx bounds how long it may
-// wait for room as the oldest being decoded, and keep the room given back
-// to itself. Its release must follow.
-func (b *alertBudget) claim(ctx context.Context) *claim {
-	c := &claim{budget: b, ctx: ctx}
+// claim opens the room of one notification, which takes no more than
+// most in all (no cap when 0); ctx bounds how long it may wait for room
+// as the oldest being decoded, and keep the room given back to itself.
+// Its release must follow.
+func (b *alertBudget) claim(ctx context.Context, most int64) *claim {
+	c := &claim{budget: b, ctx: ctx, most: most}
 	if b.max <= 0 {
 		return c
 	}
@@ -169,12 +170,20 @@ type claim struct {
 	ctx    context.Context
 	seq    uint64
 	taken  int64
+	// most caps what the claim takes in all, 0 for no cap: the room a
+	// config makes sure of for one notification (max_alerts_in_flight >=
+	// max_alerts), so that the largest still passes once it is the
+	// oldest, however heavy its alerts (see alertWeight).
+	most int64
 }
 
 // take takes room for one more alert kept, of weight n (see alertWeight),
-// and reports whether there was, or, for the oldest claim being decoded,
-// came before its context ended.
+// but no more than what most leaves, and reports whether there was, or,
+// for the oldest claim being decoded, came before its context ended.
 func (c *claim) take(n int64) bool {
+	if c.most > 0 {
+		n = min(n, c.most-c.taken)
+	}
 	if n <= 0 {
 		return true
 	}

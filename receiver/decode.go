@@ -48,8 +48,8 @@ type alertCheck func(i int, a *template.Alert, size int64) error
 // declared, in field tags.
 //
 // check is asked about each alert, with its index and the bytes it took
-// in the body, as soon as it is decoded, and must not keep it: the maps of an alert past maxAlerts are
-// filled again with the next one's. Its error stops the decoding. An
+// in the body, as soon as it is decoded, and must not keep it: the maps
+// of an alert past maxAlerts are filled again with the next one's. Its error stops the decoding. An
 // alert decodes to many times the bytes it takes in JSON ("{}," to a
 // whole template.Alert), so a
 // body of invalid alerts must not be decoded to its end, and at most

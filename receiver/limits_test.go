@@ -255,7 +255,7 @@ func TestAlertBudgetRefusesOnlyWhatDoesNotFit(t *testing.T) {
 // side do not both fail. It waits no longer than its context.
 func TestOldestClaimWaitsForRoom(t *testing.T) {
 	b := &alertBudget{max: 4}
-	oldest, younger := b.claim(t.Context()), b.claim(t.Context())
+	oldest, younger := b.claim(t.Context(), 0), b.claim(t.Context(), 0)
 	for _, c := range []*claim{oldest, oldest, younger, younger} {
 		if !c.take(1) {
 			t.Fatal("a take within the room refused")
@@ -276,9 +276,9 @@ func TestOldestClaimWaitsForRoom(t *testing.T) {
 	}
 
 	ctx, cancel := context.WithCancel(t.Context())
-	waiting := b.claim(ctx)
+	waiting := b.claim(ctx, 0)
 	oldest.release()
-	other := b.claim(t.Context())
+	other := b.claim(t.Context(), 0)
 	for range 4 {
 		if !other.take(1) {
 			t.Fatal("a take within the room refused")
@@ -336,7 +336,7 @@ func takeOnceRoomIsGivenBack(t *testing.T, b *alertBudget, waiter, paged *claim)
 // would take each alert given back and starve it.
 func TestRoomGivenBackIsTheWaitersUntilDecoded(t *testing.T) {
 	b := &alertBudget{max: 6}
-	oldest, paged := b.claim(t.Context()), b.claim(t.Context())
+	oldest, paged := b.claim(t.Context(), 0), b.claim(t.Context(), 0)
 	for _, c := range []*claim{oldest, oldest, oldest, paged, paged, paged} {
 		if !c.take(1) {
 			t.Fatal("a take within the room refused")
@@ -346,7 +346,7 @@ func TestRoomGivenBackIsTheWaitersUntilDecoded(t *testing.T) {
 	// A deadline for the newcomer, should it wait: it holds nothing yet.
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
-	newcomer := b.claim(ctx)
+	newcomer := b.claim(ctx, 0)
 	defer newcomer.release()
 	if !b.full() {
 		t.Error("a request is let in while the room given back is the waiting claim's")
@@ -404,7 +404,7 @@ func TestDecodingNotificationWaitsForRoomOfOnePaged(t *testing.T) {
 // and is refused at once rather than at the end of its context.
 func TestLoneClaimOutOfRoomFailsAtOnce(t *testing.T) {
 	b := &alertBudget{max: 1}
-	lone := b.claim(t.Context()) // no deadline: a wait would never end
+	lone := b.claim(t.Context(), 0) // no deadline: a wait would never end
 	defer lone.release()
 	if !lone.take(1) {
 		t.Fatal("a take within the room refused")
@@ -427,7 +427,7 @@ func TestWaiterGetsRoomGivenBackAsItLooks(t *testing.T) {
 	const rounds = 20000
 	for range rounds {
 		b := &alertBudget{max: 2}
-		paged, oldest := b.claim(t.Context()), b.claim(t.Context())
+		paged, oldest := b.claim(t.Context(), 0), b.claim(t.Context(), 0)
 		if !paged.take(1) || !oldest.take(1) {
 			t.Fatal("a take within the room refused")
 		}
@@ -476,18 +476,21 @@ func TestAlertBudgetUnderConcurrentClaims(t *testing.T) {
 					continue
 				}
 				ctx, cancel := context.WithTimeout(context.Background(), time.Duration(r.IntN(2000))*time.Microsecond)
-				c := b.claim(ctx)
+				c := b.claim(ctx, 0)
 				n := 1 + r.IntN(15)
 				ok := true
 				for range n {
-					if !c.take(1) {
+					if !c.take(1 + int64(r.IntN(3))) { // alerts of weight 1 to 3
 						ok = false
 						break
 					}
 				}
 				c.decoded()
 				if ok && r.IntN(2) == 0 {
-					time.Sleep(time.Duration(r.IntN(200)) * time.Microsecond)
+					// Held while paged: the others run meanwhile.
+					for range r.IntN(50) {
+						runtime.Gosched()
+					}
 				}
 				c.release()
 				cancel()
@@ -509,7 +512,7 @@ func TestAlertBudgetUnderConcurrentClaims(t *testing.T) {
 func TestWaiterKeepsTheRoomNoLongerThanItsWait(t *testing.T) {
 	b := &alertBudget{max: 3}
 	ctx, cancel := context.WithCancel(t.Context())
-	slow, paged := b.claim(ctx), b.claim(t.Context())
+	slow, paged := b.claim(ctx, 0), b.claim(t.Context(), 0)
 	for _, c := range []*claim{slow, paged, paged} {
 		if !c.take(1) {
 			t.Fatal("a take within the room refused")
@@ -527,7 +530,7 @@ func TestWaiterKeepsTheRoomNoLongerThanItsWait(t *testing.T) {
 		}
 		runtime.Gosched()
 	}
-	other := b.claim(t.Context())
+	other := b.claim(t.Context(), 0)
 	if !other.take(1) {
 		t.Error("a claim was refused free room after the waiting claim's context ended")
 	}
@@ -660,11 +663,9 @@ func TestReceiverLabelFollowsReload(t *testing.T) {
 
 func TestAlertWeight(t *testing.T) {
 	for _, tt := range []struct {
-		size      int64
-		entries   int
-		taken     int64
-		maxAlerts int
-		want      int64
+		size    int64
+		entries int
+		want    int64
 	}{
 		{size: 0, want: 1},
 		{size: 490, entries: 8, want: 1}, // as Prometheus sends it
@@ -674,15 +675,41 @@ func TestAlertWeight(t *testing.T) {
 		{size: 1600, entries: 12, want: 3},
 		{size: 1335, entries: 112, want: 9},
 		{size: -1, want: 1},
-		{size: 1600, maxAlerts: 10, taken: 5, want: 3},
-		{size: 1600, maxAlerts: 10, taken: 8, want: 2}, // the last of the notification's room
-		{size: 1600, maxAlerts: 10, taken: 10, want: 0},
 		{size: 1 << 22, want: 1 + 1<<22/alertWeightBytes},
 	} {
-		if got := alertWeight(tt.size, tt.entries, tt.taken, tt.maxAlerts); got != tt.want {
-			t.Errorf("alertWeight(%d, %d, %d, %d) = %d, want %d", tt.size, tt.entries, tt.taken, tt.maxAlerts, got, tt.want)
+		if got := alertWeight(tt.size, tt.entries); got != tt.want {
+			t.Errorf("alertWeight(%d, %d) = %d, want %d", tt.size, tt.entries, got, tt.want)
 		}
 	}
+}
+
+// TestClaimTakesNoMoreThanItsMost: a notification's claim takes no more
+// than max_alerts in all, however heavy its alerts, so that the room a
+// config makes sure of lets the largest pass; without a cap it takes what
+// its alerts weigh.
+func TestClaimTakesNoMoreThanItsMost(t *testing.T) {
+	b := &alertBudget{max: 100}
+	c := b.claim(t.Context(), 10)
+	for _, tt := range []struct{ take, taken int64 }{
+		{3, 3}, {3, 6}, {3, 9},
+		{3, 10}, // the last of the notification's room: 1
+		{3, 10},
+	} {
+		if !c.take(tt.take) || c.taken != tt.taken {
+			t.Errorf("take(%d): the claim holds %d, want %d", tt.take, c.taken, tt.taken)
+		}
+	}
+	if got := b.used.Load(); got != 10 {
+		t.Errorf("%d in use, want 10", got)
+	}
+	c.decoded()
+	c.release()
+	uncapped := b.claim(t.Context(), 0)
+	if !uncapped.take(30) || b.used.Load() != 30 {
+		t.Errorf("a claim without a cap took %d of its 30", b.used.Load())
+	}
+	uncapped.decoded()
+	uncapped.release()
 }
 
 // heavyAlerts is a notification of n alerts of about size bytes each in
@@ -697,34 +724,33 @@ func heavyAlerts(group string, n, size int) string {
 }
 
 // TestHeavyAlertsTakeMoreRoom: an alert takes room of the alerts in flight
-// by its size, one and one more for each 768 bytes of its JSON and each
-// 16 labels and annotations, as it holds memory by its size; a notification takes no more than max_alerts
-// in all, so that the largest passes where a config lets it.
+// by what it holds, one, one more for each 768 bytes of its JSON and one
+// more for each 16 labels and annotations; a notification takes no more
+// than max_alerts in all, so that the largest passes where a config lets
+// it.
 func TestHeavyAlertsTakeMoreRoom(t *testing.T) {
-	n := &blockingNotifier{entered: make(chan *notification.Notification, 4), release: make(chan struct{})}
+	n := &blockingNotifier{entered: make(chan *notification.Notification, 4)}
 	h, _ := newHandler(n, Options{MaxAlertsInFlight: 10, MaxAlerts: 8, Timeout: time.Minute})
-	codes := make(chan int, 2)
-	// Two alerts of 1,600 bytes: three each.
-	go func() { codes <- post(h, strings.NewReader(heavyAlerts("{}:{a=\"1\"}", 2, 1600))).Code }()
-	receive(t, n.entered)
-	if got := h.AlertsInFlight(); got != 6 {
-		t.Errorf("two alerts of 1,600 bytes paged: %d in flight, want 6", got)
-	}
-	// Four alerts of 2,400 bytes weigh 16, but a notification takes at
-	// most max_alerts (8): it passes once there is room for that.
-	close(n.release)
-	if code := receive(t, codes); code != http.StatusOK {
-		t.Errorf("the first notification answered %d, want 200", code)
-	}
-	n.release = make(chan struct{})
-	go func() { codes <- post(h, strings.NewReader(heavyAlerts("{}:{a=\"3\"}", 4, 2400))).Code }()
-	receive(t, n.entered)
-	if got := h.AlertsInFlight(); got != 8 {
-		t.Errorf("four alerts of 2,400 bytes paged: %d in flight, want max_alerts, 8", got)
-	}
-	close(n.release)
-	if code := receive(t, codes); code != http.StatusOK {
-		t.Errorf("the notification of heavy alerts answered %d, want 200", code)
+	for _, tt := range []struct {
+		what     string
+		body     string
+		inFlight int
+	}{
+		{"two alerts of 1,600 bytes, three each", heavyAlerts("{}:{a=\"1\"}", 2, 1600), 6},
+		// 16, capped at max_alerts: it passes once there is room for that.
+		{"four alerts of 2,400 bytes, four each", heavyAlerts("{}:{a=\"3\"}", 4, 2400), 8},
+	} {
+		n.release = make(chan struct{})
+		code := make(chan int, 1)
+		go func() { code <- post(h, strings.NewReader(tt.body)).Code }()
+		receive(t, n.entered)
+		if got := h.AlertsInFlight(); got != tt.inFlight {
+			t.Errorf("%s paged: %d in flight, want %d", tt.what, got, tt.inFlight)
+		}
+		close(n.release)
+		if c := receive(t, code); c != http.StatusOK {
+			t.Errorf("%s: answered %d, want 200", tt.what, c)
+		}
 	}
 }
 
@@ -734,7 +760,7 @@ func TestHeavyAlertsTakeMoreRoom(t *testing.T) {
 // alone that holds nearly all the room is refused at once.
 func TestHeavyTakeWaitsForRoomOfItsWeight(t *testing.T) {
 	b := &alertBudget{max: 5}
-	oldest, younger := b.claim(t.Context()), b.claim(t.Context())
+	oldest, younger := b.claim(t.Context(), 0), b.claim(t.Context(), 0)
 	if !oldest.take(1) || !younger.take(3) {
 		t.Fatal("a take within the room refused")
 	}
@@ -755,7 +781,7 @@ func TestHeavyTakeWaitsForRoomOfItsWeight(t *testing.T) {
 		t.Errorf("%d in use once all were released, want 0", got)
 	}
 
-	alone := b.claim(t.Context())
+	alone := b.claim(t.Context(), 0)
 	if !alone.take(4) {
 		t.Fatal("a take within the room refused")
 	}

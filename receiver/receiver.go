@@ -76,14 +76,14 @@ type Options struct {
 	// MaxAlertsInFlight bounds the alerts kept of all the notifications
 	// handled at once (0: no bound), as MaxAlerts bounds one's, each
 	// alert weighed by its size (see alertWeight), but no notification
-	// more than MaxAlerts in all; without MaxAlerts, an alert heavier
-	// than the bound never passes. Room is taken as each alert is decoded. The oldest notification being
-	// decoded that runs out of it waits for room, up to half of Timeout,
-	// and has the room given back to itself until its decoding or that
-	// time ends; any other is
-	// answered 503 with Retry-After, and so is a request that finds no
-	// room before its body is read. Below MaxAlerts, a notification that
-	// big never passes.
+	// more than MaxAlerts in all. Room is taken as each alert is decoded.
+	// The oldest notification being decoded that runs out of it waits
+	// for room, up to half of Timeout, and has the room given back to
+	// itself until its decoding or that time ends; any other is answered
+	// 503 with Retry-After, and so is a request that finds no room before
+	// its body is read. Below MaxAlerts, a notification that big never
+	// passes; without MaxAlerts, neither does an alert heavier than the
+	// bound.
 	MaxAlertsInFlight int
 	// ReceiverName, asked for the receiver field of every decoded
 	// notification, returns the name under which the current config routes
@@ -251,7 +251,7 @@ func (h *Handler) handle(w http.ResponseWriter, r *http.Request, body *bodyReade
 	// other half.
 	wait, stopWaiting := context.WithTimeout(r.Context(), h.o.Timeout/2)
 	defer stopWaiting()
-	held := h.budget.claim(wait)
+	held := h.budget.claim(wait, int64(h.o.MaxAlerts))
 	defer held.release()
 	n, herr := h.decode(w, body, held)
 	held.decoded()
@@ -293,7 +293,7 @@ func read(r io.Reader, v *validator.Validate, maxAlerts int, held *claim) (*noti
 				return invalidError(describe(err, fmt.Sprintf("alerts[%d].", i)))
 			}
 		}
-		if held != nil && (maxAlerts <= 0 || i < maxAlerts) && !held.take(alertWeight(size, len(a.Labels)+len(a.Annotations), held.taken, maxAlerts)) {
+		if held != nil && (maxAlerts <= 0 || i < maxAlerts) && !held.take(alertWeight(size, len(a.Labels)+len(a.Annotations))) {
 			return errNoAlertBudget
 		}
 		return nil
@@ -339,17 +339,10 @@ const (
 // alertWeight is the room an alert of size bytes of JSON and entries
 // labels and annotations takes of the alerts in flight: one, one more for
 // each alertWeightBytes and one more for each alertWeightEntries. A
-// notification takes no more than maxAlerts in all (taken is what its
-// claim holds; no cap when maxAlerts is 0): that much room is what a
-// config makes sure of (max_alerts_in_flight >= max_alerts), so the
-// largest notification still passes once it is the oldest, and what it
-// holds beyond its weight is bounded by max_body_bytes.
-func alertWeight(size int64, entries int, taken int64, maxAlerts int) int64 {
-	w := 1 + max(size, 0)/alertWeightBytes + int64(entries)/alertWeightEntries
-	if maxAlerts > 0 {
-		w = min(w, int64(maxAlerts)-taken)
-	}
-	return w
+// notification's claim takes no more than max_alerts in all (claim.most):
+// what it holds beyond its weight is bounded by max_body_bytes.
+func alertWeight(size int64, entries int) int64 {
+	return 1 + max(size, 0)/alertWeightBytes + int64(entries)/alertWeightEntries
 }
 
 // validAlert reports whether a passes the rules newValidator gives
