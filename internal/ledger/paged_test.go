@@ -618,17 +618,26 @@ func TestLastPagedFiringNotTakenBackAmongOthers(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]string{"fp1": "fp1|0", "fp2": "fp2|20", "fp3": "fp3|0", "fp4": "fp4|20", "fp5": "fp5|0"}
-	if err := l.db.View(func(tx *bolt.Tx) error {
-		for alert, id := range want {
-			last, ok := pagedLast(tx.Bucket(bucketPagedLast), Firing{Alert: alert, Group: "g1", Since: firingSince.Add(time.Hour)})
-			if !ok || last.ID != id {
-				t.Errorf("%s: the last paged firing noted is %q (%v), want %q", alert, last.ID, ok, id)
-			}
+	for alert, id := range want {
+		if last, ok := notedLast(t, l, Firing{Alert: alert, Group: "g1", Since: firingSince.Add(time.Hour)}); !ok || last.ID != id {
+			t.Errorf("%s: the last paged firing noted is %q (%v), want %q", alert, last.ID, ok, id)
 		}
+	}
+}
+
+// notedLast is pagedLast of a in l: the last firing of a's alert in its
+// group that an SMS paged someone about, when it began before a.
+func notedLast(t *testing.T, l *Ledger, a Firing) (Firing, bool) {
+	t.Helper()
+	var last Firing
+	var ok bool
+	if err := l.db.View(func(tx *bolt.Tx) error {
+		last, ok = pagedLast(tx.Bucket(bucketPagedLast), a)
 		return nil
 	}); err != nil {
 		t.Fatal(err)
 	}
+	return last, ok
 }
 
 // Once the group's RESOLVED of an unseen refire (fp1|10, which reached
@@ -691,17 +700,7 @@ func TestLastPagedFiringComparesStartsAsTimes(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	noted := func() (Firing, bool) {
-		var last Firing
-		var ok bool
-		if err := l.db.View(func(tx *bolt.Tx) error {
-			last, ok = pagedLast(tx.Bucket(bucketPagedLast), fire(now))
-			return nil
-		}); err != nil {
-			t.Fatal(err)
-		}
-		return last, ok
-	}
+	noted := func() (Firing, bool) { return notedLast(t, l, fire(now)) }
 	if last, ok := noted(); !ok || last.ID != fire(after).ID {
 		t.Errorf("the last paged firing noted is %q (%v), want %q", last.ID, ok, fire(after).ID)
 	}
@@ -771,16 +770,11 @@ func TestLastPagedFiringKeptWhereverTheWalkFindsIt(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := l.db.View(func(tx *bolt.Tx) error {
-		for ga, min := range last {
-			got, ok := pagedLast(tx.Bucket(bucketPagedLast), Firing{Alert: ga[1], Group: ga[0], Since: firingSince.Add(2 * time.Hour)})
-			if want := fmt.Sprintf("%s|%d", ga[1], min); !ok || got.ID != want {
-				t.Errorf("%s in %s: the last paged firing noted is %q (%v), want %q", ga[1], ga[0], got.ID, ok, want)
-			}
+	for ga, min := range last {
+		got, ok := notedLast(t, l, Firing{Alert: ga[1], Group: ga[0], Since: firingSince.Add(2 * time.Hour)})
+		if want := fmt.Sprintf("%s|%d", ga[1], min); !ok || got.ID != want {
+			t.Errorf("%s in %s: the last paged firing noted is %q (%v), want %q", ga[1], ga[0], got.ID, ok, want)
 		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
 	}
 }
 
