@@ -56,7 +56,7 @@ type app struct {
 func newApp(cfg *config.Config, configFile, storagePath string, logger *slog.Logger) (*app, error) {
 	reg := metrics.NewRegistry()
 	m := metrics.New(reg)
-	led, err := ledger.Open(filepath.Join(storagePath, "ledger.db"), ledger.Options{
+	led, err := ledger.Open(filepath.Join(storagePath, ledger.FileName), ledger.Options{
 		DedupWindow:    time.Duration(cfg.Delivery.DedupWindow),
 		PagedRetention: pagedRetention,
 		Committed:      m.LedgerCommitted,

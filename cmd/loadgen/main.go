@@ -28,6 +28,8 @@ import (
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
+
+	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/ledger"
 )
 
 // options are the command line.
@@ -58,6 +60,11 @@ type options struct {
 	writeSetup      string
 	serviceLogLevel string
 	json            bool
+	// limits gives the service limits that check every SMS but never
+	// hold one back; ledgerSends fills its ledger with that many sends in
+	// their windows before it starts.
+	limits      bool
+	ledgerSends int
 }
 
 func main() {
@@ -88,6 +95,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	app.Flag("write-setup", "Write a service config and the fake sipgate's certificate into this directory, print how to run the service on them, and exit.").StringVar(&o.writeSetup)
 	app.Flag("service-log-level", "The service's --log.level.").Default("info").EnumVar(&o.serviceLogLevel, "debug", "info", "warn", "error")
 	app.Flag("json", "Print the report as JSON.").BoolVar(&o.json)
+	app.Flag("limits", "Give the service flood limits (10m and a day per recipient, a day's budget) so high that they never hold an SMS back: every SMS is checked against them.").BoolVar(&o.limits)
+	app.Flag("ledger-sends", "Before the service starts, write this many sends to 1,000 other numbers into its ledger, spread over the day before: a full ledger for --limits to check against.").Default("0").IntVar(&o.ledgerSends)
 	app.HelpFlag.Short('h')
 	if _, err := app.Parse(args); err != nil {
 		fmt.Fprintf(stderr, "loadgen: %v\n", err)
@@ -161,6 +170,12 @@ func (o options) check() error {
 	if o.target != "" && o.serviceBinary != "" {
 		errs = append(errs, errors.New("--target and --service-binary: a service runs already, or this tool starts one, not both"))
 	}
+	if o.ledgerSends < 0 {
+		errs = append(errs, fmt.Errorf("--ledger-sends %d: must not be negative", o.ledgerSends))
+	}
+	if o.ledgerSends > 0 && o.target != "" {
+		errs = append(errs, errors.New("--ledger-sends and --target: the ledger is filled before the service starts, and this one runs already"))
+	}
 	if o.pid != 0 && o.target == "" {
 		errs = append(errs, errors.New("--pid is for --target: the service this tool starts is known"))
 	}
@@ -179,13 +194,16 @@ func setup(o options, w io.Writer) error {
 	}
 	// Only its address and certificate are needed now.
 	fake.Close()
-	configFile, certFile, err := writeSetup(o.writeSetup, fake, o.recipients, o.concurrency)
+	configFile, certFile, err := writeSetup(o.writeSetup, fake, o)
 	if err != nil {
 		return err
 	}
 	storage := o.storage
 	if storage == "" {
 		storage = filepath.Join(o.writeSetup, "data")
+	}
+	if err := fillLedger(context.Background(), filepath.Join(storage, ledger.FileName), o.ledgerSends, time.Now()); err != nil {
+		return err
 	}
 	fmt.Fprintf(w, `Wrote %s and %s. Start the service with
   SSL_CERT_FILE=%s alertmanager-sipgate --config.file=%s --web.listen-address=127.0.0.1:9876 --storage.path=%s
@@ -287,6 +305,8 @@ func newResult(o options) *result {
 		CPUs:                  runtime.NumCPU(),
 		LoadAverage:           loadAverage(),
 		SipgateHTTP2:          o.sipgateHTTP2,
+		Limits:                o.limits,
+		LedgerSends:           o.ledgerSends,
 	}
 	if o.target == "" {
 		res.ServiceBinary = o.serviceBinary
@@ -424,13 +444,21 @@ func startOwnService(ctx context.Context, o options, work string, fake *fakeSipg
 			return nil, err
 		}
 	}
-	configFile, certFile, err := writeSetup(work, fake, o.recipients, o.concurrency)
+	configFile, certFile, err := writeSetup(work, fake, o)
 	if err != nil {
 		return nil, err
 	}
 	storage := o.storage
 	if storage == "" {
 		storage = filepath.Join(work, "data")
+	}
+	if o.ledgerSends > 0 {
+		logger.Info("filling the ledger", "sends", o.ledgerSends)
+		began := time.Now()
+		if err := fillLedger(ctx, filepath.Join(storage, ledger.FileName), o.ledgerSends, began); err != nil {
+			return nil, err
+		}
+		logger.Info("ledger filled", "took", time.Since(began).Round(time.Millisecond))
 	}
 	svc, err := startService(ctx, bin, configFile, certFile, storage, o.serviceLogLevel, filepath.Join(work, "service.log"))
 	if err != nil {

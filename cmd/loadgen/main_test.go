@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/ledger"
 )
 
 func TestRunRejectsCommandLine(t *testing.T) {
@@ -31,6 +33,8 @@ func TestRunRejectsCommandLine(t *testing.T) {
 		{"setup without a fixed fake", []string{"--write-setup=" + t.TempDir()}},
 		{"target and binary", []string{"--target=http://127.0.0.1:9876", "--sipgate-listen=127.0.0.1:9443", "--service-binary=x"}},
 		{"pid without target", []string{"--pid=1"}},
+		{"negative ledger sends", []string{"--ledger-sends=-1"}},
+		{"ledger sends for a running service", []string{"--target=http://127.0.0.1:9876", "--sipgate-listen=127.0.0.1:9443", "--ledger-sends=10"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -119,6 +123,46 @@ func TestRunManaged(t *testing.T) {
 	checkLedger(t, &res)
 	if _, err := os.Stat(filepath.Join("/proc", strconv.Itoa(res.ServicePID))); !os.IsNotExist(err) {
 		t.Errorf("the service (pid %d) is still running: %v", res.ServicePID, err)
+	}
+}
+
+// TestRunManagedOnAFullLedger: with --limits and --ledger-sends, the
+// service checks every SMS against limits that hold none back, in the
+// ledger that was filled: when the run ends, its day holds the fill's
+// sends and the load's.
+func TestRunManagedOnAFullLedger(t *testing.T) {
+	bin := serviceBinary(t)
+	storage := t.TempDir()
+	const fill = 2000
+	var stdout, stderr bytes.Buffer
+	code := run([]string{
+		"--notifications=100", "--concurrency=4", "--warmup=0", "--limits",
+		"--ledger-sends=" + strconv.Itoa(fill), "--storage=" + storage, "--service-binary=" + bin, "--json",
+	}, &stdout, &stderr)
+	if code != 0 {
+		t.Fatalf("exit code %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
+	}
+	var res result
+	if err := json.Unmarshal(stdout.Bytes(), &res); err != nil {
+		t.Fatalf("report: %v\n%s", err, stdout.String())
+	}
+	if !res.Limits || res.LedgerSends != fill || res.OK != 100 || res.SMSCounted != 100 {
+		t.Fatalf("limits %v, ledger sends %d, %d answered 200, %d SMS; want true, %d, 100, 100", res.Limits, res.LedgerSends, res.OK, res.SMSCounted, fill)
+	}
+	l, err := ledger.Open(filepath.Join(storage, ledger.FileName), ledger.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	sends := fill + res.SMSCounted
+	for _, max := range []int{sends, sends + 1} {
+		_, ok, err := l.Take("+4915100000001", 0, nil, ledger.Window{Max: max, Per: fillDay}, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := max > sends; ok != want {
+			t.Errorf("a day's budget of %d allows one more: %v, want %v (the day should hold the %d sends of the fill and the %d of the load)", max, ok, want, fill, res.SMSCounted)
+		}
 	}
 }
 

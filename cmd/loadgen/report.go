@@ -25,6 +25,11 @@ type result struct {
 	AlertsPerNotification int     `json:"alerts_per_notification"`
 	Recipients            int     `json:"recipients"`
 	SipgateHTTP2          bool    `json:"sipgate_http2"`
+	// Limits is --limits: the service checks every SMS against limits
+	// that hold none back; LedgerSends the sends its ledger held in their
+	// windows before it started (--ledger-sends).
+	Limits      bool `json:"limits"`
+	LedgerSends int  `json:"ledger_sends"`
 
 	// Stopped says why sending ended: count, duration or interrupted.
 	Stopped string  `json:"stopped"`
@@ -153,6 +158,13 @@ func (r *result) print(w io.Writer) {
 		pace = fmt.Sprintf("%g/s by up to %d concurrent (latency from the scheduled start)", r.Rate, r.Concurrency)
 	}
 	row("load", "%s, %d alerts per notification, %d recipient(s), sipgate over TLS (%s)", pace, r.AlertsPerNotification, r.Recipients, proto)
+	if r.Limits || r.LedgerSends > 0 {
+		limits := "none"
+		if r.Limits {
+			limits = "every SMS checked, none held back"
+		}
+		row("limits", "%s; %d sends in the ledger's windows before the start", limits, r.LedgerSends)
+	}
 	if r.WarmupSent > 0 {
 		row("warm-up", "%d notifications in %.1f s before, not counted below: %d answered 200, p99 %.1f ms, max %.1f ms", r.WarmupSent, r.WarmupSeconds, r.WarmupOK, r.WarmupP99MS, r.WarmupMaxMS)
 	}

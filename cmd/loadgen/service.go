@@ -91,9 +91,10 @@ func checkLoopback(addr string) error {
 }
 
 // serviceConfig is a service config that sends every notification through
-// one route to recipients contacts through sipgateURL, with no limits and
-// room for concurrency notifications at once.
-func serviceConfig(sipgateURL string, recipients, concurrency int) string {
+// one route to recipients contacts through sipgateURL, with room for
+// concurrency notifications at once, and no limits, or with limits so high
+// that they never hold an SMS back.
+func serviceConfig(sipgateURL string, recipients, concurrency int, limits bool) string {
 	var contacts, group strings.Builder
 	for i := range recipients {
 		name := fmt.Sprintf("r%d", i+1)
@@ -103,7 +104,17 @@ func serviceConfig(sipgateURL string, recipients, concurrency int) string {
 		}
 		group.WriteString(name)
 	}
-	return fmt.Sprintf(`# Written by cmd/loadgen: a fake sipgate on loopback, no limits.
+	limitsYAML, what := "", "no limits"
+	if limits {
+		limitsYAML = `limits:
+  per_recipient:
+    - {max: 1000000000, per: 10m}
+    - {max: 1000000000, per: 24h}
+  budget: {max: 1000000000, per: 24h}
+`
+		what = "limits that check every SMS and hold none back"
+	}
+	return fmt.Sprintf(`# Written by cmd/loadgen: a fake sipgate on loopback, %s.
 sipgate:
   url: %s
   token_id: %s
@@ -119,15 +130,15 @@ contacts:
 routes:
   - name: loadgen
     to: [loadgen]
-`, sipgateURL, sipgateTokenID, sipgateToken, max(64, concurrency), max(64, concurrency)*config.DefaultMaxAlerts, webhookUser, webhookPass, contacts.String(), group.String())
+%s`, what, sipgateURL, sipgateTokenID, sipgateToken, max(64, concurrency), max(64, concurrency)*config.DefaultMaxAlerts, webhookUser, webhookPass, contacts.String(), group.String(), limitsYAML)
 }
 
-// writeSetup writes the service config and the fake's certificate into
-// dir and returns their paths.
-func writeSetup(dir string, fake *fakeSipgate, recipients, concurrency int) (configFile, certFile string, err error) {
+// writeSetup writes the service config for o and the fake's certificate
+// into dir and returns their paths.
+func writeSetup(dir string, fake *fakeSipgate, o options) (configFile, certFile string, err error) {
 	configFile = filepath.Join(dir, "sipgate.yml")
 	certFile = filepath.Join(dir, "sipgate.pem")
-	if err := os.WriteFile(configFile, []byte(serviceConfig(fake.url, recipients, concurrency)), 0o600); err != nil {
+	if err := os.WriteFile(configFile, []byte(serviceConfig(fake.url, o.recipients, o.concurrency, o.limits)), 0o600); err != nil {
 		return "", "", err
 	}
 	if err := os.WriteFile(certFile, fake.certPEM, 0o644); err != nil {

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"net/http"
+	"slices"
 	"testing"
 	"time"
 
@@ -12,18 +13,20 @@ import (
 )
 
 // TestServiceConfig: the config this tool writes is one the service
-// loads, with every recipient on the one route, no limits and room for the
-// concurrency.
+// loads, with every recipient on the one route, room for the concurrency,
+// and no limits, or with --limits limits that no load reaches.
 func TestServiceConfig(t *testing.T) {
 	tests := []struct {
 		recipients, concurrency, wantInFlight int
+		limits                                bool
 	}{
-		{1, 10, 64},
-		{3, 10, 64},
-		{2, 200, 200},
+		{1, 10, 64, false},
+		{3, 10, 64, false},
+		{2, 200, 200, false},
+		{1, 10, 64, true},
 	}
 	for _, tt := range tests {
-		yml := serviceConfig("https://127.0.0.1:9443/v2", tt.recipients, tt.concurrency)
+		yml := serviceConfig("https://127.0.0.1:9443/v2", tt.recipients, tt.concurrency, tt.limits)
 		cfg, err := config.Parse([]byte(yml), "loadgen.yml")
 		if err != nil {
 			t.Fatalf("recipients %d: %v\n%s", tt.recipients, err, yml)
@@ -47,8 +50,23 @@ func TestServiceConfig(t *testing.T) {
 		if want := tt.wantInFlight * cfg.Webhook.MaxAlerts; cfg.Webhook.MaxAlertsInFlight != want {
 			t.Errorf("concurrency %d: max_alerts_in_flight = %d, want %d", tt.concurrency, cfg.Webhook.MaxAlertsInFlight, want)
 		}
-		if l := cfg.Limits; len(l.PerRecipient) != 0 || l.Budget.Max != 0 {
+		l := cfg.Limits
+		if !tt.limits && (len(l.PerRecipient) != 0 || l.Budget.Max != 0) {
 			t.Errorf("limits = %+v, want none", l)
+		}
+		// --limits: the windows a full ledger fills, each checked, none
+		// ever reached by a load.
+		if tt.limits {
+			var pers []time.Duration
+			for _, w := range l.PerRecipient {
+				pers = append(pers, time.Duration(w.Per))
+				if w.Max < 1_000_000_000 {
+					t.Errorf("per-recipient limit %+v: a load could reach it", w)
+				}
+			}
+			if !slices.Equal(pers, []time.Duration{10 * time.Minute, fillDay}) || time.Duration(l.Budget.Per) != fillDay || l.Budget.Max < 1_000_000_000 {
+				t.Errorf("limits = %+v, want 10m and %s per recipient and a budget of %[2]s, none within reach", l, fillDay)
+			}
 		}
 	}
 }

@@ -75,6 +75,9 @@ var (
 	bucketSends = []byte("sends")
 )
 
+// FileName is the ledger's file in the service's storage directory.
+const FileName = "ledger.db"
+
 // Options say how long the ledger remembers what.
 type Options struct {
 	// DedupWindow is how long a delivery counts as done: a retry or an HA

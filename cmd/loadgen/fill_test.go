@@ -1,0 +1,63 @@
+package main
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/ledger"
+)
+
+// TestFillLedger: the sends of --ledger-sends lie in the day's windows of
+// --limits, spread over the day rather than at its end, to fillNumbers
+// people.
+func TestFillLedger(t *testing.T) {
+	const n = 3000
+	path := filepath.Join(t.TempDir(), ledger.FileName)
+	now := time.Now()
+	if err := fillLedger(context.Background(), path, n, now); err != nil {
+		t.Fatal(err)
+	}
+	l, err := ledger.Open(path, ledger.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	day := func(max int) ledger.Window { return ledger.Window{Max: max, Per: fillDay} }
+	take := func(number string, perRecipient []ledger.Window, budget ledger.Window) bool {
+		t.Helper()
+		_, ok, err := l.Take(number, 0, perRecipient, budget, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	if take("+4915100000001", nil, day(n)) {
+		t.Errorf("a day's budget of %d let one more through: the day holds fewer than the %d sends", n, n)
+	}
+	// In ten minutes of a day: n/144, about 21.
+	if !take("+4915100000001", nil, ledger.Window{Max: 30, Per: 10 * time.Minute}) {
+		t.Errorf("a budget of 30 in 10m is full: the sends are not spread over the day")
+	}
+	if take("+4915100000001", nil, ledger.Window{Max: 15, Per: 10 * time.Minute}) {
+		t.Errorf("a budget of 15 in 10m let one through: the last ten minutes hold fewer than n/144 sends")
+	}
+	// Each of the fillNumbers people got n/fillNumbers of them.
+	per := n / fillNumbers
+	if take(fillNumber(0), []ledger.Window{day(per)}, ledger.Window{}) {
+		t.Errorf("%s took a send past %d a day: it got fewer of the fill's", fillNumber(0), per)
+	}
+	if !take(fillNumber(1), []ledger.Window{day(per + 1)}, ledger.Window{}) {
+		t.Errorf("%s took no send within %d a day: the fill's sends are not spread over %d people", fillNumber(1), per+1, fillNumbers)
+	}
+}
+
+// TestFillLedgerStopsWithItsContext: an interrupted fill says so.
+func TestFillLedgerStopsWithItsContext(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := fillLedger(ctx, filepath.Join(t.TempDir(), ledger.FileName), 1000, time.Now()); err == nil {
+		t.Error("fillLedger with its context done = nil, want an error")
+	}
+}
