@@ -112,7 +112,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
 
 	if o.writeSetup != "" {
-		if err := setup(o, stdout); err != nil {
+		if err := setup(ctx, o, stdout); err != nil {
 			fmt.Fprintf(stderr, "loadgen: %v\n", err)
 			return 1
 		}
@@ -182,9 +182,9 @@ func (o options) check() error {
 	return errors.Join(errs...)
 }
 
-// setup writes the config and certificate of o.writeSetup and says how to
-// use them.
-func setup(o options, w io.Writer) error {
+// setup writes the config and certificate of o.writeSetup, fills the
+// ledger of its storage with --ledger-sends, and says how to use them.
+func setup(ctx context.Context, o options, w io.Writer) error {
 	if err := os.MkdirAll(o.writeSetup, 0o755); err != nil {
 		return err
 	}
@@ -202,14 +202,19 @@ func setup(o options, w io.Writer) error {
 	if storage == "" {
 		storage = filepath.Join(o.writeSetup, "data")
 	}
-	if err := fillLedger(context.Background(), filepath.Join(storage, ledger.FileName), o.ledgerSends, time.Now()); err != nil {
+	if err := fillLedger(ctx, filepath.Join(storage, ledger.FileName), o.ledgerSends, time.Now()); err != nil {
 		return err
+	}
+	// The report says whether the service checks limits.
+	limits := ""
+	if o.limits {
+		limits = " --limits"
 	}
 	fmt.Fprintf(w, `Wrote %s and %s. Start the service with
   SSL_CERT_FILE=%s alertmanager-sipgate --config.file=%s --web.listen-address=127.0.0.1:9876 --storage.path=%s
 and load it with
-  go run ./cmd/loadgen --target=http://127.0.0.1:9876 --sipgate-listen=%s --recipients=%d --pid=<its process id>
-`, configFile, certFile, certFile, configFile, storage, o.sipgateListen, o.recipients)
+  go run ./cmd/loadgen --target=http://127.0.0.1:9876 --sipgate-listen=%s --recipients=%d%s --pid=<its process id>
+`, configFile, certFile, certFile, configFile, storage, o.sipgateListen, o.recipients, limits)
 	return nil
 }
 

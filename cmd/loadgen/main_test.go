@@ -167,7 +167,8 @@ func TestRunManagedOnAFullLedger(t *testing.T) {
 }
 
 // TestTarget: a config from --write-setup runs a service that --target
-// then loads, through a fake sipgate started again at the same address.
+// then loads, through a fake sipgate started again at the same address,
+// with --limits on a ledger that --ledger-sends filled.
 func TestTarget(t *testing.T) {
 	bin := serviceBinary(t)
 	dir := t.TempDir()
@@ -176,11 +177,24 @@ func TestTarget(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out, stderr bytes.Buffer
-	if code := run([]string{"--write-setup=" + dir, "--sipgate-listen=" + sipgateAddr, "--recipients=2"}, &out, &stderr); code != 0 {
+	const fill = 500
+	if code := run([]string{"--write-setup=" + dir, "--sipgate-listen=" + sipgateAddr, "--recipients=2", "--limits", "--ledger-sends=" + strconv.Itoa(fill)}, &out, &stderr); code != 0 {
 		t.Fatalf("--write-setup: exit code %d: %s", code, stderr.String())
 	}
-	if !strings.Contains(out.String(), "SSL_CERT_FILE="+filepath.Join(dir, "sipgate.pem")) {
-		t.Errorf("--write-setup printed no way to start the service:\n%s", out.String())
+	if !strings.Contains(out.String(), "SSL_CERT_FILE="+filepath.Join(dir, "sipgate.pem")) || !strings.Contains(out.String(), " --limits ") {
+		t.Errorf("--write-setup printed no way to start the service and load it with --limits:\n%s", out.String())
+	}
+	// The ledger the service is told to use holds the fill.
+	l, err := ledger.Open(filepath.Join(dir, "data", ledger.FileName), ledger.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, ok, err := l.Take("+4915100000001", 0, nil, ledger.Window{Max: fill, Per: fillDay}, false)
+	if cerr := l.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil || ok {
+		t.Fatalf("a day's budget of %d allows one more: %v, %v; want the %d sends of the fill in the service's ledger", fill, ok, err, fill)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
