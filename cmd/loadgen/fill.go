@@ -22,6 +22,14 @@ const (
 	fillWriters = 256
 )
 
+// loadLimits are the limits of --limits: a 10m and a day per recipient and
+// a day's budget, each so high that no load reaches it, so that every SMS
+// is checked and counted and none held back.
+func loadLimits() (perRecipient []ledger.Window, budget ledger.Window) {
+	const max = 1_000_000_000
+	return []ledger.Window{{Max: max, Per: 10 * time.Minute}, {Max: max, Per: fillDay}}, ledger.Window{Max: max, Per: fillDay}
+}
+
 // fillNumber is the number the i-th send of the fill went to.
 func fillNumber(i int) string {
 	return fmt.Sprintf("+4916%08d", i%fillNumbers)
@@ -32,8 +40,12 @@ func fillNumber(i int) string {
 // before now, oldest first, each counted as the service counts an SMS it
 // sends (through the ledger's own Take). The service, started on the
 // file afterwards, finds them in its limit windows: what its limit checks
-// cost with a full ledger is then measured against an empty one.
-func fillLedger(ctx context.Context, path string, n int, now time.Time) error {
+// cost with a full ledger is then measured against an empty one. With
+// limits, the fill takes each send against loadLimits, as a service that
+// ran the day with them would have: the ledger then keeps the windows'
+// counts, and the service's first check finds them rather than counting
+// the day's sends once.
+func fillLedger(ctx context.Context, path string, n int, now time.Time, limits bool) error {
 	if n <= 0 {
 		return nil
 	}
@@ -64,8 +76,8 @@ func fillLedger(ctx context.Context, path string, n int, now time.Time) error {
 				if i >= n {
 					return
 				}
-				// Forced: no window is checked, every send is logged.
-				if _, _, err := l.Take(fillNumber(i), 0, nil, ledger.Window{}, true); err != nil {
+				err := take(l, fillNumber(i), limits)
+				if err != nil {
 					errMu.Lock()
 					if first == nil {
 						first = err
@@ -87,4 +99,19 @@ func fillLedger(ctx context.Context, path string, n int, now time.Time) error {
 		return fmt.Errorf("fill the ledger: %w", first)
 	}
 	return nil
+}
+
+// take logs a send to number: checked against loadLimits with limits,
+// else forced, which checks no window.
+func take(l *ledger.Ledger, number string, limits bool) error {
+	if !limits {
+		_, _, err := l.Take(number, 0, nil, ledger.Window{}, true)
+		return err
+	}
+	perRecipient, budget := loadLimits()
+	_, ok, err := l.Take(number, 0, perRecipient, budget, false)
+	if err == nil && !ok {
+		err = fmt.Errorf("a send to %s held back by limits no load reaches", number)
+	}
+	return err
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -11,12 +12,18 @@ import (
 
 // TestFillLedger: the sends of --ledger-sends lie in the day's windows of
 // --limits, spread over the day rather than at its end, to fillNumbers
-// people.
+// people, whether they were taken against those limits or forced.
 func TestFillLedger(t *testing.T) {
+	for _, limits := range []bool{false, true} {
+		t.Run(fmt.Sprintf("limits=%v", limits), func(t *testing.T) { testFillLedger(t, limits) })
+	}
+}
+
+func testFillLedger(t *testing.T, limits bool) {
 	const n = 3000
 	path := filepath.Join(t.TempDir(), ledger.FileName)
 	now := time.Now()
-	if err := fillLedger(context.Background(), path, n, now); err != nil {
+	if err := fillLedger(context.Background(), path, n, now, limits); err != nil {
 		t.Fatal(err)
 	}
 	l, err := ledger.Open(path, ledger.Options{})
@@ -57,7 +64,7 @@ func TestFillLedger(t *testing.T) {
 func TestFillLedgerStopsWithItsContext(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if err := fillLedger(ctx, filepath.Join(t.TempDir(), ledger.FileName), 1000, time.Now()); err == nil {
+	if err := fillLedger(ctx, filepath.Join(t.TempDir(), ledger.FileName), 1000, time.Now(), true); err == nil {
 		t.Error("fillLedger with its context done = nil, want an error")
 	}
 }

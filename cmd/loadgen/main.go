@@ -96,7 +96,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	app.Flag("service-log-level", "The service's --log.level.").Default("info").EnumVar(&o.serviceLogLevel, "debug", "info", "warn", "error")
 	app.Flag("json", "Print the report as JSON.").BoolVar(&o.json)
 	app.Flag("limits", "Give the service flood limits (10m and a day per recipient, a day's budget) so high that they never hold an SMS back: every SMS is checked against them.").BoolVar(&o.limits)
-	app.Flag("ledger-sends", "Before the service starts, write this many sends to 1,000 other numbers into its ledger, spread over the day before: a full ledger for --limits to check against.").Default("0").IntVar(&o.ledgerSends)
+	app.Flag("ledger-sends", "Before the service starts, write this many sends to 1,000 other numbers into its ledger, spread over the day before (with --limits, each taken against them, so the ledger keeps their windows' counts): a full ledger for --limits to check against.").Default("0").IntVar(&o.ledgerSends)
 	app.HelpFlag.Short('h')
 	if _, err := app.Parse(args); err != nil {
 		fmt.Fprintf(stderr, "loadgen: %v\n", err)
@@ -202,7 +202,7 @@ func setup(ctx context.Context, o options, w io.Writer) error {
 	if storage == "" {
 		storage = filepath.Join(o.writeSetup, "data")
 	}
-	if err := fillLedger(ctx, filepath.Join(storage, ledger.FileName), o.ledgerSends, time.Now()); err != nil {
+	if err := fillLedger(ctx, filepath.Join(storage, ledger.FileName), o.ledgerSends, time.Now(), o.limits); err != nil {
 		return err
 	}
 	// The report says whether the service checks limits.
@@ -460,7 +460,7 @@ func startOwnService(ctx context.Context, o options, work string, fake *fakeSipg
 	if o.ledgerSends > 0 {
 		logger.Info("filling the ledger", "sends", o.ledgerSends)
 		began := time.Now()
-		if err := fillLedger(ctx, filepath.Join(storage, ledger.FileName), o.ledgerSends, began); err != nil {
+		if err := fillLedger(ctx, filepath.Join(storage, ledger.FileName), o.ledgerSends, began, o.limits); err != nil {
 			return nil, err
 		}
 		logger.Info("ledger filled", "took", time.Since(began).Round(time.Millisecond))

@@ -18,6 +18,7 @@ import (
 
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/config"
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/sipgate/sipgatetest"
+	"github.com/prometheus/common/model"
 )
 
 // The credentials the fake sipgate takes and the webhook's basic auth, in
@@ -106,12 +107,14 @@ func serviceConfig(sipgateURL string, recipients, concurrency int, limits bool) 
 	}
 	limitsYAML, what := "", "no limits"
 	if limits {
-		limitsYAML = `limits:
-  per_recipient:
-    - {max: 1000000000, per: 10m}
-    - {max: 1000000000, per: 24h}
-  budget: {max: 1000000000, per: 24h}
-`
+		perRecipient, budget := loadLimits()
+		var b strings.Builder
+		b.WriteString("limits:\n  per_recipient:\n")
+		for _, w := range perRecipient {
+			fmt.Fprintf(&b, "    - {max: %d, per: %s}\n", w.Max, model.Duration(w.Per))
+		}
+		fmt.Fprintf(&b, "  budget: {max: %d, per: %s}\n", budget.Max, model.Duration(budget.Per))
+		limitsYAML = b.String()
 		what = "limits that check every SMS and hold none back"
 	}
 	return fmt.Sprintf(`# Written by cmd/loadgen: a fake sipgate on loopback, %s.
