@@ -85,24 +85,30 @@ func serviceBinary(t *testing.T) string {
 	return bin
 }
 
-// TestRunManaged: a short run against a service the tool starts answers
-// every notification 200, finds every SMS at the fake sipgate when the
-// last answer came, reports the service's memory and CPU, and leaves no
-// service running.
-func TestRunManaged(t *testing.T) {
-	bin := serviceBinary(t)
+// runClean runs the command with args and --json, wants it to exit 0, and
+// returns its report.
+func runClean(t *testing.T, args ...string) *result {
+	t.Helper()
 	var stdout, stderr bytes.Buffer
-	code := run([]string{
-		"--notifications=200", "--concurrency=4", "--recipients=2", "--alerts-per-notification=3",
-		"--warmup=300ms", "--service-binary=" + bin, "--json",
-	}, &stdout, &stderr)
-	if code != 0 {
+	if code := run(append(args, "--json"), &stdout, &stderr); code != 0 {
 		t.Fatalf("exit code %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
 	}
 	var res result
 	if err := json.Unmarshal(stdout.Bytes(), &res); err != nil {
 		t.Fatalf("report: %v\n%s", err, stdout.String())
 	}
+	return &res
+}
+
+// TestRunManaged: a short run against a service the tool starts answers
+// every notification 200, finds every SMS at the fake sipgate when the
+// last answer came, reports the service's memory and CPU, and leaves no
+// service running.
+func TestRunManaged(t *testing.T) {
+	bin := serviceBinary(t)
+	res := runClean(t,
+		"--notifications=200", "--concurrency=4", "--recipients=2", "--alerts-per-notification=3",
+		"--warmup=300ms", "--service-binary="+bin)
 	if res.Sent != 200 || res.OK != 200 || res.Failed != 0 || len(res.Other) != 0 || res.Stopped != stoppedCount {
 		t.Errorf("sent %d, ok %d, failed %d (%s), other %v, stopped %q; want 200 answered 200", res.Sent, res.OK, res.Failed, res.FirstError, res.Other, res.Stopped)
 	}
@@ -120,7 +126,7 @@ func TestRunManaged(t *testing.T) {
 	if res.LoadgenCPUPerNotificationMS <= 0 {
 		t.Errorf("loadgen CPU per notification = %v, want some", res.LoadgenCPUPerNotificationMS)
 	}
-	checkLedger(t, &res)
+	checkLedger(t, res)
 	if _, err := os.Stat(filepath.Join("/proc", strconv.Itoa(res.ServicePID))); !os.IsNotExist(err) {
 		t.Errorf("the service (pid %d) is still running: %v", res.ServicePID, err)
 	}
@@ -134,18 +140,9 @@ func TestRunManagedOnAFullLedger(t *testing.T) {
 	bin := serviceBinary(t)
 	storage := t.TempDir()
 	const fill = 2000
-	var stdout, stderr bytes.Buffer
-	code := run([]string{
+	res := runClean(t,
 		"--notifications=100", "--concurrency=4", "--warmup=0", "--limits",
-		"--ledger-sends=" + strconv.Itoa(fill), "--storage=" + storage, "--service-binary=" + bin, "--json",
-	}, &stdout, &stderr)
-	if code != 0 {
-		t.Fatalf("exit code %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
-	}
-	var res result
-	if err := json.Unmarshal(stdout.Bytes(), &res); err != nil {
-		t.Fatalf("report: %v\n%s", err, stdout.String())
-	}
+		"--ledger-sends="+strconv.Itoa(fill), "--storage="+storage, "--service-binary="+bin)
 	if !res.Limits || res.LedgerSends != fill || res.OK != 100 || res.SMSCounted != 100 {
 		t.Fatalf("limits %v, ledger sends %d, %d answered 200, %d SMS; want true, %d, 100, 100", res.Limits, res.LedgerSends, res.OK, res.SMSCounted, fill)
 	}
