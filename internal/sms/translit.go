@@ -47,10 +47,11 @@ var replacements = [...]struct{ to, from string }{
 	{"*", "•"},
 	// Units and signs common in alert text (µs, ≥ 95%).
 	{"u", "µμ"},
-	// Powers keep their caret: 10³ as 103 would read as a hundred and three. Indices do not
-	// need one (CO₂ is CO2).
+	// Powers keep their caret: 10³ as 103 would read as a hundred and three. An exponent of
+	// several characters has one caret before them all (10¹² is 10^12, 10⁻³ is 10^-3; see
+	// latin). Indices do not need one (CO₂ is CO2).
 	{"^0", "⁰"}, {"^1", "¹"}, {"^2", "²"}, {"^3", "³"}, {"^4", "⁴"}, {"^5", "⁵"}, {"^6", "⁶"},
-	{"^7", "⁷"}, {"^8", "⁸"}, {"^9", "⁹"},
+	{"^7", "⁷"}, {"^8", "⁸"}, {"^9", "⁹"}, {"^+", "⁺"}, {"^-", "⁻"},
 	{"0", "₀"}, {"1", "₁"}, {"2", "₂"}, {"3", "₃"}, {"4", "₄"}, {"5", "₅"}, {"6", "₆"}, {"7", "₇"},
 	{"8", "₈"}, {"9", "₉"},
 	{"deg", "°"},
@@ -263,10 +264,20 @@ func latin(r, prev, next rune) string {
 		return " "
 	case !ok:
 		return "?"
+	case superscript(r) && superscript(prev):
+		// One caret for the exponent: 10¹² as 10^1^2 would read as ten.
+		return s[1:]
 	case len(s) > 1 && unicode.IsUpper(r) && capitals(prev, next):
 		return strings.ToUpper(s)
 	}
 	return s
+}
+
+// superscript reports whether r is a superscript digit or sign, which an exponent is written
+// in.
+func superscript(r rune) bool {
+	s := replacement[r]
+	return len(s) == 2 && s[0] == '^'
 }
 
 // capitals reports whether a capital between prev and next stands in a word of capitals: the
@@ -295,10 +306,15 @@ func isGreekLetter(r rune) bool {
 // s[i], and whether it is a word to transliterate whole: two letters or more, one of them
 // outside GSM-7. A mu that leads capitals alone is the micro sign before a unit (μΩ, the
 // micro-ohm; μΑ, with a Greek capital A): no word, so that it is u and the unit stays, not mO
-// or mA, a milli-.
+// or mA, a milli-. A capital mu before an omega alone is the megaohm (ΜΩ): no word either, so
+// that it is MΩ, not MO.
 func greekWord(s string, i int) (end int, whole bool) {
 	letters, outside := 0, false
 	micro, unit := false, true // a leading mu, and capitals alone after it
+	mega := false              // a leading capital mu, and an omega after it
+	word := func() bool {
+		return letters > 1 && (outside || micro) && !(micro && unit) && !(mega && letters == 2)
+	}
 	for end = i; end < len(s); {
 		r, size := utf8.DecodeRuneInString(s[end:])
 		switch {
@@ -308,13 +324,19 @@ func greekWord(s string, i int) (end int, whole bool) {
 			letters++
 			outside = outside || septets(r) == 0
 			unit = unit && unicode.IsUpper(r)
+			switch {
+			case letters == 1:
+				mega = r == 'Μ'
+			case letters == 2:
+				mega = mega && (r == 'Ω' || r == '\u2126')
+			}
 		case r >= 0x300 && r <= 0x36f:
 		default:
-			return end, letters > 1 && (outside || micro) && !(micro && unit)
+			return end, word()
 		}
 		end += size
 	}
-	return end, letters > 1 && (outside || micro) && !(micro && unit)
+	return end, word()
 }
 
 // writeGreek writes the Latin of the Greek word w, which stands between prev and next.
