@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -145,6 +146,41 @@ func TestOpenLockedFileFailsClearly(t *testing.T) {
 	_, err := Open(path, Options{})
 	if err == nil || !strings.Contains(err.Error(), "locked") || !strings.Contains(err.Error(), path) {
 		t.Fatalf("second Open: err = %v, want a locked-file error naming the path", err)
+	}
+}
+
+// TestCloseWritesTheFreeList: a ledger closed cleanly leaves its free
+// list on disk, so that the next Open reads it instead of every page of
+// the file. bbolt, opened without NoFreelistSync, commits at once to
+// write a free list that is missing, and only then.
+func TestCloseWritesTheFreeList(t *testing.T) {
+	path := filepath.Join(t.TempDir(), FileName)
+	now := time.Now()
+	l := open(t, path, &now)
+	for i := range 100 {
+		if err := l.Record(fmt.Sprintf("key-%d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	txid := func(o *bolt.Options) int {
+		t.Helper()
+		db, err := bolt.Open(path, 0o600, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		id := 0
+		if err := db.View(func(tx *bolt.Tx) error { id = tx.ID(); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	closed := txid(&bolt.Options{ReadOnly: true})
+	if opened := txid(&bolt.Options{}); opened != closed {
+		t.Errorf("bbolt committed on open (transaction %d, closed at %d): the free list was not on disk", opened, closed)
 	}
 }
 
