@@ -1382,7 +1382,10 @@ func (l *Ledger) Close() error {
 		l.db.NoFreelistSync = false
 		return nil
 	})
-	if ferr != nil {
+	switch {
+	case errors.Is(ferr, bolterrors.ErrDatabaseNotOpen):
+		ferr = nil // closed before, as bbolt's Close allows
+	case ferr != nil:
 		ferr = fmt.Errorf("close ledger: write the free list: %w", ferr)
 	}
 	if err := l.db.Close(); err != nil {

@@ -152,7 +152,8 @@ func TestOpenLockedFileFailsClearly(t *testing.T) {
 // TestCloseWritesTheFreeList: a ledger closed cleanly leaves its free
 // list on disk, so that the next Open reads it instead of every page of
 // the file. bbolt, opened without NoFreelistSync, commits at once to
-// write a free list that is missing, and only then.
+// write a free list that is missing, and only then. A second Close does
+// nothing, as bbolt's.
 func TestCloseWritesTheFreeList(t *testing.T) {
 	path := filepath.Join(t.TempDir(), FileName)
 	now := time.Now()
@@ -177,6 +178,9 @@ func TestCloseWritesTheFreeList(t *testing.T) {
 			t.Fatal(err)
 		}
 		return id
+	}
+	if err := l.Close(); err != nil {
+		t.Errorf("a second Close = %v, want nil as bbolt's", err)
 	}
 	closed := txid(&bolt.Options{ReadOnly: true})
 	if opened := txid(&bolt.Options{}); opened != closed {
