@@ -2,10 +2,13 @@ package main
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/alertmanager-sipgate/alertmanager-sipgate/internal/ledger"
 )
@@ -25,6 +28,9 @@ func testFillLedger(t *testing.T, limits bool) {
 	now := time.Now()
 	if err := fillLedger(context.Background(), path, n, now, limits); err != nil {
 		t.Fatal(err)
+	}
+	if kept := keepsDayCounts(t, path); kept != limits {
+		t.Errorf("the ledger keeps the counts of the day's windows: %v, want %v (the fill took its sends against the limits: %[2]v)", kept, limits)
 	}
 	l, err := ledger.Open(path, ledger.Options{})
 	if err != nil {
@@ -67,4 +73,28 @@ func TestFillLedgerStopsWithItsContext(t *testing.T) {
 	if err := fillLedger(ctx, filepath.Join(t.TempDir(), ledger.FileName), 1000, time.Now(), true); err == nil {
 		t.Error("fillLedger with its context done = nil, want an error")
 	}
+}
+
+// keepsDayCounts reports whether the ledger file at path keeps the counts
+// of the windows of a day, which a check against them leaves and a forced
+// send does not. It reads the ledger's own layout (internal/ledger's
+// limits.go: the bucket "windows", the key "r" and the window's length),
+// which its API does not show.
+func keepsDayCounts(t *testing.T, path string) bool {
+	t.Helper()
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	kept := false
+	if err := db.View(func(tx *bolt.Tx) error {
+		if b := tx.Bucket([]byte("windows")); b != nil {
+			kept = b.Get(binary.BigEndian.AppendUint64([]byte("r"), uint64(fillDay))) != nil
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return kept
 }

@@ -331,6 +331,7 @@ func greekWord(s string, i int) (end int, whole bool) {
 				mega = mega && (r == 'Ω' || r == '\u2126')
 			}
 		case r >= 0x300 && r <= 0x36f:
+			mega = mega && letters < 2 // an accented omega is no ohm
 		default:
 			return end, word()
 		}
