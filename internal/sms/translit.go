@@ -209,7 +209,10 @@ func Transliterate(text string) (out string, changed bool) {
 		default:
 			b.WriteString(latin(r, prev, nextRune(text, i+size)))
 		}
-		prev = r
+		if s, ok := replacement[r]; !ok || s != "" {
+			// What vanishes stands between nothing: x²\u00ad³ is x^23.
+			prev = r
+		}
 		i += size
 	}
 	return b.String(), true
