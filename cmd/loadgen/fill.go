@@ -63,6 +63,21 @@ func fillLedger(ctx context.Context, path string, n int, now time.Time, limits b
 	if err != nil {
 		return fmt.Errorf("fill the ledger: %w", err)
 	}
+	// Forced, no window is checked; with limits, every one of them.
+	take := func(number string) error {
+		_, _, err := l.Take(number, 0, nil, ledger.Window{}, true)
+		return err
+	}
+	if limits {
+		perRecipient, budget := loadLimits()
+		take = func(number string) error {
+			_, ok, err := l.Take(number, 0, perRecipient, budget, false)
+			if err == nil && !ok {
+				err = fmt.Errorf("a send to %s held back by limits no load reaches", number)
+			}
+			return err
+		}
+	}
 	var (
 		next  atomic.Int64
 		wg    sync.WaitGroup
@@ -76,8 +91,7 @@ func fillLedger(ctx context.Context, path string, n int, now time.Time, limits b
 				if i >= n {
 					return
 				}
-				err := take(l, fillNumber(i), limits)
-				if err != nil {
+				if err := take(fillNumber(i)); err != nil {
 					errMu.Lock()
 					if first == nil {
 						first = err
@@ -99,19 +113,4 @@ func fillLedger(ctx context.Context, path string, n int, now time.Time, limits b
 		return fmt.Errorf("fill the ledger: %w", first)
 	}
 	return nil
-}
-
-// take logs a send to number: checked against loadLimits with limits,
-// else forced, which checks no window.
-func take(l *ledger.Ledger, number string, limits bool) error {
-	if !limits {
-		_, _, err := l.Take(number, 0, nil, ledger.Window{}, true)
-		return err
-	}
-	perRecipient, budget := loadLimits()
-	_, ok, err := l.Take(number, 0, perRecipient, budget, false)
-	if err == nil && !ok {
-		err = fmt.Errorf("a send to %s held back by limits no load reaches", number)
-	}
-	return err
 }
