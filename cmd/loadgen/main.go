@@ -112,7 +112,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
 
 	if o.writeSetup != "" {
-		if err := setup(ctx, o, stdout); err != nil {
+		if err := setup(ctx, o, stdout, logger); err != nil {
 			fmt.Fprintf(stderr, "loadgen: %v\n", err)
 			return 1
 		}
@@ -184,7 +184,7 @@ func (o options) check() error {
 
 // setup writes the config and certificate of o.writeSetup, fills the
 // ledger of its storage with --ledger-sends, and says how to use them.
-func setup(ctx context.Context, o options, w io.Writer) error {
+func setup(ctx context.Context, o options, w io.Writer, logger *slog.Logger) error {
 	if err := os.MkdirAll(o.writeSetup, 0o755); err != nil {
 		return err
 	}
@@ -198,14 +198,12 @@ func setup(ctx context.Context, o options, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	storage := o.storage
-	if storage == "" {
-		storage = filepath.Join(o.writeSetup, "data")
-	}
-	if err := fillLedger(ctx, filepath.Join(storage, ledger.FileName), o.ledgerSends, time.Now(), o.limits); err != nil {
+	storage, err := prepareStorage(ctx, o, o.writeSetup, logger)
+	if err != nil {
 		return err
 	}
-	// The report says whether the service checks limits.
+	// The load command carries --limits, so that its report says that the
+	// service checks them.
 	limits := ""
 	if o.limits {
 		limits = " --limits"
@@ -438,6 +436,25 @@ func runLoad(ctx context.Context, o options, url string, client *http.Client, fa
 	return stats, nil
 }
 
+// prepareStorage returns the service's storage directory, --storage or
+// "data" in dir, the directory of its config, with its ledger filled with
+// --ledger-sends.
+func prepareStorage(ctx context.Context, o options, dir string, logger *slog.Logger) (string, error) {
+	storage := o.storage
+	if storage == "" {
+		storage = filepath.Join(dir, "data")
+	}
+	if o.ledgerSends > 0 {
+		logger.Info("filling the ledger", "sends", o.ledgerSends)
+		began := time.Now()
+		if err := fillLedger(ctx, filepath.Join(storage, ledger.FileName), o.ledgerSends, began, o.limits); err != nil {
+			return "", err
+		}
+		logger.Info("ledger filled", "took", time.Since(began).Round(time.Millisecond))
+	}
+	return storage, nil
+}
+
 // startOwnService writes the config and certificate into work and starts
 // the service on them, built unless o names a binary.
 func startOwnService(ctx context.Context, o options, work string, fake *fakeSipgate, logger *slog.Logger) (*service, error) {
@@ -453,17 +470,9 @@ func startOwnService(ctx context.Context, o options, work string, fake *fakeSipg
 	if err != nil {
 		return nil, err
 	}
-	storage := o.storage
-	if storage == "" {
-		storage = filepath.Join(work, "data")
-	}
-	if o.ledgerSends > 0 {
-		logger.Info("filling the ledger", "sends", o.ledgerSends)
-		began := time.Now()
-		if err := fillLedger(ctx, filepath.Join(storage, ledger.FileName), o.ledgerSends, began, o.limits); err != nil {
-			return nil, err
-		}
-		logger.Info("ledger filled", "took", time.Since(began).Round(time.Millisecond))
+	storage, err := prepareStorage(ctx, o, work, logger)
+	if err != nil {
+		return nil, err
 	}
 	svc, err := startService(ctx, bin, configFile, certFile, storage, o.serviceLogLevel, filepath.Join(work, "service.log"))
 	if err != nil {
