@@ -2,7 +2,9 @@ package ledger
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -166,24 +168,11 @@ func TestCloseWritesTheFreeList(t *testing.T) {
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
-	txid := func(o *bolt.Options) int {
-		t.Helper()
-		db, err := bolt.Open(path, 0o600, o)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer db.Close()
-		id := 0
-		if err := db.View(func(tx *bolt.Tx) error { id = tx.ID(); return nil }); err != nil {
-			t.Fatal(err)
-		}
-		return id
-	}
 	if err := l.Close(); err != nil {
 		t.Errorf("a second Close = %v, want nil as bbolt's", err)
 	}
-	closed := txid(&bolt.Options{ReadOnly: true})
-	if opened := txid(&bolt.Options{}); opened != closed {
+	closed := lastTxID(t, path, &bolt.Options{ReadOnly: true})
+	if opened := lastTxID(t, path, &bolt.Options{}); opened != closed {
 		t.Errorf("bbolt committed on open (transaction %d, closed at %d): the free list was not on disk", opened, closed)
 	}
 	// And the list read back is right: a ledger opened on it, written
@@ -208,6 +197,109 @@ func TestCloseWritesTheFreeList(t *testing.T) {
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// lastTxID is the id of the last transaction of the bbolt file at path,
+// opened with o: a commit of bbolt's own on open shows as a higher one.
+func lastTxID(t *testing.T, path string, o *bolt.Options) int {
+	t.Helper()
+	db, err := bolt.Open(path, 0o600, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	id := 0
+	if err := db.View(func(tx *bolt.Tx) error { id = tx.ID(); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// TestOpenAfterAnUncleanStopKeepsTheFileUnmapped: after a stop that left
+// no free list on disk, Open rebuilds it by reading every page of the
+// file; those pages must not stay in the process's resident memory. The
+// ledger is then whole, and its next clean start reads the list instead.
+func TestOpenAfterAnUncleanStopKeepsTheFileUnmapped(t *testing.T) {
+	const smaps = "/proc/self/smaps" // Linux's
+	if _, err := os.Stat(smaps); err != nil {
+		t.Skipf("resident memory per mapping unknown here: %v", err)
+	}
+	path := filepath.Join(t.TempDir(), FileName)
+	now := time.Now()
+	l := open(t, path, &now)
+	key := func(i int) []byte { return fmt.Appendf(nil, "notification-%06d-%0100d", i, i) }
+	const deliveries = 50_000 // some 8 MB of pages
+	if err := l.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketDelivered)
+		for i := range deliveries {
+			if err := b.Put(key(i), encodeTime(now)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// The stop: the file closed without the free list that Close writes.
+	if err := l.db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	info, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	l = open(t, path, &now)
+	resident := mappedResident(t, smaps, path)
+	if resident > info.Size()/8 {
+		t.Errorf("%d kB of the %d kB file resident after Open: the pages read to rebuild the free list stayed mapped", resident>>10, info.Size()>>10)
+	}
+	for _, i := range []int{0, deliveries - 1} {
+		if ok, err := l.Delivered(string(key(i))); !ok || err != nil {
+			t.Errorf("Delivered(delivery %d) = %v, %v after the start, want true", i, ok, err)
+		}
+	}
+	if err := l.db.View(func(tx *bolt.Tx) error {
+		for err := range tx.Check() {
+			return err
+		}
+		return nil
+	}); err != nil {
+		t.Errorf("bbolt's check after the start: %v", err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	closed := lastTxID(t, path, &bolt.Options{ReadOnly: true})
+	if opened := lastTxID(t, path, &bolt.Options{}); opened != closed {
+		t.Errorf("bbolt committed on open (transaction %d, closed at %d): the free list was not on disk", opened, closed)
+	}
+}
+
+// mappedResident is how many bytes of the file at path the process has
+// mapped and resident, from Linux's smaps at smapsPath.
+func mappedResident(t *testing.T, smapsPath, path string) int64 {
+	t.Helper()
+	data, err := os.ReadFile(smapsPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kB int64
+	inFile := false
+	for line := range strings.Lines(string(data)) {
+		fields := strings.Fields(line)
+		switch {
+		case len(fields) > 0 && strings.Contains(fields[0], "-") && !strings.HasSuffix(fields[0], ":"):
+			inFile = len(fields) >= 6 && fields[len(fields)-1] == path
+		case inFile && len(fields) == 3 && fields[0] == "Rss:":
+			n, err := strconv.ParseInt(fields[1], 10, 64)
+			if err != nil {
+				t.Fatalf("%s: %q: %v", smapsPath, line, err)
+			}
+			kB += n
+		}
+	}
+	return kB << 10
 }
 
 func TestPaged(t *testing.T) {
