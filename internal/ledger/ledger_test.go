@@ -186,14 +186,7 @@ func TestCloseWritesTheFreeList(t *testing.T) {
 	if _, err := l.Purge(0); err != nil {
 		t.Fatal(err)
 	}
-	if err := l.db.View(func(tx *bolt.Tx) error {
-		for err := range tx.Check() {
-			return err
-		}
-		return nil
-	}); err != nil {
-		t.Errorf("bbolt's check after a start on the written free list: %v", err)
-	}
+	checkPages(t, l, "after a start on the written free list")
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -213,6 +206,20 @@ func lastTxID(t *testing.T, path string, o *bolt.Options) int {
 		t.Fatal(err)
 	}
 	return id
+}
+
+// checkPages runs bbolt's own check of every page of l, and fails the
+// test, saying when, where it finds an error.
+func checkPages(t *testing.T, l *Ledger, when string) {
+	t.Helper()
+	if err := l.db.View(func(tx *bolt.Tx) error {
+		for err := range tx.Check() {
+			return err
+		}
+		return nil
+	}); err != nil {
+		t.Errorf("bbolt's check %s: %v", when, err)
+	}
 }
 
 // TestOpenAfterAnUncleanStopKeepsTheFileUnmapped: after a stop that left
@@ -259,14 +266,7 @@ func TestOpenAfterAnUncleanStopKeepsTheFileUnmapped(t *testing.T) {
 			t.Errorf("Delivered(delivery %d) = %v, %v after the start, want true", i, ok, err)
 		}
 	}
-	if err := l.db.View(func(tx *bolt.Tx) error {
-		for err := range tx.Check() {
-			return err
-		}
-		return nil
-	}); err != nil {
-		t.Errorf("bbolt's check after the start: %v", err)
-	}
+	checkPages(t, l, "after the start")
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
