@@ -56,13 +56,17 @@ type app struct {
 func newApp(cfg *config.Config, configFile, storagePath string, logger *slog.Logger) (*app, error) {
 	reg := metrics.NewRegistry()
 	m := metrics.New(reg)
-	led, err := ledger.Open(filepath.Join(storagePath, ledger.FileName), ledger.Options{
+	ledgerPath := filepath.Join(storagePath, ledger.FileName)
+	led, err := ledger.Open(ledgerPath, ledger.Options{
 		DedupWindow:    time.Duration(cfg.Delivery.DedupWindow),
 		PagedRetention: pagedRetention,
 		Committed:      m.LedgerCommitted,
 	})
 	if err != nil {
 		return nil, err
+	}
+	if led.StoppedUncleanly() {
+		logger.Warn("the ledger was not closed at the last stop (a crash, a kill or a power loss): its free list was rebuilt from every page", "path", ledgerPath)
 	}
 	metrics.RegisterLedgerEntries(reg, led.Len)
 	metrics.RegisterDigestsOwed(reg, func() (int, time.Time) { return owedDigests(led, logger) })

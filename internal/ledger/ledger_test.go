@@ -160,6 +160,9 @@ func TestCloseWritesTheFreeList(t *testing.T) {
 	path := filepath.Join(t.TempDir(), FileName)
 	now := time.Now()
 	l := open(t, path, &now)
+	if l.StoppedUncleanly() {
+		t.Error("StoppedUncleanly() = true for a new file")
+	}
 	for i := range 100 {
 		if err := l.Record(fmt.Sprintf("key-%d", i)); err != nil {
 			t.Fatal(err)
@@ -178,6 +181,9 @@ func TestCloseWritesTheFreeList(t *testing.T) {
 	// And the list read back is right: a ledger opened on it, written
 	// and closed again, passes bbolt's own check of every page.
 	l = open(t, path, &now)
+	if l.StoppedUncleanly() {
+		t.Error("StoppedUncleanly() = true after Close")
+	}
 	for i := range 100 {
 		if err := l.Record(fmt.Sprintf("again-%d", i)); err != nil {
 			t.Fatal(err)
@@ -257,6 +263,9 @@ func TestOpenAfterAnUncleanStopKeepsTheFileUnmapped(t *testing.T) {
 	}
 
 	l = open(t, path, &now)
+	if !l.StoppedUncleanly() {
+		t.Error("StoppedUncleanly() = false after a stop without Close")
+	}
 	resident := mappedResident(t, smaps, path)
 	if resident > info.Size()/8 {
 		t.Errorf("%d kB of the %d kB file resident after Open: the pages read to rebuild the free list stayed mapped", resident>>10, info.Size()>>10)
