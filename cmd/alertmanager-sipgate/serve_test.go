@@ -18,10 +18,7 @@ import (
 // killed; the start says so once, and a start after a clean stop does not.
 func TestStartAfterAnUncleanStopIsLogged(t *testing.T) {
 	dir := t.TempDir()
-	cfgFile := filepath.Join(dir, "config.yml")
-	if err := os.WriteFile(cfgFile, []byte("sipgate: {dry_run: true}\nroutes:\n  - {name: default, to: [\"+4915112345678\"]}\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	cfgFile := writeFile(t, dir, "config.yml", "sipgate: {dry_run: true}\nroutes: [{name: default, to: [\"+4915112345678\"]}]\n")
 	cfg, err := config.Load(cfgFile)
 	if err != nil {
 		t.Fatal(err)
