@@ -66,7 +66,7 @@ func newApp(cfg *config.Config, configFile, storagePath string, logger *slog.Log
 		return nil, err
 	}
 	if led.StoppedUncleanly() {
-		logger.Warn("the ledger was not closed at the last stop (a crash, a kill or a power loss): its free list was rebuilt from every page", "path", ledgerPath)
+		logger.Warn("the ledger was not closed cleanly at the last stop (a crash, a kill or a power loss, say): its free list was rebuilt from every page", "path", ledgerPath)
 	}
 	metrics.RegisterLedgerEntries(reg, led.Len)
 	metrics.RegisterDigestsOwed(reg, func() (int, time.Time) { return owedDigests(led, logger) })

@@ -43,7 +43,7 @@ func TestStartAfterAnUncleanStopIsLogged(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	const warning = "the ledger was not closed at the last stop"
+	const warning = "the ledger was not closed cleanly at the last stop"
 	start := func() string {
 		t.Helper()
 		var logs strings.Builder

@@ -169,8 +169,9 @@ func Open(path string, o Options) (*Ledger, error) {
 
 // StoppedUncleanly reports whether Open found the file without the free
 // list that Close writes: the process before did not close the ledger (a
-// crash, a kill, a power loss), and Open read every page to rebuild it.
-// Nothing is lost by it, but an operator wants to know.
+// crash, a kill, a power loss) or failed to write the list as it did, and
+// Open read every page to rebuild it. Nothing is lost by it, but an
+// operator wants to know.
 func (l *Ledger) StoppedUncleanly() bool { return l.uncleanStop }
 
 // openBolt opens the bbolt file at path for commits that do not write the
@@ -178,12 +179,14 @@ func (l *Ledger) StoppedUncleanly() bool { return l.uncleanStop }
 // then rebuilt after an unclean stop, as etcd does, by reading every page
 // of the file through bbolt's map, where those pages stayed resident: a
 // ledger of a million sends (50 MB) held 62 MiB of RSS idle where a clean
-// start holds 20. Opened first as a database that writes its free list,
+// start holds 21. Opened first as a database that writes its free list,
 // bbolt writes the rebuilt one at once, and the file is opened again on
-// it: the map then holds only the pages read since. A clean start reads
-// the list from its pages and opens once. It reports whether the list
-// was missing. The timeout, because bbolt otherwise waits forever for a
-// file another process holds.
+// it: the map then holds only the pages read since. Another instance
+// started at the same moment may take the file's lock in between; this
+// one then fails as locked, as it would have had the other come first.
+// A clean start reads the list from its pages and opens once. It reports
+// whether the list was missing. The timeout, because bbolt otherwise
+// waits forever for a file another process holds.
 func openBolt(path string) (db *bolt.DB, rebuilt bool, err error) {
 	o := &bolt.Options{Timeout: 2 * time.Second, FreelistType: bolt.FreelistMapType}
 	if db, err = bolt.Open(path, 0o600, o); err != nil {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -286,21 +287,28 @@ func TestOpenAfterAnUncleanStopKeepsTheFileUnmapped(t *testing.T) {
 }
 
 // mappedResident is how many bytes of the file at path the process has
-// mapped and resident, from Linux's smaps at smapsPath.
+// mapped and resident, from Linux's smaps at smapsPath. It fails the test
+// when no mapping of the file is found: the ledger keeps its file mapped
+// while it is open, so that would be a misread, not nothing resident.
 func mappedResident(t *testing.T, smapsPath, path string) int64 {
 	t.Helper()
+	real, err := filepath.EvalSymlinks(path) // smaps names the file so
+	if err != nil {
+		t.Fatal(err)
+	}
 	data, err := os.ReadFile(smapsPath)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var kB int64
-	inFile := false
+	found, inFile := false, false
 	for line := range strings.Lines(string(data)) {
-		fields := strings.Fields(line)
-		switch {
-		case len(fields) > 0 && strings.Contains(fields[0], "-") && !strings.HasSuffix(fields[0], ":"):
-			inFile = len(fields) >= 6 && fields[len(fields)-1] == path
-		case inFile && len(fields) == 3 && fields[0] == "Rss:":
+		if m := smapsMapping.FindStringSubmatch(line); m != nil {
+			inFile = strings.TrimSuffix(m[1], " (deleted)") == real
+			found = found || inFile
+			continue
+		}
+		if fields := strings.Fields(line); inFile && len(fields) == 3 && fields[0] == "Rss:" {
 			n, err := strconv.ParseInt(fields[1], 10, 64)
 			if err != nil {
 				t.Fatalf("%s: %q: %v", smapsPath, line, err)
@@ -308,8 +316,15 @@ func mappedResident(t *testing.T, smapsPath, path string) int64 {
 			kB += n
 		}
 	}
+	if !found {
+		t.Fatalf("%s has no mapping of %s", smapsPath, real)
+	}
 	return kB << 10
 }
+
+// smapsMapping is the first line of a mapping in smaps (address, perms,
+// offset, device, inode, then the path, which may hold spaces).
+var smapsMapping = regexp.MustCompile(`^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+ +(.*?)\n?$`)
 
 func TestPaged(t *testing.T) {
 	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
