@@ -175,10 +175,7 @@ func TestCloseWritesTheFreeList(t *testing.T) {
 	if err := l.Close(); err != nil {
 		t.Errorf("a second Close = %v, want nil as bbolt's", err)
 	}
-	closed := lastTxID(t, path, &bolt.Options{ReadOnly: true})
-	if opened := lastTxID(t, path, &bolt.Options{}); opened != closed {
-		t.Errorf("bbolt committed on open (transaction %d, closed at %d): the free list was not on disk", opened, closed)
-	}
+	checkFreeListOnDisk(t, path)
 	// And the list read back is right: a ledger opened on it, written
 	// and closed again, passes bbolt's own check of every page.
 	l = open(t, path, &now)
@@ -199,20 +196,28 @@ func TestCloseWritesTheFreeList(t *testing.T) {
 	}
 }
 
-// lastTxID is the id of the last transaction of the bbolt file at path,
-// opened with o: a commit of bbolt's own on open shows as a higher one.
-func lastTxID(t *testing.T, path string, o *bolt.Options) int {
+// checkFreeListOnDisk fails the test unless the closed bbolt file at path
+// holds its free list: bbolt, opened without NoFreelistSync, commits at
+// once to write one that is missing, which shows as a transaction past
+// the one a read-only open finds.
+func checkFreeListOnDisk(t *testing.T, path string) {
 	t.Helper()
-	db, err := bolt.Open(path, 0o600, o)
-	if err != nil {
-		t.Fatal(err)
+	lastTxID := func(o *bolt.Options) int {
+		db, err := bolt.Open(path, 0o600, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		id := 0
+		if err := db.View(func(tx *bolt.Tx) error { id = tx.ID(); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		return id
 	}
-	defer db.Close()
-	id := 0
-	if err := db.View(func(tx *bolt.Tx) error { id = tx.ID(); return nil }); err != nil {
-		t.Fatal(err)
+	closed := lastTxID(&bolt.Options{ReadOnly: true})
+	if opened := lastTxID(&bolt.Options{}); opened != closed {
+		t.Errorf("bbolt committed on open (transaction %d, closed at %d): the free list was not on disk", opened, closed)
 	}
-	return id
 }
 
 // checkPages runs bbolt's own check of every page of l, and fails the
@@ -280,10 +285,7 @@ func TestOpenAfterAnUncleanStopKeepsTheFileUnmapped(t *testing.T) {
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
-	closed := lastTxID(t, path, &bolt.Options{ReadOnly: true})
-	if opened := lastTxID(t, path, &bolt.Options{}); opened != closed {
-		t.Errorf("bbolt committed on open (transaction %d, closed at %d): the free list was not on disk", opened, closed)
-	}
+	checkFreeListOnDisk(t, path)
 }
 
 // mappedResident is how many bytes of the file at path the process has
