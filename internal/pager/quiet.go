@@ -132,6 +132,11 @@ func (h heldResolved) inDoubtErr() error {
 // Each alert is deferred by the quiet hours of the route that brought it
 // to the recipient (see draft.quietRoute).
 func (p *Pager) deferQuiet(n *notification.Notification, drafts []draft, now time.Time) ([]draft, error) {
+	if !p.quiet {
+		// No route has quiet hours: nothing waits, and a storm's alerts
+		// need not each be looked up for the route that brought them.
+		return drafts, nil
+	}
 	type heldSMS struct {
 		number string
 		until  time.Time
